@@ -1,0 +1,98 @@
+"""The one settings object. Built once by the CLI and passed down; never read from modules.
+
+Every field can be set with a ``DEMANDHUB_<NAME>`` environment variable (nested groups with ``__``,
+e.g. ``DEMANDHUB_DEFINITIONS__CALLS__ABANDON_CONVENTION=count_as_missed``). Defaults are embedded:
+tansu as the broker, chDB under ``data_dir`` as the warehouse, no service to install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.definitions import Definitions
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the hub (secrets are SecretStr and masked when printed)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DEMANDHUB_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("var/demandhub"),
+        description="Where the embedded run keeps its warehouse, secrets and logs.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="host:port of a Kafka cluster. Unset: `demandhub up` starts an embedded tansu "
+        "broker on 127.0.0.1.",
+    )
+    clickhouse_dsn: str | None = Field(
+        default=None,
+        description="http(s)://user:pass@host:8123/db for a ClickHouse server, or chdb:///abs/path. "
+        "Unset: chdb:///<data_dir>/warehouse.",
+    )
+    force_id: str = Field(default="cambs", description="Default force for commands and the simulator.")
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None,
+        description="Per-force secret for the keyed hash of identifiers. Unset: a random key is "
+        "created once in <data_dir>/secrets/pseudonymisation.key (mode 0600).",
+    )
+    web_host: str = Field(default="127.0.0.1", description="Interface the live web server binds.")
+    web_port: int = Field(default=8765, description="Port of the live page, API and /metrics.")
+    batch_max_events: int = Field(default=2000, ge=1, description="Events per processing batch.")
+    batch_max_seconds: float = Field(
+        default=0.25, gt=0, description="A batch closes after this many seconds even if not full."
+    )
+    sink_retry_max_seconds: float = Field(
+        default=30.0, gt=0, description="Cap of the exponential back-off between sink retries."
+    )
+    broker_session_timeout: float = Field(
+        default=6.0, description="Consumer session timeout (tansu holds group joins ~half of it)."
+    )
+    processing_guarantee: str = Field(
+        default="at_least_once",
+        pattern=r"^(at_least_once|exactly_once)$",
+        description="faust processing guarantee. Published figures never depend on it: sinks dedupe.",
+    )
+    supervisor_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the supervisor role (live page and live API)."
+    )
+    analyst_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the analyst role (adds read-only SQL)."
+    )
+    sql_max_execution_seconds: int = Field(default=20, description="Analyst SQL time limit.")
+    sql_max_memory_bytes: int = Field(default=2_000_000_000, description="Analyst SQL memory limit.")
+    sql_max_result_rows: int = Field(default=100_000, description="Analyst SQL result row limit.")
+    future_tolerance_seconds: int = Field(
+        default=300, description="Events stamped further in the future than this are quarantined."
+    )
+    earliest_event_year: int = Field(
+        default=2000, description="Events older than this year are quarantined (backfill floor)."
+    )
+    allowed_forces: tuple[str, ...] = Field(
+        default=(),
+        description="Forces this deployment serves; empty accepts any well-formed force id.",
+    )
+    definitions: Definitions = Field(default_factory=Definitions)
+
+    @property
+    def resolved_dsn(self) -> str:
+        """The ClickHouse DSN in force (embedded chDB path when none is configured)."""
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as printable data; secrets appear as '**********'."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides (tests pass overrides, not env)."""
+    return Settings(**overrides)

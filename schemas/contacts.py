@@ -1,0 +1,139 @@
+"""Contact events: 999 and 101 calls, web chat, online reports (DOMAIN 3.2).
+
+A call moves: offered -> [ivr] -> queued(primary) -> answered | abandoned(stage)
+-> [transferred -> queued(secondary) -> answered | abandoned(stage)] -> ended.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.envelope import Payload, PiiTreatment, UtcTime, pii_field
+
+
+class CallChannel(enum.StrEnum):
+    EMERGENCY_999 = "999"
+    NON_EMERGENCY_101 = "101"
+
+
+class Queue(enum.StrEnum):
+    """Canonical queues. Force-specific queues use the ``x-`` prefix (e.g. ``x-crime-desk``)."""
+
+    Q999 = "999"
+    Q101_PRIMARY = "101-primary"
+    Q101_SECONDARY = "101-secondary"
+    WEBCHAT = "webchat"
+
+
+QUEUE_PATTERN = r"^(999|101-primary|101-secondary|webchat|x-[a-z0-9-]{1,32})$"
+
+
+class AbandonStage(enum.StrEnum):
+    IVR = "ivr"
+    PRIMARY_QUEUE = "primary_queue"
+    IN_TRANSFER = "in_transfer"
+    SECONDARY_QUEUE = "secondary_queue"
+
+
+class CallOffered(Payload):
+    """The call reached the force (for 999, after BT's operator handed it over)."""
+
+    channel: CallChannel
+    bt_connect_time: UtcTime | None = Field(
+        default=None, description="999 only: when BT's operator connected the caller, if supplied."
+    )
+    district: str | None = Field(default=None, description="Caller's district if known (coarse).")
+    caller_number: str | None = pii_field("phone", PiiTreatment.PSEUDONYMISE)
+    caller_name: str | None = pii_field("name", PiiTreatment.DROP)
+
+
+class CallIvrEntered(Payload):
+    menu: str | None = Field(default=None, max_length=64, description="IVR menu id, no free text.")
+
+
+class CallQueued(Payload):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+
+
+class CallAnswered(Payload):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    handler_id: str | None = pii_field("staff_id", PiiTreatment.PSEUDONYMISE)
+
+
+class CallAbandoned(Payload):
+    stage: AbandonStage
+    queue: str | None = Field(default=None, pattern=QUEUE_PATTERN)
+    wait_seconds: float | None = Field(
+        default=None, ge=0, description="Wait reported by the telephony platform (informational)."
+    )
+
+
+class CallCallbackRequested(Payload):
+    """The caller left the queue asking to be called back: not an abandon."""
+
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    callback_number: str | None = pii_field("phone", PiiTreatment.PSEUDONYMISE)
+
+
+class CallTransferred(Payload):
+    from_queue: str = Field(pattern=QUEUE_PATTERN)
+    to_queue: str = Field(pattern=QUEUE_PATTERN)
+
+
+class CallEnded(Payload):
+    disposition: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
+    incident_id: str | None = Field(default=None, max_length=128)
+    notes: str | None = pii_field("free_text", PiiTreatment.DROP)
+
+
+class WebchatOffered(Payload):
+    """A web-chat session was requested and joined the web-chat queue."""
+
+    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
+    district: str | None = None
+    visitor_email: str | None = pii_field("email", PiiTreatment.PSEUDONYMISE)
+    visitor_name: str | None = pii_field("name", PiiTreatment.DROP)
+
+
+class WebchatAnswered(Payload):
+    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
+    handler_id: str | None = pii_field("staff_id", PiiTreatment.PSEUDONYMISE)
+
+
+class WebchatAbandoned(Payload):
+    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
+
+
+class WebchatEnded(Payload):
+    disposition: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
+    incident_id: str | None = Field(default=None, max_length=128)
+    transcript: str | None = pii_field("free_text", PiiTreatment.DROP)
+
+
+class OnlineReportType(enum.StrEnum):
+    CRIME = "crime"
+    ASB = "asb"
+    TRAFFIC = "traffic"
+    INTELLIGENCE = "intelligence"
+    OTHER = "other"
+
+
+class OnlineReportSubmitted(Payload):
+    report_type: OnlineReportType
+    district: str | None = None
+    reporter_name: str | None = pii_field("name", PiiTreatment.DROP)
+    reporter_email: str | None = pii_field("email", PiiTreatment.PSEUDONYMISE)
+    narrative: str | None = pii_field("free_text", PiiTreatment.DROP)
+    address: str | None = pii_field("address", PiiTreatment.DROP)
+
+
+class OnlineReportTriaged(Payload):
+    outcome: Literal["crime", "incident", "no_further_action", "referred"]
+
+
+class OnlineReportLinked(Payload):
+    incident_id: str | None = Field(default=None, max_length=128)
+    crime_id: str | None = Field(default=None, max_length=128)

@@ -1,0 +1,143 @@
+"""Metric definitions: every choice the domain leaves open, named, documented and versioned.
+
+These are pure data (no I/O) so the domain code, the warehouse queries and the board pack share them.
+The settings object (``demandhub.settings.Settings``) nests them under ``definitions`` so each can be
+overridden with ``DEMANDHUB_DEFINITIONS__<GROUP>__<NAME>`` environment variables; every extract prints
+the definitions it used together with :meth:`Definitions.config_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AbandonConvention = Literal["answered_basis", "ignore", "count_as_met", "count_as_missed", "offered_basis"]
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CallDefinitions(_Group):
+    """Answer-time, service-level and abandonment definitions (DOMAIN 4.1-4.5)."""
+
+    service_threshold_seconds: dict[str, int] = Field(
+        default={"999": 10, "101-primary": 30, "101-secondary": 30, "webchat": 30},
+        description="Per queue: a contact answered within this many seconds meets the service level.",
+    )
+    band_edges_seconds: dict[str, tuple[int, ...]] = Field(
+        default={
+            "999": (10, 60),
+            "101-primary": (30, 300, 600),
+            "101-secondary": (30, 300, 600),
+            "webchat": (30, 300, 600),
+        },
+        description="Per queue: answer-time band edges. 999 uses the Home Office bands <10 s, "
+        "10 to <60 s, >=60 s; 101 and web chat add 5 and 10 minutes.",
+    )
+    short_abandon_seconds: dict[str, int] = Field(
+        default={"999": 5, "101-primary": 5, "101-secondary": 5, "webchat": 5},
+        description="Per queue: abandons after a shorter wait are short abandons. They leave the "
+        "numerator and the denominator of the abandonment rate (the unadjusted rate is also kept).",
+    )
+    abandon_convention: AbandonConvention = Field(
+        default="answered_basis",
+        description="How abandons enter the service level. answered_basis (default, as the Home "
+        "Office publishes 999 data): answered within T / answered. ignore (Cisco 'SL Aban Ignored'): "
+        "abandons within T leave the denominator. count_as_met (Cisco 'SL Aban Positive', Amazon "
+        "Connect): abandons within T are successes. count_as_missed (Cisco 'SL Aban Negative', Genesys "
+        "default): abandons within T are failures. offered_basis: answered within T / (answered + "
+        "abandoned - short abandons). In the Cisco variants abandons after T are always misses.",
+    )
+    clock_start_999: Literal["offered", "bt_connect", "queued"] = Field(
+        default="offered",
+        description="Where the 999 answer clock starts. offered (default): the call reaching the "
+        "force; bt_connect: BT's connect time when supplied (the caller's view); queued: joining the queue.",
+    )
+    dedupe_short_abandons_from_volumes: bool = Field(
+        default=False, description="Drop short abandons from channel volumes (DOMAIN 4.1)."
+    )
+
+
+class IncidentDefinitions(_Group):
+    """Grading and attendance definitions (DOMAIN 4.6, 4.7)."""
+
+    grade_basis: Literal["first", "final"] = Field(
+        default="first",
+        description="Grade mix uses the first grade (over-grading is a first-contact decision) "
+        "or the final grade.",
+    )
+    response_clock: Literal["created", "graded_at_arrival_grade", "contact_offered"] = Field(
+        default="created",
+        description="Response clock start: incident creation (default), the time the incident took "
+        "the grade it held at first arrival, or the linked contact being offered.",
+    )
+    target_minutes: dict[str, int] = Field(
+        default={
+            "IMMEDIATE_urban": 15,
+            "IMMEDIATE_rural": 20,
+            "PRIORITY_urban": 60,
+            "PRIORITY_rural": 60,
+        },
+        description="Attendance targets by '<GRADE>_<urban|rural>' (grade held at first arrival).",
+    )
+    amber_share: float = Field(
+        default=0.75,
+        ge=0,
+        le=1,
+        description="Open-incident watch: a row turns amber once this share of its target has elapsed.",
+    )
+    exclude_self_initiated: bool = Field(
+        default=True, description="Self-initiated incidents are excluded from response times."
+    )
+    mental_health_basis: Literal["at_extract", "ever"] = Field(
+        default="at_extract",
+        description="Mental-health qualifier counted when present at extract time, or if ever added.",
+    )
+
+
+class CrimeDefinitions(_Group):
+    """Recorded crime, timeliness, QA/Linking and outcome definitions (DOMAIN 4.8-4.11)."""
+
+    period_basis: Literal["recorded", "occurred"] = Field(
+        default="recorded",
+        description="The month a crime counts in: recording date or occurred date.",
+    )
+    ncrs_hours: int = Field(default=24, description="NCRS: record within this many hours of report.")
+    prosecution_possible_types: tuple[int, ...] = Field(
+        default=(1, 2, 3, 4, 5, 6, 7, 8),
+        description="Home Office outcome types counted as prosecution possible.",
+    )
+    outcome_rate_basis: Literal["period", "cohort"] = Field(
+        default="period",
+        description="period: outcomes assigned in the period / crimes recorded in the period (the "
+        "board's). cohort: share of the period's crimes with such an outcome by extract time.",
+    )
+    qa_snapshot_time: str = Field(
+        default="23:59",
+        pattern=r"^[0-2][0-9]:[0-5][0-9]$",
+        description="Local time of the daily QA/Linking queue depth snapshot.",
+    )
+
+
+class Definitions(_Group):
+    """All metric definitions; ``version`` names this set in every published figure."""
+
+    definition_id: str = Field(default="demandhub-default", description="Name of this definition set.")
+    version: str = Field(default="1.0.0", description="Version of this definition set.")
+    timezone: str = Field(default="Europe/London", description="Calendar used for days and months.")
+    calls: CallDefinitions = CallDefinitions()
+    incidents: IncidentDefinitions = IncidentDefinitions()
+    crimes: CrimeDefinitions = CrimeDefinitions()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every definition as plain JSON-able data, for printing in extracts."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """A short stable hash of the definitions (printed with every extract)."""
+        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

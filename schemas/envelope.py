@@ -1,0 +1,101 @@
+"""The CloudEvents-style envelope shared by every event type, and the personal-data markers.
+
+Contract:
+- ``(source, id)`` identifies an event; a second copy of it is a duplicate and is harmless downstream.
+- ``time`` is when the thing happened, timezone-aware, normalised to UTC with millisecond precision.
+  All bucketing uses it (in Europe/London, in the warehouse).
+- ``subject`` is the contact, incident or crime id and the Kafka key, so one entity stays ordered.
+- Personal data fields are declared with :data:`PII` metadata. Processors walk the model with
+  :func:`pii_fields` and drop or pseudonymise every marked field before anything leaves them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+FORCE_ID_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+
+
+class PiiTreatment(enum.StrEnum):
+    """What a processor does with a personal-data field before the event leaves it."""
+
+    DROP = "drop"  # free text, addresses, coordinates, names: removed
+    PSEUDONYMISE = "pseudonymise"  # identifiers needed for linkage: keyed hash (HMAC-SHA256)
+
+
+@dataclass(frozen=True)
+class PII:
+    """Field metadata: this field carries personal data of ``kind`` and gets ``treatment``."""
+
+    kind: str
+    treatment: PiiTreatment
+
+
+def _to_utc_ms(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc_ms)]
+"""A timezone-aware instant, stored as UTC with millisecond precision (naive datetimes are rejected)."""
+
+
+def pii_field(kind: str, treatment: PiiTreatment, **kwargs: Any) -> Any:
+    """Declare a personal-data field; the marker is also exported into the JSON Schema as ``x-pii``."""
+    return Field(
+        default=None,
+        json_schema_extra={"x-pii": {"kind": kind, "treatment": treatment.value}},
+        **kwargs,
+    )
+
+
+class Payload(BaseModel):
+    """Base of every ``data`` payload: strict about unknown fields so typos are caught at the edge."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
+
+
+class Envelope(BaseModel):
+    """Fields common to every event (CloudEvents 1.0 names plus ``force_id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
+
+    specversion: str = Field(default="1.0", pattern=r"^1\.0$")
+    id: str = Field(pattern=ID_PATTERN, description="Unique within its source.")
+    source: str = Field(
+        pattern=r"^[a-z][a-z0-9._-]{0,63}$",
+        description="Producing system, e.g. telephony, chat, cad, crime, portal, backfill.",
+    )
+    type: str = Field(description="Versioned event type, e.g. call.answered.v1.")
+    time: UtcTime = Field(description="When it happened (event time), UTC.")
+    force_id: str = Field(pattern=FORCE_ID_PATTERN, description="Owning force.")
+    subject: str = Field(pattern=ID_PATTERN, description="Contact, incident or crime id.")
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        """The key under which copies of this event are one event."""
+        return (self.source, self.id)
+
+
+def pii_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, PII]]:
+    """Every personal-data field of ``model`` (recursing into nested models) as dotted paths."""
+    found: list[tuple[str, PII]] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        marker = info.json_schema_extra
+        if isinstance(marker, dict) and "x-pii" in marker:
+            spec = marker["x-pii"]
+            assert isinstance(spec, dict)
+            found.append((path, PII(str(spec["kind"]), PiiTreatment(str(spec["treatment"])))))
+            continue
+        annotation = info.annotation
+        for candidate in getattr(annotation, "__args__", (annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                found.extend(pii_fields(candidate, prefix=f"{path}."))
+    return found

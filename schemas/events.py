@@ -1,0 +1,110 @@
+"""The discriminated union of every event type the hub accepts, keyed on ``type``.
+
+Event type names are ``<entity>.<verb>.v<N>``. A new version of a type is a new entry here; old
+versions stay accepted until retired. The exported JSON Schemas (``schemas/jsonschema/``) are the
+published contract and a test guards them against incompatible change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter, create_model
+
+from schemas import contacts as c
+from schemas import crimes as cr
+from schemas import incidents as i
+from schemas.envelope import Envelope, Payload
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "call.offered.v1": c.CallOffered,
+    "call.ivr_entered.v1": c.CallIvrEntered,
+    "call.queued.v1": c.CallQueued,
+    "call.answered.v1": c.CallAnswered,
+    "call.abandoned.v1": c.CallAbandoned,
+    "call.callback_requested.v1": c.CallCallbackRequested,
+    "call.transferred.v1": c.CallTransferred,
+    "call.ended.v1": c.CallEnded,
+    "webchat.offered.v1": c.WebchatOffered,
+    "webchat.answered.v1": c.WebchatAnswered,
+    "webchat.abandoned.v1": c.WebchatAbandoned,
+    "webchat.ended.v1": c.WebchatEnded,
+    "online_report.submitted.v1": c.OnlineReportSubmitted,
+    "online_report.triaged.v1": c.OnlineReportTriaged,
+    "online_report.linked.v1": c.OnlineReportLinked,
+    "incident.created.v1": i.IncidentCreated,
+    "incident.graded.v1": i.IncidentGraded,
+    "incident.regraded.v1": i.IncidentRegraded,
+    "incident.resource_assigned.v1": i.IncidentResourceAssigned,
+    "incident.resource_arrived.v1": i.IncidentResourceArrived,
+    "incident.qualifier_added.v1": i.IncidentQualifierAdded,
+    "incident.qualifier_removed.v1": i.IncidentQualifierRemoved,
+    "incident.cancelled.v1": i.IncidentCancelled,
+    "incident.merged_as_duplicate.v1": i.IncidentMergedAsDuplicate,
+    "incident.closed.v1": i.IncidentClosed,
+    "incident.reopened.v1": i.IncidentReopened,
+    "crime.reported.v1": cr.CrimeReported,
+    "crime.recorded.v1": cr.CrimeRecorded,
+    "crime.reclassified.v1": cr.CrimeReclassified,
+    "crime.cancelled.v1": cr.CrimeCancelled,
+    "crime.transferred.v1": cr.CrimeTransferred,
+    "crime.qa_queue_entered.v1": cr.CrimeQaQueueEntered,
+    "crime.qa_queue_exited.v1": cr.CrimeQaQueueExited,
+    "crime.outcome_assigned.v1": cr.CrimeOutcomeAssigned,
+    "crime.outcome_changed.v1": cr.CrimeOutcomeChanged,
+}
+
+
+def _model_name(event_type: str) -> str:
+    entity, verb, version = event_type.split(".")
+    words = [*entity.split("_"), *verb.split("_")]
+    return "".join(w.capitalize() for w in words) + "Event" + version.upper()
+
+
+def _envelope_model(event_type: str, payload: type[Payload]) -> type[Envelope]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        _model_name(event_type),
+        __base__=Envelope,
+        __module__=__name__,
+        __doc__=payload.__doc__ or f"Envelope for {event_type}.",
+        type=(Literal[event_type], Field(description="Versioned event type.")),
+        data=(payload, ...),
+    )
+
+
+EVENT_MODELS: dict[str, type[Envelope]] = {t: _envelope_model(t, p) for t, p in PAYLOADS.items()}
+
+Event = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
+"""Any accepted event: parse with :func:`parse_event`."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+def parse_event(obj: dict[str, Any]) -> Envelope:
+    """Validate a decoded JSON object into its event model; raises pydantic.ValidationError."""
+    return _ADAPTER.validate_python(obj)  # type: ignore[no-any-return]
+
+
+def parse_event_json(raw: bytes | str) -> Envelope:
+    """Validate raw JSON bytes into its event model; raises pydantic.ValidationError."""
+    return _ADAPTER.validate_json(raw)  # type: ignore[no-any-return]
+
+
+def entity_of(event_type: str) -> str:
+    """``call.answered.v1`` -> ``call``."""
+    return event_type.split(".", 1)[0]
+
+
+def verb_of(event_type: str) -> str:
+    """``call.answered.v1`` -> ``answered``."""
+    return event_type.split(".")[1]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every event type, keyed by type (what ``demandhub schemas export`` writes)."""
+    return {t: m.model_json_schema() for t, m in EVENT_MODELS.items()}
+
+
+def model_for(event_type: str) -> type[BaseModel]:
+    """The envelope model of one event type; KeyError for an unknown type."""
+    return EVENT_MODELS[event_type]

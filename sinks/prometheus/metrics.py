@@ -1,0 +1,167 @@
+"""Every Prometheus metric of the hub, declared once with fixed, low-cardinality label sets.
+
+Units are base units (seconds); counters end in ``_total``. Label values come from closed sets
+(topic, table, queue, channel, grade, reason class), never from ids or personal data.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+ANSWER_BUCKETS = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
+ATTENDANCE_BUCKETS = (300, 600, 900, 1200, 1800, 3600, 7200)
+
+# --- pipeline health -------------------------------------------------------------------------
+EVENTS_CONSUMED = Counter(
+    "demandhub_events_consumed_total",
+    "Messages consumed from input topics.",
+    ["topic"],
+    registry=REGISTRY,
+)
+EVENTS_ACCEPTED = Counter(
+    "demandhub_events_accepted_total",
+    "Valid events written to the ledger.",
+    ["topic"],
+    registry=REGISTRY,
+)
+EVENTS_DUPLICATE = Counter(
+    "demandhub_events_duplicate_total",
+    "Events already seen (same source and id).",
+    ["topic"],
+    registry=REGISTRY,
+)
+EVENTS_INVALID = Counter(
+    "demandhub_events_invalid_total",
+    "Messages sent to the dead-letter topic, by reason class.",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+EVENTS_QUARANTINED = Counter(
+    "demandhub_events_quarantined_total",
+    "Events refused as impossible sequences.",
+    ["topic"],
+    registry=REGISTRY,
+)
+SINK_ROWS = Counter(
+    "demandhub_sink_rows_total",
+    "Rows written to the warehouse.",
+    ["table"],
+    registry=REGISTRY,
+)
+SINK_BATCHES = Counter(
+    "demandhub_sink_batches_total",
+    "Batches written to the warehouse.",
+    ["topic"],
+    registry=REGISTRY,
+)
+SINK_FAILURES = Counter(
+    "demandhub_sink_failures_total",
+    "Failed warehouse writes (retried with back-off).",
+    ["topic"],
+    registry=REGISTRY,
+)
+SINK_WRITE_SECONDS = Histogram(
+    "demandhub_sink_write_seconds",
+    "Time to process and write one batch.",
+    ["topic"],
+    registry=REGISTRY,
+)
+SINK_BACKING_OFF = Gauge(
+    "demandhub_sink_backing_off",
+    "1 while a topic's batches wait for the warehouse.",
+    ["topic"],
+    registry=REGISTRY,
+)
+END_TO_END_SECONDS = Histogram(
+    "demandhub_end_to_end_latency_seconds",
+    "From the hub receiving an event (broker timestamp) to its batch being durable.",
+    ["topic"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "demandhub_consumer_lag_messages",
+    "Messages behind the partition high-watermark.",
+    ["topic"],
+    registry=REGISTRY,
+)
+DLQ_PRODUCED = Counter(
+    "demandhub_dlq_messages_total",
+    "Messages produced to dead-letter topics.",
+    ["dlq_topic"],
+    registry=REGISTRY,
+)
+
+# --- live contact measures -------------------------------------------------------------------
+CONTACTS_OFFERED = Counter(
+    "demandhub_contacts_offered_total",
+    "Contacts offered.",
+    ["channel", "queue"],
+    registry=REGISTRY,
+)
+CONTACTS_ANSWERED = Counter(
+    "demandhub_contacts_answered_total",
+    "Contacts answered.",
+    ["channel", "queue"],
+    registry=REGISTRY,
+)
+CONTACTS_ABANDONED = Counter(
+    "demandhub_contacts_abandoned_total",
+    "Contacts abandoned.",
+    ["channel", "queue"],
+    registry=REGISTRY,
+)
+ANSWER_WAIT_SECONDS = Histogram(
+    "demandhub_answer_wait_seconds",
+    "Wait from queue entry to answer.",
+    ["queue"],
+    buckets=ANSWER_BUCKETS,
+    registry=REGISTRY,
+)
+QUEUE_WAITING = Gauge(
+    "demandhub_queue_waiting_contacts",
+    "Contacts waiting now.",
+    ["queue"],
+    registry=REGISTRY,
+)
+QUEUE_LONGEST_WAIT = Gauge(
+    "demandhub_queue_longest_wait_seconds",
+    "Age of the oldest waiting contact.",
+    ["queue"],
+    registry=REGISTRY,
+)
+
+# --- live incident measures ------------------------------------------------------------------
+INCIDENTS_OPEN = Gauge(
+    "demandhub_incidents_open_unattended",
+    "Open incidents not yet attended.",
+    ["grade"],
+    registry=REGISTRY,
+)
+INCIDENTS_BREACHED = Gauge(
+    "demandhub_incidents_breached_unattended",
+    "Open, unattended incidents past their attendance target.",
+    ["grade"],
+    registry=REGISTRY,
+)
+ATTENDANCE_SECONDS = Histogram(
+    "demandhub_attendance_seconds",
+    "Incident creation to first arrival.",
+    ["grade", "urban_rural"],
+    buckets=ATTENDANCE_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --- live crime measures ---------------------------------------------------------------------
+QA_QUEUE_DEPTH = Gauge(
+    "demandhub_qa_linking_queue_depth",
+    "Crimes in the QA/Linking queue now.",
+    registry=REGISTRY,
+)
+QA_QUEUE_OLDEST_SECONDS = Gauge(
+    "demandhub_qa_linking_queue_oldest_seconds",
+    "Age of the oldest item in the QA/Linking queue.",
+    registry=REGISTRY,
+)

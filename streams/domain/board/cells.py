@@ -1,0 +1,85 @@
+"""Building-block cells: what a measure stores for one month, and how months pool.
+
+A :class:`Cell` keeps the sums a value is computed from, never the value alone:
+
+* unit ``"count"``: ``num`` is the count; ``den`` and ``sumsq`` are None.
+* unit ``"percent"``: ``num`` is the numerator and ``den`` the denominator; value = 100 * num / den.
+* unit ``"minutes"`` (a mean): ``num`` is the sum of the values in minutes, ``den`` the number of
+  records and ``sumsq`` the sum of squared values; value = num / den.
+
+Pooling over a period adds cells (Σnum / Σden), so a period's rate is never an average of monthly
+rates. A month with no data is absent (None) and stays null; it is never a zero cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from streams.domain.board.months import YearMonth
+
+Unit = Literal["count", "percent", "minutes"]
+UNITS: tuple[Unit, ...] = ("count", "percent", "minutes")
+Series = Mapping[YearMonth, "Cell | None"]
+
+
+def _add_optional(a: float | None, b: float | None, what: str, strict: bool) -> float | None:
+    if a is None and b is None:
+        return None
+    if a is None or b is None:
+        if strict:
+            raise ValueError(f"cannot pool a cell with a {what} and one without")
+        return None
+    return a + b
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Sums for one month or one pooled period (see the module docstring for the meaning)."""
+
+    num: float
+    den: float | None = None
+    sumsq: float | None = None
+
+    def __add__(self, other: Cell) -> Cell:
+        """Pool two cells. Denominators must be both present or both absent; a missing sum of
+        squares on either side makes the pooled one None (the mean stays, its variance is lost)."""
+        if not isinstance(other, Cell):
+            return NotImplemented
+        return Cell(
+            num=self.num + other.num,
+            den=_add_optional(self.den, other.den, "denominator", strict=True),
+            sumsq=_add_optional(self.sumsq, other.sumsq, "sum of squares", strict=False),
+        )
+
+    def value(self, unit: Unit) -> float | None:
+        """The measure's value for this cell, or None when it is undefined (zero denominator)."""
+        if unit == "count":
+            return float(self.num)
+        if self.den is None:
+            raise ValueError(f"a {unit} cell needs a denominator")
+        if self.den == 0:
+            return None
+        if unit == "percent":
+            return 100.0 * self.num / self.den
+        if unit == "minutes":
+            return self.num / self.den
+        raise ValueError(f"unknown unit {unit!r}")
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Plain numbers for JSON."""
+        return {"num": self.num, "den": self.den, "sumsq": self.sumsq}
+
+
+def pool(cells: Iterable[Cell]) -> Cell | None:
+    """Sum cells; None when there are none."""
+    total: Cell | None = None
+    for cell in cells:
+        total = cell if total is None else total + cell
+    return total
+
+
+def value_of(cell: Cell | None, unit: Unit) -> float | None:
+    """``cell.value(unit)``, with None for a null cell."""
+    return None if cell is None else cell.value(unit)

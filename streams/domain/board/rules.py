@@ -1,0 +1,185 @@
+"""Board rules: every definition the domain leaves open for the monthly board pack.
+
+The defaults are the domain's defaults. Every setting is printed in the pack (``as_dict``), together
+with ``version``, ``definition_id`` and a hash of the settings, so each published figure names the
+rules it was computed with. Change a default only by issuing a new ``version``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streams.domain.board.months import YearMonth
+
+
+class BoardRules(BaseModel):
+    """Versioned, frozen settings for the dashboard, its labels, the channel table and narrative."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str = Field("1.0.0", description="Version of these rules; printed with every figure.")
+    definition_id: str = Field(
+        "bcb-board-rules", description="Identifier of this definition set; printed in the pack."
+    )
+
+    # --- Higher / Lower / Comparable -------------------------------------------------------------
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Two-sided significance level for Higher/Lower labels."
+    )
+    label_method: Literal["stat", "spc"] = Field(
+        "stat",
+        description=(
+            "'stat': significance tests (counts: Poisson rates, proportions: two-proportion z, "
+            "means: Welch t). 'spc': Current v 1yr/3yr avg are Higher/Lower when the current month "
+            "lies outside mean ± spc_k·σ of the spc_months monthly values before it; Perf v "
+            "Benchmark (a 12-month total, not a single month) keeps the statistical test."
+        ),
+    )
+    spc_k: float = Field(2.0, gt=0, description="Width of the SPC control limits in σ.")
+    spc_months: int = Field(
+        36, ge=2, description="Length of the monthly series (months before m) for SPC limits."
+    )
+    spc_min_months: int = Field(
+        12, ge=2, description="Fewest non-null months in the SPC series; fewer gives n/a."
+    )
+    min_n_count: int = Field(
+        5,
+        ge=0,
+        description="Counts: the test needs at least this many events on both sides together.",
+    )
+    min_n_proportion: int = Field(
+        30, ge=1, description="Proportions: each side's denominator must be at least this."
+    )
+    min_n_mean: int = Field(
+        30, ge=2, description="Means: each side must hold at least this many records."
+    )
+    count_exact_max_total: int = Field(
+        1000,
+        ge=0,
+        description=(
+            "Counts are compared by the conditional test of two Poisson rates: given k1+k2 events, "
+            "k1 ~ Binomial(k1+k2, t1/(t1+t2)) under equal rates (t = exposure in months). When "
+            "k1+k2 is at most this, the exact binomial test is used; above it, its normal "
+            "approximation (score z). Non-integer counts always use the normal approximation."
+        ),
+    )
+
+    # --- Periods ---------------------------------------------------------------------------------
+    fy_start_month: int = Field(4, ge=1, le=12, description="First month of the financial year.")
+    baseline: Literal["rolling", "fixed"] = Field(
+        "rolling",
+        description=(
+            "'rolling': months m-baseline_from_offset..m-baseline_to_offset (default the 12 months "
+            "before the rolling year). 'fixed': baseline_from..baseline_to."
+        ),
+    )
+    baseline_from_offset: int = Field(23, ge=0, description="Rolling baseline: first month, m-N.")
+    baseline_to_offset: int = Field(12, ge=0, description="Rolling baseline: last month, m-N.")
+    baseline_from: str | None = Field(
+        None, description="Fixed baseline: first month, 'YYYY-MM' (required when fixed)."
+    )
+    baseline_to: str | None = Field(
+        None, description="Fixed baseline: last month, 'YYYY-MM' (required when fixed)."
+    )
+    v3y_from_offset: int = Field(47, ge=0, description="Current v 3yr avg window: first month m-N.")
+    v3y_to_offset: int = Field(12, ge=0, description="Current v 3yr avg window: last month m-N.")
+    require_complete_periods: bool = Field(
+        True,
+        description=(
+            "When true, a period with any null month is null (a partial year is never compared as "
+            "if whole). When false, the months present are pooled and the exposure is their number."
+        ),
+    )
+
+    # --- Channel table ---------------------------------------------------------------------------
+    channel_comparison_offset_months: int = Field(
+        12, ge=1, description="Channel table: % changes compare with the span this many months earlier."
+    )
+
+    # --- Narrative -------------------------------------------------------------------------------
+    narrative_trend_months: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Templates 2 and 8: the rolling 12 month value must have moved the same way in each of "
+            "the last N months to 'continue to' rise or fall."
+        ),
+    )
+    narrative_record_min_years: int = Field(
+        10,
+        ge=2,
+        description="Template 3: 'highest/lowest in {month} for the last N years' needs N >= this.",
+    )
+    narrative_since_min_months: int = Field(
+        12,
+        ge=1,
+        description="Templates 4 and 5: 'highest since X' only when X is at least this many months back.",
+    )
+    narrative_consecutive_years: int = Field(
+        3, ge=1, description="Template 11: k, the number of earlier years' same months compared."
+    )
+    narrative_consecutive_min_months: int = Field(
+        2, ge=1, description="Template 11: fewest consecutive months before it is reported."
+    )
+    narrative_district_growth_pct: float = Field(
+        10.0, description="Template 13: districts named when year-on-year growth exceeds this (%)."
+    )
+    narrative_top_groups: int = Field(
+        2, ge=1, description="Template 14: the number of offence groups named as driving growth."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> BoardRules:
+        if self.baseline == "fixed":
+            if self.baseline_from is None or self.baseline_to is None:
+                raise ValueError("a fixed baseline needs baseline_from and baseline_to")
+            if YearMonth.from_str(self.baseline_from) > YearMonth.from_str(self.baseline_to):
+                raise ValueError("baseline_from is after baseline_to")
+        if self.baseline_from_offset < self.baseline_to_offset:
+            raise ValueError("baseline_from_offset must be >= baseline_to_offset")
+        if self.v3y_from_offset < self.v3y_to_offset:
+            raise ValueError("v3y_from_offset must be >= v3y_to_offset")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting as plain JSON values, for printing in the pack."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """SHA-256 of the settings in canonical JSON; two packs with the same hash used the same rules."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def definitions(self) -> dict[str, Any]:
+        """The settings plus the configuration hash: the pack's ``definitions`` block."""
+        return {**self.as_dict(), "config_hash": self.config_hash()}
+
+    def label_rule_text(self) -> str:
+        """The Higher/Lower/Comparable rule in words, printed with the pack."""
+        stat = (
+            f"two-sided tests at alpha = {self.alpha}: counts by the conditional test of two Poisson "
+            f"rates with exposure in months (exact binomial when the two counts total at most "
+            f"{self.count_exact_max_total}, otherwise its normal approximation); proportions by the "
+            "two-proportion z-test with n = denominators; means by Welch's t-test on the underlying "
+            "records (count, sum and sum of squares)"
+        )
+        spc = (
+            f"Current v 1yr avg and Current v 3yr avg are Higher or Lower when the current month "
+            f"lies outside the mean ± {self.spc_k}σ of the {self.spc_months} monthly values before "
+            f"it; Perf v Benchmark uses {stat}"
+        )
+        body = stat if self.label_method == "stat" else spc
+        return (
+            "Higher / Lower / Comparable are directional, not good or bad. "
+            f"Current v 1yr avg compares the current month with the mean month of the baseline; "
+            f"Current v 3yr avg with the mean month of m-{self.v3y_from_offset}..m-"
+            f"{self.v3y_to_offset}; Perf v Benchmark compares the rolling 12 months with the "
+            f"baseline. Rule: {body}. A side that is null or below the minimum size (counts: "
+            f"{self.min_n_count} events in total; proportions: denominator {self.min_n_proportion}; "
+            f"means: {self.min_n_mean} records) is n/a. Rules {self.definition_id} version "
+            f"{self.version}."
+        )

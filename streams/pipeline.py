@@ -1,0 +1,378 @@
+"""The processing pipeline shared by the faust agents, file replay and the tests.
+
+``Pipeline.process(messages)`` takes raw Kafka-like messages of one batch and, in this order:
+
+1. decodes and validates each against the event contract; malformed or out-of-range messages become
+   dead letters (scrubbed payload + reason) and the batch carries on;
+2. removes personal data (drop or keyed hash) from every accepted event;
+3. reloads the history of every subject in the batch (in-process cache, else the warehouse ledger),
+   folds old and new histories with the domain's pure :class:`~streams.domain.base.Fold`, and keeps
+   only fact rows that changed;
+4. writes ledger rows, rejected rows and fact rows, then refreshes the rollups of touched buckets.
+
+It returns a :class:`BatchReport`; the caller acknowledges (commits) the batch only after ``process``
+returned. Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
+fact tables are ReplacingMergeTree on their keys), so re-processing the same messages is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from demandhub.settings import Settings
+from schemas.envelope import Envelope
+from schemas.events import entity_of, parse_event, parse_event_json
+from schemas.topics import TOPICS
+from sinks.clickhouse.client import Warehouse
+from streams.domain.base import Fold, Row, dedupe_sorted
+from streams.domain.pii import sanitise, scrub_raw
+
+log = logging.getLogger(__name__)
+
+LEDGER_COLUMNS = ("force_id", "subject", "source", "id", "type", "time", "ingest_time", "data")
+REJECT_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "kind",
+    "reason",
+    "force_id",
+    "type",
+    "subject",
+    "received_at",
+    "payload",
+)
+
+RollupRefresher = Callable[[Warehouse, Sequence[Row], Sequence[Row]], None]
+"""Called after fact rows of one table were written: (warehouse, old rows, new rows)."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One message as consumed: where it came from and its bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A refused message, ready for the domain's dead-letter topic."""
+
+    message: RawMessage
+    reason: str
+    reason_class: str
+    payload: bytes  # scrubbed of personal data
+    event: Envelope | None = None
+
+    @property
+    def dlq_topic(self) -> str:
+        for topic in TOPICS.values():
+            if topic.name == self.message.topic:
+                return topic.dlq
+        return "demandhub.contacts.dlq" if not self.event else TOPICS[entity_of(self.event.type)].dlq
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        m = self.message
+        return [
+            ("error", self.reason.encode()[:1024]),
+            ("error_class", self.reason_class.encode()),
+            ("source_topic", m.topic.encode()),
+            ("source_partition", str(m.partition).encode()),
+            ("source_offset", str(m.offset).encode()),
+        ]
+
+
+@dataclass
+class BatchReport:
+    consumed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    quarantined: list[tuple[Envelope, str]] = field(default_factory=list)
+    rows_written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    events: list[Envelope] = field(default_factory=list)
+    new_rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _reason_class(exc: ValidationError) -> str:
+    kinds = {e["type"] for e in exc.errors()}
+    if "union_tag_invalid" in kinds or "union_tag_not_found" in kinds:
+        return "unknown_type"
+    if "json_invalid" in kinds:
+        return "malformed_json"
+    return "invalid_fields"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class SubjectCache:
+    """LRU of subject histories, so a live entity's events are not re-read from the ledger."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[str, str], tuple[Envelope, ...]] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> tuple[Envelope, ...] | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], events: tuple[Envelope, ...]) -> None:
+        self._items[key] = events
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class Pipeline:
+    """Decode -> validate -> de-identify -> fold -> write, for batches of any topic."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        warehouse: Warehouse,
+        folds: Iterable[Fold],
+        pseudonymisation_key: bytes,
+        refreshers: Mapping[str, RollupRefresher] | None = None,
+        cache_capacity: int = 50_000,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.definitions = settings.definitions
+        self.warehouse = warehouse
+        self.key = pseudonymisation_key
+        self.folds: dict[str, Fold] = {}
+        for fold in folds:
+            for entity in fold.entities:
+                self.folds[entity] = fold
+        self.refreshers = dict(refreshers or {})
+        self.cache = SubjectCache(cache_capacity)
+        self.now = now
+
+    # -- decoding -------------------------------------------------------------------------------
+    def decode(self, message: RawMessage) -> Envelope | DeadLetter:
+        """The sanitised event, or a dead letter with the reason."""
+        try:
+            event = parse_event_json(message.value)
+        except ValidationError as exc:
+            return self._dead(message, _describe(exc), _reason_class(exc))
+        except ValueError as exc:  # pragma: no cover - pydantic wraps nearly everything
+            return self._dead(message, str(exc)[:500], "malformed_json")
+        problem = self._range_problem(event)
+        if problem:
+            return self._dead(message, problem[1], problem[0], event)
+        expected = TOPICS.get(entity_of(event.type))
+        if message.topic and expected and message.topic != expected.name:
+            return self._dead(
+                message, f"{event.type} does not belong on {message.topic}", "wrong_topic", event
+            )
+        return sanitise(event, self.key)
+
+    def _range_problem(self, event: Envelope) -> tuple[str, str] | None:
+        now = self.now()
+        if event.time > now + timedelta(seconds=self.settings.future_tolerance_seconds):
+            return ("time_in_future", f"event time {event.time.isoformat()} is in the future")
+        if event.time.year < self.settings.earliest_event_year:
+            return (
+                "time_too_old",
+                f"event time {event.time.isoformat()} is before {self.settings.earliest_event_year}",
+            )
+        allowed = self.settings.allowed_forces
+        if allowed and event.force_id not in allowed:
+            return ("foreign_force", f"force {event.force_id!r} is not served here")
+        return None
+
+    def _dead(
+        self, message: RawMessage, reason: str, reason_class: str, event: Envelope | None = None
+    ) -> DeadLetter:
+        return DeadLetter(message, reason, reason_class, scrub_raw(message.value, self.key), event)
+
+    # -- history --------------------------------------------------------------------------------
+    def _load_histories(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[Envelope]]:
+        found: dict[tuple[str, str], list[Envelope]] = {}
+        missing: dict[str, list[str]] = defaultdict(list)
+        for key in keys:
+            cached = self.cache.get(key)
+            if cached is None:
+                missing[key[0]].append(key[1])
+            else:
+                found[key] = list(cached)
+        for force_id, subjects in missing.items():
+            for s in subjects:
+                found[(force_id, s)] = []
+            for chunk_start in range(0, len(subjects), 5000):
+                chunk = subjects[chunk_start : chunk_start + 5000]
+                result = self.warehouse.query(
+                    "SELECT subject, source, id, type, time, data FROM events "
+                    "WHERE force_id = {f:String} AND subject IN {s:Array(String)}",
+                    parameters={"f": force_id, "s": chunk},
+                )
+                for subject, source, eid, etype, time, data in result.rows:
+                    found[(force_id, subject)].append(
+                        parse_event(
+                            {
+                                "id": eid,
+                                "source": source,
+                                "type": etype,
+                                "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
+                                "force_id": force_id,
+                                "subject": subject,
+                                "data": json.loads(data),
+                            }
+                        )
+                    )
+        return found
+
+    # -- the batch ------------------------------------------------------------------------------
+    def process(self, messages: Sequence[RawMessage]) -> BatchReport:
+        """Process one batch; see the module docstring for the contract."""
+        report = BatchReport(consumed=len(messages))
+        fresh: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
+        for message in messages:
+            decoded = self.decode(message)
+            if isinstance(decoded, DeadLetter):
+                report.dead_letters.append(decoded)
+            else:
+                fresh[(decoded.force_id, decoded.subject)].append(decoded)
+        histories = self._load_histories(set(fresh))
+        ingest = self.now()
+        ledger: list[list[Any]] = []
+        old_rows: dict[str, list[Row]] = defaultdict(list)
+        new_rows: dict[str, list[Row]] = defaultdict(list)
+        for key, events in fresh.items():
+            prior = dedupe_sorted(histories[key])
+            seen = {(e.source, e.id) for e in prior}
+            added = dedupe_sorted([e for e in events if (e.source, e.id) not in seen])
+            report.duplicates += len(events) - len(added)
+            if not added:
+                self.cache.put(key, tuple(prior))
+                continue
+            merged = dedupe_sorted(prior + added)
+            report.accepted += len(added)
+            report.events.extend(added)
+            ledger.extend(self._ledger_row(e, ingest) for e in added)
+            self._fold_subject(key, prior, merged, added, old_rows, new_rows, report)
+            self.cache.put(key, tuple(merged))
+        self._write(ledger, report, old_rows, new_rows, ingest)
+        return report
+
+    def _fold_subject(
+        self,
+        key: tuple[str, str],
+        prior: list[Envelope],
+        merged: list[Envelope],
+        added: list[Envelope],
+        old_rows: dict[str, list[Row]],
+        new_rows: dict[str, list[Row]],
+        report: BatchReport,
+    ) -> None:
+        fold = self.folds.get(entity_of(merged[0].type))
+        if fold is None:
+            return
+        before = fold.fold(prior, self.definitions) if prior else None
+        after = fold.fold(merged, self.definitions)
+        added_ids = {(e.source, e.id) for e in added}
+        report.quarantined.extend((e, why) for e, why in after.quarantined if (e.source, e.id) in added_ids)
+        for table, rows in after.rows.items():
+            previous = before.rows.get(table, []) if before else []
+            if rows == previous:
+                continue
+            version = len(merged)
+            old_rows[table].extend(previous)
+            new_rows[table].extend({**row, "version": version} for row in rows)
+
+    def _ledger_row(self, event: Envelope, ingest: datetime) -> list[Any]:
+        data = event.model_dump(mode="json")["data"]
+        return [
+            event.force_id,
+            event.subject,
+            event.source,
+            event.id,
+            event.type,
+            event.time,
+            ingest,
+            json.dumps(data, separators=(",", ":"), sort_keys=True),
+        ]
+
+    def _reject_rows(self, report: BatchReport, received: datetime) -> list[list[Any]]:
+        rows: list[list[Any]] = []
+        for dl in report.dead_letters:
+            m, e = dl.message, dl.event
+            rows.append(
+                [
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    "dlq",
+                    dl.reason,
+                    e.force_id if e else "",
+                    e.type if e else "",
+                    e.subject if e else "",
+                    received,
+                    dl.payload.decode("utf-8", "replace"),
+                ]
+            )
+        for event, why in report.quarantined:
+            payload = json.dumps(event.model_dump(mode="json"), sort_keys=True)
+            rows.append(
+                [
+                    "",
+                    0,
+                    0,
+                    "quarantine",
+                    why,
+                    event.force_id,
+                    event.type,
+                    f"{event.subject}|{event.source}|{event.id}",
+                    received,
+                    payload,
+                ]
+            )
+        return rows
+
+    def _write(
+        self,
+        ledger: list[list[Any]],
+        report: BatchReport,
+        old_rows: dict[str, list[Row]],
+        new_rows: dict[str, list[Row]],
+        ingest: datetime,
+    ) -> None:
+        wh = self.warehouse
+        with wh.exclusive():
+            wh.insert("events", ledger, LEDGER_COLUMNS)
+            report.rows_written["events"] += len(ledger)
+            rejects = self._reject_rows(report, ingest)
+            wh.insert("rejected_events", rejects, REJECT_COLUMNS)
+            report.rows_written["rejected_events"] += len(rejects)
+            for table, rows in new_rows.items():
+                wh.insert_dicts(table, rows)
+                report.rows_written[table] += len(rows)
+                report.new_rows[table].extend(rows)
+            for table, rows in new_rows.items():
+                refresher = self.refreshers.get(table)
+                if refresher is not None:
+                    refresher(wh, old_rows.get(table, []), rows)
