@@ -8,7 +8,8 @@
 # deploy/kafka/pom.xml) and every runtime dependency the broker needs, and its absolute path is
 # the only line printed on stdout. Idempotent: when the pinned version is already there, Maven is
 # not run. A new version is copied into a temporary directory first and swapped in whole, so an
-# interrupted fetch never leaves a half-filled or mixed-version directory behind.
+# interrupted fetch never leaves a half-filled or mixed-version directory behind; a directory
+# holding anything but jars is never replaced.
 # Needs only Maven and a Java 17 runtime; Maven's own output goes to stderr.
 set -euo pipefail
 
@@ -35,7 +36,22 @@ for tool in mvn java; do
   fi
 done
 
+if [[ -d "$lib_dir" ]] && find "$lib_dir" -mindepth 1 ! -name '*.jar' -print -quit | grep -q .; then
+  echo "fetch.sh: $lib_dir holds files other than jars; refusing to replace it" >&2
+  exit 1
+fi
+
 mkdir -p "$(dirname "$lib_dir")"
+# Concurrent fetches into the same directory take turns (flock is in util-linux).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$lib_dir.lock"
+  flock 9
+  if [[ -f "$lib_dir/kafka_2.13-$kafka_version.jar" ]]; then
+    (cd "$lib_dir" && pwd)
+    exit 0
+  fi
+fi
+
 staging="$(mktemp -d "$lib_dir.partial.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 
