@@ -96,9 +96,7 @@ def fy_end(month: YearMonth, start_month: int = DEFAULT_FY_START_MONTH) -> YearM
     return fy_start(month, start_month) + 11
 
 
-def fytd_months(
-    month: YearMonth, start_month: int = DEFAULT_FY_START_MONTH
-) -> tuple[YearMonth, ...]:
+def fytd_months(month: YearMonth, start_month: int = DEFAULT_FY_START_MONTH) -> tuple[YearMonth, ...]:
     """Financial year to date: the financial year's first month through ``month``."""
     return month_range(fy_start(month, start_month), month)
 

@@ -54,9 +54,7 @@ class BoardRules(BaseModel):
     min_n_proportion: int = Field(
         30, ge=1, description="Proportions: each side's denominator must be at least this."
     )
-    min_n_mean: int = Field(
-        30, ge=2, description="Means: each side must hold at least this many records."
-    )
+    min_n_mean: int = Field(30, ge=2, description="Means: each side must hold at least this many records.")
     count_exact_max_total: int = Field(
         1000,
         ge=0,

@@ -67,9 +67,7 @@ def _is_integral(x: float) -> bool:
     return abs(x - round(x)) < 1e-9
 
 
-def poisson_rate_test(
-    k1: float, t1: float, k2: float, t2: float, rules: BoardRules
-) -> Comparison:
+def poisson_rate_test(k1: float, t1: float, k2: float, t2: float, rules: BoardRules) -> Comparison:
     """Compare the rate of ``k1`` events in exposure ``t1`` with ``k2`` events in ``t2``.
 
     Conditional on n = k1 + k2, k1 ~ Binomial(n, t1 / (t1 + t2)) when the rates are equal. The exact
@@ -94,9 +92,7 @@ def poisson_rate_test(
     return Comparison(_decide(diff, p, rules.alpha), TEST_POISSON_NORMAL, p, z)
 
 
-def two_proportion_test(
-    x1: float, n1: float, x2: float, n2: float, rules: BoardRules
-) -> Comparison:
+def two_proportion_test(x1: float, n1: float, x2: float, n2: float, rules: BoardRules) -> Comparison:
     """Two-sided two-proportion z-test of x1/n1 against x2/n2 with the pooled standard error."""
     if min(n1, n2) < rules.min_n_proportion:
         return not_available(TEST_TWO_PROPORTION, f"denominator below {rules.min_n_proportion}")
@@ -117,9 +113,7 @@ def _mean_sd(n: float, total: float, sumsq: float) -> tuple[float, float]:
     return mean, math.sqrt(variance)
 
 
-def welch_test(
-    a: tuple[float, float, float], b: tuple[float, float, float], rules: BoardRules
-) -> Comparison:
+def welch_test(a: tuple[float, float, float], b: tuple[float, float, float], rules: BoardRules) -> Comparison:
     """Welch's t-test from (n, sum, sum of squares) on each side (scipy ``ttest_ind_from_stats``)."""
     (n1, s1, ss1), (n2, s2, ss2) = a, b
     if min(n1, n2) < rules.min_n_mean:
@@ -169,9 +163,7 @@ def compare_cells(
     if subject is None or reference is None:
         return not_available(default_test_for(unit), "a side is null")
     if unit == "count":
-        return poisson_rate_test(
-            subject.num, subject_months, reference.num, reference_months, rules
-        )
+        return poisson_rate_test(subject.num, subject_months, reference.num, reference_months, rules)
     if subject.den is None or reference.den is None:
         raise ValueError(f"a {unit} cell needs a denominator")
     if unit == "percent":

@@ -1,0 +1,144 @@
+"""The channel table (DOMAIN 5.4): contacts by channel for a span, a year earlier and last year.
+
+Columns are the channels given (999, 101, online reports, web chat in that order when present) and
+a generated total. Rows: the span ``first..last`` with the % change against the comparison span in
+brackets (default the same span a year earlier), the comparison span, and the calendar year before
+``last``'s year. % changes are computed from unrounded counts and printed as whole percents. A
+channel with a null month in a span is null there (with ``require_complete_periods``), and so is
+the total; the total is never typed, always summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from streams.domain.board.cells import Cell
+from streams.domain.board.format import fmt_count, fmt_pct_change, span_phrase
+from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.rules import BoardRules
+
+CHANNEL_ORDER: tuple[str, ...] = ("999", "101", "online", "webchat")
+CHANNEL_NAMES: dict[str, str] = {
+    "999": "999",
+    "101": "101",
+    "online": "Online reports",
+    "webchat": "Web chat",
+    "total": "Total",
+}
+TOTAL = "total"
+
+ChannelSeries = Mapping[str, Mapping[YearMonth, Cell | None]]
+
+
+def pct_change(new: float | None, old: float | None) -> float | None:
+    """100 * (new - old) / old from unrounded counts; None when either is null or old is 0."""
+    if new is None or old is None or old == 0:
+        return None
+    return 100.0 * (new - old) / old
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    """Counts per column for one span; ``pct_change`` is against ``compared_with`` (or None)."""
+
+    label: str
+    first: YearMonth
+    last: YearMonth
+    counts: dict[str, float | None]
+    pct_change: dict[str, float | None] | None = None
+    compared_with: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        changes = self.pct_change
+        return {
+            "label": self.label,
+            "from": str(self.first),
+            "to": str(self.last),
+            "counts": dict(self.counts),
+            "counts_text": {k: fmt_count(v) for k, v in self.counts.items()},
+            "pct_change": None if changes is None else dict(changes),
+            "pct_change_text": None
+            if changes is None
+            else {k: fmt_pct_change(v) for k, v in changes.items()},
+            "compared_with": self.compared_with,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    """The generated channel table with its caption (which states the comparison period)."""
+
+    columns: tuple[str, ...]
+    column_names: dict[str, str]
+    rows: tuple[ChannelRow, ...]
+    caption: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "column_names": dict(self.column_names),
+            "caption": self.caption,
+            "rows": [row.as_dict() for row in self.rows],
+        }
+
+
+def _ordered_channels(series: ChannelSeries) -> tuple[str, ...]:
+    known = [c for c in CHANNEL_ORDER if c in series]
+    return (*known, *(c for c in series if c not in CHANNEL_ORDER))
+
+
+def _span_count(
+    series: Mapping[YearMonth, Cell | None], months: tuple[YearMonth, ...], rules: BoardRules
+) -> float | None:
+    cells = [series.get(m) for m in months]
+    present = [c.num for c in cells if c is not None]
+    if not present or (rules.require_complete_periods and len(present) < len(cells)):
+        return None
+    return float(sum(present))
+
+
+def _span_counts(
+    series: ChannelSeries,
+    channels: tuple[str, ...],
+    first: YearMonth,
+    last: YearMonth,
+    rules: BoardRules,
+) -> dict[str, float | None]:
+    months = month_range(first, last)
+    counts = {c: _span_count(series[c], months, rules) for c in channels}
+    present = [v for v in counts.values() if v is not None]
+    counts[TOTAL] = float(sum(present)) if len(present) == len(counts) else None
+    return counts
+
+
+def channel_table(
+    series_by_channel: ChannelSeries, first: YearMonth, last: YearMonth, rules: BoardRules
+) -> ChannelTable:
+    """Build the channel table for ``first..last`` (see the module docstring)."""
+    if last < first:
+        raise ValueError("last is before first")
+    channels = _ordered_channels(series_by_channel)
+    if not channels:
+        raise ValueError("no channels given")
+    offset = rules.channel_comparison_offset_months
+    prev_first, prev_last = first - offset, last - offset
+    year = last.year - 1
+    current = _span_counts(series_by_channel, channels, first, last, rules)
+    previous = _span_counts(series_by_channel, channels, prev_first, prev_last, rules)
+    calendar = _span_counts(series_by_channel, channels, YearMonth(year, 1), YearMonth(year, 12), rules)
+    compared = span_phrase(prev_first, prev_last)
+    changes = {k: pct_change(current[k], previous[k]) for k in current}
+    rows = (
+        ChannelRow(span_phrase(first, last), first, last, current, changes, compared),
+        ChannelRow(compared, prev_first, prev_last, previous),
+        ChannelRow(str(year), YearMonth(year, 1), YearMonth(year, 12), calendar),
+    )
+    columns = (*channels, TOTAL)
+    caption = (
+        f"Contacts by channel, {span_phrase(first, last)}. Bracketed % changes compare with "
+        f"{compared} (whole percents from unrounded counts). The last row is calendar year {year}."
+    )
+    names = {c: CHANNEL_NAMES.get(c, c) for c in columns}
+    return ChannelTable(columns, names, rows, caption)

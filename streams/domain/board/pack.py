@@ -1,0 +1,242 @@
+"""The monthly board pack: dashboard rows, channel table, narrative and revisions, as one object.
+
+:func:`build_pack` is pure: the caller reads the warehouse and passes the series in. The JSON form
+(:meth:`BoardPack.as_json_dict`) is the contract every renderer reads::
+
+    {"force", "month", "definitions", "label_rule",
+     "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells"}],
+     "channels", "narrative": [{"text", "template", "facts"}], "revisions": [...]}
+
+Value columns are numbers or null; label columns are {"label", "test", "p_value"}.
+
+Revisions: ``published`` maps measure id -> as-of month ("YYYY-MM") -> column -> the figure
+published then (a number or null; for label columns a label string or {"label": ...}). Each
+figure is recomputed from the current series with the current rules; one whose printed form differs
+(or whose label differs) is listed with old and new values and a note. MSF is imported, not
+recomputed, and is not checked. :func:`published_from_pack` turns an earlier pack's JSON into that
+mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.domain.board.cells import Cell, Unit
+from streams.domain.board.channels import ChannelTable, channel_table
+from streams.domain.board.dashboard import (
+    COLUMNS,
+    LABEL_COLUMNS,
+    DashboardRow,
+    MeasureSpec,
+    compute_row,
+)
+from streams.domain.board.format import fmt_value
+from streams.domain.board.months import YearMonth
+from streams.domain.board.narrative import Sentence, narrate_districts, narrate_measure
+from streams.domain.board.rules import BoardRules
+
+SeriesMap = Mapping[YearMonth, Cell | None]
+Published = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A published figure that differs from its recomputation."""
+
+    measure: str
+    as_of: YearMonth
+    column: str
+    old: Any
+    new: Any
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "as_of": str(self.as_of),
+            "column": self.column,
+            "old": self.old,
+            "new": self.new,
+            "note": self.note,
+        }
+
+
+def row_json(row: DashboardRow) -> dict[str, Any]:
+    """One measure's entry in the pack JSON."""
+    measure = row.measure
+    out: dict[str, Any] = {
+        "id": measure.id,
+        "name": measure.name,
+        "unit": measure.unit,
+        "polarity": measure.polarity,
+        "as_of": str(row.as_of),
+    }
+    cells: dict[str, Any] = {}
+    for name in COLUMNS:
+        out[name] = column_json(row, name)
+        cells[name] = None if name == "msf" else getattr(row, name).cells_dict()
+    out["headers"] = row.headers()
+    out["cells"] = cells
+    return out
+
+
+def column_json(row: DashboardRow, column: str) -> Any:
+    """A column's JSON value: a number or null; for label columns {"label", "test", "p_value"}."""
+    if column == "msf":
+        return row.msf
+    if column in LABEL_COLUMNS:
+        return getattr(row, column).comparison.as_dict()
+    return getattr(row, column).value
+
+
+@dataclass(frozen=True)
+class BoardPack:
+    """A computed pack. ``extra_definitions`` are merged into ``definitions`` by the caller."""
+
+    force: str
+    month: YearMonth
+    rules: BoardRules
+    rows: tuple[DashboardRow, ...]
+    channels: ChannelTable | None
+    narrative: tuple[Sentence, ...]
+    revisions: tuple[Revision, ...]
+    extra_definitions: Mapping[str, Any] = field(default_factory=dict)
+
+    def definitions(self) -> dict[str, Any]:
+        """Every rule used, with its version and hash, plus the caller's definitions."""
+        return {"board_rules": self.rules.definitions(), **self.extra_definitions}
+
+    def as_json_dict(self) -> dict[str, Any]:
+        """The pack in the JSON shape of the module docstring (JSON-serialisable)."""
+        return {
+            "force": self.force,
+            "month": str(self.month),
+            "definitions": self.definitions(),
+            "label_rule": self.rules.label_rule_text(),
+            "measures": [row_json(row) for row in self.rows],
+            "channels": None if self.channels is None else self.channels.as_dict(),
+            "narrative": [s.as_dict() for s in self.narrative],
+            "revisions": [r.as_dict() for r in self.revisions],
+        }
+
+
+def _published_label(old: Any) -> Any:
+    return old.get("label") if isinstance(old, Mapping) else old
+
+
+def _revision_note(old: Any, new: Any, column: str, unit: Unit) -> str:
+    if column in LABEL_COLUMNS:
+        return f"label changed from {old} to {new} after figures were restated"
+    if old is None:
+        return f"previously n/a, now {fmt_value(new, unit)}: data arrived after publication"
+    if new is None:
+        return f"previously {fmt_value(old, unit)}, now n/a: the period is no longer complete"
+    return (
+        f"restated from {fmt_value(old, unit)} to {fmt_value(new, unit)}: late or amended "
+        "records since publication"
+    )
+
+
+def _differs(old: Any, new: Any, column: str, unit: Unit) -> bool:
+    if column in LABEL_COLUMNS:
+        return old != new
+    return fmt_value(old, unit) != fmt_value(new, unit)
+
+
+def find_revisions(
+    measures: list[MeasureSpec],
+    series: Mapping[str, SeriesMap],
+    rules: BoardRules,
+    published: Published,
+) -> list[Revision]:
+    """Published figures whose printed form differs from their recomputation (module docstring).
+
+    Measures not in ``measures`` and unknown columns are ignored."""
+    by_id = {m.id: m for m in measures}
+    out: list[Revision] = []
+    for measure_id, months in published.items():
+        measure = by_id.get(measure_id)
+        if measure is None:
+            continue
+        for month_text, columns in sorted(months.items()):
+            as_of = YearMonth.from_str(month_text)
+            pack_month = as_of + measure.as_of_lag_months
+            row = compute_row(measure, series.get(measure_id, {}), pack_month, rules)
+            out.extend(_row_revisions(measure, row, columns))
+    return out
+
+
+def _row_revisions(measure: MeasureSpec, row: DashboardRow, columns: Mapping[str, Any]) -> list[Revision]:
+    out: list[Revision] = []
+    for column in COLUMNS:
+        if column == "msf" or column not in columns:
+            continue
+        old, new = columns[column], column_json(row, column)
+        if column in LABEL_COLUMNS:
+            old, new = _published_label(old), new["label"]
+        if _differs(old, new, column, measure.unit):
+            note = _revision_note(old, new, column, measure.unit)
+            out.append(Revision(measure.id, row.as_of, column, old, new, note))
+    return out
+
+
+def published_from_pack(pack_json: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The ``published`` mapping from an earlier pack's JSON."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in pack_json.get("measures", []):
+        columns = {c: entry[c] for c in COLUMNS if c in entry and c != "msf"}
+        out.setdefault(entry["id"], {})[entry["as_of"]] = columns
+    return out
+
+
+def build_pack(
+    force_id: str,
+    month: YearMonth,
+    measures: list[MeasureSpec],
+    series: Mapping[str, SeriesMap],
+    rules: BoardRules,
+    msf: Mapping[str, float | None] | None,
+    channel_series: Mapping[str, SeriesMap] | None,
+    district_series: Mapping[str, Mapping[str, SeriesMap]] | None = None,
+    group_district_series: Mapping[str, Mapping[str, Mapping[str, SeriesMap]]] | None = None,
+    published: Published | None = None,
+    *,
+    channel_first: YearMonth | None = None,
+    extra_definitions: Mapping[str, Any] | None = None,
+) -> BoardPack:
+    """Compute the pack for ``force_id`` and ``month``.
+
+    ``series`` maps measure id -> month -> cell (a missing measure gives an all-null row).
+    ``msf`` maps measure id -> peer figure. ``channel_series`` maps channel -> month -> cell; the
+    channel span runs from ``channel_first`` (default January of ``month``'s year) to ``month``.
+    ``district_series`` maps measure id -> district -> series; ``group_district_series`` maps
+    measure id -> district -> offence group -> series (templates 13 and 14).
+    """
+    rows: list[DashboardRow] = []
+    narrative: list[Sentence] = []
+    for measure in measures:
+        measure_series = series.get(measure.id, {})
+        row = compute_row(measure, measure_series, month, rules, (msf or {}).get(measure.id))
+        rows.append(row)
+        narrative.extend(narrate_measure(measure, measure_series, row, rules))
+        districts = (district_series or {}).get(measure.id)
+        if districts:
+            groups = (group_district_series or {}).get(measure.id)
+            narrative.extend(narrate_districts(measure, districts, groups, row.as_of, rules))
+    channels = None
+    if channel_series:
+        first = channel_first or YearMonth(month.year, 1)
+        channels = channel_table(channel_series, first, month, rules)
+    revisions = find_revisions(measures, series, rules, published or {})
+    return BoardPack(
+        force=force_id,
+        month=month,
+        rules=rules,
+        rows=tuple(rows),
+        channels=channels,
+        narrative=tuple(narrative),
+        revisions=tuple(revisions),
+        extra_definitions=dict(extra_definitions or {}),
+    )
