@@ -5,10 +5,13 @@ The one place the pipeline's domain plug-ins are listed (imported by the worker,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Fold
-from streams.pipeline import RollupRefresher
+from streams.pipeline import BatchReport, RollupRefresher
 
 
 def folds() -> list[Fold]:
@@ -20,4 +23,16 @@ def folds() -> list[Fold]:
 def refreshers() -> Mapping[str, RollupRefresher]:
     """Rollup refreshers keyed by the fact table whose writes trigger them."""
     found: dict[str, RollupRefresher] = {}
+    return found
+
+
+def observers() -> list[Callable[[BatchReport], None]]:
+    """Per-batch metric observers (live counters and histograms)."""
+    found: list[Callable[[BatchReport], None]] = []
+    return found
+
+
+def gauge_refreshers() -> list[Callable[[Warehouse, str, datetime, Definitions], None]]:
+    """Live gauges computed from the warehouse every few seconds: (warehouse, force, now, definitions)."""
+    found: list[Callable[[Warehouse, str, datetime, Definitions], None]] = []
     return found
