@@ -1,0 +1,181 @@
+"""Service level, answer-time bands and abandonment from stored counters (DOMAIN 4.2-4.5). Pure.
+
+Every figure here is computed from counts that the warehouse stores per queue and 15-minute bucket,
+so the same facts answer every convention side by side.
+
+Conventions used throughout:
+- "within T" means a wait strictly below T seconds (``wait < T``), so the first Home Office band
+  (<10 s) and "answered within 10 s" are the same count.
+- A short abandon is an abandon (while queued) after a wait strictly below the queue's short-abandon
+  threshold. Callback requests are neither answers nor abandons.
+- A :class:`Ratio` keeps numerator and denominator; its value is None when the denominator is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from schemas.definitions import AbandonConvention
+
+CONVENTIONS: tuple[AbandonConvention, ...] = (
+    "answered_basis",
+    "ignore",
+    "count_as_met",
+    "count_as_missed",
+    "offered_basis",
+)
+WAIT_EDGES: tuple[int, ...] = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
+"""Wait edges (seconds) whose "answered within" / "abandoned within" counts the rollups store."""
+
+STAGES: tuple[str, ...] = ("ivr", "primary_queue", "in_transfer", "secondary_queue")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A pooled ratio: ``num / den``; ``percent`` is None for a zero denominator."""
+
+    num: int
+    den: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.den == 0 else 100.0 * self.num / self.den
+
+
+@dataclass(frozen=True)
+class QueueCounters:
+    """Counts for one queue (or any pool of queues) over a period.
+
+    ``entered``: contacts that joined the queue; ``answered``; ``answered_within``: answered with a
+    wait < T; ``abandoned``: abandoned while queued (short ones included); ``abandoned_within``:
+    abandoned with a wait < T; ``short_abandoned``: abandoned with a wait below the short threshold.
+    """
+
+    entered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    abandoned_within: int = 0
+    short_abandoned: int = 0
+
+    def __add__(self, other: QueueCounters) -> QueueCounters:
+        if not isinstance(other, QueueCounters):
+            return NotImplemented
+        values = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        return QueueCounters(**values)
+
+
+def leg_counters(
+    legs: Iterable[Mapping[str, object]], threshold_seconds: float, short_seconds: float
+) -> QueueCounters:
+    """Count ``contact_legs`` rows (as dicts) of one queue into :class:`QueueCounters`, with the
+    service wait against ``threshold_seconds`` and short abandons below ``short_seconds``."""
+    total = QueueCounters()
+    for leg in legs:
+        wait = leg.get("service_wait_seconds")
+        w = float(wait) if isinstance(wait, (int, float)) else None
+        answered = leg.get("outcome") == "answered"
+        abandoned = bool(leg.get("abandoned_in_queue"))
+        total += QueueCounters(
+            entered=int(bool(leg.get("entered_queue"))),
+            answered=int(answered),
+            answered_within=int(answered and within(w, threshold_seconds)),
+            abandoned=int(abandoned),
+            abandoned_within=int(abandoned and within(w, threshold_seconds)),
+            short_abandoned=int(abandoned and within(w, short_seconds)),
+        )
+    return total
+
+
+def within(wait_seconds: float | None, threshold_seconds: float) -> bool:
+    """True when a known wait is strictly below the threshold."""
+    return wait_seconds is not None and wait_seconds < threshold_seconds
+
+
+def service_level(c: QueueCounters, convention: AbandonConvention) -> Ratio:
+    """Service level of ``c`` under a named convention (DOMAIN 4.4).
+
+    answered_basis: A_T / A.  ignore: A_T / (A + B - B_T).  count_as_met: (A_T + B_T) / (A + B).
+    count_as_missed: A_T / (A + B).  offered_basis: A_T / (A + B - S).
+    (A answered, A_T answered within T, B abandoned, B_T abandoned within T, S short abandons.)
+    """
+    a, a_t, b, b_t, s = (
+        c.answered,
+        c.answered_within,
+        c.abandoned,
+        c.abandoned_within,
+        c.short_abandoned,
+    )
+    if convention == "answered_basis":
+        return Ratio(a_t, a)
+    if convention == "ignore":
+        return Ratio(a_t, a + b - b_t)
+    if convention == "count_as_met":
+        return Ratio(a_t + b_t, a + b)
+    if convention == "count_as_missed":
+        return Ratio(a_t, a + b)
+    if convention == "offered_basis":
+        return Ratio(a_t, a + b - s)
+    raise ValueError(f"unknown abandon convention {convention!r}")
+
+
+def all_service_levels(c: QueueCounters) -> dict[AbandonConvention, Ratio]:
+    """The service level under every convention, keyed by convention name."""
+    return {name: service_level(c, name) for name in CONVENTIONS}
+
+
+def abandonment_rate(c: QueueCounters, exclude_short: bool = True) -> Ratio:
+    """Abandoned while queued / queued; short abandons leave both sides unless ``exclude_short``
+    is False (the unadjusted rate)."""
+    if exclude_short:
+        return Ratio(c.abandoned - c.short_abandoned, c.entered - c.short_abandoned)
+    return Ratio(c.abandoned, c.entered)
+
+
+def band_counts(waits: Iterable[float], edges: Sequence[int]) -> tuple[int, ...]:
+    """Counts per band for ``edges`` (e1 < e2 < ...): [<e1, e1 to <e2, ..., >=e_last]."""
+    counts = [0] * (len(edges) + 1)
+    for w in waits:
+        counts[sum(1 for e in edges if w >= e)] += 1
+    return tuple(counts)
+
+
+def bands_from_within(total: int, within_counts: Sequence[int]) -> tuple[int, ...]:
+    """Band counts from cumulative "within edge" counts (aligned with the edges) and the total."""
+    bounds = [0, *within_counts, total]
+    return tuple(bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1))
+
+
+def within_edge(within_counts: Sequence[int], edge: int, edges: Sequence[int] = WAIT_EDGES) -> int:
+    """The stored "within ``edge``" count; ValueError when ``edge`` is not a stored edge."""
+    return within_counts[list(edges).index(edge)]
+
+
+def stage_abandonment(reached: Mapping[str, int], abandoned: Mapping[str, int]) -> dict[str, Ratio]:
+    """Abandonment by stage: each stage's abandons / the contacts that reached it (DOMAIN 4.3)."""
+    return {s: Ratio(abandoned.get(s, 0), reached.get(s, 0)) for s in STAGES}
+
+
+@dataclass(frozen=True)
+class WaitStats:
+    """Sum, sum of squares, count and maximum of waits, enough for mean and standard deviation."""
+
+    n: int = 0
+    total: float = 0.0
+    sumsq: float = 0.0
+    longest: float | None = None
+
+    @classmethod
+    def of(cls, waits: Iterable[float]) -> WaitStats:
+        values = list(waits)
+        return cls(
+            n=len(values),
+            total=sum(values),
+            sumsq=sum(v * v for v in values),
+            longest=max(values) if values else None,
+        )
+
+    @property
+    def mean(self) -> float | None:
+        return None if self.n == 0 else self.total / self.n
