@@ -34,7 +34,11 @@ def open_warehouse(settings: Settings, apply_migrations: bool = True) -> Warehou
 
 
 def build_pipeline(settings: Settings, wh: Warehouse) -> Pipeline:
-    return Pipeline(settings, wh, registry.folds(), pseudonymisation_key(settings), registry.refreshers())
+    """The pipeline with every registered fold and rollup (and the chaos switch, if set)."""
+    from sinks.clickhouse.faults import maybe_flaky
+
+    sink = maybe_flaky(wh, settings.fault_sink_fail_flag)
+    return Pipeline(settings, sink, registry.folds(), pseudonymisation_key(settings), registry.refreshers())
 
 
 def hub_file(settings: Settings) -> Path:

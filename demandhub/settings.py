@@ -79,6 +79,10 @@ class Settings(BaseSettings):
         default=(),
         description="Forces this deployment serves; empty accepts any well-formed force id.",
     )
+    fault_sink_fail_flag: str | None = Field(
+        default=None,
+        description="Failure drills only: while this file exists every warehouse insert fails.",
+    )
     definitions: Definitions = Field(default_factory=Definitions)
 
     @property

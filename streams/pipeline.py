@@ -8,7 +8,8 @@
 3. reloads the history of every subject in the batch (in-process cache, else the warehouse ledger),
    folds old and new histories with the domain's pure :class:`~streams.domain.base.Fold`, and keeps
    only fact rows that changed;
-4. writes ledger rows, rejected rows and fact rows, then refreshes the rollups of touched buckets.
+4. writes fact rows, refreshes the rollups of touched buckets, then rejected rows and, last, the
+   ledger rows (so a batch interrupted half-way is recomputed in full when it is redelivered).
 
 It returns a :class:`BatchReport`; the caller acknowledges (commits) the batch only after ``process``
 returned. Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
@@ -361,13 +362,10 @@ class Pipeline:
         new_rows: dict[str, list[Row]],
         ingest: datetime,
     ) -> None:
+        # The ledger goes last: a subject's new events count as "seen" only once its facts and
+        # rollups are durable, so a batch that failed half-way is recomputed in full on retry.
         wh = self.warehouse
         with wh.exclusive():
-            wh.insert("events", ledger, LEDGER_COLUMNS)
-            report.rows_written["events"] += len(ledger)
-            rejects = self._reject_rows(report, ingest)
-            wh.insert("rejected_events", rejects, REJECT_COLUMNS)
-            report.rows_written["rejected_events"] += len(rejects)
             for table, rows in new_rows.items():
                 wh.insert_dicts(table, rows)
                 report.rows_written[table] += len(rows)
@@ -376,3 +374,8 @@ class Pipeline:
                 refresher = self.refreshers.get(table)
                 if refresher is not None:
                     refresher(wh, old_rows.get(table, []), rows)
+            rejects = self._reject_rows(report, ingest)
+            wh.insert("rejected_events", rejects, REJECT_COLUMNS)
+            report.rows_written["rejected_events"] += len(rejects)
+            wh.insert("events", ledger, LEDGER_COLUMNS)
+            report.rows_written["events"] += len(ledger)

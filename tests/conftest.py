@@ -18,6 +18,8 @@ from sinks.clickhouse.migrate import migrate
 
 TEST_KEY = b"test-pseudonymisation-key-not-a-secret"
 
+pytest_plugins = ["tests.fixtures.hub", "tests.fixtures.apache_kafka"]
+
 
 @pytest.fixture(autouse=True)
 def _no_network_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:

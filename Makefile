@@ -1,0 +1,43 @@
+# demandhub: `make demo` runs the embedded stack, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test test-unit test-integration lint format bench schemas clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/demandhub up
+
+test: install lint
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest -m unit
+
+test-integration: install
+	$(BIN)/pytest -m integration
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: install
+	$(BIN)/demandhub schemas export
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts
