@@ -17,22 +17,40 @@ from streams.pipeline import BatchReport, RollupRefresher
 def folds() -> list[Fold]:
     """Every domain fold (one per kind of subject)."""
     found: list[Fold] = []
+    from streams.domain.incidents import IncidentFold
+
+    found.append(IncidentFold())
+    from streams.domain.crimes import CrimeFold
+
+    found.append(CrimeFold())
     return found
 
 
 def refreshers() -> Mapping[str, RollupRefresher]:
     """Rollup refreshers keyed by the fact table whose writes trigger them."""
     found: dict[str, RollupRefresher] = {}
+    from sinks.clickhouse.rollups_incidents import refresh_incidents_hourly
+
+    found["incidents"] = refresh_incidents_hourly
     return found
 
 
 def observers() -> list[Callable[[BatchReport], None]]:
     """Per-batch metric observers (live counters and histograms)."""
     found: list[Callable[[BatchReport], None]] = []
+    from streams import metrics_incidents
+
+    found.append(metrics_incidents.observe)
     return found
 
 
 def gauge_refreshers() -> list[Callable[[Warehouse, str, datetime, Definitions], None]]:
     """Live gauges computed from the warehouse every few seconds: (warehouse, force, now, definitions)."""
     found: list[Callable[[Warehouse, str, datetime, Definitions], None]] = []
+    from streams import metrics_incidents
+
+    found.append(metrics_incidents.refresh_live_gauges)
+    from streams import metrics_crimes
+
+    found.append(metrics_crimes.refresh_live_gauges)
     return found

@@ -1,0 +1,60 @@
+"""Prometheus updates for incidents: attendance-time histogram and open-incident gauges.
+
+:func:`observe` is called by the agent after each batch. It observes ``ATTENDANCE_SECONDS`` (creation
+to first arrival, labelled by grade at arrival and urban/rural) once per incident: when the batch
+brought the event that completed the response (the created event or the first arrival) and the
+incident is in the response population. A first arrival that is itself replaced by an earlier late
+arrival is observed again (rare; the warehouse figures are exact, the histogram is a live indicator).
+
+:func:`refresh_live_gauges` is called every few seconds by the web server and sets
+``INCIDENTS_OPEN`` / ``INCIDENTS_BREACHED`` by grade from the open-incident watch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from demandhub.queries.incidents import live_open_incidents
+from schemas.definitions import Definitions
+from schemas.events import entity_of, verb_of
+from sinks.clickhouse.client import Warehouse
+from sinks.prometheus.metrics import ATTENDANCE_SECONDS, INCIDENTS_BREACHED, INCIDENTS_OPEN
+from streams.domain.incidents import INCIDENTS_TABLE, WATCH_GRADES
+from streams.pipeline import BatchReport
+
+
+def completing_events(report: BatchReport) -> set[tuple[str, str, datetime]]:
+    """(force, incident, time) of the batch's incident ``created`` and ``resource_arrived`` events."""
+    return {
+        (e.force_id, e.subject, e.time)
+        for e in report.events
+        if entity_of(e.type) == "incident" and verb_of(e.type) in ("created", "resource_arrived")
+    }
+
+
+def attendance_observations(report: BatchReport) -> list[tuple[str, str, float]]:
+    """(grade at arrival, urban/rural, seconds) to observe for this batch (see the module docstring)."""
+    done = completing_events(report)
+    out: list[tuple[str, str, float]] = []
+    for row in report.new_rows.get(INCIDENTS_TABLE, []):
+        if row["response_exclusion"] != "":
+            continue
+        key = (row["force_id"], row["incident_id"])
+        if (*key, row["first_arrival_at"]) in done or (*key, row["created_at"]) in done:
+            out.append((row["grade_at_arrival"], row["urban_rural"], row["response_seconds_created"]))
+    return out
+
+
+def observe(report: BatchReport) -> None:
+    """Update the attendance histogram from one processed batch."""
+    for grade, urban_rural, seconds in attendance_observations(report):
+        ATTENDANCE_SECONDS.labels(grade=grade, urban_rural=urban_rural).observe(seconds)
+
+
+def refresh_live_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:
+    """Set the open and breached gauges for every watched grade (zero when none)."""
+    items = live_open_incidents(wh, force_id, now, definitions)
+    for grade in WATCH_GRADES:
+        mine = [i for i in items if i["grade"] == grade]
+        INCIDENTS_OPEN.labels(grade=grade).set(len(mine))
+        INCIDENTS_BREACHED.labels(grade=grade).set(sum(1 for i in mine if i["status"] == "red"))
