@@ -387,3 +387,23 @@ def test_spc_labels() -> None:
     wide = compute_row(COUNT, count_history(), MAR19, BoardRules(label_method="spc", spc_k=5.0))
     assert (160 - mean) / sigma < 5
     assert wide.v1y.label == "Comparable"
+
+
+def test_control_limits_for_the_trend_chart() -> None:
+    import statistics
+
+    from streams.domain.board.dashboard import control_limits
+
+    limits = control_limits(count_history(), "count", MAR19, RULES)
+    assert limits is not None
+    # The 36 months Mar-16..Feb-19, as in test_spc_labels.
+    assert (limits.months[0], limits.months[-1]) == (YearMonth(2016, 3), YearMonth(2019, 2))
+    history = [100] + [110] * 12 + [120] * 12 + [130] * 11
+    assert limits.mean == pytest.approx(4290 / 36)
+    assert limits.sigma == pytest.approx(statistics.stdev(history))
+    assert limits.upper == pytest.approx(4290 / 36 + 2 * statistics.stdev(history))
+    assert limits.lower == pytest.approx(4290 / 36 - 2 * statistics.stdev(history))
+    # Null months are skipped; too few months left gives no limits.
+    sparse = {m: c for m, c in count_history().items() if m >= YearMonth(2018, 6)}
+    assert control_limits(sparse, "count", MAR19, RULES) is None  # Jun-18..Feb-19 is 9 months
+    assert control_limits(sparse, "count", MAR19, BoardRules(spc_min_months=9)) is not None
