@@ -215,9 +215,36 @@ def _apply(st: _State, e: Envelope, verb: str) -> None:
         st.closed_at, st.final_category = e.time, d.final_category
 
 
+def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) -> list[Envelope]:
+    """Regrades stamped with the same millisecond are put in chain order (each one's old grade is
+    the previous one's new grade, starting from the grade held), ties by source and id."""
+    out: list[Envelope] = []
+    grade = first_grade
+    i = 0
+    while i < len(ordered):
+        e = ordered[i]
+        if verb_of(e.type) == "graded":
+            grade = str(e.data.grade)  # type: ignore[attr-defined]
+        if verb_of(e.type) != "regraded":
+            out.append(e)
+            i += 1
+            continue
+        j = i
+        while j < len(ordered) and verb_of(ordered[j].type) == "regraded" and ordered[j].time == e.time:
+            j += 1
+        pending = ordered[i:j]
+        while pending:
+            nxt = next((r for r in pending if str(r.data.old_grade) == grade), pending[0])  # type: ignore[attr-defined]
+            pending.remove(nxt)
+            out.append(nxt)
+            grade = str(nxt.data.new_grade)  # type: ignore[attr-defined]
+        i = j
+    return out
+
+
 def _walk(events: Sequence[Envelope]) -> _State:
     st = _State()
-    ordered = sorted(dedupe_sorted(events), key=lifecycle_key)
+    ordered = _chain_same_time_regrades(sorted(dedupe_sorted(events), key=lifecycle_key), None)
     for e in ordered:
         if verb_of(e.type) == "created":
             if st.created is None:
