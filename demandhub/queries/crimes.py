@@ -1,0 +1,337 @@
+"""Crime readers: the live QA/Linking queue, its daily series and the board's monthly cells
+(DOMAIN 4.8-4.11).
+
+Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
+plain data. Figures are computed from the crime facts read with FINAL (the latest version of every
+crime), so reclassifications, cancellations and late outcomes restate past months by themselves.
+Months and days are local to ``definitions.timezone``.
+
+Conventions (documented once here):
+- Recorded crime counts crimes with ``counted`` (recorded, not cancelled, not transferred) in the
+  month of ``period_at`` (recording by default; see ``crimes.period_basis``), by CURRENT group/flags.
+- Outcome measures use each counted crime's current outcome, in the month ``outcome_assigned_at``
+  falls in (when its current type was set). Board rate ("period"): prosecution-possible outcomes
+  assigned in the month / crimes recorded in the month (same segment). "cohort": the month's
+  recorded crimes whose current outcome is prosecution possible / crimes recorded in the month.
+- NCRS timeliness is by recording month: recorded within ``crimes.ncrs_hours`` of the first report /
+  counted crimes with a known first report.
+- A month is present for the crime measures when at least one counted crime falls in it (for
+  outcome and disposal measures: or an outcome was set in it); then a segment with no crimes is a
+  true zero. A month with no crime data at all is absent (null), never a zero cell.
+- QA/Linking queue figures use the daily snapshot at ``crimes.qa_snapshot_time`` local time. The
+  month-end cell is the depth at the month's last snapshot not after now; months before the first
+  queue entry are absent.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from streams.domain.board.cells import Cell
+from streams.domain.board.months import YearMonth, month_range
+
+QA_QUEUE = "qa_linking"
+
+COUNT_SEGMENTS: tuple[str, ...] = (
+    "all",
+    "violence_with_injury",
+    "violence_without_injury",
+    "burglary_dwelling",
+    "domestic_abuse",
+    "serious_sexual",
+    "cyber",
+    "rural",
+    "drugs",
+    "hate",
+)
+RATE_SEGMENTS: tuple[str, ...] = (
+    "all",
+    "burglary_dwelling",
+    "domestic_abuse",
+    "serious_sexual",
+    "cyber",
+    "hate",
+)
+MEASURE_IDS: tuple[str, ...] = (
+    *(f"crime_{s}" for s in COUNT_SEGMENTS),
+    *(f"outcome_rate_{s}" for s in RATE_SEGMENTS),
+    "conditional_cautions_adult",
+    "conditional_cautions_youth",
+    "community_resolutions",
+    "crime_recorded_within_24h_rate",
+    "qa_linking_queue_month_end",
+)
+
+_SEGMENTS_SQL = """
+arrayConcat(['all', offence_group],
+    arrayFilter(x -> x != '', [if(domestic_abuse, 'domestic_abuse', ''), if(hate, 'hate', ''),
+        if(cyber, 'cyber', ''), if(rural, 'rural', ''), if(modern_slavery, 'modern_slavery', '')]),
+    arrayMap(s -> concat('hate_', s), hate_strands))
+"""
+
+_RECORDED_SQL = f"""
+SELECT toStartOfMonth(toTimeZone(assumeNotNull(period_at), {{tz:String}})) AS month, segment,
+       count() AS crimes, countIf(outcome_type IN {{pp:Array(UInt8)}}) AS cohort_pp
+FROM crimes FINAL
+ARRAY JOIN {_SEGMENTS_SQL} AS segment
+WHERE force_id = {{f:String}} AND counted AND period_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month, segment
+"""
+
+_OUTCOME_SQL = f"""
+SELECT toStartOfMonth(toTimeZone(assumeNotNull(outcome_assigned_at), {{tz:String}})) AS month, segment,
+       countIf(outcome_type IN {{pp:Array(UInt8)}}) AS pp,
+       countIf(conditional_caution_adult) AS cc_adult,
+       countIf(conditional_caution_youth) AS cc_youth,
+       countIf(community_resolution) AS community
+FROM crimes FINAL
+ARRAY JOIN {_SEGMENTS_SQL} AS segment
+WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month, segment
+"""
+
+_NCRS_SQL = """
+SELECT toStartOfMonth(toTimeZone(assumeNotNull(recorded_at), {tz:String})) AS month,
+       countIf(hours_to_record <= {h:Float64}) AS within, countIf(hours_to_record IS NOT NULL) AS known
+FROM crimes FINAL
+WHERE force_id = {f:String} AND counted AND recorded_at IS NOT NULL
+  AND month BETWEEN {first:Date} AND {last:Date}
+GROUP BY month
+"""
+
+_DISTRICT_SQL = """
+SELECT ifNull(district, '') AS district, offence_group,
+       toStartOfMonth(toTimeZone(assumeNotNull(period_at), {tz:String})) AS month, count() AS crimes
+FROM crimes FINAL
+WHERE force_id = {f:String} AND counted AND period_at IS NOT NULL
+  AND month BETWEEN {first:Date} AND {last:Date}
+GROUP BY district, offence_group, month
+"""
+
+_LIVE_SQL = """
+SELECT countIf(entered_at <= {now:DateTime64(3)} AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS depth,
+       minIf(entered_at, entered_at <= {now:DateTime64(3)}
+             AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS oldest,
+       countIf(entered_at >= {start:DateTime64(3)} AND entered_at <= {now:DateTime64(3)}) AS inflow,
+       countIf(exited_at >= {start:DateTime64(3)} AND exited_at <= {now:DateTime64(3)}) AS outflow
+FROM qa_queue_intervals FINAL
+WHERE force_id = {f:String} AND queue = {q:String} AND NOT duplicate_entry
+"""
+
+_DAILY_SQL = """
+SELECT day, snapshot_at, depth, oldest_age_seconds, inflow, outflow
+FROM qa_queue_daily_p(tz = {tz:String}, snap = {snap:String}, until = {until:String})
+WHERE force_id = {f:String}
+ORDER BY day
+"""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ym(value: date) -> YearMonth:
+    return YearMonth(value.year, value.month)
+
+
+def _month_params(first: YearMonth, last: YearMonth) -> dict[str, date]:
+    return {"first": date(first.year, first.month, 1), "last": date(last.year, last.month, 1)}
+
+
+def _utc_text(value: datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+# -- QA/Linking queue -------------------------------------------------------------------------------
+def live_qa_queue(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> dict[str, Any]:
+    """The QA/Linking queue now: ``depth`` (stays with entered_at <= now < exited_at),
+    ``oldest_age_seconds`` (None when empty), and today's (local day up to now) ``inflow`` and
+    ``outflow``."""
+    now = _utc(now)
+    tz = ZoneInfo(definitions.timezone)
+    midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
+    params = {"f": force_id, "q": QA_QUEUE, "now": now, "start": midnight}
+    depth, oldest, inflow, outflow = wh.query(_LIVE_SQL, parameters=params).rows[0]
+    age = (now - _utc(oldest)).total_seconds() if depth else None
+    return {"depth": int(depth), "oldest_age_seconds": age, "inflow": int(inflow), "outflow": int(outflow)}
+
+
+def qa_queue_depth_at(wh: Warehouse, force_id: str, at: datetime) -> int:
+    """Crimes in the QA/Linking queue at instant ``at`` (entered at or before, not exited by then)."""
+    sql = (
+        "SELECT count() FROM qa_queue_intervals FINAL WHERE force_id = {f:String} AND queue = {q:String} "
+        "AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
+        "AND (exited_at IS NULL OR exited_at > {t:DateTime64(3)})"
+    )
+    return int(wh.query(sql, parameters={"f": force_id, "q": QA_QUEUE, "t": _utc(at)}).rows[0][0])
+
+
+def qa_queue_daily(
+    wh: Warehouse, force_id: str, until: datetime, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """One item per local day from the first queue entry to the last snapshot not after ``until``:
+    day, snapshot_at (UTC), depth and oldest_age_seconds at the snapshot, inflow / outflow in the 24
+    hours ending at it. The snapshot is at ``crimes.qa_snapshot_time`` local time."""
+    params = {
+        "tz": definitions.timezone,
+        "snap": definitions.crimes.qa_snapshot_time,
+        "until": _utc_text(until),
+        "f": force_id,
+    }
+    rows = wh.query(_DAILY_SQL, parameters=params).dicts()
+    for row in rows:
+        row["snapshot_at"] = _utc(row["snapshot_at"])
+        row["depth"], row["inflow"], row["outflow"] = (
+            int(row["depth"]),
+            int(row["inflow"]),
+            int(row["outflow"]),
+        )
+    return rows
+
+
+def summarise_month(days: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Monthly QA/Linking figures from that month's daily items (in day order): days, min, max,
+    month_end (last snapshot), mean, stddev (sample; None with one day), max oldest age, inflow, outflow."""
+    items = list(days)
+    depths = [d["depth"] for d in items]
+    ages = [d["oldest_age_seconds"] for d in items if d["oldest_age_seconds"] is not None]
+    return {
+        "days": len(items),
+        "min_depth": min(depths),
+        "max_depth": max(depths),
+        "month_end_depth": depths[-1],
+        "month_end_day": items[-1]["day"],
+        "mean_depth": statistics.fmean(depths),
+        "stddev_daily_depth": statistics.stdev(depths) if len(depths) > 1 else None,
+        "max_oldest_age_seconds": max(ages) if ages else None,
+        "inflow": sum(d["inflow"] for d in items),
+        "outflow": sum(d["outflow"] for d in items),
+    }
+
+
+def qa_queue_monthly(
+    wh: Warehouse, force_id: str, until: datetime, definitions: Definitions
+) -> dict[YearMonth, dict[str, Any]]:
+    """:func:`summarise_month` of every month of :func:`qa_queue_daily`."""
+    by_month: dict[YearMonth, list[dict[str, Any]]] = defaultdict(list)
+    for day in qa_queue_daily(wh, force_id, until, definitions):
+        by_month[_ym(day["day"])].append(day)
+    return {m: summarise_month(days) for m, days in sorted(by_month.items())}
+
+
+# -- board ------------------------------------------------------------------------------------------
+def _query(wh: Warehouse, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return wh.query(sql, parameters=params).dicts()
+
+
+def monthly_cells(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[YearMonth, Cell]]:
+    """Board cells for every id in :data:`MEASURE_IDS` (see the module docstring for the rules)."""
+    defs = definitions.crimes
+    params: dict[str, Any] = {
+        "f": force_id,
+        "tz": definitions.timezone,
+        "pp": list(defs.prosecution_possible_types),
+        "h": float(defs.ncrs_hours),
+        **_month_params(first, last),
+    }
+    recorded = _by_month_segment(_query(wh, _RECORDED_SQL, params))
+    outcomes = _by_month_segment(_query(wh, _OUTCOME_SQL, params))
+    cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
+    crime_months = {m for m, seg in recorded if seg == "all"}
+    outcome_months = crime_months | {m for m, seg in outcomes if seg == "all"}
+    for month in crime_months:
+        for seg in COUNT_SEGMENTS:
+            cells[f"crime_{seg}"][month] = Cell(recorded.get((month, seg), {}).get("crimes", 0))
+    for month in outcome_months:
+        _outcome_cells(cells, month, recorded, outcomes, defs.outcome_rate_basis)
+    for row in _query(wh, _NCRS_SQL, params):
+        cells["crime_recorded_within_24h_rate"][_ym(row["month"])] = Cell(row["within"], row["known"])
+    _qa_cells(cells, wh, force_id, first, last, definitions)
+    return cells
+
+
+def _by_month_segment(rows: list[dict[str, Any]]) -> dict[tuple[YearMonth, str], dict[str, Any]]:
+    return {(_ym(r["month"]), r["segment"]): r for r in rows}
+
+
+def _outcome_cells(
+    cells: dict[str, dict[YearMonth, Cell]],
+    month: YearMonth,
+    recorded: dict[tuple[YearMonth, str], dict[str, Any]],
+    outcomes: dict[tuple[YearMonth, str], dict[str, Any]],
+    basis: str,
+) -> None:
+    for seg in RATE_SEGMENTS:
+        rec = recorded.get((month, seg), {})
+        num = rec.get("cohort_pp", 0) if basis == "cohort" else outcomes.get((month, seg), {}).get("pp", 0)
+        cells[f"outcome_rate_{seg}"][month] = Cell(num, rec.get("crimes", 0))
+    everything = outcomes.get((month, "all"), {})
+    cells["conditional_cautions_adult"][month] = Cell(everything.get("cc_adult", 0))
+    cells["conditional_cautions_youth"][month] = Cell(everything.get("cc_youth", 0))
+    cells["community_resolutions"][month] = Cell(everything.get("community", 0))
+
+
+def _qa_cells(
+    cells: dict[str, dict[YearMonth, Cell]],
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+) -> None:
+    tz = ZoneInfo(definitions.timezone)
+    after_last = last + 1
+    end = datetime(after_last.year, after_last.month, 1, tzinfo=tz).astimezone(UTC)
+    until = min(end - timedelta(milliseconds=1), datetime.now(UTC))
+    wanted = set(month_range(first, last))
+    for month, summary in qa_queue_monthly(wh, force_id, until, definitions).items():
+        if month in wanted:
+            cells["qa_linking_queue_month_end"][month] = Cell(summary["month_end_depth"])
+
+
+def district_group_series(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[str, dict[YearMonth, int]]]:
+    """Counted crimes per district, per current offence group, per month in [first, last] (months
+    with none are absent), for the board narrative's growth drivers."""
+    params = {"f": force_id, "tz": definitions.timezone, **_month_params(first, last)}
+    out: dict[str, dict[str, dict[YearMonth, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in _query(wh, _DISTRICT_SQL, params):
+        out[row["district"]][row["offence_group"]][_ym(row["month"])] = int(row["crimes"])
+    return {d: dict(groups) for d, groups in out.items()}
+
+
+def growth_drivers(
+    series: dict[str, dict[str, dict[YearMonth, int]]], ending: YearMonth, threshold_pct: float = 10.0
+) -> list[dict[str, Any]]:
+    """Districts whose 12 months ending ``ending`` grew by more than ``threshold_pct`` on the 12
+    months before, each with its groups ordered by their contribution to the change (largest first).
+    A district with no crimes in the earlier year has an undefined growth and is left out."""
+    now_months = set(month_range(ending - 11, ending))
+    before_months = set(month_range(ending - 23, ending - 12))
+    found: list[dict[str, Any]] = []
+    for district, groups in sorted(series.items()):
+        deltas = {
+            g: sum(v for m, v in s.items() if m in now_months)
+            - sum(v for m, v in s.items() if m in before_months)
+            for g, s in groups.items()
+        }
+        before = sum(v for s in groups.values() for m, v in s.items() if m in before_months)
+        if before == 0:
+            continue
+        growth = 100.0 * sum(deltas.values()) / before
+        if growth > threshold_pct:
+            drivers = sorted((g for g, d in deltas.items() if d > 0), key=lambda g: (-deltas[g], g))
+            found.append({"district": district, "growth_pct": growth, "drivers": drivers, "deltas": deltas})
+    return found
