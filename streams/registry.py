@@ -23,6 +23,9 @@ def folds() -> list[Fold]:
     from streams.domain.crimes import CrimeFold
 
     found.append(CrimeFold())
+    from streams.domain.contacts import CallFold, OnlineReportFold, WebchatFold
+
+    found.extend([CallFold(), WebchatFold(), OnlineReportFold()])
     return found
 
 
@@ -32,6 +35,10 @@ def refreshers() -> Mapping[str, RollupRefresher]:
     from sinks.clickhouse.rollups_incidents import refresh_incidents_hourly
 
     found["incidents"] = refresh_incidents_hourly
+    from sinks.clickhouse.rollups_contacts import refresh_channel_rollup, refresh_queue_rollup
+
+    found["contact_legs"] = refresh_queue_rollup
+    found["contacts"] = refresh_channel_rollup
     return found
 
 
@@ -41,6 +48,9 @@ def observers() -> list[Callable[[BatchReport], None]]:
     from streams import metrics_incidents
 
     found.append(metrics_incidents.observe)
+    from streams import metrics_contacts
+
+    found.append(metrics_contacts.observe)
     return found
 
 
@@ -53,4 +63,7 @@ def gauge_refreshers() -> list[Callable[[Warehouse, str, datetime, Definitions],
     from streams import metrics_crimes
 
     found.append(metrics_crimes.refresh_live_gauges)
+    from streams import metrics_contacts
+
+    found.append(metrics_contacts.refresh_live_gauges)
     return found

@@ -1,0 +1,107 @@
+"""Prometheus updates for contacts: counters and the answer-wait histogram per batch, live gauges.
+
+``observe(report)`` counts transitions from the batch's newly accepted events (so a fact rewritten
+later is never counted twice): a contact offered to a queue (a call queued, a chat requested), an
+answer, an abandon (IVR hang-ups under the queue label ``ivr``). Quarantined events are not counted.
+The answer wait observed is the leg's service wait from the facts written in the same batch.
+Labels come from closed sets: the channel (999, 101, webchat, other) and the queue (canonical
+queues, ``ivr``, or ``other`` for force-specific ones).
+
+``refresh_live_gauges`` sets contacts waiting and the longest current wait per live queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from demandhub.queries.contacts import LIVE_QUEUES, waiting_by_queue
+from schemas.definitions import Definitions
+from schemas.envelope import Envelope
+from schemas.events import entity_of, verb_of
+from sinks.clickhouse.client import Warehouse
+from sinks.prometheus.metrics import (
+    ANSWER_WAIT_SECONDS,
+    CONTACTS_ABANDONED,
+    CONTACTS_ANSWERED,
+    CONTACTS_OFFERED,
+    QUEUE_LONGEST_WAIT,
+    QUEUE_WAITING,
+)
+from streams.domain.contacts import CONTACTS, LEGS
+from streams.pipeline import BatchReport
+
+CHANNELS = ("999", "101", "webchat")
+
+
+def queue_label(queue: str | None) -> str:
+    """A bounded queue label: canonical queues as they are, force-specific ones as ``other``."""
+    if queue in LIVE_QUEUES or queue == "ivr":
+        return str(queue)
+    return "other"
+
+
+def channel_label(channel: str | None, queue: str | None) -> str:
+    """A bounded channel label, inferred from the queue when the contact's channel is not known."""
+    if channel in CHANNELS:
+        return str(channel)
+    if queue == "999":
+        return "999"
+    if queue and queue.startswith("101"):
+        return "101"
+    return "webchat" if queue == "webchat" else "other"
+
+
+def _index(
+    report: BatchReport,
+) -> tuple[dict[tuple[str, str], list[dict[str, Any]]], dict[tuple[str, str], str]]:
+    legs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in report.new_rows.get(LEGS, []):
+        legs.setdefault((row["force_id"], row["contact_id"]), []).append(row)
+    channels = {(r["force_id"], r["contact_id"]): r["channel"] for r in report.new_rows.get(CONTACTS, [])}
+    return legs, channels
+
+
+def _leg_for(event: Envelope, legs: list[dict[str, Any]], column: str) -> dict[str, Any] | None:
+    for leg in legs:
+        at = leg.get(column)
+        if at is not None and at == event.time:
+            return leg
+    return None
+
+
+def _observe_event(event: Envelope, legs: list[dict[str, Any]], channel: str | None) -> None:
+    verb = verb_of(event.type)
+    queue = getattr(event.data, "queue", None)
+    if verb == "queued" or (entity_of(event.type) == "webchat" and verb == "offered"):
+        CONTACTS_OFFERED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+    elif verb == "answered":
+        CONTACTS_ANSWERED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+        leg = _leg_for(event, legs, "answered_at")
+        if leg is not None and leg["service_wait_seconds"] is not None:
+            ANSWER_WAIT_SECONDS.labels(queue_label(queue)).observe(leg["service_wait_seconds"])
+    elif verb == "abandoned":
+        if getattr(event.data, "stage", None) == "ivr":
+            CONTACTS_ABANDONED.labels(channel_label(channel, None), "ivr").inc()
+            return
+        leg = _leg_for(event, legs, "abandoned_at")
+        queue = queue or (leg["queue"] if leg else None)
+        CONTACTS_ABANDONED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+
+
+def observe(report: BatchReport) -> None:
+    """Count the batch's contact transitions (see the module docstring)."""
+    refused = {(e.source, e.id) for e, _ in report.quarantined}
+    legs, channels = _index(report)
+    for event in report.events:
+        if entity_of(event.type) not in ("call", "webchat") or (event.source, event.id) in refused:
+            continue
+        key = (event.force_id, event.subject)
+        _observe_event(event, legs.get(key, []), channels.get(key))
+
+
+def refresh_live_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:
+    """Set contacts waiting and the longest current wait (0 when none) per live queue."""
+    for queue, item in waiting_by_queue(wh, force_id, now, definitions.calls).items():
+        QUEUE_WAITING.labels(queue).set(item["waiting"])
+        QUEUE_LONGEST_WAIT.labels(queue).set(item["longest_wait_seconds"] or 0.0)

@@ -1,0 +1,206 @@
+"""Contacts through the real pipeline into the warehouse: golden figures, rollups, live, board, SQL views.
+
+The event set and the hand-computed figures are those of tests/unit/test_contacts_golden.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from demandhub.queries.contacts import live_queues, monthly_cells, reconcile_day
+from demandhub.settings import Settings
+from schemas.definitions import CallDefinitions, Definitions
+from schemas.events import entity_of
+from schemas.topics import TOPICS
+from sinks.clickhouse.client import Warehouse
+from streams import registry
+from streams.domain.board.cells import Cell
+from streams.domain.board.months import YearMonth
+from streams.pipeline import Pipeline, RawMessage
+from tests.unit.test_contacts_golden import T0, ev, golden_raw
+
+pytestmark = pytest.mark.integration
+
+FORCE = "cambs"
+MARCH = YearMonth(2024, 3)
+
+
+def messages(raw: list[dict[str, Any]], offset: int = 0) -> list[RawMessage]:
+    return [
+        RawMessage(TOPICS[entity_of(e["type"])].name, 0, offset + i, json.dumps(e).encode())
+        for i, e in enumerate(raw)
+    ]
+
+
+def pipeline(settings: Settings, wh: Warehouse) -> Pipeline:
+    return Pipeline(
+        settings,
+        wh,
+        folds=registry.folds(),
+        pseudonymisation_key=b"k",
+        refreshers=registry.refreshers(),
+    )
+
+
+def queue_month(wh: Warehouse, queue: str) -> dict[str, Any]:
+    rows = wh.query(
+        "SELECT * FROM calls_service_level_15m WHERE force_id = 'cambs' AND queue = {q:String}",
+        parameters={"q": queue},
+    ).dicts()
+    assert len(rows) == 1  # the whole set starts within one 15-minute bucket
+    return rows[0]
+
+
+def test_golden_figures_from_the_warehouse(wh: Warehouse, settings: Settings) -> None:
+    report = pipeline(settings, wh).process(messages(golden_raw()))
+    assert not report.dead_letters and not report.quarantined
+    q999 = queue_month(wh, "999")
+    # 999: A=4, A_T=2, B=3, B_T=2, S=1 (see the unit golden test for the arithmetic)
+    assert (q999["answered_basis_num"], q999["answered_basis_den"]) == (2, 4)
+    assert (q999["ignore_num"], q999["ignore_den"]) == (2, 5)
+    assert (q999["count_as_met_num"], q999["count_as_met_den"]) == (4, 7)
+    assert (q999["count_as_missed_num"], q999["count_as_missed_den"]) == (2, 7)
+    assert (q999["offered_basis_num"], q999["offered_basis_den"]) == (2, 6)
+    assert (q999["abandonment_num"], q999["abandonment_den"]) == (2, 6)
+    p101 = queue_month(wh, "101-primary")
+    assert (p101["answered_basis_num"], p101["answered_basis_den"]) == (3, 4)
+    assert (p101["ignore_num"], p101["ignore_den"]) == (3, 5)
+    assert (p101["count_as_met_num"], p101["count_as_met_den"]) == (4, 6)
+    assert (p101["abandonment_num"], p101["abandonment_den"]) == (1, 6)
+    chat = queue_month(wh, "webchat")
+    assert (chat["offered_basis_num"], chat["offered_basis_den"]) == (1, 3)
+    bands = wh.query(
+        "SELECT answered_under_10s, answered_10_to_60s, answered_60s_or_more, mean_answer_seconds "
+        "FROM calls_service_level_month WHERE queue = '999'"
+    ).rows
+    assert bands == [(2, 1, 1, 29.0)]  # <10: 7, 9; 10 to <60: 25; >=60: 75; mean 116 / 4
+    stages = wh.query(
+        "SELECT reached_ivr, abandoned_ivr, reached_primary, abandoned_primary, reached_in_transfer, "
+        "abandoned_in_transfer, reached_secondary, abandoned_secondary FROM contact_channel_month "
+        "WHERE channel = '101'"
+    ).rows
+    assert stages == [(2, 1, 7, 2, 3, 1, 2, 1)]
+    assert reconcile_day(wh, FORCE, date(2024, 3, 5)) == []
+
+
+def test_board_cells(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw()))
+    cells = monthly_cells(wh, FORCE, YearMonth(2024, 2), YearMonth(2024, 4), Definitions())
+    got = {measure: months for measure, months in cells.items()}
+    assert got["contacts_999"] == {MARCH: Cell(7)}
+    assert got["contacts_101"] == {MARCH: Cell(8)}
+    assert got["contacts_webchat"] == {MARCH: Cell(4)}
+    assert got["contacts_online"] == {MARCH: Cell(2)}
+    assert got["contacts_total"] == {MARCH: Cell(21)}  # 7 + 8 + 4 + 2
+    assert got["calls_999_answered_within_10s"] == {MARCH: Cell(2, 4)}
+    assert got["calls_101_answered_within_30s"] == {MARCH: Cell(3, 4)}
+    assert got["calls_999_abandoned_rate"] == {MARCH: Cell(2, 6)}
+    # 101 end to end: never answered C8, C11 (short), C15 -> (3 - 1) / (8 - 1)
+    assert got["calls_101_abandoned_rate"] == {MARCH: Cell(2, 7)}
+    assert got["webchat_abandoned_rate"] == {MARCH: Cell(1, 3)}
+    offered = Definitions(calls=CallDefinitions(abandon_convention="offered_basis"))
+    cells = monthly_cells(wh, FORCE, MARCH, MARCH, offered)
+    assert cells["calls_999_answered_within_10s"] == {MARCH: Cell(2, 6)}
+    # a threshold that is not a stored edge is computed from the facts: 999 within 8 s -> C1 (7)
+    odd = Definitions(
+        calls=CallDefinitions(service_threshold_seconds={"999": 8, "101-primary": 30, "webchat": 30})
+    )
+    assert monthly_cells(wh, FORCE, MARCH, MARCH, odd)["calls_999_answered_within_10s"] == {MARCH: Cell(1, 4)}
+    board = wh.query(
+        "SELECT contacts_total, calls_999_answered_within_10s, calls_101_abandoned_rate FROM contacts_board_month"
+    ).rows
+    assert board == [(21, 50.0, 100 * 2 / 7)]
+
+
+def test_live_queues(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw()))
+    later = [
+        ev("L1", "call.offered.v1", 500, 0, channel="999"),
+        ev("L1", "call.queued.v1", 500, 1, queue="999"),
+        ev("L2", "call.offered.v1", 590, 0, channel="999"),
+        ev("L2", "call.queued.v1", 590, 1, queue="999"),
+    ]
+    pipeline(settings, wh).process(messages(later, 100))
+    now = T0 + timedelta(seconds=600)
+    by_queue = {q["queue"]: q for q in live_queues(wh, FORCE, now, Definitions())}
+    q999 = by_queue["999"]
+    # L1 waits 100 s (from its offer), L2 10 s: both at or past the 10 s threshold
+    assert (q999["waiting"], q999["longest_wait_seconds"], q999["waiting_past_threshold"]) == (2, 100.0, 2)
+    last15 = q999["periods"]["last_15m"]
+    assert (last15["offered"], last15["answered"], last15["abandoned"]) == (9, 4, 3)
+    assert last15["service_level"] == {"convention": "answered_basis", "num": 2, "den": 4, "percent": 50.0}
+    assert last15["abandonment_rate"]["num"] == 2 and last15["abandonment_rate"]["den"] == 8  # (3-1)/(9-1)
+    # 15 minutes later only L1 and L2 (queued at +500 and +590) are in the last 15 minutes
+    later_now = T0 + timedelta(minutes=23)
+    q999 = {q["queue"]: q for q in live_queues(wh, FORCE, later_now, Definitions())}["999"]
+    assert q999["periods"]["last_15m"]["offered"] == 2
+    assert q999["periods"]["today"]["offered"] == 9
+    assert by_queue["101-secondary"]["periods"]["today"]["offered"] == 2
+
+
+def test_rollup_follows_a_fact_that_moves_bucket(wh: Warehouse, settings: Settings) -> None:
+    """A leg first seen through its answer (bucket of +20 min) moves to its queue entry's bucket
+    (+5 min) when the queued event arrives late; the old bucket disappears."""
+    pipe = pipeline(settings, wh)
+    pipe.process(messages([ev("M", "call.answered.v1", 1200, 2, queue="101-primary")]))
+    buckets = wh.query(
+        "SELECT bucket, answered FROM contact_queue_15m FINAL WHERE queue = '101-primary'"
+    ).rows
+    assert buckets == [(datetime(2024, 3, 5, 10, 15), 1)]
+    pipe.cache.clear()
+    pipe.process(
+        messages(
+            [
+                ev("M", "call.offered.v1", 300, 0, channel="101"),
+                ev("M", "call.queued.v1", 300, 1, queue="101-primary"),
+            ],
+            10,
+        )
+    )
+    buckets = wh.query(
+        "SELECT bucket, answered, entered FROM contact_queue_15m FINAL WHERE queue = '101-primary'"
+    ).rows
+    assert buckets == [(datetime(2024, 3, 5, 10, 0), 1, 1)]
+    assert reconcile_day(wh, FORCE, date(2024, 3, 5)) == []
+
+
+def test_reconcile_reports_a_difference(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw()))
+    wh.command(
+        "INSERT INTO contact_queue_15m (force_id, bucket, channel, queue, district, answered, version) "
+        "VALUES ('cambs', '2024-03-05 10:00:00', '999', '999', 'cambridge', 99, 18446744073709551615)"
+    )
+    diffs = reconcile_day(wh, FORCE, date(2024, 3, 5))
+    assert {(d["table"], d["column"]) for d in diffs if d["column"] == "answered"} == {
+        ("contact_queue_15m", "answered")
+    }
+    answered = next(d for d in diffs if d["column"] == "answered")
+    # 999 answered in district cambridge: C1, C2, C3 (C7 was offered without a district)
+    assert (answered["rollup"], answered["facts"]) == (99, 3)
+
+
+def test_live_sql_views_answer(wh: Warehouse, settings: Settings) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    raw = [
+        {
+            **ev("N1", "call.offered.v1", 0, 0, channel="101"),
+            "time": (now - timedelta(seconds=50)).isoformat(),
+        },
+        {
+            **ev("N1", "call.queued.v1", 0, 1, queue="101-primary"),
+            "time": (now - timedelta(seconds=40)).isoformat(),
+        },
+    ]
+    pipeline(settings, wh).process(messages(raw))
+    rows = wh.query(
+        "SELECT queue, waiting, waiting_past_threshold FROM live_queue_now WHERE force_id = 'cambs'"
+    ).rows
+    assert rows == [("101-primary", 1, 1)]
+    periods = wh.query(
+        "SELECT period, offered FROM live_queue_periods WHERE queue = '101-primary' ORDER BY period"
+    ).rows
+    assert ("last_15m", 1) in periods and ("last_60m", 1) in periods
