@@ -322,3 +322,39 @@ def test_any_order_duplicates_and_batches_give_the_same_figures(
             p.cache.clear()  # reload from the ledger
         p.process(messages(raw[lo:hi], start=1000 * i))
     assert _snapshot(wh) == expected
+
+
+def test_first_report_across_linked_incidents_and_contacts(settings: Settings, wh: Warehouse) -> None:
+    load(settings, wh)
+    wh.insert(
+        "incidents",
+        [[FORCE, "I1", t("2024-01-04 10:00"), 1]],
+        ["force_id", "incident_id", "created_at", "version"],
+    )
+    wh.insert(
+        "contacts",
+        [[FORCE, "R2", t("2024-01-12 09:00"), 1]],
+        ["force_id", "contact_id", "offered_at", "version"],
+    )
+    rows = _view(
+        wh,
+        "SELECT crime_id, first_report_at, hours_to_record, recorded_within_24h FROM crime_first_report "
+        "WHERE crime_id IN ('C1', 'C2', 'C4') ORDER BY crime_id",
+    )
+    # C1: incident I1 created 4 Jan 10:00, before the crime's own 5 Jan 08:00 -> 34 h to 5 Jan 20:00.
+    # C2: online report R2 submitted 12 Jan 09:00 is later than the report of 10 Jan 10:00 -> 48 h.
+    # C4: no report and no links -> unknown.
+    assert [(c, _naive(f), h, w) for c, f, h, w in rows] == [
+        ("C1", datetime(2024, 1, 4, 10), 34.0, False),
+        ("C2", datetime(2024, 1, 10, 10), 48.0, False),
+        ("C4", None, None, None),
+    ]
+    linked = _view(
+        wh,
+        "SELECT month, recorded_crimes, with_report_time, within_24h FROM crime_ncrs_linked_monthly ORDER BY month",
+    )
+    assert linked[0] == (date(2024, 1, 1), 3, 2, 0)
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=None)
