@@ -152,7 +152,7 @@ def live_queues(
 _MONTH = "toStartOfMonth(toDate(bucket, {tz:String}))"
 _VOLUME_SQL = (
     f"SELECT {_MONTH} AS month, channel, sum(offered), sum(abandoned_never_answered), "
-    "sum(abandoned_never_answered_short) FROM contact_channel_15m FINAL "
+    "sum(abandoned_never_answered_short), sum(short_abandoned) FROM contact_channel_15m FINAL "
     "WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')} "
     "GROUP BY month, channel"
 )
@@ -224,12 +224,12 @@ def _queue_counters_from_facts(
     }
 
 
-def _volume_cells(rows: list[tuple[Any, ...]]) -> dict[str, dict[YearMonth, Cell]]:
+def _volume_cells(rows: list[tuple[Any, ...]], drop_short: bool) -> dict[str, dict[YearMonth, Cell]]:
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
     totals: dict[YearMonth, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for month, channel, offered, never, never_short in rows:
+    for month, channel, offered, never, never_short, short in rows:
         t = totals[_ym(month)]
-        t[channel] += int(offered)
+        t[channel] += int(offered) - (int(short) if drop_short else 0)
         if channel == "101":
             t["never"] += int(never)
             t["never_short"] += int(never_short)
@@ -250,7 +250,8 @@ def monthly_cells(
     """Board cells per measure id and month (months with no contacts are absent).
 
     Volumes count contacts by the month they were offered (a call once whatever happened to it;
-    total = 999 + 101 + online + web chat). ``calls_999_answered_within_10s`` and
+    total = 999 + 101 + online + web chat), less contacts that ended in a short abandon when
+    ``dedupe_short_abandons_from_volumes`` is set. ``calls_999_answered_within_10s`` and
     ``calls_101_answered_within_30s`` (the 101 primary queue) use the configured threshold and
     abandon convention (default: answered within T / answered). 999 and web-chat abandonment use the
     per-queue rule (queue abandons / queued, short abandons out of both); 101 abandonment is end to
@@ -264,7 +265,8 @@ def monthly_cells(
         "hi": hi.replace(tzinfo=None),
         "q": ["999", "101-primary", "webchat"],
     }
-    cells = _volume_cells(wh.query(_VOLUME_SQL, parameters=params).rows)
+    drop_short = definitions.calls.dedupe_short_abandons_from_volumes
+    cells = _volume_cells(wh.query(_VOLUME_SQL, parameters=params).rows, drop_short)
     calls = definitions.calls
     for (ym, queue), c in _queue_counters(wh, params, calls).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:

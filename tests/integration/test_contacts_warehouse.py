@@ -110,6 +110,12 @@ def test_board_cells(wh: Warehouse, settings: Settings) -> None:
         calls=CallDefinitions(service_threshold_seconds={"999": 8, "101-primary": 30, "webchat": 30})
     )
     assert monthly_cells(wh, FORCE, MARCH, MARCH, odd)["calls_999_answered_within_10s"] == {MARCH: Cell(1, 4)}
+    # dropping short abandons from volumes: C4 (999), C11 (101), W3 (web chat)
+    lean = Definitions(calls=CallDefinitions(dedupe_short_abandons_from_volumes=True))
+    lean_cells = monthly_cells(wh, FORCE, MARCH, MARCH, lean)
+    assert lean_cells["contacts_999"] == {MARCH: Cell(6)} and lean_cells["contacts_total"] == {
+        MARCH: Cell(18)
+    }
     board = wh.query(
         "SELECT contacts_total, calls_999_answered_within_10s, calls_101_abandoned_rate FROM contacts_board_month"
     ).rows
