@@ -125,6 +125,21 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _peek(dl: DeadLetter) -> tuple[str, str, str]:
+    """Force, type and subject of a dead letter, read best-effort from its scrubbed payload."""
+    if dl.event is not None:
+        return dl.event.force_id, dl.event.type, dl.event.subject
+    try:
+        obj = json.loads(dl.payload)
+    except ValueError:
+        return "", "", ""
+    if not isinstance(obj, dict):
+        return "", "", ""
+    return tuple(  # type: ignore[return-value]
+        str(obj.get(k))[:64] if isinstance(obj.get(k), str) else "" for k in ("force_id", "type", "subject")
+    )
+
+
 class SubjectCache:
     """LRU of subject histories, so a live entity's events are not re-read from the ledger."""
 
@@ -321,7 +336,8 @@ class Pipeline:
     def _reject_rows(self, report: BatchReport, received: datetime) -> list[list[Any]]:
         rows: list[list[Any]] = []
         for dl in report.dead_letters:
-            m, e = dl.message, dl.event
+            m = dl.message
+            force, etype, subject = _peek(dl)
             rows.append(
                 [
                     m.topic,
@@ -329,9 +345,9 @@ class Pipeline:
                     m.offset,
                     "dlq",
                     dl.reason,
-                    e.force_id if e else "",
-                    e.type if e else "",
-                    e.subject if e else "",
+                    force,
+                    etype,
+                    subject,
                     received,
                     dl.payload.decode("utf-8", "replace"),
                 ]
