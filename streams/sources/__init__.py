@@ -1,0 +1,1 @@
+"""Event sources: producers of hub events (the calibrated simulator; real-system adapters later)."""

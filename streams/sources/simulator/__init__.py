@@ -1,0 +1,33 @@
+"""The calibrated event simulator of a mid-sized force's Demand Hub.
+
+- :func:`simulate` (``SimConfig`` -> envelopes as JSON-ready dicts, event-time ordered, deterministic
+  for a seed, with optional faults), :func:`simulate_live` (paced to the wall clock),
+  :func:`truth` (the monthly board figures computed from the generated facts; every definition is
+  written in :mod:`streams.sources.simulator.truth`), :class:`Simulation` (events and truth in one
+  pass), :func:`write_jsonl` and :func:`produce_kafka` (output adapters, the only I/O).
+- The model (DOMAIN 3.8): :mod:`.demand` (arrival profiles, seasonality, trends), :mod:`.queues`
+  (Erlang-A style queue simulation), :mod:`.contacts`, :mod:`.incidents`, :mod:`.crimes`
+  (lifecycles), :mod:`.faults` and :mod:`.pii` (fault injection), :mod:`.geography` and
+  :mod:`.reference` (districts, categories, offence and outcome codes).
+
+Sources and their event types: ``telephony`` (call.*), ``chat`` (webchat.*), ``portal``
+(online_report.*), ``cad`` (incident.*), ``crime`` (crime.*). Event ids are unique per source.
+"""
+
+from streams.sources.simulator.config import Faults, SimConfig
+from streams.sources.simulator.engine import Simulation, simulate, truth
+from streams.sources.simulator.faults import FaultReport
+from streams.sources.simulator.live import simulate_live
+from streams.sources.simulator.output import produce_kafka, write_jsonl
+
+__all__ = [
+    "FaultReport",
+    "Faults",
+    "SimConfig",
+    "Simulation",
+    "produce_kafka",
+    "simulate",
+    "simulate_live",
+    "truth",
+    "write_jsonl",
+]
