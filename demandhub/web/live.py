@@ -1,0 +1,509 @@
+"""The supervisors' live wallboard: page, login form, live JSON API and server-sent events.
+
+Contract:
+- :func:`add_live_routes` adds ``/``, ``/login``, ``/logout``, ``/static/*``, ``/api/live*`` and
+  ``/api/openapi.json`` to an app built by :func:`demandhub.web.server.build_web_app` (whose
+  middleware authenticates every route except ``/health`` and ``/login``).
+- The live document is built by :func:`build_live_document` from the domain readers
+  (``live_queues``, ``live_open_incidents``, ``live_qa_queue``) in a worker thread, never on the
+  event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
+  number of open pages and streams.
+- A reader that is missing or fails leaves its section empty and names it under ``errors``; the
+  other sections are still served.
+- ``/api/live/stream`` pushes the document (event ``live``) when its content changes, checking
+  every ``STREAM_CHECK_SECONDS``, and a ``heartbeat`` event otherwise, so a page can tell a quiet
+  feed from a dead one. Figures that tick with the clock (time left, waits, ages) do not count as a
+  change: the page ticks them itself from the last figures and re-synchronises on every push and
+  at least every ``RESYNC_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from demandhub.settings import Settings
+from demandhub.web.server import (
+    COOKIE,
+    CREDS_KEY,
+    ROLE_KEY,
+    SETTINGS_KEY,
+    WAREHOUSE_KEY,
+    json_response,
+    to_jsonable,
+)
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from streams.domain.incidents import watch_status
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+OPENAPI_FILE = Path(__file__).parent / "openapi.json"
+CACHE_TTL_SECONDS = 0.5
+STREAM_CHECK_SECONDS = 0.5
+HEARTBEAT_SECONDS = 2.0
+RESYNC_SECONDS = 30.0
+STALE_AFTER_SECONDS = 10
+QUEUES: tuple[tuple[str, str], ...] = (
+    ("999", "999"),
+    ("101-primary", "101 primary"),
+    ("101-secondary", "101 secondary"),
+    ("webchat", "Web chat"),
+)
+WINDOWS = ("last_15m", "last_60m", "today")
+DEFAULT_SERVICE_LEVEL_TARGET = 0.90  # the national 999 standard and the historic 101 target
+VOLATILE_KEYS = frozenset(
+    {
+        "generated_at",
+        "seconds_left",
+        "minutes_left",
+        "minutes_elapsed",
+        "seconds_elapsed",
+        "longest_wait_seconds",
+        "oldest_age_seconds",
+    }
+)
+
+Reader = Callable[..., Any]
+
+
+# -- readers -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiveReaders:
+    """The domain's live reader functions; None where a domain has not provided one."""
+
+    queues: Reader | None
+    incidents: Reader | None
+    qa: Reader | None
+
+
+def _find_reader(module: str, name: str) -> Reader | None:
+    try:
+        found = getattr(import_module(module), name, None)
+    except ImportError:
+        log.warning("live reader module %s is not available", module)
+        return None
+    return found if callable(found) else None
+
+
+def default_readers() -> LiveReaders:
+    """The readers of ``demandhub.queries`` (contacts, incidents, crimes)."""
+    return LiveReaders(
+        queues=_find_reader("demandhub.queries.contacts", "live_queues"),
+        incidents=_find_reader("demandhub.queries.incidents", "live_open_incidents"),
+        qa=_find_reader("demandhub.queries.crimes", "live_qa_queue"),
+    )
+
+
+# -- the document ------------------------------------------------------------------------------------
+def _utc(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str) and value:
+        with contextlib.suppress(ValueError):
+            return _utc(datetime.fromisoformat(value))
+    return None
+
+
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
+def _int(value: Any) -> int:
+    number = _num(value)
+    return int(number) if number is not None else 0
+
+
+def incident_item(raw: Mapping[str, Any], now: datetime, amber_share: float) -> dict[str, Any]:
+    """One open incident (a ``live_open_incidents`` item) in seconds as of ``now``."""
+    target_s = (_num(raw.get("target_minutes")) or 0.0) * 60
+    left = (_num(raw.get("minutes_left")) or 0.0) * 60
+    start = _utc(raw.get("clock_start_at"))
+    return {
+        "incident_id": str(raw.get("incident_id", "")),
+        "grade": str(raw.get("grade", "")),
+        "district": raw.get("district") or "",
+        "area": raw.get("area") or "",
+        "urban_rural": raw.get("urban_rural") or "",
+        "clock_start_at": start,
+        "target_at": start + timedelta(seconds=target_s) if start else now + timedelta(seconds=left),
+        "target_seconds": target_s,
+        "seconds_left": left,
+        "amber_at_seconds_left": target_s * (1 - amber_share),
+        "status": raw.get("status") or watch_status(target_s - left, target_s, amber_share),
+    }
+
+
+def incidents_section(raw: list[Mapping[str, Any]], now: datetime, amber_share: float) -> dict[str, Any]:
+    items = sorted(
+        (incident_item(r, now, amber_share) for r in raw),
+        key=lambda i: (i["seconds_left"], i["incident_id"]),
+    )
+    return {
+        "amber_share": amber_share,
+        "open": len(items),
+        "amber": sum(1 for i in items if i["status"] == "amber"),
+        "red": sum(1 for i in items if i["status"] == "red"),
+        "items": items,
+    }
+
+
+def _share(ratio: Mapping[str, Any] | None) -> tuple[float | None, int, int]:
+    """(rate 0-1 or None for a zero denominator, numerator, denominator) of a reader ratio."""
+    ratio = ratio or {}
+    percent = _num(ratio.get("percent"))
+    return (percent / 100 if percent is not None else None, _int(ratio.get("num")), _int(ratio.get("den")))
+
+
+def window_figures(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Service level and abandonment of one window (``live_queues`` ``periods`` item)."""
+    raw = raw or {}
+    sl, sl_num, sl_den = _share(raw.get("service_level"))
+    ab, ab_num, ab_den = _share(raw.get("abandonment_rate"))
+    return {
+        "offered": _int(raw.get("offered")),
+        "answered": _int(raw.get("answered")),
+        "service_level": sl,
+        "sl_numerator": sl_num,
+        "sl_denominator": sl_den,
+        "convention": (raw.get("service_level") or {}).get("convention"),
+        "abandonment": ab,
+        "abandoned": ab_num,
+        "abandon_denominator": ab_den,
+    }
+
+
+def _definition_target(defs: Definitions, name: str, queue: str) -> float | None:
+    """A per-queue (or single) target from the call definitions, if the definitions carry one."""
+    value = getattr(defs.calls, name, None)
+    if isinstance(value, Mapping):
+        value = value.get(queue)
+    return _num(value)
+
+
+def queue_tile(queue: str, label: str, raw: Mapping[str, Any] | None, defs: Definitions) -> dict[str, Any]:
+    """One queue's tile: waiting now, longest wait, past threshold, and the three windows."""
+    raw = raw or {}
+    periods = raw.get("periods") or {}
+    target = _definition_target(defs, "service_level_target", queue)
+    return {
+        "queue": queue,
+        "label": label,
+        "waiting": _int(raw.get("waiting")),
+        "longest_wait_seconds": _num(raw.get("longest_wait_seconds")),
+        "waiting_past_threshold": _int(raw.get("waiting_past_threshold")),
+        "threshold_seconds": defs.calls.service_threshold_seconds.get(queue),
+        "service_level_target": target if target is not None else DEFAULT_SERVICE_LEVEL_TARGET,
+        "abandonment_target": _definition_target(defs, "abandonment_target", queue),
+        "windows": {w: window_figures(periods.get(w)) for w in WINDOWS},
+    }
+
+
+def queues_section(raw: list[Mapping[str, Any]], defs: Definitions) -> list[dict[str, Any]]:
+    """The four wallboard queues in a fixed order, then any force-specific queue the reader gave."""
+    found = {str(row.get("queue")): row for row in raw}
+    labels = dict(QUEUES)
+    order = [q for q, _ in QUEUES] + sorted(q for q in found if q not in labels)
+    return [queue_tile(q, labels.get(q, q), found.get(q), defs) for q in order]
+
+
+def qa_section(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The QA/Linking queue (``live_qa_queue``): depth, oldest item age, today's in and out."""
+    return {
+        "depth": _int(raw.get("depth")),
+        "oldest_age_seconds": _num(raw.get("oldest_age_seconds")),
+        "inflow_today": _int(raw.get("inflow")),
+        "outflow_today": _int(raw.get("outflow")),
+    }
+
+
+class ReaderMissing(Exception):
+    """No domain reader provides this section (yet)."""
+
+
+def _call(reader: Reader | None, *args: Any) -> Any:
+    if reader is None:
+        raise ReaderMissing
+    return reader(*args)
+
+
+def build_live_document(
+    wh: Warehouse, settings: Settings, now: datetime, readers: LiveReaders
+) -> dict[str, Any]:
+    """Everything the live page shows, as JSON-able data (blocking: run it in a thread)."""
+    defs, force = settings.definitions, settings.force_id
+    amber = defs.incidents.amber_share
+    doc: dict[str, Any] = {
+        "generated_at": now,
+        "force_id": force,
+        "timezone": defs.timezone,
+        "definitions": {"id": defs.definition_id, "version": defs.version, "hash": defs.config_hash()},
+        "stale_after_seconds": STALE_AFTER_SECONDS,
+        "errors": {},
+    }
+    sections: dict[str, Callable[[], Any]] = {
+        "queues": lambda: queues_section(list(_call(readers.queues, wh, force, now, defs)), defs),
+        "incidents": lambda: incidents_section(
+            list(_call(readers.incidents, wh, force, now, defs) or []), now, amber
+        ),
+        "qa": lambda: qa_section(_call(readers.qa, wh, force, now, defs)),
+    }
+    for name, build in sections.items():
+        try:
+            doc[name] = build()
+        except ReaderMissing:
+            doc[name], doc["errors"][name] = None, "not available yet"
+        except Exception:
+            log.exception("live section %s failed", name)
+            doc[name], doc["errors"][name] = None, "reader failed"
+    return to_jsonable(doc)  # type: ignore[no-any-return]
+
+
+def fingerprint(doc: Any) -> str:
+    """A digest of the document without the figures that tick with the clock."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    blob = json.dumps(strip(doc), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# -- the cache ---------------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    doc: dict[str, Any]
+    fingerprint: str
+    computed_at: float
+
+
+@dataclass
+class LiveCache:
+    """The latest live document, recomputed at most once per ``ttl`` seconds (single flight)."""
+
+    compute: Callable[[], dict[str, Any]]
+    ttl: float = CACHE_TTL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    computations: int = 0
+    _snapshot: Snapshot | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self) -> Snapshot:
+        """A snapshot no older than ``ttl``; concurrent callers share one computation."""
+        if self._fresh():
+            assert self._snapshot is not None
+            return self._snapshot
+        async with self._lock:
+            if not self._fresh():
+                doc = await asyncio.to_thread(self.compute)
+                self.computations += 1
+                self._snapshot = Snapshot(doc, fingerprint(doc), self.clock())
+            assert self._snapshot is not None
+            return self._snapshot
+
+    def _fresh(self) -> bool:
+        return self._snapshot is not None and self.clock() - self._snapshot.computed_at < self.ttl
+
+
+CACHE_KEY: web.AppKey[LiveCache] = web.AppKey("live_cache", LiveCache)
+CLOSING_KEY: web.AppKey[asyncio.Event] = web.AppKey("live_closing", asyncio.Event)
+
+
+# -- handlers: live API ------------------------------------------------------------------------------
+async def _doc(request: web.Request) -> dict[str, Any]:
+    return (await request.app[CACHE_KEY].get()).doc
+
+
+async def live(request: web.Request) -> web.Response:
+    return json_response(await _doc(request))
+
+
+def _part(doc: dict[str, Any], name: str, **extra: Any) -> dict[str, Any]:
+    body = {"generated_at": doc["generated_at"], name: doc[name], **extra}
+    if name in doc["errors"]:
+        body["error"] = doc["errors"][name]
+    return body
+
+
+async def live_queues(request: web.Request) -> web.Response:
+    return json_response(_part(await _doc(request), "queues"))
+
+
+async def live_queue(request: web.Request) -> web.Response:
+    doc = await _doc(request)
+    wanted = request.match_info["queue"]
+    for tile in doc["queues"] or []:
+        if tile["queue"] == wanted:
+            return json_response({"generated_at": doc["generated_at"], "queue": tile})
+    return json_response({"error": f"unknown queue {wanted!r}"}, status=404)
+
+
+async def live_incidents(request: web.Request) -> web.Response:
+    return json_response(_part(await _doc(request), "incidents"))
+
+
+async def live_incident(request: web.Request) -> web.Response:
+    doc = await _doc(request)
+    wanted = request.match_info["incident_id"]
+    for item in (doc["incidents"] or {}).get("items", []):
+        if item["incident_id"] == wanted:
+            return json_response({"generated_at": doc["generated_at"], "incident": item})
+    return json_response({"error": "not an open, unattended incident"}, status=404)
+
+
+async def live_qa(request: web.Request) -> web.Response:
+    return json_response(_part(await _doc(request), "qa"))
+
+
+def _sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    payload = json.dumps(data, separators=(",", ":"))
+    lines.extend(f"data: {line}" for line in payload.splitlines())
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def live_stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``live`` with the document on change, ``heartbeat`` in between."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache, no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    cache, closing = request.app[CACHE_KEY], request.app[CLOSING_KEY]
+    sent_fp, sent_at, beat_at, count = "", 0.0, 0.0, 0
+    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+        await response.write(b"retry: 2000\n\n")
+        while not closing.is_set():
+            snap = await cache.get()
+            clock = time.monotonic()
+            if snap.fingerprint != sent_fp or clock - sent_at >= RESYNC_SECONDS:
+                count += 1
+                await response.write(_sse("live", snap.doc, count))
+                sent_fp, sent_at, beat_at = snap.fingerprint, clock, clock
+            elif clock - beat_at >= HEARTBEAT_SECONDS:
+                beat = {"generated_at": snap.doc["generated_at"], "server_time": datetime.now(UTC)}
+                await response.write(_sse("heartbeat", to_jsonable(beat)))
+                beat_at = clock
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), STREAM_CHECK_SECONDS)
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI_FILE.read_bytes(), content_type="application/json")
+
+
+# -- handlers: page and login ------------------------------------------------------------------------
+def _html(name: str, status: int = 200, **values: str) -> web.Response:
+    text = (STATIC_DIR / name).read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+async def page(request: web.Request) -> web.Response:
+    return _html("live.html", role=request.get(ROLE_KEY, ""))
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _html("login.html", message="")
+
+
+async def login(request: web.Request) -> web.Response:
+    """Form POST with ``token``: a valid one sets the HttpOnly, SameSite=Strict session cookie."""
+    form = await request.post()
+    token = str(form.get("token", "")).strip()
+    if request.app[CREDS_KEY].role_of(token) is None:
+        await asyncio.sleep(0.25)  # slows guessing; tokens are 192-bit random anyway
+        return _html("login.html", status=401, message="That token was not recognised.")
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+async def _close_streams(app: web.Application) -> None:
+    app[CLOSING_KEY].set()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_live_routes(
+    app: web.Application,
+    readers: LiveReaders | None = None,
+    ttl: float = CACHE_TTL_SECONDS,
+    now: Callable[[], datetime] = _utc_now,
+) -> None:
+    """Add the live page, login, live API, event stream and OpenAPI routes to ``app``.
+
+    ``readers`` default to the domain readers; ``now`` is the clock the figures are computed at
+    (tests pass a fixed one)."""
+    wh, settings = app[WAREHOUSE_KEY], app[SETTINGS_KEY]
+    chosen = readers or default_readers()
+    app[CACHE_KEY] = LiveCache(lambda: build_live_document(wh, settings, now(), chosen), ttl=ttl)
+    app[CLOSING_KEY] = asyncio.Event()
+    app.on_response_prepare.append(_security_headers)
+    app.on_shutdown.append(_close_streams)
+    r = app.router
+    r.add_get("/", page)
+    r.add_get("/login", login_form)
+    r.add_post("/login", login)
+    r.add_get("/logout", logout)
+    r.add_get("/api/live", live)
+    r.add_get("/api/live/queues", live_queues)
+    r.add_get("/api/live/queues/{queue}", live_queue)
+    r.add_get("/api/live/incidents", live_incidents)
+    r.add_get("/api/live/incidents/{incident_id}", live_incident)
+    r.add_get("/api/live/qa", live_qa)
+    r.add_get("/api/live/stream", live_stream)
+    r.add_get("/api/openapi.json", openapi)
+    r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
