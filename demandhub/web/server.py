@@ -29,6 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
 WAREHOUSE_KEY: web.AppKey[Warehouse] = web.AppKey("warehouse", Warehouse)
 CREDS_KEY: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
+ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
 OPEN_PATHS = frozenset({"/health", "/login"})
 ANALYST_PREFIXES = ("/api/sql",)
 COOKIE = "demandhub_token"
@@ -77,7 +78,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         )
     if request.path.startswith(ANALYST_PREFIXES) and role != "analyst":
         return web.Response(status=403, text="403: Forbidden")
-    request["role"] = role
+    request[ROLE_KEY] = role
     return await handler(request)
 
 
