@@ -224,10 +224,27 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
 
 
 # --- Prometheus ----------------------------------------------------------------------------------
-def test_promtool_check_config() -> None:
+TOKEN_FILE = "/tmp/demandhub-metrics.token"
+
+
+def test_promtool_check_config(tmp_path: Path) -> None:
+    """Checked as deployed, except that the token file (written at container start) is a temp file."""
     tool = require_tool("promtool")
-    result = run([tool, "check", "config", str(PROMETHEUS / "prometheus.yml")])
+    config = (PROMETHEUS / "prometheus.yml").read_text()
+    assert config.count(f"credentials_file: {TOKEN_FILE}") == 2, "both hub jobs send the bearer token"
+    token = tmp_path / "metrics.token"
+    token.write_text("not-a-token")
+    (tmp_path / "prometheus.yml").write_text(config.replace(TOKEN_FILE, str(token)))
+    shutil.copy(PROMETHEUS / "alerts.yml", tmp_path / "alerts.yml")
+    result = run([tool, "check", "config", str(tmp_path / "prometheus.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 rule files found" in result.stdout
+
+
+def test_prometheus_container_writes_the_token_file_it_reads() -> None:
+    prometheus = compose_file()["services"]["prometheus"]
+    assert TOKEN_FILE in prometheus["command"][0]
+    assert "/tmp" in prometheus["tmpfs"]
 
 
 def test_promtool_check_rules() -> None:
