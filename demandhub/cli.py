@@ -330,6 +330,23 @@ def _count_lines(path: Path) -> int:
     return count
 
 
+@command("reconcile")
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute a day's contact rollups from the facts and report every difference (exit 1 if any)."""
+    from demandhub.queries.contacts import reconcile_day
+    from demandhub.runtime import open_warehouse
+
+    wh = open_warehouse(settings)
+    try:
+        diffs = reconcile_day(wh, settings.force_id, date.fromisoformat(args.day), settings.definitions)
+    finally:
+        wh.close()
+    for d in diffs:
+        print(json.dumps(d, default=str))
+    print(f"{len(diffs)} difference(s) between rollups and facts for {args.day}")
+    return 1 if diffs else 0
+
+
 # -- contract -------------------------------------------------------------------------------------
 @command("schemas")
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -405,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=20_000, help="events per batch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dsn", help="ClickHouse DSN")
+
+    p = add("reconcile", "recompute a day's rollups from the facts and report differences")
+    p.add_argument("--day", required=True, help="local day YYYY-MM-DD")
 
     p = add("schemas", "export or check the JSON Schemas of the event contract")
     p.add_argument("action", choices=("export", "check"))
