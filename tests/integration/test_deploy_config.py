@@ -378,3 +378,36 @@ def test_clickhouse_profile_settings_exist(wh: Warehouse) -> None:
         names |= {child.tag for child in profile.findall("constraints/*")}
     known = {row[0] for row in wh.query("SELECT name FROM system.settings").rows}
     assert names and names <= known, sorted(names - known)
+
+
+# --- scaling note --------------------------------------------------------------------------------
+def sizing_table() -> list[list[str]]:
+    """Rows of the Markdown table whose header names the per-worker throughput (header first)."""
+    lines = (REPO / "deploy" / "SCALING.md").read_text().splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith("|") and "Per-worker throughput" in line
+    )
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        if not set(line) <= set("|-: "):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_scaling_sizing_table_takes_throughput_from_the_benchmarks() -> None:
+    header, *rows = sizing_table()
+    column = header.index("Per-worker throughput")
+    assert len(rows) >= 3
+    for row in rows:
+        assert row[column] == "see BENCHMARKS.md", row
+    text = (REPO / "deploy" / "SCALING.md").read_text()
+    for needed in (
+        "ReplicatedReplacingMergeTree",
+        "Distributed(",
+        "cityHash64(force_id, subject)",
+        "ON CLUSTER",
+        "TTL",
+    ):
+        assert needed in text, needed
