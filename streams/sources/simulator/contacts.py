@@ -115,7 +115,8 @@ class ContactModel:
             60 * SECOND + rng.randrange(50 * SECOND) if callback and rng.random() < CALLBACK_WILLING else None
         )
         service = self._lognormal(spec.service_median_s, spec.service_sd)
-        return Entry(t, patience, service, cb, done, ctx)
+        pickup = SECOND + rng.randrange(3 * SECOND)
+        return Entry(t, patience, service, cb, pickup, done, ctx)
 
     @staticmethod
     def _abandon_time(entry: Entry, when: int) -> int:

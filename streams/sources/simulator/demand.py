@@ -78,7 +78,7 @@ SEASON: dict[str, tuple[float, ...]] = {  # January first
 
 # ASB categories weigh more in summer (and around bonfire night) and fall year on year.
 ASB_SEASON = _norm((0.72, 0.72, 0.88, 1.0, 1.15, 1.28, 1.38, 1.3, 1.05, 1.02, 0.88, 0.72))
-ASB_TREND_PER_YEAR = 0.96
+ASB_TREND_PER_YEAR = 0.90
 
 
 def yearly_volume(series: str, year: float) -> float:

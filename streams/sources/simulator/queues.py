@@ -3,7 +3,7 @@
 Agents are a heap of the instants they next become free. Staffing changes on the hour: extra agents
 join free at the boundary; surplus agents leave (the one free soonest first, after its current contact).
 Callers are handled in arrival order: a caller would start with the agent free soonest, at
-``max(arrival, free)``; if that wait exceeds the caller's patience the caller abandons at
+``max(arrival, free)`` plus a ring time of a few seconds; if that wait exceeds the caller's patience the caller abandons at
 ``arrival + patience`` and the agent stays free for the next caller (the virtual-waiting-time
 construction, exact for FCFS). A caller willing to take a callback leaves at their callback instant
 when the wait would exceed ``callback_after``. Waits and abandonment therefore come from load.
@@ -32,6 +32,7 @@ class Entry:
     patience: int
     service: int
     callback_at: int | None  # ms after arrival the caller asks for a callback, if willing
+    pickup: int  # ms an agent takes to pick up once free (ring time)
     on_done: Callable[[Entry, str, int], None]  # (entry, outcome, instant)
     ctx: Any = None
 
@@ -85,7 +86,7 @@ class QueueSim:
             self._apply(self._boundary)
         limit = arrival + e.patience
         while True:
-            start = max(arrival, self.free[0])
+            start = max(arrival, self.free[0]) + e.pickup
             if start > self._boundary and self._boundary <= limit:
                 self._apply(self._boundary)
                 continue
