@@ -174,10 +174,13 @@ def make_settings(data_dir: Any, **overrides: Any) -> Settings:
     )
 
 
-def serve(settings: Settings, wh: Warehouse, now: Callable[[], datetime], **live: Any) -> LiveServer:
+def serve(
+    settings: Settings, wh: Warehouse, now: Callable[[], datetime], port: int = 0, **live: Any
+) -> LiveServer:
+    """The hub's web application with live routes, started on 127.0.0.1 (``port`` 0: any free one)."""
     app = build_web_app(settings, wh, credentials(settings))
     add_live_routes(app, now=now, **live)
-    return LiveServer(app).start()
+    return LiveServer(app, port).start()
 
 
 @pytest.fixture

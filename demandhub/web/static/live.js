@@ -8,7 +8,6 @@
 
 (function () {
   const WINDOWS = [["last_15m", "15 min"], ["last_60m", "60 min"], ["today", "Today"]];
-  const MAX_INCIDENT_ROWS = 11;
   const params = new URLSearchParams(window.location.search);
   const state = {
     doc: null,
@@ -75,8 +74,15 @@
     return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-GB");
   }
 
+  // times of day in the force's calendar (Europe/London by default), whatever the screen's setting
   function timeOfDay(date) {
-    return date ? date.toLocaleTimeString("en-GB", { hour12: false }) : "--:--:--";
+    if (!date) return "--:--:--";
+    const zone = state.doc ? state.doc.timezone : undefined;
+    try {
+      return date.toLocaleTimeString("en-GB", { hour12: false, timeZone: zone });
+    } catch (error) {
+      return date.toLocaleTimeString("en-GB", { hour12: false });
+    }
   }
 
   // service level against target: met, near (within 5 points) or missed
@@ -93,32 +99,35 @@
   }
 
   // -- queues -------------------------------------------------------------------------------------
+  function rateCell(cls, rate, num, den, key) {
+    return el("td", { cls: `rate ${cls}`, "data-window": key }, [
+      el("span", { cls: "value", text: pct(rate) }),
+      el("span", { cls: "n", text: ` ${count(num)}/${count(den)}` }),
+    ]);
+  }
+
+  // one row per window (15 min, 60 min, today): service level and abandonment, each with its counts
   function windowTable(tile) {
-    const head = el("tr", {}, [el("th", { text: "" })].concat(WINDOWS.map(([, l]) => el("th", { text: l }))));
-    const sl = el("tr", { cls: "sl" }, [el("th", { cls: "row", text: "Service level" })]);
-    const ab = el("tr", { cls: "ab" }, [el("th", { cls: "row", text: "Abandoned" })]);
-    for (const [key] of WINDOWS) {
+    const head = el("tr", {}, [
+      el("th", { text: "" }),
+      el("th", { text: "Service level" }),
+      el("th", { text: "Abandoned" }),
+    ]);
+    const rows = WINDOWS.map(([key, label]) => {
       const w = tile.windows[key];
-      sl.appendChild(
-        el("td", { cls: `rate ${slClass(w.service_level, tile.service_level_target)}`, "data-window": key }, [
-          el("span", { cls: "value", text: pct(w.service_level) }),
-          el("span", { cls: "n", text: `${count(w.sl_numerator)}/${count(w.sl_denominator)}` }),
-        ]),
-      );
-      ab.appendChild(
-        el("td", { cls: `rate ${abandonClass(w.abandonment, tile.abandonment_target)}`, "data-window": key }, [
-          el("span", { cls: "value", text: pct(w.abandonment) }),
-          el("span", { cls: "n", text: `${count(w.abandoned)}/${count(w.abandon_denominator)}` }),
-        ]),
-      );
-    }
-    return el("table", { cls: "windows" }, [el("thead", {}, [head]), el("tbody", {}, [sl, ab])]);
+      return el("tr", { "data-window": key }, [
+        el("th", { cls: "row", text: label }),
+        rateCell(slClass(w.service_level, tile.service_level_target), w.service_level, w.sl_numerator, w.sl_denominator, key),
+        rateCell(abandonClass(w.abandonment, tile.abandonment_target), w.abandonment, w.abandoned, w.abandon_denominator, key),
+      ]);
+    });
+    return el("table", { cls: "windows" }, [el("thead", {}, [head]), el("tbody", {}, rows)]);
   }
 
   function queueTile(tile) {
     const target = tile.service_level_target;
     const rule =
-      `answer within ${tile.threshold_seconds ?? "?"} s` +
+      `within ${tile.threshold_seconds ?? "?"} s` +
       (target !== null && target !== undefined ? ` · target ${Math.round(target * 100)}%` : "");
     const past = tile.waiting_past_threshold;
     return el("article", { cls: `tile ${tile.waiting ? "busy" : ""}`, "data-queue": tile.queue }, [
@@ -134,7 +143,7 @@
             "data-base": tile.longest_wait_seconds ?? "",
             text: tile.longest_wait_seconds === null ? "–" : clockText(tile.longest_wait_seconds),
           }),
-          el("div", { cls: "label", text: "longest wait" }),
+          el("div", { cls: "label", text: "longest" }),
         ]),
         el("div", { cls: `stat ${past ? "alert" : ""}` }, [
           el("div", { cls: "mid past", text: count(past) }),
@@ -170,7 +179,7 @@
       byId("incidents-more").textContent = "";
       return;
     }
-    const shown = section.items.slice(0, MAX_INCIDENT_ROWS);
+    const shown = section.items;
     for (const item of shown) {
       body.appendChild(
         el("tr", { "data-incident": item.incident_id, "data-base": item.seconds_left }, [
@@ -187,9 +196,26 @@
     if (!shown.length) {
       body.appendChild(el("tr", { cls: "empty" }, [el("td", { colspan: "7", text: "None waiting" })]));
     }
-    const extra = section.items.length - shown.length;
-    byId("incidents-more").textContent = extra > 0 ? `+ ${extra} more` : "";
+    fitIncidentRows();
     tickIncidents();
+  }
+
+  // show as many rows as the panel holds (most urgent first) and say how many more there are
+  function fitIncidentRows() {
+    const wrap = byId("incidents-wrap");
+    const rows = [...byId("incidents").querySelectorAll("tbody tr[data-incident]")];
+    let hidden = 0;
+    for (const row of rows) row.hidden = false;
+    const more = byId("incidents-more");
+    more.textContent = "";
+    const bottom = wrap.getBoundingClientRect().bottom;
+    for (const row of rows) {
+      if (row.getBoundingClientRect().bottom > bottom + 1) {
+        row.hidden = true;
+        hidden += 1;
+      }
+    }
+    more.textContent = hidden ? `+ ${hidden} more not shown` : "";
   }
 
   function tickIncidents() {
@@ -252,19 +278,21 @@
     if (!state.lastMessageAt) return;
     const quiet = (performance.now() - state.lastMessageAt) / 1000;
     const age = state.generatedAt ? Math.max(0, (Date.now() - state.generatedAt.getTime()) / 1000) : null;
-    if (quiet > state.staleAfter) {
+    const stale = quiet > state.staleAfter;
+    if (stale !== document.body.classList.contains("stale")) {
+      document.body.classList.toggle("stale", stale);
+      banner.hidden = !stale;
+      if (state.doc) fitIncidentRows(); // the banner changes the space below it
+    }
+    if (stale) {
       status.dataset.state = "stale";
       status.textContent = "STALE";
-      banner.hidden = false;
       byId("stale-detail").textContent =
         `– no update for ${ageText(quiet)}; figures from ${timeOfDay(state.generatedAt)}` +
         (age !== null ? ` (${ageText(age)} old)` : "");
-      document.body.classList.add("stale");
     } else {
       status.dataset.state = "live";
       status.textContent = `LIVE · ${timeOfDay(state.generatedAt)}`;
-      banner.hidden = true;
-      document.body.classList.remove("stale");
     }
   }
 
@@ -332,6 +360,7 @@
       .catch(() => {});
     connect();
     setInterval(tick, 1000);
+    window.addEventListener("resize", () => state.doc && fitIncidentRows());
     tick();
   });
 })();
