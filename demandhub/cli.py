@@ -256,19 +256,39 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- ingest ---------------------------------------------------------------------------------------
+FAULT_RATES: dict[str, dict[str, Any]] = {
+    "duplicates": {"duplicate_rate": 0.02},
+    "late": {"late_rate": 0.01},
+    "out_of_order": {"out_of_order_rate": 0.02},
+    "malformed": {"malformed_rate": 0.005},
+    "hostile": {"hostile_rate": 0.002},
+    "pii": {"pii_free_text": True},
+}
+
+
+def parse_faults(names: str) -> dict[str, Any]:
+    """`--faults duplicates,late` -> the simulator's fault settings (documented default rates)."""
+    out: dict[str, Any] = {}
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        if name not in FAULT_RATES:
+            raise SystemExit(f"unknown fault {name!r}; choose from {', '.join(FAULT_RATES)}")
+        out |= FAULT_RATES[name]
+    return out
+
+
 @command("simulate")
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Generate realistic events: to a JSONL file, or to Kafka (optionally paced in live time)."""
     from streams.sources import simulator as sim
 
-    forces = args.forces.split(",") if args.forces else [settings.force_id]
+    forces = tuple(args.forces.split(",")) if args.forces else (settings.force_id,)
     config = sim.SimConfig(
         start=date.fromisoformat(args.start) if args.start else date.today(),
-        days=args.days,
+        days=args.days if not args.live or args.days > 1 else 3650,
         seed=args.seed,
         forces=forces,
         scale=args.scale,
-        faults=sim.Faults.from_names(args.faults),
+        faults=sim.Faults(**parse_faults(args.faults)),
     )
     if args.truth:
         Path(args.truth).write_text(json.dumps(sim.truth(config), indent=1, sort_keys=True))
@@ -276,16 +296,16 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.kafka_bootstrap:
             print("--live needs --kafka or DEMANDHUB_KAFKA_BOOTSTRAP", file=sys.stderr)
             return 2
-        events = sim.simulate_live(config, speed=args.speed)
-        sim.produce_kafka(events, settings.kafka_bootstrap, live=True)
+        sim.produce_kafka(
+            sim.simulate_live(config, speed=args.speed), settings.kafka_bootstrap, linger_ms=5, flush_every=1
+        )
         return 0
     if args.out:
-        n = sim.write_jsonl(sim.simulate(config), Path(args.out), config.faults)
-        print(f"wrote {n} events to {args.out}")
+        counts = sim.write_jsonl(sim.simulate(config), Path(args.out), config.faults, seed=args.seed)
+        print(json.dumps(counts | {"file": args.out}))
         return 0
     if settings.kafka_bootstrap:
-        counts = sim.produce_kafka(sim.simulate(config), settings.kafka_bootstrap)
-        print(json.dumps(counts))
+        print(json.dumps(sim.produce_kafka(sim.simulate(config), settings.kafka_bootstrap)))
         return 0
     print("give --out FILE.jsonl, --kafka BOOTSTRAP or --live", file=sys.stderr)
     return 2
@@ -375,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("up", "start the embedded stack (tansu, worker, warehouse, live web, simulator)")
     p.add_argument("--port", type=int, help="port of the live page (default 8765)")
-    p.add_argument("--speed", type=float, default=1.0, help="simulator speed (1 = real time)")
+    p.add_argument("--speed", type=float, default=10.0, help="simulator speed (1 = real time; default 10)")
     p.add_argument("--scale", type=float, default=1.0, help="simulator volume multiplier")
     p.add_argument("--seed", type=int, default=1, help="simulator seed")
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
