@@ -17,6 +17,7 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 _EPOCH_DAY0 = date(1970, 1, 1)
 _DAY_PREFIX: dict[int, str] = {}
+_MINUTE_PREFIX: dict[int, str] = {}
 
 
 def to_ms(value: datetime) -> int:
@@ -31,16 +32,21 @@ def from_ms(ms: int) -> datetime:
 
 
 def iso(ms: int) -> str:
-    """Epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (fast: one cached date prefix per day)."""
-    day, rem = divmod(ms, DAY)
-    prefix = _DAY_PREFIX.get(day)
+    """Epoch milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (fast: cached per-minute prefixes)."""
+    minute, rem = divmod(ms, MINUTE)
+    prefix = _MINUTE_PREFIX.get(minute)
     if prefix is None:
-        prefix = (_EPOCH_DAY0 + timedelta(days=day)).isoformat() + "T"
-        _DAY_PREFIX[day] = prefix
-    h, rem = divmod(rem, HOUR)
-    m, rem = divmod(rem, MINUTE)
+        day, rem_min = divmod(minute, 1440)
+        date_part = _DAY_PREFIX.get(day)
+        if date_part is None:
+            date_part = _DAY_PREFIX[day] = (_EPOCH_DAY0 + timedelta(days=day)).isoformat() + "T"
+        h, m = divmod(rem_min, 60)
+        prefix = f"{date_part}{h:02d}:{m:02d}:"
+        if len(_MINUTE_PREFIX) > 100_000:
+            _MINUTE_PREFIX.clear()
+        _MINUTE_PREFIX[minute] = prefix
     s, milli = divmod(rem, SECOND)
-    return f"{prefix}{h:02d}:{m:02d}:{s:02d}.{milli:03d}Z"
+    return f"{prefix}{s:02d}.{milli:03d}Z"
 
 
 def local_midnight_ms(day: date) -> int:

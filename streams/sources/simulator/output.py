@@ -51,7 +51,8 @@ def _hostile_line(kind: str, sample: bytes, n: int) -> bytes:
         )
     if kind == "deep_array":
         return b"[" * 100_000 + b"]" * 100_000
-    return sample[:-1] + b',"id":"second-id","time":"2020-01-01T00:00:00Z"}'
+    # a repeated key: last-wins parsers see an unknown type, first-wins ones a harmless duplicate
+    return sample[:-1] + b',"type":"call.exploded.v1"}'
 
 
 def write_jsonl(
