@@ -1,0 +1,201 @@
+"""Build the board pack from the warehouse: source -> pure pack -> the JSON every renderer reads.
+
+The JSON is the pure pack's :meth:`~streams.domain.board.pack.BoardPack.as_json_dict` with, after
+``month``, ``extract_time`` and ``source_watermarks`` (entity watermarks, the ledger's
+``source_watermarks`` rows and each measure's last complete month), and a ``definitions`` block that
+holds every setting used, each with its version: ``board_rules`` (labels, periods, narrative),
+``metrics`` (the event definitions: id, version, hash, the settings each measure depends on and the
+full set), ``pack`` (completeness and history settings), ``catalogue`` and ``msf`` (peer groups), and
+``config_hash`` over all of them. ``msf`` lists the peers behind each MSF figure and
+``publication`` names the published version (null until published). Same warehouse, settings and
+``extract_time`` give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from demandhub.board.catalogue import Catalogue
+from demandhub.board.config import PackSettings
+from demandhub.board.msf import MsfConfig
+from demandhub.board.source import BoardSource, entity_watermarks, last_complete_month, read_board_source
+from demandhub.board.store import latest_published
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from streams.domain.board.dashboard import control_limits
+from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.pack import BoardPack, build_pack
+from streams.domain.board.rules import BoardRules
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """A measure's monthly values for the chart window and its SPC limits (None if too few)."""
+
+    measure_id: str
+    name: str
+    unit: str
+    theme: str
+    as_of: YearMonth
+    months: tuple[YearMonth, ...]
+    values: tuple[float | None, ...]
+    mean: float | None
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    """The pack's JSON and the chart data (renderers read only these)."""
+
+    data: dict[str, Any]
+    trends: tuple[TrendChart, ...]
+
+    def with_publication(self, publication: dict[str, Any]) -> BoardReport:
+        return replace(self, data={**self.data, "publication": publication})
+
+    def json_text(self) -> str:
+        """Deterministic JSON (insertion order kept, no NaN)."""
+        return json.dumps(self.data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """Everything besides the warehouse that decides a pack's figures."""
+
+    catalogue: Catalogue
+    definitions: Definitions
+    rules: BoardRules
+    pack: PackSettings
+    msf: MsfConfig
+
+
+def auto_month(wh: Warehouse, config: BoardConfig, force_id: str) -> YearMonth | None:
+    """The last complete pack month: the latest month whose every event-derived row (at its
+    as-of lag) is complete. None when no event-derived measure has a complete month."""
+    marks = entity_watermarks(wh, force_id)
+    candidates = []
+    for m in config.catalogue.measures:
+        if m.source != "events":
+            continue
+        last = last_complete_month(m, marks, config.pack, config.definitions.timezone)
+        if last is not None:
+            candidates.append(last + m.spec.as_of_lag_months)
+    return min(candidates) if candidates else None
+
+
+def _canonical_hash(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def extra_definitions(config: BoardConfig) -> dict[str, Any]:
+    """The definitions block besides ``board_rules`` (module docstring)."""
+    defs = config.definitions
+    measures = {}
+    for m in config.catalogue.measures:
+        measures[m.id] = {
+            **m.as_dict(),
+            "definition_id": defs.definition_id if m.source == "events" else None,
+            "definition_version": defs.version if m.source == "events" else None,
+            "settings": m.definition_values(defs),
+        }
+    return {
+        "metrics": {
+            "definition_id": defs.definition_id,
+            "version": defs.version,
+            "config_hash": defs.config_hash(),
+            "settings": defs.as_dict(),
+        },
+        "measures": measures,
+        "pack": {
+            **config.pack.as_dict(),
+            "config_hash": config.pack.config_hash(),
+            "completeness_rule": config.pack.completeness_rule(),
+        },
+        "catalogue": config.catalogue.as_dict(),
+        "msf": config.msf.as_dict(),
+    }
+
+
+def _trends(pack: BoardPack, source: BoardSource, config: BoardConfig) -> tuple[TrendChart, ...]:
+    out = []
+    for row in pack.rows:
+        m = row.measure
+        series = source.series.get(m.id, {})
+        months = month_range(row.as_of - (config.pack.chart_months - 1), row.as_of)
+        values = tuple(None if (c := series.get(x)) is None else c.value(m.unit) for x in months)
+        limits = control_limits(series, m.unit, row.as_of, config.rules)
+        out.append(
+            TrendChart(
+                m.id,
+                m.name,
+                m.unit,
+                m.theme,
+                row.as_of,
+                months,
+                values,
+                None if limits is None else limits.mean,
+                None if limits is None else limits.lower,
+                None if limits is None else limits.upper,
+            )
+        )
+    return tuple(out)
+
+
+def assemble_json(pack: BoardPack, source: BoardSource, extract_time: datetime) -> dict[str, Any]:
+    """The pack JSON with the warehouse metadata (module docstring)."""
+    base = pack.as_json_dict()
+    definitions = dict(base["definitions"])
+    definitions["config_hash"] = _canonical_hash(definitions)
+    out: dict[str, Any] = {
+        "force": base["force"],
+        "month": base["month"],
+        "extract_time": extract_time.astimezone(UTC).isoformat(),
+        "source_watermarks": source.metadata(),
+        "definitions": definitions,
+    }
+    for key, value in base.items():
+        if key not in out:
+            out[key] = value
+    out["msf"] = {k: v.as_dict() for k, v in source.msf.items() if v.value is not None}
+    out["publication"] = None
+    return out
+
+
+def build_report(
+    wh: Warehouse,
+    config: BoardConfig,
+    force_id: str,
+    month: YearMonth,
+    extract_time: datetime | None = None,
+) -> BoardReport:
+    """Read the warehouse and compute the pack for ``force_id`` and ``month``."""
+    source = read_board_source(
+        wh, config.catalogue, force_id, month, config.definitions, config.pack, config.msf
+    )
+    max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
+    published = latest_published(wh, force_id, month - max_lag - config.pack.revision_lookback_months, month)
+    pack = build_pack(
+        force_id,
+        month,
+        config.catalogue.specs(),
+        source.series,
+        config.rules,
+        source.msf_values(),
+        source.channel_series or None,
+        source.district_series,
+        source.group_district_series,
+        published,
+        extra_definitions=extra_definitions(config),
+    )
+    data = assemble_json(pack, source, extract_time or datetime.now(UTC))
+    return BoardReport(data, _trends(pack, source, config))
+
+
+def config_hash_of(report: BoardReport) -> str:
+    return str(report.data["definitions"]["config_hash"])

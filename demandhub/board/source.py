@@ -1,0 +1,410 @@
+"""The warehouse-backed source of the board pack: every series the pure pack needs, complete-only.
+
+:func:`read_board_source` reads, for one force and pack month:
+
+* each catalogue measure's monthly cells over ``history_months`` before the pack month: event
+  measures from their domain's ``demandhub.queries.<module>.monthly_cells``, imported measures from
+  ``imported_monthly`` (rows of the measure's import sources; several sources in one month pool);
+* completeness (see :mod:`demandhub.board.config`): months after the last complete month of a
+  measure are dropped, so they are null in the pack, never a partial figure;
+* the channel series (999, 101, online, web chat) from the contact volume measures;
+* district and district x offence-group crime series for narrative templates 13 and 14 (from the
+  crimes domain's ``district_group_series``); within complete months a district or group with no
+  crimes is a true zero;
+* MSF: the peer forces' figures (see :func:`msf_values`).
+
+The entity watermarks (latest event time per event entity for the force) and the ledger's
+``source_watermarks`` rows are kept for the pack's metadata.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from demandhub.board.catalogue import Catalogue, CatalogueMeasure
+from demandhub.board.config import PackSettings
+from demandhub.board.msf import MsfConfig
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from streams.domain.board.cells import Cell, pool
+from streams.domain.board.months import YearMonth, month_range
+
+Series = dict[YearMonth, Cell]
+CHANNEL_MEASURES: dict[str, str] = {
+    "999": "contacts_999",
+    "101": "contacts_101",
+    "online": "contacts_online",
+    "webchat": "contacts_webchat",
+}
+DISTRICT_MEASURE = "crime_all"
+
+_ENTITY_SQL = (
+    "SELECT splitByChar('.', type)[1] AS entity, max(time) AS watermark FROM events "
+    "WHERE force_id = {f:String} GROUP BY entity ORDER BY entity"
+)
+_SOURCES_SQL = (
+    "SELECT source, watermark, last_ingest, events FROM source_watermarks "
+    "WHERE force_id = {f:String} ORDER BY source"
+)
+_IMPORTED_SQL = (
+    "SELECT force_id, measure_id, month, source, numerator, n FROM imported_monthly FINAL "
+    "WHERE force_id IN {fs:Array(String)} AND month >= {lo:Date} AND month <= {hi:Date} "
+    "ORDER BY force_id, measure_id, month, source"
+)
+_FORCES_SQL = (
+    "SELECT force_id FROM (SELECT DISTINCT force_id FROM events UNION DISTINCT "
+    "SELECT DISTINCT force_id FROM imported_monthly) ORDER BY force_id"
+)
+_EVENT_FORCES_SQL = "SELECT DISTINCT force_id FROM events ORDER BY force_id"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _first_day(ym: YearMonth) -> date:
+    return date(ym.year, ym.month, 1)
+
+
+def entity_watermarks(wh: Warehouse, force_id: str) -> dict[str, datetime]:
+    """Latest event time per event entity (call, webchat, ...) held for ``force_id``."""
+    rows = wh.query(_ENTITY_SQL, parameters={"f": force_id}).rows
+    return {str(entity): _utc(mark) for entity, mark in rows}
+
+
+def source_watermarks(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
+    """The ledger's ``source_watermarks`` rows for ``force_id`` (JSON-ready)."""
+    rows = wh.query(_SOURCES_SQL, parameters={"f": force_id}).rows
+    return [
+        {
+            "source": str(source),
+            "watermark": _utc(mark).isoformat(),
+            "last_ingest": _utc(ingest).isoformat(),
+            "events": int(events),
+        }
+        for source, mark, ingest, events in rows
+    ]
+
+
+def last_complete_month(
+    measure: CatalogueMeasure,
+    watermarks: Mapping[str, datetime],
+    settings: PackSettings,
+    timezone: str,
+) -> YearMonth | None:
+    """The latest month of an event-derived measure that is complete (module docstring of
+    :mod:`demandhub.board.config`); None when none of its entities has events."""
+    marks = [watermarks[e] for e in measure.entities if e in watermarks]
+    if not marks:
+        return None
+    settle = timedelta(hours=settings.settle_hours.get(measure.settling or "", 0.0))
+    cutoff = (min(marks) - settle).astimezone(ZoneInfo(timezone))
+    return YearMonth(cutoff.year, cutoff.month) - 1
+
+
+def _call_monthly_cells(
+    module: str,
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    now: datetime | None,
+) -> dict[str, dict[YearMonth, Cell]]:
+    mod = importlib.import_module(f"demandhub.queries.{module}")
+    fn = mod.monthly_cells
+    if now is not None and "now" in inspect.signature(fn).parameters:
+        return fn(wh, force_id, first, last, definitions, now=now)
+    return fn(wh, force_id, first, last, definitions)
+
+
+def event_series(
+    wh: Warehouse,
+    catalogue: Catalogue,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    watermarks: Mapping[str, datetime],
+) -> dict[str, dict[YearMonth, Cell]]:
+    """Raw monthly cells of every event-derived catalogue measure (incomplete months included).
+
+    Open incidents are judged against their targets at the incident feed's watermark, so the same
+    ledger gives the same figures whenever the pack is run."""
+    out: dict[str, dict[YearMonth, Cell]] = {}
+    modules = sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
+    for module in modules:
+        now = watermarks.get("incident") if module == "incidents" else None
+        cells = _call_monthly_cells(module, wh, force_id, first, last, definitions, now)
+        for measure_id in catalogue.event_ids(module):
+            out[measure_id] = dict(cells.get(measure_id, {}))
+    return out
+
+
+def imported_series(
+    wh: Warehouse, catalogue: Catalogue, forces: Iterable[str], first: YearMonth, last: YearMonth
+) -> dict[str, dict[str, dict[YearMonth, Cell]]]:
+    """force -> measure -> month -> cell from ``imported_monthly`` (sources pooled per month).
+
+    Imported measures read only their catalogue ``import_sources``; event-derived measures (peer
+    forces' figures) read every source."""
+    by_id = catalogue.by_id()
+    params = {"fs": sorted(set(forces)), "lo": _first_day(first), "hi": _first_day(last)}
+    grouped: dict[tuple[str, str, YearMonth], list[Cell]] = defaultdict(list)
+    for force, measure_id, month, source, numerator, n in wh.query(_IMPORTED_SQL, parameters=params).rows:
+        measure = by_id.get(str(measure_id))
+        if measure is None:
+            continue
+        if measure.source == "imported" and str(source) not in measure.import_sources:
+            continue
+        den = None if measure.spec.unit == "count" else (None if n is None else float(n))
+        if measure.spec.unit != "count" and den is None:
+            continue
+        grouped[(str(force), measure.id, YearMonth(month.year, month.month))].append(
+            Cell(float(numerator), den)
+        )
+    out: dict[str, dict[str, dict[YearMonth, Cell]]] = defaultdict(lambda: defaultdict(dict))
+    for (force, measure_id, ym), cells in grouped.items():
+        pooled = pool(cells)
+        if pooled is not None:
+            out[force][measure_id][ym] = pooled
+    return {f: dict(m) for f, m in out.items()}
+
+
+def _trim(series: Mapping[YearMonth, Cell], last: YearMonth | None) -> Series:
+    if last is None:
+        return {}
+    return {m: c for m, c in series.items() if m <= last}
+
+
+@dataclass(frozen=True)
+class ForceSeries:
+    """One force's complete-only series and when each measure is complete to."""
+
+    force_id: str
+    series: dict[str, Series]
+    complete_through: dict[str, YearMonth | None]
+    watermarks: dict[str, datetime]
+
+
+def force_series(
+    wh: Warehouse,
+    catalogue: Catalogue,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    settings: PackSettings,
+    imported: Mapping[str, Mapping[YearMonth, Cell]],
+    use_events: bool = True,
+) -> ForceSeries:
+    """Series of every catalogue measure for ``force_id``, incomplete months removed.
+
+    With ``use_events`` false (a peer force with no events in the warehouse), event-derived
+    measures come from the force's imported rows instead, complete as imported."""
+    watermarks = entity_watermarks(wh, force_id) if use_events else {}
+    raw = event_series(wh, catalogue, force_id, first, last, definitions, watermarks) if use_events else {}
+    series: dict[str, Series] = {}
+    through: dict[str, YearMonth | None] = {}
+    for measure in catalogue.measures:
+        if measure.source == "events" and use_events:
+            through[measure.id] = last_complete_month(measure, watermarks, settings, definitions.timezone)
+            series[measure.id] = _trim(raw.get(measure.id, {}), through[measure.id])
+        else:
+            data = dict(imported.get(measure.id, {}))
+            through[measure.id] = max(data) if data else None
+            series[measure.id] = data
+    return ForceSeries(force_id, series, through, watermarks)
+
+
+def _as_int_cells(months: Mapping[YearMonth, int]) -> Series:
+    return {m: Cell(float(v)) for m, v in months.items()}
+
+
+def district_series(
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    complete: Series,
+    definitions: Definitions,
+) -> tuple[dict[str, Series], dict[str, dict[str, Series]]]:
+    """(district -> series, district -> offence group -> series) of counted crimes, over the months
+    where ``complete`` (the force's complete crime_all series) has a cell; zeros filled there."""
+    if not complete:
+        return {}, {}
+    crimes = importlib.import_module("demandhub.queries.crimes")
+    reader = getattr(crimes, "district_group_series", None)
+    if reader is None:
+        return {}, {}
+    months = sorted(complete)
+    raw = reader(wh, force_id, max(first, months[0]), months[-1], definitions)
+    districts: dict[str, Series] = {}
+    groups: dict[str, dict[str, Series]] = {}
+    for district, by_group in sorted(raw.items()):
+        if not district:
+            continue
+        groups[district] = {
+            g: {m: Cell(float(s.get(m, 0))) for m in months} for g, s in sorted(by_group.items())
+        }
+        districts[district] = {m: Cell(sum(s[m].num for s in groups[district].values())) for m in months}
+    return districts, groups
+
+
+@dataclass(frozen=True)
+class MsfFigure:
+    """The MSF value of one measure and the peers it pooled."""
+
+    value: float | None
+    peers: tuple[str, ...]
+    months: tuple[str, str] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "peers": list(self.peers),
+            "from": self.months[0] if self.months else None,
+            "to": self.months[1] if self.months else None,
+        }
+
+
+def msf_figure(
+    measure: CatalogueMeasure,
+    as_of: YearMonth,
+    peers: Mapping[str, ForceSeries],
+    settings: PackSettings,
+) -> MsfFigure:
+    """Peers' figure for ``measure``: over the as-of month or the rolling 12 months to it.
+
+    Only peers whose period is complete (no null month) take part. Rates and means are pooled over
+    the peers' records (Σnum / Σden); a count is the mean per peer force (peer total / peers),
+    so it compares with one force's figure. Null when no peer has the whole period."""
+    months = (as_of,) if settings.msf_period == "current" else tuple(month_range(as_of - 11, as_of))
+    used: list[str] = []
+    cells: list[Cell] = []
+    for force, data in sorted(peers.items()):
+        series = data.series.get(measure.id, {})
+        period = [series.get(m) for m in months]
+        if any(c is None for c in period):
+            continue
+        used.append(force)
+        cells.extend(c for c in period if c is not None)
+    pooled = pool(cells)
+    if pooled is None or not used:
+        return MsfFigure(None, (), None)
+    value = pooled.value(measure.spec.unit)
+    if measure.spec.unit == "count" and value is not None:
+        value = value / len(used)
+    return MsfFigure(value, tuple(used), (str(months[0]), str(months[-1])))
+
+
+def present_forces(wh: Warehouse) -> tuple[list[str], set[str]]:
+    """(every force with events or imported rows, the forces with events)."""
+    every = [str(r[0]) for r in wh.query(_FORCES_SQL).rows]
+    with_events = {str(r[0]) for r in wh.query(_EVENT_FORCES_SQL).rows}
+    return every, with_events
+
+
+@dataclass(frozen=True)
+class BoardSource:
+    """Everything the pure pack needs for one force and month, read from the warehouse."""
+
+    force_id: str
+    month: YearMonth
+    first: YearMonth
+    series: dict[str, Series]
+    complete_through: dict[str, YearMonth | None]
+    channel_series: dict[str, Series]
+    district_series: dict[str, dict[str, Series]]
+    group_district_series: dict[str, dict[str, dict[str, Series]]]
+    msf: dict[str, MsfFigure]
+    entity_watermarks: dict[str, datetime]
+    source_watermarks: list[dict[str, Any]]
+    forces_present: list[str] = field(default_factory=list)
+
+    def msf_values(self) -> dict[str, float | None]:
+        return {k: v.value for k, v in self.msf.items()}
+
+    def metadata(self) -> dict[str, Any]:
+        """Watermarks and completeness, JSON-ready."""
+        return {
+            "entities": {k: v.isoformat() for k, v in sorted(self.entity_watermarks.items())},
+            "sources": self.source_watermarks,
+            "complete_through": {
+                k: None if v is None else str(v) for k, v in sorted(self.complete_through.items())
+            },
+        }
+
+
+def channel_series_of(series: Mapping[str, Series]) -> dict[str, Series]:
+    """Channel name -> series, for the channels whose measure has any month."""
+    return {ch: dict(series.get(mid, {})) for ch, mid in CHANNEL_MEASURES.items() if series.get(mid)}
+
+
+def _peer_series(
+    wh: Warehouse,
+    catalogue: Catalogue,
+    force_id: str,
+    month: YearMonth,
+    definitions: Definitions,
+    settings: PackSettings,
+    msf_config: MsfConfig,
+    every: list[str],
+    with_events: set[str],
+) -> dict[str, ForceSeries]:
+    peers = set(msf_config.peers(force_id, month, every)) & set(every)
+    if not peers:
+        return {}
+    max_lag = max(m.spec.as_of_lag_months for m in catalogue.measures)
+    first = month - max_lag - 11
+    imported = imported_series(wh, catalogue, peers, first, month)
+    return {
+        p: force_series(
+            wh, catalogue, p, first, month, definitions, settings, imported.get(p, {}), p in with_events
+        )
+        for p in sorted(peers)
+    }
+
+
+def read_board_source(
+    wh: Warehouse,
+    catalogue: Catalogue,
+    force_id: str,
+    month: YearMonth,
+    definitions: Definitions,
+    settings: PackSettings,
+    msf_config: MsfConfig,
+    first: YearMonth | None = None,
+) -> BoardSource:
+    """Read everything for the pack of ``force_id`` and ``month`` (module docstring)."""
+    first = first or month - settings.history_months
+    imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
+    home = force_series(wh, catalogue, force_id, first, month, definitions, settings, imported)
+    districts, groups = district_series(
+        wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions
+    )
+    every, with_events = present_forces(wh)
+    peers = _peer_series(
+        wh, catalogue, force_id, month, definitions, settings, msf_config, every, with_events
+    )
+    msf = {m.id: msf_figure(m, m.spec.as_of(month), peers, settings) for m in catalogue.measures}
+    return BoardSource(
+        force_id=force_id,
+        month=month,
+        first=first,
+        series=home.series,
+        complete_through=home.complete_through,
+        channel_series=channel_series_of(home.series),
+        district_series={DISTRICT_MEASURE: districts} if districts else {},
+        group_district_series={DISTRICT_MEASURE: groups} if groups else {},
+        msf=msf,
+        entity_watermarks=home.watermarks,
+        source_watermarks=source_watermarks(wh, force_id),
+        forces_present=every,
+    )

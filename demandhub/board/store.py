@@ -1,0 +1,172 @@
+"""The published store: every figure of every published pack, append-only.
+
+* :func:`publish` writes a pack's figures to ``board_published`` and the whole pack to
+  ``board_pack_versions`` as the next ``pack_version`` of its force and month. A published version is
+  never changed: re-publishing a month writes version n+1. Publishing figures identical to the
+  month's latest version (same figures, same configuration hash) writes nothing and returns that
+  version, so a retried run is harmless.
+* :func:`latest_published` returns, for a force, the latest published figure of every measure,
+  as-of month and column, in the ``published`` form of
+  :func:`streams.domain.board.pack.find_revisions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sinks.clickhouse.client import Warehouse
+from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
+from streams.domain.board.months import YearMonth
+
+FIGURE_COLUMNS: tuple[str, ...] = (
+    "force_id",
+    "month",
+    "as_of",
+    "measure_id",
+    "column",
+    "value",
+    "label",
+    "published_at",
+    "pack_version",
+    "config_hash",
+)
+VERSION_COLUMNS: tuple[str, ...] = (
+    "force_id",
+    "month",
+    "pack_version",
+    "published_at",
+    "config_hash",
+    "figures_hash",
+    "pack_json",
+)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A published version: new when this call wrote it, else the unchanged latest one."""
+
+    force_id: str
+    month: YearMonth
+    pack_version: int
+    published_at: datetime
+    new: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pack_version": self.pack_version,
+            "published_at": self.published_at.isoformat(),
+            "new": self.new,
+        }
+
+
+def _ym_date(ym: YearMonth) -> date:
+    return date(ym.year, ym.month, 1)
+
+
+def figures(pack_json: Mapping[str, Any]) -> list[tuple[str, str, str, float | None, str | None]]:
+    """(measure_id, as_of, column, value, label) of every dashboard cell of a pack's JSON."""
+    out = []
+    for entry in pack_json["measures"]:
+        for column in COLUMNS:
+            raw = entry[column]
+            if column in LABEL_COLUMNS:
+                out.append((entry["id"], entry["as_of"], column, None, raw["label"]))
+            else:
+                out.append((entry["id"], entry["as_of"], column, raw, None))
+    return out
+
+
+def figures_hash(pack_json: Mapping[str, Any], config_hash: str) -> str:
+    blob = json.dumps([config_hash, figures(pack_json)], sort_keys=True, allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def latest_version(wh: Warehouse, force_id: str, month: YearMonth) -> tuple[int, datetime, str] | None:
+    """(pack_version, published_at, figures_hash) of the month's latest version, or None."""
+    rows = wh.query(
+        "SELECT pack_version, published_at, figures_hash FROM board_pack_versions "
+        "WHERE force_id = {f:String} AND month = {m:Date} ORDER BY pack_version DESC LIMIT 1",
+        parameters={"f": force_id, "m": _ym_date(month)},
+    ).rows
+    if not rows:
+        return None
+    version, at, digest = rows[0]
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    return int(version), at, str(digest)
+
+
+def publish(
+    wh: Warehouse,
+    pack_json: Mapping[str, Any],
+    config_hash: str,
+    now: datetime | None = None,
+) -> Publication:
+    """Store ``pack_json``'s figures as the next version (module docstring)."""
+    force_id, month = pack_json["force"], YearMonth.from_str(pack_json["month"])
+    digest = figures_hash(pack_json, config_hash)
+    with wh.exclusive():
+        latest = latest_version(wh, force_id, month)
+        if latest is not None and latest[2] == digest:
+            return Publication(force_id, month, latest[0], latest[1], new=False)
+        version = 1 if latest is None else latest[0] + 1
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        month_day = _ym_date(month)
+        rows = [
+            [
+                force_id,
+                month_day,
+                _ym_date(YearMonth.from_str(a)),
+                mid,
+                col,
+                value,
+                label,
+                at,
+                version,
+                config_hash,
+            ]
+            for mid, a, col, value, label in figures(pack_json)
+        ]
+        wh.insert("board_published", rows, FIGURE_COLUMNS)
+        body = json.dumps(pack_json, sort_keys=False, allow_nan=False)
+        wh.insert(
+            "board_pack_versions",
+            [[force_id, _ym_date(month), version, at, config_hash, digest, body]],
+            VERSION_COLUMNS,
+        )
+    return Publication(force_id, month, version, at, new=True)
+
+
+def latest_published(
+    wh: Warehouse, force_id: str, since: YearMonth, until: YearMonth
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """measure -> as-of month -> column -> the latest published figure (a number, None or a label)
+    for as-of months ``since..until``. MSF is left out (it is imported, not recomputed)."""
+    rows = wh.query(
+        "SELECT measure_id, as_of, column, value, label FROM board_published_latest "
+        "WHERE force_id = {f:String} AND as_of >= {lo:Date} AND as_of <= {hi:Date} AND column != 'msf' "
+        "ORDER BY measure_id, as_of, column",
+        parameters={"f": force_id, "lo": _ym_date(since), "hi": _ym_date(until)},
+    ).rows
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for measure_id, as_of, column, value, label in rows:
+        figure = label if column in LABEL_COLUMNS else value
+        out.setdefault(str(measure_id), {}).setdefault(as_of.strftime("%Y-%m"), {})[str(column)] = figure
+    return out
+
+
+def published_versions(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
+    """Every published version of ``force_id`` (month, version, published_at, config hash)."""
+    rows = wh.query(
+        "SELECT month, pack_version, published_at, config_hash FROM board_pack_versions "
+        "WHERE force_id = {f:String} ORDER BY month, pack_version",
+        parameters={"f": force_id},
+    ).rows
+    return [
+        {"month": m.strftime("%Y-%m"), "pack_version": int(v), "published_at": str(at), "config_hash": h}
+        for m, v, at, h in rows
+    ]
