@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from schemas.envelope import pii_fields
 from schemas.events import EVENT_MODELS, parse_event
 from streams.sources.simulator import FaultReport, Faults, SimConfig, Simulation, simulate, truth
 from streams.sources.simulator.clock import LONDON
+from streams.sources.simulator.queues import ABANDONED, Entry, QueueSim
 from streams.sources.simulator.reference import ASB_CATEGORIES
 
 pytestmark = pytest.mark.unit
@@ -191,20 +193,35 @@ def test_abandonment_rises_when_the_same_demand_meets_fewer_staff() -> None:
     assert lean["calls_101_answered_within_30s"] < normal["calls_101_answered_within_30s"]
 
 
-def test_abandonment_rises_with_daily_load_within_one_run() -> None:
-    """Staffing follows expected demand only, so the busier days (demand shocks) abandon more."""
-    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    queued_at: dict[str, datetime] = {}
-    for e in simulate(SimConfig(start=date(2019, 1, 7), days=28, scale=0.5, seed=2)):
-        if e["type"] == "call.queued.v1" and e["data"]["queue"] == "101-primary":
-            queued_at[e["subject"]] = datetime.fromisoformat(e["time"])
-            per_day[e["time"][:10]][0] += 1
-        elif e["type"] == "call.abandoned.v1" and e["data"]["stage"] == "primary_queue":
-            per_day[e["time"][:10]][1] += 1
-    days = sorted(per_day.values(), key=lambda v: v[0])
-    quiet, busy = days[: len(days) // 3], days[-len(days) // 3 :]
-    rate = lambda group: sum(a for _, a in group) / sum(q for q, _ in group)  # noqa: E731
-    assert rate(busy) > rate(quiet)
+def _queue_run(calls_per_hour: float, agents: int, n: int = 6000) -> tuple[float, float]:
+    """Abandon share and mean wait of one queue with fixed staffing (Erlang-A by simulation)."""
+    rng = random.Random(1)
+    outcomes: list[tuple[str, int]] = []
+
+    def done(entry: Entry, outcome: str, when: int) -> None:
+        outcomes.append((outcome, when - entry.arrival))
+
+    queue = QueueSim("test", lambda _hour: agents, start_ms=0)
+    t = 0
+    for _ in range(n):
+        t += int(rng.expovariate(calls_per_hour / 3_600_000))
+        patience = int(180_000 * math.exp(rng.gauss(0, 1)))
+        service = int(240_000 * math.exp(0.6 * rng.gauss(0, 1)))
+        queue.add(Entry(t, patience, service, None, 2000, done))
+    queue.run_until(t + 1)
+    assert len(outcomes) == n
+    abandoned = sum(1 for o, _ in outcomes if o == ABANDONED)
+    return abandoned / n, sum(w for _, w in outcomes) / n
+
+
+def test_queue_waits_and_abandonment_rise_with_load() -> None:
+    runs = [_queue_run(rate, agents=5) for rate in (40, 60, 80, 100)]
+    shares = [share for share, _ in runs]
+    waits = [wait for _, wait in runs]
+    assert shares == sorted(shares) and shares[-1] > 3 * shares[0] > 0
+    assert waits == sorted(waits)
+    # more agents for the same load: fewer abandons
+    assert _queue_run(80, agents=7)[0] < _queue_run(80, agents=5)[0]
 
 
 # --- faults and ground truth ----------------------------------------------------------------------

@@ -116,4 +116,4 @@ def category_factors(hour_start_ms: int) -> tuple[float, float, float]:
     """(ASB weight factor, crime-share factor, immediate-share factor) for a local hour."""
     _, _, month, year = local_hour_info(hour_start_ms)
     y = year - REFERENCE_YEAR
-    return ASB_SEASON[month - 1] * ASB_TREND_PER_YEAR**y, 1.02**y, 1.0 + 0.035 * y
+    return ASB_SEASON[month - 1] * ASB_TREND_PER_YEAR**y, 1.012**y, 1.0 + 0.02 * y
