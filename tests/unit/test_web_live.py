@@ -1,0 +1,175 @@
+"""The live document's shaping, change detection and cache, without a warehouse or a network."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from demandhub.settings import Settings
+from demandhub.web.live import (
+    LiveCache,
+    LiveReaders,
+    build_live_document,
+    fingerprint,
+    incidents_section,
+    queues_section,
+)
+from schemas.definitions import Definitions
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2024, 6, 12, 11, 0, tzinfo=UTC)
+
+
+def reader_queue(queue: str, waiting: int, sl: tuple[int, int], ab: tuple[int, int]) -> dict[str, Any]:
+    """One item as ``live_queues`` returns it."""
+
+    def ratio(num: int, den: int) -> dict[str, Any]:
+        return {"num": num, "den": den, "percent": None if den == 0 else 100.0 * num / den}
+
+    period = {
+        "offered": ab[1],
+        "answered": sl[1],
+        "service_level": {"convention": "answered_basis", **ratio(*sl)},
+        "abandoned": ab[0],
+        "short_abandoned": 0,
+        "abandonment_rate": ratio(*ab),
+    }
+    return {
+        "queue": queue,
+        "waiting": waiting,
+        "longest_wait_seconds": 12.5 if waiting else None,
+        "waiting_past_threshold": 1 if waiting else 0,
+        "periods": {"last_15m": period, "last_60m": period, "today": period},
+    }
+
+
+def reader_incident(
+    incident_id: str, grade: str, target_min: float, elapsed_min: float, now: datetime = NOW
+) -> dict[str, Any]:
+    """One item as ``live_open_incidents`` returns it (status left to the page to derive)."""
+    return {
+        "incident_id": incident_id,
+        "grade": grade,
+        "district": "Fenland",
+        "area": "North",
+        "urban_rural": "rural",
+        "clock_start_at": now - timedelta(minutes=elapsed_min),
+        "target_minutes": target_min,
+        "minutes_elapsed": elapsed_min,
+        "minutes_left": target_min - elapsed_min,
+        "status": None,
+    }
+
+
+def test_queues_come_in_wallboard_order_with_rates_as_shares() -> None:
+    raw = [
+        reader_queue("webchat", 0, (0, 0), (0, 0)),
+        reader_queue("x-crime-desk", 2, (1, 1), (0, 1)),
+        reader_queue("999", 3, (9, 10), (1, 20)),
+    ]
+    tiles = queues_section(raw, Definitions())
+    assert [t["queue"] for t in tiles] == ["999", "101-primary", "101-secondary", "webchat", "x-crime-desk"]
+    q999 = tiles[0]
+    assert (q999["waiting"], q999["longest_wait_seconds"], q999["threshold_seconds"]) == (3, 12.5, 10)
+    window = q999["windows"]["last_15m"]
+    assert (window["service_level"], window["sl_numerator"], window["sl_denominator"]) == (0.9, 9, 10)
+    assert (window["abandonment"], window["abandoned"], window["abandon_denominator"]) == (0.05, 1, 20)
+    # a queue the reader did not mention, and one with no calls: counts 0, rates null (never 0%)
+    assert tiles[1]["waiting"] == 0 and tiles[1]["windows"]["today"]["service_level"] is None
+    assert tiles[3]["windows"]["today"]["abandonment"] is None
+
+
+def test_incident_status_follows_the_amber_share_and_the_target() -> None:
+    raw = [
+        reader_incident("ok", "IMMEDIATE", 15, 11),  # 11 / 15 = 73% < 75%
+        reader_incident("amber", "IMMEDIATE", 15, 11.25),  # exactly 75%
+        reader_incident("at-target", "PRIORITY", 60, 60),  # not yet past it
+        reader_incident("red", "PRIORITY", 60, 61),
+    ]
+    section = incidents_section(raw, NOW, 0.75)
+    by_id = {i["incident_id"]: i for i in section["items"]}
+    assert {k: v["status"] for k, v in by_id.items()} == {
+        "ok": "ok",
+        "amber": "amber",
+        "at-target": "amber",
+        "red": "red",
+    }
+    assert [i["incident_id"] for i in section["items"]] == ["red", "at-target", "amber", "ok"]
+    assert by_id["red"]["seconds_left"] == -60
+    assert by_id["ok"]["amber_at_seconds_left"] == pytest.approx(225)  # a quarter of 15 minutes
+    assert by_id["ok"]["target_at"] == NOW + timedelta(minutes=4)
+    assert (section["open"], section["amber"], section["red"]) == (4, 2, 1)
+
+
+def test_the_reader_status_wins_when_given() -> None:
+    raw = [dict(reader_incident("x", "IMMEDIATE", 15, 1), status="red")]
+    assert incidents_section(raw, NOW, 0.75)["items"][0]["status"] == "red"
+
+
+def _readers(queues: Any = None, incidents: Any = None, qa: Any = None) -> LiveReaders:
+    return LiveReaders(queues=queues, incidents=incidents, qa=qa)
+
+
+def test_a_failing_or_missing_reader_blanks_only_its_section() -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("warehouse down")
+
+    readers = _readers(
+        queues=lambda *a: [reader_queue("999", 1, (1, 1), (0, 1))],
+        incidents=broken,
+        qa=None,
+    )
+    doc = build_live_document(None, Settings(), NOW, readers)  # type: ignore[arg-type]
+    assert doc["queues"][0]["waiting"] == 1
+    assert doc["incidents"] is None and doc["qa"] is None
+    assert doc["errors"] == {"incidents": "reader failed", "qa": "not available yet"}
+    assert doc["generated_at"] == NOW.isoformat()
+
+
+def test_qa_section_names_today_explicitly() -> None:
+    readers = _readers(qa=lambda *a: {"depth": 4, "oldest_age_seconds": 90.0, "inflow": 6, "outflow": 2})
+    qa = build_live_document(None, Settings(), NOW, readers)["qa"]  # type: ignore[arg-type]
+    assert qa == {"depth": 4, "oldest_age_seconds": 90.0, "inflow_today": 6, "outflow_today": 2}
+
+
+def test_fingerprint_ignores_ticking_figures_but_not_changes() -> None:
+    def doc(now: datetime, waiting: int, elapsed: float) -> dict[str, Any]:
+        readers = _readers(
+            queues=lambda *a: [reader_queue("999", waiting, (1, 1), (0, 1))],
+            incidents=lambda *a: [reader_incident("I1", "IMMEDIATE", 15, elapsed, now)],
+            qa=lambda *a: {"depth": 1, "oldest_age_seconds": elapsed * 60, "inflow": 1, "outflow": 0},
+        )
+        return build_live_document(None, Settings(), now, readers)  # type: ignore[arg-type]
+
+    base = fingerprint(doc(NOW, 1, 2.0))
+    assert fingerprint(doc(NOW + timedelta(seconds=30), 1, 2.5)) == base  # only the clock moved
+    assert fingerprint(doc(NOW, 2, 2.0)) != base  # a new caller waits
+    assert fingerprint(doc(NOW, 1, 12.0)) != base  # the incident turned amber
+
+
+def test_cache_computes_once_per_interval_for_any_number_of_readers() -> None:
+    clock = [0.0]
+    calls: list[int] = []
+
+    def compute() -> dict[str, Any]:
+        calls.append(1)
+        return {"generated_at": len(calls), "errors": {}}
+
+    async def scenario() -> list[Any]:
+        cache = LiveCache(compute, ttl=0.5, clock=lambda: clock[0])
+        first = await asyncio.gather(*(cache.get() for _ in range(50)))
+        clock[0] = 0.4
+        again = await cache.get()
+        clock[0] = 0.6
+        later = await cache.get()
+        return [first, again, later, cache.computations]
+
+    first, again, later, computations = asyncio.run(scenario())
+    assert {s.doc["generated_at"] for s in first} == {1}
+    assert again.doc["generated_at"] == 1
+    assert later.doc["generated_at"] == 2
+    assert computations == 2
