@@ -118,20 +118,7 @@ class IncidentModel:
         urban = rng.random() < district.urban_share
         da = rng.random() < cat.da_p
         tc = o.created_at
-        created: dict[str, Any] = {
-            "channel": o.channel,
-            "opening_category": cat.code,
-            "domestic_abuse": da,
-            "self_initiated": self_init,
-            "location": {
-                "district": district.name,
-                "area": district.area,
-                "urban_rural": "urban" if urban else "rural",
-                "beat": f"{district.beat_prefix}{rng.randrange(1, 25):02d}",
-            },
-        }
-        if o.contact_id:
-            created["contact_id"] = o.contact_id
+        created = self._created_payload(o, cat, district, urban, da)
         if not ctx.emit("cad", "incident.created.v1", tc, iid, created):
             return iid  # after the end of the run: nothing of it exists
         c = ctx.tally(tc)
@@ -139,26 +126,51 @@ class IncidentModel:
         g0 = self._first_grade(cat, o.channel, da, imm_f)
         tg = tc + SECOND + _lognormal_ms(rng, 1.5, 0.8)
         graded = ctx.emit("cad", "incident.graded.v1", tg, iid, {"grade": g0})
-        mh = self._qualifiers(iid, cat, da, tc, tg)
-        if mh:
+        if self._qualifiers(iid, cat, da, tc, tg):
             c["inc_mh"] += 1
+        withdrawn = self._withdrawn(iid, tc, tg, self_init)
+        self._grade_truth(c, graded, g0, withdrawn is True)
+        if withdrawn is None:
+            self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
+        return iid
+
+    def _created_payload(
+        self, o: IncidentOrigin, cat: Category, district: District, urban: bool, da: bool
+    ) -> dict[str, Any]:
+        created: dict[str, Any] = {
+            "channel": o.channel,
+            "opening_category": cat.code,
+            "domestic_abuse": da,
+            "self_initiated": o.channel == "self_initiated",
+            "location": {
+                "district": district.name,
+                "area": district.area,
+                "urban_rural": "urban" if urban else "rural",
+                "beat": f"{district.beat_prefix}{self.ctx.rng.randrange(1, 25):02d}",
+            },
+        }
+        if o.contact_id:
+            created["contact_id"] = o.contact_id
+        return created
+
+    def _withdrawn(self, iid: str, tc: int, tg: int, self_init: bool) -> bool | None:
+        """Merge as a duplicate of the previous incident, or cancel, for a share of incidents.
+
+        Returns None when the incident goes on to deployment, else whether the merge or cancellation
+        event falls inside the run.
+        """
+        ctx, rng = self.ctx, self.ctx.rng
         last = self.last
         self.last = (iid, tc)
         if not self_init and last is not None and last[1] < tc and rng.random() < 0.03:
             t = tg + SECOND + _lognormal_ms(rng, 4.0, 0.7)
             data = {"duplicate_of": last[0]}
-            ended = ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data)
-            self._grade_truth(c, graded, g0, ended)
-            return iid
+            return ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data)
         if rng.random() < 0.025:
             t = tg + SECOND + _lognormal_ms(rng, 25.0, 0.9)
             reason = rng.choice(("caller_no_longer_requires", "duplicate_call", "resolved_before_attendance"))
-            ended = ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason})
-            self._grade_truth(c, graded, g0, ended)
-            return iid
-        self._grade_truth(c, graded, g0, False)
-        self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
-        return iid
+            return ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason})
+        return None
 
     @staticmethod
     def _grade_truth(c: Any, graded: bool, g0: str, removed: bool) -> None:
