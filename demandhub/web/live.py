@@ -65,17 +65,7 @@ QUEUES: tuple[tuple[str, str], ...] = (
 )
 WINDOWS = ("last_15m", "last_60m", "today")
 DEFAULT_SERVICE_LEVEL_TARGET = 0.90  # the national 999 standard and the historic 101 target
-VOLATILE_KEYS = frozenset(
-    {
-        "generated_at",
-        "seconds_left",
-        "minutes_left",
-        "minutes_elapsed",
-        "seconds_elapsed",
-        "longest_wait_seconds",
-        "oldest_age_seconds",
-    }
-)
+VOLATILE_KEYS = frozenset({"generated_at", "seconds_left", "longest_wait_seconds", "oldest_age_seconds"})
 
 Reader = Callable[..., Any]
 
