@@ -96,7 +96,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
     def ready(url: str) -> None:
         print(f"demandhub is up. Broker {bootstrap}; warehouse {settings.resolved_dsn}", flush=True)
-        print(f"  live page:   {url}   (log in with the supervisor or analyst token)", flush=True)
+        print(f"  live page:   {url}login   (log in with the supervisor or analyst token)", flush=True)
         print(f"  supervisor token: {tokens['supervisor']}", flush=True)
         print(f"  analyst token:    {tokens['analyst']}", flush=True)
         print(f"  metrics:     {url}metrics", flush=True)
@@ -367,6 +367,44 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if diffs else 0
 
 
+# -- board pack -----------------------------------------------------------------------------------
+@command("board")
+def cmd_board(args: argparse.Namespace, settings: Settings) -> int:
+    """The monthly board pack (json, xlsx, html, pdf), publishing, and `board import FILE.csv`."""
+    from demandhub.board.commands import run_board
+
+    return run_board(args, settings)
+
+
+@command("channels")
+def cmd_channels(args: argparse.Namespace, settings: Settings) -> int:
+    """Contacts by channel for any period, with the change against a year earlier."""
+    from demandhub.board.commands import run_channels
+
+    return run_channels(args, settings)
+
+
+@command("docs")
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    """Print (or --out write) the analyst data dictionary generated from the migrations."""
+    from demandhub.datadict import data_dictionary_markdown
+    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.migrate import migrate
+
+    wh = connect("chdb://memory")
+    try:
+        migrate(wh)
+        text = data_dictionary_markdown(wh)
+    finally:
+        wh.close()
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 # -- contract -------------------------------------------------------------------------------------
 @command("schemas")
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -446,8 +484,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reconcile", "recompute a day's rollups from the facts and report differences")
     p.add_argument("--day", required=True, help="local day YYYY-MM-DD")
 
+    p = add("docs", "generate the analyst data dictionary from the migrations")
+    p.add_argument("what", choices=("datadict",))
+    p.add_argument("--out", help="write to this file (e.g. docs/DATA_DICTIONARY.md)")
+
     p = add("schemas", "export or check the JSON Schemas of the event contract")
     p.add_argument("action", choices=("export", "check"))
+
+    from demandhub.board.commands import add_board_arguments, add_channels_arguments
+
+    add_board_arguments(add("board", "build (and optionally publish) the monthly board pack"))
+    add_channels_arguments(add("channels", "contacts by channel for a period against a year earlier"))
     return parser
 
 

@@ -1,0 +1,106 @@
+"""What every renderer shows, in one place: column titles, printed figures and label colours.
+
+A label is coloured by the measure's polarity, never by its direction alone: Higher is good (green)
+for a higher-is-better measure and bad (red) for a lower-is-better one; Comparable, n/a and every
+label of a neutral measure are grey. Null figures print "n/a"; a missing MSF prints "-".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
+from streams.domain.board.format import fmt_value
+
+Tone = Literal["good", "bad", "neutral"]
+
+COLUMN_TITLES: dict[str, str] = {
+    "current": "Current month",
+    "minus_1y": "-1 yr",
+    "minus_2y": "-2 yr",
+    "minus_3y": "-3 yr",
+    "v1y": "Current v 1yr avg",
+    "v3y": "Current v 3yr avg",
+    "fytd": "FYTD",
+    "fytd_minus_1y": "FYTD - 1 yr",
+    "rolling_12": "Rolling 12 months",
+    "baseline": "Baseline",
+    "perf_v_benchmark": "Perf v Benchmark",
+    "msf": "MSF",
+}
+TONE_RGB: dict[Tone, tuple[str, str]] = {
+    "good": ("C6EFCE", "006100"),
+    "bad": ("FFC7CE", "9C0006"),
+    "neutral": ("EDEDED", "595959"),
+}
+"""Tone -> (fill, font) colours as RRGGBB."""
+
+
+def label_tone(label: str, polarity: str) -> Tone:
+    """The colour of a label for a measure of ``polarity`` (module docstring)."""
+    if label not in ("Higher", "Lower") or polarity == "neutral":
+        return "neutral"
+    good = (label == "Higher") == (polarity == "higher_is_better")
+    return "good" if good else "bad"
+
+
+def cell_text(entry: Mapping[str, Any], column: str) -> str:
+    """The printed form of one dashboard cell."""
+    raw = entry[column]
+    if column in LABEL_COLUMNS:
+        return str(raw["label"])
+    if column == "msf" and raw is None:
+        return "-"
+    return fmt_value(raw, entry["unit"])
+
+
+def themes(data: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(theme, measures) in the pack's order; the theme comes from the definitions block."""
+    measures_meta = data["definitions"].get("measures", {})
+    current: str | None = None
+    bucket: list[dict[str, Any]] = []
+    for entry in data["measures"]:
+        theme = measures_meta.get(entry["id"], {}).get("theme", "Other")
+        if theme != current and bucket:
+            yield str(current), bucket
+            bucket = []
+        current = theme
+        bucket.append(entry)
+    if bucket:
+        yield str(current), bucket
+
+
+def row_headers(entry: Mapping[str, Any]) -> list[str]:
+    """The real-month headers of one measure's 12 columns ("Mar-19", "Apr-18 to Mar-19", ...)."""
+    out = []
+    for column in COLUMNS:
+        header = entry["headers"].get(column)
+        out.append("" if header is None else str(header))
+    return out
+
+
+def definitions_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(setting, value) pairs of every definition printed with the pack, dotted names."""
+    out: list[tuple[str, str]] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            out.append((prefix, node if isinstance(node, str) else _json(node)))
+
+    defs = data["definitions"]
+    for key in defs:
+        if key != "measures":
+            walk(key, defs[key])
+    for mid, meta in defs.get("measures", {}).items():
+        walk(f"measures.{mid}", {"source": meta["source"], "query": meta["query"], **meta["settings"]})
+    return out
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
