@@ -386,23 +386,10 @@ def cmd_channels(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("docs")
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    """Print (or --out write) the analyst data dictionary generated from the migrations."""
-    from demandhub.datadict import data_dictionary_markdown
-    from sinks.clickhouse.client import connect
-    from sinks.clickhouse.migrate import migrate
+    """Regenerate the analyst data dictionary from the migrations (default docs/DATA_DICTIONARY.md)."""
+    from demandhub.datadict import main as datadict_main
 
-    wh = connect("chdb://memory")
-    try:
-        migrate(wh)
-        text = data_dictionary_markdown(wh)
-    finally:
-        wh.close()
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
-    return 0
+    return datadict_main([args.out] if args.out else [])
 
 
 # -- contract -------------------------------------------------------------------------------------
@@ -486,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("docs", "generate the analyst data dictionary from the migrations")
     p.add_argument("what", choices=("datadict",))
-    p.add_argument("--out", help="write to this file (e.g. docs/DATA_DICTIONARY.md)")
+    p.add_argument("--out", help="file to write (default docs/DATA_DICTIONARY.md)")
 
     p = add("schemas", "export or check the JSON Schemas of the event contract")
     p.add_argument("action", choices=("export", "check"))
