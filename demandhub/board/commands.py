@@ -119,14 +119,15 @@ def _resolve_month(
     return auto_month(wh, config, force)
 
 
-def _run_import(args: argparse.Namespace, settings: Settings) -> int:
+def _run_import(args: argparse.Namespace, settings: Settings, wh: Warehouse | None) -> int:
     from demandhub.board.imports import CsvImportError, import_csv
 
     if not args.file:
         print("usage: demandhub board import FILE.csv", file=sys.stderr)
         return 2
     config = board_config(settings, args)
-    wh = _open(settings)
+    own = wh is None
+    wh = wh or _open(settings)
     try:
         report = import_csv(wh, Path(args.file).read_text(encoding="utf-8"), config.catalogue)
     except CsvImportError as exc:
@@ -134,7 +135,8 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
             print(problem, file=sys.stderr)
         return 1
     finally:
-        wh.close()
+        if own:
+            wh.close()
     print(json.dumps(report.as_dict()))
     return 0
 
@@ -146,10 +148,11 @@ def _extract_time(args: argparse.Namespace) -> datetime:
     return datetime.now(UTC)
 
 
-def run_board(args: argparse.Namespace, settings: Settings) -> int:
-    """The ``board`` command (module docstring)."""
+def run_board(args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None) -> int:
+    """The ``board`` command (module docstring); ``wh`` is an open warehouse to use (else the
+    configured one is opened and closed)."""
     if args.action == "import":
-        return _run_import(args, settings)
+        return _run_import(args, settings, wh)
     if args.if_first_working_day:
         today = _today(args, settings)
         if not is_first_working_day(today):
@@ -161,7 +164,8 @@ def run_board(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     config = board_config(settings, args)
     force = settings.force_id
-    wh = _open(settings)
+    own = wh is None
+    wh = wh or _open(settings)
     try:
         month = _resolve_month(args, wh, config, force)
         if month is None:
@@ -174,7 +178,8 @@ def run_board(args: argparse.Namespace, settings: Settings) -> int:
             publication = publish(wh, report.data, config_hash_of(report))
             report = report.with_publication(publication.as_dict())
     finally:
-        wh.close()
+        if own:
+            wh.close()
     body = _renderer(args.format)(report)
     if args.out:
         path = output_path(args.out, force, month, args.format)
@@ -200,7 +205,7 @@ def _channel_rows(table: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def run_channels(args: argparse.Namespace, settings: Settings) -> int:
+def run_channels(args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None) -> int:
     """The ``channels`` command: the channel table for --from..--to against a year earlier."""
     from demandhub.board.source import channel_series_of, force_series, imported_series
     from streams.domain.board.channels import channel_table
@@ -212,7 +217,8 @@ def run_channels(args: argparse.Namespace, settings: Settings) -> int:
     config = board_config(settings, args)
     rules = config.rules
     start = min(first - rules.channel_comparison_offset_months, YearMonth(last.year - 1, 1))
-    wh = _open(settings)
+    own = wh is None
+    wh = wh or _open(settings)
     try:
         imported = imported_series(wh, config.catalogue, [settings.force_id], start, last)
         data = force_series(
@@ -226,7 +232,8 @@ def run_channels(args: argparse.Namespace, settings: Settings) -> int:
             imported.get(settings.force_id, {}),
         )
     finally:
-        wh.close()
+        if own:
+            wh.close()
     series = channel_series_of(data.series)
     if not series:
         print(f"no contact figures for force {settings.force_id}", file=sys.stderr)

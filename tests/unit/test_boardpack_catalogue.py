@@ -1,0 +1,159 @@
+"""The measure catalogue: every issue id present, each produced by exactly one domain, fields valid."""
+
+from __future__ import annotations
+
+import pytest
+
+from demandhub.board.catalogue import CatalogueError, load_catalogue, parse_catalogue, resolve_setting
+from demandhub.board.config import PackSettings
+from demandhub.queries import contacts, crimes, incidents
+from schemas.definitions import Definitions
+
+pytestmark = pytest.mark.unit
+
+EVENT_IDS = [
+    "contacts_999",
+    "contacts_101",
+    "contacts_webchat",
+    "contacts_online",
+    "contacts_total",
+    "calls_999_answered_within_10s",
+    "calls_101_answered_within_30s",
+    "calls_999_abandoned_rate",
+    "calls_101_abandoned_rate",
+    "webchat_abandoned_rate",
+    "immediate_time_to_respond_mins",
+    "immediate_within_target_rate",
+    "priority_within_target_rate",
+    "incidents_total",
+    "incidents_mental_health",
+    "incidents_asb",
+    "immediate_share",
+    "crime_all",
+    "crime_violence_with_injury",
+    "crime_violence_without_injury",
+    "crime_burglary_dwelling",
+    "crime_domestic_abuse",
+    "crime_serious_sexual",
+    "crime_cyber",
+    "crime_rural",
+    "crime_drugs",
+    "crime_hate",
+    "outcome_rate_all",
+    "outcome_rate_burglary_dwelling",
+    "outcome_rate_domestic_abuse",
+    "outcome_rate_serious_sexual",
+    "outcome_rate_cyber",
+    "outcome_rate_hate",
+    "conditional_cautions_adult",
+    "conditional_cautions_youth",
+    "community_resolutions",
+    "crime_recorded_within_24h_rate",
+    "qa_linking_queue_month_end",
+]
+DOMAINS = {"contacts": contacts, "incidents": incidents, "crimes": crimes}
+
+MINIMAL = """
+[[measure]]
+id = "x"
+name = "X"
+unit = "count"
+polarity = "neutral"
+theme = "Victims"
+source = "imported"
+query = "imported_monthly"
+import_sources = ["s"]
+"""
+
+
+def test_the_issue_lists_38_event_ids_and_the_catalogue_has_them_all() -> None:
+    catalogue = load_catalogue()
+    assert len(EVENT_IDS) == 38
+    assert sorted(catalogue.event_ids()) == sorted(EVENT_IDS)
+
+
+def test_each_event_id_is_declared_by_exactly_one_domain_module_the_catalogue_names() -> None:
+    catalogue = load_catalogue().by_id()
+    for measure_id in EVENT_IDS:
+        owners = [name for name, mod in DOMAINS.items() if measure_id in mod.MEASURE_IDS]
+        assert owners == [catalogue[measure_id].module], measure_id
+        assert catalogue[measure_id].query == f"demandhub.queries.{owners[0]}.monthly_cells"
+
+
+def test_survey_measures_are_imported_percentages() -> None:
+    catalogue = load_catalogue()
+    imported = {m.id: m for m in catalogue.measures if m.source == "imported"}
+    for wanted in (
+        "victim_satisfaction_overall",
+        "victim_satisfaction_burglary",
+        "victim_satisfaction_domestic_abuse",
+        "victim_satisfaction_hate",
+        "confidence_local_concerns",
+    ):
+        assert wanted in imported
+        assert imported[wanted].spec.unit == "percent"
+        assert imported[wanted].import_sources
+    assert imported["victim_satisfaction_overall"].spec.as_of_lag_months > 0
+
+
+def test_polarity_units_lags_and_themes() -> None:
+    by_id = load_catalogue().by_id()
+    assert by_id["crime_domestic_abuse"].spec.polarity == "neutral"
+    assert by_id["crime_hate"].spec.polarity == "neutral"
+    assert by_id["crime_burglary_dwelling"].spec.polarity == "lower_is_better"
+    assert by_id["calls_999_answered_within_10s"].spec.polarity == "higher_is_better"
+    assert by_id["immediate_time_to_respond_mins"].spec.unit == "minutes"
+    assert by_id["outcome_rate_all"].spec.unit == "percent"
+    assert by_id["contacts_999"].spec.as_of_lag_months == 0
+    assert by_id["crime_all"].spec.as_of_lag_months == 1
+    assert {m.spec.theme for m in by_id.values()} == {"Victims", "Offenders", "Communities", "Transformation"}
+    assert by_id["crime_all"].spec.noun == "crimes"
+
+
+def test_every_definition_name_resolves_and_settling_names_a_setting() -> None:
+    defs = Definitions().as_dict()
+    settle = PackSettings().settle_hours
+    for m in load_catalogue().measures:
+        for name in m.definitions:
+            resolve_setting(defs, name)
+        if m.source == "events":
+            assert m.settling in settle, m.id
+    assert (
+        load_catalogue()
+        .by_id()["calls_999_answered_within_10s"]
+        .definition_values(Definitions())["calls.abandon_convention"]
+        == "answered_basis"
+    )
+    assert PackSettings().settle_hours["crimes"] > PackSettings().settle_hours["contacts"]
+
+
+def test_specs_are_grouped_by_theme_in_catalogue_order() -> None:
+    catalogue = load_catalogue()
+    themes = [s.theme for s in catalogue.specs()]
+    order = list(catalogue.themes)
+    assert themes == sorted(themes, key=order.index)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('unit = "count"', 'unit = "litres"'), "unknown unit"),
+        (('theme = "Victims"', 'theme = "Roads"'), "unknown theme"),
+        (('source = "imported"', 'source = "guess"'), "source must be"),
+        (('import_sources = ["s"]', "import_sources = []"), "import_sources is required"),
+    ],
+)
+def test_a_bad_entry_is_refused(change: tuple[str, str], message: str) -> None:
+    parse_catalogue(MINIMAL)  # the unchanged entry is valid
+    with pytest.raises(CatalogueError, match=message):
+        parse_catalogue(MINIMAL.replace(*change))
+
+
+def test_unknown_definition_setting_and_duplicate_ids_are_refused() -> None:
+    with pytest.raises(CatalogueError, match="unknown definition setting"):
+        parse_catalogue(MINIMAL + 'definitions = ["calls.no_such_setting"]\n')
+    with pytest.raises(CatalogueError, match="duplicate measure ids"):
+        parse_catalogue(MINIMAL + MINIMAL)
+    events = MINIMAL.replace('source = "imported"', 'source = "events"\nmodule = "contacts"')
+    with pytest.raises(CatalogueError, match="entities"):
+        parse_catalogue(events)
