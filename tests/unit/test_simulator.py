@@ -255,7 +255,8 @@ def _recount(events: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
                 out[month]["a999"] += 1
                 out[month]["a999_10"] += wait < timedelta(seconds=10)
         for created in facts.get("incident.created.v1", []):
-            out[_month(created["time"])]["incidents_total"] += 1
+            if not facts.get("incident.merged_as_duplicate.v1"):
+                out[_month(created["time"])]["incidents_total"] += 1
         recorded = facts.get("crime.recorded.v1")
         if recorded and not facts.get("crime.cancelled.v1"):
             out[_month(recorded[0]["time"])]["crime_all"] += 1

@@ -70,14 +70,9 @@ def _call(c: Counter[str], f: dict[str, list[dict[str, Any]]]) -> None:
         c["p101"] += 1
         c["p101_30"] += _t(answered_p) - _t(queued_p) < S30
     abandoned = _first(f, "call.abandoned.v1")
-    if abandoned:
+    if abandoned and not f.get("call.answered.v1"):  # end to end: never answered in any queue
         stage = abandoned["data"]["stage"]
-        entered = {
-            "ivr": _first(f, "call.ivr_entered.v1"),
-            "primary_queue": queued_p,
-            "in_transfer": _first(f, "call.transferred.v1"),
-            "secondary_queue": _first(f, "call.queued.v1", queue="101-secondary"),
-        }[stage]
+        entered = _first(f, "call.ivr_entered.v1") if stage == "ivr" else queued_p
         assert entered is not None
         c["o101_short" if _t(abandoned) - _t(entered) < S5 else "o101_ab"] += 1
 
@@ -86,10 +81,11 @@ def _incident(c: Counter[str], f: dict[str, list[dict[str, Any]]], end: datetime
     created = _first(f, "incident.created.v1")
     assert created is not None
     tc = _t(created)
-    c["inc"] += 1
+    merged = _first(f, "incident.merged_as_duplicate.v1")
+    c["inc"] += not merged
     mh_added = _first(f, "incident.qualifier_added.v1", qualifier="mental_health")
     mh_removed = _first(f, "incident.qualifier_removed.v1", qualifier="mental_health")
-    c["inc_mh"] += bool(mh_added and not mh_removed)
+    c["inc_mh"] += bool(mh_added and not mh_removed and not merged)
     closed = _first(f, "incident.closed.v1")
     c["inc_asb"] += bool(closed and closed["data"]["final_category"] in ASB_CATEGORIES)
     graded = _first(f, "incident.graded.v1")

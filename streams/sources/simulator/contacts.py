@@ -181,7 +181,8 @@ class ContactModel:
         data: dict[str, Any] = {"stage": stage, "wait_seconds": wait / 1000}
         if queue:
             data["queue"] = queue
-        if self.ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data):
+        emitted = self.ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data)
+        if emitted and stage in ("ivr", "primary_queue"):  # never answered (end to end)
             self.ctx.tally(call.offered)["o101_short" if wait < SHORT else "o101_ab"] += 1
         self._end(call, when + 1, "abandoned", None)
 

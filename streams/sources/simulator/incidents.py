@@ -121,15 +121,16 @@ class IncidentModel:
         created = self._created_payload(o, cat, district, urban, da)
         if not ctx.emit("cad", "incident.created.v1", tc, iid, created):
             return iid  # after the end of the run: nothing of it exists
-        c = ctx.tally(tc)
-        c["inc"] += 1
         g0 = self._first_grade(cat, o.channel, da, imm_f)
         tg = tc + SECOND + _lognormal_ms(rng, 1.5, 0.8)
         graded = ctx.emit("cad", "incident.graded.v1", tg, iid, {"grade": g0})
-        if self._qualifiers(iid, cat, da, tc, tg):
-            c["inc_mh"] += 1
+        mental_health = self._qualifiers(iid, cat, da, tc, tg)
         withdrawn = self._withdrawn(iid, tc, tg, self_init)
-        self._grade_truth(c, graded, g0, withdrawn is True)
+        c = ctx.tally(tc)
+        if withdrawn != "merged":  # a duplicate is not an incident of its own
+            c["inc"] += 1
+            c["inc_mh"] += mental_health
+        self._grade_truth(c, graded, g0, withdrawn in ("merged", "cancelled"))
         if withdrawn is None:
             self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
         return iid
@@ -153,11 +154,11 @@ class IncidentModel:
             created["contact_id"] = o.contact_id
         return created
 
-    def _withdrawn(self, iid: str, tc: int, tg: int, self_init: bool) -> bool | None:
+    def _withdrawn(self, iid: str, tc: int, tg: int, self_init: bool) -> str | None:
         """Merge as a duplicate of the previous incident, or cancel, for a share of incidents.
 
-        Returns None when the incident goes on to deployment, else whether the merge or cancellation
-        event falls inside the run.
+        Returns None when the incident goes on to deployment, else ``"merged"`` or ``"cancelled"``
+        when that event falls inside the run, or ``""`` when it falls after the end.
         """
         ctx, rng = self.ctx, self.ctx.rng
         last = self.last
@@ -165,11 +166,11 @@ class IncidentModel:
         if not self_init and last is not None and last[1] < tc and rng.random() < 0.03:
             t = tg + SECOND + _lognormal_ms(rng, 4.0, 0.7)
             data = {"duplicate_of": last[0]}
-            return ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data)
+            return "merged" if ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data) else ""
         if rng.random() < 0.025:
             t = tg + SECOND + _lognormal_ms(rng, 25.0, 0.9)
             reason = rng.choice(("caller_no_longer_requires", "duplicate_call", "resolved_before_attendance"))
-            return ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason})
+            return "cancelled" if ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason}) else ""
         return None
 
     @staticmethod

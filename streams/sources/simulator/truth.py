@@ -23,19 +23,21 @@ incidents by ``created``; crimes by ``recorded``.
 - ``calls_999_abandoned_rate``: percent: calls abandoned in the 999 queue with a wait (abandon time
   minus queued time) of at least 5 s, over calls queued in the 999 queue minus short abandons there
   (abandoned with a wait below 5 s).
-- ``calls_101_abandoned_rate``: end to end, percent: 101 calls whose last state is an abandon at any
-  stage (ivr, primary_queue, in_transfer, secondary_queue) with a stage wait of at least 5 s, over 101
-  calls offered minus those whose abandon had a stage wait below 5 s. The stage wait runs from entering
-  the stage (``call.ivr_entered``, ``call.queued``, ``call.transferred``) to the abandon. Callback
-  requests are not abandons (they stay in the denominator). A call still in progress at the end counts
-  in the denominator only.
+- ``calls_101_abandoned_rate``: end to end, percent: 101 calls offered that were never answered in
+  any queue and abandoned (at the ``ivr`` or ``primary_queue`` stage: a call abandoned in transfer or
+  in the secondary queue had been answered by the primary handler) with a stage wait of at least
+  5 s, over 101 calls offered minus the never-answered calls whose abandon had a stage wait below
+  5 s. The stage wait runs from entering the stage (``call.ivr_entered``, ``call.queued``) to the
+  abandon. Callback requests are not abandons (they stay in the denominator). A call still in
+  progress at the end counts in the denominator only.
 - ``webchat_abandoned_rate``: percent: sessions abandoned with a wait (abandon minus offered) of at
   least 5 s, over sessions offered minus short abandons.
-- ``incidents_total``: incidents created (every channel, self-initiated, later cancelled or merged).
-- ``incidents_mental_health``: incidents created in the month with the mental-health qualifier added
-  and not removed by the end of the run.
-- ``incidents_asb``: incidents created in the month that are closed with a final category in the ASB
-  chapter (ASB_PERSONAL, ASB_NUISANCE, ASB_ENVIRONMENTAL).
+- ``incidents_total``: incidents created, excluding those merged as duplicates by the end (every
+  channel, self-initiated and cancelled ones included).
+- ``incidents_mental_health``: of those, the ones with the mental-health qualifier added and not
+  removed by the end of the run.
+- ``incidents_asb``: of those, the ones closed with a final category in the ASB chapter
+  (ASB_PERSONAL, ASB_NUISANCE, ASB_ENVIRONMENTAL).
 - ``immediate_share``: percent of incidents created in the month and graded, excluding those
   cancelled or merged as duplicates by the end, whose first grade is IMMEDIATE.
 - ``immediate_time_to_respond_mins``: mean minutes (unrounded) from creation to first arrival of
