@@ -193,8 +193,14 @@ def build_report(
         published,
         extra_definitions=extra_definitions(config),
     )
-    data = assemble_json(pack, source, extract_time or datetime.now(UTC))
-    return BoardReport(data, _trends(pack, source, config))
+    return report_from(pack, source, config, extract_time or datetime.now(UTC))
+
+
+def report_from(
+    pack: BoardPack, source: BoardSource, config: BoardConfig, extract_time: datetime
+) -> BoardReport:
+    """The report of a computed pack and the source it was computed from."""
+    return BoardReport(assemble_json(pack, source, extract_time), _trends(pack, source, config))
 
 
 def config_hash_of(report: BoardReport) -> str:
