@@ -311,3 +311,23 @@ def test_datetime_start_and_clock_change_days() -> None:
     first = datetime.fromisoformat(events[0]["time"])
     last = datetime.fromisoformat(events[-1]["time"])
     assert start <= first and last < start + timedelta(days=2)
+
+
+def test_no_lifecycle_event_follows_a_terminal_one() -> None:
+    """Closure, cancellation and merging end an incident; cancellation ends a crime's changes."""
+    terminal = {
+        "incident.closed.v1",
+        "incident.cancelled.v1",
+        "incident.merged_as_duplicate.v1",
+        "crime.cancelled.v1",
+    }
+    ended_at: dict[str, str] = {}
+    late: list[tuple[str, str]] = []
+    for e in simulate(SimConfig(start=date(2019, 11, 1), days=30, scale=0.1, seed=8)):
+        subject, etype = e["subject"], e["type"]
+        if subject in ended_at and etype != "crime.qa_queue_exited.v1":
+            late.append((subject, etype))
+        if etype in terminal:
+            ended_at[subject] = e["time"]
+    assert len(ended_at) > 1000
+    assert late == []

@@ -186,18 +186,23 @@ class CrimeModel:
         }
 
     def _changes(self, cid: str, offence: str, recorded_at: int) -> int | None:
-        """Reclassification and cancellation; returns the cancellation instant if any."""
+        """Reclassification and cancellation (nothing follows a cancellation); returns the
+        cancellation instant if any."""
         ctx, rng = self.ctx, self.ctx.rng
+        reclassified: tuple[int, str] | None = None
         if offence in RECLASSIFY and rng.random() < 0.04:
             t = recorded_at + int(4 * DAY * math.exp(0.8 * rng.gauss(0, 1)))
-            new = rng.choice(RECLASSIFY[offence])
-            ctx.emit("crime", "crime.reclassified.v1", t, cid, {"offence_code": new})
+            reclassified = (t, rng.choice(RECLASSIFY[offence]))
+        cancelled_at = None
         if rng.random() < 0.02:
-            t = recorded_at + int(10 * DAY * math.exp(0.9 * rng.gauss(0, 1)))
+            cancelled_at = recorded_at + MINUTE + int(10 * DAY * math.exp(0.9 * rng.gauss(0, 1)))
             reason = rng.choice(("additional_verifiable_information", "crime_in_another_force_area"))
-            ctx.emit("crime", "crime.cancelled.v1", t, cid, {"reason": reason})
-            return t
-        return None
+            ctx.emit("crime", "crime.cancelled.v1", cancelled_at, cid, {"reason": reason})
+        if reclassified and (cancelled_at is None or reclassified[0] < cancelled_at):
+            ctx.emit(
+                "crime", "crime.reclassified.v1", reclassified[0], cid, {"offence_code": reclassified[1]}
+            )
+        return cancelled_at
 
     def _outcome(self, cid: str, recorded_at: int, cancelled_at: int | None) -> None:
         ctx, rng = self.ctx, self.ctx.rng
@@ -209,8 +214,9 @@ class CrimeModel:
         data = self._disposal(otype)
         ctx.emit("crime", "crime.outcome_assigned.v1", t, cid, data)
         if otype in (14, 15, 16, 18) and rng.random() < 0.03:
-            t2 = t + int(20 * DAY * math.exp(0.8 * rng.gauss(0, 1)))
-            ctx.emit("crime", "crime.outcome_changed.v1", t2, cid, self._disposal(1))
+            t2 = t + MINUTE + int(20 * DAY * math.exp(0.8 * rng.gauss(0, 1)))
+            if cancelled_at is None or t2 < cancelled_at:
+                ctx.emit("crime", "crime.outcome_changed.v1", t2, cid, self._disposal(1))
 
     def _disposal(self, otype: int) -> dict[str, Any]:
         rng = self.ctx.rng

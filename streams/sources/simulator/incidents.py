@@ -124,15 +124,16 @@ class IncidentModel:
         g0 = self._first_grade(cat, o.channel, da, imm_f)
         tg = tc + SECOND + _lognormal_ms(rng, 1.5, 0.8)
         graded = ctx.emit("cad", "incident.graded.v1", tg, iid, {"grade": g0})
-        mental_health = self._qualifiers(iid, cat, da, tc, tg)
-        withdrawn = self._withdrawn(iid, tc, tg, self_init)
+        plan = self._qualifier_plan(cat, da, tc, tg)
+        withdrawn, terminal = self._withdrawn(iid, tc, tg, self_init)
+        if withdrawn is None:
+            terminal = self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
+        mental_health = self._emit_qualifiers(iid, plan, tg, terminal)
         c = ctx.tally(tc)
         if withdrawn != "merged":  # a duplicate is not an incident of its own
             c["inc"] += 1
             c["inc_mh"] += mental_health
         self._grade_truth(c, graded, g0, withdrawn in ("merged", "cancelled"))
-        if withdrawn is None:
-            self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
         return iid
 
     def _created_payload(
@@ -154,11 +155,11 @@ class IncidentModel:
             created["contact_id"] = o.contact_id
         return created
 
-    def _withdrawn(self, iid: str, tc: int, tg: int, self_init: bool) -> str | None:
+    def _withdrawn(self, iid: str, tc: int, tg: int, self_init: bool) -> tuple[str | None, int]:
         """Merge as a duplicate of the previous incident, or cancel, for a share of incidents.
 
-        Returns None when the incident goes on to deployment, else ``"merged"`` or ``"cancelled"``
-        when that event falls inside the run, or ``""`` when it falls after the end.
+        Returns ``(None, 0)`` when the incident goes on to deployment, else (``"merged"`` or
+        ``"cancelled"`` when that event falls inside the run, ``""`` when after the end; its time).
         """
         ctx, rng = self.ctx, self.ctx.rng
         last = self.last
@@ -166,12 +167,14 @@ class IncidentModel:
         if not self_init and last is not None and last[1] < tc and rng.random() < 0.03:
             t = tg + SECOND + _lognormal_ms(rng, 4.0, 0.7)
             data = {"duplicate_of": last[0]}
-            return "merged" if ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data) else ""
+            emitted = ctx.emit("cad", "incident.merged_as_duplicate.v1", t, iid, data)
+            return ("merged" if emitted else ""), t
         if rng.random() < 0.025:
             t = tg + SECOND + _lognormal_ms(rng, 25.0, 0.9)
             reason = rng.choice(("caller_no_longer_requires", "duplicate_call", "resolved_before_attendance"))
-            return "cancelled" if ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason}) else ""
-        return None
+            emitted = ctx.emit("cad", "incident.cancelled.v1", t, iid, {"reason": reason})
+            return ("cancelled" if emitted else ""), t
+        return None, 0
 
     @staticmethod
     def _grade_truth(c: Any, graded: bool, g0: str, removed: bool) -> None:
@@ -180,32 +183,45 @@ class IncidentModel:
             if g0 == IMMEDIATE:
                 c["first_imm"] += 1
 
-    def _qualifiers(self, iid: str, cat: Category, da: bool, tc: int, tg: int) -> bool:
-        """Emit qualifiers; True when mental health is present at the end of the run."""
-        ctx, rng = self.ctx, self.ctx.rng
+    def _qualifier_plan(
+        self, cat: Category, da: bool, tc: int, tg: int
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        """Qualifier events as ``(time, event type, data)``; mental health may be removed later."""
+        rng = self.ctx.rng
+        plan: list[tuple[int, str, dict[str, Any]]] = []
+        added = "incident.qualifier_added.v1"
         if da and rng.random() < 0.8:
-            ctx.emit("cad", "incident.qualifier_added.v1", tg + 500, iid, {"qualifier": "domestic_abuse"})
+            plan.append((tg + 500, added, {"qualifier": "domestic_abuse"}))
         if cat.code in ASB_CATEGORIES and rng.random() < 0.85:
-            ctx.emit("cad", "incident.qualifier_added.v1", tg + 700, iid, {"qualifier": "asb"})
+            plan.append((tg + 700, added, {"qualifier": "asb"}))
         if cat.hate_p and rng.random() < cat.hate_p * 4:
             strand = HATE_STRANDS[bisect(_STRAND_CUM, rng.random() * _STRAND_CUM[-1])][0]
-            ctx.emit(
-                "cad",
-                "incident.qualifier_added.v1",
-                tg + 900,
-                iid,
-                {"qualifier": "hate", "hate_strand": strand},
-            )
-        if rng.random() >= 0.056:
-            return False
-        t_add = tc + 2 * SECOND + _lognormal_ms(rng, 20.0, 1.0)
-        if not ctx.emit("cad", "incident.qualifier_added.v1", t_add, iid, {"qualifier": "mental_health"}):
-            return False
-        if rng.random() < 0.1:
-            t_rm = t_add + MINUTE + _lognormal_ms(rng, 60.0, 0.8)
-            if ctx.emit("cad", "incident.qualifier_removed.v1", t_rm, iid, {"qualifier": "mental_health"}):
-                return False
-        return True
+            plan.append((tg + 900, added, {"qualifier": "hate", "hate_strand": strand}))
+        if rng.random() < 0.056:
+            t_add = tc + 2 * SECOND + _lognormal_ms(rng, 20.0, 1.0)
+            plan.append((t_add, added, {"qualifier": "mental_health"}))
+            if rng.random() < 0.1:
+                t_rm = t_add + MINUTE + _lognormal_ms(rng, 60.0, 0.8)
+                plan.append((t_rm, "incident.qualifier_removed.v1", {"qualifier": "mental_health"}))
+        return plan
+
+    def _emit_qualifiers(
+        self, iid: str, plan: list[tuple[int, str, dict[str, Any]]], tg: int, terminal: int
+    ) -> bool:
+        """Emit the plan, moving anything at or after the terminal event (close, cancellation,
+        merge) before it; True when mental health is present at the end of the run."""
+        ctx = self.ctx
+        mental_health = False
+        last = tg
+        for t, etype, data in plan:
+            if t >= terminal:
+                t = last + max(1, (terminal - last) // 2)
+                if t >= terminal:
+                    continue  # no room left before the terminal event
+            last = max(last, t)
+            if ctx.emit("cad", etype, t, iid, data) and data["qualifier"] == "mental_health":
+                mental_health = etype.endswith("added.v1")
+        return mental_health
 
     def _regrade(self, g0: str) -> tuple[str, str | None]:
         u = self.ctx.rng.random()
@@ -227,7 +243,8 @@ class IncidentModel:
         tc: int,
         tg: int,
         crime_f: float,
-    ) -> None:
+    ) -> int:
+        """Regrade, attendance, closure and any crime; returns the closing time."""
         ctx, rng = self.ctx, self.ctx.rng
         g0, graded = first
         self_init = o.channel == "self_initiated"
@@ -235,7 +252,7 @@ class IncidentModel:
         arrival: int | None = None
         if g1 == RWD:
             t_close = tg + MINUTE + _lognormal_ms(rng, 180.0, 1.0)
-            t_regrade = tg + SECOND + _lognormal_ms(rng, 10.0, 0.8)
+            t_regrade = min(tg + SECOND + _lognormal_ms(rng, 10.0, 0.8), (tg + t_close) // 2)
         else:
             if self_init:
                 ta = tg + SECOND + rng.randrange(60 * SECOND)
@@ -276,6 +293,7 @@ class IncidentModel:
         final_cat = CATEGORY_BY_CODE[final]
         if final_cat.offences and rng.random() < final_cat.crime_p * crime_f:
             self._crime(iid, o, final_cat, district, urban, da, tc)
+        return t_close
 
     def _response_truth(
         self, c: Any, g_now: str, urban: bool, tc: int, arrival: int | None, closed: bool
