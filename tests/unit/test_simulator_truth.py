@@ -62,7 +62,7 @@ def _call(c: Counter[str], f: dict[str, list[dict[str, Any]]]) -> None:
             c["a999"] += 1
             c["a999_10"] += _t(answered) - t0 < S10
         if abandoned and queued:
-            c["q999_short" if _t(abandoned) - _t(queued) < S5 else "q999_ab"] += 1
+            c["q999_short" if _t(abandoned) - t0 < S5 else "q999_ab"] += 1
         return
     queued_p = _first(f, "call.queued.v1", queue="101-primary")
     answered_p = _first(f, "call.answered.v1", queue="101-primary")

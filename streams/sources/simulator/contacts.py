@@ -149,11 +149,12 @@ class ContactModel:
                 c["a999_10"] += when - call.offered < 10 * SECOND
             self._serve(call, when, e.service)
             return
-        when = self._abandon_time(e, when)
-        wait = when - e.arrival
-        data = {"stage": "primary_queue", "queue": "999", "wait_seconds": wait / 1000}
+        while when - e.arrival == SHORT or when - call.offered == SHORT:
+            when += 1  # no wait exactly on the threshold, on either clock
+        data = {"stage": "primary_queue", "queue": "999", "wait_seconds": (when - e.arrival) / 1000}
         if ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data):
-            ctx.tally(call.offered)["q999_short" if wait < SHORT else "q999_ab"] += 1
+            short = when - call.offered < SHORT  # the 999 service clock starts at the offer
+            ctx.tally(call.offered)["q999_short" if short else "q999_ab"] += 1
         self._end(call, when + 1, "abandoned", None)
 
     # --- 101 --------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ incidents by ``created``; crimes by ``recorded``.
   whose answer time minus offered time is below 10 s, over 999 calls answered.
 - ``calls_101_answered_within_30s``: 101 primary queue: percent of calls answered in ``101-primary``
   within 30 s of joining it (``call.queued`` queue 101-primary), over calls answered in that queue.
-- ``calls_999_abandoned_rate``: percent: calls abandoned in the 999 queue with a wait (abandon time
-  minus queued time) of at least 5 s, over calls queued in the 999 queue minus short abandons there
-  (abandoned with a wait below 5 s).
+- ``calls_999_abandoned_rate``: percent: calls abandoned in the 999 queue with a wait of at least
+  5 s, over calls queued in the 999 queue minus short abandons there (abandoned with a wait below
+  5 s). The wait runs on the 999 service clock, from the offer (``clock_start_999 = offered``) to the
+  abandon, like the answer time.
 - ``calls_101_abandoned_rate``: end to end, percent: 101 calls offered that were never answered in
   any queue and abandoned (at the ``ivr`` or ``primary_queue`` stage: a call abandoned in transfer or
   in the secondary queue had been answered by the primary handler) with a stage wait of at least
