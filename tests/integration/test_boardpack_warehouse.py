@@ -1,0 +1,267 @@
+"""The board pack read from a real warehouse: simulated events through the pipeline, imported
+survey figures, completeness, MSF, publishing and revisions, and the commands' output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demandhub.board.catalogue import load_catalogue
+from demandhub.board.commands import add_board_arguments, add_channels_arguments, run_board, run_channels
+from demandhub.board.config import PackSettings
+from demandhub.board.imports import import_csv
+from demandhub.board.msf import parse_msf
+from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
+from demandhub.board.store import publish
+from demandhub.queries import contacts, crimes, incidents
+from demandhub.settings import Settings
+from schemas.definitions import Definitions
+from schemas.topics import topic_for_type
+from sinks.clickhouse.client import Warehouse
+from streams import registry
+from streams.domain.board.dashboard import COLUMNS
+from streams.domain.board.months import YearMonth
+from streams.domain.board.rules import BoardRules
+from streams.pipeline import Pipeline, RawMessage
+from streams.sources.simulator import SimConfig, simulate, truth
+from tests.conftest import TEST_KEY
+
+pytestmark = pytest.mark.integration
+
+SIM = SimConfig(start=date(2019, 1, 1), days=75, seed=11, scale=0.02, forces=("cambs", "beds"))
+HEADER = "force_id,measure_id,month,numerator,n,source,as_of"
+
+
+def config(**pack: Any) -> BoardConfig:
+    return BoardConfig(load_catalogue(), Definitions(), BoardRules(), PackSettings(**pack), parse_msf(""))
+
+
+@cache
+def sim_events() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    return list(simulate(SIM)), truth(SIM)
+
+
+def load_events(wh: Warehouse, settings: Settings) -> dict[str, Any]:
+    events, figures = sim_events()
+    pipeline = Pipeline(settings, wh, registry.folds(), TEST_KEY, registry.refreshers())
+    for start in range(0, len(events), 5000):
+        chunk = events[start : start + 5000]
+        messages = [
+            RawMessage(topic_for_type(e["type"]).name, 0, start + i, json.dumps(e).encode())
+            for i, e in enumerate(chunk)
+        ]
+        pipeline.process(messages)
+    return figures
+
+
+def measures(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["id"]: m for m in data["measures"]}
+
+
+def test_pack_from_simulated_events(wh: Warehouse, settings: Settings) -> None:
+    figures = load_events(wh, settings)
+    cfg = config(msf_period="current")
+    # Events run to 16 March 2019: calls are complete to February, crime (ten days' settling) too.
+    assert auto_month(wh, cfg, "cambs") == YearMonth(2019, 2)
+    report = build_report(wh, cfg, "cambs", YearMonth(2019, 2), datetime(2019, 3, 20, tzinfo=UTC))
+    data = report.data
+    rows = measures(data)
+    feb, jan = figures["cambs"]["2019-02"], figures["cambs"]["2019-01"]
+    assert rows["contacts_999"]["as_of"] == "2019-02" and rows["crime_all"]["as_of"] == "2019-01"
+    assert rows["contacts_999"]["current"] == feb["contacts_999"]
+    assert rows["contacts_total"]["current"] == feb["contacts_total"]
+    assert rows["incidents_total"]["current"] == feb["incidents_total"]
+    assert rows["crime_all"]["current"] == jan["crime_all"]
+    assert rows["calls_999_answered_within_10s"]["current"] == pytest.approx(
+        feb["calls_999_answered_within_10s"]
+    )
+    # No history before 2019: earlier years and every longer period are null, never 0.
+    for column in ("minus_1y", "minus_2y", "minus_3y", "fytd", "rolling_12", "baseline"):
+        assert rows["contacts_999"][column] is None
+    assert rows["contacts_999"]["v1y"]["label"] == "n/a"
+    assert rows["victim_satisfaction_overall"]["current"] is None  # nothing imported
+    # MSF: beds is the only other force; a count is the figure per peer force.
+    assert rows["contacts_999"]["msf"] == figures["beds"]["2019-02"]["contacts_999"]
+    assert data["msf"]["contacts_999"]["peers"] == ["beds"]
+    # Channels: January and February 2019 against the same months of 2018 (no data: n/a).
+    channels = data["channels"]
+    first_row = channels["rows"][0]
+    assert first_row["counts"]["999"] == jan["contacts_999"] + feb["contacts_999"]
+    assert first_row["pct_change"]["999"] is None
+    marks = data["source_watermarks"]
+    assert marks["entities"]["call"].startswith("2019-03-1")
+    assert {s["source"] for s in marks["sources"]} >= {"telephony", "cad"}
+    assert len(report.trends) == len(rows)
+
+    # March is still open (events stop mid-month): the partial month is in the warehouse but
+    # the pack shows n/a, never a partial figure as final.
+    raw = contacts.monthly_cells(wh, "cambs", YearMonth(2019, 3), YearMonth(2019, 3), Definitions())
+    assert raw["contacts_999"][YearMonth(2019, 3)].num > 0
+    march = measures(build_report(wh, cfg, "cambs", YearMonth(2019, 3)).data)
+    assert march["contacts_999"]["current"] is None
+    assert march["contacts_999"]["msf"] is None
+
+
+def test_each_event_measure_comes_from_exactly_one_domain(wh: Warehouse) -> None:
+    first, last = YearMonth(2019, 1), YearMonth(2019, 2)
+    produced = {
+        name: set(mod.monthly_cells(wh, "cambs", first, last, Definitions()))
+        for name, mod in (("contacts", contacts), ("incidents", incidents), ("crimes", crimes))
+    }
+    catalogue = load_catalogue()
+    for name, ids in produced.items():
+        assert ids == set(catalogue.event_ids(name))
+    assert sum(len(ids) for ids in produced.values()) == len(catalogue.event_ids())
+
+
+def survey_csv(rows: dict[str, tuple[int, int]], force: str = "cambs") -> str:
+    lines = [HEADER]
+    for month, (num, n) in rows.items():
+        lines.append(f"{force},victim_satisfaction_overall,{month},{num},{n},victim_survey,{month}-28")
+    return "\n".join(lines) + "\n"
+
+
+def history() -> dict[str, tuple[int, int]]:
+    """Jan 2016..Jan 2019: 400 of 500 satisfied a month (80%), except June 2018 (no survey)."""
+    months = [YearMonth(2016, 1) + i for i in range(37)]
+    return {str(m): (400, 500) for m in months if m != YearMonth(2018, 6)}
+
+
+def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
+    cfg = config()
+    import_csv(wh, survey_csv(history()), cfg.catalogue)
+    import_csv(wh, survey_csv(history()), cfg.catalogue)  # idempotent
+    assert wh.query("SELECT count() FROM imported_monthly FINAL").rows[0][0] == 36
+    data = build_report(wh, cfg, "cambs", YearMonth(2019, 4), datetime(2019, 5, 2, tzinfo=UTC)).data
+    assert list(data) == [
+        "force",
+        "month",
+        "extract_time",
+        "source_watermarks",
+        "definitions",
+        "label_rule",
+        "measures",
+        "channels",
+        "narrative",
+        "revisions",
+        "msf",
+        "publication",
+    ]
+    json.dumps(data, allow_nan=False)
+    row = measures(data)["victim_satisfaction_overall"]
+    assert list(row) == ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells"]
+    # Survey lag 3 months: the April 2019 pack shows January 2019.
+    assert row["as_of"] == "2019-01" and row["headers"]["current"] == "Jan-19"
+    assert row["current"] == pytest.approx(80.0)
+    assert row["cells"]["current"]["num"] == 400 and row["cells"]["current"]["den"] == 500
+    # Rolling 12 months Feb-18..Jan-19 include the missing June: null with complete periods.
+    assert row["rolling_12"] is None and row["cells"]["rolling_12"]["missing"] == ["2018-06"]
+    assert row["minus_1y"] == pytest.approx(80.0)
+    defs = data["definitions"]
+    assert defs["board_rules"]["version"] and defs["metrics"]["version"] == Definitions().version
+    assert defs["measures"]["calls_999_answered_within_10s"]["settings"]["calls.abandon_convention"]
+    assert len(defs["config_hash"]) == 64
+    # The pack whose survey month is June 2018 shows n/a, not 0.0%.
+    june = measures(build_report(wh, cfg, "cambs", YearMonth(2018, 9)).data)["victim_satisfaction_overall"]
+    assert june["as_of"] == "2018-06" and june["current"] is None
+    assert june["v1y"]["label"] == "n/a" and june["minus_1y"] == pytest.approx(80.0)
+
+
+def test_publish_restate_and_revisions(wh: Warehouse) -> None:
+    cfg = config()
+    import_csv(wh, survey_csv(history()), cfg.catalogue)
+    april = build_report(wh, cfg, "cambs", YearMonth(2019, 4))
+    first = publish(wh, april.data, config_hash_of(april))
+    assert (first.pack_version, first.new) == (1, True)
+    again = publish(wh, build_report(wh, cfg, "cambs", YearMonth(2019, 4)).data, config_hash_of(april))
+    assert (again.pack_version, again.new) == (1, False)  # unchanged: nothing new written
+    assert build_report(wh, cfg, "cambs", YearMonth(2019, 4)).data["revisions"] == []
+
+    # The supplier restates January 2019: 450 of 500 (90%).
+    import_csv(wh, survey_csv({"2019-01": (450, 500)}), cfg.catalogue)
+    rerun = build_report(wh, cfg, "cambs", YearMonth(2019, 4))
+    revisions = {(r["measure"], r["as_of"], r["column"]): r for r in rerun.data["revisions"]}
+    current = revisions[("victim_satisfaction_overall", "2019-01", "current")]
+    assert (current["old"], current["new"]) == (pytest.approx(80.0), pytest.approx(90.0))
+    assert current["note"].startswith("restated from 80.0% to 90.0%")
+    second = publish(wh, rerun.data, config_hash_of(rerun))
+    assert (second.pack_version, second.new) == (2, True)
+    versions = wh.query(
+        "SELECT pack_version, count(), anyIf(value, measure_id = 'victim_satisfaction_overall' "
+        "AND column = 'current') FROM board_published GROUP BY pack_version ORDER BY pack_version"
+    ).rows
+    assert [(v, round(x, 6)) for v, _n, x in versions] == [(1, 80.0), (2, 90.0)]  # v1 kept as published
+    assert versions[0][1] == versions[1][1] == len(COLUMNS) * len(cfg.catalogue.measures)
+    assert build_report(wh, cfg, "cambs", YearMonth(2019, 4)).data["revisions"] == []
+
+    # A later month's pack lists figures of earlier published months that changed since.
+    import_csv(wh, survey_csv({"2019-01": (425, 500)}), cfg.catalogue)
+    may = build_report(wh, cfg, "cambs", YearMonth(2019, 5))
+    late = {(r["as_of"], r["column"]): r for r in may.data["revisions"]}
+    assert (late[("2019-01", "current")]["old"], late[("2019-01", "current")]["new"]) == (
+        pytest.approx(90.0),
+        pytest.approx(85.0),
+    )
+
+
+def board_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_board_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_commands_are_deterministic_and_refuse_bad_files(
+    wh: Warehouse, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "surveys.csv"
+    good.write_text(survey_csv(history()))
+    assert run_board(board_args("import", str(good)), settings, wh) == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(survey_csv({"2019-02": (600, 500)}))
+    assert run_board(board_args("import", str(bad)), settings, wh) == 1
+    assert "numerator is larger than n" in capsys.readouterr().err
+    assert wh.query("SELECT count() FROM imported_monthly FINAL").rows[0][0] == 36
+
+    outputs = []
+    for name in ("a.json", "b.json"):
+        args = board_args(
+            "--month", "2019-04", "--out", str(tmp_path / name), "--extract-time", "2019-05-02T06:00:00"
+        )
+        assert run_board(args, settings, wh) == 0
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["extract_time"] == "2019-05-02T06:00:00+00:00"
+
+    out_dir = tmp_path / "packs"
+    args = board_args("--month", "2019-04", "--format", "xlsx", "--out", f"{out_dir}/", "--publish")
+    assert run_board(args, settings, wh) == 0
+    assert (out_dir / "board-cambs-2019-04.xlsx").stat().st_size > 0
+    assert wh.query("SELECT max(pack_version) FROM board_pack_versions").rows[0][0] == 1
+
+
+def test_channels_command(wh: Warehouse, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    figures = load_events(wh, settings)
+    parser = argparse.ArgumentParser()
+    add_channels_arguments(parser)
+    args = parser.parse_args(["--from", "2019-01", "--to", "2019-02", "--format", "json"])
+    assert run_channels(args, settings, wh) == 0
+    table = json.loads(capsys.readouterr().out)
+    row = table["rows"][0]
+    jan, feb = figures["cambs"]["2019-01"], figures["cambs"]["2019-02"]
+    for channel, measure in (
+        ("999", "contacts_999"),
+        ("101", "contacts_101"),
+        ("webchat", "contacts_webchat"),
+    ):
+        assert row["counts"][channel] == jan[measure] + feb[measure]
+    assert row["counts"]["total"] == jan["contacts_total"] + feb["contacts_total"]
+    assert "compare with January to February 2018" in table["caption"]
+    args = parser.parse_args(["--from", "2019-01", "--to", "2019-02"])
+    assert run_channels(args, settings, wh) == 0
+    assert "Web chat" in capsys.readouterr().out
