@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +116,33 @@ def test_the_command_does_nothing_on_other_days(tmp_path, capsys: pytest.Capture
     assert run_board(args, Settings(data_dir=tmp_path / "none")) == 0
     assert "not the first working day of the month (2022-01-04)" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+CRON = Path(__file__).resolve().parents[2] / "deploy" / "cron" / "demandhub-board.cron"
+
+
+def cron_jobs() -> list[tuple[list[str], str]]:
+    """(the five schedule fields, the command) of every job line."""
+    jobs = []
+    for line in CRON.read_text().splitlines():
+        fields = line.split(None, 6)
+        if line.startswith("#") or "=" in line.split(" ", 1)[0] or len(fields) < 7:
+            continue
+        jobs.append((fields[:5], fields[6]))
+    return jobs
+
+
+def test_cron_wakes_on_every_possible_first_working_day_and_lets_the_command_decide() -> None:
+    (schedule, command), *others = cron_jobs()
+    assert others == []
+    minute, hour, days, month, weekday = schedule
+    assert (minute, hour, month, weekday) == ("0", "6", "*", "*")  # weekday * (cron ORs the two)
+    first, last = (int(x) for x in days.split("-"))
+    assert all(first <= first_working_day(y, m).day <= last for y in range(2000, 2100) for m in range(1, 13))
+    boards = re.findall(r"demandhub board ([^>;&]*)", command)
+    formats = set()
+    for board in boards:
+        args = _args(*board.replace("$f", "pdf").split())
+        assert args.month == "auto" and args.if_first_working_day and args.out
+        formats.add(args.format)
+    assert {"json", "pdf"} <= formats
