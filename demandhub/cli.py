@@ -297,7 +297,10 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             print("--live needs --kafka or DEMANDHUB_KAFKA_BOOTSTRAP", file=sys.stderr)
             return 2
         sim.produce_kafka(
-            sim.simulate_live(config, speed=args.speed), settings.kafka_bootstrap, linger_ms=5, flush_every=1
+            sim.simulate_live(config, speed=args.speed),
+            settings.kafka_bootstrap,
+            linger_ms=5,
+            flush_every=200,
         )
         return 0
     if args.out:
@@ -392,6 +395,19 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     return datadict_main([args.out] if args.out else [])
 
 
+@command("dlq-replay")
+def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Check a domain's dead letters again; re-produce those that now validate (see demandhub.dlq)."""
+    from demandhub.dlq import replay_dlq
+
+    if not settings.kafka_bootstrap:
+        print("set DEMANDHUB_KAFKA_BOOTSTRAP or --kafka", file=sys.stderr)
+        return 2
+    summary = replay_dlq(settings, args.domain, args.policy, args.max)
+    print(json.dumps(summary.as_dict()))
+    return 0
+
+
 # -- contract -------------------------------------------------------------------------------------
 @command("schemas")
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -474,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("docs", "generate the analyst data dictionary from the migrations")
     p.add_argument("what", choices=("datadict",))
     p.add_argument("--out", help="file to write (default docs/DATA_DICTIONARY.md)")
+
+    p = add("dlq-replay", "re-check a domain's dead letters; re-produce those that now validate")
+    p.add_argument("--domain", required=True, choices=("contacts", "incidents", "crimes"))
+    p.add_argument("--policy", required=True, choices=("stop", "reinsert", "drop"))
+    p.add_argument("--max", type=int, help="read at most this many dead letters")
+    p.add_argument("--kafka", help="Kafka bootstrap host:port")
 
     p = add("schemas", "export or check the JSON Schemas of the event contract")
     p.add_argument("action", choices=("export", "check"))
