@@ -195,8 +195,8 @@ class Pipeline:
             event = parse_event_json(message.value)
         except ValidationError as exc:
             return self._dead(message, _describe(exc), _reason_class(exc))
-        except ValueError as exc:  # pragma: no cover - pydantic wraps nearly everything
-            return self._dead(message, str(exc)[:500], "malformed_json")
+        except (ValueError, RecursionError) as exc:  # e.g. nesting deeper than any parser allows
+            return self._dead(message, f"{type(exc).__name__}: {str(exc)[:480]}", "malformed_json")
         problem = self._range_problem(event)
         if problem:
             return self._dead(message, problem[1], problem[0], event)

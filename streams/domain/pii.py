@@ -95,7 +95,7 @@ def scrub_raw(raw: bytes, key: bytes) -> bytes:
     personal field is optional)."""
     try:
         decoded = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return json.dumps(
             {"undecodable": True, "length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
         ).encode()
