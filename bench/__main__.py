@@ -1,0 +1,104 @@
+"""``python -m bench [NAME ...] [--quick]``: run benchmarks and rewrite BENCHMARKS.md.
+
+With no NAME every benchmark runs (``make bench``). ``--quick`` is a smoke run with small sizes:
+its results are written under the scratch directory only, never to ``bench/results/`` or
+BENCHMARKS.md. A full run stores each result in ``bench/results/<name>.json`` and renders
+BENCHMARKS.md from every stored result (so one benchmark can be re-run alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import board, freshness, profile, replay, scale, throughput
+from bench.harness import REPO, BenchError, RunContext, stop_everything
+from bench.machine import describe
+from bench.report import render
+from bench.result import RESULTS_DIR, Result, load_all
+
+BENCHMARKS: dict[str, Callable[[RunContext], Result]] = {
+    "throughput": throughput.run,
+    "freshness": freshness.run,
+    "replay": replay.run,
+    "board": board.run,
+    "scale": scale.run,
+    "profile": profile.run,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes; results not published")
+    parser.add_argument("--work-dir", type=Path, help="scratch directory (default: a fresh temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "BENCHMARKS.md", help="report to rewrite (full runs)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    names = args.names or list(BENCHMARKS)
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="demandhub-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    command = "python -m bench" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
+    failed: list[str] = []
+    started = time.perf_counter()
+    try:
+        for name in names:
+            failed += _run_one(name, work, args.quick, command)
+    finally:
+        stop_everything()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"scratch kept in {work}")
+    print(f"benchmarks took {time.perf_counter() - started:.0f} s")
+    if not args.quick:
+        args.out.write_text(render(load_all()))
+        print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+def _run_one(name: str, work: Path, quick: bool, command: str) -> list[str]:
+    """Run one benchmark; store its result (full runs). Returns [name] if it failed."""
+    ctx = RunContext(work / name, quick, command, describe())
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    print(f"== {name}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        result = BENCHMARKS[name](ctx)
+    except (BenchError, OSError, ValueError, KeyError) as exc:
+        traceback.print_exc()
+        print(f"!! {name} failed: {exc}", flush=True)
+        return [name]
+    finally:
+        stop_everything()
+    result.seconds = round(time.perf_counter() - t0, 1)
+    result.quick = quick
+    path = result.save(ctx.work / "results" if quick else RESULTS_DIR)
+    ratio = "n/a" if result.ratio is None else f"{result.ratio:.3g}"
+    print(f"   {result.ratio_label}: {ratio} (target {result.target}); {result.seconds:.0f} s", flush=True)
+    for f in result.figures:
+        value = "n/a" if f.value is None else f"{f.value:,.4g}"
+        print(f"   {f.label}: {value} {f.unit}", flush=True)
+    print(f"   saved {path}", flush=True)
+    return []
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Profile of the worker's hot path: pyinstrument over ``Pipeline.process`` on the replay path.
+
+``bench.child profile`` builds the pipeline exactly as the worker and ``demandhub replay`` do and
+puts one simulated day (one force, scale 1) through ``Pipeline.process`` in chunks of 2,000 events
+(the worker's ``batch_max_events``), sampling every 2 ms:
+
+- on a fresh warehouse;
+- on the ten-year warehouse left by the replay benchmark, for the day after its history ends (the
+  cost of the same work once the fact tables hold ten years), when that warehouse exists.
+
+The result keeps the functions with the most self time and the call tree of each profile.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bench import replay
+from bench.harness import RunContext, ratio, run_child
+from bench.result import Figure, Result
+
+DAY_AFTER_HISTORY = date(2025, 1, 6)
+CHUNK = 2000
+
+
+def _profile(ctx: RunContext, label: str, data_dir: str, start: date, scale: float) -> dict:
+    return run_child(
+        "bench.child",
+        [
+            "profile",
+            "--data-dir",
+            data_dir,
+            "--start",
+            start.isoformat(),
+            "--days",
+            "1",
+            "--scale",
+            str(scale),
+            "--chunk",
+            str(CHUNK),
+        ],
+        timeout=600,
+        log_path=ctx.work / f"{label}.log",
+    )
+
+
+def run(ctx: RunContext) -> Result:
+    scale = 0.25 if ctx.quick else 1.0
+    fresh = _profile(ctx, "fresh", str(ctx.work / "fresh"), DAY_AFTER_HISTORY, scale)
+    history = replay.replayed_warehouse(ctx.work.parent)
+    aged = _profile(ctx, "aged", history["data_dir"], DAY_AFTER_HISTORY, scale) if history else None
+    figures = [
+        Figure(
+            "Pipeline.process, fresh warehouse",
+            fresh["rate"],
+            "events/s",
+            f"{fresh['events']:,} events in {fresh['seconds']:.1f} s (profiler on)",
+        ),
+    ]
+    if aged:
+        figures.append(
+            Figure(
+                "Pipeline.process, after ten years of history",
+                aged["rate"],
+                "events/s",
+                f"{aged['events']:,} events in {aged['seconds']:.1f} s (profiler on)",
+            )
+        )
+    return Result(
+        name="profile",
+        title="Profile of the hot path (Pipeline.process)",
+        command=ctx.command,
+        machine=ctx.machine,
+        sizes=f"one simulated day ({DAY_AFTER_HISTORY}, one force at scale {scale:g}) in chunks of "
+        f"{CHUNK:,}; pyinstrument 5.1.3, 2 ms interval",
+        figures=figures,
+        ratio=ratio(aged["rate"], fresh["rate"]) if aged else None,
+        ratio_label="rate after ten years of history / rate on a fresh warehouse",
+        target="no target (explains the others)",
+        met=None,
+        extra={"fresh": fresh, "aged": aged},
+    )

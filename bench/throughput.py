@@ -1,0 +1,191 @@
+"""1. Whole-hub throughput: pre-produced events through ``demandhub worker`` into the warehouse.
+
+A fresh tansu broker gets ``N`` simulated events (one force at scale 1 over whole days). Baseline: a
+bare aiokafka consumer (``bench.bare drain``) reads them all. Then one ``demandhub worker`` child is
+launched and timed until its ledger holds every distinct event (``SELECT uniqExact(source, id) FROM
+events`` through ``/api/sql``, polled every 0.5 s). Both are timed from their process launch, so
+each carries its own start-up (imports, group join; the worker also loads chDB and migrates); the
+rates after the first record / first ledger row are reported beside them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bench.harness import (
+    BenchError,
+    Record,
+    RunContext,
+    Worker,
+    broker,
+    produce_all,
+    ratio,
+    run_child,
+    simulated_records,
+)
+from bench.result import Figure, Result
+
+START = date(2024, 3, 4)
+DAYS_FULL = 14
+DAYS_QUICK = 1
+POLL_SECONDS = 0.5
+TARGET = 0.3
+
+
+@dataclass
+class HubRun:
+    """One timed run of ``workers`` worker processes over ``events`` pre-produced events."""
+
+    workers: int
+    events: int
+    produce_seconds: float
+    wall_seconds: float  # first launch -> every distinct event in the ledger(s)
+    steady_seconds: float  # first ledger row seen -> every distinct event
+    startup_seconds: float  # launch -> the last worker's web server answers
+    duplicates: int  # rows held twice across workers (partitions that moved before a commit)
+    pipeline_seconds: float  # sum of the workers' demandhub_sink_write_seconds (Pipeline.process)
+    batches: int
+
+    @property
+    def wall_rate(self) -> float:
+        return self.events / self.wall_seconds
+
+    @property
+    def steady_rate(self) -> float:
+        return self.events / self.steady_seconds if self.steady_seconds else 0.0
+
+
+def sizes(ctx: RunContext) -> tuple[int, float]:
+    """(days, scale) of the event set."""
+    return (DAYS_QUICK if ctx.quick else DAYS_FULL), 1.0
+
+
+def _union_size(workers: list[Worker]) -> int:
+    """Distinct (source, id) over every worker's ledger (pages of 50,000 ids per query)."""
+    seen: set[tuple[str, str]] = set()
+    for w in workers:
+        offset = 0
+        while True:
+            rows = w.sql(
+                f"SELECT DISTINCT source, id FROM events ORDER BY source, id LIMIT 50000 OFFSET {offset}"
+            )
+            seen.update((r[0], r[1]) for r in rows)
+            if len(rows) < 50000:
+                break
+            offset += 50000
+    return len(seen)
+
+
+def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) -> HubRun:
+    """Fresh broker, produce ``records``, launch ``workers`` workers at once, time until the
+    ledgers hold every event. Workers and broker are stopped before returning."""
+    n = len(records)
+    timeout = max(240.0, n / 150)
+    with broker(ctx.work / f"{label}-tansu.log") as b:
+        produce_seconds = produce_all(records, b.bootstrap)
+        hub = [Worker(b.bootstrap, ctx.work / f"{label}-w{i}") for i in range(workers)]
+        try:
+            for w in hub:
+                w.launch()
+            launched = hub[0].launched_at
+            for w in hub:
+                w.wait_healthy()
+            startup = time.perf_counter() - launched
+            first_seen: float | None = None
+            deadline = time.monotonic() + timeout
+            total = 0
+            while time.monotonic() < deadline:
+                total = sum(w.distinct_events() for w in hub)
+                now = time.perf_counter()
+                if total and first_seen is None:
+                    first_seen = now
+                if total >= n and (workers == 1 or _union_size(hub) >= n):
+                    done = now
+                    break
+                time.sleep(POLL_SECONDS)
+            else:
+                raise BenchError(f"{label}: {total} of {n} events after {timeout:.0f}s")
+            pipeline_seconds = sum(w.metric("demandhub_sink_write_seconds_sum") for w in hub)
+            batches = int(sum(w.metric("demandhub_sink_batches_total") for w in hub))
+        finally:
+            for w in hub:
+                w.stop()
+    assert first_seen is not None
+    return HubRun(
+        workers,
+        n,
+        produce_seconds,
+        done - launched,
+        done - first_seen,
+        startup,
+        total - n,
+        pipeline_seconds,
+        batches,
+    )
+
+
+def bare_run(records: list[Record], ctx: RunContext, label: str = "bare") -> dict[str, Any]:
+    """Fresh broker, produce ``records``, time the bare consumer from launch to the last record."""
+    n = len(records)
+    with broker(ctx.work / f"{label}-tansu.log") as b:
+        produce_all(records, b.bootstrap)
+        launched = time.time()
+        out = run_child(
+            "bench.bare",
+            ["drain", "--bootstrap", b.bootstrap, "--count", str(n), "--deadline", "240"],
+            timeout=270,
+            log_path=ctx.work / f"{label}.log",
+        )
+    if out["records"] < n:
+        raise BenchError(f"bare consumer read {out['records']} of {n} records")
+    wall = out["last_at"] - launched
+    steady = out["last_at"] - out["first_at"]
+    return {"events": n, "wall_seconds": wall, "steady_seconds": steady, "bytes": out["bytes"]}
+
+
+def run(ctx: RunContext) -> Result:
+    days, scale = sizes(ctx)
+    records = simulated_records(START, days, scale)
+    n = len(records)
+    bare = bare_run(records, ctx)
+    hub = hub_run(records, 1, ctx, "hub")
+    bare_rate = n / bare["wall_seconds"]
+    bare_steady = n / bare["steady_seconds"] if bare["steady_seconds"] else 0.0
+    headline = ratio(hub.wall_rate, bare_rate)
+    mean_batch = n / hub.batches if hub.batches else None
+    mean_process = hub.pipeline_seconds / hub.batches if hub.batches else None
+    return Result(
+        name="throughput",
+        title="Whole-hub throughput",
+        command=ctx.command,
+        machine=ctx.machine,
+        sizes=f"{n:,} events ({days} day(s) of one force at scale {scale:g}, from {START}), pre-produced "
+        "to a fresh tansu broker; product default batching (2,000 events or 0.25 s)",
+        figures=[
+            Figure("bare aiokafka consumer, launch to last record", bare_rate, "events/s"),
+            Figure("bare consumer, first to last record", bare_steady, "events/s"),
+            Figure("demandhub worker, launch to all events in the ledger", hub.wall_rate, "events/s"),
+            Figure("worker, first ledger row to all events", hub.steady_rate, "events/s"),
+            Figure("worker start-up (launch to web server answering)", hub.startup_seconds, "s"),
+            Figure("mean batch size (events per Pipeline.process call)", mean_batch, "events"),
+            Figure(
+                "mean Pipeline.process time per batch (five agents share the warehouse lock)",
+                mean_process,
+                "s",
+                f"{hub.pipeline_seconds:.1f} s summed over {hub.batches} batches",
+            ),
+            Figure("producing the events (kafka-python, acks=1)", n / hub.produce_seconds, "events/s"),
+        ],
+        ratio=headline,
+        ratio_label="worker events/s / bare consumer events/s (both from launch)",
+        target=f">= {TARGET}",
+        met=None if headline is None else headline >= TARGET,
+        extra={
+            "bare": bare,
+            "hub": hub.__dict__,
+            "steady_ratio": ratio(hub.steady_rate, bare_steady),
+        },
+    )
