@@ -232,3 +232,29 @@ def test_far_times_are_refused_for_their_time(event: dict[str, Any]) -> None:
 @given(foreign_force())
 def test_foreign_forces_are_refused_as_foreign(event: dict[str, Any]) -> None:
     assert assert_dead(PIPELINE.decode(message(event))).reason_class == "foreign_force"
+
+
+canaries = st.builds(
+    lambda middle, sep: f"ZQX{middle}{sep}ZQX",
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 -'.", max_size=40),
+    st.sampled_from((" ", "@example.com ", "07700900123", ", High Street, ")),
+)
+
+
+@FUZZ
+@given(examples, canaries, st.text(min_size=1, max_size=12), st.integers(min_value=0, max_value=3))
+def test_dead_letters_never_carry_unknown_fields_values_in_clear(
+    event: dict[str, Any], canary: str, name: str, depth: int
+) -> None:
+    """Hostile input: a personal-looking value under a key the contract does not know, at any depth
+    (or as a long string anywhere) is hashed in the dead letter."""
+    bad = copy.deepcopy(event)
+    value: Any = canary
+    for level in range(depth):
+        value = {f"k{level}": value} if level % 2 == 0 else [value]
+    target = bad["data"] if depth % 2 == 0 else bad
+    target[f"x_{name}"] = value
+    bad["data"]["zz_long"] = canary + "A" * 300
+    dead = assert_dead(PIPELINE.decode(message(bad)))
+    assert b"ZQX" not in dead.payload
+    assert "ZQX" not in dead.reason
