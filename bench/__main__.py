@@ -1,6 +1,7 @@
 """``python -m bench [NAME ...] [--quick]``: run benchmarks and rewrite BENCHMARKS.md.
 
-With no NAME every benchmark runs (``make bench``). ``--quick`` is a smoke run with small sizes:
+With no NAME every benchmark runs (``make bench``). ``--render`` only rewrites the report from the
+stored results. ``--quick`` is a smoke run with small sizes:
 its results are written under the scratch directory only, never to ``bench/results/`` or
 BENCHMARKS.md. A full run stores each result in ``bench/results/<name>.json`` and renders
 BENCHMARKS.md from every stored result (so one benchmark can be re-run alone).
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=REPO / "BENCHMARKS.md", help="report to rewrite (full runs)"
     )
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite the report from the stored results"
+    )
     return parser
 
 
@@ -52,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
         return 2
+    if args.render:
+        args.out.write_text(render(load_all()))
+        print(f"wrote {args.out}")
+        return 0
     names = args.names or list(BENCHMARKS)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="demandhub-bench-"))
     work.mkdir(parents=True, exist_ok=True)
