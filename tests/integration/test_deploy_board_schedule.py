@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from demandhub.board.workdays import first_working_day
+
 pytestmark = pytest.mark.integration
 
 CRONJOB = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "board-cronjob.yaml"
@@ -44,13 +46,6 @@ def schedule_days() -> list[int]:
     return out
 
 
-def first_working_day(year: int, month: int) -> dt.date:
-    day = dt.date(year, month, 1)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
-
-
 @pytest.fixture
 def fake_hub(tmp_path: Path) -> Path:
     """A `demandhub` stand-in that appends its arguments to calls.log."""
@@ -71,21 +66,35 @@ def run_job(fake_hub: Path, today: dt.date) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_board_runs_once_a_month_on_the_first_working_day(fake_hub: Path) -> None:
+def test_board_job_wakes_on_every_possible_first_working_day(fake_hub: Path) -> None:
+    """The schedule reaches each month's first working day (bank holidays included) and every run
+    leaves the decision to `demandhub board --if-first-working-day` with that day's date."""
     if shutil.which("date") is None:
         pytest.skip("no date(1)")
     days = schedule_days()
-    for year in (2026, 2027):
+    woken: list[dt.date] = []
+    for year in range(2021, 2028):
         for month in range(1, 13):
             last = calendar.monthrange(year, month)[1]
             for day in (d for d in days if d <= last):
-                run_job(fake_hub, dt.date(year, month, day))
+                woken.append(dt.date(year, month, day))
+                run_job(fake_hub, woken[-1])
+            assert first_working_day(year, month) in woken, f"{year}-{month:02d} first working day missed"
     calls = (fake_hub / "calls.log").read_text().splitlines()
-    expected = [first_working_day(y, m) for y in (2026, 2027) for m in range(1, 13)]
-    assert [c.split()[0] for c in calls] == [d.isoformat() for d in expected]
-    assert all(
-        c.split()[1:] == ["board", "--month", "auto", "--format", "pdf", "--out", "/packs/"] for c in calls
-    )
+    assert [c.split()[0] for c in calls] == [d.isoformat() for d in woken]
+    for call, day in zip(calls, woken, strict=True):
+        assert call.split()[1:] == [
+            "board",
+            "--if-first-working-day",
+            "--today",
+            day.isoformat(),
+            "--month",
+            "auto",
+            "--format",
+            "pdf",
+            "--out",
+            "/packs/",
+        ]
 
 
 def test_board_cronjob_is_locked_down() -> None:
