@@ -6,6 +6,12 @@ A :class:`Cell` keeps the sums a value is computed from, never the value alone:
 * unit ``"percent"``: ``num`` is the numerator and ``den`` the denominator; value = 100 * num / den.
 * unit ``"minutes"`` (a mean): ``num`` is the sum of the values in minutes, ``den`` the number of
   records and ``sumsq`` the sum of squared values; value = num / den.
+* unit ``"level"`` (a stock read at a point in time, e.g. a queue's depth at the month-end
+  snapshot): a month is ONE observation, built with :meth:`Cell.level` as
+  ``Cell(num=x, den=1, sumsq=x*x)``. Pooled over a period, ``num`` is the sum of the monthly
+  levels, ``den`` the number of months and ``sumsq`` the sum of their squares; value = num / den,
+  the mean month's level (never a sum of levels, which means nothing for a stock). The sums give
+  the monthly values' mean and variance for the label tests.
 
 Pooling over a period adds cells (Σnum / Σden), so a period's rate is never an average of monthly
 rates. A month with no data is absent (None) and stays null; it is never a zero cell.
@@ -19,8 +25,8 @@ from typing import Literal
 
 from streams.domain.board.months import YearMonth
 
-Unit = Literal["count", "percent", "minutes"]
-UNITS: tuple[Unit, ...] = ("count", "percent", "minutes")
+Unit = Literal["count", "percent", "minutes", "level"]
+UNITS: tuple[Unit, ...] = ("count", "percent", "minutes", "level")
 Series = Mapping[YearMonth, "Cell | None"]
 
 
@@ -41,6 +47,12 @@ class Cell:
     num: float
     den: float | None = None
     sumsq: float | None = None
+
+    @classmethod
+    def level(cls, value: float) -> Cell:
+        """One month of a ``"level"`` measure: the level ``value`` as one observation."""
+        x = float(value)
+        return cls(num=x, den=1.0, sumsq=x * x)
 
     def __add__(self, other: Cell) -> Cell:
         """Pool two cells. Denominators must be both present or both absent; a missing sum of
@@ -63,7 +75,7 @@ class Cell:
             return None
         if unit == "percent":
             return 100.0 * self.num / self.den
-        if unit == "minutes":
+        if unit in ("minutes", "level"):
             return self.num / self.den
         raise ValueError(f"unknown unit {unit!r}")
 

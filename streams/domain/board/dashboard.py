@@ -9,8 +9,11 @@ Columns (DOMAIN 5.1), for the measure's as-of month m = pack month - ``as_of_lag
   of m-47..m-12 (configurable); ``perf_v_benchmark`` label: rolling 12 against the baseline;
 * ``msf`` an imported peer figure, passed in (None when there is none).
 
-Counts are summed, ratios pooled (Σnum/Σden) and means taken over the underlying records. The mean
-month of a count is its total over the months pooled; of a ratio, the pooled ratio. With
+Counts are summed, ratios pooled (Σnum/Σden) and means taken over the underlying records. A level
+(a stock such as a queue's month-end depth) is never summed: a period's value is the mean of its
+months' levels (e.g. the rolling 12 column is the mean month-end depth over the rolling year). The
+mean month of a count is its total over the months pooled; of a ratio, the pooled ratio; of a
+mean, the pooled mean; of a level, the same mean of the monthly levels. With
 ``require_complete_periods`` (the default) a period with any null month is null.
 """
 
@@ -57,7 +60,8 @@ COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class MeasureSpec:
-    """A dashboard measure. ``noun`` (plural, e.g. "crimes") is used by the narrative for counts."""
+    """A dashboard measure. ``noun`` (plural, e.g. "crimes") is used by the narrative for counts
+    and levels."""
 
     id: str
     name: str
@@ -124,7 +128,8 @@ class LabelColumn:
     """A label column: the comparison and the two sides it was made on.
 
     ``subject_value`` and ``reference_value`` are what was compared: mean months for the statistical
-    tests (a count's total over its months, a ratio's pooled value), or the current month's value
+    tests (a count's total over its months, a ratio's pooled value, a level's mean of its monthly
+    levels), or the current month's value
     and the SPC centre line (the mean of the monthly values).
     """
 
@@ -203,7 +208,8 @@ def period_value(
 
 
 def mean_month(period: PeriodValue, unit: Unit) -> float | None:
-    """A count's total over the months pooled; a ratio's or mean's pooled value."""
+    """A count's total over the months pooled; a ratio's or mean's pooled value; a level's mean
+    of its monthly levels (which is already the period's value, see :mod:`cells`)."""
     if period.cell is None:
         return None
     if unit == "count":

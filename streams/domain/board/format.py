@@ -1,7 +1,8 @@
 """Board formatting: how figures and periods are printed.
 
 Percentages to 1 dp, counts with thousands separators (whole numbers unless asked), minutes as
-whole integers, "n/a" for null (never 0). Rounding is half away from zero on the shortest decimal
+whole integers, levels (a month's level or a period's mean level) like counts, "n/a" for null
+(never 0). Rounding is half away from zero on the shortest decimal
 form of the number, so 72.45 prints as 72.5 (not banker's rounding, not binary artefacts).
 """
 
@@ -45,7 +46,7 @@ def fmt_minutes(value: float | None) -> str:
 
 def fmt_value(value: float | None, unit: Unit) -> str:
     """Format a measure value by its unit."""
-    if unit == "count":
+    if unit in ("count", "level"):
         return fmt_count(value)
     if unit == "percent":
         return fmt_percent(value)

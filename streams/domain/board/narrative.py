@@ -4,6 +4,13 @@ Each template function returns a :class:`Sentence` when its condition holds and 
 Every sentence keeps the facts it was written from (months, values, cells, labels, tests and
 p-values), so any claim can be checked against the dashboard. "significantly" is written only when
 the label rule agrees (a Higher or Lower label). Null data never produces a claim.
+
+Levels (a stock such as a queue's month-end depth) are never totalled: where a count's sentence
+speaks of "the rolling 12 month total" (templates 4 and 8), a level's says "the rolling 12 month
+average of {measure}" (the mean of the 12 monthly levels), and template 10 quotes that average.
+Template 7 (year ending against year ending, "up by {pct} ({abs_diff})") is not written for levels:
+its whole-number difference of two yearly means would print misleadingly rounded. Template 6 (this
+month against the same month a year earlier) is written for levels: it compares two snapshots.
 """
 
 from __future__ import annotations
@@ -60,6 +67,14 @@ def _value(series: SeriesMap, month: YearMonth, unit: Unit) -> float | None:
 def _value_text(value: float | None, unit: Unit) -> str:
     text = fmt_value(value, unit)
     return f"{text} minutes" if unit == "minutes" and value is not None else text
+
+
+def _rolling_phrase(measure: MeasureSpec) -> str:
+    """``"rolling 12 month total"`` for counts, ``"rolling 12 month average of {measure}"`` for
+    levels (see the module docstring)."""
+    if measure.unit == "level":
+        return f"rolling 12 month average of {measure.name}"
+    return "rolling 12 month total"
 
 
 def _rolling(series: SeriesMap, month: YearMonth, unit: Unit, rules: BoardRules) -> PeriodValue:
@@ -191,11 +206,12 @@ def t4_rolling_high_since(
     measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules
 ) -> Sentence | None:
     """4. ``The rolling 12 month total to the end of {month_year} is the {highest|lowest} since
-    {since_month_year}.`` Counts only; "since X" means X was the last month at least as extreme."""
-    if measure.unit != "count" or not series:
+    {since_month_year}.`` Counts, and levels as "the rolling 12 month average of {measure}"; "since
+    X" means X was the last month at least as extreme."""
+    if measure.unit not in ("count", "level") or not series:
         return None
     first = min(series) + 11
-    values = {m: _rolling(series, m, "count", rules).value for m in _months(first, month)}
+    values = {m: _rolling(series, m, measure.unit, rules).value for m in _months(first, month)}
     found = _since_sentence(measure, values, month, rules)
     if found is None:
         return None
@@ -203,7 +219,7 @@ def t4_rolling_high_since(
     word = "highest" if highest else "lowest"
     facts = {**_base_facts(measure, month), "rolling_12": values[month], "since": str(since)}
     facts["since_rolling_12"] = values[since]
-    text = f"The rolling 12 month total to the end of {month.long()} is the {word} since {since.long()}."
+    text = f"The {_rolling_phrase(measure)} to the end of {month.long()} is the {word} since {since.long()}."
     return Sentence(text, "4", facts)
 
 
@@ -236,9 +252,9 @@ def t5_single_month_high_since(
 
 def t6_vs_same_month_last_year(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
     """6. ``{measure} {increased|decreased} compared to {month_year_1y} with {abs_diff}
-    {additional|fewer} {unit}.`` Counts only."""
+    {additional|fewer} {unit}.`` Counts and levels (the difference of two month-end levels)."""
     now, before = row.current.value, row.minus_1y.value
-    if measure.unit != "count" or now is None or before is None or now == before:
+    if measure.unit not in ("count", "level") or now is None or before is None or now == before:
         return None
     up = now > before
     noun = f" {measure.noun}" if measure.noun else ""
@@ -256,7 +272,8 @@ def t7_year_ending(
     measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules
 ) -> Sentence | None:
     """7. ``{measure} was {up|down} by {pct} ({abs_diff}) comparing year ending {month_year} to
-    year ending {month_year_1y}.`` Counts only; rolling 12 months against the 12 before."""
+    year ending {month_year_1y}.`` Counts only (not levels: module docstring); rolling 12 months
+    against the 12 before."""
     if measure.unit != "count":
         return None
     now = _rolling(series, month, "count", rules).value
@@ -279,17 +296,18 @@ def t8_benchmark_trend(
     measure: MeasureSpec, series: SeriesMap, row: DashboardRow, rules: BoardRules
 ) -> Sentence | None:
     """8. ``The rolling 12 month total continues to trend {upwards|downwards} and is now
-    significantly {higher|lower} than the long term benchmark.`` Counts only; needs the trend and
-    a Perf v Benchmark label in the same direction."""
-    if measure.unit != "count":
+    significantly {higher|lower} than the long term benchmark.`` Counts, and levels as "the rolling
+    12 month average of {measure}"; needs the trend and a Perf v Benchmark label in the same
+    direction."""
+    if measure.unit not in ("count", "level"):
         return None
-    direction, values = rolling_trend(series, "count", row.as_of, rules)
+    direction, values = rolling_trend(series, measure.unit, row.as_of, rules)
     label = row.perf_v_benchmark.label
     if (direction, label) not in {("up", "Higher"), ("down", "Lower")}:
         return None
     way = "upwards" if direction == "up" else "downwards"
     text = (
-        f"The rolling 12 month total continues to trend {way} and is now significantly "
+        f"The {_rolling_phrase(measure)} continues to trend {way} and is now significantly "
         f"{label.lower()} than the long term benchmark."
     )
     facts = {**_base_facts(measure, row.as_of), "rolling_12_values": values}
@@ -316,7 +334,8 @@ def t10_comparable_previous_year(
     measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules
 ) -> Sentence | None:
     """10. ``{measure} has remained comparable to the previous year at {value}.`` The rolling 12
-    months against the 12 before, by the unit's test; percentages print as template 18."""
+    months against the 12 before, by the unit's test; percentages print as template 18, levels as
+    "an average of {value}" (the mean of the 12 monthly levels)."""
     now = _rolling(series, month, measure.unit, rules)
     before = _rolling(series, month - 12, measure.unit, rules)
     comparison = compare_cells(measure.unit, now.cell, 12, before.cell, 12, rules)
@@ -324,6 +343,8 @@ def t10_comparable_previous_year(
         return None
     if measure.unit == "percent" and now.cell.den is not None:
         value_text = t18_pct_n(now.value, now.cell.den).text
+    elif measure.unit == "level" and now.value is not None:
+        value_text = f"an average of {_avg_text(now.value, measure.unit)}"
     else:
         value_text = _value_text(now.value, measure.unit)
     facts = {**_base_facts(measure, month), "rolling_12": now.cells_dict()}
@@ -384,7 +405,9 @@ def t12_vs_average(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
 
 
 def _avg_text(value: float, unit: Unit) -> str:
-    return fmt_count(value, 1) if unit == "count" and value != round(value) else _value_text(value, unit)
+    if unit in ("count", "level") and value != round(value):
+        return fmt_count(value, 1)
+    return _value_text(value, unit)
 
 
 def t17_stable(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:

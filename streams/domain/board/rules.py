@@ -21,7 +21,13 @@ class BoardRules(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    version: str = Field("1.0.0", description="Version of these rules; printed with every figure.")
+    version: str = Field(
+        "1.1.0",
+        description=(
+            "Version of these rules; printed with every figure. 1.1.0 added the label rule for "
+            "level measures."
+        ),
+    )
     definition_id: str = Field(
         "bcb-board-rules", description="Identifier of this definition set; printed in the pack."
     )
@@ -34,7 +40,7 @@ class BoardRules(BaseModel):
         "stat",
         description=(
             "'stat': significance tests (counts: Poisson rates, proportions: two-proportion z, "
-            "means: Welch t). 'spc': Current v 1yr/3yr avg are Higher/Lower when the current month "
+            "means: Welch t, levels: Welch t on monthly levels or a t prediction interval). 'spc': Current v 1yr/3yr avg are Higher/Lower when the current month "
             "lies outside mean ± spc_k·σ of the spc_months monthly values before it; Perf v "
             "Benchmark (a 12-month total, not a single month) keeps the statistical test."
         ),
@@ -163,7 +169,12 @@ class BoardRules(BaseModel):
             f"rates with exposure in months (exact binomial when the two counts total at most "
             f"{self.count_exact_max_total}, otherwise its normal approximation); proportions by the "
             "two-proportion z-test with n = denominators; means by Welch's t-test on the underlying "
-            "records (count, sum and sum of squares)"
+            "records (count, sum and sum of squares); levels (a stock read at each month end, "
+            "whose period value is the mean of its months) treat each month as one observation: "
+            "Welch's t-test on the monthly levels when both sides have at least 2 months, a single "
+            "month against the other side's months by the t prediction interval "
+            "(t = (x - mean) / (s * sqrt(1 + 1/n)), n - 1 degrees of freedom), and n/a for a "
+            "single month against a single month"
         )
         spc = (
             f"Current v 1yr avg and Current v 3yr avg are Higher or Lower when the current month "

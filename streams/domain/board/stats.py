@@ -24,14 +24,17 @@ TEST_POISSON_EXACT = "poisson_conditional_exact_binomial"
 TEST_POISSON_NORMAL = "poisson_conditional_normal"
 TEST_TWO_PROPORTION = "two_proportion_z"
 TEST_WELCH = "welch_t"
+TEST_WELCH_MONTHS = "welch_t_monthly_levels"
+TEST_PREDICTION = "t_prediction_interval"
 TEST_SPC = "spc_mean_k_sigma"
+LEVEL_MIN_MONTHS = 2
 
 
 @dataclass(frozen=True)
 class Comparison:
     """A label with the rule that produced it.
 
-    ``statistic`` is z for the z-tests, t for Welch, the observed share k1/(k1+k2) for the exact
+    ``statistic`` is z for the z-tests, t for Welch and the prediction test, the observed share k1/(k1+k2) for the exact
     conditional binomial test and (x - mean)/σ for SPC. ``reason`` explains an n/a label.
     """
 
@@ -113,18 +116,73 @@ def _mean_sd(n: float, total: float, sumsq: float) -> tuple[float, float]:
     return mean, math.sqrt(variance)
 
 
-def welch_test(a: tuple[float, float, float], b: tuple[float, float, float], rules: BoardRules) -> Comparison:
-    """Welch's t-test from (n, sum, sum of squares) on each side (scipy ``ttest_ind_from_stats``)."""
+Sums = tuple[float, float, float]
+
+
+def _welch(a: Sums, b: Sums, rules: BoardRules, test: str) -> Comparison:
     (n1, s1, ss1), (n2, s2, ss2) = a, b
-    if min(n1, n2) < rules.min_n_mean:
-        return not_available(TEST_WELCH, f"fewer than {rules.min_n_mean} records")
     m1, sd1 = _mean_sd(n1, s1, ss1)
     m2, sd2 = _mean_sd(n2, s2, ss2)
     if sd1 == 0 and sd2 == 0:
-        return not_available(TEST_WELCH, "no variation on either side")
+        return not_available(test, "no variation on either side")
     result = sps.ttest_ind_from_stats(m1, sd1, n1, m2, sd2, n2, equal_var=False)
     p = float(result.pvalue)
-    return Comparison(_decide(m1 - m2, p, rules.alpha), TEST_WELCH, p, float(result.statistic))
+    return Comparison(_decide(m1 - m2, p, rules.alpha), test, p, float(result.statistic))
+
+
+def welch_test(a: Sums, b: Sums, rules: BoardRules) -> Comparison:
+    """Welch's t-test from (n, sum, sum of squares) on each side (scipy ``ttest_ind_from_stats``)."""
+    if min(a[0], b[0]) < rules.min_n_mean:
+        return not_available(TEST_WELCH, f"fewer than {rules.min_n_mean} records")
+    return _welch(a, b, rules, TEST_WELCH)
+
+
+def prediction_test(value: float, reference: Sums, rules: BoardRules) -> Comparison:
+    """One new observation ``value`` against n reference observations given as (n, sum, sumsq).
+
+    If ``value`` were one more draw from the reference months' (normal) distribution,
+    t = (value - mean) / (s * sqrt(1 + 1/n)) would follow Student's t with n - 1 degrees of freedom
+    (s the sample SD). Two-sided p from that t; Higher / Lower when p < alpha, i.e. when ``value``
+    lies outside the reference's (1 - alpha) prediction interval. n/a with fewer than
+    ``LEVEL_MIN_MONTHS`` reference months or no variation among them."""
+    n, total, sumsq = reference
+    if n < LEVEL_MIN_MONTHS:
+        return not_available(TEST_PREDICTION, f"fewer than {LEVEL_MIN_MONTHS} reference months")
+    mean, sd = _mean_sd(n, total, sumsq)
+    if sd == 0:
+        return not_available(TEST_PREDICTION, "no variation in the reference months")
+    t = (value - mean) / (sd * math.sqrt(1 + 1 / n))
+    p = float(2 * sps.t.sf(abs(t), n - 1))
+    return Comparison(_decide(value - mean, p, rules.alpha), TEST_PREDICTION, p, t)
+
+
+def level_test(subject: Cell, reference: Cell, rules: BoardRules) -> Comparison:
+    """Compare two periods of a level measure; each month is one observation (see :mod:`cells`:
+    ``den`` is the number of months, ``num`` and ``sumsq`` the sum and sum of squares of levels).
+
+    * both sides with at least ``LEVEL_MIN_MONTHS`` months: Welch's t-test on the monthly levels;
+    * one side a single month: that month against the other side's months by
+      :func:`prediction_test` (direction always subject minus reference);
+    * a single month on each side: n/a (no variance to judge a difference by)."""
+    if subject.den is None or reference.den is None or subject.sumsq is None or reference.sumsq is None:
+        raise ValueError("a level cell needs a number of months and a sum of squares")
+    a: Sums = (subject.den, subject.num, subject.sumsq)
+    b: Sums = (reference.den, reference.num, reference.sumsq)
+    if min(a[0], b[0]) >= LEVEL_MIN_MONTHS:
+        return _welch(a, b, rules, TEST_WELCH_MONTHS)
+    if a[0] == 1 and b[0] >= LEVEL_MIN_MONTHS:
+        return prediction_test(subject.num, b, rules)
+    if b[0] == 1 and a[0] >= LEVEL_MIN_MONTHS:
+        flipped = prediction_test(reference.num, a, rules)
+        return _reverse(flipped)
+    return not_available(TEST_PREDICTION, "a single month on each side")
+
+
+def _reverse(comparison: Comparison) -> Comparison:
+    swap: dict[Label, Label] = {"Higher": "Lower", "Lower": "Higher"}
+    statistic = None if comparison.statistic is None else -comparison.statistic
+    label = swap.get(comparison.label, comparison.label)
+    return Comparison(label, comparison.test, comparison.p_value, statistic, comparison.reason)
 
 
 def spc_test(value: float | None, history: Sequence[float], rules: BoardRules) -> Comparison:
@@ -144,7 +202,12 @@ def spc_test(value: float | None, history: Sequence[float], rules: BoardRules) -
 
 def default_test_for(unit: Unit) -> str:
     """The statistical test used for a unit (for n/a labels with no data)."""
-    return {"count": TEST_POISSON_EXACT, "percent": TEST_TWO_PROPORTION, "minutes": TEST_WELCH}[unit]
+    return {
+        "count": TEST_POISSON_EXACT,
+        "percent": TEST_TWO_PROPORTION,
+        "minutes": TEST_WELCH,
+        "level": TEST_WELCH_MONTHS,
+    }[unit]
 
 
 def compare_cells(
@@ -158,12 +221,15 @@ def compare_cells(
     """Compare a subject period with a reference period of the same measure by its unit's test.
 
     For counts the exposures are the numbers of months; for proportions and means the months do
-    not matter (the mean month of a ratio is the pooled ratio).
+    not matter (the mean month of a ratio is the pooled ratio); for levels the cells carry their
+    own number of months (:func:`level_test`).
     """
     if subject is None or reference is None:
         return not_available(default_test_for(unit), "a side is null")
     if unit == "count":
         return poisson_rate_test(subject.num, subject_months, reference.num, reference_months, rules)
+    if unit == "level":
+        return level_test(subject, reference, rules)
     if subject.den is None or reference.den is None:
         raise ValueError(f"a {unit} cell needs a denominator")
     if unit == "percent":

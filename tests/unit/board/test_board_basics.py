@@ -86,6 +86,8 @@ def test_cell_values_by_unit() -> None:
     assert Cell(7).value("count") == 7
     assert Cell(3, 4).value("percent") == 75.0
     assert Cell(600, 40, 9975).value("minutes") == 15.0
+    assert Cell.level(12) == Cell(12, 1, 144)
+    assert (Cell.level(12) + Cell.level(18)).value("level") == 15.0  # mean month, not 30
     assert Cell(0, 0).value("percent") is None
     assert value_of(None, "count") is None
     assert pool([]) is None
@@ -109,7 +111,7 @@ def test_board_number_formats() -> None:
     assert fmt_percent(0.0) == "0.0%"
     assert fmt_minutes(12.5) == "13"
     assert fmt_minutes(12.49) == "12"
-    for unit in ("count", "percent", "minutes"):
+    for unit in ("count", "percent", "minutes", "level"):
         assert fmt_value(None, unit) == "n/a"
     assert fmt_pct_change(4.6) == "+5%"
     assert fmt_pct_change(-0.5) == "-1%"

@@ -21,6 +21,8 @@ def _cell(unit: Unit) -> st.SearchStrategy[Cell]:
         return st.integers(0, 5000).map(Cell)
     if unit == "percent":
         return st.integers(1, 2000).flatmap(lambda d: st.integers(0, d).map(lambda x: Cell(x, d)))
+    if unit == "level":
+        return st.integers(0, 5000).map(Cell.level)
     return st.tuples(st.integers(1, 200), st.floats(0, 120), st.floats(0, 30)).map(
         lambda t: Cell(t[0] * t[1], t[0], (t[0] - 1) * t[2] ** 2 + t[0] * t[1] ** 2)
     )
@@ -28,7 +30,7 @@ def _cell(unit: Unit) -> st.SearchStrategy[Cell]:
 
 @st.composite
 def histories(draw: st.DrawFn, last: YearMonth) -> tuple[Unit, dict[YearMonth, Cell | None]]:
-    unit: Unit = draw(st.sampled_from(["count", "percent", "minutes"]))
+    unit: Unit = draw(st.sampled_from(["count", "percent", "minutes", "level"]))
     cells = draw(
         st.lists(st.one_of(st.none(), _cell(unit)), min_size=HISTORY_MONTHS, max_size=HISTORY_MONTHS)
     )

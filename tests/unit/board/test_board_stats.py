@@ -153,7 +153,7 @@ def test_compare_cells_dispatches_by_unit_and_handles_nulls() -> None:
     assert minutes.test == "welch_t"
     no_sumsq = compare_cells("minutes", Cell(500, 50), 1, Cell(6240, 480), 12, RULES)
     assert no_sumsq.label == "n/a"
-    for unit in ("count", "percent", "minutes"):
+    for unit in ("count", "percent", "minutes", "level"):
         assert compare_cells(unit, None, 1, Cell(1, 1, 1), 12, RULES).label == "n/a"
 
 
