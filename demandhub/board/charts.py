@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from demandhub.board.report import TrendChart
 
-UNIT_AXIS: dict[str, str] = {"count": "count", "percent": "%", "minutes": "minutes"}
+UNIT_AXIS: dict[str, str] = {"count": "count", "percent": "%", "minutes": "minutes", "level": "level"}
 
 
 def draw_trend(ax: Axes, chart: TrendChart, title_size: float = 8) -> None:

@@ -8,7 +8,8 @@ File format (UTF-8, header row required, columns in any order)::
 * ``month`` is ``YYYY-MM``; ``as_of`` is ``YYYY-MM-DD`` (or ``YYYY-MM``, read as the 1st) and may not
   be before the month;
 * ``measure_id`` must be in the catalogue; for a percent or minutes measure ``n`` is required and
-  positive, and for a percent ``numerator <= n``; for a count ``n`` must be empty;
+  positive, and for a percent ``numerator <= n``; for a count, and for a level (``numerator`` is
+  the level at the month's snapshot), ``n`` must be empty;
 * a file with any invalid row is refused whole (every problem is listed with its line number), and
   a (force_id, measure_id, month, source) given twice in one file is an error.
 
@@ -112,8 +113,8 @@ def _unit_problem(row: ImportRow, catalogue: Catalogue) -> str | None:
     if measure is None:
         return f"unknown measure_id {row.measure_id!r}"
     unit = measure.spec.unit
-    if unit == "count":
-        return None if row.n is None else "n must be empty for a count measure"
+    if unit in ("count", "level"):
+        return None if row.n is None else f"n must be empty for a {unit} measure"
     if row.n is None:
         return f"n is required for a {unit} measure"
     if unit == "percent" and row.numerator > row.n:

@@ -32,7 +32,12 @@ from demandhub.board.report import BoardReport
 from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
 from streams.domain.board.months import YearMonth
 
-NUMBER_FORMATS: dict[str, str] = {"percent": '0.0"%"', "count": "#,##0", "minutes": "0"}
+NUMBER_FORMATS: dict[str, str] = {
+    "percent": '0.0"%"',
+    "count": "#,##0",
+    "minutes": "0",
+    "level": "#,##0",
+}
 BOLD = Font(bold=True)
 THEME_FILL = PatternFill("solid", fgColor="1F4E79")
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")

@@ -4,7 +4,8 @@
 
 * each catalogue measure's monthly cells over ``history_months`` before the pack month: event
   measures from their domain's ``demandhub.queries.<module>.monthly_cells``, imported measures from
-  ``imported_monthly`` (rows of the measure's import sources; several sources in one month pool);
+  ``imported_monthly`` (rows of the measure's import sources; several sources in one month pool;
+  for a level measure their levels add up to ONE month's level, still a single observation);
 * completeness (see :mod:`demandhub.board.config`): months after the last complete month of a
   measure are dropped, so they are null in the pack, never a partial figure;
 * the channel series (999, 101, online, web chat) from the contact volume measures;
@@ -164,8 +165,9 @@ def imported_series(
             continue
         if measure.source == "imported" and str(source) not in measure.import_sources:
             continue
-        den = None if measure.spec.unit == "count" else (None if n is None else float(n))
-        if measure.spec.unit != "count" and den is None:
+        unit = measure.spec.unit
+        den = None if unit in ("count", "level") else (None if n is None else float(n))
+        if unit not in ("count", "level") and den is None:
             continue
         grouped[(str(force), measure.id, YearMonth(month.year, month.month))].append(
             Cell(float(numerator), den)
@@ -173,6 +175,8 @@ def imported_series(
     out: dict[str, dict[str, dict[YearMonth, Cell]]] = defaultdict(lambda: defaultdict(dict))
     for (force, measure_id, ym), cells in grouped.items():
         pooled = pool(cells)
+        if pooled is not None and by_id[measure_id].spec.unit == "level":
+            pooled = Cell.level(pooled.num)
         if pooled is not None:
             out[force][measure_id][ym] = pooled
     return {f: dict(m) for f, m in out.items()}
@@ -284,7 +288,9 @@ def msf_figure(
 
     Only peers whose period is complete (no null month) take part. Rates and means are pooled over
     the peers' records (Σnum / Σden); a count is the mean per peer force (peer total / peers),
-    so it compares with one force's figure. Null when no peer has the whole period."""
+    so it compares with one force's figure; a level pools to the mean over peers and months of
+    the monthly levels (every peer has the same months), which is already per force. Null when no
+    peer has the whole period."""
     months = (as_of,) if settings.msf_period == "current" else tuple(month_range(as_of - 11, as_of))
     used: list[str] = []
     cells: list[Cell] = []

@@ -19,8 +19,9 @@ Conventions (documented once here):
   outcome and disposal measures: or an outcome was set in it); then a segment with no crimes is a
   true zero. A month with no crime data at all is absent (null), never a zero cell.
 - QA/Linking queue figures use the daily snapshot at ``crimes.qa_snapshot_time`` local time. The
-  month-end cell is the depth at the month's last snapshot not after now; months before the first
-  queue entry are absent.
+  month-end cell is the depth at the month's last snapshot not after now, a level
+  (``Cell.level(depth)``: one observation per month, so the board averages depths over a period
+  and never adds them); months before the first queue entry are absent.
 """
 
 from __future__ import annotations
@@ -297,7 +298,7 @@ def _qa_cells(
     wanted = set(month_range(first, last))
     for month, summary in qa_queue_monthly(wh, force_id, until, definitions).items():
         if month in wanted:
-            cells["qa_linking_queue_month_end"][month] = Cell(summary["month_end_depth"])
+            cells["qa_linking_queue_month_end"][month] = Cell.level(summary["month_end_depth"])
 
 
 def district_group_series(

@@ -97,8 +97,14 @@ def test_golden_monthly_cells(settings: Settings, wh: Warehouse) -> None:
     # -> 2 / 2; Apr C7 1.5 h -> 1 / 1.
     assert c["crime_recorded_within_24h_rate"] == {JAN: Cell(1, 2), FEB: Cell(2, 2), APR: Cell(1, 1)}
     # QA/Linking at each month's last 23:59 snapshot: 31 Jan C2 and C3 (C3 left at 23:59:30) = 2;
-    # 29 Feb C2 again since 15 Feb (C5 left 23:00) = 1; 31 Mar and 30 Apr still C2 = 1.
-    assert c["qa_linking_queue_month_end"] == {JAN: Cell(2), FEB: Cell(1), MAR: Cell(1), APR: Cell(1)}
+    # 29 Feb C2 again since 15 Feb (C5 left 23:00) = 1; 31 Mar and 30 Apr still C2 = 1. A level:
+    # one observation a month, (num, den, sumsq) = (depth, 1, depth^2).
+    assert c["qa_linking_queue_month_end"] == {
+        JAN: Cell(2, 1, 4),
+        FEB: Cell(1, 1, 1),
+        MAR: Cell(1, 1, 1),
+        APR: Cell(1, 1, 1),
+    }
 
 
 def test_cohort_outcome_rate(settings: Settings, wh: Warehouse) -> None:
