@@ -162,7 +162,13 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     from streams.sources.simulator.output import encode, topic_name_for
 
     config = SimConfig(start=date.fromisoformat(args.start), days=args.days, scale=args.scale, seed=3)
-    messages = [RawMessage(topic_name_for(e), 0, i, encode(e)) for i, e in enumerate(simulate(config))]
+    # Simulator ids count from 1 in every run: a marker after the force prefix keeps this day's
+    # entities apart from those of a replayed history in the same warehouse (links stay consistent).
+    prefix = f'"{config.forces[0]}-'.encode()
+    messages = [
+        RawMessage(topic_name_for(e), 0, i, encode(e).replace(prefix, prefix + b"p"))
+        for i, e in enumerate(simulate(config))
+    ]
     wh = open_warehouse(_settings(args.data_dir))
     pipeline = build_pipeline(_settings(args.data_dir), wh)
     chunks = [messages[i : i + args.chunk] for i in range(0, len(messages), args.chunk)]

@@ -35,7 +35,7 @@ from bench.harness import (
 from bench.result import Figure, Result
 
 RATE = 1000
-SECONDS_FULL = 30
+SECONDS_FULL = 45
 SECONDS_QUICK = 8
 MARK_EVERY = 50
 WARMUP = 200

@@ -24,7 +24,7 @@ from bench.result import Figure, Result
 
 START = date(2015, 1, 1)
 YEARS = 10
-SCALE_FULL = 0.01
+SCALE_FULL = 0.02
 SCALE_QUICK = 0.002
 CHUNK = 20_000
 TARGET = 0.25

@@ -18,7 +18,7 @@ from bench.result import Figure, Result
 from bench.throughput import HubRun, hub_run
 
 START = date(2024, 4, 8)
-DAYS_FULL = 4
+DAYS_FULL = 7
 DAYS_QUICK = 1
 WORKERS = (1, 2, 4)
 

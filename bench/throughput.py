@@ -29,7 +29,7 @@ from bench.harness import (
 from bench.result import Figure, Result
 
 START = date(2024, 3, 4)
-DAYS_FULL = 7
+DAYS_FULL = 14
 DAYS_QUICK = 1
 POLL_SECONDS = 0.5
 TARGET = 0.3
