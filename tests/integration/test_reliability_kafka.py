@@ -25,7 +25,7 @@ from streams.sources import simulator as sim
 from streams.sources.simulator.engine import run_bounds
 from tests.fixtures.apache_kafka import ApacheKafkaBroker
 from tests.fixtures.hub import REPO, HubWorker, cell_value, wait_until, warehouse_figures
-from tests.integration.test_reliability_crash import DEFINITION_GAPS, group_lag
+from tests.integration.test_reliability_crash import group_lag
 from tests.integration.test_worker_kafka import call_events, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.timeout(300)]
@@ -222,8 +222,7 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_the_worker_recovers_alone
 
 
 def assert_truth(data_dir: Path, force: str, config: sim.SimConfig) -> None:
-    """The stopped hub's monthly figures equal the simulator's truth at the end of the run (the
-    measures in DEFINITION_GAPS are checked against a clean replay in the crash test)."""
+    """The stopped hub's monthly figures equal the simulator's truth at the end of the run."""
     truth = sim.truth(config)[force]
     end = datetime.fromtimestamp(run_bounds(config)[1] / 1000, UTC).isoformat()
     months = sorted(truth)
@@ -231,8 +230,6 @@ def assert_truth(data_dir: Path, force: str, config: sim.SimConfig) -> None:
     problems = []
     for month, expected in truth.items():
         for measure, value in expected.items():
-            if measure in DEFINITION_GAPS:
-                continue
             got = cells.get(measure, {}).get(month)
             if got is None or cell_value(measure, got) != pytest.approx(value, rel=1e-12, abs=1e-12):
                 problems.append(f"{month} {measure}: hub {got} != truth {value}")
