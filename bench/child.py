@@ -109,6 +109,7 @@ def readers(args: argparse.Namespace) -> dict[str, Any]:
         if board is not None:
             board()  # first run outside the timing (imports, catalogue parsing)
             out["board"] = _timed(board, args.repeat)
+            out["board_profile"] = _profiled(board)
         out["ledger_rows"] = int(wh.query("SELECT count() FROM events").rows[0][0])
         out["months"] = (hi.year - lo.year) * 12 + hi.month - lo.month + 1
     finally:
@@ -151,6 +152,26 @@ def _top_frames(root: Any, limit: int) -> list[dict[str, Any]]:
     total = sum(self_time.values()) or 1.0
     ranked = sorted(self_time.items(), key=lambda kv: kv[1], reverse=True)[:limit]
     return [{"frame": k, "seconds": v, "share": v / total} for k, v in ranked]
+
+
+def _profiled(fn: Callable[[], Any], top: int = 12) -> dict[str, Any]:
+    """One run of ``fn`` under pyinstrument: seconds, top frames by self time, call tree."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    t0 = time.perf_counter()
+    profiler.start()
+    fn()
+    profiler.stop()
+    seconds = time.perf_counter() - t0
+    session = profiler.last_session
+    assert session is not None
+    return {
+        "events": 0,
+        "seconds": seconds,
+        "top_self": _top_frames(session.root_frame(), top),
+        "tree": profiler.output_text(unicode=False, color=False, show_all=False),
+    }
 
 
 def profile(args: argparse.Namespace) -> dict[str, Any]:

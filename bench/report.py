@@ -96,8 +96,9 @@ def _summary(results: dict[str, Result]) -> list[str]:
 def _top_frames(title: str, profile: dict[str, Any] | None) -> list[str]:
     if not profile:
         return []
+    size = f"{profile['events']:,} events, " if profile.get("events") else ""
     lines = [
-        f"Top frames by self time, {title} ({profile['events']:,} events, {profile['seconds']:.1f} s):",
+        f"Top frames by self time, {title} ({size}{profile['seconds']:.1f} s):",
         "",
         "| Self time | Share | Frame |",
         "|---:|---:|---|",
@@ -132,6 +133,8 @@ def _section(name: str, r: Result) -> list[str]:
         *_figures(r.figures),
         "",
     ]
+    if name == "board":
+        lines += _top_frames("one board pack in process", r.extra.get("readers", {}).get("board_profile"))
     if name == "profile":
         lines += _top_frames("fresh warehouse", r.extra.get("fresh"))
         lines += _top_frames("after ten years of history", r.extra.get("aged"))
