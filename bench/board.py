@@ -186,7 +186,8 @@ def run(ctx: RunContext) -> Result:
                 f"demandhub board --month {month} --format json, in process",
                 in_process,
                 "s",
-                f"the command's run_board on an open warehouse; median of {REPEAT}",
+                f"the command's run_board on an open warehouse; median of {REPEAT}; "
+                f"target <= {TARGET_BOARD:g} s {'met' if in_process <= TARGET_BOARD else 'missed'}",
             )
         )
         board_seconds, board_ratio = in_process, ratio(in_process, select1)
@@ -218,7 +219,8 @@ def run(ctx: RunContext) -> Result:
             "GET /api/live (median, computed each time)",
             live["live_median"],
             "s",
-            f"p90 {live['live_p90'] * 1000:.0f} ms; {LIVE_REQUESTS} requests",
+            f"p90 {live['live_p90'] * 1000:.0f} ms; {LIVE_REQUESTS} requests; target <= "
+            f"{TARGET_LIVE * 1000:.0f} ms {'met' if live['live_median'] <= TARGET_LIVE else 'missed'}",
         ),
         Figure("GET /health (median, baseline)", live["health_median"], "s"),
         Figure("GET /api/live / GET /health", ratio(live["live_median"], live["health_median"]), "x"),

@@ -8,7 +8,7 @@ LIMITS: dict[str, list[str]] = {
     "throughput": [
         "The worker is bound by `Pipeline.process`, not by faust or the broker. The worker's rate after "
         "its first ledger row is close to what `Pipeline.process` alone does in process (see the "
-        "profile: same batch size, no Kafka), and the bare consumer reads the same records about a "
+        "profile: same batch size, no Kafka), and the bare consumer reads the same records nearly a "
         "hundred times faster. Per-event faust overhead does not show: events reach the pipeline in "
         "batches of about a thousand (`noack_take`), and the five agents spend their time waiting "
         "for `Pipeline.process`, whose writes hold the one warehouse lock (`Warehouse.exclusive`), "
@@ -32,7 +32,7 @@ LIMITS: dict[str, list[str]] = {
         "At 1,000 events/s the worker keeps up (its throughput above is about twice that), so the "
         "latency is not a growing backlog: it is the time an event waits for its batch (up to "
         "`batch_max_seconds` = 0.25 s), plus the time its batch waits for the warehouse lock "
-        "behind the batches of the other four topics, plus its own `Pipeline.process` (about a "
+        "behind the batches of the other four topics, plus its own `Pipeline.process` (close to a "
         "second per batch in the throughput run). The marker is looked for in the ledger, which "
         "`Pipeline.process` writes last (after facts and rollups), so the figure is the time to the "
         "event's whole effect. The bare consumer's own latency is the broker's fetch wait.",
@@ -53,7 +53,8 @@ LIMITS: dict[str, list[str]] = {
         "subject-hashed shards (the folds are pure and per subject).",
     ],
     "board": [
-        "Both targets are measured in process. The board pack reads every catalogue measure's "
+        "Both targets are measured in process, and the verdict is met only if both are. "
+        "The board pack reads every catalogue measure's "
         "monthly cells over its history window for the three domains, the channel series, "
         "district and offence-group series and the peer forces, then builds the JSON; most of "
         "its time is ClickHouse aggregation over the fact tables with `FINAL`. The whole command "
@@ -70,16 +71,26 @@ LIMITS: dict[str, list[str]] = {
         "processes, each batch's `Pipeline.process` takes longer under CPU contention (the summed "
         "process time in the stored result grows with the worker count). Partitions (4 for calls, "
         "incidents and crimes, 2 for web chat and online reports) cap useful workers at 4.",
+        "The rates from the first ledger row overlap the later workers' start-up and rebalances, "
+        "and the poller reads the workers one after another (each answer waits for that worker's "
+        "warehouse lock), so with several workers they are rough; the rates from launch are the "
+        "headline.",
         "Each worker here writes its own embedded warehouse, so the figures are of the processing, "
         "not of a deployment, where the workers share one ClickHouse server (see "
         "deploy/SCALING.md). On a machine with a core per worker the pipeline would scale until the "
         "shared warehouse's inserts and rollup refreshes become the limit.",
     ],
     "profile": [
-        "`PyCapsule.query` is chDB executing SQL: the rollup refreshes (`rollups_contacts.refresh`, "
-        "`rollups_incidents.refresh_buckets`) and the inserts. After ten years of history the "
-        "same day costs more: loading subject histories from the ledger and reading the larger fact "
-        "tables with `FINAL` in the rollup refresh.",
+        "`PyCapsule.query` is chDB executing SQL. By call tree, about two thirds of "
+        "`Pipeline.process` is `_write`: the contact rollup refresh (`rollups_contacts.refresh`, "
+        "the largest single item), the fact inserts (`Warehouse.insert_dicts`) and the incident "
+        "rollup refresh (`rollups_incidents.refresh_buckets`); the ledger insert is small. The rest "
+        "is pure Python: the folds (`CallFold.fold` first), pydantic validation (`parse_event_json`, "
+        "then `sanitise` validating again), and ledger rows.",
+        "After ten years of history (at the replay's scale) the same day is slower: the rollup "
+        "refreshes read larger fact tables with `FINAL` and the fact inserts cost more. The growth "
+        "is modest at this scale, but the refresh reads grow with the force's whole history "
+        "because they cannot be pruned by bucket.",
     ],
 }
 
