@@ -54,10 +54,14 @@ LIMITS: dict[str, list[str]] = {
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
-        "The board pack reads every catalogue measure's "
-        "monthly cells over its history window for the three domains, the channel series, "
-        "district and offence-group series and the peer forces, then builds the JSON; most of "
-        "its time is ClickHouse aggregation over the fact tables with `FINAL`. The whole command "
+        "In the board profile (call tree above) about half the time is reading the warehouse "
+        "(`read_board_source`: every measure's monthly cells for the three domains, district and "
+        "offence-group series, watermarks, peer forces) and the other half is pure Python building "
+        "the pack, most of it the narrative template `t4_rolling_high_since`, which recomputes a "
+        "rolling 12-month sum (`rolling_12_months` over a fresh `month_range`) for every month of "
+        "every measure. A sliding-window sum computed once per measure series "
+        "(`streams/domain/board/narrative.py` `_rolling`) would remove most of that half and bring "
+        "the pack under 1 s at this history size. The whole command "
         'takes a few seconds more, almost all of it start-up that `demandhub sql "SELECT 1"` '
         "pays too (Python imports, loading chDB's ~350 MB library, opening the warehouse).",
         "The live document is three readers (queues, open incidents, QA/Linking queue) over "
@@ -116,4 +120,8 @@ FIXES: list[str] = [
     "**Parallel decode and folds for replay**: shard the file by subject hash over worker "
     "processes that each fold their subjects, then write from one process (chDB allows one "
     "process per data path).",
+    "**Board narrative: rolling sums once per series** (`streams/domain/board/narrative.py`): "
+    "`t4_rolling_high_since` calls `_rolling` for every month, each building a 12-month "
+    "`month_range` and summing it; a single sliding-window pass per measure does the same work in "
+    "linear time.",
 ]
