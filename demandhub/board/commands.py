@@ -21,11 +21,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from demandhub.board.catalogue import load_catalogue
 from demandhub.board.config import PackSettings
+from demandhub.board.layout import channel_rows
 from demandhub.board.msf import load_msf
 from demandhub.board.report import BoardConfig, BoardReport, auto_month, build_report, config_hash_of
 from demandhub.board.workdays import first_working_day, is_first_working_day
@@ -190,21 +190,6 @@ def run_board(args: argparse.Namespace, settings: Settings, wh: Warehouse | None
     return 0
 
 
-def _channel_rows(table: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    cols = table["columns"]
-    header = ["Period"] + [table["column_names"][k] for k in cols]
-    rows = []
-    for row in table["rows"]:
-        cells = [row["label"]]
-        for key in cols:
-            text = row["counts_text"][key]
-            if row["pct_change_text"]:
-                text += f" ({row['pct_change_text'][key]})"
-            cells.append(text)
-        rows.append(cells)
-    return header, rows
-
-
 def run_channels(args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None) -> int:
     """The ``channels`` command: the channel table for --from..--to against a year earlier."""
     from demandhub.board.source import channel_series_of, force_series, imported_series
@@ -244,7 +229,7 @@ def run_channels(args: argparse.Namespace, settings: Settings, wh: Warehouse | N
         return 0
     from demandhub.cli import _format_rows
 
-    header, rows = _channel_rows(table)
+    header, rows = channel_rows(table)
     print(table["caption"])
     print(_format_rows(header, rows, "table"))
     return 0

@@ -100,6 +100,22 @@ def definitions_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def channel_rows(table: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and text rows of the channel table: counts with the bracketed % change."""
+    cols = table["columns"]
+    header = ["Period"] + [table["column_names"][k] for k in cols]
+    rows = []
+    for row in table["rows"]:
+        cells = [row["label"]]
+        for key in cols:
+            text = row["counts_text"][key]
+            if row["pct_change_text"]:
+                text += f" ({row['pct_change_text'][key]})"
+            cells.append(text)
+        rows.append(cells)
+    return header, rows
+
+
 def _json(value: Any) -> str:
     import json
 

@@ -22,6 +22,7 @@ from demandhub.board.layout import (
     COLUMN_TITLES,
     TONE_RGB,
     cell_text,
+    channel_rows,
     definitions_lines,
     label_tone,
     row_headers,
@@ -110,19 +111,9 @@ def _channel_page(pdf: PdfPages, data: Mapping[str, Any], title: str) -> None:
         return
     fig = _page(f"{title}: contacts by channel")
     fig.text(0.03, 0.9, textwrap.fill(table_data["caption"], 150), fontsize=8, va="top")
-    cols = table_data["columns"]
-    body = []
-    for row in table_data["rows"]:
-        cells = [row["label"]]
-        for key in cols:
-            text = row["counts_text"][key]
-            if row["pct_change_text"]:
-                text += f" ({row['pct_change_text'][key]})"
-            cells.append(text)
-        body.append(cells)
+    header, body = channel_rows(table_data)
     ax = fig.add_axes((0.03, 0.5, 0.94, 0.35))
     ax.axis("off")
-    header = ["Period"] + [table_data["column_names"][k] for k in cols]
     table = ax.table(
         cellText=body, colLabels=header, colColours=["#d9e1f2"] * len(header), loc="upper center"
     )
