@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import overload
 
 _PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
@@ -80,8 +81,10 @@ class YearMonth:
         return f"{self.month_name()} {self.year}"
 
 
+@lru_cache(maxsize=8192)
 def month_range(first: YearMonth, last: YearMonth) -> tuple[YearMonth, ...]:
-    """All months from ``first`` to ``last`` inclusive; empty when ``last < first``."""
+    """All months from ``first`` to ``last`` inclusive; empty when ``last < first`` (memoised: the
+    narrative asks for the same rolling windows of every measure)."""
     return tuple(first + i for i in range(last - first + 1))
 
 
