@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,27 +141,36 @@ def _peek(dl: DeadLetter) -> tuple[str, str, str]:
     )
 
 
+SubjectKey = tuple[str, str, str]
+"""(force_id, entity, subject): a call and an incident may share an id string, never a history."""
+
+
 class SubjectCache:
-    """LRU of subject histories, so a live entity's events are not re-read from the ledger."""
+    """LRU of subject histories, so a live entity's events are not re-read from the ledger.
+    Agents of different topics share one pipeline from worker threads, hence the lock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[tuple[str, str], tuple[Envelope, ...]] = OrderedDict()
+        self._items: OrderedDict[SubjectKey, tuple[Envelope, ...]] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> tuple[Envelope, ...] | None:
-        found = self._items.get(key)
-        if found is not None:
+    def get(self, key: SubjectKey) -> tuple[Envelope, ...] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: SubjectKey, events: tuple[Envelope, ...]) -> None:
+        with self._lock:
+            self._items[key] = events
             self._items.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[str, str], events: tuple[Envelope, ...]) -> None:
-        self._items[key] = events
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
 
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
 
 class Pipeline:
@@ -227,27 +237,30 @@ class Pipeline:
         return DeadLetter(message, reason, reason_class, scrub_raw(message.value, self.key), event)
 
     # -- history --------------------------------------------------------------------------------
-    def _load_histories(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[Envelope]]:
-        found: dict[tuple[str, str], list[Envelope]] = {}
-        missing: dict[str, list[str]] = defaultdict(list)
+    def _load_histories(self, keys: set[SubjectKey]) -> dict[SubjectKey, list[Envelope]]:
+        found: dict[SubjectKey, list[Envelope]] = {}
+        missing: dict[tuple[str, str], list[str]] = defaultdict(list)
         for key in keys:
             cached = self.cache.get(key)
             if cached is None:
-                missing[key[0]].append(key[1])
+                missing[key[:2]].append(key[2])
+                found[key] = []
             else:
                 found[key] = list(cached)
-        for force_id, subjects in missing.items():
-            for s in subjects:
-                found[(force_id, s)] = []
+        for (force_id, entity), subjects in missing.items():
             for chunk_start in range(0, len(subjects), 5000):
-                chunk = subjects[chunk_start : chunk_start + 5000]
                 result = self.warehouse.query(
                     "SELECT subject, source, id, type, time, data FROM events "
-                    "WHERE force_id = {f:String} AND subject IN {s:Array(String)}",
-                    parameters={"f": force_id, "s": chunk},
+                    "WHERE force_id = {f:String} AND subject IN {s:Array(String)} "
+                    "AND startsWith(type, {prefix:String})",
+                    parameters={
+                        "f": force_id,
+                        "s": subjects[chunk_start : chunk_start + 5000],
+                        "prefix": f"{entity}.",
+                    },
                 )
                 for subject, source, eid, etype, time, data in result.rows:
-                    found[(force_id, subject)].append(
+                    found[(force_id, entity, subject)].append(
                         parse_event(
                             {
                                 "id": eid,
@@ -266,13 +279,13 @@ class Pipeline:
     def process(self, messages: Sequence[RawMessage]) -> BatchReport:
         """Process one batch; see the module docstring for the contract."""
         report = BatchReport(consumed=len(messages))
-        fresh: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
+        fresh: dict[SubjectKey, list[Envelope]] = defaultdict(list)
         for message in messages:
             decoded = self.decode(message)
             if isinstance(decoded, DeadLetter):
                 report.dead_letters.append(decoded)
             else:
-                fresh[(decoded.force_id, decoded.subject)].append(decoded)
+                fresh[(decoded.force_id, entity_of(decoded.type), decoded.subject)].append(decoded)
         histories = self._load_histories(set(fresh))
         ingest = self.now()
         ledger: list[list[Any]] = []
@@ -297,7 +310,7 @@ class Pipeline:
 
     def _fold_subject(
         self,
-        key: tuple[str, str],
+        key: SubjectKey,
         prior: list[Envelope],
         merged: list[Envelope],
         added: list[Envelope],

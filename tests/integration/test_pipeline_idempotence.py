@@ -135,3 +135,49 @@ def test_history_is_reloaded_from_the_ledger(wh: Warehouse, settings: Settings) 
     second = Pipeline(settings, wh, registry.folds(), TEST_KEY, registry.refreshers())  # a restart
     second.process(messages(list(reversed(events[2:]))))
     assert (facts(wh), rollup(wh)) == expected
+
+
+def test_a_call_and_an_incident_sharing_an_id_keep_separate_histories(
+    wh: Warehouse, settings: Settings
+) -> None:
+    shared = "2025-000123"
+    incident = [
+        {
+            "id": "i-1",
+            "source": "cad",
+            "type": "incident.created.v1",
+            "force_id": "cambs",
+            "subject": shared,
+            "time": "2025-02-03T10:05:00Z",
+            "data": {
+                "channel": "999",
+                "opening_category": "ASB_NUISANCE",
+                "location": {"district": "Fenland", "urban_rural": "rural"},
+            },
+        },
+        {
+            "id": "i-2",
+            "source": "cad",
+            "type": "incident.graded.v1",
+            "force_id": "cambs",
+            "subject": shared,
+            "time": "2025-02-03T10:06:00Z",
+            "data": {"grade": "PRIORITY"},
+        },
+    ]
+    calls = call(shared)
+    first = Pipeline(settings, wh, registry.folds(), TEST_KEY, registry.refreshers())
+    incident_topic = "demandhub.incidents.incident.v1"
+    first.process([*messages(calls[:2]), RawMessage(incident_topic, 0, 0, json.dumps(incident[0]).encode())])
+    again = Pipeline(
+        settings, wh, registry.folds(), TEST_KEY, registry.refreshers()
+    )  # reload from the ledger
+    report = again.process(
+        [*messages(calls[2:]), RawMessage(incident_topic, 0, 1, json.dumps(incident[1]).encode())]
+    )
+    assert report.quarantined == [] and report.dead_letters == []
+    assert [(leg, outcome) for leg, outcome, _ in facts(wh)] == [(f"{shared}/999", "answered")]
+    assert wh.query(
+        "SELECT first_grade, status FROM incidents FINAL WHERE incident_id = {i:String}",
+        parameters={"i": shared},
+    ).rows == [("PRIORITY", "open")]
