@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demandhub.embedded import TansuBroker, create_topics, free_port
+from demandhub.embedded import TansuBroker, create_topics, free_port, poll
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -50,14 +50,10 @@ def wait_for(
     predicate: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "condition"
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy; BenchError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise BenchError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    try:
+        return poll(predicate, timeout, interval, what)
+    except TimeoutError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -278,30 +274,7 @@ class Worker:
 def run_child(module: str, args: Sequence[str], timeout: float, log_path: Path) -> dict[str, Any]:
     """Run ``python -m <module> args`` to completion; returns the JSON object on its last stdout
     line. BenchError if it fails or runs past ``timeout`` (it is then killed)."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as err:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", module, *args],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _RUNNING.append(proc)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            stop(proc, timeout=5)
-            raise BenchError(f"{module} {' '.join(args)} ran past {timeout:.0f}s") from exc
-        finally:
-            if proc in _RUNNING and proc.poll() is not None:
-                _RUNNING.remove(proc)
-    lines = out.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = log_path.read_bytes()[-2000:].decode(errors="replace")
-        raise BenchError(f"{module} {' '.join(args)} exited {proc.returncode}: {tail}")
-    return dict(json.loads(lines[-1]))
+    return child_result(start_child(module, args, log_path), timeout, log_path)
 
 
 def start_child(module: str, args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
