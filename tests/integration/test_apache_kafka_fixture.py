@@ -14,7 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError
 
+from demandhub.embedded import poll
 from tests.fixtures.apache_kafka import ApacheKafkaBroker, apache_kafka
 
 # Imported so pytest finds the session fixture in this module.
@@ -46,13 +48,21 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    """The group's committed offsets, as read by an admin client (not by a group member)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return {partition: meta.offset for partition, meta in offsets.items()}
+    """The group's committed offsets, as read by an admin client (not by a group member). Right
+    after a restart the group coordinator may still be loading: retriable answers are retried."""
+
+    def fetch() -> dict[TopicPartition, int] | None:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            offsets = admin.list_group_offsets({group: None})[group]
+        except (NotCoordinatorError, CoordinatorLoadInProgressError, CoordinatorNotAvailableError):
+            return None
+        finally:
+            admin.close()
+        return {partition: meta.offset for partition, meta in offsets.items()}
+
+    result: dict[TopicPartition, int] = poll(fetch, 60, 0.5, f"committed offsets of {group}")
+    return result
 
 
 def produce_keyed(bootstrap: str, topic: str, count: int, first: int = 0) -> None:
