@@ -4,6 +4,25 @@ Every route needs a bearer token (``Authorization: Bearer <token>``, or the ``de
 cookie set by the login form) except ``/health``, which answers only ``ok`` for orchestrators.
 Unauthenticated requests get 401 and nothing else; a role without the right gets 403.
 Warehouse calls run in worker threads so the event loop (and the faust agents) never block on them.
+
+Request forgery: the session cookie is ``SameSite=Strict``, but a page on another port of the same
+host is *same-site* and gets it sent. :func:`origin_middleware` therefore refuses (403) a request
+that carries the cookie and changes state or runs a query (any method but GET/HEAD/OPTIONS, and
+``/logout``) unless its ``Origin`` is this server's own origin (a missing ``Origin`` is refused too)
+and ``Sec-Fetch-Site``, when sent, says ``same-origin``; reads carrying the cookie are refused when the
+browser says the request came from another site or port, except plain top-level navigations. The
+login form gets the same check whether or not a cookie is present. Requests with an
+``Authorization`` header and no cookie (scripts, the CLI) are not checked: a page cannot make a
+browser send that header to another origin without a CORS preflight, which this server never grants.
+``/api/sql`` takes only ``Content-Type: application/json``, so a form or ``text/plain`` body (which a
+page can send cross-origin without a preflight) never reaches the guard.
+
+Slow and idle clients: :func:`start_web` closes a connection that sends no complete request within
+``keepalive_timeout`` (idle keep-alive connections and clients trickling their headers alike),
+answers 408 to a body that does not arrive within ``BODY_TIMEOUT_SECONDS``, caps bodies at
+``client_max_size`` and refuses connections beyond ``MAX_CONNECTIONS`` with 503. A response in
+progress (the server-sent event stream, which writes a heartbeat every few seconds) is never cut
+by these timeouts.
 """
 
 from __future__ import annotations
@@ -15,6 +34,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,6 +53,16 @@ ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
 OPEN_PATHS = frozenset({"/health", "/login"})
 ANALYST_PREFIXES = ("/api/sql",)
 COOKIE = "demandhub_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+STATE_CHANGING_GETS = frozenset({"/logout"})
+LOGIN_PATH = "/login"
+JSON_ONLY_PATHS = frozenset({"/api/sql"})
+KEEPALIVE_TIMEOUT_SECONDS = 15.0
+BODY_TIMEOUT_SECONDS = 10.0
+MAX_BODY_BYTES = 1 << 20
+MAX_CONNECTIONS = 256
+DEFAULT_PORTS = {"http": 80, "https": 443}
+FORBIDDEN_CROSS_ORIGIN = "403: Forbidden (cross-origin request)"
 
 
 def to_jsonable(value: Any) -> Any:
@@ -82,6 +112,84 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+def own_origin(request: web.Request) -> tuple[str, str, int] | None:
+    """(scheme, host, port) this server is reached at, as the browser sees it.
+
+    ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` from a TLS-terminating proxy are honoured: a page
+    cannot make a browser add them to a cross-origin request without a preflight, so they cannot
+    be used to forge a match."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip().lower()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return _origin_tuple(f"{scheme}://{host}")
+
+
+def _origin_tuple(text: str) -> tuple[str, str, int] | None:
+    """(scheme, lower-case host, port with the scheme's default filled in) of an origin, or None."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def same_origin(request: web.Request) -> bool:
+    """True when the request's ``Origin`` header names this server's own origin."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return False
+    mine = own_origin(request)
+    return mine is not None and _origin_tuple(origin) == mine
+
+
+def _forged(request: web.Request) -> bool:
+    """True when a browser may have sent this request on behalf of another site or port."""
+    site = request.headers.get("Sec-Fetch-Site")
+    has_cookie = COOKIE in request.cookies
+    login = request.path == LOGIN_PATH and request.method not in SAFE_METHODS
+    if not has_cookie and not login:
+        return False  # bearer header (unforgeable cross-origin) or no credentials at all (401 anyway)
+    if request.method not in SAFE_METHODS or request.path in STATE_CHANGING_GETS:
+        if site is not None and site not in ("same-origin", "none"):
+            return True
+        if request.method in SAFE_METHODS:  # GET /logout: browsers send no Origin on navigations
+            return "Origin" in request.headers and not same_origin(request)
+        if has_cookie:
+            return not same_origin(request)  # browsers send Origin on every POST; none means forged
+        return "Origin" in request.headers and not same_origin(request)  # login form from a script
+    # A read with the cookie: refuse other sites' fetches, allow the user following a link.
+    if "Origin" in request.headers and not same_origin(request):
+        return True
+    if site in ("cross-site", "same-site"):
+        navigation = request.headers.get("Sec-Fetch-Mode") == "navigate"
+        return not (navigation and request.headers.get("Sec-Fetch-Dest", "document") == "document")
+    return False
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuses forged cross-origin requests, non-JSON bodies on JSON routes, and slow bodies."""
+    if _forged(request):
+        return web.Response(status=403, text=FORBIDDEN_CROSS_ORIGIN)
+    if (
+        request.path in JSON_ONLY_PATHS
+        and request.method == "POST"
+        and request.content_type != "application/json"
+    ):
+        return json_response({"error": "the body must be JSON sent as Content-Type: application/json"}, 400)
+    if request.method not in SAFE_METHODS and request.can_read_body:
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="408: Request Timeout", headers={"Connection": "close"})
+    return await handler(request)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
@@ -109,7 +217,7 @@ async def sql(request: web.Request) -> web.Response:
 
 def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) -> web.Application:
     """The web application; callers add live routes with :func:`add_routes` hooks."""
-    app = web.Application(middlewares=[auth_middleware], client_max_size=1 << 20)
+    app = web.Application(middlewares=[auth_middleware, origin_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS_KEY] = settings
     app[WAREHOUSE_KEY] = warehouse
     app[CREDS_KEY] = creds
@@ -119,9 +227,58 @@ def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) 
     return app
 
 
-async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Serve ``app`` on host:port inside the running event loop; returns the runner to clean up."""
-    runner = web.AppRunner(app, access_log=None)
+_BUSY_TEXT = b"503: too many open connections"
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+    b"Retry-After: 5\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT)
+)
+
+
+class _Busy(asyncio.Protocol):
+    """Answers 503 and closes: the connection cap is reached."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY)
+        transport.close()
+
+
+class CappedTCPSite(web.BaseSite):
+    """A TCP site that serves at most ``max_connections`` connections at once (others get 503)."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, max_connections: int) -> None:
+        super().__init__(runner)
+        self._host, self._port, self._max_connections = host, port, max_connections
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        cap = self._max_connections
+
+        def protocol() -> asyncio.BaseProtocol:
+            return _Busy() if len(server.connections) >= cap else server()
+
+        self._server = await asyncio.get_running_loop().create_server(protocol, self._host, self._port)
+
+
+async def start_web(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT_SECONDS,
+    max_connections: int = MAX_CONNECTIONS,
+) -> web.AppRunner:
+    """Serve ``app`` on host:port inside the running event loop; returns the runner to clean up.
+
+    A connection that has no request in progress (idle keep-alive, or headers still trickling in)
+    is closed after ``keepalive_timeout``; header lines and counts keep aiohttp's limits."""
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=keepalive_timeout)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await CappedTCPSite(runner, host, port, max_connections).start()
     return runner
