@@ -193,12 +193,16 @@ def _format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
         writer.writerows(to_jsonable(list(r)) for r in rows)
         return buf.getvalue().rstrip("\n")
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
 
-    table = Table(*columns, show_lines=False)
+    # Cells and headers are Text, never markup: a value such as "[a-z]" or "[/bold]" is data.
+    table = Table(*(Column(header=Text(str(c))) for c in columns), show_lines=False)
     for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in to_jsonable(list(r))))
-    console = Console(file=io.StringIO(), width=200, color_system=None)
+        table.add_row(*(Text("" if v is None else str(v)) for v in to_jsonable(list(r))))
+    console = Console(
+        file=io.StringIO(), width=200, color_system=None, markup=False, emoji=False, highlight=False
+    )
     console.print(table)
     return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
 
