@@ -21,6 +21,7 @@ from faust.types import EventT
 
 from demandhub.settings import Settings
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
+from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.prometheus import metrics as m
 from streams.pipeline import BatchReport, Pipeline, RawMessage
 
@@ -58,18 +59,32 @@ class BatchRunner:
             except Exception as exc:  # transient by contract: validation never raises
                 m.SINK_FAILURES.labels(topic).inc()
                 m.SINK_BACKING_OFF.labels(topic).set(1)
-                log.warning(
-                    "batch of %d from %s failed (%s); retrying in %.1fs",
-                    len(raws),
-                    topic,
-                    type(exc).__name__,
-                    delay,
-                )
+                full = is_out_of_space(exc)
+                m.SINK_OUT_OF_SPACE.labels(topic).set(1 if full else 0)
+                if full:
+                    log.error(
+                        "batch of %d from %s not written: the warehouse is out of disk space in %s. "
+                        "Free space on that volume (or move the data directory to a larger one); "
+                        "the batch is held, nothing is lost, retrying in %.1fs",
+                        len(raws),
+                        topic,
+                        data_location(self.settings.resolved_dsn),
+                        delay,
+                    )
+                else:
+                    log.warning(
+                        "batch of %d from %s failed (%s); retrying in %.1fs",
+                        len(raws),
+                        topic,
+                        type(exc).__name__,
+                        delay,
+                    )
                 self.pipeline.cache.clear()  # history may be half-written: reload it
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_seconds)
                 continue
             m.SINK_BACKING_OFF.labels(topic).set(0)
+            m.SINK_OUT_OF_SPACE.labels(topic).set(0)
             m.SINK_WRITE_SECONDS.labels(topic).observe(time.perf_counter() - started)
             self._account(topic, raws, report)
             return report

@@ -74,6 +74,12 @@ SINK_BACKING_OFF = Gauge(
     ["topic"],
     registry=REGISTRY,
 )
+SINK_OUT_OF_SPACE = Gauge(
+    "demandhub_sink_out_of_space",
+    "1 while a topic's batches wait because the warehouse's disk is full (free space to resume).",
+    ["topic"],
+    registry=REGISTRY,
+)
 END_TO_END_SECONDS = Histogram(
     "demandhub_end_to_end_latency_seconds",
     "From the hub receiving an event (broker timestamp) to its batch being durable.",
