@@ -35,7 +35,7 @@ from schemas.events import EVENT_MODELS
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from streams.domain.pii import HASH_PREFIX
-from streams.pipeline import DeadLetter, Pipeline, RawMessage
+from streams.pipeline import SHAPE_CLASSES, DeadLetter, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class Verdict:
     topic: str
     value: bytes | None  # None: still fails
     reason_class: str = ""
+    key: bytes | None = None  # the event's subject (a dead letter's own key may be a keyed hash)
 
 
 def _clear_dropped_fields(obj: dict[str, Any]) -> None:
@@ -131,14 +132,16 @@ class DlqValidator:
         except ValueError:
             return Verdict(topic, None, "malformed_json")
         if isinstance(obj, dict) and obj.get("undecodable") is True:
-            return Verdict(topic, None, "undecodable")  # only its length and digest were kept
+            # only its length and digest were kept: not JSON, or refused unread for its size
+            withheld = obj.get("withheld")
+            return Verdict(topic, None, withheld if withheld in SHAPE_CLASSES else "undecodable")
         if isinstance(obj, dict):
             _clear_dropped_fields(obj)
         value = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
         decoded = self._pipeline.decode(RawMessage(topic, record.partition, record.offset, value, record.key))
         if isinstance(decoded, DeadLetter):
             return Verdict(topic, None, decoded.reason_class)
-        return Verdict(topic, value)
+        return Verdict(topic, value, key=decoded.subject.encode())
 
 
 def replay_records(
@@ -236,7 +239,7 @@ def replay_dlq(
             if verdict is not None and verdict.value is not None:
                 headers = [(REPLAY_HEADER, f"{dlq_topic}:{record.partition}:{record.offset}".encode())]
                 futures.append(
-                    producer.send(verdict.topic, key=record.key, value=verdict.value, headers=headers)
+                    producer.send(verdict.topic, key=verdict.key, value=verdict.value, headers=headers)
                 )
             next_offsets[record.partition] = record.offset + 1
         producer.flush()

@@ -79,6 +79,21 @@ class Settings(BaseSettings):
         default=(),
         description="Forces this deployment serves; empty accepts any well-formed force id.",
     )
+    max_event_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="Messages longer than this are dead-lettered unread (too_large). The largest "
+        "golden example is under 2 KB; raise it for a source that sends long free text.",
+    )
+    max_event_depth: int = Field(
+        default=16, ge=4, description="Messages nested deeper than this are dead-lettered unread (too_deep)."
+    )
+    max_event_items: int = Field(
+        default=256,
+        ge=32,
+        description="Messages with more object members plus array items (all levels) than this are "
+        "dead-lettered unread (too_many_items); the largest event type has 22 fields.",
+    )
     fault_sink_fail_flag: str | None = Field(
         default=None,
         description="Failure drills only: while this file exists every warehouse insert fails.",

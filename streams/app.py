@@ -156,7 +156,7 @@ def _add_agent(
             report = await runner.run(spec.name, raws)
             for dl in report.dead_letters:
                 fut = await dlq_topics[dl.dlq_topic].send(
-                    key=dl.message.key, value=dl.payload, headers=dl.headers()
+                    key=dl.key, value=dl.payload, headers=dl.headers()
                 )
                 await fut
                 m.DLQ_PRODUCED.labels(dl.dlq_topic).inc()

@@ -18,24 +18,28 @@ fact tables are ReplacingMergeTree on their keys), so re-processing the same mes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from demandhub.settings import Settings
-from schemas.envelope import Envelope
-from schemas.events import entity_of, parse_event, parse_event_json
+from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
+from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_json
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Fold, Row, dedupe_sorted
-from streams.domain.pii import sanitise, scrub_raw
+from streams.domain.pii import HASH_PREFIX, keyed_hash, sanitise, scrub_raw
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +75,18 @@ class RawMessage:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A refused message, ready for the domain's dead-letter topic."""
+    """A refused message, ready for the domain's dead-letter topic.
+
+    ``reason`` names fields of the contract and the rules they broke, never a value sent: it goes to
+    the ``error`` header and to ``rejected_events``. ``key`` is the Kafka key to send it with: the
+    message's own key only when it is the subject of a valid event, else its keyed hash."""
 
     message: RawMessage
     reason: str
     reason_class: str
     payload: bytes  # scrubbed of personal data
-    event: Envelope | None = None
+    event: Envelope | None = None  # de-identified
+    key: bytes | None = None
 
     @property
     def dlq_topic(self) -> str:
@@ -109,8 +118,8 @@ class BatchReport:
     new_rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _reason_class(exc: ValidationError) -> str:
-    kinds = {e["type"] for e in exc.errors()}
+def _reason_class(errors: Sequence[Mapping[str, Any]]) -> str:
+    kinds = {e["type"] for e in errors}
     if "union_tag_invalid" in kinds or "union_tag_not_found" in kinds:
         return "unknown_type"
     if "json_invalid" in kinds:
@@ -118,27 +127,193 @@ def _reason_class(exc: ValidationError) -> str:
     return "invalid_fields"
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+SAFE_MESSAGES = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "string_type",
+        "string_too_long",
+        "string_too_short",
+        "string_pattern_mismatch",
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "float_type",
+        "float_parsing",
+        "bool_type",
+        "bool_parsing",
+        "dict_type",
+        "model_type",
+        "list_type",
+        "tuple_type",
+        "too_long",
+        "too_short",
+        "literal_error",
+        "enum",
+        "datetime_type",
+        "datetime_parsing",
+        "datetime_from_date_parsing",
+        "timezone_aware",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "finite_number",
+        "union_tag_not_found",
+    }
+)
+"""Error types whose pydantic message is a fixed template filled only from the contract (field
+constraints, allowed values) or from the parser's fixed wording, never from the input. Any other
+error (``union_tag_invalid`` quotes the tag it found, ``value_error`` and custom errors quote whatever
+their validator put in) is described by its type alone."""
+MAX_DESCRIBED_ERRORS = 5
+_JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
+
+
+@cache
+def contract_field_names() -> frozenset[str]:
+    """Every field name of the envelope and of every payload model, at any depth."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [Envelope, *EVENT_MODELS.values()]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(name)
+            for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    pending.append(candidate)
+    return frozenset(names)
+
+
+def _path(loc: Sequence[str | int], key: bytes) -> str:
+    """A field path a reason may show: contract field names and list positions in clear; any other
+    key (sent by the source, so untrusted) as its keyed hash."""
+    known = contract_field_names()
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in known:
+            parts.append(f".{part}" if parts else part)
+        else:
+            name = f"<unknown key {keyed_hash(key, 'scrubbed', str(part))}>"
+            parts.append(f".{name}" if parts else name)
+    return "".join(parts) or "message"
+
+
+def _branch(err: Mapping[str, Any]) -> str | None:
+    """The event type whose model found the error (the discriminator's branch), if any."""
+    loc = err["loc"]
+    return loc[0] if loc and isinstance(loc[0], str) and loc[0] in EVENT_MODELS else None
+
+
+def _describe_one(err: Mapping[str, Any], key: bytes) -> str:
+    kind = str(err["type"])
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    if _branch(err):
+        loc = loc[1:]
+    if kind == "json_invalid":
+        at = _JSON_POSITION.search(str((err.get("ctx") or {}).get("error", "")))
+        return "not valid JSON" + (f" at line {at[1]} column {at[2]}" if at else "") + " (json_invalid)"
+    if kind == "union_tag_invalid":
+        return "type: not an event type of the contract (union_tag_invalid)"
+    if kind == "union_tag_not_found":
+        return "type: missing, so the event type is unknown (union_tag_not_found)"
+    rule = f"{str(err['msg'])[:200]} ({kind})" if kind in SAFE_MESSAGES else kind
+    return f"{_path(loc, key)}: {rule}"
+
+
+def _describe(errors: Sequence[Mapping[str, Any]], key: bytes) -> str:
+    """The reason of a validation failure, built from the error types, the contract's field paths and
+    its rules; never from a value, and never from a key name the contract does not define."""
+    parts = [_describe_one(err, key) for err in errors[:MAX_DESCRIBED_ERRORS]]
+    if len(errors) > MAX_DESCRIBED_ERRORS:
+        parts.append(f"and {len(errors) - MAX_DESCRIBED_ERRORS} more errors")
+    branch = _branch(errors[0]) if errors else None
+    return (f"{branch}: " if branch else "") + "; ".join(parts)
+
+
+SHAPE_CLASSES = ("too_large", "too_deep", "too_many_items")
+"""Reason classes of messages refused unread (:func:`shape_problem`)."""
+
+
+def shape_problem(raw: bytes, max_bytes: int, max_depth: int, max_items: int) -> tuple[str, str] | None:
+    """Whether a message is too big to validate: ``(reason class, reason)``, or None.
+
+    Cheap first: the byte length, then upper bounds read off the raw bytes (every level of nesting
+    opens a bracket; every item of an object or array but the first follows a comma). Only a message
+    past those bounds is parsed (once, at most ``max_bytes``) and walked, stopping at the first limit
+    crossed. Items are object members plus array elements, at every level."""
+    if len(raw) > max_bytes:
+        return "too_large", f"message: {len(raw)} bytes, over the limit of {max_bytes}"
+    opens = raw.count(b"{") + raw.count(b"[")
+    if opens <= max_depth and raw.count(b",") + opens <= max_items:
+        return None
+    try:
+        decoded = json.loads(raw)
+    except RecursionError:
+        return "too_deep", f"message: nested deeper than {max_depth} levels"
+    except ValueError:
+        return None  # not JSON: the validator says where
+    items = 0
+    pending: list[tuple[Any, int]] = [(decoded, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            return "too_deep", f"message: nested deeper than {max_depth} levels"
+        items += len(children)
+        if items > max_items:
+            return "too_many_items", f"message: more than {max_items} object members and array items"
+        pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+_PEEK_SHAPES = {
+    "force_id": re.compile(FORCE_ID_PATTERN),
+    "type": re.compile("|".join(re.escape(t) for t in EVENT_MODELS)),
+    "subject": re.compile(ID_PATTERN),
+}
+
+
+def _quarantine_row(
+    event: Envelope, why: str, received: datetime, resolved: datetime | None, copy: str = ""
+) -> list[Any]:
+    """A ``rejected_events`` row of kind ``quarantine``. Its key is the event (``subject|source|id``,
+    plus ``|<content hash>`` for a losing conflicting copy), so a later decision about the same event
+    replaces the row (``FINAL``): a changed reason, or ``resolved_at`` once a later event made it
+    possible. Open quarantines are ``kind = 'quarantine' AND resolved_at IS NULL``."""
+    subject = f"{event.subject}|{event.source}|{event.id}" + (f"|{copy}" if copy else "")
+    payload = json.dumps(event.model_dump(mode="json"), sort_keys=True)
+    return ["", 0, 0, "quarantine", why, event.force_id, event.type, subject, received, payload, resolved]
 
 
 def _peek(dl: DeadLetter) -> tuple[str, str, str]:
-    """Force, type and subject of a dead letter, read best-effort from its scrubbed payload."""
+    """Force, type and subject of a dead letter, read best-effort from its scrubbed payload; a value
+    is kept only when it has the shape the contract gives that field (a ``type`` that is no event
+    type of the contract is left out, whatever it holds)."""
     if dl.event is not None:
         return dl.event.force_id, dl.event.type, dl.event.subject
     try:
         obj = json.loads(dl.payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", "", ""
     if not isinstance(obj, dict):
         return "", "", ""
-    return tuple(  # type: ignore[return-value]
-        str(obj.get(k))[:64] if isinstance(obj.get(k), str) else "" for k in ("force_id", "type", "subject")
-    )
+    found = []
+    for name, shape in _PEEK_SHAPES.items():
+        value = obj.get(name)
+        found.append(value if isinstance(value, str) and shape.fullmatch(value) else "")
+    return found[0], found[1], found[2]
 
 
 SubjectKey = tuple[str, str, str]
@@ -200,13 +375,26 @@ class Pipeline:
 
     # -- decoding -------------------------------------------------------------------------------
     def decode(self, message: RawMessage) -> Envelope | DeadLetter:
-        """The sanitised event, or a dead letter with the reason."""
+        """The sanitised event, or a dead letter with the reason.
+
+        The work per message is bounded before it is validated: a message over the byte, depth or
+        item limits is refused unread (see :func:`shape_problem`), so no message can make the
+        validator build an error per key."""
+        problem = shape_problem(
+            message.value,
+            self.settings.max_event_bytes,
+            self.settings.max_event_depth,
+            self.settings.max_event_items,
+        )
+        if problem:
+            return self._withheld(message, problem[1], problem[0])
         try:
             event = parse_event_json(message.value)
         except ValidationError as exc:
-            return self._dead(message, _describe(exc), _reason_class(exc))
+            errors = exc.errors(include_url=False, include_input=False)
+            return self._dead(message, _describe(errors, self.key), _reason_class(errors))
         except (ValueError, RecursionError) as exc:  # e.g. nesting deeper than any parser allows
-            return self._dead(message, f"{type(exc).__name__}: {str(exc)[:480]}", "malformed_json")
+            return self._dead(message, f"not valid JSON ({type(exc).__name__})", "malformed_json")
         problem = self._range_problem(event)
         if problem:
             return self._dead(message, problem[1], problem[0], event)
@@ -219,22 +407,44 @@ class Pipeline:
 
     def _range_problem(self, event: Envelope) -> tuple[str, str] | None:
         now = self.now()
-        if event.time > now + timedelta(seconds=self.settings.future_tolerance_seconds):
-            return ("time_in_future", f"event time {event.time.isoformat()} is in the future")
+        tolerance = self.settings.future_tolerance_seconds
+        if event.time > now + timedelta(seconds=tolerance):
+            return ("time_in_future", f"{event.type}: time: more than {tolerance} s in the future")
         if event.time.year < self.settings.earliest_event_year:
-            return (
-                "time_too_old",
-                f"event time {event.time.isoformat()} is before {self.settings.earliest_event_year}",
-            )
+            return ("time_too_old", f"{event.type}: time: before {self.settings.earliest_event_year}")
         allowed = self.settings.allowed_forces
         if allowed and event.force_id not in allowed:
-            return ("foreign_force", f"force {event.force_id!r} is not served here")
+            return ("foreign_force", f"{event.type}: force_id: not a force this deployment serves")
         return None
+
+    def _dlq_key(self, message: RawMessage, event: Envelope | None) -> bytes | None:
+        if message.key is None:
+            return None
+        if event is not None and message.key == event.subject.encode():
+            return message.key
+        return keyed_hash(self.key, "scrubbed", message.key.decode("utf-8", "backslashreplace")).encode()
 
     def _dead(
         self, message: RawMessage, reason: str, reason_class: str, event: Envelope | None = None
     ) -> DeadLetter:
-        return DeadLetter(message, reason, reason_class, scrub_raw(message.value, self.key), event)
+        payload = scrub_raw(message.value, self.key)
+        clean = sanitise(event, self.key) if event is not None else None
+        return DeadLetter(message, reason, reason_class, payload, clean, self._dlq_key(message, event))
+
+    def _withheld(self, message: RawMessage, reason: str, reason_class: str) -> DeadLetter:
+        """A dead letter for a message refused unread: its payload is not even scrubbed (that would
+        mean reading it); only its length and keyed digest are kept."""
+        digest = hmac.new(self.key, b"withheld\x00", hashlib.sha256)
+        digest.update(message.value)
+        payload = {
+            "undecodable": True,
+            "withheld": reason_class,
+            "length": len(message.value),
+            "digest": HASH_PREFIX + digest.hexdigest()[:32],
+        }
+        return DeadLetter(
+            message, reason, reason_class, json.dumps(payload).encode(), None, self._dlq_key(message, None)
+        )
 
     # -- history --------------------------------------------------------------------------------
     def _load_histories(self, keys: set[SubjectKey]) -> dict[SubjectKey, list[Envelope]]:

@@ -39,6 +39,9 @@ REASON_CLASSES = {
     "time_too_old",
     "foreign_force",
     "wrong_topic",
+    "too_large",
+    "too_deep",
+    "too_many_items",
 }
 ENVELOPE_KEYS = ("id", "source", "type", "time", "force_id", "subject")
 

@@ -49,13 +49,16 @@ def test_a_valid_event_decodes() -> None:
     "raw, reason_class",
     [
         (b"\xff\xfe\x00", "malformed_json"),
-        (b"[" * 100_000 + b"]" * 100_000, "malformed_json"),
-        (b'{"a":' * 60_000 + b"1" + b"}" * 60_000, "malformed_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "too_large"),
+        (b'{"a":' * 60_000 + b"1" + b"}" * 60_000, "too_large"),
+        (b"[" * 5_000 + b"]" * 5_000, "too_deep"),
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "too_deep"),
         (b"", "malformed_json"),
         (b"[]", "invalid_fields"),
         (json.dumps(event(type="call.teleported.v1")).encode(), "unknown_type"),
         (json.dumps(event(data={"queue": 999})).encode(), "invalid_fields"),
-        (json.dumps(event(data={"queue": "x" * 100_000})).encode(), "invalid_fields"),
+        (json.dumps(event(data={"queue": "x" * 100_000})).encode(), "too_large"),
+        (json.dumps(event(data={"queue": "x" * 5_000})).encode(), "invalid_fields"),
         (json.dumps(event(time="2026-06-01T11:00:00")).encode(), "invalid_fields"),
     ],
 )
@@ -64,6 +67,12 @@ def test_bad_messages_are_dead_letters(raw: bytes, reason_class: str) -> None:
     assert dead.reason_class == reason_class
     assert len(dead.payload) < 20_000  # scrubbed and bounded
     assert dict(dead.headers())["source_offset"] == b"7"
+
+
+def test_nesting_deeper_than_the_validator_allows_is_still_refused_when_the_limits_are_raised() -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    dead = decode(raw, max_event_bytes=1 << 20, max_event_depth=1 << 20, max_event_items=1 << 20)
+    assert dead.reason_class == "malformed_json"
 
 
 def test_events_far_in_the_future_or_past_are_refused() -> None:
