@@ -11,7 +11,8 @@
   :mod:`.reference` (districts, categories, offence and outcome codes).
 
 Sources and their event types: ``telephony`` (call.*), ``chat`` (webchat.*), ``portal``
-(online_report.*), ``cad`` (incident.*), ``crime`` (crime.*). Event ids are unique per source.
+(online_report.*), ``cad`` (incident.*), ``crime`` (crime.*). Event ids are unique per source;
+live runs stamp a run id into every id, so a restarted live feed never reuses one.
 Every event type of the contract is produced except ``incident.reopened`` and ``crime.transferred``
 (not modelled, so the truth needs no rule for them).
 

@@ -58,6 +58,10 @@ class SimConfig(BaseModel):
     local midnight ``days`` later. A timezone-aware ``datetime`` starts the run at that instant instead
     (used by the live feed). ``scale`` multiplies every arrival volume (staffing follows the scaled
     demand); ``staffing`` multiplies every queue's planned staffing (below 1: understaffed).
+
+    ``run`` (empty by default) is stamped into every event id and entity id (``cambs-t12`` becomes
+    ``cambs-<run>-t12``), so two runs with different ``run`` never share an id. File runs leave it
+    empty (their ids are a function of the seed alone); the live feed sets a fresh one per start.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -69,6 +73,7 @@ class SimConfig(BaseModel):
     scale: float = Field(default=1.0, gt=0, le=1000)
     staffing: float = Field(default=1.0, gt=0, le=10)
     faults: Faults = Faults()
+    run: str = Field(default="", pattern=r"^[a-z0-9]{0,24}$")
 
     @field_validator("forces", mode="before")
     @classmethod

@@ -64,6 +64,7 @@ class ForceContext:
         months: MonthIndex,
         book: TruthBook,
         keep_events: bool = True,
+        run: str = "",
     ) -> None:
         self.force = force
         self.rng = random.Random(f"demandhub-sim:{seed}:{force}")
@@ -75,13 +76,14 @@ class ForceContext:
         self.districts: tuple[District, ...] = districts(force)
         self._district_cum = list(accumulate(d.weight for d in self.districts))
         self._ids = {src: count(1) for src in SOURCE_PREFIX}
-        self._id_prefix = {src: f"{force}-{p}" for src, p in SOURCE_PREFIX.items()}
+        self._prefix = f"{force}-{run}-" if run else f"{force}-"  # a run id keeps runs' ids apart
+        self._id_prefix = {src: f"{self._prefix}{p}" for src, p in SOURCE_PREFIX.items()}
         self._subjects: defaultdict[str, count[int]] = defaultdict(lambda: count(1))
         self._month_cache: dict[int, str] = {}
 
     def subject(self, kind: str) -> str:
         """A new entity id of ``kind`` (C call, W web chat, O online report, I incident, R crime)."""
-        return f"{self.force}-{kind}{next(self._subjects[kind])}"
+        return f"{self._prefix}{kind}{next(self._subjects[kind])}"
 
     def emit(self, source: str, etype: str, t: int, subject: str, data: dict[str, Any]) -> bool:
         """Emit one event at ``t`` ms unless it falls after the run's end; True when emitted."""

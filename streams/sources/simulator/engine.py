@@ -39,7 +39,9 @@ class Simulation:
         months = MonthIndex(self.start - 40 * DAY, self.end + 40 * DAY)
         self.forces = [
             ForceModel(
-                ForceContext(f, config.seed, self.end, self.buffer, months, self.book, keep_events),
+                ForceContext(
+                    f, config.seed, self.end, self.buffer, months, self.book, keep_events, config.run
+                ),
                 config.seed,
                 config.scale,
                 config.staffing,
