@@ -171,3 +171,12 @@ def test_connections_beyond_the_cap_get_503(make_server: Any) -> None:
     again.request("GET", "/health")
     assert again.getresponse().read() == b"ok"
     again.close()
+
+
+def test_a_body_over_the_cap_gets_413(make_server: Any) -> None:
+    served = make_server()
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    body = b"token=" + b"x" * web_server.MAX_BODY_BYTES
+    conn.request("POST", "/login", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert conn.getresponse().status == 413
+    conn.close()
