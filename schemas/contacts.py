@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.envelope import Payload, PiiTreatment, UtcTime, pii_field
+from schemas.shapes import QUEUE_PATTERN as QUEUE_PATTERN
+from schemas.shapes import Identifier, MenuCode, PlaceName, QueueCode, SnakeCode, reference_field
 
 
 class CallChannel(enum.StrEnum):
@@ -20,15 +22,13 @@ class CallChannel(enum.StrEnum):
 
 
 class Queue(enum.StrEnum):
-    """Canonical queues. Force-specific queues use the ``x-`` prefix (e.g. ``x-crime-desk``)."""
+    """Canonical queues. Force-specific queues use the ``x-`` prefix (e.g. ``x-crime-desk``) and are
+    listed per force in ``schemas/reference/queues.csv``."""
 
     Q999 = "999"
     Q101_PRIMARY = "101-primary"
     Q101_SECONDARY = "101-secondary"
     WEBCHAT = "webchat"
-
-
-QUEUE_PATTERN = r"^(999|101-primary|101-secondary|webchat|x-[a-z0-9-]{1,32})$"
 
 
 class AbandonStage(enum.StrEnum):
@@ -45,27 +45,29 @@ class CallOffered(Payload):
     bt_connect_time: UtcTime | None = Field(
         default=None, description="999 only: when BT's operator connected the caller, if supplied."
     )
-    district: str | None = Field(default=None, description="Caller's district if known (coarse).")
+    district: PlaceName | None = reference_field(
+        "district", default=None, description="Caller's district if known (coarse), from reference data."
+    )
     caller_number: str | None = pii_field("phone", PiiTreatment.PSEUDONYMISE)
     caller_name: str | None = pii_field("name", PiiTreatment.DROP)
 
 
 class CallIvrEntered(Payload):
-    menu: str | None = Field(default=None, max_length=64, description="IVR menu id, no free text.")
+    menu: MenuCode | None = Field(default=None, description="IVR menu id, no free text.")
 
 
 class CallQueued(Payload):
-    queue: str = Field(pattern=QUEUE_PATTERN)
+    queue: QueueCode = reference_field("queue")
 
 
 class CallAnswered(Payload):
-    queue: str = Field(pattern=QUEUE_PATTERN)
+    queue: QueueCode = reference_field("queue")
     handler_id: str | None = pii_field("staff_id", PiiTreatment.PSEUDONYMISE)
 
 
 class CallAbandoned(Payload):
     stage: AbandonStage
-    queue: str | None = Field(default=None, pattern=QUEUE_PATTERN)
+    queue: QueueCode | None = reference_field("queue", default=None)
     wait_seconds: float | None = Field(
         default=None, ge=0, description="Wait reported by the telephony platform (informational)."
     )
@@ -74,42 +76,42 @@ class CallAbandoned(Payload):
 class CallCallbackRequested(Payload):
     """The caller left the queue asking to be called back: not an abandon."""
 
-    queue: str = Field(pattern=QUEUE_PATTERN)
+    queue: QueueCode = reference_field("queue")
     callback_number: str | None = pii_field("phone", PiiTreatment.PSEUDONYMISE)
 
 
 class CallTransferred(Payload):
-    from_queue: str = Field(pattern=QUEUE_PATTERN)
-    to_queue: str = Field(pattern=QUEUE_PATTERN)
+    from_queue: QueueCode = reference_field("queue")
+    to_queue: QueueCode = reference_field("queue")
 
 
 class CallEnded(Payload):
-    disposition: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
-    incident_id: str | None = Field(default=None, max_length=128)
+    disposition: SnakeCode
+    incident_id: Identifier | None = None
     notes: str | None = pii_field("free_text", PiiTreatment.DROP)
 
 
 class WebchatOffered(Payload):
     """A web-chat session was requested and joined the web-chat queue."""
 
-    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
-    district: str | None = None
+    queue: QueueCode = reference_field("queue", default="webchat")
+    district: PlaceName | None = reference_field("district", default=None)
     visitor_email: str | None = pii_field("email", PiiTreatment.PSEUDONYMISE)
     visitor_name: str | None = pii_field("name", PiiTreatment.DROP)
 
 
 class WebchatAnswered(Payload):
-    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
+    queue: QueueCode = reference_field("queue", default="webchat")
     handler_id: str | None = pii_field("staff_id", PiiTreatment.PSEUDONYMISE)
 
 
 class WebchatAbandoned(Payload):
-    queue: str = Field(default="webchat", pattern=QUEUE_PATTERN)
+    queue: QueueCode = reference_field("queue", default="webchat")
 
 
 class WebchatEnded(Payload):
-    disposition: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")
-    incident_id: str | None = Field(default=None, max_length=128)
+    disposition: SnakeCode
+    incident_id: Identifier | None = None
     transcript: str | None = pii_field("free_text", PiiTreatment.DROP)
 
 
@@ -123,7 +125,7 @@ class OnlineReportType(enum.StrEnum):
 
 class OnlineReportSubmitted(Payload):
     report_type: OnlineReportType
-    district: str | None = None
+    district: PlaceName | None = reference_field("district", default=None)
     reporter_name: str | None = pii_field("name", PiiTreatment.DROP)
     reporter_email: str | None = pii_field("email", PiiTreatment.PSEUDONYMISE)
     narrative: str | None = pii_field("free_text", PiiTreatment.DROP)
@@ -135,5 +137,5 @@ class OnlineReportTriaged(Payload):
 
 
 class OnlineReportLinked(Payload):
-    incident_id: str | None = Field(default=None, max_length=128)
-    crime_id: str | None = Field(default=None, max_length=128)
+    incident_id: Identifier | None = None
+    crime_id: Identifier | None = None

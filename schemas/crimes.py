@@ -8,8 +8,17 @@ from pydantic import Field
 
 from schemas.envelope import Payload, PiiTreatment, UtcTime, pii_field
 from schemas.incidents import HateStrand
-
-OFFENCE_CODE_PATTERN = r"^[0-9]{1,3}[A-Z]?(/[0-9]{1,2})?$"
+from schemas.shapes import OFFENCE_CODE_PATTERN as OFFENCE_CODE_PATTERN
+from schemas.shapes import (
+    ForceId,
+    Identifier,
+    OffenceCode,
+    PlaceName,
+    QaQueueCode,
+    ShortSnakeCode,
+    SnakeCode,
+    reference_field,
+)
 
 
 class CrimeFlags(Payload):
@@ -24,43 +33,43 @@ class CrimeReported(Payload):
     first_reported_at: UtcTime | None = Field(
         default=None, description="When the matter was first reported, if earlier than the event."
     )
-    incident_id: str | None = Field(default=None, max_length=128)
-    online_report_id: str | None = Field(default=None, max_length=128)
-    contact_id: str | None = Field(default=None, max_length=128)
+    incident_id: Identifier | None = None
+    online_report_id: Identifier | None = None
+    contact_id: Identifier | None = None
     victim_name: str | None = pii_field("name", PiiTreatment.DROP)
     victim_dob: str | None = pii_field("date_of_birth", PiiTreatment.DROP)
     narrative: str | None = pii_field("free_text", PiiTreatment.DROP)
 
 
 class CrimeRecorded(Payload):
-    offence_code: str = Field(pattern=OFFENCE_CODE_PATTERN, description="Home Office offence code.")
+    offence_code: OffenceCode = Field(description="Home Office offence code.")
     flags: CrimeFlags = CrimeFlags()
-    district: str = Field(max_length=64)
-    area: str | None = Field(default=None, max_length=64)
+    district: PlaceName = reference_field("district")
+    area: PlaceName | None = reference_field("area", default=None)
     occurred_at: UtcTime | None = None
     suspect_name: str | None = pii_field("name", PiiTreatment.DROP)
     address: str | None = pii_field("address", PiiTreatment.DROP)
 
 
 class CrimeReclassified(Payload):
-    offence_code: str = Field(pattern=OFFENCE_CODE_PATTERN)
+    offence_code: OffenceCode
     flags: CrimeFlags | None = None
 
 
 class CrimeCancelled(Payload):
-    reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    reason: SnakeCode | None = None
 
 
 class CrimeTransferred(Payload):
-    to_force: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")
+    to_force: ForceId
 
 
 class CrimeQaQueueEntered(Payload):
-    queue: str = Field(default="qa_linking", pattern=r"^[a-z0-9_]{1,32}$")
+    queue: QaQueueCode = reference_field("qa_queue", default="qa_linking")
 
 
 class CrimeQaQueueExited(Payload):
-    queue: str = Field(default="qa_linking", pattern=r"^[a-z0-9_]{1,32}$")
+    queue: QaQueueCode = reference_field("qa_queue", default="qa_linking")
 
 
 class OffenderAgeBand(enum.StrEnum):
@@ -70,12 +79,12 @@ class OffenderAgeBand(enum.StrEnum):
 
 class CrimeOutcomeAssigned(Payload):
     outcome_type: int = Field(ge=1, le=22, description="Home Office outcome type.")
-    subtype: str | None = Field(default=None, max_length=32, pattern=r"^[a-z0-9_]+$")
+    subtype: ShortSnakeCode | None = None
     offender_age_band: OffenderAgeBand | None = None
     offender_name: str | None = pii_field("name", PiiTreatment.DROP)
 
 
 class CrimeOutcomeChanged(Payload):
     outcome_type: int = Field(ge=1, le=22)
-    subtype: str | None = Field(default=None, max_length=32, pattern=r"^[a-z0-9_]+$")
+    subtype: ShortSnakeCode | None = None
     offender_age_band: OffenderAgeBand | None = None

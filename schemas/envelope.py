@@ -5,6 +5,8 @@ Contract:
 - ``time`` is when the thing happened, timezone-aware, normalised to UTC with millisecond precision.
   All bucketing uses it (in Europe/London, in the warehouse).
 - ``subject`` is the contact, incident or crime id and the Kafka key, so one entity stays ordered.
+- Every other string field has a shape (``schemas/shapes.py``): a code pattern, or a reference-data
+  value checked against the force's reference data.
 - Personal data fields are declared with :data:`PII` metadata. Processors walk the model with
   :func:`pii_fields` and drop or pseudonymise every marked field before anything leaves them.
 """
@@ -18,8 +20,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-FORCE_ID_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+from schemas.shapes import FORCE_ID_PATTERN as FORCE_ID_PATTERN
+from schemas.shapes import IDENTIFIER_PATTERN, ForceId, Identifier, SourceCode, SpecVersion
+
+ID_PATTERN = IDENTIFIER_PATTERN
 
 
 class PiiTreatment(enum.StrEnum):
@@ -66,16 +70,15 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
 
-    specversion: str = Field(default="1.0", pattern=r"^1\.0$")
-    id: str = Field(pattern=ID_PATTERN, description="Unique within its source.")
-    source: str = Field(
-        pattern=r"^[a-z][a-z0-9._-]{0,63}$",
+    specversion: SpecVersion = "1.0"
+    id: Identifier = Field(description="Unique within its source.")
+    source: SourceCode = Field(
         description="Producing system, e.g. telephony, chat, cad, crime, portal, backfill.",
     )
     type: str = Field(description="Versioned event type, e.g. call.answered.v1.")
     time: UtcTime = Field(description="When it happened (event time), UTC.")
-    force_id: str = Field(pattern=FORCE_ID_PATTERN, description="Owning force.")
-    subject: str = Field(pattern=ID_PATTERN, description="Contact, incident or crime id.")
+    force_id: ForceId = Field(description="Owning force.")
+    subject: Identifier = Field(description="Contact, incident or crime id.")
 
     @property
     def dedup_key(self) -> tuple[str, str]:

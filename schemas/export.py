@@ -5,6 +5,11 @@
 - incompatibility with the exported file: a type removed, a field removed, a new required field,
   a field whose type changed, or enum values removed. Such a change needs a new event version
   (``.v2``) instead.
+
+Constraints on a value (pattern, length) are not compared. Tightening them refuses values a producer
+may send, so it is allowed in a version only as a fix: the shapes of ``schemas/shapes.py`` (issue 13)
+refuse free text, names and phone numbers in fields that were always meant to carry codes, identifiers
+or reference data; every golden example and every simulated event still validates (tests/unit/test_shapes.py).
 """
 
 from __future__ import annotations

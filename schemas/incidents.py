@@ -7,6 +7,8 @@ import enum
 from pydantic import Field
 
 from schemas.envelope import Payload, PiiTreatment, pii_field
+from schemas.shapes import CATEGORY_PATTERN as CATEGORY_PATTERN
+from schemas.shapes import CategoryCode, Identifier, LocalCode, PlaceName, SnakeCode, reference_field
 
 
 class Grade(enum.StrEnum):
@@ -50,16 +52,13 @@ class HateStrand(enum.StrEnum):
     TRANSGENDER = "transgender"
 
 
-CATEGORY_PATTERN = r"^[A-Z][A-Z0-9_]{1,47}$"
-
-
 class Location(Payload):
     """Where the incident is. Only district, area, urban/rural and a coarse beat code are kept."""
 
-    district: str = Field(max_length=64)
-    area: str | None = Field(default=None, max_length=64)
+    district: PlaceName = reference_field("district")
+    area: PlaceName | None = reference_field("area", default=None)
     urban_rural: UrbanRural
-    beat: str | None = Field(default=None, max_length=16, description="Coarse beat code.")
+    beat: LocalCode | None = Field(default=None, description="Coarse beat code.")
     address: str | None = pii_field("address", PiiTreatment.DROP)
     latitude: float | None = pii_field("location", PiiTreatment.DROP)
     longitude: float | None = pii_field("location", PiiTreatment.DROP)
@@ -67,9 +66,9 @@ class Location(Payload):
 
 class IncidentCreated(Payload):
     channel: IncidentChannel
-    opening_category: str = Field(pattern=CATEGORY_PATTERN, description="NICL category code.")
+    opening_category: CategoryCode = Field(description="NICL category code.")
     domestic_abuse: bool = Field(default=False, description="Domestic-abuse flag at opening.")
-    contact_id: str | None = Field(default=None, max_length=128)
+    contact_id: Identifier | None = None
     self_initiated: bool = False
     location: Location
     log_text: str | None = pii_field("free_text", PiiTreatment.DROP)
@@ -77,13 +76,13 @@ class IncidentCreated(Payload):
 
 class IncidentGraded(Payload):
     grade: Grade
-    force_code: str | None = Field(default=None, max_length=16)
+    force_code: LocalCode | None = Field(default=None, description="The force's own grade code.")
 
 
 class IncidentRegraded(Payload):
     old_grade: Grade
     new_grade: Grade
-    reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    reason: SnakeCode | None = None
 
 
 class IncidentResourceAssigned(Payload):
@@ -92,7 +91,7 @@ class IncidentResourceAssigned(Payload):
 
 class IncidentResourceArrived(Payload):
     resource_id: str | None = pii_field("officer_id", PiiTreatment.PSEUDONYMISE)
-    delay_reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    delay_reason: SnakeCode | None = None
 
 
 class IncidentQualifierAdded(Payload):
@@ -105,17 +104,17 @@ class IncidentQualifierRemoved(Payload):
 
 
 class IncidentCancelled(Payload):
-    reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    reason: SnakeCode | None = None
 
 
 class IncidentMergedAsDuplicate(Payload):
-    duplicate_of: str = Field(max_length=128)
+    duplicate_of: Identifier
 
 
 class IncidentClosed(Payload):
-    final_category: str = Field(pattern=CATEGORY_PATTERN, description="NICL category code.")
+    final_category: CategoryCode = Field(description="NICL category code.")
     closing_text: str | None = pii_field("free_text", PiiTreatment.DROP)
 
 
 class IncidentReopened(Payload):
-    reason: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    reason: SnakeCode | None = None

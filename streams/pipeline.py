@@ -40,6 +40,7 @@ from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Fold, Row, dedupe_sorted
 from streams.domain.pii import HASH_PREFIX, keyed_hash, sanitise, scrub_raw
+from streams.domain.reference import reference_problem
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +416,7 @@ class Pipeline:
         allowed = self.settings.allowed_forces
         if allowed and event.force_id not in allowed:
             return ("foreign_force", f"{event.type}: force_id: not a force this deployment serves")
-        return None
+        return reference_problem(event)
 
     def _dlq_key(self, message: RawMessage, event: Envelope | None) -> bytes | None:
         if message.key is None:

@@ -3,9 +3,12 @@
 Every field marked with :class:`schemas.envelope.PII` is dropped (set to None) or replaced by a keyed
 hash (HMAC-SHA256 with a per-force secret) before an event leaves the processor. The hash keeps
 linkage (repeat callers) without the value; rotating the key breaks linkage across the rotation.
-Malformed payloads that cannot be validated are scrubbed before they are dead-lettered: personal fields
-by name, and every string that could carry personal data where no field says what it is (values under
-unknown keys, long strings) replaced by a keyed hash.
+
+Malformed payloads that cannot be validated are scrubbed by allow-list before they are dead-lettered
+(:func:`scrub_raw`): a value stays in clear only where the contract defines that field and the value
+has the field's shape (a code matching its pattern, an enum value, a time, a number in range, a
+reference-data value the reference data lists). Everything else, personal fields included, is replaced
+by a keyed hash, and so is every key name the contract does not define.
 """
 
 from __future__ import annotations
@@ -14,18 +17,19 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from schemas.envelope import Envelope, PiiTreatment, pii_fields
-from schemas.events import EVENT_MODELS, parse_event
+from schemas.envelope import FORCE_ID_PATTERN, Envelope, PiiTreatment, pii_fields
+from schemas.events import EVENT_MODELS, json_schemas, parse_event
+from streams.domain.reference import default_reference
 
 HASH_PREFIX = "h:"
-MAX_SCRUBBED_STRING = 256
-SAFE_UNKNOWN_STRING = re.compile(r"[A-Za-z0-9_.:+-]{0,64}")
-"""Strings kept in clear under keys the contract does not know: codes, enum values, ids, ISO times.
-No spaces (names, addresses, free text), no ``@`` (emails) and no run of five digits (phone numbers)."""
-_DIGIT_RUN = re.compile(r"[0-9]{5}")
+MAX_SCRUBBED_ITEMS = 64
+MAX_SCRUBBED_DEPTH = 8
+MAX_TIME_STRING = 64
+_FORCE_ID = re.compile(FORCE_ID_PATTERN)
 
 
 def keyed_hash(key: bytes, kind: str, value: str) -> str:
@@ -97,42 +101,145 @@ def known_key_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def _safe_unknown(value: str) -> bool:
-    return SAFE_UNKNOWN_STRING.fullmatch(value) is not None and not _DIGIT_RUN.search(value)
+Node = tuple[dict[str, Any], ...]
+"""The contract's schema nodes that may describe a value (several when the event type is unknown);
+empty: the contract defines no field here."""
 
 
-def _scrub(value: Any, key: bytes, depth: int = 0, known: bool = True) -> Any:
-    """``known``: the value sits under keys the contract defines (else any string may be personal)."""
-    if depth > 8:
+@cache
+def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """(schema per event type, every ``$defs`` entry, the schema of an event of unknown type)."""
+    per_type = json_schemas()
+    defs: dict[str, Any] = {}
+    for schema in per_type.values():
+        defs.update(schema.get("$defs", {}))
+    envelope = Envelope.model_json_schema()
+    props = dict(envelope["properties"], type={"type": "string", "enum": sorted(per_type)})
+    props["data"] = {"anyOf": [s["properties"]["data"] for s in per_type.values()]}
+    return per_type, defs, {"type": "object", "properties": props}
+
+
+def _variants(nodes: Node) -> list[dict[str, Any]]:
+    """The concrete alternatives of ``nodes``: references resolved, ``anyOf`` / ``oneOf`` expanded."""
+    defs = _schemas()[1]
+    out: list[dict[str, Any]] = []
+    pending = list(nodes)
+    while pending:
+        node = pending.pop(0)
+        if "$ref" in node:
+            pending.append(defs[str(node["$ref"]).rsplit("/", 1)[-1]])
+        elif "anyOf" in node or "oneOf" in node:
+            pending.extend(node.get("anyOf") or node.get("oneOf") or [])
+        else:
+            out.append(node)
+    return out
+
+
+def _is_time(value: str) -> bool:
+    if len(value) > MAX_TIME_STRING:
+        return False
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def _in_bounds(value: float, node: dict[str, Any]) -> bool:
+    checks = (
+        ("minimum", lambda b: value >= b),
+        ("maximum", lambda b: value <= b),
+        ("exclusiveMinimum", lambda b: value > b),
+        ("exclusiveMaximum", lambda b: value < b),
+    )
+    return all(test(node[name]) for name, test in checks if name in node)
+
+
+def _fits(value: Any, node: dict[str, Any]) -> bool:
+    """Whether a scalar ``value`` has the exact shape one schema alternative gives the field."""
+    if "const" in node:
+        return bool(value == node["const"] and type(value) is type(node["const"]))
+    if "enum" in node:
+        return isinstance(value, str | int) and not isinstance(value, bool) and value in node["enum"]
+    kind = node.get("type")
+    if kind == "null":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "number"):
+        numeric = int if kind == "integer" else int | float
+        return isinstance(value, numeric) and not isinstance(value, bool) and _in_bounds(value, node)
+    if kind == "string" and isinstance(value, str):
+        if "maxLength" in node and len(value) > int(node["maxLength"]):
+            return False
+        if node.get("format") == "date-time":
+            return _is_time(value)
+        pattern = node.get("pattern")
+        return pattern is not None and re.fullmatch(str(pattern), value) is not None
+    return False
+
+
+def _kept(value: Any, nodes: Node, force_id: str | None) -> bool:
+    """A scalar stays in clear only if the contract gives the field a shape and the value has it; a
+    reference-data field also needs a value the reference data lists."""
+    kinds = {str(n["x-reference"]) for n in nodes if "x-reference" in n}
+    if not any(_fits(value, v) for v in _variants(nodes)):
+        return False
+    if kinds and isinstance(value, str):
+        return any(default_reference().knows_anywhere(k, value, force_id) for k in kinds)
+    return True
+
+
+def _hashed(value: Any, key: bytes) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return keyed_hash(key, "scrubbed", text)
+
+
+def _scrub(value: Any, nodes: Node, key: bytes, force_id: str | None, depth: int = 0) -> Any:
+    if depth > MAX_SCRUBBED_DEPTH:
         return "<nested too deep>"
+    if any("x-pii" in n for n in nodes):
+        return _hashed(value, key) if value else None
     if isinstance(value, dict):
-        names, fields = pii_key_names(), known_key_names()
+        props: dict[str, list[dict[str, Any]]] = {}
+        for variant in _variants(nodes):
+            for name, prop in variant.get("properties", {}).items():
+                props.setdefault(name, []).append(prop)
         out: dict[str, Any] = {}
-        for k, v in list(value.items())[:64]:
-            k = str(k)[:64]
-            if k in names:
-                out[k] = keyed_hash(key, "scrubbed", json.dumps(v, default=str)) if v else None
+        for k, v in list(value.items())[:MAX_SCRUBBED_ITEMS]:
+            if k in props:
+                out[k] = _scrub(v, tuple(props[k]), key, force_id, depth + 1)
             else:
-                out[k] = _scrub(v, key, depth + 1, known and k in fields)
+                out[keyed_hash(key, "scrubbed_key", str(k))] = _scrub(v, (), key, force_id, depth + 1)
         return out
     if isinstance(value, list):
-        return [_scrub(v, key, depth + 1, known) for v in value[:64]]
-    if isinstance(value, str) and (
-        len(value) > MAX_SCRUBBED_STRING or (not known and not _safe_unknown(value))
-    ):
-        return keyed_hash(key, "scrubbed", value)
-    return value
+        items = tuple(v["items"] for v in _variants(nodes) if v.get("type") == "array" and "items" in v)
+        return [_scrub(v, items, key, force_id, depth + 1) for v in value[:MAX_SCRUBBED_ITEMS]]
+    if value is None or isinstance(value, bool) or _kept(value, nodes, force_id):
+        return value
+    return _hashed(value, key)
 
 
 def scrub_raw(raw: bytes, key: bytes) -> bytes:
-    """A malformed message made safe to dead-letter: personal fields hashed by name; long strings,
-    and strings under unknown keys that are not plainly codes, hashed; undecodable bytes replaced by
-    their length and digest. Valid events stay valid (every
-    personal field is optional)."""
+    """A refused message made safe to dead-letter, by allow-list: values stay in clear only where the
+    contract defines the field and the value has its shape (see the module docstring); any other value,
+    every personal field and every key name the contract does not define become keyed hashes; bytes
+    that are not UTF-8 JSON are replaced by their length and digest. A valid event stays valid (every
+    personal field is optional and every kept value is one the contract accepts)."""
     try:
         decoded = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return json.dumps(
             {"undecodable": True, "length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
         ).encode()
-    return json.dumps(_scrub(decoded, key, known=isinstance(decoded, dict)), ensure_ascii=False).encode()
+    nodes: Node = ()
+    force_id: str | None = None
+    if isinstance(decoded, dict):
+        per_type, _defs, unknown = _schemas()
+        event_type = decoded.get("type")
+        nodes = (
+            (per_type[event_type],) if isinstance(event_type, str) and event_type in per_type else (unknown,)
+        )
+        force = decoded.get("force_id")
+        force_id = force if isinstance(force, str) and _FORCE_ID.fullmatch(force) else None
+    return json.dumps(_scrub(decoded, nodes, key, force_id), ensure_ascii=False).encode()

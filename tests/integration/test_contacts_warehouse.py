@@ -178,14 +178,14 @@ def test_reconcile_reports_a_difference(wh: Warehouse, settings: Settings) -> No
     pipeline(settings, wh).process(messages(golden_raw()))
     wh.command(
         "INSERT INTO contact_queue_15m (force_id, bucket, channel, queue, district, answered, version) "
-        "VALUES ('cambs', '2024-03-05 10:00:00', '999', '999', 'cambridge', 99, 18446744073709551615)"
+        "VALUES ('cambs', '2024-03-05 10:00:00', '999', '999', 'Cambridge City', 99, 18446744073709551615)"
     )
     diffs = reconcile_day(wh, FORCE, date(2024, 3, 5))
     assert {(d["table"], d["column"]) for d in diffs if d["column"] == "answered"} == {
         ("contact_queue_15m", "answered")
     }
     answered = next(d for d in diffs if d["column"] == "answered")
-    # 999 answered in district cambridge: C1, C2, C3 (C7 was offered without a district)
+    # 999 answered in district Cambridge City: C1, C2, C3 (C7 was offered without a district)
     assert (answered["rollup"], answered["facts"]) == (99, 3)
 
 

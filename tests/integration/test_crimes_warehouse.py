@@ -136,26 +136,26 @@ def test_reclassification_and_cancellation_restate_the_month(settings: Settings,
     assert (after["crime_hate"][JAN], after["crime_cyber"][JAN]) == (Cell(0), Cell(0))
     assert after["crime_recorded_within_24h_rate"][JAN] == Cell(1, 2)
     series = district_group_series(wh, FORCE, JAN, APR, DEFS)
-    assert series["South"]["theft"] == {JAN: 1}  # C2 now counts as theft, still in January
-    assert "burglary_dwelling" not in series["South"]
+    assert series["Cambridge City"]["theft"] == {JAN: 1}  # C2 now counts as theft, still in January
+    assert "burglary_dwelling" not in series["Cambridge City"]
 
 
 def test_district_group_series_and_growth_drivers(settings: Settings, wh: Warehouse) -> None:
     load(settings, wh)
     series = district_group_series(wh, FORCE, JAN, APR, DEFS)
     assert series == {
-        "North": {"violence_with_injury": {JAN: 1}, "drugs": {FEB: 1}, "burglary_dwelling": {APR: 1}},
-        "South": {"theft": {JAN: 1}, "violence_without_injury": {JAN: 1}, "unclassified": {FEB: 1}},
+        "Peterborough": {"violence_with_injury": {JAN: 1}, "drugs": {FEB: 1}, "burglary_dwelling": {APR: 1}},
+        "Cambridge City": {"theft": {JAN: 1}, "violence_without_injury": {JAN: 1}, "unclassified": {FEB: 1}},
     }
-    # Year ending Apr 2025 vs year ending Apr 2024 (all of the set): North 3 -> 4 crimes = +33.3 %.
+    # Year ending Apr 2025 vs year ending Apr 2024 (all of the set): Peterborough 3 -> 4 crimes = +33.3 %.
     grown = dict(series)
-    grown["North"] = {**series["North"], "drugs": {FEB: 1, YearMonth(2025, 2): 2}}
-    grown["North"]["burglary_dwelling"] = {APR: 1, YearMonth(2025, 3): 2}
+    grown["Peterborough"] = {**series["Peterborough"], "drugs": {FEB: 1, YearMonth(2025, 2): 2}}
+    grown["Peterborough"]["burglary_dwelling"] = {APR: 1, YearMonth(2025, 3): 2}
     found = growth_drivers(grown, YearMonth(2025, 4), threshold_pct=10)
-    # North: before 3, now 4 (drugs 2, burglary 2) -> +33.3 %; drivers by increase: burglary +2 - 1 = +1,
-    # drugs +2 - 1 = +1 (tie: by name); violence with injury -1 is not a driver. South: 3 -> 0.
+    # Peterborough: before 3, now 4 (drugs 2, burglary 2) -> +33.3 %; drivers by increase: burglary +2 - 1 = +1,
+    # drugs +2 - 1 = +1 (tie: by name); violence with injury -1 is not a driver. Cambridge City: 3 -> 0.
     assert [(f["district"], round(f["growth_pct"], 1), f["drivers"]) for f in found] == [
-        ("North", 33.3, ["burglary_dwelling", "drugs"])
+        ("Peterborough", 33.3, ["burglary_dwelling", "drugs"])
     ]
 
 
@@ -225,12 +225,12 @@ def test_analyst_views_answer_the_done_when_questions(settings: Settings, wh: Wa
         "GROUP BY month, segment, district ORDER BY month, segment, district",
     )
     assert by_group == [
-        (date(2024, 1, 1), "theft", "South", 1),
-        (date(2024, 1, 1), "violence_with_injury", "North", 1),
-        (date(2024, 1, 1), "violence_without_injury", "South", 1),
-        (date(2024, 2, 1), "drugs", "North", 1),
-        (date(2024, 2, 1), "unclassified", "South", 1),
-        (date(2024, 4, 1), "burglary_dwelling", "North", 1),
+        (date(2024, 1, 1), "theft", "Cambridge City", 1),
+        (date(2024, 1, 1), "violence_with_injury", "Peterborough", 1),
+        (date(2024, 1, 1), "violence_without_injury", "Cambridge City", 1),
+        (date(2024, 2, 1), "drugs", "Peterborough", 1),
+        (date(2024, 2, 1), "unclassified", "Cambridge City", 1),
+        (date(2024, 4, 1), "burglary_dwelling", "Peterborough", 1),
     ]
     ncrs = _view(
         wh,

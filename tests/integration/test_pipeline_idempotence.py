@@ -140,7 +140,7 @@ def test_history_is_reloaded_from_the_ledger(wh: Warehouse, settings: Settings) 
 def test_a_call_and_an_incident_sharing_an_id_keep_separate_histories(
     wh: Warehouse, settings: Settings
 ) -> None:
-    shared = "2025-000123"
+    shared = "REF-2025-000123"
     incident = [
         {
             "id": "i-1",

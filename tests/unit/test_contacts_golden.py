@@ -68,7 +68,7 @@ def ev(subject: str, etype: str, seconds: float, n: int, **data: Any) -> dict[st
 
 
 def _call(subject: str, channel: str, steps: list[tuple[str, float, dict[str, Any]]]) -> list[dict[str, Any]]:
-    out = [ev(subject, "call.offered.v1", 0, 0, channel=channel, district="cambridge")]
+    out = [ev(subject, "call.offered.v1", 0, 0, channel=channel, district="Cambridge City")]
     for n, (verb, at, data) in enumerate(steps, start=1):
         out.append(ev(subject, f"call.{verb}.v1", at, n, **data))
     return out
@@ -164,7 +164,7 @@ def golden_raw() -> list[dict[str, Any]]:
         chats += [ev(name, "webchat.offered.v1", 0, 0), ev(name, f"webchat.{verb}.v1", at, 1)]
     chats.append(ev("W1", "webchat.ended.v1", 600, 2, disposition="advice"))
     online = [
-        ev("O1", "online_report.submitted.v1", 30, 0, report_type="crime", district="fenland"),
+        ev("O1", "online_report.submitted.v1", 30, 0, report_type="crime", district="Fenland"),
         ev("O1", "online_report.triaged.v1", 3600, 1, outcome="crime"),
         ev("O1", "online_report.linked.v1", 7200, 2, crime_id="CR-1"),
         ev("O2", "online_report.submitted.v1", 60, 0, report_type="asb"),

@@ -52,7 +52,7 @@ def golden_raw() -> list[dict[str, Any]]:
     """The hand-made set. Comments give the facts each crime is meant to exercise."""
     return [
         # C1: reported 08:00 (first_reported_at inside the report), recorded 20:00 -> 12 h, within 24 h.
-        # 8N = violence with injury, domestic abuse, North/N1. Outcome 1 (charged) on 10 Feb.
+        # 8N = violence with injury, domestic abuse, Peterborough/North. Outcome 1 (charged) on 10 Feb.
         # QA: in 5 Jan 21:00, out 8 Jan 10:00.
         envelope(
             "C1", "reported", "2024-01-05 09:00", first_reported_at="2024-01-05T08:00:00Z", incident_id="I1"
@@ -63,8 +63,8 @@ def golden_raw() -> list[dict[str, Any]]:
             "2024-01-05 20:00",
             offence_code="8N",
             flags={"domestic_abuse": True},
-            district="North",
-            area="N1",
+            district="Peterborough",
+            area="North",
             suspect_name="John Roe",
         ),
         envelope("C1", "qa_queue_entered", "2024-01-05 21:00"),
@@ -74,13 +74,15 @@ def golden_raw() -> list[dict[str, Any]]:
         # residential, reclassified on 15 Feb to 49 (other theft): moves group, stays in January.
         # Outcome 18 on 20 Feb. QA: 12 Jan 11:00 - 1 Feb 09:00, again from 15 Feb 12:00 (still in).
         envelope("C2", "reported", "2024-01-10 10:00", online_report_id="R2"),
-        envelope("C2", "recorded", "2024-01-12 10:00", offence_code="28E", district="South", area="S1"),
+        envelope(
+            "C2", "recorded", "2024-01-12 10:00", offence_code="28E", district="Cambridge City", area="South"
+        ),
         envelope("C2", "qa_queue_entered", "2024-01-12 11:00", n=1),
         envelope("C2", "qa_queue_exited", "2024-02-01 09:00", n=1),
         envelope("C2", "reclassified", "2024-02-15 10:00", offence_code="49"),
         envelope("C2", "qa_queue_entered", "2024-02-15 12:00", n=2),
         envelope("C2", "outcome_assigned", "2024-02-20 09:00", outcome_type=18),
-        # C3: 19C rape, hate (race) and cyber, North/N2, recorded 15 Jan, cancelled 1 Feb: leaves January.
+        # C3: 19C rape, hate (race) and cyber, Peterborough/North, recorded 15 Jan, cancelled 1 Feb: leaves January.
         # QA: in 15 Jan 12:00, a second entry 16 Jan while in (duplicate), out 31 Jan 23:59:30 (after
         # the 23:59 snapshot, so still counted on 31 Jan).
         envelope("C3", "reported", "2024-01-15 10:00", contact_id="K3"),
@@ -90,14 +92,14 @@ def golden_raw() -> list[dict[str, Any]]:
             "2024-01-15 11:00",
             offence_code="19C",
             flags={"hate_strands": ["race"], "cyber": True},
-            district="North",
-            area="N2",
+            district="Peterborough",
+            area="North",
         ),
         envelope("C3", "qa_queue_entered", "2024-01-15 12:00", n=1),
         envelope("C3", "qa_queue_entered", "2024-01-16 08:00", n=2),
         envelope("C3", "qa_queue_exited", "2024-01-31 23:59:30"),
         envelope("C3", "cancelled", "2024-02-01 10:00", reason="no_crime"),
-        # C4: no report event (timeliness unknown). 105A violence without injury, rural, South/S2,
+        # C4: no report event (timeliness unknown). 105A violence without injury, rural, Cambridge City/South,
         # recorded 20 Jan. Conditional caution (type 3, adult) 25 Jan; 2 Feb the subtype is corrected
         # with the same type, so the outcome stays in January. A queue exit with no entry (unmatched).
         envelope(
@@ -106,8 +108,8 @@ def golden_raw() -> list[dict[str, Any]]:
             "2024-01-20 12:00",
             offence_code="105A",
             flags={"rural": True},
-            district="South",
-            area="S2",
+            district="Cambridge City",
+            area="South",
         ),
         envelope("C4", "qa_queue_exited", "2024-01-21 09:00"),
         envelope(
@@ -126,24 +128,32 @@ def golden_raw() -> list[dict[str, Any]]:
             subtype="conditional_cara",
             offender_age_band="adult",
         ),
-        # C5: reported 3 Feb 09:00, recorded 10:00 (1 h). 92A drugs, North/N1. Community resolution
+        # C5: reported 3 Feb 09:00, recorded 10:00 (1 h). 92A drugs, Peterborough/North. Community resolution
         # (type 8, youth) 5 Feb. QA: 3 Feb 11:00 - 29 Feb 23:00.
         envelope("C5", "reported", "2024-02-03 09:00"),
-        envelope("C5", "recorded", "2024-02-03 10:00", offence_code="92A", district="North", area="N1"),
+        envelope(
+            "C5", "recorded", "2024-02-03 10:00", offence_code="92A", district="Peterborough", area="North"
+        ),
         envelope("C5", "qa_queue_entered", "2024-02-03 11:00"),
         envelope("C5", "qa_queue_exited", "2024-02-29 23:00"),
         envelope("C5", "outcome_assigned", "2024-02-05 10:00", outcome_type=8, offender_age_band="youth"),
         # C6: reported 10 Feb 10:00, recorded 11 Feb 09:00 (23 h, within). Code 999Z has no mapping:
         # unclassified, still counted. Conditional caution for a youth (type 2) on 12 Feb.
         envelope("C6", "reported", "2024-02-10 10:00"),
-        envelope("C6", "recorded", "2024-02-11 09:00", offence_code="999Z", district="South", area="S1"),
+        envelope(
+            "C6", "recorded", "2024-02-11 09:00", offence_code="999Z", district="Cambridge City", area="South"
+        ),
         envelope("C6", "outcome_assigned", "2024-02-12 10:00", outcome_type=2, subtype="conditional"),
         # C7: recorded 31 Mar 23:30 UTC = 1 Apr 00:30 BST: an April crime. Reported 22:00 UTC (1.5 h).
-        # 28E burglary residential, North/N2.
+        # 28E burglary residential, Peterborough/North.
         envelope("C7", "reported", "2024-03-31 22:00"),
-        envelope("C7", "recorded", "2024-03-31 23:30", offence_code="28E", district="North", area="N2"),
+        envelope(
+            "C7", "recorded", "2024-03-31 23:30", offence_code="28E", district="Peterborough", area="North"
+        ),
         # C8: 46 shoplifting recorded 20 Feb, transferred to another force 21 Feb: not counted.
-        envelope("C8", "recorded", "2024-02-20 12:00", offence_code="46", district="South", area="S1"),
+        envelope(
+            "C8", "recorded", "2024-02-20 12:00", offence_code="46", district="Cambridge City", area="South"
+        ),
         envelope("C8", "transferred", "2024-02-21 12:00", to_force="beds"),
     ]
 
@@ -189,8 +199,8 @@ def test_first_report_is_the_earliest_report_time_and_timeliness() -> None:
     assert (row["offence_group"], row["domestic_abuse"], row["district"], row["area"]) == (
         "violence_with_injury",
         True,
+        "Peterborough",
         "North",
-        "N1",
     )
     # outcome 1 on 10 Feb 12:00, recorded 5 Jan 20:00: 26 days to 31 Jan 20:00, + 9 days 16 h = 35 2/3
     assert row["outcome_type"] == 1 and row["prosecution_possible"] is True
