@@ -138,9 +138,15 @@ def _origin_tuple(text: str) -> tuple[str, str, int] | None:
 
 
 def same_origin(request: web.Request) -> bool:
-    """True when the request's ``Origin`` header names this server's own origin."""
+    """True when the request's ``Origin`` header names this server's own origin.
+
+    ``Origin: null`` counts only with ``Sec-Fetch-Site: same-origin``: a browser sends it on its own
+    page's form posts under a ``no-referrer`` policy, while an opaque (sandboxed) page elsewhere is
+    reported as ``cross-site``."""
     origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
+    if origin == "null":
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
+    if origin is None:
         return False
     mine = own_origin(request)
     return mine is not None and _origin_tuple(origin) == mine

@@ -189,6 +189,16 @@ def test_login_from_the_form_itself_works(server: LiveServer) -> None:
     assert login(server, {**headers, **cookie(ANALYST)})[0] == 303
     # a script with no browser headers at all
     assert login(server, {})[0] == 303
+    # the hub's own form under a no-referrer policy: Chromium sends "Origin: null", and says same-origin
+    assert login(server, {"Origin": "null", "Sec-Fetch-Site": "same-origin"})[0] == 303
+    assert login(server, {"Origin": "null", "Sec-Fetch-Site": "same-site"})[0] == 403
+
+
+def test_the_form_page_keeps_its_origin_on_posts(server: LiveServer) -> None:
+    """Under ``no-referrer`` browsers send ``Origin: null`` on a page's own form posts; ``same-origin``
+    keeps the real origin there and still sends no referrer to any other site."""
+    status, headers, _ = send(server, "GET", "/login", {})
+    assert status == 200 and headers["Referrer-Policy"] == "same-origin"
 
 
 def test_logout_only_from_the_hub_itself(server: LiveServer) -> None:
