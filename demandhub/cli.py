@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import json
-import subprocess
 import sys
 import time
 import urllib.error
@@ -54,43 +53,15 @@ def make_settings(args: argparse.Namespace) -> Settings:
 @command("up")
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     """Start the embedded stack: tansu, the worker + web server + warehouse, and the simulator."""
-    from demandhub.embedded import TansuBroker, create_topics, stop_process
-    from demandhub.runtime import print_tokens, run_worker
+    from contextlib import ExitStack
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = settings.data_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
-    broker: TansuBroker | None = None
-    bootstrap = settings.kafka_bootstrap
-    if bootstrap is None:
-        broker = TansuBroker(log_path=log_dir / "tansu.log").start()
-        bootstrap = broker.bootstrap
-    create_topics(bootstrap)
-    sim: subprocess.Popen[bytes] | None = None
-    if not args.no_simulator:
-        sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "demandhub.cli",
-                "simulate",
-                "--live",
-                "--kafka",
-                bootstrap,
-                "--speed",
-                str(args.speed),
-                "--scale",
-                str(args.scale),
-                "--seed",
-                str(args.seed),
-                "--force",
-                settings.force_id,
-            ],
-            stdout=open(log_dir / "simulator.log", "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    from demandhub.runtime import embedded_stack, print_tokens, run_worker
+
+    simulator = ["--speed", str(args.speed), "--scale", str(args.scale), "--seed", str(args.seed)]
+    children = ExitStack()  # tansu, topics, simulator; leftovers of a killed `up` are stopped first
+    bootstrap = children.enter_context(
+        embedded_stack(settings, None if args.no_simulator else [*simulator, "--force", settings.force_id])
+    )
     tokens = print_tokens(settings)
 
     def ready(url: str) -> None:
@@ -109,9 +80,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         run_worker(settings, bootstrap, serve_web=True, on_ready=ready)
     finally:
-        stop_process(sim, 10)
-        if broker is not None:
-            broker.stop()
+        children.close()
         print("demandhub stopped.", flush=True)
     return 0
 

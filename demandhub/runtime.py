@@ -1,13 +1,37 @@
-"""Assembling the hub: warehouse, pipeline, faust worker and web server, from one Settings object."""
+"""Assembling the hub: warehouse, pipeline, faust worker and web server, from one Settings object.
+
+The embedded stack (:func:`embedded_stack`, used by ``demandhub up``) and what happens when its
+process dies without stopping:
+
+- tansu and the live simulator are children that die with ``up`` (parent-death signal, see
+  :func:`demandhub.embedded.start_child`), so after a ``kill -9`` no one keeps producing to a
+  broker the next ``up`` will not use.
+- ``up`` records itself and its children (pid, start time, boot id, role) in
+  ``<data dir>/processes.json`` and removes the file when it stops. A restarted ``up`` that finds
+  the file knows the previous one did not stop: it refuses to start if that ``up`` is in fact still
+  running, otherwise it stops any leftover child still running (where the death signal could not
+  act: a platform without it, or an older version) and says so.
+- tansu keeps events in memory only. Events produced to the previous broker that the worker had not
+  yet written to the warehouse are gone with it, so a restarted ``up`` after an unclean stop prints
+  one line saying that events may have been lost and what to re-send, rather than switching silently
+  to an empty broker. (Reusing the old broker was rejected: with the death signal it is normally
+  gone already, and an adopted broker could not be tied to the new ``up``.) With ``--kafka`` the
+  broker is not ours: its events and the worker's committed offsets survive, and nothing is lost.
+- The live simulator stamps every id with a run id (see
+  :func:`streams.sources.simulator.simulate_live`), so a restarted demo continues with new ids
+  instead of colliding with the previous run's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +45,7 @@ from streams.pipeline import BatchReport, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
+PROCESSES_FILE = "processes.json"
 
 
 def open_warehouse(settings: Settings, apply_migrations: bool = True) -> Warehouse:
@@ -63,6 +88,143 @@ def running_hub(settings: Settings) -> str | None:
     except (OSError, KeyError, ValueError):
         return None
     return str(info["url"])
+
+
+# -- the embedded stack's processes ------------------------------------------------------------------
+class HubAlreadyRunning(RuntimeError):
+    """Another ``demandhub up`` is running on this data directory."""
+
+
+def _say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class EmbeddedProcesses:
+    """The record of one ``up`` and its children in ``<data dir>/processes.json``."""
+
+    path: Path
+    say: Callable[[str], None] = _say_on_stderr
+    _record: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def claim(self) -> None:
+        """Deal with a previous ``up``'s record (see the module docstring), then record this one.
+
+        Raises :class:`HubAlreadyRunning`, changing nothing, if that ``up`` is still running."""
+        from demandhub.embedded import ProcessStamp
+
+        previous = self._read()
+        if previous is not None:
+            owner = ProcessStamp.from_dict(previous.get("owner"))
+            if owner is not None and owner.running():
+                raise HubAlreadyRunning(
+                    f"another demandhub up (pid {owner.pid}) is running on {self.path.parent}; "
+                    "stop it first, or use another --data-dir"
+                )
+            self._clean_up_after(previous, owner.pid if owner else None)
+        me = ProcessStamp.of(os.getpid())
+        self._record = {
+            "owner": me.as_dict() if me else {"pid": os.getpid()},
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "children": [],
+        }
+        self._write()
+
+    def _clean_up_after(self, previous: dict[str, Any], pid: int | None) -> None:
+        from demandhub.embedded import ProcessStamp, process_command, stop_stamped
+
+        children = [c for c in previous.get("children", []) if isinstance(c, dict)]
+        stopped = []
+        for child in children:
+            stamp = ProcessStamp.from_dict(child)
+            if stamp is None or not stamp.running():
+                continue
+            command = process_command(stamp.pid)
+            if stop_stamped(stamp):
+                stopped.append(f"{child.get('role', 'child')} pid {stamp.pid} ({command[:100]})")
+        who = f"the previous demandhub up (pid {pid if pid else '?'}, started {previous.get('started_at', '?')})"
+        if stopped:
+            self.say(f"{who} left processes running; stopped: {'; '.join(stopped)}")
+        if any(c.get("role") == "tansu" for c in children):
+            self.say(
+                f"{who} did not stop cleanly: its in-memory broker {previous.get('broker', '')} is gone, so "
+                "events produced to it that were not yet in the warehouse are lost; the simulator goes on "
+                "with new ids, other sources must re-send what they sent after the warehouse's latest event"
+            )
+        else:
+            self.say(f"{who} did not stop cleanly")
+
+    def add(self, role: str, pid: int, **extra: str) -> None:
+        """Record a child just started (before it can produce anything)."""
+        from demandhub.embedded import ProcessStamp
+
+        stamp = ProcessStamp.of(pid)
+        entry: dict[str, Any] = {"role": role, **(stamp.as_dict() if stamp else {"pid": pid})}
+        self._record["children"].append(entry)
+        self._record.update(extra)
+        self._write()
+
+    def release(self) -> None:
+        """This ``up`` stopped its children itself: nothing is left for the next one to clean up."""
+        self.path.unlink(missing_ok=True)
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            self.say(f"ignoring an unreadable {self.path}")
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self._record, indent=1))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+
+
+@contextlib.contextmanager
+def embedded_stack(
+    settings: Settings, simulator_args: Sequence[str] | None, say: Callable[[str], None] = _say_on_stderr
+) -> Iterator[str]:
+    """Start what ``demandhub up`` runs beside the worker and yield the Kafka bootstrap.
+
+    That is: tansu (unless ``settings.kafka_bootstrap`` is set), the topics and, unless
+    ``simulator_args`` is None, the live simulator (``demandhub simulate --live --kafka BOOTSTRAP
+    *simulator_args``). Leftovers of a previous ``up`` on the same data directory are dealt with
+    first (:meth:`EmbeddedProcesses.claim`, which may raise :class:`HubAlreadyRunning`); on exit the
+    children are stopped and the record removed. Call it from the main thread (the children's
+    parent-death signal follows the thread that starts them); chDB may already be loaded, since
+    children are started by fork+exec with no Python code run between the two."""
+    from demandhub.embedded import TansuBroker, create_topics, start_child, stop_process
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    record = EmbeddedProcesses(settings.data_dir / PROCESSES_FILE, say)
+    record.claim()
+    broker: TansuBroker | None = None
+    sim = None
+    try:
+        bootstrap = settings.kafka_bootstrap
+        if bootstrap is None:
+            broker = TansuBroker(log_path=log_dir / "tansu.log").start()
+            bootstrap = broker.bootstrap
+            if broker.process is not None:
+                record.add("tansu", broker.process.pid, broker=bootstrap)
+        create_topics(bootstrap)
+        if simulator_args is not None:
+            argv = [sys.executable, "-m", "demandhub.cli", "simulate", "--live", "--kafka", bootstrap]
+            sim = start_child([*argv, *simulator_args], log_dir / "simulator.log")
+            record.add("simulator", sim.pid)
+        yield bootstrap
+    finally:
+        stop_process(sim, 10)
+        if broker is not None:
+            broker.stop()
+        record.release()
 
 
 async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: float = 5.0) -> None:
