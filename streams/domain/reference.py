@@ -115,6 +115,6 @@ def reference_problem(event: Envelope, reference: ReferenceData | None = None) -
             where = ".".join(path)
             return (
                 "unknown_reference",
-                f"{event.type}: {where}: not a {kind} of force {event.force_id} in the reference data",
+                f"{event.type}: {where}: not a {kind} of the event's force in the reference data",
             )
     return None
