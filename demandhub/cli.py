@@ -187,7 +187,9 @@ def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list
         with urllib.request.urlopen(request, timeout=120) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise SystemExit(f"query refused: {json.loads(exc.read()).get('error', exc.reason)}") from exc
+        error = str(json.loads(exc.read()).get("error", exc.reason))
+        print(error, file=sys.stderr)  # "refused by policy: ..." or "the engine says: ..."
+        raise SystemExit(2 if error.startswith("refused by policy") else 1) from exc
     return body["columns"], body["rows"]
 
 
@@ -198,23 +200,22 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     from demandhub.auth import embedded_tokens
     from demandhub.runtime import running_hub
 
-    try:
-        query = sqlguard.check(args.query)
-    except sqlguard.RejectedQuery as exc:
-        print(f"query refused: {exc}", file=sys.stderr)
-        return 2
     hub = running_hub(settings) if settings.resolved_dsn.startswith("chdb:") else None
-    if hub:
-        columns, rows = _sql_via_hub(hub, embedded_tokens(settings)["analyst"], query)
+    if hub:  # the hub checks the query against its warehouse
+        columns, rows = _sql_via_hub(hub, embedded_tokens(settings)["analyst"], args.query)
     else:
         from sinks.clickhouse.client import connect
 
         wh = connect(settings.resolved_dsn)
         try:
+            query = sqlguard.check(args.query, wh)
             result = wh.query(query, settings=sqlguard.limits(settings))
+            sqlguard.cap_rows(result.rows, settings.sql_max_result_bytes)
         except Exception as exc:
-            print(f"query failed: {str(exc).splitlines()[0][:500]}", file=sys.stderr)
-            return 1
+            if not sqlguard.is_query_failure(exc):
+                raise
+            print(sqlguard.failure_text(exc, settings), file=sys.stderr)
+            return 2 if isinstance(exc, sqlguard.RejectedQuery) else 1
         finally:
             wh.close()
         columns, rows = list(result.columns), [list(r) for r in result.rows]

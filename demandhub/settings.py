@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     sql_max_execution_seconds: int = Field(default=20, description="Analyst SQL time limit.")
     sql_max_memory_bytes: int = Field(default=2_000_000_000, description="Analyst SQL memory limit.")
     sql_max_result_rows: int = Field(default=100_000, description="Analyst SQL result row limit.")
+    sql_max_result_bytes: int = Field(
+        default=50_000_000,
+        ge=1024,
+        description="Analyst SQL result size limit in bytes: the engine stops a larger result "
+        "(max_result_bytes) and the answer is cut off at this size with an error, never sent in part.",
+    )
     future_tolerance_seconds: int = Field(
         default=300, description="Events stamped further in the future than this are quarantined."
     )

@@ -205,20 +205,44 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def sql(request: web.Request) -> web.Response:
-    """POST {"sql": "..."} -> {"columns", "types", "rows"}; read-only rules of :mod:`sqlguard`."""
+    """POST {"sql": "..."} -> {"columns", "types", "rows"}; read-only rules of :mod:`sqlguard`.
+
+    Errors say who refused: ``refused by policy: <rule>`` (the guard) or ``the engine says: <message>``
+    (ClickHouse, without the settings the hub appends). The answer is encoded row by row and given up
+    once it passes ``sql_max_result_bytes``: it is then an error, never a partial answer."""
     try:
         body = await request.json()
-        query = sqlguard.check(str(body.get("sql", "")))
-    except sqlguard.RejectedQuery as exc:
-        return json_response({"error": str(exc)}, status=400)
-    except (ValueError, AttributeError):
+    except ValueError:
         return json_response({"error": 'body must be JSON {"sql": "..."}'}, status=400)
+    if not isinstance(body, dict) or "sql" not in body:
+        return json_response({"error": "missing field sql"}, status=400)
+    if not isinstance(body["sql"], str):
+        return json_response({"error": "field sql must be a string"}, status=400)
     wh, settings = request.app[WAREHOUSE_KEY], request.app[SETTINGS_KEY]
     try:
+        query = await asyncio.to_thread(sqlguard.check, body["sql"], wh)
         result = await asyncio.to_thread(wh.query, query, None, sqlguard.limits(settings))
+        answer = _sql_answer(result, settings.sql_max_result_bytes)
+    except sqlguard.ResultTooLarge as exc:
+        return json_response({"error": str(exc)}, status=400)
     except Exception as exc:
-        return json_response({"error": str(exc).splitlines()[0][:500]}, status=400)
-    return json_response({"columns": result.columns, "types": result.types, "rows": result.rows})
+        return json_response({"error": sqlguard.failure_text(exc, settings)}, status=400)
+    return web.Response(body=answer, content_type="application/json")
+
+
+def _sql_answer(result: Any, limit: int) -> bytes:
+    """The JSON answer, encoded a row at a time; ResultTooLarge as soon as it passes ``limit`` bytes."""
+    head = json.dumps({"columns": list(result.columns), "types": list(result.types)})[:-1]
+    parts = [head.encode(), b', "rows": [']
+    size = len(parts[0]) + len(parts[1]) + 2
+    for index, row in enumerate(result.rows):
+        chunk = (b", " if index else b"") + json.dumps(to_jsonable(row)).encode()
+        size += len(chunk)
+        if size > limit:
+            raise sqlguard.ResultTooLarge(limit)
+        parts.append(chunk)
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) -> web.Application:

@@ -61,7 +61,7 @@ def test_the_document_has_examples_for_the_common_questions() -> None:
 def test_every_example_query_passes_the_rules_and_answers(query: str, wh: Warehouse, tmp_path: Path) -> None:
     settings: Settings = make_settings(tmp_path)
     Feed(settings, wh, lambda: NOW).send(_history())
-    checked = sqlguard.check(query)
+    checked = sqlguard.check(query, wh)
     result = wh.query(checked, settings=sqlguard.limits(settings))
     assert result.rows, "the example should answer something for a day of activity"
 
