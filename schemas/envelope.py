@@ -14,11 +14,12 @@ Contract:
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.shapes import FORCE_ID_PATTERN as FORCE_ID_PATTERN
 from schemas.shapes import IDENTIFIER_PATTERN, ForceId, Identifier, SourceCode, SpecVersion
@@ -41,13 +42,28 @@ class PII:
     treatment: PiiTreatment
 
 
+def _iso_text_only(value: Any) -> Any:
+    """A time is an ISO 8601 string (or a datetime): never a number, nor a string of digits, which
+    pydantic would otherwise read as a Unix time (a phone number would become a date)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a time must be an ISO 8601 string")
+    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    if isinstance(text, str) and _NUMERIC.fullmatch(text):
+        raise ValueError("a time must be an ISO 8601 string")
+    return value
+
+
+_NUMERIC = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+
+
 def _to_utc_ms(value: datetime) -> datetime:
     value = value.astimezone(UTC)
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc_ms)]
-"""A timezone-aware instant, stored as UTC with millisecond precision (naive datetimes are rejected)."""
+UtcTime = Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_to_utc_ms)]
+"""A timezone-aware instant, stored as UTC with millisecond precision (naive datetimes and numbers are
+rejected)."""
 
 
 def pii_field(kind: str, treatment: PiiTreatment, **kwargs: Any) -> Any:
