@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.settings import Settings
@@ -241,9 +241,18 @@ async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: fl
 
 
 def run_worker(
-    settings: Settings, broker: str, serve_web: bool = True, on_ready: Callable[[str], None] | None = None
+    settings: Settings,
+    broker: str,
+    serve_web: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+    log: TextIO | None = None,
 ) -> None:
-    """Run the faust worker (and the web server in the same process) until interrupted."""
+    """Run the faust worker (and the web server in the same process) until stopped by a signal.
+
+    A failure to start (broker unreachable, web port taken) or a crash raises the original exception
+    (faust's own ``execute_from_commandline`` would log it and exit 0 or 1 without it). ``log`` is the
+    stream the worker logs to (default standard error); its ``release()``, if it has one, is called
+    once the worker is up."""
     import faust
 
     from demandhub.web.live import add_live_routes
@@ -263,6 +272,7 @@ def run_worker(
         async def web_server() -> None:
             await start_web(web_app, settings.web_host, settings.web_port)
             write_hub_file(settings, url)
+            _release(log)
             if on_ready:
                 on_ready(url)
 
@@ -270,14 +280,72 @@ def run_worker(
         async def live_gauges() -> None:
             await refresh_gauges_forever(settings, wh)
 
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    else:
+
+        @app.task
+        async def started() -> None:
+            _release(log)
+
+    worker = faust.Worker(
+        app,
+        loglevel="WARNING",
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=None if log is None else _log_config(log),
+    )
     try:
-        worker.execute_from_commandline()
-    except SystemExit:
-        pass
+        run_until_stopped(worker)
     finally:
+        _close_idle_thread_loop(app)
         hub_file(settings).unlink(missing_ok=True)
         wh.close()
+
+
+def _log_config(stream: TextIO) -> dict[str, Any]:
+    """Logging to ``stream`` (mode's own set-up ignores a stream given as ``logfile`` and writes to
+    standard error)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"}},
+        "handlers": {
+            "held": {"class": "logging.StreamHandler", "formatter": "plain", "stream": stream}
+        },
+        "root": {"level": "WARNING", "handlers": ["held"]},
+    }
+
+
+def _close_idle_thread_loop(app: Any) -> None:
+    """faust's consumer thread has an event loop of its own; after a failed start that loop never ran
+    and would be left to the garbage collector at exit (which prints "Exception ignored ...")."""
+    thread = getattr(getattr(app, "_consumer", None), "_thread", None)
+    loop = getattr(thread, "thread_loop", None)
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        loop.close()
+
+
+def _release(log: TextIO | None) -> None:
+    release = getattr(log, "release", None)
+    if release is not None:
+        release()
+
+
+def run_until_stopped(worker: Any) -> None:
+    """mode's ``Worker.execute_from_commandline`` without its ``exiting`` wrapper: run until a signal
+    stops the worker; re-raise a start-up failure or the crash reason instead of turning them into
+    ``SystemExit`` (which the caller could not tell from a clean stop)."""
+    from mode.utils.futures import maybe_cancel
+
+    worker._starting_fut = None
+    try:
+        worker._starting_fut = asyncio.ensure_future(worker.start(), loop=worker.loop)
+        worker.loop.run_until_complete(worker._starting_fut)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        maybe_cancel(worker._starting_fut)
+        worker.on_worker_shutdown()
+        worker.stop_and_shutdown()  # raises the crash reason, if the app crashed
 
 
 # -- file replay -----------------------------------------------------------------------------------
@@ -294,7 +362,7 @@ class ReplayTotals:
         self.accepted += report.accepted
         self.duplicates += report.duplicates
         self.dead_letters += len(report.dead_letters)
-        self.quarantined += len(report.quarantined)
+        self.quarantined += report.quarantine_change  # left out at the end, not held for a while
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
