@@ -3,6 +3,13 @@
 The settings object is built once here (from DEMANDHUB_* variables and the options given) and passed
 down. Heavy modules (chDB, faust) are imported inside the commands that need them, and the embedded
 stack starts its child processes before chDB is loaded (a process must not fork after loading it).
+
+Failures: :func:`main` is the one boundary. A known failure (see :mod:`demandhub.errors` for the exit
+codes) ends the command with one line on standard error naming the problem and what to do; the
+traceback is shown only with ``--debug``. Before a command touches an embedded data directory it is
+checked (:mod:`demandhub.datadir`): reading commands never create one, a directory held by another
+process names that process, and an unwritable one is refused before anything starts. While a hub
+runs on the data directory, ``sql``, ``board``, ``channels`` and ``reconcile`` ask it over its API.
 """
 
 from __future__ import annotations
@@ -15,14 +22,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from demandhub.settings import Settings
+from demandhub import argtypes
+from demandhub.errors import (
+    DIFFERENCES,
+    INPUT,
+    USAGE,
+    BusyError,
+    HubError,
+    InputError,
+    Interrupted,
+    UsageError,
+    describe,
+)
 
-Command = Callable[[argparse.Namespace, Settings], int]
+if TYPE_CHECKING:
+    from demandhub.settings import Settings
+
+Command = Callable[[argparse.Namespace, "Settings"], int]
 COMMANDS: dict[str, Command] = {}
 
 
@@ -35,6 +56,10 @@ def command(name: str) -> Callable[[Command], Command]:
 
 
 def make_settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+
+    from demandhub.settings import Settings
+
     overrides: dict[str, Any] = {}
     for option, field in (
         ("data_dir", "data_dir"),
@@ -46,7 +71,116 @@ def make_settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, option, None)
         if value is not None:
             overrides[field] = value
-    return Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+        raise InputError(
+            f"invalid setting {where} (DEMANDHUB_{where.upper()}): {first.get('msg', 'invalid')}"
+        ) from None
+    if settings.clickhouse_dsn and getattr(args, "dsn", None) is None:
+        try:
+            argtypes.dsn(settings.clickhouse_dsn)
+        except argparse.ArgumentTypeError as exc:
+            raise InputError(f"DEMANDHUB_CLICKHOUSE_DSN: {exc}") from None
+    return settings
+
+
+# -- data directory checks and logs ----------------------------------------------------------------
+READERS = frozenset({"sql", "board", "channels", "reconcile"})
+HOLDERS = frozenset({"up", "worker", "web", "migrate", "replay"})
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    """A reading command asked to write (board import / --publish)."""
+    return args.command == "board" and (args.action == "import" or args.publish)
+
+
+def preflight(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse early, in one line, what would fail later inside chDB or faust (module docstring)."""
+    from demandhub import datadir
+
+    warehouse = datadir.embedded_path(settings.resolved_dsn)
+    if warehouse is None or args.command not in READERS | HOLDERS:
+        return
+    data_dir = settings.data_dir
+    if args.command in READERS and not _writes(args):
+        if datadir.hub_info(data_dir) is not None:
+            return  # the command asks the running hub
+        datadir.ensure_present(data_dir, warehouse)
+        datadir.ensure_free(data_dir, warehouse, "wait until it has finished, then run this again")
+        return
+    wait = "wait until it has finished, then run this again"
+    if args.command in READERS:
+        if datadir.hub_info(data_dir) is None:
+            datadir.ensure_present(data_dir, warehouse)
+        if_hub = "publishing or importing writes to the warehouse: stop the hub first, or do it later"
+    elif args.command == "replay":
+        if_hub = (
+            "the hub owns the warehouse: stop it and replay then, or send the events to the hub's "
+            "Kafka (the hub will take them as they come)"
+        )
+    elif args.command == "up":
+        if_hub = "stop it first (Ctrl-C in its terminal), or use another --data-dir"
+    else:
+        if_hub = "stop it first, or use another --data-dir"
+    datadir.ensure_free(data_dir, warehouse, wait, if_hub)
+    datadir.ensure_writable(data_dir)
+
+
+class HeldLog(io.TextIOBase):
+    """The worker's log stream: held in memory until the worker is up (then written to standard
+    error, and everything after it), so a failed start prints one line, its log kept in a file."""
+
+    def __init__(self, target: IO[str] | None = None) -> None:
+        self._target = target or sys.stderr
+        self._held: list[str] | None = []
+
+    def write(self, text: str) -> int:
+        if self._held is None:
+            self._target.write(text)
+        else:
+            self._held.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._held is None:
+            self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._target.write("".join(held))
+            self._target.flush()
+
+    def keep(self, path: Path) -> Path | None:
+        """Write the held start-up log to ``path``; returns it (None when nothing was held)."""
+        if not self._held:
+            return None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write("".join(self._held))
+        except OSError:
+            return None
+        return path
+
+
+def _worker_log(args: argparse.Namespace) -> HeldLog | None:
+    return None if getattr(args, "debug", False) else HeldLog()
+
+
+def _kept_log(log: HeldLog | None, settings: Settings, exc: BaseException) -> NoReturn:
+    """Re-raise ``exc`` as its one-line error, naming the file the start-up log was kept in."""
+    error = describe(exc)
+    kept = log.keep(settings.data_dir / "logs" / "worker-start.log") if log is not None else None
+    if kept is not None:
+        raise type(error)(f"{error}; log: {kept}", error.code) from exc
+    raise error from exc
 
 
 # -- up / worker / web -----------------------------------------------------------------------------
@@ -77,8 +211,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         )
         print("  Ctrl-C stops everything.", flush=True)
 
+    log = _worker_log(args)
     try:
-        run_worker(settings, bootstrap, serve_web=True, on_ready=ready)
+        run_worker(settings, bootstrap, serve_web=True, on_ready=ready, log=log)
+    except Exception as exc:
+        _kept_log(log, settings, exc)
     finally:
         children.close()
         print("demandhub stopped.", flush=True)
@@ -92,11 +229,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from demandhub.runtime import run_worker
 
     if not settings.kafka_bootstrap:
-        print("set DEMANDHUB_KAFKA_BOOTSTRAP or --kafka (or use `demandhub up`)", file=sys.stderr)
-        return 2
+        raise UsageError("set DEMANDHUB_KAFKA_BOOTSTRAP or --kafka (or use `demandhub up`)")
     if args.create_topics:
         create_topics(settings.kafka_bootstrap)
-    run_worker(settings, settings.kafka_bootstrap, serve_web=not args.no_web)
+    log = _worker_log(args)
+    try:
+        run_worker(settings, settings.kafka_bootstrap, serve_web=not args.no_web, log=log)
+    except Exception as exc:
+        _kept_log(log, settings, exc)
     return 0
 
 
@@ -176,7 +316,10 @@ def _format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
     return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
 
 
-def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list[Any]]]:
+EX_TEMPFAIL = 75  # sysexits.h: try again later
+
+
+def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list[Any]], list[str]]:
     request = urllib.request.Request(
         url.rstrip("/") + "/api/sql",
         data=json.dumps({"sql": query}).encode(),
@@ -187,10 +330,14 @@ def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list
         with urllib.request.urlopen(request, timeout=120) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
+        if exc.code == 503:  # every analyst session is taken: a temporary refusal, not an error
+            retry = exc.headers.get("Retry-After", "a few")
+            print(f"query not run: the hub is busy; try again in {retry} s", file=sys.stderr)
+            raise SystemExit(EX_TEMPFAIL) from exc
         error = str(json.loads(exc.read()).get("error", exc.reason))
         print(error, file=sys.stderr)  # "refused by policy: ..." or "the engine says: ..."
         raise SystemExit(2 if error.startswith("refused by policy") else 1) from exc
-    return body["columns"], body["rows"]
+    return body["columns"], body["rows"], body.get("types", [])
 
 
 @command("sql")
@@ -198,11 +345,11 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run one read-only query (SELECT only, no system tables, time and memory limits)."""
     from demandhub import sqlguard
     from demandhub.auth import embedded_tokens
-    from demandhub.runtime import running_hub
+    from demandhub.datadir import hub_info
 
-    hub = running_hub(settings) if settings.resolved_dsn.startswith("chdb:") else None
-    if hub:  # the hub checks the query against its warehouse
-        columns, rows = _sql_via_hub(hub, embedded_tokens(settings)["analyst"], args.query)
+    info = hub_info(settings.data_dir) if settings.resolved_dsn.startswith("chdb:") else None
+    if info:  # the hub checks the query against its warehouse
+        columns, rows, types = _sql_via_hub(str(info["url"]), embedded_tokens(settings)["analyst"], args.query)
     else:
         from sinks.clickhouse.client import connect
 
@@ -218,9 +365,96 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
             return 2 if isinstance(exc, sqlguard.RejectedQuery) else 1
         finally:
             wh.close()
-        columns, rows = list(result.columns), [list(r) for r in result.rows]
-    print(_format_rows(columns, rows, args.format))
+        columns, rows, types = list(result.columns), [list(r) for r in result.rows], list(result.types)
+    zone = "UTC" if args.utc else settings.definitions.timezone
+    print(_format_rows(columns, local_times(rows, types, zone), args.format))
     return 0
+
+
+def local_times(rows: Sequence[Sequence[Any]], types: Sequence[str], zone: str) -> list[list[Any]]:
+    """``rows`` with every date-time value (a datetime, or the ISO text the hub's API sends for a
+    ``DateTime``/``DateTime64`` column) shown in ``zone`` with its offset. Naive values are UTC."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    timed = {
+        i for i, t in enumerate(types) if "DateTime" in t and not t.startswith(("Array", "Map", "Tuple"))
+    }
+
+    def shift(value: Any, text_ok: bool) -> Any:
+        if isinstance(value, str) and text_ok:
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        if isinstance(value, datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return aware.astimezone(tz)
+        return value
+
+    return [[shift(v, i in timed) for i, v in enumerate(row)] for row in rows]
+
+
+class HubClient:
+    """The analyst routes of the hub running on the data directory (``demandhub.web.server``)."""
+
+    def __init__(self, settings: Settings, info: dict[str, Any]) -> None:
+        from demandhub.auth import embedded_tokens
+
+        self.url = str(info["url"]).rstrip("/")
+        self.pid = info.get("pid")
+        self.data_dir = settings.data_dir
+        self._token = embedded_tokens(settings)["analyst"]
+
+    @classmethod
+    def of(cls, settings: Settings) -> HubClient | None:
+        """A client of the hub owning this data directory's embedded warehouse, if one runs."""
+        from demandhub.datadir import hub_info
+
+        if not settings.resolved_dsn.startswith("chdb:"):
+            return None
+        info = hub_info(settings.data_dir)
+        return cls(settings, info) if info else None
+
+    def owns(self, why: str) -> str:
+        return f"a hub (pid {self.pid}) is running on {self.data_dir} and owns its warehouse; {why}"
+
+    def get(self, path: str, **params: str) -> tuple[bytes, Any]:
+        from urllib.parse import urlencode
+
+        request = urllib.request.Request(
+            f"{self.url}{path}?{urlencode(params)}", headers={"Authorization": f"Bearer {self._token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                return response.read(), response.headers
+        except urllib.error.HTTPError as exc:
+            try:
+                message = str(json.loads(exc.read()).get("error", exc.reason))
+            except ValueError:
+                message = str(exc.reason)
+            if exc.code in (400, 404):
+                raise InputError(message) from None
+            if exc.code == 503:
+                raise BusyError(f"the hub is busy ({message}); try again shortly") from None
+            raise HubError(f"the hub answered {exc.code}: {message}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            from demandhub.errors import UnavailableError
+
+            raise UnavailableError(
+                f"cannot reach the hub at {self.url} ({exc}); is it still running?"
+            ) from None
+
+    def board(self, month: str, fmt: str, extract_time: str) -> tuple[bytes, str]:
+        body, headers = self.get("/api/board", month=month, format=fmt, extract_time=extract_time)
+        return body, str(headers.get("X-Board-Month", month))
+
+    def channels(self, first: str, last: str) -> dict[str, Any]:
+        return dict(json.loads(self.get("/api/channels", **{"from": first, "to": last})[0]))
+
+    def reconcile(self, day: str) -> list[dict[str, Any]]:
+        return list(json.loads(self.get("/api/reconcile", day=day)[0])["differences"])
 
 
 # -- ingest ---------------------------------------------------------------------------------------
@@ -272,70 +506,140 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     if args.out:
-        counts = sim.write_jsonl(sim.simulate(config), Path(args.out), config.faults, seed=args.seed)
+        with _progress("simulate", "days", args.quiet) as progress:
+            events = _day_progress(sim.simulate(config), config.start, config.days, progress)
+            counts = sim.write_jsonl(events, Path(args.out), config.faults, seed=args.seed)
         print(json.dumps(counts | {"file": args.out}))
         return 0
     if settings.kafka_bootstrap:
-        print(json.dumps(sim.produce_kafka(sim.simulate(config), settings.kafka_bootstrap)))
+        with _progress("simulate", "days", args.quiet) as progress:
+            events = _day_progress(sim.simulate(config), config.start, config.days, progress)
+            counts = sim.produce_kafka(events, settings.kafka_bootstrap)
+        print(json.dumps(counts))
         return 0
     print("give --out FILE.jsonl, --kafka BOOTSTRAP or --live", file=sys.stderr)
     return 2
 
 
+def _day_progress(
+    events: Iterable[dict[str, Any]], start: date, days: int, progress: Any
+) -> Iterator[dict[str, Any]]:
+    """``events`` unchanged, advancing ``progress`` by simulated days (event time; ends at 100%)."""
+    from datetime import datetime
+
+    task = progress.add_task("simulate", total=days)
+    origin = datetime(start.year, start.month, start.day).timestamp()
+    reached = 0.0
+    for n, event in enumerate(events):
+        if n % 500 == 0:
+            try:
+                stamp = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+                elapsed = (stamp.replace(tzinfo=None).timestamp() - origin) / 86400
+            except (KeyError, ValueError):
+                elapsed = reached
+            if elapsed > reached:
+                reached = min(float(days), elapsed)
+                progress.update(task, completed=reached)
+        yield event
+    progress.update(task, completed=days)
+
+
 @command("replay")
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Put a JSONL file of events through the same processors into the warehouse."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay
 
-    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay, running_hub
-
-    if running_hub(settings):
-        print(
-            "a hub is running on this data directory; stop it first or produce to its Kafka", file=sys.stderr
-        )
-        return 2
     path = Path(args.file)
-    wh = open_warehouse(settings)
-    pipeline = build_pipeline(settings, wh)
+    lines = _count_lines(path)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} lines"),
-        TimeElapsedColumn(),
-        disable=args.quiet,
-    ) as progress:
-        task = progress.add_task("replay", total=_count_lines(path))
-        totals = replay(pipeline, file_messages(path, args.chunk), lambda n: progress.advance(task, n))
-    wh.close()
+    done = [0]
+    wh = None
+    try:
+        wh = open_warehouse(settings)
+        pipeline = build_pipeline(settings, wh)
+        with _progress("replay", "lines", args.quiet) as progress:
+            task = progress.add_task("replay", total=lines)
+
+            def advance(n: int) -> None:
+                done[0] += n
+                progress.advance(task, n)
+
+            totals = replay(pipeline, file_messages(path, args.chunk), advance)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"replay interrupted after {done[0]:,} of {lines:,} lines of {path} (every batch before "
+            "that is saved); running the same command again is safe: events already kept are "
+            "recognised as duplicates"
+        ) from None
+    finally:
+        if wh is not None:
+            wh.close()
     out = totals.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}
     print(json.dumps(out))
     return 0
 
 
+def _progress(label: str, unit: str, quiet: bool) -> Any:
+    """A rich progress bar (on standard error): percentage, count, rate and time left."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} {unit}/s")
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn(f"{{task.completed:,.0f}}/{{task.total:,.0f}} {unit}"),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    )
+
+
 def _count_lines(path: Path) -> int:
+    """Lines that hold something (blank lines are skipped by the replay, so not counted)."""
     count = 0
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            count += chunk.count(b"\n")
+        for line in fh:
+            if line.strip():
+                count += 1
     return count
 
 
 @command("reconcile")
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     """Recompute a day's contact rollups from the facts and report every difference (exit 1 if any)."""
-    from demandhub.queries.contacts import reconcile_day
-    from demandhub.runtime import open_warehouse
+    hub = HubClient.of(settings)
+    if hub is not None:
+        diffs = hub.reconcile(args.day)
+    else:
+        from demandhub.queries.contacts import reconcile_day
+        from demandhub.runtime import open_warehouse
 
-    wh = open_warehouse(settings)
-    try:
-        diffs = reconcile_day(wh, settings.force_id, date.fromisoformat(args.day), settings.definitions)
-    finally:
-        wh.close()
+        wh = open_warehouse(settings)
+        try:
+            diffs = reconcile_day(wh, settings.force_id, date.fromisoformat(args.day), settings.definitions)
+        finally:
+            wh.close()
     for d in diffs:
         print(json.dumps(d, default=str))
     print(f"{len(diffs)} difference(s) between rollups and facts for {args.day}")
-    return 1 if diffs else 0
+    return DIFFERENCES if diffs else 0
 
 
 # -- board pack -----------------------------------------------------------------------------------
@@ -344,7 +648,7 @@ def cmd_board(args: argparse.Namespace, settings: Settings) -> int:
     """The monthly board pack (json, xlsx, html, pdf), publishing, and `board import FILE.csv`."""
     from demandhub.board.commands import run_board
 
-    return run_board(args, settings)
+    return run_board(args, settings, hub=HubClient.of(settings))
 
 
 @command("channels")
@@ -352,7 +656,7 @@ def cmd_channels(args: argparse.Namespace, settings: Settings) -> int:
     """Contacts by channel for any period, with the change against a year earlier."""
     from demandhub.board.commands import run_channels
 
-    return run_channels(args, settings)
+    return run_channels(args, settings, hub=HubClient.of(settings))
 
 
 @command("docs")
@@ -392,12 +696,34 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: a malformed value (an argument type refused it) is an input
+    error (exit 3), anything else a usage error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        current = sys.exc_info()[1]
+        code = (
+            INPUT if isinstance(getattr(current, "__context__", None), argparse.ArgumentTypeError) else USAGE
+        )
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)", code)
+
+
+DEBUG_HELP = "show the traceback of a failure (and the worker's log as it starts)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="demandhub", description=__doc__.splitlines()[0])
+    parser = Parser(
+        prog="demandhub",
+        description=__doc__.splitlines()[0],
+        epilog="Exit codes: 0 done, 1 unexpected error, 2 usage, 3 input, 4 busy, 5 dependency "
+        "unavailable, 6 differences found, 130 interrupted (README: When something goes wrong).",
+    )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
         p.add_argument("--data-dir", type=Path, help="data directory of the embedded run")
         p.add_argument("--force", help="force id (default DEMANDHUB_FORCE_ID or cambs)")
         return p
@@ -421,7 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("migrate", "apply warehouse migrations")
     p.add_argument("--dry-run", action="store_true", help="print pending migrations' SQL only")
-    p.add_argument("--dsn", help="ClickHouse DSN (http(s)://... or chdb:///abs/path)")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN (http(s)://... or chdb:///abs/path)")
 
     p = add("topics", "create the hub's Kafka topics")
     p.add_argument("--kafka", help="Kafka bootstrap host:port")
@@ -429,11 +755,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sql", "run a read-only query against the warehouse")
     p.add_argument("query", help="SELECT ... (quote it)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--dsn", help="ClickHouse DSN")
+    p.add_argument("--utc", action="store_true", help="show date-times in UTC (default: the force's zone)")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
     p = add("simulate", "generate events (JSONL file, Kafka, or live)")
-    p.add_argument("--start", help="first day YYYY-MM-DD (default today)")
-    p.add_argument("--days", type=int, default=1, help="number of days")
+    p.add_argument("--start", type=argtypes.day, help="first day YYYY-MM-DD (default today)")
+    p.add_argument("--days", type=argtypes.positive_int, default=1, help="number of days")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every volume")
     p.add_argument("--forces", help="comma-separated force ids (default: the configured force)")
@@ -445,15 +772,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kafka", help="produce to this Kafka bootstrap host:port")
     p.add_argument("--live", action="store_true", help="produce paced to the wall clock, from now")
     p.add_argument("--speed", type=float, default=1.0, help="live pace multiplier")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("replay", "put a JSONL file through the processors into the warehouse")
-    p.add_argument("file")
-    p.add_argument("--chunk", type=int, default=20_000, help="events per batch")
+    p.add_argument("file", type=argtypes.existing_file, help="JSONL file, one event per line")
+    p.add_argument("--chunk", type=argtypes.positive_int, default=20_000, help="events per batch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--dsn", help="ClickHouse DSN")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
     p = add("reconcile", "recompute a day's rollups from the facts and report differences")
-    p.add_argument("--day", required=True, help="local day YYYY-MM-DD")
+    p.add_argument("--day", required=True, type=argtypes.day, help="local day YYYY-MM-DD")
 
     p = add("docs", "generate the analyst data dictionary from the migrations")
     p.add_argument("what", choices=("datadict",))
@@ -476,9 +804,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = make_settings(args)
-    return COMMANDS[args.command](args, settings)
+    """Run one command; every failure ends here as one line on standard error and its exit code
+    (:mod:`demandhub.errors`); ``--debug`` adds the traceback."""
+    import logging
+
+    raw = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in raw
+    try:
+        args = build_parser().parse_args(raw)
+        debug = bool(getattr(args, "debug", False))
+        if not debug and not logging.getLogger().handlers:
+            # libraries' warnings would otherwise reach stderr through logging's last resort; the
+            # failure they lead to is reported below in one line (the worker sets up its own log)
+            logging.getLogger().addHandler(logging.NullHandler())
+        settings = make_settings(args)
+        preflight(args, settings)
+        return COMMANDS[args.command](args, settings)
+    except (Exception, KeyboardInterrupt) as exc:
+        error = describe(exc)
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        line = str(error) if str(error).startswith("demandhub") else f"demandhub: {error}"
+        print(line, file=sys.stderr, flush=True)
+        return error.code
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ def build_app(
         processing_guarantee=settings.processing_guarantee,
         stream_wait_empty=False,
         broker_commit_interval=1.0,
+        datadir=str(settings.data_dir / "faust"),  # not ./<app id>-data in the working directory
     )
     runner = BatchRunner(pipeline, settings, observers)
     dlq_topics = {

@@ -10,7 +10,13 @@ imports monthly figures (see :mod:`demandhub.board.imports`).
 
 ``demandhub channels --from YYYY-MM --to YYYY-MM`` prints the channel table for any period.
 
-Exit codes: 0 done (or nothing to do), 1 invalid input file, 2 usage error or no complete month.
+When a hub is running on the data directory (it owns the embedded warehouse), ``board`` and
+``channels`` ask it over its API (``GET /api/board``, ``GET /api/channels``, analyst role) instead of
+opening the warehouse; ``--publish``, ``import`` and custom ``--catalogue``/``--msf`` need the warehouse
+itself and say so.
+
+Exit codes (see :mod:`demandhub.errors`): 0 done (or nothing to do), 2 usage error, 3 invalid input
+file or no complete month, 4 the data directory is held by another process.
 """
 
 from __future__ import annotations
@@ -21,18 +27,17 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.config import PackSettings
-from demandhub.board.layout import channel_rows
-from demandhub.board.msf import load_msf
-from demandhub.board.report import BoardConfig, BoardReport, auto_month, build_report, config_hash_of
-from demandhub.board.workdays import first_working_day, is_first_working_day
-from demandhub.settings import Settings
-from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
+from demandhub import argtypes
+from demandhub.errors import BusyError, InputError, UsageError
+
+if TYPE_CHECKING:  # the board modules are imported when a command runs, not to build the parser
+    from demandhub.board.report import BoardConfig, BoardReport
+    from demandhub.settings import Settings
+    from sinks.clickhouse.client import Warehouse
+    from streams.domain.board.months import YearMonth
 
 FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf")
 
@@ -40,7 +45,12 @@ FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf")
 def add_board_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", choices=("import",), help="'import FILE.csv': import figures")
     p.add_argument("file", nargs="?", help="CSV file for 'import'")
-    p.add_argument("--month", default="auto", help="reporting month YYYY-MM, or auto (default)")
+    p.add_argument(
+        "--month",
+        default="auto",
+        type=argtypes.month_or_auto,
+        help="reporting month YYYY-MM, or auto (default)",
+    )
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("--out", help="output file or directory (json: default standard output)")
     p.add_argument("--publish", action="store_true", help="store the figures as a published version")
@@ -49,27 +59,38 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do nothing unless today is the first working day of the month (England and Wales)",
     )
-    p.add_argument("--today", help="YYYY-MM-DD to use as today (for --if-first-working-day)")
+    p.add_argument(
+        "--today", type=argtypes.day, help="YYYY-MM-DD to use as today (for --if-first-working-day)"
+    )
     p.add_argument("--extract-time", help="ISO timestamp printed as the extract time (tests)")
-    p.add_argument("--catalogue", type=Path, help="measure catalogue TOML (default: packaged)")
-    p.add_argument("--msf", type=Path, help="peer group TOML (default: packaged)")
-    p.add_argument("--dsn", help="ClickHouse DSN")
+    p.add_argument(
+        "--catalogue", type=argtypes.existing_file, help="measure catalogue TOML (default: packaged)"
+    )
+    p.add_argument("--msf", type=argtypes.existing_file, help="peer group TOML (default: packaged)")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
 
 def add_channels_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--from", dest="first", required=True, help="first month YYYY-MM")
-    p.add_argument("--to", dest="last", required=True, help="last month YYYY-MM")
+    p.add_argument("--from", dest="first", required=True, type=argtypes.month, help="first month YYYY-MM")
+    p.add_argument("--to", dest="last", required=True, type=argtypes.month, help="last month YYYY-MM")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--dsn", help="ClickHouse DSN")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
 
-def board_config(settings: Settings, args: argparse.Namespace) -> BoardConfig:
+def board_config(settings: Settings, args: argparse.Namespace | None = None) -> BoardConfig:
+    from demandhub.board.catalogue import load_catalogue
+    from demandhub.board.config import PackSettings
+    from demandhub.board.msf import load_msf
+    from demandhub.board.report import BoardConfig
+    from streams.domain.board.rules import BoardRules
+
+    catalogue, msf = getattr(args, "catalogue", None), getattr(args, "msf", None)
     return BoardConfig(
-        catalogue=load_catalogue(getattr(args, "catalogue", None)),
+        catalogue=load_catalogue(Path(catalogue) if catalogue else None),
         definitions=settings.definitions,
         rules=BoardRules(),
         pack=PackSettings(),
-        msf=load_msf(getattr(args, "msf", None)),
+        msf=load_msf(Path(msf) if msf else None),
     )
 
 
@@ -101,7 +122,7 @@ def _renderer(fmt: str) -> Callable[[BoardReport], bytes]:
     return render_pdf
 
 
-def output_path(out: str, force: str, month: YearMonth, fmt: str) -> Path:
+def output_path(out: str, force: str, month: YearMonth | str, fmt: str) -> Path:
     """``out`` itself, or ``out/board-<force>-<month>.<fmt>`` when it is a directory."""
     path = Path(out)
     if out.endswith(("/", "\\")) or path.is_dir():
@@ -111,29 +132,26 @@ def output_path(out: str, force: str, month: YearMonth, fmt: str) -> Path:
     return path
 
 
-def _resolve_month(
-    args: argparse.Namespace, wh: Warehouse, config: BoardConfig, force: str
-) -> YearMonth | None:
-    if args.month != "auto":
-        return YearMonth.from_str(args.month)
-    return auto_month(wh, config, force)
-
-
 def _run_import(args: argparse.Namespace, settings: Settings, wh: Warehouse | None) -> int:
     from demandhub.board.imports import CsvImportError, import_csv
 
     if not args.file:
-        print("usage: demandhub board import FILE.csv", file=sys.stderr)
-        return 2
+        raise UsageError("usage: demandhub board import FILE.csv")
+    source = Path(args.file)
+    if not source.is_file():
+        raise InputError(f"no such file: {args.file}")
     config = board_config(settings, args)
     own = wh is None
     wh = wh or _open(settings)
     try:
-        report = import_csv(wh, Path(args.file).read_text(encoding="utf-8"), config.catalogue)
+        report = import_csv(wh, source.read_text(encoding="utf-8"), config.catalogue)
     except CsvImportError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
+        for problem in exc.problems:  # the full list is the command's output; stderr gets one line
+            print(problem)
+        raise InputError(
+            f"{args.file}: {len(exc.problems)} problem(s), nothing imported"
+            + (f"; first: {exc.problems[0]}" if exc.problems else "")
+        ) from exc
     finally:
         if own:
             wh.close()
@@ -141,92 +159,141 @@ def _run_import(args: argparse.Namespace, settings: Settings, wh: Warehouse | No
     return 0
 
 
-def _extract_time(args: argparse.Namespace) -> datetime:
-    if args.extract_time:
-        value = datetime.fromisoformat(args.extract_time)
+def extract_time_of(text: str | None) -> datetime:
+    """``--extract-time`` (ISO; UTC when it names no zone), or now."""
+    if text:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"--extract-time {text!r} is not an ISO timestamp") from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.now(UTC)
 
 
-def run_board(args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None) -> int:
+def build_board(
+    settings: Settings,
+    wh: Warehouse,
+    month: str,
+    fmt: str,
+    extract_time: datetime,
+    publish: bool = False,
+    args: argparse.Namespace | None = None,
+) -> tuple[bytes, str]:
+    """The pack of ``month`` (YYYY-MM or auto) rendered as ``fmt``, and the month; InputError when
+    the warehouse holds no complete month. Used by the command and by ``GET /api/board``."""
+    from demandhub.board.report import auto_month, build_report, config_hash_of
+    from streams.domain.board.months import YearMonth
+
+    config = board_config(settings, args)
+    force = settings.force_id
+    resolved = YearMonth.from_str(month) if month != "auto" else auto_month(wh, config, force)
+    if resolved is None:
+        raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
+    report = build_report(wh, config, force, resolved, extract_time)
+    if publish:
+        from demandhub.board.store import publish as publish_pack
+
+        publication = publish_pack(wh, report.data, config_hash_of(report))
+        report = report.with_publication(publication.as_dict())
+    return _renderer(fmt)(report), str(resolved)
+
+
+def channels_table(settings: Settings, wh: Warehouse, first: str, last: str) -> dict[str, Any]:
+    """``{"force", caption, columns, rows...}``: the channel table of first..last (YYYY-MM) against a
+    year earlier; InputError when there are no contact figures. Used by the command and the API."""
+    from demandhub.board.source import channel_series_of, force_series, imported_series
+    from streams.domain.board.channels import channel_table
+    from streams.domain.board.months import YearMonth
+
+    lo, hi = YearMonth.from_str(first), YearMonth.from_str(last)
+    if hi < lo:
+        raise InputError(f"--to {last} is before --from {first}")
+    config = board_config(settings)
+    rules = config.rules
+    start = min(lo - rules.channel_comparison_offset_months, YearMonth(hi.year - 1, 1))
+    imported = imported_series(wh, config.catalogue, [settings.force_id], start, hi)
+    data = force_series(
+        wh,
+        config.catalogue,
+        settings.force_id,
+        start,
+        hi,
+        config.definitions,
+        config.pack,
+        imported.get(settings.force_id, {}),
+    )
+    series = channel_series_of(data.series)
+    if not series:
+        raise InputError(f"no contact figures for force {settings.force_id}")
+    return {"force": settings.force_id, **channel_table(series, lo, hi, rules).as_dict()}
+
+
+def _write_board(args: argparse.Namespace, settings: Settings, body: bytes, month: str) -> None:
+    if args.out:
+        path = output_path(args.out, settings.force_id, month, args.format)
+        path.write_bytes(body)
+        print(f"wrote {path} ({len(body):,} bytes; {settings.force_id} {month})", file=sys.stderr)
+    else:
+        sys.stdout.write(body.decode())
+
+
+def run_board(
+    args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None, hub: Any = None
+) -> int:
     """The ``board`` command (module docstring); ``wh`` is an open warehouse to use (else the
-    configured one is opened and closed)."""
+    configured one is opened and closed); ``hub`` a client of the running hub to ask instead."""
     if args.action == "import":
+        if hub is not None:
+            raise BusyError(hub.owns("importing figures writes to the warehouse"))
         return _run_import(args, settings, wh)
     if args.if_first_working_day:
+        from demandhub.board.workdays import first_working_day, is_first_working_day
+
         today = _today(args, settings)
         if not is_first_working_day(today):
             first = first_working_day(today.year, today.month)
             print(f"{today} is not the first working day of the month ({first}); nothing to do")
             return 0
     if args.format != "json" and not args.out:
-        print(f"--out is required for --format {args.format}", file=sys.stderr)
-        return 2
-    config = board_config(settings, args)
-    force = settings.force_id
+        raise UsageError(f"--out is required for --format {args.format}")
+    extract_time = extract_time_of(args.extract_time)
+    if hub is not None:
+        if args.publish:
+            raise BusyError(hub.owns("publishing writes to the warehouse"))
+        if args.catalogue or args.msf:
+            raise BusyError(hub.owns("--catalogue and --msf need the warehouse itself"))
+        body, month = hub.board(args.month, args.format, extract_time.isoformat())
+        _write_board(args, settings, body, month)
+        return 0
     own = wh is None
     wh = wh or _open(settings)
     try:
-        month = _resolve_month(args, wh, config, force)
-        if month is None:
-            print(f"no complete month for force {force}: the warehouse holds no events yet", file=sys.stderr)
-            return 2
-        report = build_report(wh, config, force, month, _extract_time(args))
-        if args.publish:
-            from demandhub.board.store import publish
-
-            publication = publish(wh, report.data, config_hash_of(report))
-            report = report.with_publication(publication.as_dict())
+        body, month = build_board(settings, wh, args.month, args.format, extract_time, args.publish, args)
     finally:
         if own:
             wh.close()
-    body = _renderer(args.format)(report)
-    if args.out:
-        path = output_path(args.out, force, month, args.format)
-        path.write_bytes(body)
-        print(f"wrote {path} ({len(body):,} bytes; {force} {month})", file=sys.stderr)
-    else:
-        sys.stdout.write(body.decode())
+    _write_board(args, settings, body, month)
     return 0
 
 
-def run_channels(args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None) -> int:
+def run_channels(
+    args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None, hub: Any = None
+) -> int:
     """The ``channels`` command: the channel table for --from..--to against a year earlier."""
-    from demandhub.board.source import channel_series_of, force_series, imported_series
-    from streams.domain.board.channels import channel_table
-
-    first, last = YearMonth.from_str(args.first), YearMonth.from_str(args.last)
-    if last < first:
-        print("--to is before --from", file=sys.stderr)
-        return 2
-    config = board_config(settings, args)
-    rules = config.rules
-    start = min(first - rules.channel_comparison_offset_months, YearMonth(last.year - 1, 1))
-    own = wh is None
-    wh = wh or _open(settings)
-    try:
-        imported = imported_series(wh, config.catalogue, [settings.force_id], start, last)
-        data = force_series(
-            wh,
-            config.catalogue,
-            settings.force_id,
-            start,
-            last,
-            config.definitions,
-            config.pack,
-            imported.get(settings.force_id, {}),
-        )
-    finally:
-        if own:
-            wh.close()
-    series = channel_series_of(data.series)
-    if not series:
-        print(f"no contact figures for force {settings.force_id}", file=sys.stderr)
-        return 2
-    table = channel_table(series, first, last, rules).as_dict()
+    if hub is not None:
+        table = hub.channels(args.first, args.last)
+    else:
+        own = wh is None
+        wh = wh or _open(settings)
+        try:
+            table = channels_table(settings, wh, args.first, args.last)
+        finally:
+            if own:
+                wh.close()
     if args.format == "json":
-        print(json.dumps({"force": settings.force_id, **table}, indent=1))
+        print(json.dumps(table, indent=1))
         return 0
+    from demandhub.board.layout import channel_rows
     from demandhub.cli import _format_rows
 
     header, rows = channel_rows(table)

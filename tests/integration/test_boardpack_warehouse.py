@@ -19,6 +19,7 @@ from demandhub.board.imports import import_csv
 from demandhub.board.msf import parse_msf
 from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
 from demandhub.board.store import publish
+from demandhub.errors import InputError
 from demandhub.queries import contacts, crimes, incidents
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -224,8 +225,9 @@ def test_commands_are_deterministic_and_refuse_bad_files(
     assert run_board(board_args("import", str(good)), settings, wh) == 0
     bad = tmp_path / "bad.csv"
     bad.write_text(survey_csv({"2019-02": (600, 500)}))
-    assert run_board(board_args("import", str(bad)), settings, wh) == 1
-    assert "numerator is larger than n" in capsys.readouterr().err
+    with pytest.raises(InputError, match="numerator is larger than n") as refused:
+        run_board(board_args("import", str(bad)), settings, wh)
+    assert refused.value.code == 3
     assert wh.query("SELECT count() FROM imported_monthly FINAL").rows[0][0] == 36
 
     outputs = []
