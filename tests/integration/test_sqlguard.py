@@ -426,14 +426,43 @@ def agreement_wh(warehouse: Warehouse) -> Iterator[Warehouse]:
     yield warehouse
 
 
-@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    body=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=10),
-    template=st.sampled_from(["SELECT {} ", "SELECT 1 AS a, {}", "SELECT * FROM events WHERE {}", "{}"]),
+_TEXTS = st.lists(st.sampled_from(FRAGMENTS), max_size=6).map("".join)
+_ITEMS = st.one_of(
+    st.sampled_from(FRAGMENTS),  # raw: most of these do not parse, and must not pass
+    _TEXTS.map(lambda s: "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"),
+    _TEXTS.filter(lambda s: "\u2019" not in s).map(lambda s: f"\u2018{s}\u2019"),
+    _TEXTS.filter(lambda s: "$$" not in s).map(lambda s: f"$${s}$$"),
+    _TEXTS.filter(lambda s: "*/" not in s and "/*" not in s).map(lambda s: f"/*{s}*/ 1"),
+    _TEXTS.filter(lambda s: "\n" not in s).map(lambda s: f"1 --{s}\n"),
+    _TEXTS.filter(lambda s: "`" not in s and "\\" not in s).map(lambda s: f"1 AS `{s}`"),
+    st.sampled_from(["file('/etc/passwd')", "toString(1)", "x$$", "dummy", "number", "a$$ AS b$$"]),
 )
-def test_guard_and_engine_agree(body: list[str], template: str, agreement_wh: Warehouse) -> None:
+_SOURCES = st.sampled_from(
+    [
+        "",
+        " FROM events",
+        " FROM numbers(2)",
+        " FROM system.one",
+        " FROM `system`.`one`",
+        " FROM file('/etc/passwd', 'LineAsString')",
+        " FROM default.events",
+    ]
+)
+QUERIES = st.one_of(
+    st.tuples(st.lists(_ITEMS, min_size=1, max_size=5), _SOURCES).map(
+        lambda t: "SELECT " + ", ".join(t[0]) + t[1]
+    ),
+    st.tuples(
+        st.sampled_from(["SELECT {} ", "SELECT 1 AS a, {}", "SELECT * FROM events WHERE {}", "{}"]),
+        st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=10),
+    ).map(lambda t: t[0].format(" ".join(t[1]))),
+)
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=QUERIES)
+def test_guard_and_engine_agree(query: str, agreement_wh: Warehouse) -> None:
     wh = agreement_wh
-    query = template.format(" ".join(body))
     try:
         checked = sqlguard.check(query, wh)
     except (sqlguard.RejectedQuery, sqlguard.EngineError):
