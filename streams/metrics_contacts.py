@@ -93,7 +93,9 @@ def observe(report: BatchReport) -> None:
     """Count the batch's contact transitions (see the module docstring)."""
     refused = {(e.source, e.id) for e, _ in report.quarantined}
     legs, channels = _index(report)
-    for event in report.events:
+    # events held until their contact's offer arrived were never counted: count them now
+    taken_in = [e for e, why in report.resolved if why.startswith("missing_opening")]
+    for event in [*report.events, *taken_in]:
         if entity_of(event.type) not in ("call", "webchat") or (event.source, event.id) in refused:
             continue
         key = (event.force_id, event.subject)

@@ -7,9 +7,11 @@
 2. removes personal data (drop or keyed hash) from every accepted event;
 3. reloads the history of every subject in the batch (in-process cache, else the warehouse ledger),
    folds old and new histories with the domain's pure :class:`~streams.domain.base.Fold`, and keeps
-   only fact rows that changed;
-4. writes fact rows, refreshes the rollups of touched buckets, then rejected rows and, last, the
-   ledger rows (so a batch interrupted half-way is recomputed in full when it is redelivered).
+   only fact rows that changed, the quarantines that started or were resolved, and the conflicting
+   copies of a known ``(source, id)`` newly seen (the kept copy is the fold's, see
+   :func:`~streams.domain.base.dedupe_sorted`; the ledger gets every copy that is kept at the time);
+4. writes fact rows (deleting any a subject no longer produces), refreshes the rollups of touched
+   buckets, then rejected rows and, last, the ledger rows (so a batch interrupted half-way is recomputed in full when it is redelivered).
 
 It returns a :class:`BatchReport`; the caller acknowledges (commits) the batch only after ``process``
 returned. Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
@@ -38,7 +40,7 @@ from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
 from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_json
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
-from streams.domain.base import Fold, Row, dedupe_sorted
+from streams.domain.base import Fold, FoldResult, Row, conflicts, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
 
@@ -56,6 +58,7 @@ REJECT_COLUMNS = (
     "subject",
     "received_at",
     "payload",
+    "resolved_at",
 )
 
 RollupRefresher = Callable[[Warehouse, Sequence[Row], Sequence[Row]], None]
@@ -114,9 +117,22 @@ class BatchReport:
     duplicates: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
     quarantined: list[tuple[Envelope, str]] = field(default_factory=list)
+    """Events the folds now leave out that they did not before (new, or with a new reason / copy)."""
+    resolved: list[tuple[Envelope, str]] = field(default_factory=list)
+    """Events quarantined before this batch that a later event made possible (with the old reason)."""
+    conflicts: list[tuple[Envelope, str]] = field(default_factory=list)
+    """Copies of a known (source, id) with other content, newly seen and not kept."""
+    requalified: int = 0
+    """Of ``quarantined``, events that were already left out (with another reason or copy)."""
     rows_written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: list[Envelope] = field(default_factory=list)
     new_rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def quarantine_change(self) -> int:
+        """Net change in the number of events the folds leave out: summed over every batch, the
+        number left out now (an answer held until its offer arrived and was taken in counts 0)."""
+        return len(self.quarantined) - self.requalified - len(self.resolved)
 
 
 def _reason_class(errors: Sequence[Mapping[str, Any]]) -> str:
@@ -372,6 +388,7 @@ class Pipeline:
                 self.folds[entity] = fold
         self.refreshers = dict(refreshers or {})
         self.cache = SubjectCache(cache_capacity)
+        self._identities: dict[str, tuple[str, ...]] = {}
         self.now = now
 
     # -- decoding -------------------------------------------------------------------------------
@@ -503,44 +520,81 @@ class Pipeline:
         old_rows: dict[str, list[Row]] = defaultdict(list)
         new_rows: dict[str, list[Row]] = defaultdict(list)
         for key, events in fresh.items():
-            prior = dedupe_sorted(histories[key])
-            seen = {(e.source, e.id) for e in prior}
-            added = dedupe_sorted([e for e in events if (e.source, e.id) not in seen])
-            report.duplicates += len(events) - len(added)
+            added = self._new_copies(histories[key], events, report)
             if not added:
-                self.cache.put(key, tuple(prior))
+                self.cache.put(key, tuple(histories[key]))
                 continue
-            merged = dedupe_sorted(prior + added)
-            report.accepted += len(added)
-            report.events.extend(added)
-            ledger.extend(self._ledger_row(e, ingest) for e in added)
-            self._fold_subject(key, prior, merged, added, old_rows, new_rows, report)
-            self.cache.put(key, tuple(merged))
+            every = [*histories[key], *added]
+            prior, merged = dedupe_sorted(histories[key]), dedupe_sorted(every)
+            fresh_ids = {id(e) for e in added}
+            kept_now = [e for e in merged if id(e) in fresh_ids]  # new events and copies that now win
+            known = {(e.source, e.id) for e in histories[key]}
+            report.events.extend(e for e in kept_now if (e.source, e.id) not in known)
+            ledger.extend(self._ledger_row(e, ingest) for e in kept_now)
+            recorded = {(e.source, e.id, fingerprint(e)) for e, _ in conflicts(histories[key])}
+            report.conflicts.extend(
+                (e, why) for e, why in conflicts(every) if (e.source, e.id, fingerprint(e)) not in recorded
+            )
+            if kept_now:
+                self._fold_subject(key, prior, merged, old_rows, new_rows, report)
+            self.cache.put(key, tuple(every))
         self._write(ledger, report, old_rows, new_rows, ingest)
         return report
+
+    @staticmethod
+    def _new_copies(
+        history: Sequence[Envelope], events: Sequence[Envelope], report: BatchReport
+    ) -> list[Envelope]:
+        """The events of a batch not yet in ``history``: new ``(source, id)`` (counted as accepted) or
+        a copy of a known one with other content (a conflict); identical copies count as duplicates.
+        Content is hashed only when an id is seen again."""
+        copies: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
+        for e in history:
+            copies[(e.source, e.id)].append(e)
+        added: list[Envelope] = []
+        for e in events:
+            same_id = copies[(e.source, e.id)]
+            if not same_id:
+                report.accepted += 1
+            elif fingerprint(e) in {fingerprint(c) for c in same_id}:
+                report.duplicates += 1
+                continue
+            same_id.append(e)
+            added.append(e)
+        return added
 
     def _fold_subject(
         self,
         key: SubjectKey,
         prior: list[Envelope],
         merged: list[Envelope],
-        added: list[Envelope],
         old_rows: dict[str, list[Row]],
         new_rows: dict[str, list[Row]],
         report: BatchReport,
     ) -> None:
+        """Fold the subject's history before and after the batch (one copy per event each) and keep
+        what changed: fact rows (a table whose rows vanished keeps them in ``old_rows`` only, so
+        :meth:`_write` withdraws them) and quarantine transitions. A quarantine is judged over the
+        whole history, so an event a later arrival makes impossible is recorded in this batch too,
+        and one a later arrival makes possible is recorded as resolved."""
         fold = self.folds.get(entity_of(merged[0].type))
         if fold is None:
             return
-        before = fold.fold(prior, self.definitions) if prior else None
+        before = fold.fold(prior, self.definitions) if prior else FoldResult()
         after = fold.fold(merged, self.definitions)
-        added_ids = {(e.source, e.id) for e in added}
-        report.quarantined.extend((e, why) for e, why in after.quarantined if (e.source, e.id) in added_ids)
-        for table, rows in after.rows.items():
-            previous = before.rows.get(table, []) if before else []
+        was = {(e.source, e.id): (e, why) for e, why in before.quarantined}
+        now = {(e.source, e.id): (e, why) for e, why in after.quarantined}
+        for k, (event, why) in now.items():
+            old = was.get(k)
+            if old is None or old[1] != why or old[0] is not event:
+                report.quarantined.append((event, why))
+                report.requalified += old is not None
+        report.resolved.extend(item for k, item in was.items() if k not in now)
+        version = len(merged)
+        for table in sorted(set(before.rows) | set(after.rows)):
+            rows, previous = after.rows.get(table, []), before.rows.get(table, [])
             if rows == previous:
                 continue
-            version = len(merged)
             old_rows[table].extend(previous)
             new_rows[table].extend({**row, "version": version} for row in rows)
 
@@ -574,25 +628,45 @@ class Pipeline:
                     subject,
                     received,
                     dl.payload.decode("utf-8", "replace"),
+                    None,
                 ]
             )
-        for event, why in report.quarantined:
-            payload = json.dumps(event.model_dump(mode="json"), sort_keys=True)
-            rows.append(
-                [
-                    "",
-                    0,
-                    0,
-                    "quarantine",
-                    why,
-                    event.force_id,
-                    event.type,
-                    f"{event.subject}|{event.source}|{event.id}",
-                    received,
-                    payload,
-                ]
-            )
+        rows.extend(_quarantine_row(e, why, received, None) for e, why in report.quarantined)
+        rows.extend(_quarantine_row(e, why, received, received) for e, why in report.resolved)
+        rows.extend(
+            _quarantine_row(e, why, received, None, copy=fingerprint(e)[:16]) for e, why in report.conflicts
+        )
         return rows
+
+    def _identity(self, table: str) -> tuple[str, ...]:
+        """The identity columns of a fact table: its ReplacingMergeTree sorting key."""
+        found = self._identities.get(table)
+        if found is None:
+            key = self.warehouse.query(
+                "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+                parameters={"t": table},
+            ).rows
+            found = tuple(c.strip() for c in str(key[0][0]).split(",")) if key else ()
+            self._identities[table] = found
+        return found
+
+    def _withdraw(self, table: str, previous: Sequence[Row], rows: Sequence[Row]) -> None:
+        """Delete the fact rows a subject had and no longer has, so a fact nobody produces any more
+        is not counted. The folds keep every identity once made, so this is rare: a late closure that
+        shortens an incident's grade history, or a conflicting copy that replaces the kept one (a
+        queue name, an outcome event that was another type). Hence a lightweight DELETE."""
+        columns = self._identity(table)
+        if not columns or not previous:
+            return
+        still = {tuple(str(r[c]) for c in columns) for r in rows}
+        gone = sorted({tuple(str(r[c]) for c in columns) for r in previous} - still)
+        if not gone:
+            return
+        listed = ", ".join(f"toString({c})" for c in columns)
+        self.warehouse.command(
+            f"DELETE FROM {table} WHERE has({{k:Array(Array(String))}}, [{listed}])",
+            parameters={"k": [list(g) for g in gone]},
+        )
 
     def _write(
         self,
@@ -610,6 +684,8 @@ class Pipeline:
                 wh.insert_dicts(table, rows)
                 report.rows_written[table] += len(rows)
                 report.new_rows[table].extend(rows)
+            for table, previous in old_rows.items():
+                self._withdraw(table, previous, new_rows.get(table, []))
             for table, rows in new_rows.items():
                 refresher = self.refreshers.get(table)
                 if refresher is not None:

@@ -6,7 +6,14 @@ Facts produced (one table each; every row of a table has the same keys):
 its queue (``leg_id = "<subject>/<queue>"``), so its identity never depends on arrival order; a
 contact that returns to a queue it already visited is folded into that one leg (first entry, first
 end). Legs only ever appear as events arrive (every queue named by any event of the contact makes a
-leg), so no fact ever has to be withdrawn.
+leg), so no fact ever has to be withdrawn by a new event (a conflicting copy can change one; see
+:mod:`streams.domain.base`).
+
+A contact is counted from its offer (requested chat, submitted report): until that event has arrived
+the contact has no fact at all and every event it has is quarantined (``missing_opening``), so an
+answer for a call never offered is never a phantom answered contact. Out-of-order delivery is normal,
+so this is judged at each fold over the whole history: when the offer arrives, the next fold takes
+the held events in and their quarantine is resolved.
 
 ``contacts``: one row per contact end to end (calls, chats, and online reports with channel
 ``online``).
@@ -18,8 +25,9 @@ Lifecycle rules (order-independent: the fold only uses the set of events and the
   not a transfer target, ``in_transfer`` / ``secondary_queue`` on the latest transfer target;
   ``ivr`` abandons belong to no queue (IVR hang-ups count only at the ivr stage);
 - callback requests end a leg but are not abandons;
-- impossible events are quarantined with a reason: a second offer / end, an end of a leg before it
-  started or after another end of the same leg, anything before the offer or after the contact ended.
+- impossible events are quarantined with a reason: a second offer / end, an end of the contact before
+  its offer, an end of a leg before it started or after another end of the same leg, anything before
+  the offer or after the contact ended.
 
 Waits: ``wait_seconds`` is the raw queue wait (queue entry -> answer / abandon / callback).
 ``service_wait_seconds`` runs on the service clock: for the ``999`` queue it starts where
@@ -155,6 +163,9 @@ class _Lifecycle:
     def run(self) -> None:
         self.offered = self._single("offered")
         self.ended = self._single("ended")
+        if self.offered is not None and self.ended is not None and self.ended.time < self.offered.time:
+            self.quarantine(self.ended, "time_order: ended before the contact was offered")
+            self.ended = None
         for ev in self.events:
             for q in (ev.queue, ev.to_queue):
                 if q:
@@ -434,11 +445,29 @@ def _fold_contact(channel: str, raw: list[_Ev], definitions: Definitions) -> Fol
         return FoldResult()
     life = _Lifecycle(channel, raw, definitions)
     life.run()
+    if life.offered is None:
+        return FoldResult(quarantined=_without_opening(raw, "contact", "offer"))
     subject, force_id = raw[0].env.subject, raw[0].env.force_id
     base = _base(life, subject, force_id)
     legs = [_leg_row(life, leg, i, base) for i, leg in enumerate(life.ordered_legs())]
     contact = _contact_row(life, {**base, "definition_version": definitions.version}, legs, raw[0].time)
     return FoldResult(rows={LEGS: legs, CONTACTS: [contact]}, quarantined=life.quarantined)
+
+
+def _without_opening(raw: Sequence[_Ev], what: str, opening: str) -> list[tuple[Envelope, str]]:
+    """Every event of a subject whose opening event has not arrived: held out of the facts (a contact
+    is counted from its offer) until it arrives, when the next fold takes them in again."""
+    out: list[tuple[Envelope, str]] = []
+    for ev in sorted(raw, key=lambda e: e.key):
+        if all(ev.env is not q for q, _ in out):
+            verb = verb_of(ev.env.type)
+            out.append(
+                (
+                    ev.env,
+                    f"missing_opening: {verb} for a {what} with no {opening} (held out until it arrives)",
+                )
+            )
+    return out
 
 
 class CallFold:
@@ -468,8 +497,9 @@ class WebchatFold:
 class OnlineReportFold:
     """Online reports: one ``contacts`` row per submission (channel ``online``).
 
-    Triage / link events before the submission are quarantined; the first submission and first
-    triage count (later copies under other ids are quarantined); link ids are the latest given.
+    Without a submission there is no fact and every event is quarantined until it arrives; triage /
+    link events before the submission are quarantined; the first submission and first triage count
+    (later copies under other ids are quarantined); link ids are the latest given.
     """
 
     name = "online_report"
@@ -484,6 +514,15 @@ class OnlineReportFold:
         by_verb: dict[str, list[Envelope]] = {}
         for e in evs:
             by_verb.setdefault(verb_of(e.type), []).append(e)
+        if not by_verb.get("submitted"):
+            held = [
+                (
+                    e,
+                    f"missing_opening: {verb_of(e.type)} for a report with no submission (held out until it arrives)",
+                )
+                for e in evs
+            ]
+            return FoldResult(quarantined=held)
         submitted = _keep_first(by_verb.get("submitted", []), quarantined)
         triaged = _keep_first(by_verb.get("triaged", []), quarantined)
         links = list(by_verb.get("linked", []))

@@ -30,7 +30,9 @@ Choices the fold makes (all deterministic in the SET of events):
   submitted time (DOMAIN 4.9). Hours to record are clamped at zero (a report stamped after the
   recording is taken as recorded at once). Unknown without a reported event.
 - The first ``recorded`` event records the crime; later ones are quarantined (use reclassified).
-- Outcome events timed before the recording are quarantined. The current outcome is the latest
+- Outcome events timed before the recording, or of a crime with no recording yet, are quarantined
+  (their ``crime_outcomes`` rows stay, flagged ``before_recording``; the quarantine is resolved by the
+  next fold once the recording arrives in time). The current outcome is the latest
   outcome event; ``outcome_assigned_at`` is when the current outcome TYPE was set (the first event of
   the final run of events with that type), so correcting a subtype or age band does not move the
   outcome to another month, while a change of type does.
@@ -49,7 +51,7 @@ from zoneinfo import ZoneInfo
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
-from streams.domain.base import FoldResult, Row
+from streams.domain.base import FoldResult, Row, dedupe_sorted
 from streams.domain.classification import UNCLASSIFIED, classify, is_conditional_subtype
 
 _RANK: dict[str, int] = {
@@ -68,9 +70,10 @@ SECONDS_PER_DAY = 86_400.0
 
 
 def lifecycle_order(events: Sequence[Envelope]) -> list[Envelope]:
-    """Events by (time, lifecycle rank, source, id); duplicates of (source, id) removed."""
-    unique = {(e.source, e.id): e for e in events}
-    return sorted(unique.values(), key=lambda e: (e.time, _RANK.get(verb_of(e.type), 99), e.source, e.id))
+    """Events by (time, lifecycle rank, source, id); one copy of each (source, id) (see
+    :func:`~streams.domain.base.dedupe_sorted`)."""
+    unique = dedupe_sorted(events)
+    return sorted(unique, key=lambda e: (e.time, _RANK.get(verb_of(e.type), 99), e.source, e.id))
 
 
 def _of(ordered: Sequence[Envelope], *verbs: str) -> list[Envelope]:
@@ -145,8 +148,13 @@ class CrimeFold:
         ]
         recorded_at = recorded.time if recorded else None
         all_outcomes = _of(ordered, *_OUTCOME_VERBS)
-        early = [e for e in all_outcomes if recorded_at is not None and e.time < recorded_at]
-        quarantined += [(e, "outcome before the crime was recorded") for e in early]
+        if recorded_at is None:
+            early = list(all_outcomes)
+            why = "missing_opening: outcome for a crime not recorded (held out until the recording arrives)"
+            quarantined += [(e, why) for e in early]
+        else:
+            early = [e for e in all_outcomes if e.time < recorded_at]
+            quarantined += [(e, "outcome before the crime was recorded") for e in early]
         outcomes = [e for e in all_outcomes if e not in early]
         intervals, unmatched = _qa_intervals(ordered)
         crime = self._crime_row(ordered, recorded, outcomes, definitions, tz)

@@ -152,7 +152,14 @@ def test_rollup_follows_a_fact_that_moves_bucket(wh: Warehouse, settings: Settin
     """A leg first seen through its answer (bucket of +20 min) moves to its queue entry's bucket
     (+5 min) when the queued event arrives late; the old bucket disappears."""
     pipe = pipeline(settings, wh)
-    pipe.process(messages([ev("M", "call.answered.v1", 1200, 2, queue="101-primary")]))
+    pipe.process(
+        messages(
+            [
+                ev("M", "call.offered.v1", 300, 0, channel="101"),
+                ev("M", "call.answered.v1", 1200, 2, queue="101-primary"),
+            ]
+        )
+    )
     buckets = wh.query(
         "SELECT bucket, answered FROM contact_queue_15m FINAL WHERE queue = '101-primary'"
     ).rows
@@ -160,10 +167,7 @@ def test_rollup_follows_a_fact_that_moves_bucket(wh: Warehouse, settings: Settin
     pipe.cache.clear()
     pipe.process(
         messages(
-            [
-                ev("M", "call.offered.v1", 300, 0, channel="101"),
-                ev("M", "call.queued.v1", 300, 1, queue="101-primary"),
-            ],
+            [ev("M", "call.queued.v1", 300, 1, queue="101-primary")],
             10,
         )
     )

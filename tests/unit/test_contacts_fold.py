@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import parse_event
-from streams.domain.contacts import CONTACTS, LEGS, CallFold, WebchatFold
+from streams.domain.contacts import CONTACTS, LEGS, CallFold, OnlineReportFold, WebchatFold
 from tests.unit.test_contacts_golden import FOLDS, ev, fold_all, golden_events
 
 pytestmark = pytest.mark.unit
@@ -44,23 +44,46 @@ def _pe(subject: str, etype: str, at: float, n: int, **data: object) -> Envelope
     return parse_event(ev(subject, etype, at, n, **data))
 
 
-def test_answered_before_offered_arrives_is_a_partial_fact() -> None:
+def test_answer_without_offer_is_held_until_the_offer_arrives() -> None:
+    """An answer for a call never offered makes no contact (no phantom answered call) and is
+    quarantined; once the offer arrives, out of order, the same answer is taken in."""
     only = [_pe("X", "call.answered.v1", 10, 2, queue="999")]
-    rows = CallFold().fold(only, DEFS).rows
-    leg = rows[LEGS][0]
-    assert (leg["outcome"], leg["channel"], leg["entered_at"], leg["wait_seconds"]) == (
-        "answered",
-        "999",
-        None,
-        None,
-    )
+    result = CallFold().fold(only, DEFS)
+    assert result.rows == {}
+    assert [(e.id, why.split(":")[0]) for e, why in result.quarantined] == [("X-2", "missing_opening")]
     full = [
         *only,
         _pe("X", "call.offered.v1", 0, 0, channel="999"),
         _pe("X", "call.queued.v1", 1, 1, queue="999"),
     ]
-    leg = CallFold().fold(full, DEFS).rows[LEGS][0]
+    result = CallFold().fold(full, DEFS)
+    assert result.quarantined == []
+    leg = result.rows[LEGS][0]
     assert (leg["wait_seconds"], leg["service_wait_seconds"]) == (9, 10)  # queued 1 -> 10; offered 0 -> 10
+    assert result.rows[CONTACTS][0]["outcome"] == "answered"
+
+
+def test_contact_ended_before_its_offer_is_quarantined() -> None:
+    events = [
+        _pe("E", "call.offered.v1", 10, 0, channel="101"),
+        _pe("E", "call.queued.v1", 11, 1, queue="101-primary"),
+        _pe("E", "call.ended.v1", 5, 2, disposition="advice"),
+    ]
+    result = CallFold().fold(events, DEFS)
+    assert [(e.id, why) for e, why in result.quarantined] == [
+        ("E-2", "time_order: ended before the contact was offered")
+    ]
+    contact = result.rows[CONTACTS][0]
+    assert (contact["ended_at"], contact["outcome"]) == (None, "waiting")
+
+
+def test_online_report_without_submission_has_no_fact() -> None:
+    triage = _pe("O", "online_report.triaged.v1", 10, 1, outcome="crime")
+    result = OnlineReportFold().fold([triage], DEFS)
+    assert result.rows == {} and [e.id for e, _ in result.quarantined] == ["O-1"]
+    submitted = _pe("O", "online_report.submitted.v1", 0, 0, report_type="crime")
+    result = OnlineReportFold().fold([triage, submitted], DEFS)
+    assert result.quarantined == [] and result.rows[CONTACTS][0]["outcome"] == "triaged"
 
 
 def test_same_millisecond_events_in_any_type_order() -> None:

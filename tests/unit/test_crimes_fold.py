@@ -328,8 +328,22 @@ def test_impossible_events_are_quarantined_but_rows_stay_stable() -> None:
 def test_partial_history_gives_a_partial_fact() -> None:
     outcome_only = [parse_event(envelope("P", "outcome_assigned", "2024-01-09 10:00", outcome_type=1))]
     row = fold(outcome_only)["crimes"][0]
-    assert row["recorded"] is False and row["counted"] is False and row["outcome_type"] == 1
+    assert row["recorded"] is False and row["counted"] is False
     assert row["offence_group"] == "unclassified" and row["unknown_offence_code"] is False
+
+
+def test_outcome_of_a_crime_not_recorded_is_held_until_the_recording() -> None:
+    outcome = parse_event(envelope("H", "outcome_assigned", "2024-01-12 10:00", outcome_type=1))
+    result = CrimeFold().fold([outcome], DEFS)
+    assert [why.split(":")[0] for _, why in result.quarantined] == ["missing_opening"]
+    assert result.rows["crimes"][0]["outcome_type"] is None
+    assert [o["before_recording"] for o in result.rows["crime_outcomes"]] == [True]
+    recorded = parse_event(
+        envelope("H", "recorded", "2024-01-10 10:00", n=1, offence_code="8N", district="N")
+    )
+    result = CrimeFold().fold([outcome, recorded], DEFS)
+    assert result.quarantined == [] and result.rows["crimes"][0]["outcome_type"] == 1
+    assert [o["before_recording"] for o in result.rows["crime_outcomes"]] == [False]
 
 
 def test_same_millisecond_events_in_any_type_order() -> None:
