@@ -12,13 +12,14 @@ from typing import Any
 from bench.limits import FIXES, LIMITS
 from bench.result import Figure, Result
 
-ORDER = ("throughput", "freshness", "replay", "board", "scale", "profile")
+ORDER = ("throughput", "freshness", "replay", "board", "scale", "cli", "profile")
 TITLES = {
     "throughput": "1. Whole-hub throughput",
     "freshness": "2. Freshness",
     "replay": "3. Replay",
     "board": "4. Board pack and live API",
     "scale": "5. Scale-out",
+    "cli": "6. Analyst command start-up",
     "profile": "Profile of the hot path",
 }
 
@@ -29,7 +30,7 @@ so every figure is judged as a **ratio against a baseline measured in the same r
 consumer, the warehouse's own bulk insert, `SELECT 1`, `GET /health`), with the machine, date and
 exact command beside it. Timings are never asserted in the test suite.
 
-- `make bench` runs all five benchmarks and the profile (about 15 minutes on 2 cores) and rewrites
+- `make bench` runs all six benchmarks and the profile (about 15 minutes on 2 cores) and rewrites
   this file; `python -m bench NAME` re-runs one (the others keep their last figures and dates);
   `python -m bench --quick` is a smoke run with small sizes that publishes nothing.
 - Every server (tansu, workers) listens on 127.0.0.1 and is stopped at the end; every wait is

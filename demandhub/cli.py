@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from demandhub import argtypes
 from demandhub.errors import (
+    BUSY,
     DIFFERENCES,
     INPUT,
     USAGE,
@@ -291,7 +292,7 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    from demandhub.web.server import to_jsonable
+    from demandhub.jsonable import to_jsonable
 
     if fmt == "json":
         return json.dumps([dict(zip(columns, to_jsonable(list(r)), strict=True)) for r in rows], indent=1)
@@ -316,7 +317,7 @@ def _format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
     return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
 
 
-EX_TEMPFAIL = 75  # sysexits.h: try again later
+EX_TEMPFAIL = BUSY  # every analyst session of the hub is taken: try again later (demandhub.errors)
 
 
 def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list[Any]], list[str]]:
@@ -343,14 +344,16 @@ def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list
 @command("sql")
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run one read-only query (SELECT only, no system tables, time and memory limits)."""
-    from demandhub import sqlguard
     from demandhub.auth import embedded_tokens
     from demandhub.datadir import hub_info
 
     info = hub_info(settings.data_dir) if settings.resolved_dsn.startswith("chdb:") else None
     if info:  # the hub checks the query against its warehouse
-        columns, rows, types = _sql_via_hub(str(info["url"]), embedded_tokens(settings)["analyst"], args.query)
+        columns, rows, types = _sql_via_hub(
+            str(info["url"]), embedded_tokens(settings)["analyst"], args.query
+        )
     else:
+        from demandhub import sqlguard  # (not imported for the hub: the hub checks the query)
         from sinks.clickhouse.client import connect
 
         wh = connect(settings.resolved_dsn)
@@ -473,7 +476,7 @@ def parse_faults(names: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in filter(None, (n.strip() for n in names.split(","))):
         if name not in FAULT_RATES:
-            raise SystemExit(f"unknown fault {name!r}; choose from {', '.join(FAULT_RATES)}")
+            raise InputError(f"unknown fault {name!r}; choose from {', '.join(FAULT_RATES)}")
         out |= FAULT_RATES[name]
     return out
 
@@ -689,8 +692,14 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "check":
         problems = check_exported()
         for p in problems:
-            print(p, file=sys.stderr)
-        return 1 if problems else 0
+            print(p)
+        if problems:
+            print(
+                f"demandhub: {len(problems)} schema problem(s), listed above; if the change is intended, "
+                "run `demandhub schemas export`",
+                file=sys.stderr,
+            )
+        return DIFFERENCES if problems else 0
     written = export_all()
     print(f"wrote {len(written)} schema files")
     return 0

@@ -18,6 +18,9 @@ code  name           meaning
 130   INTERRUPTED    stopped with Ctrl-C (``replay`` says how far it got; re-running is safe)
 ====  =============  ===================================================================================
 
+``demandhub sql`` also answers 2 when the query is refused by policy and 1 when the engine rejects it
+(an unknown table, a type error), each with its own one-line message.
+
 This module imports nothing heavy: the CLI maps exceptions by their class and module names, so no
 Kafka or ClickHouse client is loaded just to recognise its errors.
 """
