@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
+from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse, connect
 from sinks.clickhouse.migrate import migrate
@@ -91,8 +92,8 @@ def running_hub(settings: Settings) -> str | None:
 
 
 # -- the embedded stack's processes ------------------------------------------------------------------
-class HubAlreadyRunning(RuntimeError):
-    """Another ``demandhub up`` is running on this data directory."""
+class HubAlreadyRunning(BusyError):
+    """Another ``demandhub up`` is running on this data directory (exit code BUSY)."""
 
 
 def _say_on_stderr(line: str) -> None:
@@ -308,9 +309,7 @@ def _log_config(stream: TextIO) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"}},
-        "handlers": {
-            "held": {"class": "logging.StreamHandler", "formatter": "plain", "stream": stream}
-        },
+        "handlers": {"held": {"class": "logging.StreamHandler", "formatter": "plain", "stream": stream}},
         "root": {"level": "WARNING", "handlers": ["held"]},
     }
 

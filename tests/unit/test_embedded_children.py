@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from demandhub.embedded import ProcessStamp, poll, stop_process
+from demandhub.errors import BUSY, BusyError
 from demandhub.runtime import EmbeddedProcesses, HubAlreadyRunning
 
 pytestmark = [
@@ -166,6 +167,7 @@ def test_a_running_up_is_not_disturbed_by_a_second_one(
     with pytest.raises(HubAlreadyRunning, match=f"pid {os.getpid()}") as refused:
         EmbeddedProcesses(path, said.append).claim()
 
+    assert isinstance(refused.value, BusyError) and refused.value.code == BUSY
     assert child.poll() is None and path.read_text() == before and said == []
 
 
