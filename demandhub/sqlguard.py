@@ -163,6 +163,9 @@ DENIED = frozenset(
         "globalVariable",
         "getClientHTTPHeader",
         "serverTimezone",
+        "formatRow",  # output formats can be told (by settings) to read schema files
+        "formatRowNoNewline",
+        "groupFormat",
     }
 )
 DENIED_PREFIXES = ("dictGet", "dictHas", "dictIs", "url", "s3", "remote", "executable", "ai")

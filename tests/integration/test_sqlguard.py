@@ -139,6 +139,7 @@ REFUSED_BY_POLICY = {
     "currentUser": "SELECT currentUser()",
     "hostName": "SELECT hostName()",
     "sleep": "SELECT sleep(3)",
+    "formatRow": "SELECT formatRow('Protobuf', 1)",
     "unknown function": "SELECT no_such_function(1)",
     # settings, output and parameters
     "settings clause": "SELECT 1 SETTINGS readonly = 0",
