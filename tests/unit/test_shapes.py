@@ -122,9 +122,10 @@ def test_golden_examples_fit_every_shape_and_the_reference_data() -> None:
 
 
 def test_simulated_events_fit_every_shape_and_the_reference_data() -> None:
-    config = SimConfig(start=date(2021, 3, 1), days=2, seed=5, scale=0.05, forces=("cambs", "beds"))
+    forces = ("cambs", "beds", "north_west-2")
+    config = SimConfig(start=date(2021, 3, 1), days=2, seed=5, scale=0.05, forces=forces)
     events = list(simulate(config))
-    assert {e["force_id"] for e in events} == {"cambs", "beds"}
+    assert {e["force_id"] for e in events} == set(forces)
     for raw in events:
         event = parse_event(raw)
         assert reference_problem(event) is None, (raw["type"], raw["data"])
