@@ -483,11 +483,19 @@ def engine_message(exc: BaseException, explained: bool = False) -> str:
     return text[:500] or type(exc).__name__
 
 
+ANALYST_BLOCK_ROWS = 8192
+
+
 def limits(settings: Settings) -> dict[str, Any]:
     """Engine settings that bound an analyst query: read-only, no introspection, time, memory, rows
-    and bytes of the result (``result_overflow_mode=throw``: an error, never a silently cut answer)."""
+    and bytes of the result (``result_overflow_mode=throw``: an error, never a silently cut answer).
+
+    The engine checks the result limits once per block, so blocks are kept to
+    :data:`ANALYST_BLOCK_ROWS` rows (not 65,409): a result of 15 KB rows is stopped after about
+    120 MB rather than 900 MB. Aggregations over many rows are not measurably slower."""
     return {
         "readonly": 1,
+        "max_block_size": ANALYST_BLOCK_ROWS,
         "allow_introspection_functions": 0,
         "max_execution_time": settings.sql_max_execution_seconds,
         "max_memory_usage": settings.sql_max_memory_bytes,

@@ -331,6 +331,7 @@ def test_limits_make_the_session_read_only_and_bounded() -> None:
     assert limits["max_result_rows"] == 11
     assert limits["max_result_bytes"] == 5000
     assert limits["result_overflow_mode"] == "throw"
+    assert limits["max_block_size"] == sqlguard.ANALYST_BLOCK_ROWS
 
 
 def test_the_engine_stops_a_result_over_the_byte_cap(wh: Warehouse) -> None:
