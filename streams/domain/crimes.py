@@ -30,6 +30,8 @@ Choices the fold makes (all deterministic in the SET of events):
   submitted time (DOMAIN 4.9). Hours to record are clamped at zero (a report stamped after the
   recording is taken as recorded at once). Unknown without a reported event.
 - The first ``recorded`` event records the crime; later ones are quarantined (use reclassified).
+  A reclassification, cancellation or transfer timed before the recording is impossible (each
+  changes a recorded crime): quarantined and ignored.
 - Outcome events timed before the recording, or of a crime with no recording yet, are quarantined
   (their ``crime_outcomes`` rows stay, flagged ``before_recording``; the quarantine is resolved by the
   next fold once the recording arrives in time). The current outcome is the latest
@@ -66,6 +68,7 @@ _RANK: dict[str, int] = {
     "cancelled": 8,
 }
 _OUTCOME_VERBS = ("outcome_assigned", "outcome_changed")
+_CHANGE_VERBS = ("reclassified", "cancelled", "transferred")  # each changes a recorded crime
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -147,6 +150,13 @@ class CrimeFold:
             (e, "crime already recorded; a new code needs reclassified") for e in recorded_events[1:]
         ]
         recorded_at = recorded.time if recorded else None
+        if recorded_at is not None:
+            changes = _of(ordered, *_CHANGE_VERBS)
+            too_early = [e for e in changes if e.time < recorded_at]
+            quarantined += [
+                (e, f"time_order: {verb_of(e.type)} before the crime was recorded") for e in too_early
+            ]
+            ordered = [e for e in ordered if not any(e is x for x in too_early)]
         all_outcomes = _of(ordered, *_OUTCOME_VERBS)
         if recorded_at is None:
             early = list(all_outcomes)

@@ -346,6 +346,21 @@ def test_outcome_of_a_crime_not_recorded_is_held_until_the_recording() -> None:
     assert [o["before_recording"] for o in result.rows["crime_outcomes"]] == [False]
 
 
+@pytest.mark.parametrize(
+    ("verb", "data"),
+    [("cancelled", {}), ("transferred", {"to_force": "norfolk"}), ("reclassified", {"offence_code": "105A"})],
+)
+def test_a_change_timed_before_the_recording_is_quarantined(verb: str, data: dict[str, Any]) -> None:
+    recorded = parse_event(envelope("B", "recorded", "2024-01-10 10:00", offence_code="8N", district="N"))
+    change = parse_event(envelope("B", verb, "2024-01-09 10:00", n=1, **data))
+    result = CrimeFold().fold([recorded, change], DEFS)
+    assert [(e.id, why) for e, why in result.quarantined] == [
+        (change.id, f"time_order: {verb} before the crime was recorded")
+    ]
+    row = result.rows["crimes"][0]
+    assert (row["counted"], row["offence_code"], row["reclassification_count"]) == (True, "8N", 0)
+
+
 def test_same_millisecond_events_in_any_type_order() -> None:
     at = "2024-01-10 10:00"
     events = [
