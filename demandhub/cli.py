@@ -105,6 +105,8 @@ def preflight(args: argparse.Namespace, settings: Settings) -> None:
     warehouse = datadir.embedded_path(settings.resolved_dsn)
     if warehouse is None or args.command not in READERS | HOLDERS:
         return
+    if args.command == "replay" and args.kafka:
+        return  # sends to Kafka: the data directory is not touched
     data_dir = settings.data_dir
     if args.command in READERS and not _writes(args):
         if datadir.hub_info(data_dir) is not None:
@@ -118,9 +120,10 @@ def preflight(args: argparse.Namespace, settings: Settings) -> None:
             datadir.ensure_present(data_dir, warehouse)
         if_hub = "publishing or importing writes to the warehouse: stop the hub first, or do it later"
     elif args.command == "replay":
+        broker = _hub_broker(data_dir) or "HOST:PORT-of-the-hub's-broker"
         if_hub = (
-            "the hub owns the warehouse: stop it and replay then, or send the events to the hub's "
-            "Kafka (the hub will take them as they come)"
+            "the hub owns the warehouse: stop it and replay then, or let the hub take the file: "
+            f"demandhub replay {args.file} --kafka {broker}"
         )
     elif args.command == "up":
         if_hub = "stop it first (Ctrl-C in its terminal), or use another --data-dir"
@@ -128,6 +131,16 @@ def preflight(args: argparse.Namespace, settings: Settings) -> None:
         if_hub = "stop it first, or use another --data-dir"
     datadir.ensure_free(data_dir, warehouse, wait, if_hub)
     datadir.ensure_writable(data_dir)
+
+
+def _hub_broker(data_dir: Path) -> str | None:
+    """The broker of the `up` running on ``data_dir`` (from its record of processes), if known."""
+    try:
+        record = json.loads((data_dir / "processes.json").read_text())
+    except (OSError, ValueError):
+        return None
+    broker = record.get("broker") if isinstance(record, dict) else None
+    return str(broker) if broker else None
 
 
 class HeldLog(io.TextIOBase):
@@ -549,11 +562,14 @@ def _day_progress(
 
 @command("replay")
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """Put a JSONL file of events through the same processors into the warehouse."""
-    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay
-
+    """Put a JSONL file of events through the same processors into the warehouse (or, with
+    --kafka, send its lines to the hub's topics for a running hub to take)."""
     path = Path(args.file)
     lines = _count_lines(path)
+    if args.kafka:
+        return _replay_to_kafka(path, lines, args.kafka, args.quiet)
+    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay
+
     started = time.perf_counter()
     done = [0]
     wh = None
@@ -580,6 +596,50 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     out = totals.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}
     print(json.dumps(out))
     return 0
+
+
+def _replay_to_kafka(path: Path, lines: int, bootstrap: str, quiet: bool) -> int:
+    """Each line of ``path``, unchanged, to its topic (by its ``type``), keyed by its ``subject``.
+    A line whose type names no topic goes to the first input topic, where the hub dead-letters it
+    as it would in a file replay. Prints the lines sent per topic."""
+    from kafka import KafkaProducer
+
+    from demandhub.runtime import file_messages
+    from schemas.topics import TOPICS
+
+    fallback = next(iter(TOPICS.values())).name
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks="all", max_request_size=4 << 20
+    )
+    counts: dict[str, int] = {"total": 0}
+    try:
+        with _progress("send", "lines", quiet) as progress:
+            task = progress.add_task("send", total=lines)
+            for batch in file_messages(path, 2000):
+                for message in batch:
+                    topic = message.topic or fallback
+                    producer.send(topic, key=_subject_of(message.value), value=message.value)
+                    counts[topic] = counts.get(topic, 0) + 1
+                    counts["total"] += 1
+                producer.flush()
+                progress.advance(task, len(batch))
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"sending interrupted after {counts['total']:,} of {lines:,} lines of {path}; sending the "
+            "file again is safe: the hub recognises events it already has"
+        ) from None
+    finally:
+        producer.close()
+    print(json.dumps(counts | {"file": str(path), "kafka": bootstrap}))
+    return 0
+
+
+def _subject_of(line: bytes) -> bytes | None:
+    try:
+        subject = json.loads(line).get("subject")
+    except (ValueError, AttributeError):
+        return None
+    return str(subject).encode() if subject else None
 
 
 def _progress(label: str, unit: str, quiet: bool) -> Any:
@@ -787,6 +847,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=argtypes.existing_file, help="JSONL file, one event per line")
     p.add_argument("--chunk", type=argtypes.positive_int, default=20_000, help="events per batch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--kafka",
+        metavar="HOST:PORT",
+        help="send the lines to this Kafka's topics instead (for a running hub to take them)",
+    )
     p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
     p = add("reconcile", "recompute a day's rollups from the facts and report differences")
