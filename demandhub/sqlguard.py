@@ -25,6 +25,8 @@ here. The decision, every rule context-free over the engine's tree:
   ``currentUser``, ``hostName``, ``sleep``...). An allow-list fails safe: a function added by a new
   engine version is refused until someone decides about its category. Names are resolved the way the
   engine resolves them (exact name, else case-insensitive names only, aliases to their target).
+  ``arrayReduce`` and ``initializeAggregation`` name a function in a string; the engine looks such
+  names up among aggregate functions only, which compute over values.
 - **Table functions:** only ``numbers`` (a counter that reads nothing; the time, memory and result
   limits bound it). Every other table function (``file``, ``url``, ``s3``, ``remote``, ``merge``,
   ``view``, ``executable``, ``format``...) is refused, wherever it appears.
@@ -46,6 +48,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -398,7 +401,7 @@ def check(sql: str, wh: Runner) -> str:
     return canonical
 
 
-def decide(lines: list[str], catalog: Catalog, refresh: Any = None) -> None:
+def decide(lines: list[str], catalog: Catalog, refresh: Callable[[], None] | None = None) -> None:
     """Raise RejectedQuery unless the engine's tree ``lines`` is an allowed query."""
     if not lines or lines[0] != ROOT:
         kind = lines[0].split(" ")[0] if lines else "nothing"
