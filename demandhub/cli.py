@@ -109,14 +109,14 @@ def preflight(args: argparse.Namespace, settings: Settings) -> None:
         return  # sends to Kafka: the data directory is not touched
     data_dir = settings.data_dir
     if args.command in READERS and not _writes(args):
-        if datadir.hub_info(data_dir) is not None:
+        if datadir.hub_serving(data_dir, settings.resolved_dsn) is not None:
             return  # the command asks the running hub
         datadir.ensure_present(data_dir, warehouse)
         datadir.ensure_free(data_dir, warehouse, "wait until it has finished, then run this again")
         return
     wait = "wait until it has finished, then run this again"
     if args.command in READERS:
-        if datadir.hub_info(data_dir) is None:
+        if datadir.hub_serving(data_dir, settings.resolved_dsn) is None:
             datadir.ensure_present(data_dir, warehouse)
         if_hub = "publishing or importing writes to the warehouse: stop the hub first, or do it later"
     elif args.command == "replay":
@@ -358,9 +358,9 @@ def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     """Run one read-only query (SELECT only, no system tables, time and memory limits)."""
     from demandhub.auth import embedded_tokens
-    from demandhub.datadir import hub_info
+    from demandhub.datadir import hub_serving
 
-    info = hub_info(settings.data_dir) if settings.resolved_dsn.startswith("chdb:") else None
+    info = hub_serving(settings.data_dir, settings.resolved_dsn)
     if info:  # the hub checks the query against its warehouse
         columns, rows, types = _sql_via_hub(
             str(info["url"]), embedded_tokens(settings)["analyst"], args.query
@@ -426,11 +426,9 @@ class HubClient:
     @classmethod
     def of(cls, settings: Settings) -> HubClient | None:
         """A client of the hub owning this data directory's embedded warehouse, if one runs."""
-        from demandhub.datadir import hub_info
+        from demandhub.datadir import hub_serving
 
-        if not settings.resolved_dsn.startswith("chdb:"):
-            return None
-        info = hub_info(settings.data_dir)
+        info = hub_serving(settings.data_dir, settings.resolved_dsn)
         return cls(settings, info) if info else None
 
     def owns(self, why: str) -> str:

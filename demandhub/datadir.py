@@ -113,10 +113,19 @@ def hub_info(data_dir: Path) -> dict[str, object] | None:
     return dict(info)
 
 
+def hub_serving(data_dir: Path, dsn: str) -> dict[str, object] | None:
+    """The running hub (``{"url", "pid"}``) whose warehouse is the one ``dsn`` names, if any: the
+    hub of ``data_dir`` serves only its own ``<data_dir>/warehouse``."""
+    warehouse = embedded_path(dsn)
+    if warehouse is None or warehouse.resolve() != (data_dir / "warehouse").resolve():
+        return None
+    return hub_info(data_dir)
+
+
 def ensure_free(data_dir: Path, warehouse: Path, doing: str, if_hub: str | None = None) -> None:
     """BusyError naming the holder when another process holds the warehouse; the message ends with
     ``if_hub`` (default ``doing``) when the holder is a running hub."""
-    hub = hub_info(data_dir)
+    hub = hub_serving(data_dir, f"chdb://{warehouse}")
     if hub is not None:
         pid = int(str(hub["pid"]))
         raise BusyError(

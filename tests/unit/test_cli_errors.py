@@ -231,3 +231,17 @@ def test_blank_lines_are_not_counted(tmp_path: Path) -> None:
     path = tmp_path / "e.jsonl"
     path.write_text('{"a": 1}\n\n{"a": 2}\n   \n{"a": 3}')
     assert _count_lines(path) == 3
+
+
+def test_a_hub_serves_only_its_own_warehouse(tmp_path: Path) -> None:
+    import json
+    import os
+
+    (tmp_path / datadir.HUB_FILE).write_text(json.dumps({"url": "http://127.0.0.1:1/", "pid": os.getpid()}))
+    own = f"chdb://{tmp_path / 'warehouse'}"
+    assert datadir.hub_serving(tmp_path, own) == {"url": "http://127.0.0.1:1/", "pid": os.getpid()}
+    assert datadir.hub_serving(tmp_path, f"chdb://{tmp_path / 'elsewhere'}") is None
+    assert datadir.hub_serving(tmp_path, "http://ch:8123/db") is None
+    with pytest.raises(errors.BusyError, match="a hub"):
+        datadir.ensure_free(tmp_path, tmp_path / "warehouse", "wait")
+    datadir.ensure_free(tmp_path, tmp_path / "elsewhere", "wait")  # another warehouse: not the hub's
