@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from demandhub.settings import Settings
-from schemas.events import entity_of
+from schemas.events import entity_of, parse_event
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from streams import registry
+from streams.domain.base import copy_rank
 from streams.pipeline import Pipeline, RawMessage
 from tests.conftest import TEST_KEY
 from tests.integration.test_contacts_properties import SNAPSHOTS, TABLES
@@ -165,6 +166,22 @@ def test_a_conflicting_copy_is_recorded_and_the_kept_copy_wins_in_any_order(
         assert reason.startswith("conflicting_duplicate: ") and "differs in time" in reason
         assert (etype, subject.rsplit("|", 1)[0]) == ("call.answered.v1", "DUP|telephony|DUP-2")
     assert runs[0] == runs[1]
+
+
+def test_a_leg_only_the_replaced_copy_named_is_withdrawn(wh: Warehouse, settings: Settings) -> None:
+    """The kept copy of the queued event changes queue when a smaller-ranked copy arrives: the leg
+    of the old queue is no longer produced, so it leaves the facts and the rollups."""
+    offered = e("MOVE", 0, "offered", 0, channel="101")
+    copies = [e("MOVE", 1, "queued", 1, queue=q) for q in ("101-primary", "101-secondary")]
+    first, winner = sorted(copies, key=lambda c: copy_rank(parse_event(c)), reverse=True)
+    pipe = pipeline(settings, wh)
+    pipe.process(messages([offered, first]))
+    assert wh.query("SELECT queue FROM contact_legs FINAL").rows == [(first["data"]["queue"],)]
+    pipe.process(messages([winner], 5))
+    assert wh.query("SELECT queue FROM contact_legs FINAL").rows == [(winner["data"]["queue"],)]
+    assert wh.query("SELECT queue, sum(entered) FROM contact_queue_15m FINAL GROUP BY queue").rows == [
+        (winner["data"]["queue"], 1)
+    ]
 
 
 @pytest.fixture
