@@ -28,10 +28,7 @@ by these timeouts.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import decimal
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from demandhub import sqlguard
 from demandhub.auth import Credentials
+from demandhub.jsonable import to_jsonable
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import REGISTRY
@@ -51,7 +49,7 @@ WAREHOUSE_KEY: web.AppKey[Warehouse] = web.AppKey("warehouse", Warehouse)
 CREDS_KEY: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
 ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
 OPEN_PATHS = frozenset({"/health", "/login"})
-ANALYST_PREFIXES = ("/api/sql",)
+ANALYST_PREFIXES = ("/api/sql", "/api/board", "/api/channels", "/api/reconcile")
 COOKIE = "demandhub_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STATE_CHANGING_GETS = frozenset({"/logout"})
@@ -63,27 +61,6 @@ MAX_BODY_BYTES = 1 << 20
 MAX_CONNECTIONS = 256
 DEFAULT_PORTS = {"http": 80, "https": 443}
 FORBIDDEN_CROSS_ORIGIN = "403: Forbidden (cross-origin request)"
-
-
-def to_jsonable(value: Any) -> Any:
-    """JSON-safe form of warehouse values (datetimes as ISO UTC, decimals as floats)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, uuid.UUID | bytes):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    return value
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -245,6 +222,91 @@ def _sql_answer(result: Any, limit: int) -> bytes:
     return b"".join(parts)
 
 
+# -- the analyst commands through a running hub -------------------------------------------------------
+# `demandhub board`, `channels` and `reconcile` ask these when a hub owns the embedded warehouse (one
+# process per data path), never writing.
+REPORTS_KEY: web.AppKey[Warehouse] = web.AppKey("reports", Warehouse)
+BOARD_TYPES = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _param(request: web.Request, name: str, check: Callable[[str], str], default: str | None = None) -> str:
+    """A query parameter passed through an argument type of :mod:`demandhub.argtypes`."""
+    import argparse
+
+    value = request.query.get(name, default)
+    if value is None:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"missing parameter {name}"}))
+    try:
+        return check(value)
+    except argparse.ArgumentTypeError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"{name}: {exc}"})) from None
+
+
+async def _report(request: web.Request, work: Callable[[Warehouse], Any]) -> Any:
+    """Run ``work(read handle)`` in a thread; a refusal of the work (InputError) becomes 404."""
+    from demandhub.errors import InputError
+
+    try:
+        return await asyncio.to_thread(work, request.app[REPORTS_KEY])
+    except InputError as exc:
+        raise web.HTTPNotFound(text=json.dumps({"error": str(exc)})) from None
+
+
+async def board(request: web.Request) -> web.Response:
+    """GET ?month=YYYY-MM|auto&format=json|xlsx|html|pdf[&extract_time=ISO] -> the rendered pack
+    (never published); its month in ``X-Board-Month``."""
+    from demandhub import argtypes
+    from demandhub.board.commands import build_board, extract_time_of
+
+    month = _param(request, "month", argtypes.month_or_auto, "auto")
+    fmt = request.query.get("format", "json")
+    if fmt not in BOARD_TYPES:
+        return json_response({"error": f"format must be one of {', '.join(BOARD_TYPES)}"}, 400)
+    extract = extract_time_of(request.query.get("extract_time"))
+    settings = request.app[SETTINGS_KEY]
+    body, resolved = await _report(request, lambda wh: build_board(settings, wh, month, fmt, extract))
+    return web.Response(body=body, headers={"Content-Type": BOARD_TYPES[fmt], "X-Board-Month": resolved})
+
+
+async def channels(request: web.Request) -> web.Response:
+    """GET ?from=YYYY-MM&to=YYYY-MM -> the channel table (as ``demandhub channels --format json``)."""
+    from demandhub import argtypes
+    from demandhub.board.commands import channels_table
+
+    first = _param(request, "from", argtypes.month)
+    last = _param(request, "to", argtypes.month)
+    settings = request.app[SETTINGS_KEY]
+    return json_response(await _report(request, lambda wh: channels_table(settings, wh, first, last)))
+
+
+async def reconcile(request: web.Request) -> web.Response:
+    """GET ?day=YYYY-MM-DD -> {"day", "differences": [...]} between rollups and facts."""
+    import datetime as _dt
+
+    from demandhub import argtypes
+    from demandhub.queries.contacts import reconcile_day
+
+    day = _param(request, "day", argtypes.day)
+    settings = request.app[SETTINGS_KEY]
+    diffs = await _report(
+        request,
+        lambda wh: reconcile_day(wh, settings.force_id, _dt.date.fromisoformat(day), settings.definitions),
+    )
+    return json_response({"day": day, "differences": diffs})
+
+
+def add_report_routes(app: web.Application) -> None:
+    app[REPORTS_KEY] = app[WAREHOUSE_KEY]
+    app.router.add_get("/api/board", board)
+    app.router.add_get("/api/channels", channels)
+    app.router.add_get("/api/reconcile", reconcile)
+
+
 def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) -> web.Application:
     """The web application; callers add live routes with :func:`add_routes` hooks."""
     app = web.Application(middlewares=[auth_middleware, origin_middleware], client_max_size=MAX_BODY_BYTES)
@@ -254,6 +316,7 @@ def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) 
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/sql", sql)
+    add_report_routes(app)
     return app
 
 
