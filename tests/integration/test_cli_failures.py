@@ -245,7 +245,10 @@ def test_an_analyst_reads_through_the_running_hub(hub: HubWorker, cwd: Path, tmp
 
     channels = demandhub("channels", "--from", "2026-03", "--to", "2026-03", "--format", "json", *at, cwd=cwd)
     assert channels.code == 0, channels.err
-    assert json.loads(channels.out)["force"] == "cambs"
+    table = json.loads(channels.out)
+    assert table["force"] == "cambs"
+    printed = demandhub("channels", "--from", "2026-03", "--to", "2026-03", *at, cwd=cwd)
+    assert printed.code == 0 and printed.out.startswith(table["caption"]), printed
 
     reconcile = demandhub("reconcile", "--day", "2026-03-31", *at, cwd=cwd)
     assert reconcile.code == 0, reconcile.err
