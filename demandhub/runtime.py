@@ -229,7 +229,8 @@ def embedded_stack(
 
 
 async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: float = 5.0) -> None:
-    """Recompute the warehouse-backed live gauges every ``interval`` seconds."""
+    """Recompute the warehouse-backed live gauges every ``interval`` seconds (``wh``: a read handle
+    of their own, so the gauges never wait for the writer or analysts)."""
     refreshers = registry.gauge_refreshers()
     while True:
         now = datetime.now(UTC)
@@ -279,7 +280,7 @@ def run_worker(
 
         @app.task
         async def live_gauges() -> None:
-            await refresh_gauges_forever(settings, wh)
+            await refresh_gauges_forever(settings, wh.open_reader("gauges"))
 
     else:
 

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
         description="Analyst SQL result size limit in bytes: the engine stops a larger result "
         "(max_result_bytes) and the answer is cut off at this size with an error, never sent in part.",
     )
+    sql_max_concurrent_queries: int = Field(
+        default=2, ge=1, description="Analyst SQL queries run at once (each on a read session of its own)."
+    )
+    sql_max_queued_queries: int = Field(
+        default=2, ge=0, description="Analyst SQL queries that may wait for a free session; more are 'busy'."
+    )
+    sql_queue_wait_seconds: float = Field(
+        default=2.0, ge=0, description="How long a queued analyst query waits before it is answered 'busy'."
+    )
     future_tolerance_seconds: int = Field(
         default=300, description="Events stamped further in the future than this are quarantined."
     )

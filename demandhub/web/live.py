@@ -8,6 +8,9 @@ Contract:
   (``live_queues``, ``live_open_incidents``, ``live_qa_queue``) in a worker thread, never on the
   event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
   number of open pages and streams.
+- The live path has a read handle (``Warehouse.open_reader("live")``) and a thread of its own, so
+  it never waits for the writer, for analyst queries or for the pipeline's threads; both are closed
+  when the app is cleaned up.
 - A reader that is missing or fails leaves its section empty and names it under ``errors``; the
   other sections are still served.
 - ``/api/live/stream`` pushes the document (event ``live``) when its content changes, checking
@@ -26,6 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
@@ -297,6 +301,7 @@ class LiveCache:
     compute: Callable[[], dict[str, Any]]
     ttl: float = CACHE_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
+    executor: Executor | None = None  # None: the loop's default executor
     computations: int = 0
     _snapshot: Snapshot | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -308,7 +313,7 @@ class LiveCache:
             return self._snapshot
         async with self._lock:
             if not self._fresh():
-                doc = await asyncio.to_thread(self.compute)
+                doc = await asyncio.get_running_loop().run_in_executor(self.executor, self.compute)
                 self.computations += 1
                 self._snapshot = Snapshot(doc, fingerprint(doc), self.clock())
             assert self._snapshot is not None
@@ -320,6 +325,7 @@ class LiveCache:
 
 CACHE_KEY: web.AppKey[LiveCache] = web.AppKey("live_cache", LiveCache)
 CLOSING_KEY: web.AppKey[asyncio.Event] = web.AppKey("live_closing", asyncio.Event)
+LIVE_READER_KEY: web.AppKey[Warehouse] = web.AppKey("live_reader", Warehouse)
 
 
 # -- handlers: live API ------------------------------------------------------------------------------
@@ -465,6 +471,13 @@ async def _close_streams(app: web.Application) -> None:
     app[CLOSING_KEY].set()
 
 
+async def _close_live_reader(app: web.Application) -> None:
+    executor = app[CACHE_KEY].executor
+    if executor is not None:
+        executor.shutdown(wait=False, cancel_futures=True)
+    await asyncio.to_thread(app[LIVE_READER_KEY].close)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -479,12 +492,18 @@ def add_live_routes(
 
     ``readers`` default to the domain readers; ``now`` is the clock the figures are computed at
     (tests pass a fixed one)."""
-    wh, settings = app[WAREHOUSE_KEY], app[SETTINGS_KEY]
+    wh, settings = app[WAREHOUSE_KEY].open_reader("live"), app[SETTINGS_KEY]
     chosen = readers or default_readers()
-    app[CACHE_KEY] = LiveCache(lambda: build_live_document(wh, settings, now(), chosen), ttl=ttl)
+    app[LIVE_READER_KEY] = wh
+    app[CACHE_KEY] = LiveCache(
+        lambda: build_live_document(wh, settings, now(), chosen),
+        ttl=ttl,
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="live"),
+    )
     app[CLOSING_KEY] = asyncio.Event()
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_close_live_reader)
     r = app.router
     r.add_get("/", page)
     r.add_get("/login", login_form)

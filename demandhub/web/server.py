@@ -4,6 +4,10 @@ Every route needs a bearer token (``Authorization: Bearer <token>``, or the ``de
 cookie set by the login form) except ``/health``, which answers only ``ok`` for orchestrators.
 Unauthenticated requests get 401 and nothing else; a role without the right gets 403.
 Warehouse calls run in worker threads so the event loop (and the faust agents) never block on them.
+``/api/sql`` runs on the app's analyst :class:`~sinks.clickhouse.client.ReaderPool` (read sessions and
+threads of its own, ``DEMANDHUB_SQL_MAX_CONCURRENT_QUERIES`` at once, a short queue): a query beyond
+it gets 503 with ``Retry-After`` and ``{"error": "busy: ...", "retry_after": seconds}``, and neither
+the pipeline (the writer handle) nor the live page (its own read handle) ever waits for analysts.
 
 Request forgery: the session cookie is ``SameSite=Strict``, but a page on another port of the same
 host is *same-site* and gets it sent. :func:`origin_middleware` therefore refuses (403) a request
@@ -40,13 +44,14 @@ from demandhub import sqlguard
 from demandhub.auth import Credentials
 from demandhub.jsonable import to_jsonable
 from demandhub.settings import Settings
-from sinks.clickhouse.client import Warehouse
-from sinks.prometheus.metrics import REGISTRY
+from sinks.clickhouse.client import ReaderPool, Warehouse, WarehouseBusy
+from sinks.prometheus.metrics import REGISTRY, SQL_BUSY, SQL_RUNNING, SQL_WAITING
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
 WAREHOUSE_KEY: web.AppKey[Warehouse] = web.AppKey("warehouse", Warehouse)
 CREDS_KEY: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
+SQL_POOL_KEY: web.AppKey[ReaderPool] = web.AppKey("sql_pool", ReaderPool)
 ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
 OPEN_PATHS = frozenset({"/health", "/login"})
 ANALYST_PREFIXES = ("/api/sql", "/api/board", "/api/channels", "/api/reconcile")
@@ -195,11 +200,13 @@ async def sql(request: web.Request) -> web.Response:
         return json_response({"error": "missing field sql"}, status=400)
     if not isinstance(body["sql"], str):
         return json_response({"error": "field sql must be a string"}, status=400)
-    wh, settings = request.app[WAREHOUSE_KEY], request.app[SETTINGS_KEY]
+    pool, settings = request.app[SQL_POOL_KEY], request.app[SETTINGS_KEY]
     try:
-        query = await asyncio.to_thread(sqlguard.check, body["sql"], wh)
-        result = await asyncio.to_thread(wh.query, query, None, sqlguard.limits(settings))
+        query = await asyncio.to_thread(sqlguard.check, body["sql"], pool)
+        result = await asyncio.wrap_future(pool.submit(query, None, sqlguard.limits(settings)))
         answer = _sql_answer(result, settings.sql_max_result_bytes)
+    except WarehouseBusy as busy:
+        return busy_response(busy)
     except sqlguard.ResultTooLarge as exc:
         return json_response({"error": str(exc)}, status=400)
     except Exception as exc:
@@ -222,9 +229,26 @@ def _sql_answer(result: Any, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def busy_response(busy: WarehouseBusy) -> web.Response:
+    """503 "busy, try again" with ``Retry-After``: every analyst session is taken and the queue is full."""
+    SQL_BUSY.inc()
+    response = json_response({"error": str(busy), "retry_after": busy.retry_after}, status=503)
+    response.headers["Retry-After"] = str(busy.retry_after)
+    return response
+
+
+def _observe_sql_pool(running: int, waiting: int) -> None:
+    SQL_RUNNING.set(running)
+    SQL_WAITING.set(waiting)
+
+
+async def _close_sql_pool(app: web.Application) -> None:
+    await asyncio.to_thread(app[SQL_POOL_KEY].close)
+
+
 # -- the analyst commands through a running hub -------------------------------------------------------
 # `demandhub board`, `channels` and `reconcile` ask these when a hub owns the embedded warehouse (one
-# process per data path), never writing.
+# process per data path), on a read handle of their own (never the writer's lock, never a write).
 REPORTS_KEY: web.AppKey[Warehouse] = web.AppKey("reports", Warehouse)
 BOARD_TYPES = {
     "json": "application/json",
@@ -301,7 +325,7 @@ async def reconcile(request: web.Request) -> web.Response:
 
 
 def add_report_routes(app: web.Application) -> None:
-    app[REPORTS_KEY] = app[WAREHOUSE_KEY]
+    app[REPORTS_KEY] = app[WAREHOUSE_KEY].open_reader("reports")
     app.router.add_get("/api/board", board)
     app.router.add_get("/api/channels", channels)
     app.router.add_get("/api/reconcile", reconcile)
@@ -313,6 +337,15 @@ def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) 
     app[SETTINGS_KEY] = settings
     app[WAREHOUSE_KEY] = warehouse
     app[CREDS_KEY] = creds
+    app[SQL_POOL_KEY] = warehouse.open_pool(
+        "analyst",
+        size=settings.sql_max_concurrent_queries,
+        queue=settings.sql_max_queued_queries,
+        wait_seconds=settings.sql_queue_wait_seconds,
+        time_limit=settings.sql_max_execution_seconds,
+        observe=_observe_sql_pool,
+    )
+    app.on_cleanup.append(_close_sql_pool)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/sql", sql)

@@ -1,17 +1,38 @@
-"""The warehouse handle: one clickhouse-connect client per process, for chDB or an http(s) server.
+"""The warehouse handle: clickhouse-connect clients for chDB or an http(s) server, one per role.
 
 Contract:
-- :func:`connect` is the only place a ClickHouse client is created (embedded ``chdb:///abs/path`` or
-  ``http(s)://...``). chDB allows one process per data path: a second process fails to open it, and a
-  process must not fork after chDB is loaded.
-- :class:`Warehouse` serialises calls on the shared client with a lock, so agents running in worker
-  threads and the web server's readers can share it.
+- :func:`connect` opens the *writer* handle; every ClickHouse client is created by ``_make_client``
+  (embedded ``chdb:///abs/path`` or ``http(s)://...``). chDB allows one process per data path: a
+  second process fails to open it, and a process must not fork after chDB is loaded. Inside the one
+  process any number of clients may share the path; each owns its own engine handle (chDB) or HTTP
+  session, and the engine runs their queries concurrently from several threads.
+- A clickhouse-connect client runs one call at a time (the chDB driver holds a lock per handle for
+  the whole call; an HTTP session refuses concurrent queries), so concurrency comes from clients, not
+  threads: each handle below owns one client and a lock of its own, and handles never share locks.
+- The writer handle (``connect()``; the pipeline, migrations, rollup refreshers, board imports and
+  CLI commands) serialises its calls with the *writer lock*. :meth:`Warehouse.exclusive` holds that
+  lock across several statements that must not interleave with other writers.
+- :meth:`Warehouse.open_reader` opens a *read handle* (a ``Warehouse`` with ``role`` set, e.g.
+  ``"live"``) with its own client. It never takes the writer lock, so a reader never waits for the
+  writer, nor the writer for a reader; two read handles never wait for each other. A read handle
+  refuses ``insert`` and ``exclusive``. Readers see each statement of the writer as soon as it is
+  committed, not whole batches: ClickHouse has no multi-statement transactions, and the tables are
+  built so that a half-written batch is only ever a moment behind (the ledger is written last).
+- :meth:`Warehouse.open_pool` opens a :class:`ReaderPool`: ``size`` read handles serving at most
+  ``size`` queries at once on threads of their own, plus at most ``queue`` queries waiting up to
+  ``wait_seconds`` for a free handle. Any query beyond that, or one that waited too long, gets
+  :class:`WarehouseBusy` (with a retry hint) instead of waiting behind long queries.
+- Closing a read handle or pool closes its clients; :meth:`Warehouse.close` on the writer handle
+  closes the writer's client and every read handle and pool opened from it that is still open.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +43,29 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 DATABASE = "default"
+WRITER = "writer"
 
 
 class WarehouseUnavailable(RuntimeError):
     """The warehouse could not be reached or refused a write: transient, retry later."""
+
+
+class WarehouseBusy(RuntimeError):
+    """Every read handle of a pool is busy and its queue is full (or the wait ran out): retry later.
+
+    ``retry_after`` is a whole number of seconds (at least 1) after which a handle will be free: the
+    soonest a running query must end by its time limit, else the pool's queue wait."""
+
+    def __init__(self, role: str, running: int, waiting: int, retry_after: int) -> None:
+        self.role, self.running, self.waiting, self.retry_after = role, running, waiting, retry_after
+        super().__init__(
+            f"busy: {running} {role} quer{'y' if running == 1 else 'ies'} running and {waiting} "
+            f"waiting; try again in {retry_after} s"
+        )
+
+
+class ReadOnlyHandle(TypeError):
+    """A write was attempted through a read handle: writes go through the writer handle."""
 
 
 @dataclass(frozen=True)
@@ -55,16 +95,33 @@ def _make_client(dsn: str) -> Client:
 
 
 class Warehouse:
-    """A thread-safe facade over one clickhouse-connect client."""
+    """One clickhouse-connect client with a lock of its own: the writer handle, or a read handle.
 
-    def __init__(self, dsn: str, client: Client | None = None) -> None:
+    See the module docstring for the contract between handles."""
+
+    def __init__(
+        self, dsn: str, client: Client | None = None, role: str = WRITER, parent: Warehouse | None = None
+    ) -> None:
         self.dsn = dsn
+        self.role = role
         self._client = client or _make_client(dsn)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer lock on the writer handle; a reader's own otherwise
+        self._parent = parent
+        self._children: list[Warehouse | ReaderPool] = []
+        self._children_lock = threading.Lock()
+        self._closed = False
 
     @property
     def embedded(self) -> bool:
         return is_embedded(self.dsn)
+
+    @property
+    def is_reader(self) -> bool:
+        return self.role != WRITER
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def command(
         self,
@@ -72,6 +129,7 @@ class Warehouse:
         parameters: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> Any:
+        self._check_open()
         with self._lock:
             return self._client.command(sql, parameters=parameters, settings=settings)
 
@@ -81,6 +139,7 @@ class Warehouse:
         parameters: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> QueryResult:
+        self._check_open()
         with self._lock:
             result = self._client.query(sql, parameters=parameters, settings=settings)
         return QueryResult(
@@ -96,8 +155,10 @@ class Warehouse:
         columns: Sequence[str],
         settings: dict[str, Any] | None = None,
     ) -> None:
+        self._refuse_on_reader("insert")
         if not rows:
             return
+        self._check_open()
         with self._lock:
             self._client.insert(table, list(rows), column_names=list(columns), settings=settings)
 
@@ -110,15 +171,218 @@ class Warehouse:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the client for several statements that must not interleave with other writers."""
+        """Hold the writer lock for several statements that must not interleave with other writers.
+        Read handles and pools never take it."""
+        self._refuse_on_reader("exclusive")
         with self._lock:
             yield
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WarehouseUnavailable(f"the {self.role} warehouse handle is closed")
+
+    def _refuse_on_reader(self, what: str) -> None:
+        if self.is_reader:
+            raise ReadOnlyHandle(f"{what} on the {self.role!r} read handle: writes use the writer handle")
+
+    # -- readers ------------------------------------------------------------------------------------
+    def _root(self) -> Warehouse:
+        return self._parent._root() if self._parent is not None else self
+
+    def open_reader(self, role: str) -> Warehouse:
+        """A read handle of its own for ``role`` (e.g. ``"live"``): a new client on the same DSN that
+        never waits for the writer lock or for other readers. Close it, or close the writer handle."""
+        if role == WRITER:
+            raise ValueError("a read handle needs a role other than 'writer'")
+        root = self._root()
+        root._check_open()
+        reader = Warehouse(root.dsn, role=role, parent=root)
+        root._adopt(reader)
+        return reader
+
+    def open_pool(
+        self,
+        role: str,
+        size: int,
+        queue: int = 0,
+        wait_seconds: float = 0.0,
+        time_limit: float | None = None,
+        observe: Callable[[int, int], None] | None = None,
+    ) -> ReaderPool:
+        """A :class:`ReaderPool` of ``size`` read handles for ``role`` (e.g. ``"analyst"``).
+
+        ``time_limit`` (the engine's ``max_execution_time`` of the pool's queries, if any) sharpens the
+        retry hint of :class:`WarehouseBusy`; ``observe(running, waiting)`` is called on every change."""
+        root = self._root()
+        root._check_open()
+        pool = ReaderPool(root, role, size, queue, wait_seconds, time_limit, observe)
+        root._adopt(pool)
+        return pool
+
+    def _adopt(self, child: Warehouse | ReaderPool) -> None:
+        with self._children_lock:
+            if not self._closed:
+                self._children.append(child)
+                return
+        child.close()  # the writer handle was closed meanwhile
+        raise WarehouseUnavailable(f"the {self.role} warehouse handle is closed")
+
+    def _forget(self, child: Warehouse | ReaderPool) -> None:
+        with self._children_lock:
+            if child in self._children:
+                self._children.remove(child)
+
     def close(self) -> None:
+        """Close this handle's client; the writer handle also closes every reader and pool it opened.
+        A call still running on a handle finishes first (at most its time limit)."""
+        with self._children_lock:
+            if self._closed:
+                return
+            self._closed = True
+            children, self._children = self._children, []
+        for child in children:
+            child.close()
         with self._lock:
             self._client.close()
+        if self._parent is not None:
+            self._parent._forget(self)
+
+
+class ReaderPool:
+    """At most ``size`` concurrent queries for one role, each on a read handle of its own and run on a
+    thread of the pool's own; at most ``queue`` more wait, each up to ``wait_seconds``, for a handle.
+    Beyond that (or after the wait) a query gets :class:`WarehouseBusy` rather than a place in line."""
+
+    def __init__(
+        self,
+        root: Warehouse,
+        role: str,
+        size: int,
+        queue: int,
+        wait_seconds: float,
+        time_limit: float | None = None,
+        observe: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if size < 1 or queue < 0 or wait_seconds < 0:
+            raise ValueError("a pool needs size >= 1, queue >= 0 and wait_seconds >= 0")
+        self.role, self.size, self.queue, self.wait_seconds = role, size, queue, wait_seconds
+        self.time_limit = time_limit
+        self._root = root
+        self._observe = observe
+        self._cond = threading.Condition()
+        self._admitted = 0  # running + waiting
+        self._started: dict[int, float] = {}  # id(handle) -> monotonic start of its running query
+        self._handles: list[Warehouse] = []
+        try:
+            for n in range(size):
+                self._handles.append(Warehouse(root.dsn, role=f"{role}-{n}", parent=root))
+        except Exception:
+            for handle in self._handles:
+                handle.close()
+            raise
+        self._free = list(self._handles)
+        self._closed = False
+        # One thread per admitted query: a waiting query holds a thread, never the event loop's.
+        self._executor = ThreadPoolExecutor(max_workers=size + queue, thread_name_prefix=f"warehouse-{role}")
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._started)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return self._admitted - len(self._started)
+
+    def submit(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Future[QueryResult]:
+        """Admit a query or raise :class:`WarehouseBusy` at once; the future holds its result, or
+        :class:`WarehouseBusy` when no handle came free within ``wait_seconds``."""
+        with self._cond:
+            if self._closed:
+                raise WarehouseUnavailable(f"the {self.role} pool is closed")
+            if self._admitted >= self.size + self.queue:
+                raise self._busy()
+            self._admitted += 1
+        self._notify()
+        try:
+            future = self._executor.submit(self._run, sql, parameters, settings, time.monotonic())
+        except RuntimeError:  # the executor was shut down by close() meanwhile
+            self._release_admission()
+            raise WarehouseUnavailable(f"the {self.role} pool is closed") from None
+        future.add_done_callback(lambda _: self._release_admission())
+        return future
+
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        """:meth:`submit` and wait for the answer (blocking)."""
+        return self.submit(sql, parameters, settings).result()
+
+    def _run(
+        self, sql: str, parameters: dict[str, Any] | None, settings: dict[str, Any] | None, admitted: float
+    ) -> QueryResult:
+        handle = self._take(admitted + self.wait_seconds)
+        try:
+            return handle.query(sql, parameters, settings)
+        finally:
+            with self._cond:
+                self._started.pop(id(handle), None)
+                self._free.append(handle)
+                self._cond.notify()
+            self._notify()
+
+    def _take(self, deadline: float) -> Warehouse:
+        with self._cond:
+            while not self._free:
+                remaining = deadline - time.monotonic()
+                if self._closed:
+                    raise WarehouseUnavailable(f"the {self.role} pool is closed")
+                if remaining <= 0:
+                    raise self._busy()
+                self._cond.wait(remaining)
+            if self._closed:
+                raise WarehouseUnavailable(f"the {self.role} pool is closed")
+            handle = self._free.pop()
+            self._started[id(handle)] = time.monotonic()
+        self._notify()
+        return handle
+
+    def _release_admission(self) -> None:
+        with self._cond:
+            self._admitted -= 1
+        self._notify()
+
+    def _busy(self) -> WarehouseBusy:
+        """The busy answer; the caller holds ``self._cond``."""
+        running = len(self._started)
+        hint = self.wait_seconds
+        if self._started and self.time_limit is not None:
+            hint = min(start + self.time_limit for start in self._started.values()) - time.monotonic()
+        return WarehouseBusy(self.role, running, self._admitted - running, max(1, math.ceil(hint)))
+
+    def _notify(self) -> None:
+        if self._observe is not None:
+            with self._cond:
+                running, waiting = len(self._started), self._admitted - len(self._started)
+            self._observe(running, waiting)
+
+    def close(self) -> None:
+        """Refuse new queries, give up waiting ones and close every handle (running queries finish)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for handle in self._handles:
+            handle.close()
+        self._root._forget(self)
 
 
 def connect(dsn: str) -> Warehouse:
-    """Open the warehouse named by ``dsn`` (chdb:///abs/path, chdb://memory or http(s)://...)."""
+    """Open the writer handle of the warehouse named by ``dsn`` (chdb:///abs/path, chdb://memory or
+    http(s)://...); read handles and pools are opened from it."""
     return Warehouse(dsn)

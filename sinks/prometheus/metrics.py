@@ -100,6 +100,23 @@ DLQ_PRODUCED = Counter(
     registry=REGISTRY,
 )
 
+# --- analyst SQL -----------------------------------------------------------------------------
+SQL_RUNNING = Gauge(
+    "demandhub_sql_queries_running",
+    "Analyst SQL queries running now (at most DEMANDHUB_SQL_MAX_CONCURRENT_QUERIES).",
+    registry=REGISTRY,
+)
+SQL_WAITING = Gauge(
+    "demandhub_sql_queries_waiting",
+    "Analyst SQL queries waiting for a free read session.",
+    registry=REGISTRY,
+)
+SQL_BUSY = Counter(
+    "demandhub_sql_busy_total",
+    "Analyst SQL queries answered 'busy, try again' (503).",
+    registry=REGISTRY,
+)
+
 # --- live contact measures -------------------------------------------------------------------
 CONTACTS_OFFERED = Counter(
     "demandhub_contacts_offered_total",
