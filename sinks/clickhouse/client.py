@@ -327,6 +327,9 @@ class ReaderPool:
         handle = self._take(admitted + self.wait_seconds)
         try:
             return handle.query(sql, parameters, settings)
+        except Exception:
+            handle = self._renew(handle)
+            raise
         finally:
             with self._cond:
                 self._started.pop(id(handle), None)
@@ -349,6 +352,24 @@ class ReaderPool:
             self._started[id(handle)] = time.monotonic()
         self._notify()
         return handle
+
+    def _renew(self, handle: Warehouse) -> Warehouse:
+        """A fresh handle in place of one whose query failed: chDB can leave the rest of a result
+        that overflowed a limit in the handle's stream, where the next query would read it."""
+        try:
+            fresh = Warehouse(self._root.dsn, role=handle.role, parent=self._root)
+        except Exception:
+            return handle  # keep the old one rather than shrink the pool
+        with self._cond:
+            closing = self._closed
+            if not closing:
+                self._started[id(fresh)] = self._started.pop(id(handle), time.monotonic())
+                self._handles[self._handles.index(handle)] = fresh
+        if closing:  # close() has taken (or is taking) the handles list: keep the one it closes
+            fresh.close()
+            return handle
+        handle.close()
+        return fresh
 
     def _release_admission(self) -> None:
         with self._cond:
@@ -377,7 +398,9 @@ class ReaderPool:
             self._closed = True
             self._cond.notify_all()
         self._executor.shutdown(wait=False, cancel_futures=True)
-        for handle in self._handles:
+        with self._cond:
+            handles = list(self._handles)
+        for handle in handles:
             handle.close()
         self._root._forget(self)
 

@@ -152,6 +152,18 @@ def test_a_queued_query_is_answered_busy_when_its_wait_runs_out(wh: Warehouse, p
         pool.close()
 
 
+def test_a_pool_session_is_clean_after_a_query_that_overflowed_its_result_limit(wh: Warehouse) -> None:
+    # chDB leaves the rest of an overflowing result in the handle's stream; the pool replaces it.
+    pool = wh.open_pool("analyst", size=1)
+    limits = {"max_result_rows": 1000, "result_overflow_mode": "throw", "max_block_size": 100}
+    try:
+        with pytest.raises(Exception, match="TOO_MANY_ROWS"):
+            pool.query("SELECT number FROM numbers(5000)", settings=limits)
+        assert pool.query("SELECT 1 AS one", settings=limits).rows == [(1,)]
+    finally:
+        pool.close()
+
+
 def test_readers_never_take_the_writer_lock(wh: Warehouse) -> None:
     live = wh.open_reader("live")
     pool = wh.open_pool("analyst", size=2)
