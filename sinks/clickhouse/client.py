@@ -21,7 +21,8 @@ Contract:
 - :meth:`Warehouse.open_pool` opens a :class:`ReaderPool`: ``size`` read handles serving at most
   ``size`` queries at once on threads of their own, plus at most ``queue`` queries waiting up to
   ``wait_seconds`` for a free handle. Any query beyond that, or one that waited too long, gets
-  :class:`WarehouseBusy` (with a retry hint) instead of waiting behind long queries.
+  :class:`WarehouseBusy` (with a retry hint) instead of waiting behind long queries. A handle whose
+  query failed is replaced by a fresh one (chDB can leave an overflowing result in its stream).
 - Closing a read handle or pool closes its clients; :meth:`Warehouse.close` on the writer handle
   closes the writer's client and every read handle and pool opened from it that is still open.
 """
