@@ -282,10 +282,12 @@ def _spc_label(
     series: Mapping[YearMonth, Cell | None],
     unit: Unit,
     subject: PeriodValue,
-    as_of: YearMonth,
+    reference_period: PeriodValue,
     rules: BoardRules,
 ) -> LabelColumn:
-    window = spc_window(as_of, rules)
+    # The control limits come from the label's own reference window (v1y: the baseline months,
+    # v3y: its window), so the two labels judge the month against different histories.
+    window = reference_period.months
     history = _monthly_values(series, window, unit)
     comparison = spc_test(subject.value, history, rules)
     reference = PeriodValue(window, None, None, tuple(m for m in window if series.get(m) is None))
@@ -298,11 +300,10 @@ def _single_month_label(
     unit: Unit,
     subject: PeriodValue,
     reference: PeriodValue,
-    as_of: YearMonth,
     rules: BoardRules,
 ) -> LabelColumn:
     if rules.label_method == "spc":
-        return _spc_label(series, unit, subject, as_of, rules)
+        return _spc_label(series, unit, subject, reference, rules)
     return _stat_label(unit, subject, reference, rules)
 
 
@@ -333,8 +334,8 @@ def compute_row(
         minus_1y=pv((as_of - 12,)),
         minus_2y=pv((as_of - 24,)),
         minus_3y=pv((as_of - 36,)),
-        v1y=_single_month_label(series, unit, current, baseline, as_of, rules),
-        v3y=_single_month_label(series, unit, current, pv(v3y_months(as_of, rules)), as_of, rules),
+        v1y=_single_month_label(series, unit, current, baseline, rules),
+        v3y=_single_month_label(series, unit, current, pv(v3y_months(as_of, rules)), rules),
         fytd=pv(fytd),
         fytd_minus_1y=pv(tuple(m - 12 for m in fytd)),
         rolling_12=rolling,

@@ -40,14 +40,20 @@ class BoardRules(BaseModel):
         "stat",
         description=(
             "'stat': significance tests (counts: Poisson rates, proportions: two-proportion z, "
-            "means: Welch t, levels: Welch t on monthly levels or a t prediction interval). 'spc': Current v 1yr/3yr avg are Higher/Lower when the current month "
-            "lies outside mean ± spc_k·σ of the spc_months monthly values before it; Perf v "
-            "Benchmark (a 12-month total, not a single month) keeps the statistical test."
+            "means: Welch t, levels: Welch t on monthly levels or a t prediction interval). 'spc': Current v 1yr avg "
+            "is Higher/Lower when the current month lies outside mean ± spc_k·σ of the monthly "
+            "values of the baseline months, Current v 3yr avg of the months of its own window; "
+            "Perf v Benchmark (a 12-month total, not a single month) keeps the statistical test."
         ),
     )
     spc_k: float = Field(2.0, gt=0, description="Width of the SPC control limits in σ.")
     spc_months: int = Field(
-        36, ge=2, description="Length of the monthly series (months before m) for SPC limits."
+        36,
+        ge=2,
+        description=(
+            "Length of the monthly series (months before m) for the trend chart's SPC limits. The "
+            "SPC labels use their own reference windows (baseline; v3y window)."
+        ),
     )
     spc_min_months: int = Field(
         12, ge=2, description="Fewest non-null months in the SPC series; fewer gives n/a."
@@ -178,8 +184,9 @@ class BoardRules(BaseModel):
         )
         spc = (
             f"Current v 1yr avg and Current v 3yr avg are Higher or Lower when the current month "
-            f"lies outside the mean ± {self.spc_k}σ of the {self.spc_months} monthly values before "
-            f"it; Perf v Benchmark uses {stat}"
+            f"lies outside the mean ± {self.spc_k}σ of the monthly values of the label's own "
+            f"reference months (the baseline; the 3yr window), with at least "
+            f"{self.spc_min_months} of them non-null; Perf v Benchmark uses {stat}"
         )
         body = stat if self.label_method == "stat" else spc
         return (

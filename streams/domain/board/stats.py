@@ -96,9 +96,21 @@ def poisson_rate_test(k1: float, t1: float, k2: float, t2: float, rules: BoardRu
 
 
 def two_proportion_test(x1: float, n1: float, x2: float, n2: float, rules: BoardRules) -> Comparison:
-    """Two-sided two-proportion z-test of x1/n1 against x2/n2 with the pooled standard error."""
+    """Two-sided two-proportion z-test of x1/n1 against x2/n2 with the pooled standard error.
+
+    The z-test assumes each numerator counts successes among its denominator's trials
+    (x <= n, variance p(1 - p)/n). A ratio whose numerator is not a subset of its denominator
+    can exceed 1: the period outcome rate divides the outcomes recorded in a period (of crimes
+    recorded at any time) by the crimes recorded in it. There p(1 - p) is negative and the
+    binomial model is simply wrong. Such a numerator is a count of events over an exposure (the
+    denominator), so when either side's numerator exceeds its denominator the two rates are
+    compared by the conditional Poisson rate test (:func:`poisson_rate_test` with the
+    denominators as exposures), whose test name is printed with the label.
+    """
     if min(n1, n2) < rules.min_n_proportion:
         return not_available(TEST_TWO_PROPORTION, f"denominator below {rules.min_n_proportion}")
+    if x1 > n1 or x2 > n2:
+        return poisson_rate_test(x1, n1, x2, n2, rules)
     p1, p2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))

@@ -371,22 +371,21 @@ def test_spc_labels() -> None:
 
     rules = BoardRules(label_method="spc")
     row = compute_row(COUNT, count_history(), MAR19, rules)
-    # The 36 months before Mar-19: Mar-16 (100), FY16/17 (12 x 110), FY17/18 (12 x 120),
-    # Apr-18..Feb-19 (11 x 130).
-    history = [100] + [110] * 12 + [120] * 12 + [130] * 11
-    mean = (100 + 12 * 110 + 12 * 120 + 11 * 130) / 36
+    # Current v 3yr avg: the 36 months m-47..m-12 (Apr-15..Mar-18): 12 x 100, 12 x 110, 12 x 120.
+    history = [100] * 12 + [110] * 12 + [120] * 12
+    mean = 110.0
     sigma = statistics.stdev(history)
     assert mean + 2 * sigma < 160
-    for column in ("v1y", "v3y"):
-        comparison = getattr(row, column).comparison
-        assert (comparison.label, comparison.test) == ("Higher", "spc_mean_k_sigma")
-        assert comparison.statistic == pytest.approx((160 - mean) / sigma)
-        assert getattr(row, column).reference_value == pytest.approx(mean)
+    comparison = row.v3y.comparison
+    assert (comparison.label, comparison.test) == ("Higher", "spc_mean_k_sigma")
+    assert comparison.statistic == pytest.approx((160 - mean) / sigma)
+    assert row.v3y.reference_value == pytest.approx(mean)
+    assert (row.v1y.label, row.v1y.comparison.test) == ("Higher", "spc_mean_k_sigma")
     # Perf v Benchmark compares 12-month totals and keeps the statistical test.
     assert row.perf_v_benchmark.comparison.test == "poisson_conditional_normal"
-    wide = compute_row(COUNT, count_history(), MAR19, BoardRules(label_method="spc", spc_k=5.0))
-    assert (160 - mean) / sigma < 5
-    assert wide.v1y.label == "Comparable"
+    wide = compute_row(COUNT, count_history(), MAR19, BoardRules(label_method="spc", spc_k=7.0))
+    assert (160 - mean) / sigma < 7
+    assert wide.v3y.label == "Comparable"
 
 
 def test_control_limits_for_the_trend_chart() -> None:
@@ -407,3 +406,21 @@ def test_control_limits_for_the_trend_chart() -> None:
     sparse = {m: c for m, c in count_history().items() if m >= YearMonth(2018, 6)}
     assert control_limits(sparse, "count", MAR19, RULES) is None  # Jun-18..Feb-19 is 9 months
     assert control_limits(sparse, "count", MAR19, BoardRules(spc_min_months=9)) is not None
+
+
+def test_spc_labels_use_each_label_s_reference_window() -> None:
+    # v1y judges the current month against the baseline months (Apr-17..Mar-18, all 120);
+    # v3y against m-47..m-12 (Apr-15..Mar-18: 12 x 100, 12 x 110, 12 x 120).
+    import statistics
+
+    rules = BoardRules(label_method="spc")
+    row = compute_row(COUNT, count_history(), MAR19, rules)
+    assert row.v1y.reference.months == row.baseline.months
+    assert row.v1y.reference_value == pytest.approx(120)
+    v3y_history = [100] * 12 + [110] * 12 + [120] * 12
+    assert row.v3y.reference.months[0] == YearMonth(2015, 4)
+    assert row.v3y.reference_value == pytest.approx(110)
+    assert row.v3y.comparison.statistic == pytest.approx((160 - 110) / statistics.stdev(v3y_history))
+    # The baseline months do not vary at all: 160 lies outside any band around 120.
+    assert row.v1y.label == "Higher"
+    assert row.v1y.reference_value != row.v3y.reference_value

@@ -160,3 +160,18 @@ def test_compare_cells_dispatches_by_unit_and_handles_nulls() -> None:
 def test_alpha_is_respected() -> None:
     # p = 0.02846 from the textbook example: Higher at 0.05, Comparable at 0.01.
     assert two_proportion_test(45, 100, 30, 100, BoardRules(alpha=0.01)).label == "Comparable"
+
+
+def test_rate_above_one_uses_the_poisson_rate_test() -> None:
+    # A period outcome rate: 130 outcomes this month against 100 crimes recorded, 120 against 100.
+    # The pooled "proportion" is 1.25, so p(1 - p) is negative: the old z-test raised
+    # "math domain error". The numerators are counts over exposures (the denominators).
+    result = two_proportion_test(130, 100, 120, 100, RULES)
+    k1, t1, k2, t2 = 130, 100, 120, 100
+    p_by_hand = binomial_two_sided_by_hand(k1, k1 + k2, t1 / (t1 + t2))
+    assert result.test == "poisson_conditional_exact_binomial"
+    assert result.p_value == pytest.approx(p_by_hand, rel=1e-9)
+    assert result.label == "Comparable"
+    assert compare_cells("percent", Cell(130, 100), 1, Cell(120, 100), 1, RULES).label == "Comparable"
+    big = two_proportion_test(1300, 1000, 1100, 1000, RULES)
+    assert big.label == "Higher"
