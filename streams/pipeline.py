@@ -390,6 +390,8 @@ class Pipeline:
         self.cache = SubjectCache(cache_capacity)
         self._identities: dict[str, tuple[str, ...]] = {}
         self.now = now
+        self._latest: datetime | None = None
+        """The latest event time accepted, read once per batch (None outside :meth:`process`)."""
 
     # -- decoding -------------------------------------------------------------------------------
     def decode(self, message: RawMessage) -> Envelope | DeadLetter:
@@ -424,9 +426,9 @@ class Pipeline:
         return sanitise(event, self.key)
 
     def _range_problem(self, event: Envelope) -> tuple[str, str] | None:
-        now = self.now()
         tolerance = self.settings.future_tolerance_seconds
-        if event.time > now + timedelta(seconds=tolerance):
+        latest = self._latest or self.now() + timedelta(seconds=tolerance)
+        if event.time > latest:
             return ("time_in_future", f"{event.type}: time: more than {tolerance} s in the future")
         if event.time.year < self.settings.earliest_event_year:
             return ("time_too_old", f"{event.type}: time: before {self.settings.earliest_event_year}")
@@ -508,12 +510,16 @@ class Pipeline:
         """Process one batch; see the module docstring for the contract."""
         report = BatchReport(consumed=len(messages))
         fresh: dict[SubjectKey, list[Envelope]] = defaultdict(list)
-        for message in messages:
-            decoded = self.decode(message)
-            if isinstance(decoded, DeadLetter):
-                report.dead_letters.append(decoded)
-            else:
-                fresh[(decoded.force_id, entity_of(decoded.type), decoded.subject)].append(decoded)
+        self._latest = self.now() + timedelta(seconds=self.settings.future_tolerance_seconds)
+        try:
+            for message in messages:
+                decoded = self.decode(message)
+                if isinstance(decoded, DeadLetter):
+                    report.dead_letters.append(decoded)
+                else:
+                    fresh[(decoded.force_id, entity_of(decoded.type), decoded.subject)].append(decoded)
+        finally:
+            self._latest = None
         histories = self._load_histories(set(fresh))
         ingest = self.now()
         ledger: list[list[Any]] = []
