@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         "Unset: chdb:///<data_dir>/warehouse.",
     )
     force_id: str = Field(default="cambs", description="Default force for commands and the simulator.")
+    force_name: str | None = Field(
+        default=None,
+        description="The force's display name, printed in the board pack's title and running header. "
+        "Unset: the force id.",
+    )
     pseudonymisation_key: SecretStr | None = Field(
         default=None,
         description="Per-force secret for the keyed hash of identifiers. Unset: a random key is "
@@ -74,6 +79,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Analyst SQL result size limit in bytes: the engine stops a larger result "
         "(max_result_bytes) and the answer is cut off at this size with an error, never sent in part.",
+    )
+    public_min_count: int = Field(
+        default=5,
+        ge=1,
+        description="Public dashboard: counts from 1 to this minus one are shown as 'fewer than N' "
+        "(with secondary suppression so they cannot be worked out from totals).",
     )
     sql_max_concurrent_queries: int = Field(
         default=2, ge=1, description="Analyst SQL queries run at once (each on a read session of its own)."
@@ -112,6 +123,43 @@ class Settings(BaseSettings):
     fault_sink_fail_flag: str | None = Field(
         default=None,
         description="Failure drills only: while this file exists every warehouse insert fails.",
+    )
+    # -- wallboard: abandonment target, sessions, feed health ---------------------------------------
+    abandonment_target: dict[str, float] = Field(
+        default={"999": 0.03, "101-primary": 0.10, "101-secondary": 0.10, "webchat": 0.10},
+        description="Per queue: the wallboard's abandonment target (share, 0-1). A window at or "
+        "under it is green, up to 1.5 times it amber, above that red (as service level is coloured).",
+    )
+    session_ttl_seconds: int = Field(
+        default=12 * 3600,
+        ge=60,
+        description="A signed-in browser session ends after this long unused; each use after half "
+        "of it renews the session (and its cookie) for the full time.",
+    )
+    display_session_ttl_seconds: int = Field(
+        default=180 * 86400,
+        ge=3600,
+        description="A wall-screen display session (created by a supervisor, revocable) ends after "
+        "this long unused; renewed on use like a browser session.",
+    )
+    feed_history_weeks: int = Field(
+        default=4,
+        ge=1,
+        description="Weeks of history the expected arrival rate of each source is taken from (the same "
+        "hour of the same weekday).",
+    )
+    feed_quiet_after_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A source with no event for this long is 'quiet' (unless its silence is "
+        "improbable, then 'silent').",
+    )
+    feed_silent_probability: float = Field(
+        default=0.001,
+        gt=0,
+        lt=1,
+        description="A source is 'silent' when a gap this long would happen by chance with less than "
+        "this probability at its expected arrival rate (Poisson arrivals: exp(-rate x gap)).",
     )
     definitions: Definitions = Field(default_factory=Definitions)
 

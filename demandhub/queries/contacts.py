@@ -74,10 +74,34 @@ _WAITING_SQL = (
     "AND clock_started_at <= {now:DateTime64(3, 'UTC')}"
 )
 _RECENT_SQL = (
-    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, service_wait_seconds "
-    "FROM contact_legs FINAL WHERE force_id = {f:String} AND placed_at >= {lo:DateTime64(3, 'UTC')} "
-    "AND placed_at <= {now:DateTime64(3, 'UTC')}"
+    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, service_wait_seconds, "
+    "answered_at, abandoned_at, callback_at, transferred_out_at FROM contact_legs FINAL "
+    "WHERE force_id = {f:String} AND placed_at >= {placed_lo:DateTime64(3, 'UTC')} "
+    "AND placed_at <= {now:DateTime64(3, 'UTC')} AND coalesce(answered_at, abandoned_at, callback_at, "
+    "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
 )
+LEFT_QUEUE_FIELDS: tuple[str, ...] = ("answered_at", "abandoned_at", "callback_at", "transferred_out_at")
+
+
+def left_queue_at(leg: dict[str, Any]) -> datetime | None:
+    """When a leg left its queue: answered, abandoned, called back or transferred out (the first
+    known, in that order); None while it is still waiting."""
+    for name in LEFT_QUEUE_FIELDS:
+        value = _utc(leg.get(name))
+        if value is not None:
+            return value
+    return None
+
+
+def legs_left_in(legs: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The legs that left the queue in ``[start, end]`` (the contact-centre window convention: a
+    contact counts in the window in which it was answered or abandoned, whenever it was queued)."""
+    out = []
+    for leg in legs:
+        left = left_queue_at(leg)
+        if left is not None and start <= left <= end:
+            out.append(leg)
+    return out
 
 
 def waiting_by_queue(
@@ -122,30 +146,46 @@ def live_queues(
 ) -> list[dict[str, Any]]:
     """Per live queue (999, 101-primary, 101-secondary, webchat): contacts waiting now, the longest
     current wait and how many wait past the threshold; and for ``last_15m``, ``last_60m`` and
-    ``today`` (local day): offered (queued), answered, service level under the configured convention
-    (numerator, denominator, percent), abandoned and the abandonment rate (short abandons excluded).
+    ``today`` (local day): the queued contacts that LEFT the queue in the window (``offered``),
+    answered, service level under the configured convention (numerator, denominator, percent),
+    abandoned and the abandonment rate (short abandons excluded). A contact counts in the window in
+    which it was answered or abandoned, so a 15-minute window can hold a 20-minute wait.
     """
     now = now.astimezone(UTC)
-    today_start, _ = local_day_bounds(
-        now.astimezone(ZoneInfo(definitions.timezone)).date(), definitions.timezone
-    )
-    starts = {
+    starts = window_starts(now, definitions.timezone)
+    lo = min(starts.values())
+    params = {"f": force_id, "lo": lo, "placed_lo": lo - MAX_WAITING_AGE, "now": now}
+    recent = wh.query(_RECENT_SQL, parameters=params).dicts()
+    waiting = waiting_by_queue(wh, force_id, now, definitions.calls)
+    return [
+        {"queue": queue, **waiting[queue], "periods": window_periods(recent, queue, starts, now, definitions)}
+        for queue in LIVE_QUEUES
+    ]
+
+
+def window_starts(now: datetime, timezone: str) -> dict[str, datetime]:
+    """Start of each live window ending at ``now``: the last 15 and 60 minutes and the local day."""
+    today_start, _ = local_day_bounds(now.astimezone(ZoneInfo(timezone)).date(), timezone)
+    return {
         "last_15m": now - timedelta(minutes=15),
         "last_60m": now - timedelta(minutes=60),
         "today": today_start,
     }
-    params = {"f": force_id, "lo": min(starts.values()), "now": now}
-    recent = wh.query(_RECENT_SQL, parameters=params).dicts()
-    waiting = waiting_by_queue(wh, force_id, now, definitions.calls)
-    out = []
-    for queue in LIVE_QUEUES:
-        mine = [r for r in recent if r["queue"] == queue]
-        periods = {
-            name: _period_figures([r for r in mine if _utc(r["placed_at"]) >= start], queue, definitions)  # type: ignore[operator]
-            for name, start in starts.items()
-        }
-        out.append({"queue": queue, **waiting[queue], "periods": periods})
-    return out
+
+
+def window_periods(
+    legs: list[dict[str, Any]],
+    queue: str,
+    starts: dict[str, datetime],
+    now: datetime,
+    definitions: Definitions,
+) -> dict[str, dict[str, Any]]:
+    """Figures of each window for one queue, from leg rows counted by when they left the queue."""
+    mine = [r for r in legs if r["queue"] == queue]
+    return {
+        name: _period_figures(legs_left_in(mine, start, now), queue, definitions)
+        for name, start in starts.items()
+    }
 
 
 # -- monthly -----------------------------------------------------------------------------------------

@@ -194,8 +194,15 @@ def _definition_target(defs: Definitions, name: str, queue: str) -> float | None
     return _num(value)
 
 
-def queue_tile(queue: str, label: str, raw: Mapping[str, Any] | None, defs: Definitions) -> dict[str, Any]:
-    """One queue's tile: waiting now, longest wait, past threshold, and the three windows."""
+def queue_tile(
+    queue: str,
+    label: str,
+    raw: Mapping[str, Any] | None,
+    defs: Definitions,
+    abandonment_targets: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """One queue's tile: waiting now, longest wait, past threshold, and the three windows (each
+    counts the contacts that left the queue in it); the abandonment target from the settings."""
     raw = raw or {}
     periods = raw.get("periods") or {}
     target = _definition_target(defs, "service_level_target", queue)
@@ -207,17 +214,26 @@ def queue_tile(queue: str, label: str, raw: Mapping[str, Any] | None, defs: Defi
         "waiting_past_threshold": _int(raw.get("waiting_past_threshold")),
         "threshold_seconds": defs.calls.service_threshold_seconds.get(queue),
         "service_level_target": target if target is not None else DEFAULT_SERVICE_LEVEL_TARGET,
-        "abandonment_target": _definition_target(defs, "abandonment_target", queue),
+        "abandonment_target": _abandonment_target(defs, queue, abandonment_targets),
         "windows": {w: window_figures(periods.get(w)) for w in WINDOWS},
     }
 
 
-def queues_section(raw: list[Mapping[str, Any]], defs: Definitions) -> list[dict[str, Any]]:
+def _abandonment_target(defs: Definitions, queue: str, targets: Mapping[str, float] | None) -> float | None:
+    """The queue's abandonment target: the settings' ``abandonment_target``, else the definitions'."""
+    if targets is not None and queue in targets:
+        return _num(targets[queue])
+    return _definition_target(defs, "abandonment_target", queue)
+
+
+def queues_section(
+    raw: list[Mapping[str, Any]], defs: Definitions, abandonment_targets: Mapping[str, float] | None = None
+) -> list[dict[str, Any]]:
     """The four wallboard queues in a fixed order, then any force-specific queue the reader gave."""
     found = {str(row.get("queue")): row for row in raw}
     labels = dict(QUEUES)
     order = [q for q, _ in QUEUES] + sorted(q for q in found if q not in labels)
-    return [queue_tile(q, labels.get(q, q), found.get(q), defs) for q in order]
+    return [queue_tile(q, labels.get(q, q), found.get(q), defs, abandonment_targets) for q in order]
 
 
 def qa_section(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,7 +271,9 @@ def build_live_document(
         "errors": {},
     }
     sections: dict[str, Callable[[], Any]] = {
-        "queues": lambda: queues_section(list(_call(readers.queues, wh, force, now, defs)), defs),
+        "queues": lambda: queues_section(
+            list(_call(readers.queues, wh, force, now, defs)), defs, settings.abandonment_target
+        ),
         "incidents": lambda: incidents_section(
             list(_call(readers.incidents, wh, force, now, defs) or []), now, amber
         ),

@@ -137,14 +137,18 @@ def test_live_queues(wh: Warehouse, settings: Settings) -> None:
     # L1 waits 100 s (from its offer), L2 10 s: both at or past the 10 s threshold
     assert (q999["waiting"], q999["longest_wait_seconds"], q999["waiting_past_threshold"]) == (2, 100.0, 2)
     last15 = q999["periods"]["last_15m"]
-    assert (last15["offered"], last15["answered"], last15["abandoned"]) == (9, 4, 3)
+    # windows count contacts by when they left the queue: L1 and L2 still wait, so 7 of the 9 queued
+    assert (last15["offered"], last15["answered"], last15["abandoned"]) == (7, 4, 3)
     assert last15["service_level"] == {"convention": "answered_basis", "num": 2, "den": 4, "percent": 50.0}
-    assert last15["abandonment_rate"]["num"] == 2 and last15["abandonment_rate"]["den"] == 8  # (3-1)/(9-1)
-    # 15 minutes later only L1 and L2 (queued at +500 and +590) are in the last 15 minutes
+    assert last15["abandonment_rate"]["num"] == 2 and last15["abandonment_rate"]["den"] == 6  # (3-1)/(7-1)
+    # L1 answered at +1300 s after a 800 s wait: it counts in the last 15 minutes at +23 min, though
+    # it was queued 18 minutes before; the golden contacts left before +8 min and drop out
+    pipeline(settings, wh).process(messages([ev("L1", "call.answered.v1", 1300, 2, queue="999")], 200))
     later_now = T0 + timedelta(minutes=23)
     q999 = {q["queue"]: q for q in live_queues(wh, FORCE, later_now, Definitions())}["999"]
-    assert q999["periods"]["last_15m"]["offered"] == 2
-    assert q999["periods"]["today"]["offered"] == 9
+    assert q999["periods"]["last_15m"]["offered"] == 1
+    assert q999["periods"]["last_15m"]["service_level"]["den"] == 1
+    assert q999["periods"]["today"]["offered"] == 8
     assert by_queue["101-secondary"]["periods"]["today"]["offered"] == 2
 
 
@@ -213,4 +217,80 @@ def test_live_sql_views_answer(wh: Warehouse, settings: Settings) -> None:
     periods = wh.query(
         "SELECT period, offered FROM live_queue_periods WHERE queue = '101-primary' ORDER BY period"
     ).rows
-    assert ("last_15m", 1) in periods and ("last_60m", 1) in periods
+    assert periods == []  # N1 has not left the queue: in no window yet
+    answered = {
+        **ev("N1", "call.answered.v1", 0, 2, queue="101-primary"),
+        "time": (now - timedelta(seconds=5)).isoformat(),
+    }
+    pipeline(settings, wh).process(messages([answered], 50))
+    periods = wh.query(
+        "SELECT period, offered, longest_wait_seconds FROM live_queue_periods "
+        "WHERE queue = '101-primary' ORDER BY period"
+    ).rows
+    assert [p[:2] for p in periods] == [("last_15m", 1), ("last_60m", 1), ("today", 1)] or (
+        [p[:2] for p in periods] == [("last_15m", 1), ("last_60m", 1)]  # just after local midnight
+    )
+
+
+def _extra_101() -> list[dict[str, Any]]:
+    """X1: answered in the primary queue, transferred, then a 2 s (short) abandon in the secondary
+    queue; X2: a 1 s IVR hang-up."""
+    from tests.unit.test_contacts_golden import _call
+
+    p, s = "101-primary", "101-secondary"
+    return _call(
+        "X1",
+        "101",
+        [
+            ("queued", 0, _q(p)),
+            ("answered", 10, _q(p)),
+            ("transferred", 30, {"from_queue": p, "to_queue": s}),
+            ("queued", 31, _q(s)),
+            ("abandoned", 33, {"stage": "secondary_queue"}),
+        ],
+    ) + _call("X2", "101", [("ivr_entered", 0.5, {}), ("abandoned", 1.5, {"stage": "ivr"})])
+
+
+def _q(queue: str) -> dict[str, Any]:
+    return {"queue": queue}
+
+
+def test_dedupe_drops_only_contacts_never_answered(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw() + _extra_101()))
+    lean = Definitions(calls=CallDefinitions(dedupe_short_abandons_from_volumes=True))
+    cells = monthly_cells(wh, FORCE, MARCH, MARCH, lean)
+    # 10 calls offered on 101; only C11 (never answered, short abandon) and X2 (1 s IVR hang-up)
+    # leave; X1 was answered before its short secondary abandon and stays.
+    assert cells["contacts_101"] == {MARCH: Cell(8)}
+
+
+def test_101_end_to_end_abandonment_leaves_out_short_ivr_hang_ups(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw() + _extra_101()))
+    cells = monthly_cells(wh, FORCE, MARCH, MARCH, Definitions())
+    # never answered: C8 (IVR, 19 s), C11 (short), C15, X2 (IVR, 1 s: short) -> (4 - 2) / (10 - 2)
+    assert cells["calls_101_abandoned_rate"] == {MARCH: Cell(2, 8)}
+    # with the IVR threshold switched off every IVR hang-up counts: (4 - 1) / (10 - 1)
+    every = Definitions(calls=CallDefinitions(ivr_short_abandon_seconds=None))
+    pipeline(settings, wh).process(messages(golden_raw() + _extra_101()))
+    assert monthly_cells(wh, FORCE, MARCH, MARCH, every)["calls_101_abandoned_rate"] == {MARCH: Cell(3, 9)}
+
+
+def test_a_channel_before_its_first_event_is_no_data(wh: Warehouse, settings: Settings) -> None:
+    from tests.unit.test_contacts_golden import ev
+
+    # February has a 999 call only; web chat starts in March (the golden set).
+    feb = [
+        {**e, "id": f"feb-{e['id']}", "subject": "F1", "time": e["time"].replace("2024-03-05", "2024-02-05")}
+        for e in (
+            ev("F1", "call.offered.v1", 0, 0, channel="999"),
+            ev("F1", "call.queued.v1", 1, 1, queue="999"),
+            ev("F1", "call.answered.v1", 5, 2, queue="999"),
+        )
+    ]
+    pipeline(settings, wh).process(messages(golden_raw() + feb))
+    cells = monthly_cells(wh, FORCE, YearMonth(2024, 2), MARCH, Definitions())
+    feb_month = YearMonth(2024, 2)
+    assert cells["contacts_999"][feb_month] == Cell(1)
+    assert feb_month not in cells["contacts_webchat"]  # web chat did not exist yet: no data
+    assert cells["contacts_webchat"][MARCH] == Cell(4)
+    assert cells["contacts_total"][feb_month] == Cell(1)
