@@ -399,9 +399,13 @@ def replay(
     pipeline: Pipeline, batches: Iterable[list[RawMessage]], progress: Callable[[int], None] | None = None
 ) -> ReplayTotals:
     """Put batches through the same pipeline as the worker; returns the totals."""
+    from streams import heap
+
     totals = ReplayTotals()
+    heap.settle_after_startup()
     for batch in batches:
         totals.add(pipeline.process(batch))
+        heap.settle()
         if progress:
             progress(len(batch))
     return totals

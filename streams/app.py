@@ -23,6 +23,7 @@ from demandhub.settings import Settings
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.prometheus import metrics as m
+from streams import heap
 from streams.pipeline import BatchReport, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def build_app(
     for spec in TOPICS.values():
         _add_agent(app, spec, settings, runner, dlq_topics)
     _add_lag_timer(app)
+    _add_heap_settling(app)
     app.conf.demandhub_runner = runner  # type: ignore[attr-defined]
     return app
 
@@ -156,9 +158,7 @@ def _add_agent(
             raws = [raw_message(e) for e in events]
             report = await runner.run(spec.name, raws)
             for dl in report.dead_letters:
-                fut = await dlq_topics[dl.dlq_topic].send(
-                    key=dl.key, value=dl.payload, headers=dl.headers()
-                )
+                fut = await dlq_topics[dl.dlq_topic].send(key=dl.key, value=dl.payload, headers=dl.headers())
                 await fut
                 m.DLQ_PRODUCED.labels(dl.dlq_topic).inc()
             for event in events:
@@ -167,6 +167,21 @@ def _add_agent(
     consume.__name__ = f"consume_{spec.entity}"
     consume.__qualname__ = consume.__name__
     app.agent(topic, name=f"demandhub.{spec.entity}", concurrency=1)(consume)
+
+
+HEAP_SETTLE_SECONDS = 10.0
+
+
+def _add_heap_settling(app: faust.App) -> None:
+    """Freeze what start-up left alive, then every few seconds the cache entries added since (see
+    :mod:`streams.heap`), so no full collection walks the history cache."""
+
+    @app.task
+    async def settle_heap() -> None:
+        heap.settle_after_startup()
+        while True:
+            await asyncio.sleep(HEAP_SETTLE_SECONDS)
+            heap.settle()
 
 
 def _add_lag_timer(app: faust.App) -> None:
