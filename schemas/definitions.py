@@ -57,8 +57,19 @@ class CallDefinitions(_Group):
         description="Where the 999 answer clock starts. offered (default): the call reaching the "
         "force; bt_connect: BT's connect time when supplied (the caller's view); queued: joining the queue.",
     )
+    ivr_short_abandon_seconds: int | None = Field(
+        default=5,
+        ge=0,
+        description="An IVR hang-up within this many seconds of entering the IVR (of the offer when "
+        "no IVR entry is known) is a short abandon: it leaves the numerator and the denominator of "
+        "101 end-to-end abandonment, like a short queue abandon, and is dropped from volumes when "
+        "they are de-duplicated. None: every IVR hang-up counts, however short.",
+    )
     dedupe_short_abandons_from_volumes: bool = Field(
-        default=False, description="Drop short abandons from channel volumes (DOMAIN 4.1)."
+        default=False,
+        description="Drop short abandons from channel volumes (DOMAIN 4.1): only contacts never "
+        "answered whose final abandon was short (an answered call that later abandoned a transfer "
+        "queue stays).",
     )
 
 

@@ -192,7 +192,7 @@ def window_periods(
 _MONTH = "toStartOfMonth(toDate(bucket, {tz:String}))"
 _VOLUME_SQL = (
     f"SELECT {_MONTH} AS month, channel, sum(offered), sum(abandoned_never_answered), "
-    "sum(abandoned_never_answered_short), sum(short_abandoned) FROM contact_channel_15m FINAL "
+    "sum(abandoned_never_answered_short) FROM contact_channel_15m FINAL "
     "WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')} "
     "GROUP BY month, channel"
 )
@@ -264,18 +264,38 @@ def _queue_counters_from_facts(
     }
 
 
-def _volume_cells(rows: list[tuple[Any, ...]], drop_short: bool) -> dict[str, dict[YearMonth, Cell]]:
+_CHANNEL_SINCE_SQL = (
+    f"SELECT channel, min({_MONTH}) FROM contact_channel_15m FINAL WHERE force_id = {{f:String}} "
+    "AND offered > 0 GROUP BY channel"
+)
+
+
+def _channel_since(wh: Warehouse, params: dict[str, Any]) -> dict[str, YearMonth]:
+    """The month of each channel's first contact (ever, not only in the months read)."""
+    return {str(ch): _ym(m) for ch, m in wh.query(_CHANNEL_SINCE_SQL, parameters=params).rows}
+
+
+def _volume_cells(
+    rows: list[tuple[Any, ...]], drop_short: bool, since: dict[str, YearMonth] | None = None
+) -> dict[str, dict[YearMonth, Cell]]:
+    """Volume and 101 end-to-end cells per month. A channel exists from the month of its first
+    contact (``since``): before it its cells are absent (no data), after it a month without any of
+    its contacts is zero."""
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
     totals: dict[YearMonth, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for month, channel, offered, never, never_short, short in rows:
+    for month, channel, offered, never, never_short in rows:
         t = totals[_ym(month)]
-        t[channel] += int(offered) - (int(short) if drop_short else 0)
+        # De-duplication drops only contacts never answered whose final abandon was short (an
+        # answered call that abandoned a later transfer queue was a real contact).
+        t[channel] += int(offered) - (int(never_short) if drop_short else 0)
         if channel == "101":
             t["never"] += int(never)
             t["never_short"] += int(never_short)
     for ym, t in totals.items():
         for channel in ("999", "101", "webchat", "online"):
-            cells[f"contacts_{channel}"][ym] = Cell(t[channel])
+            first = since.get(channel) if since is not None else ym
+            if first is not None and first <= ym:
+                cells[f"contacts_{channel}"][ym] = Cell(t[channel])
         cells["contacts_total"][ym] = Cell(t["999"] + t["101"] + t["webchat"] + t["online"])
         if t["101"]:
             cells["calls_101_abandoned_rate"][ym] = Cell(
@@ -290,8 +310,9 @@ def monthly_cells(
     """Board cells per measure id and month (months with no contacts are absent).
 
     Volumes count contacts by the month they were offered (a call once whatever happened to it;
-    total = 999 + 101 + online + web chat), less contacts that ended in a short abandon when
-    ``dedupe_short_abandons_from_volumes`` is set. ``calls_999_answered_within_10s`` and
+    total = 999 + 101 + online + web chat), less contacts never answered whose final abandon was
+    short when ``dedupe_short_abandons_from_volumes`` is set. A channel's months before its first
+    contact are absent (no data), not zero. ``calls_999_answered_within_10s`` and
     ``calls_101_answered_within_30s`` (the 101 primary queue) use the configured threshold and
     abandon convention (default: answered within T / answered). 999 and web-chat abandonment use the
     per-queue rule (queue abandons / queued, short abandons out of both); 101 abandonment is end to
@@ -306,7 +327,9 @@ def monthly_cells(
         "q": ["999", "101-primary", "webchat"],
     }
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
-    cells = _volume_cells(wh.query(_VOLUME_SQL, parameters=params).rows, drop_short)
+    cells = _volume_cells(
+        wh.query(_VOLUME_SQL, parameters=params).rows, drop_short, _channel_since(wh, params)
+    )
     calls = definitions.calls
     for (ym, queue), c in _queue_counters(wh, params, calls).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:

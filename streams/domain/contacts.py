@@ -371,6 +371,7 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
     if outcome == "abandoned":
         if decider is None:
             stage, abandoned_at = "ivr", life.ivr_abandon.time if life.ivr_abandon else None
+            short = _short_ivr_abandon(life, abandoned_at)
         else:
             stage, abandoned_at, short = (
                 decider["abandon_stage"],
@@ -402,6 +403,17 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
         "disposition": getattr(ended_data, "disposition", "") or "",
         "incident_id": getattr(ended_data, "incident_id", None) or "",
     }
+
+
+def _short_ivr_abandon(life: _Lifecycle, abandoned_at: datetime | None) -> bool:
+    """An IVR hang-up is short when its stage wait (IVR entry, else the offer, to the abandon) is
+    below ``ivr_short_abandon_seconds``; never when that setting is None."""
+    threshold = life.definitions.calls.ivr_short_abandon_seconds
+    if threshold is None or abandoned_at is None:
+        return False
+    entries = [e.time for e in life.events if e.kind == "ivr"]
+    start = min(entries) if entries else (life.offered.time if life.offered else None)
+    return within_short(_seconds(start, abandoned_at), threshold)
 
 
 def _empty_contact(base: Row) -> Row:

@@ -339,3 +339,17 @@ def test_short_abandon_threshold_is_a_setting() -> None:
         )
     )
     assert counters(defs, "999").short_abandoned == 2
+
+
+def test_ivr_short_abandon_option() -> None:
+    # A 1 s IVR hang-up (IVR entered +0.5, abandoned +1.5) is a short abandon by default; with the
+    # threshold switched off it counts as an end-to-end abandon. C8 (19 s in the IVR) never is.
+    x2 = _call("X2", "101", [("ivr_entered", 0.5, {}), ("abandoned", 1.5, {"stage": "ivr"})])
+    events = golden_events() + [parse_event(e) for e in x2]
+    for defs, expected in (
+        (DEFAULT, True),
+        (Definitions(calls=CallDefinitions(ivr_short_abandon_seconds=None)), False),
+    ):
+        rows = {r["contact_id"]: r for r in fold_all(events, defs)[CONTACTS]}
+        assert (rows["X2"]["abandon_stage"], rows["X2"]["short_abandon"]) == ("ivr", expected)
+        assert rows["C8"]["short_abandon"] is False
