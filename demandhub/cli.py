@@ -741,6 +741,17 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("display")
+def cmd_display(args: argparse.Namespace, settings: Settings) -> int:
+    """Wall-screen display sessions: create (prints a one-time pairing code), list, revoke HANDLE."""
+    from demandhub.web.sessions import SessionStore, run_display
+
+    store = SessionStore.for_data_dir(
+        settings.data_dir, settings.session_ttl_seconds, settings.display_session_ttl_seconds
+    )
+    return run_display(args.action, args.label, args.handle, store)
+
+
 # -- contract -------------------------------------------------------------------------------------
 @command("schemas")
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -864,6 +875,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, choices=("stop", "reinsert", "drop"))
     p.add_argument("--max", type=int, help="read at most this many dead letters")
     p.add_argument("--kafka", help="Kafka bootstrap host:port")
+
+    p = add("display", "create, list or revoke the long-lived sessions of wall screens")
+    p.add_argument("action", choices=("create", "list", "revoke"))
+    p.add_argument("handle", nargs="?", help="revoke: the display's handle (from list or create)")
+    p.add_argument("--label", help="create: where the screen is, e.g. 'Control room wall 1'")
 
     p = add("schemas", "export or check the JSON Schemas of the event contract")
     p.add_argument("action", choices=("export", "check"))

@@ -40,14 +40,17 @@ from aiohttp import web
 
 from demandhub.settings import Settings
 from demandhub.web.server import (
-    COOKIE,
     CREDS_KEY,
     ROLE_KEY,
+    SESSIONS_KEY,
     SETTINGS_KEY,
     WAREHOUSE_KEY,
     json_response,
+    session_alive,
+    set_session_cookie,
     to_jsonable,
 )
+from demandhub.web.sessions import COOKIE
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.incidents import watch_status
@@ -61,6 +64,7 @@ STREAM_CHECK_SECONDS = 0.5
 HEARTBEAT_SECONDS = 2.0
 RESYNC_SECONDS = 30.0
 STALE_AFTER_SECONDS = 10
+SESSION_CHECK_SECONDS = 2.0  # an open event stream ends this soon after its session ends
 QUEUES: tuple[tuple[str, str], ...] = (
     ("999", "999"),
     ("101-primary", "101 primary"),
@@ -413,9 +417,14 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     cache, closing = request.app[CACHE_KEY], request.app[CLOSING_KEY]
     sent_fp, sent_at, beat_at, count = "", 0.0, 0.0, 0
+    checked_at = time.monotonic()
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
         await response.write(b"retry: 2000\n\n")
         while not closing.is_set():
+            if time.monotonic() - checked_at >= SESSION_CHECK_SECONDS:
+                checked_at = time.monotonic()
+                if not await asyncio.to_thread(session_alive, request):
+                    break  # signed out, expired or a revoked display: the page reconnects and is refused
             snap = await cache.get()
             clock = time.monotonic()
             if snap.fingerprint != sent_fp or clock - sent_at >= RESYNC_SECONDS:
@@ -452,18 +461,28 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    """Form POST with ``token``: a valid one sets the HttpOnly, SameSite=Strict session cookie."""
+    """Form POST with ``token``: a role token (or a display's one-time pairing code) is exchanged for
+    a server-side session; the HttpOnly, SameSite=Strict cookie holds only the session id."""
     form = await request.post()
     token = str(form.get("token", "")).strip()
-    if request.app[CREDS_KEY].role_of(token) is None:
+    store = request.app[SESSIONS_KEY]
+    role = request.app[CREDS_KEY].role_of(token)
+    issued = (
+        await asyncio.to_thread(store.create, role) if role else await asyncio.to_thread(store.pair, token)
+    )
+    if issued is None:
         await asyncio.sleep(0.25)  # slows guessing; tokens are 192-bit random anyway
         return _html("login.html", status=401, message="That token was not recognised.")
+    sid, max_age = issued
     response = web.HTTPSeeOther("/")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/")
+    await asyncio.to_thread(store.end, request.cookies.get(COOKIE))  # signing in again ends the old one
+    set_session_cookie(request, response, sid, max_age)
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Ends the session on the server and clears the cookie."""
+    await asyncio.to_thread(request.app[SESSIONS_KEY].end, request.cookies.get(COOKIE))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     return response

@@ -1,8 +1,11 @@
 """The aiohttp application served by the worker process (same process as the warehouse client).
 
-Every route needs a bearer token (``Authorization: Bearer <token>``, or the ``demandhub_token``
-cookie set by the login form) except ``/health``, which answers only ``ok`` for orchestrators.
-Unauthenticated requests get 401 and nothing else; a role without the right gets 403.
+Every route needs a bearer token (``Authorization: Bearer <token>``) or a session (the
+``demandhub_session`` cookie set by the login form, see :mod:`demandhub.web.sessions`) except
+``/health``, which answers only ``ok`` for orchestrators, and ``/login``. Unauthenticated requests
+get 401 and nothing else, except a browser opening the page ``/``, which is sent to ``/login``
+(303); a role without the right gets 403. The cookie never holds a token: the token is exchanged
+for a server-side session at login only, and a session in its second half is renewed on use.
 Warehouse calls run in worker threads so the event loop (and the faust agents) never block on them.
 ``/api/sql`` runs on the app's analyst :class:`~sinks.clickhouse.client.ReaderPool` (read sessions and
 threads of its own, ``DEMANDHUB_SQL_MAX_CONCURRENT_QUERIES`` at once, a short queue): a query beyond
@@ -44,6 +47,7 @@ from demandhub import sqlguard
 from demandhub.auth import Credentials
 from demandhub.jsonable import to_jsonable
 from demandhub.settings import Settings
+from demandhub.web.sessions import COOKIE, DISPLAY_ROLE, Session, SessionStore
 from sinks.clickhouse.client import ReaderPool, Warehouse, WarehouseBusy
 from sinks.prometheus.metrics import REGISTRY, SQL_BUSY, SQL_RUNNING, SQL_WAITING
 
@@ -53,13 +57,16 @@ WAREHOUSE_KEY: web.AppKey[Warehouse] = web.AppKey("warehouse", Warehouse)
 CREDS_KEY: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
 SQL_POOL_KEY: web.AppKey[ReaderPool] = web.AppKey("sql_pool", ReaderPool)
 ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
+SESSIONS_KEY: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("session", Session)
 OPEN_PATHS = frozenset({"/health", "/login"})
+PAGE_PATHS = frozenset({"/"})  # opened by people: no session -> the sign-in form, not a bare 401
 ANALYST_PREFIXES = ("/api/sql", "/api/board", "/api/channels", "/api/reconcile")
-COOKIE = "demandhub_token"
+NOT_FOR_DISPLAYS = ("/api/displays",)  # a wall screen cannot create or revoke displays
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STATE_CHANGING_GETS = frozenset({"/logout"})
 LOGIN_PATH = "/login"
-JSON_ONLY_PATHS = frozenset({"/api/sql"})
+JSON_ONLY_PATHS = frozenset({"/api/sql", "/api/displays"})
 KEEPALIVE_TIMEOUT_SECONDS = 15.0
 BODY_TIMEOUT_SECONDS = 10.0
 MAX_BODY_BYTES = 1 << 20
@@ -72,26 +79,127 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(to_jsonable(data), status=status, dumps=lambda o: json.dumps(o))
 
 
-def token_of(request: web.Request) -> str | None:
+def bearer_of(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.cookies.get(COOKIE)
+    return None
+
+
+def _unauthorized(request: web.Request) -> web.StreamResponse:
+    if request.method in SAFE_METHODS and request.path in PAGE_PATHS:
+        return web.HTTPSeeOther(LOGIN_PATH)
+    return web.Response(
+        status=401, text="401: Unauthorized", headers={"WWW-Authenticate": 'Bearer realm="demandhub"'}
+    )
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS:
         return await handler(request)
-    role = request.app[CREDS_KEY].role_of(token_of(request))
+    bearer = bearer_of(request)
+    if bearer is not None:
+        role = request.app[CREDS_KEY].role_of(bearer)
+    else:
+        session = request.app[SESSIONS_KEY].lookup(request.cookies.get(COOKIE))
+        role = session.role if session else None
+        if session is not None:
+            request[SESSION_KEY] = session
     if role is None:
-        return web.Response(
-            status=401, text="401: Unauthorized", headers={"WWW-Authenticate": 'Bearer realm="demandhub"'}
-        )
+        return _unauthorized(request)
     if request.path.startswith(ANALYST_PREFIXES) and role != "analyst":
+        return web.Response(status=403, text="403: Forbidden")
+    if request.path.startswith(NOT_FOR_DISPLAYS) and role == DISPLAY_ROLE:
         return web.Response(status=403, text="403: Forbidden")
     request[ROLE_KEY] = role
     return await handler(request)
+
+
+def session_alive(request: web.Request) -> bool:
+    """False once the request's session has ended (signed out, expired, display revoked); a
+    bearer-token request is always alive. Long responses (the event stream) ask this now and then."""
+    if SESSION_KEY not in request:
+        return True
+    return request.app[SESSIONS_KEY].lookup(request.cookies.get(COOKIE)) is not None
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, sid: str, max_age: float) -> None:
+    response.set_cookie(
+        COOKIE,
+        sid,
+        max_age=int(max_age),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+    )
+
+
+async def _renew_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    """A session renewed by this request gets its cookie again with the new lifetime."""
+    session = request.get(SESSION_KEY)
+    if session is not None and session.renewed and COOKIE not in response.cookies:
+        sid = request.cookies.get(COOKIE)
+        if sid:
+            max_age = request.app[SESSIONS_KEY].ttl_of(session.kind)
+            set_session_cookie(request, response, sid, max_age)
+
+
+# -- display sessions (wall screens) -------------------------------------------------------------------
+async def list_displays(request: web.Request) -> web.Response:
+    """GET -> {"displays": [{handle, label, created_by, created_at, paired, revoked_at}]}."""
+    store = request.app[SESSIONS_KEY]
+    items = await asyncio.to_thread(store.displays)
+    return json_response({"displays": [vars(d) for d in items]})
+
+
+async def create_display(request: web.Request) -> web.Response:
+    """POST {"label": "..."} -> {"handle", "label", "pairing_code", "pairing_expires_in"}: type the
+    code into the wall screen's sign-in form once; it then holds a long-lived display session."""
+    from demandhub.web.sessions import PAIRING_SECONDS
+
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    label = body.get("label") if isinstance(body, dict) else None
+    if not isinstance(label, str) or not label.strip():
+        return json_response({"error": 'body must be JSON {"label": "..."}'}, status=400)
+    handle, code = await asyncio.to_thread(
+        request.app[SESSIONS_KEY].create_display, label.strip(), request[ROLE_KEY]
+    )
+    return json_response(
+        {
+            "handle": handle,
+            "label": label.strip()[:80],
+            "pairing_code": code,
+            "pairing_expires_in": PAIRING_SECONDS,
+        },
+        status=201,
+    )
+
+
+async def revoke_display(request: web.Request) -> web.Response:
+    """DELETE -> 204; the display's session ends at once (its open event stream closes)."""
+    handle = request.match_info["handle"]
+    if not await asyncio.to_thread(request.app[SESSIONS_KEY].revoke_display, handle):
+        return json_response({"error": "no such active display"}, status=404)
+    return web.Response(status=204)
+
+
+async def _close_sessions(app: web.Application) -> None:
+    app[SESSIONS_KEY].close()
+
+
+def add_session_routes(app: web.Application, store: SessionStore) -> None:
+    app[SESSIONS_KEY] = store
+    app.on_response_prepare.append(_renew_cookie)
+    app.on_cleanup.append(_close_sessions)
+    app.router.add_get("/api/displays", list_displays)
+    app.router.add_post("/api/displays", create_display)
+    app.router.add_delete("/api/displays/{handle}", revoke_display)
 
 
 def own_origin(request: web.Request) -> tuple[str, str, int] | None:
@@ -331,8 +439,11 @@ def add_report_routes(app: web.Application) -> None:
     app.router.add_get("/api/reconcile", reconcile)
 
 
-def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) -> web.Application:
-    """The web application; callers add live routes with :func:`add_routes` hooks."""
+def build_web_app(
+    settings: Settings, warehouse: Warehouse, creds: Credentials, sessions: SessionStore | None = None
+) -> web.Application:
+    """The web application; callers add live routes with :func:`add_routes` hooks. ``sessions``
+    defaults to the store under the data directory."""
     app = web.Application(middlewares=[auth_middleware, origin_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS_KEY] = settings
     app[WAREHOUSE_KEY] = warehouse
@@ -350,6 +461,13 @@ def build_web_app(settings: Settings, warehouse: Warehouse, creds: Credentials) 
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/sql", sql)
     add_report_routes(app)
+    add_session_routes(
+        app,
+        sessions
+        or SessionStore.for_data_dir(
+            settings.data_dir, settings.session_ttl_seconds, settings.display_session_ttl_seconds
+        ),
+    )
     return app
 
 

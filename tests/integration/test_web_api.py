@@ -223,7 +223,7 @@ def call(
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if cookie is not None:
-        headers["Cookie"] = f"demandhub_token={cookie}"
+        headers["Cookie"] = f"demandhub_session={cookie}"
     if content_type:
         headers["Content-Type"] = content_type
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -294,7 +294,6 @@ def scene() -> list[dict[str, Any]]:
 
 # -- access control ----------------------------------------------------------------------------------
 PROTECTED = [
-    ("GET", "/"),
     ("GET", "/metrics"),
     ("GET", "/logout"),
     ("GET", "/api/live"),
@@ -309,7 +308,23 @@ PROTECTED = [
     ("GET", "/static/live.css"),
     ("GET", "/static/nothing-here"),
     ("POST", "/api/sql"),
+    ("GET", "/api/displays"),
+    ("POST", "/api/displays"),
+    ("DELETE", "/api/displays/abc"),
 ]
+
+
+def sign_in(server: LiveServer, token: str) -> str:
+    """The session id the login form sets for ``token`` (the cookie's value)."""
+    reply = call(
+        server,
+        "POST",
+        "/login",
+        body=urlencode({"token": token}).encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert reply.status == 303, reply.body
+    return reply.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -321,6 +336,14 @@ def test_no_or_wrong_token_gets_401_and_nothing_else(server: LiveServer, method:
         assert "Set-Cookie" not in reply.headers
 
 
+def test_the_page_without_a_session_redirects_to_the_sign_in_form(server: LiveServer) -> None:
+    for cookie in (None, "wrong", SUPERVISOR):  # no session, an unknown one, a raw token
+        reply = call(server, "GET", "/", cookie=cookie)
+        assert (reply.status, reply.headers["Location"]) == (303, "/login")
+        assert "Set-Cookie" not in reply.headers
+    assert call(server, "GET", "/", token="wrong").status == 303
+
+
 def test_supervisor_gets_403_on_sql(server: LiveServer) -> None:
     reply = sql(server, "SELECT 1", token=SUPERVISOR)
     assert (reply.status, reply.body) == (403, b"403: Forbidden")
@@ -329,7 +352,8 @@ def test_supervisor_gets_403_on_sql(server: LiveServer) -> None:
 def test_both_roles_see_the_live_api(server: LiveServer) -> None:
     for token in (SUPERVISOR, ANALYST):
         assert call(server, "GET", "/api/live", token=token).status == 200
-        assert call(server, "GET", "/api/live", cookie=token).status == 200
+        assert call(server, "GET", "/api/live", cookie=sign_in(server, token)).status == 200
+        assert call(server, "GET", "/api/live", cookie=token).status == 401  # a token is no session
 
 
 def test_health_is_open_and_says_only_ok(server: LiveServer) -> None:
@@ -349,9 +373,11 @@ def test_login_form_sets_a_strict_http_only_cookie(server: LiveServer) -> None:
     )
     assert ok.status == 303 and ok.headers["Location"] == "/"
     cookie = ok.headers["Set-Cookie"]
-    assert cookie.startswith(f"demandhub_token={SUPERVISOR};")
+    assert cookie.startswith("demandhub_session=") and SUPERVISOR not in cookie  # never the token
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    page = call(server, "GET", "/", cookie=SUPERVISOR)
+    assert "Max-Age=43200" in cookie  # the session's lifetime (session_ttl_seconds)
+    sid = cookie.split(";")[0].split("=", 1)[1]
+    page = call(server, "GET", "/", cookie=sid)
     assert page.status == 200 and b"/static/live.js" in page.body
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
@@ -370,10 +396,69 @@ def test_login_with_a_wrong_token_sets_nothing(server: LiveServer) -> None:
     assert b"not recognised" in reply.body
 
 
-def test_logout_clears_the_cookie(server: LiveServer) -> None:
-    reply = call(server, "GET", "/logout", cookie=SUPERVISOR)
+def test_logout_ends_the_session_and_clears_the_cookie(server: LiveServer) -> None:
+    sid = sign_in(server, SUPERVISOR)
+    reply = call(server, "GET", "/logout", cookie=sid)
     assert reply.status == 303 and reply.headers["Location"] == "/login"
-    assert 'demandhub_token=""' in reply.headers["Set-Cookie"]
+    assert 'demandhub_session=""' in reply.headers["Set-Cookie"]
+    assert call(server, "GET", "/api/live", cookie=sid).status == 401  # ended on the server too
+
+
+def test_a_display_session_is_created_paired_and_revoked(server: LiveServer) -> None:
+    made = call(
+        server,
+        "POST",
+        "/api/displays",
+        token=SUPERVISOR,
+        body=b'{"label": "Wall 1"}',
+        content_type="application/json",
+    )
+    assert made.status == 201
+    handle, code = made.json()["handle"], made.json()["pairing_code"]
+    screen = sign_in(server, code)  # the wall screen types the code once
+    assert call(server, "GET", "/api/live", cookie=screen).status == 200
+    assert call(server, "GET", "/", cookie=screen).status == 200
+    assert call(server, "GET", "/api/displays", cookie=screen).status == 403  # a screen manages nothing
+    assert call(server, "POST", "/api/sql", cookie=screen).status == 403
+    again = call(
+        server,
+        "POST",
+        "/login",
+        body=urlencode({"token": code}).encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert again.status == 401  # the code works once
+    listed = call(server, "GET", "/api/displays", token=SUPERVISOR).json()["displays"]
+    assert [(d["handle"], d["label"], d["paired"]) for d in listed] == [(handle, "Wall 1", True)]
+    assert call(server, "DELETE", f"/api/displays/{handle}", token=SUPERVISOR).status == 204
+    assert call(server, "GET", "/api/live", cookie=screen).status == 401
+    assert call(server, "GET", "/", cookie=screen).status == 303
+    assert call(server, "DELETE", f"/api/displays/{handle}", token=SUPERVISOR).status == 404
+
+
+def test_a_revoked_display_loses_its_open_event_stream(server: LiveServer) -> None:
+    made = call(
+        server,
+        "POST",
+        "/api/displays",
+        token=SUPERVISOR,
+        body=b'{"label": "Wall 2"}',
+        content_type="application/json",
+    )
+    screen = sign_in(server, made.json()["pairing_code"])
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    try:
+        conn.request("GET", "/api/live/stream", headers={"Cookie": f"demandhub_session={screen}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.readline().startswith(b"retry:")
+        assert (
+            call(server, "DELETE", f"/api/displays/{made.json()['handle']}", token=SUPERVISOR).status == 204
+        )
+        while response.readline():  # the server ends the stream (bounded by the socket timeout)
+            pass
+    finally:
+        conn.close()
 
 
 # -- analyst SQL -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from demandhub.settings import Settings
+from demandhub.web.server import CREDS_KEY, SESSIONS_KEY
 from sinks.clickhouse.client import Warehouse
 from tests.integration.test_web_api import ANALYST, NOW, SUPERVISOR, LiveServer, make_settings, serve
 
@@ -58,8 +59,11 @@ def other_port(server: LiveServer) -> str:
     return f"http://127.0.0.1:{server.port + 1 if server.port < 65535 else server.port - 1}"
 
 
-def cookie(token: str) -> dict[str, str]:
-    return {"Cookie": f"demandhub_token={token}"}
+def cookie(server: LiveServer, token: str) -> dict[str, str]:
+    """The session cookie a browser signed in with ``token`` holds (an unknown token: a bad cookie)."""
+    role = server.app[CREDS_KEY].role_of(token)
+    sid = server.app[SESSIONS_KEY].create(role)[0] if role else token
+    return {"Cookie": f"demandhub_session={sid}"}
 
 
 # -- /api/sql --------------------------------------------------------------------------------------
@@ -100,7 +104,9 @@ def forged_sql_requests(server: LiveServer) -> list[tuple[str, dict[str, str], b
 
 def test_forged_sql_with_the_session_cookie_is_refused(server: LiveServer) -> None:
     for case, headers, body in forged_sql_requests(server):
-        status, reply_headers, reply = send(server, "POST", "/api/sql", {**cookie(ANALYST), **headers}, body)
+        status, reply_headers, reply = send(
+            server, "POST", "/api/sql", {**cookie(server, ANALYST), **headers}, body
+        )
         assert status == 403, case
         assert reply == b"403: Forbidden (cross-origin request)", case
         assert "Set-Cookie" not in reply_headers, case
@@ -108,7 +114,7 @@ def test_forged_sql_with_the_session_cookie_is_refused(server: LiveServer) -> No
 
 def test_the_same_origin_page_can_query(server: LiveServer) -> None:
     headers = {
-        **cookie(ANALYST),
+        **cookie(server, ANALYST),
         "Origin": own(server),
         "Content-Type": "application/json",
         "Sec-Fetch-Site": "same-origin",
@@ -117,13 +123,17 @@ def test_the_same_origin_page_can_query(server: LiveServer) -> None:
     status, _, body = send(server, "POST", "/api/sql", headers, SQL_JSON)
     assert status == 200 and json.loads(body)["rows"] == [[1]]
     # an older browser (no Sec-Fetch-*) with the right Origin, and a JSON media type with a charset
-    older = {**cookie(ANALYST), "Origin": own(server), "Content-Type": "application/json; charset=utf-8"}
+    older = {
+        **cookie(server, ANALYST),
+        "Origin": own(server),
+        "Content-Type": "application/json; charset=utf-8",
+    }
     assert send(server, "POST", "/api/sql", older, SQL_JSON)[0] == 200
 
 
 def test_a_tls_proxy_in_front_is_the_origin(server: LiveServer) -> None:
     headers = {
-        **cookie(ANALYST),
+        **cookie(server, ANALYST),
         "Origin": "https://hub.example",
         "X-Forwarded-Proto": "https",
         "X-Forwarded-Host": "hub.example",
@@ -152,8 +162,8 @@ def test_bearer_scripts_need_no_origin_but_do_need_json(server: LiveServer) -> N
 def test_access_matrix_comes_before_the_origin_check(server: LiveServer) -> None:
     other = {"Origin": other_port(server), "Content-Type": "text/plain"}
     assert send(server, "POST", "/api/sql", other, SQL_JSON)[2] == b"401: Unauthorized"
-    assert send(server, "POST", "/api/sql", {**cookie("wrong"), **other}, SQL_JSON)[0] == 401
-    same = {**cookie(SUPERVISOR), "Origin": own(server), "Content-Type": "application/json"}
+    assert send(server, "POST", "/api/sql", {**cookie(server, "wrong"), **other}, SQL_JSON)[0] == 401
+    same = {**cookie(server, SUPERVISOR), "Origin": own(server), "Content-Type": "application/json"}
     assert send(server, "POST", "/api/sql", same, SQL_JSON)[:3:2] == (403, b"403: Forbidden")
 
 
@@ -174,8 +184,8 @@ def test_login_from_another_port_is_refused(server: LiveServer) -> None:
         {"Origin": "null"},
         {"Sec-Fetch-Site": "same-site"},
         {"Sec-Fetch-Site": "cross-site"},
-        {**cookie(ANALYST), "Origin": other},
-        {**cookie(ANALYST)},
+        {**cookie(server, ANALYST), "Origin": other},
+        {**cookie(server, ANALYST)},
     ):
         assert login(server, headers) == (403, None), headers
 
@@ -183,10 +193,10 @@ def test_login_from_another_port_is_refused(server: LiveServer) -> None:
 def test_login_from_the_form_itself_works(server: LiveServer) -> None:
     headers = {"Origin": own(server), "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
     status, set_cookie = login(server, headers)
-    assert status == 303 and set_cookie.startswith(f"demandhub_token={SUPERVISOR};")
+    assert status == 303 and set_cookie.startswith("demandhub_session=") and SUPERVISOR not in set_cookie
     assert "SameSite=Strict" in set_cookie and "HttpOnly" in set_cookie
     # signing in again while signed in (the cookie is sent along)
-    assert login(server, {**headers, **cookie(ANALYST)})[0] == 303
+    assert login(server, {**headers, **cookie(server, ANALYST)})[0] == 303
     # a script with no browser headers at all
     assert login(server, {})[0] == 303
     # the hub's own form under a no-referrer policy: Chromium sends "Origin: null", and says same-origin
@@ -203,9 +213,9 @@ def test_the_form_page_keeps_its_origin_on_posts(server: LiveServer) -> None:
 
 def test_logout_only_from_the_hub_itself(server: LiveServer) -> None:
     navigate = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
-    forced = {**cookie(SUPERVISOR), **navigate, "Sec-Fetch-Site": "same-site"}
+    forced = {**cookie(server, SUPERVISOR), **navigate, "Sec-Fetch-Site": "same-site"}
     assert send(server, "GET", "/logout", forced)[0] == 403
-    mine = {**cookie(SUPERVISOR), **navigate, "Sec-Fetch-Site": "same-origin"}
+    mine = {**cookie(server, SUPERVISOR), **navigate, "Sec-Fetch-Site": "same-origin"}
     assert send(server, "GET", "/logout", mine)[0] == 303
 
 
@@ -219,18 +229,21 @@ def test_other_ports_cannot_fetch_the_live_api_with_the_cookie(server: LiveServe
         {"Origin": other},
     ):
         for path in ("/api/live", "/api/live/stream", "/"):
-            assert send(server, "GET", path, {**cookie(SUPERVISOR), **headers})[0] == 403, (path, headers)
+            assert send(server, "GET", path, {**cookie(server, SUPERVISOR), **headers})[0] == 403, (
+                path,
+                headers,
+            )
 
 
 def test_the_page_its_scripts_and_links_still_work(server: LiveServer) -> None:
     same = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
-    assert send(server, "GET", "/api/live", {**cookie(SUPERVISOR), **same})[0] == 200
+    assert send(server, "GET", "/api/live", {**cookie(server, SUPERVISOR), **same})[0] == 200
     typed = {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
-    assert send(server, "GET", "/", {**cookie(SUPERVISOR), **typed})[0] == 200
+    assert send(server, "GET", "/", {**cookie(server, SUPERVISOR), **typed})[0] == 200
     # a link from a dashboard on another port opens the wallboard in a tab
     link = {**typed, "Sec-Fetch-Site": "same-site"}
-    assert send(server, "GET", "/", {**cookie(SUPERVISOR), **link})[0] == 200
-    assert send(server, "GET", "/api/live", {**cookie(SUPERVISOR)})[0] == 200
+    assert send(server, "GET", "/", {**cookie(server, SUPERVISOR), **link})[0] == 200
+    assert send(server, "GET", "/api/live", {**cookie(server, SUPERVISOR)})[0] == 200
     assert (
         send(
             server,
