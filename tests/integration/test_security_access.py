@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -125,6 +126,59 @@ def test_the_sql_endpoint_needs_the_analyst_role(guarded_hub: HubWorker) -> None
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 401
+
+
+def test_a_wall_screen_display_session_reads_the_live_page_only(guarded_hub: HubWorker) -> None:
+    """A display session (long-lived, for a wall screen) opens the live page and API, nothing else."""
+    worker = guarded_hub
+    create = urllib.request.Request(
+        worker.url + "api/displays",
+        data=b'{"label": "Wall 1"}',
+        method="POST",
+        headers={"Authorization": f"Bearer {worker.token('supervisor')}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(create, timeout=10) as made:
+        display = json.loads(made.read())
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    pair = urllib.request.Request(
+        worker.url + "login",
+        data=urllib.parse.urlencode({"token": display["pairing_code"]}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as signed_in:
+        urllib.request.build_opener(NoRedirect).open(pair, timeout=10)
+    assert signed_in.value.code == 303
+    cookie = signed_in.value.headers["Set-Cookie"].split(";")[0]
+    assert display["pairing_code"] not in cookie
+
+    def status(path: str, method: str = "GET", body: bytes | None = None) -> int:
+        origin = worker.url.rstrip("/")
+        headers = {"Cookie": cookie, "Origin": origin, "Content-Type": "application/json"}
+        request = urllib.request.Request(worker.url + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as reply:
+                return int(reply.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    assert status("api/live/queues") == 200
+    assert status("api/sql", "POST", b'{"sql": "SELECT 1"}') == 403
+    assert status("api/displays") == 403
+    assert status("api/displays", "POST", b'{"label": "another"}') == 403
+    revoke = urllib.request.Request(
+        worker.url + f"api/displays/{display['handle']}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {worker.token('supervisor')}"},
+    )
+    with urllib.request.urlopen(revoke, timeout=10) as revoked:
+        assert revoked.status == 204
+    assert status("api/live/queues") == 401
+    assert status("") == 303  # the page sends a revoked screen to the sign-in form
 
 
 @pytest.mark.parametrize(
