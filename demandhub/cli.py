@@ -712,6 +712,14 @@ def cmd_board(args: argparse.Namespace, settings: Settings) -> int:
     return run_board(args, settings, hub=HubClient.of(settings))
 
 
+@command("public")
+def cmd_public(args: argparse.Namespace, settings: Settings) -> int:
+    """The public force dashboard and feed written as static files (`public build --out DIR`)."""
+    from demandhub.board.public import run_public
+
+    return run_public(args, settings, hub=HubClient.of(settings))
+
+
 @command("channels")
 def cmd_channels(args: argparse.Namespace, settings: Settings) -> int:
     """Contacts by channel for any period, with the change against a year earlier."""
@@ -888,6 +896,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_board_arguments(add("board", "build (and optionally publish) the monthly board pack"))
     add_channels_arguments(add("channels", "contacts by channel for a period against a year earlier"))
+    p = add("public", "write the public force dashboard and its CSV/JSON feed as static files")
+    p.add_argument("action", choices=("build",))
+    p.add_argument("--out", required=True, help="directory to write (created if missing)")
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
     return parser
 
 

@@ -47,6 +47,7 @@ from demandhub import sqlguard
 from demandhub.auth import Credentials
 from demandhub.jsonable import to_jsonable
 from demandhub.settings import Settings
+from demandhub.web.public import add_public_routes, is_public
 from demandhub.web.sessions import COOKIE, DISPLAY_ROLE, Session, SessionStore
 from sinks.clickhouse.client import ReaderPool, Warehouse, WarehouseBusy
 from sinks.prometheus.metrics import REGISTRY, SQL_BUSY, SQL_RUNNING, SQL_WAITING
@@ -97,7 +98,7 @@ def _unauthorized(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in OPEN_PATHS:
+    if request.path in OPEN_PATHS or is_public(request.path):
         return await handler(request)
     bearer = bearer_of(request)
     if bearer is not None:
@@ -461,6 +462,7 @@ def build_web_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/sql", sql)
     add_report_routes(app)
+    add_public_routes(app)
     add_session_routes(
         app,
         sessions
