@@ -14,7 +14,9 @@ Conventions (documented once here):
   assigned in the month / crimes recorded in the month (same segment). "cohort": the month's
   recorded crimes whose current outcome is prosecution possible / crimes recorded in the month.
 - NCRS timeliness is by recording month: recorded within ``crimes.ncrs_hours`` of the first report /
-  counted crimes with a known first report.
+  counted crimes with a known first report. The first report is the earliest on any channel: the
+  crime's own report, the linked incident created, the linked call or chat offered, the linked
+  online report submitted (view ``crime_first_report``).
 - A month is present for the crime measures when at least one counted crime falls in it (for
   outcome and disposal measures: or an outcome was set in it); then a segment with no crimes is a
   true zero. A month with no crime data at all is absent (null), never a zero cell.
@@ -103,11 +105,15 @@ GROUP BY month, segment
 _NCRS_SQL = """
 SELECT toStartOfMonth(toTimeZone(assumeNotNull(recorded_at), {tz:String})) AS month,
        countIf(hours_to_record <= {h:Float64}) AS within, countIf(hours_to_record IS NOT NULL) AS known
-FROM crimes FINAL
-WHERE force_id = {f:String} AND counted AND recorded_at IS NOT NULL
+FROM crime_first_report
+WHERE force_id = {f:String} AND recorded_at IS NOT NULL
   AND month BETWEEN {first:Date} AND {last:Date}
 GROUP BY month
 """
+# crime_first_report (migration 0302) holds the counted crimes with the first report taken across
+# channels: the earliest of the crime's own report, the linked incident's creation and the linked
+# call / chat offered or online report submitted (DOMAIN 4.9). The crime fact's own hours_to_record
+# sees crime events only and would overstate compliance.
 
 _DISTRICT_SQL = """
 SELECT ifNull(district, '') AS district, offence_group,

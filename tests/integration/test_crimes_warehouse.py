@@ -364,3 +364,26 @@ def test_first_report_across_linked_incidents_and_contacts(settings: Settings, w
 
 def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=None)
+
+
+def test_ncrs_timeliness_runs_from_the_first_report_on_any_channel(settings: Settings, wh: Warehouse) -> None:
+    # C1's linked incident I1 was created on 4 Jan 12:00, 32 h before the crime was recorded
+    # (5 Jan 20:00); the crime's own report says 08:00 on 5 Jan (12 h). The first report is the
+    # incident: C1 is not recorded within 24 h, and January falls from 1 / 2 to 0 / 2.
+    incident = {
+        "id": "I1-created-0",
+        "source": "cad",
+        "type": "incident.created.v1",
+        "time": "2024-01-04T12:00:00+00:00",
+        "force_id": FORCE,
+        "subject": "I1",
+        "data": {
+            "channel": "999",
+            "opening_category": "PSW_CONCERN_FOR_SAFETY",
+            "location": {"district": "Peterborough", "urban_rural": "urban", "address": "1 High Street"},
+        },
+    }
+    p = load(settings, wh)
+    report = p.process([RawMessage("demandhub.incidents.incident.v1", 0, 0, json.dumps(incident).encode())])
+    assert not report.dead_letters and not report.quarantined
+    assert cells(wh)["crime_recorded_within_24h_rate"][JAN] == Cell(0, 2)
