@@ -167,6 +167,31 @@ class Settings(BaseSettings):
         description="A source is 'silent' when a gap this long would happen by chance with less than "
         "this probability at its expected arrival rate (Poisson arrivals: exp(-rate x gap)).",
     )
+    # -- trends, forecast and staffing (live page "Trends" section, /api/live/trends, /api/live/staffing)
+    service_level_targets: dict[str, float] = Field(
+        default={"999": 0.90, "101-primary": 0.90, "101-secondary": 0.90, "webchat": 0.90},
+        description="Per queue: the share of contacts to answer within the queue's service threshold "
+        "(definitions.calls.service_threshold_seconds). Staffing is sized to meet it.",
+    )
+    forecast_horizon_hours: int = Field(
+        default=4, ge=1, le=24, description="Hours ahead the offered contacts and handlers are forecast."
+    )
+    forecast_history_weeks: int = Field(
+        default=4,
+        ge=1,
+        le=26,
+        description="Past weeks whose same weekday and time of day make the forecast band.",
+    )
+    staffing_measure_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="Days of contacts from which handle time and patience are measured.",
+    )
+    contacts_per_handler: dict[str, int] = Field(
+        default={"webchat": 2},
+        description="Per queue: contacts one handler takes at once (web chat: two); others take one.",
+    )
     definitions: Definitions = Field(default_factory=Definitions)
 
     @property

@@ -555,3 +555,6 @@ def add_live_routes(
     r.add_get("/api/live/stream", live_stream)
     r.add_get("/api/openapi.json", openapi)
     r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
+    from demandhub.web.trends import add_trend_routes  # the Trends section: own reader and cache
+
+    add_trend_routes(app, now=now)

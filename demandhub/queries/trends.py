@@ -1,0 +1,95 @@
+"""Trend readers: offered contacts and service level per queue per 15 minutes, and the handle time and
+patience the staffing maths needs.
+
+Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
+plain data (UTC datetimes, counts). Offered per 15 minutes is the rollup's ``entered`` (contacts
+queued, by queue-entry time, the volume the forecast is made of); the service level of a slot is
+answered within the threshold / answered (the answered basis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sinks.clickhouse.client import Warehouse
+
+
+@dataclass(frozen=True)
+class SlotCounts:
+    """One queue's counts in one 15-minute slot."""
+
+    offered: int
+    answered: int
+    answered_within: int
+    abandoned: int
+
+
+@dataclass(frozen=True)
+class QueueMeasures:
+    """Measured over recent days: mean handle time and the patience inputs (censored waits)."""
+
+    answered: int
+    handle_seconds: float | None  # answer to end of the leg (transfer out or end of contact)
+    abandoned: int  # abandoned while queued (short abandons included: they are impatience too)
+    waited_seconds: float  # total time waited by every queued contact that left the queue
+
+
+_SLOTS_SQL = (
+    "SELECT queue, bucket, sum(entered), sum(answered), sum(answered_within_threshold), sum(abandoned) "
+    "FROM contact_queue_15m FINAL WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} "
+    "AND bucket < {hi:DateTime('UTC')} AND queue IN {q:Array(String)} GROUP BY queue, bucket"
+)
+_FIRST_SQL = (
+    "SELECT queue, min(bucket) FROM contact_queue_15m FINAL WHERE force_id = {f:String} "
+    "AND queue IN {q:Array(String)} GROUP BY queue"
+)
+_MEASURES_SQL = (
+    "SELECT queue, countIf(outcome = 'answered' OR (answered_at IS NOT NULL)), "
+    "avgIf(dateDiff('millisecond', answered_at, coalesce(transferred_out_at, contact_ended_at)) / 1000, "
+    "answered_at IS NOT NULL AND coalesce(transferred_out_at, contact_ended_at) IS NOT NULL), "
+    "countIf(abandoned_in_queue), sumIf(wait_seconds, entered_queue AND wait_seconds IS NOT NULL) "
+    "FROM contact_legs FINAL WHERE force_id = {f:String} AND placed_at >= {lo:DateTime64(3, 'UTC')} "
+    "AND placed_at < {now:DateTime64(3, 'UTC')} AND queue IN {q:Array(String)} GROUP BY queue"
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def queue_slots(
+    wh: Warehouse, force_id: str, lo: datetime, hi: datetime, queues: tuple[str, ...]
+) -> dict[str, dict[datetime, SlotCounts]]:
+    """Per queue, the counts of every 15-minute slot in ``[lo, hi)`` that saw a contact."""
+    params: dict[str, Any] = {"f": force_id, "lo": lo, "hi": hi, "q": list(queues)}
+    out: dict[str, dict[datetime, SlotCounts]] = {q: {} for q in queues}
+    for queue, bucket, offered, answered, within, abandoned in wh.query(_SLOTS_SQL, parameters=params).rows:
+        if queue in out:
+            out[queue][_utc(bucket)] = SlotCounts(int(offered), int(answered), int(within), int(abandoned))
+    return out
+
+
+def history_starts(wh: Warehouse, force_id: str, queues: tuple[str, ...]) -> dict[str, datetime]:
+    """Per queue, the first 15-minute slot the warehouse holds (earlier weeks are unknown, not zero)."""
+    params: dict[str, Any] = {"f": force_id, "q": list(queues)}
+    out: dict[str, datetime] = {}
+    for queue, first in wh.query(_FIRST_SQL, parameters=params).rows:
+        if first is not None:
+            out[str(queue)] = _utc(first)
+    return out
+
+
+def queue_measures(
+    wh: Warehouse, force_id: str, now: datetime, days: int, queues: tuple[str, ...]
+) -> dict[str, QueueMeasures]:
+    """Per queue over the last ``days``: answered, mean handle time, abandons and time waited."""
+    params: dict[str, Any] = {"f": force_id, "lo": now - timedelta(days=days), "now": now, "q": list(queues)}
+    out = {q: QueueMeasures(0, None, 0, 0.0) for q in queues}
+    for queue, answered, handle, abandoned, waited in wh.query(_MEASURES_SQL, parameters=params).rows:
+        if queue not in out:
+            continue
+        h = float(handle) if handle is not None and handle == handle and int(answered) > 0 else None
+        out[queue] = QueueMeasures(int(answered), h, int(abandoned), float(waited or 0.0))
+    return out
