@@ -372,8 +372,9 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         wh = connect(settings.resolved_dsn)
         try:
             query = sqlguard.check(args.query, wh)
-            result = wh.query(query, settings=sqlguard.limits(settings))
-            sqlguard.cap_rows(result.rows, settings.sql_max_result_bytes)
+            limit = settings.sql_max_result_bytes  # streamed: the query is cancelled past it
+            result = wh.query(query, settings=sqlguard.limits(settings), max_bytes=limit)
+            sqlguard.cap_rows(result.rows, limit)
         except Exception as exc:
             if not sqlguard.is_query_failure(exc):
                 raise

@@ -55,6 +55,8 @@ from typing import Any, Protocol
 from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
 from demandhub.settings import Settings
+from sinks.clickhouse import client as warehouse_client
+from sinks.clickhouse.client import value_bytes
 
 MAX_QUERY_CHARS = 20_000
 ALLOWED_TABLE_FUNCTIONS = frozenset({"numbers"})
@@ -468,7 +470,7 @@ def engine_spoke(exc: BaseException) -> bool:
 def is_query_failure(exc: BaseException) -> bool:
     """True for the failures an analyst is told about: refused by policy, too large, or the engine's
     answer. Anything else (the warehouse unreachable, a bug) is left to the caller's own handling."""
-    return isinstance(exc, RejectedQuery | EngineError | ResultTooLarge) or engine_spoke(exc)
+    return isinstance(exc, RejectedQuery | EngineError | warehouse_client.ResultTooLarge) or engine_spoke(exc)
 
 
 def engine_message(exc: BaseException, explained: bool = False) -> str:
@@ -495,7 +497,14 @@ def limits(settings: Settings) -> dict[str, Any]:
 
     The engine checks the result limits once per block, so blocks are kept to
     :data:`ANALYST_BLOCK_ROWS` rows (not 65,409): a result of 15 KB rows is stopped after about
-    120 MB rather than 900 MB. Aggregations over many rows are not measurably slower."""
+    120 MB rather than 900 MB. Aggregations over many rows are not measurably slower.
+
+    The engine counts a constant column once per block, not once per row, so
+    ``SELECT repeat('x', 15000) FROM numbers(99000)`` (1.5 GB) passes its ``max_result_bytes``. The
+    callers therefore also pass ``max_bytes=settings.sql_max_result_bytes`` to
+    :meth:`~sinks.clickhouse.client.Warehouse.query`, which streams the result and cancels the query
+    once the blocks received pass the cap (measured: that query is refused after its first block,
+    the process growing by about 0.6 GB instead of 5.8 GB)."""
     return {
         "readonly": 1,
         "max_block_size": ANALYST_BLOCK_ROWS,
@@ -508,26 +517,11 @@ def limits(settings: Settings) -> dict[str, Any]:
     }
 
 
-class ResultTooLarge(RuntimeError):
-    """The answer is larger than ``sql_max_result_bytes``."""
+class ResultTooLarge(warehouse_client.ResultTooLarge):
+    """The answer is larger than ``sql_max_result_bytes``: the message names the setting."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(
-            f"the result is larger than {limit:,} bytes (sql_max_result_bytes): "
-            "select fewer columns or rows, or aggregate"
-        )
-
-
-def value_bytes(value: Any) -> int:
-    """A cheap upper-ish estimate of a value's size in an answer (strings count their length)."""
-    if isinstance(value, str | bytes):
-        return len(value) + 2
-    if isinstance(value, list | tuple):
-        return 2 + sum(value_bytes(v) for v in value)
-    if isinstance(value, dict):
-        return 2 + sum(value_bytes(k) + value_bytes(v) for k, v in value.items())
-    return 8
+        super().__init__(limit, " (sql_max_result_bytes): select fewer columns or rows, or aggregate")
 
 
 def cap_rows(rows: list[Any], limit: int) -> None:
@@ -543,8 +537,8 @@ def failure_text(exc: BaseException, settings: Settings) -> str:
     """The one line an analyst sees for a query that was not answered: who refused, and why."""
     if isinstance(exc, RejectedQuery):
         return refused(str(exc))
-    if isinstance(exc, ResultTooLarge):
-        return str(exc)
+    if isinstance(exc, warehouse_client.ResultTooLarge):  # the streamed cap of Warehouse.query
+        return str(ResultTooLarge(exc.limit))
     message = str(exc) if isinstance(exc, EngineError) else engine_message(exc)
     if "Limit for result exceeded, max bytes" in message:
         return str(ResultTooLarge(settings.sql_max_result_bytes)) + f" (the engine says: {message})"

@@ -299,8 +299,10 @@ async def sql(request: web.Request) -> web.Response:
     """POST {"sql": "..."} -> {"columns", "types", "rows"}; read-only rules of :mod:`sqlguard`.
 
     Errors say who refused: ``refused by policy: <rule>`` (the guard) or ``the engine says: <message>``
-    (ClickHouse, without the settings the hub appends). The answer is encoded row by row and given up
-    once it passes ``sql_max_result_bytes``: it is then an error, never a partial answer."""
+    (ClickHouse, without the settings the hub appends). The result is streamed from the engine and
+    the query cancelled once the blocks received pass ``sql_max_result_bytes``; the answer is then
+    encoded row by row and given up once it passes the same cap: either way an error that names the
+    setting, never a partial answer."""
     try:
         body = await request.json()
     except ValueError:
@@ -312,8 +314,9 @@ async def sql(request: web.Request) -> web.Response:
     pool, settings = request.app[SQL_POOL_KEY], request.app[SETTINGS_KEY]
     try:
         query = await asyncio.to_thread(sqlguard.check, body["sql"], pool)
-        result = await asyncio.wrap_future(pool.submit(query, None, sqlguard.limits(settings)))
-        answer = _sql_answer(result, settings.sql_max_result_bytes)
+        limit = settings.sql_max_result_bytes
+        result = await asyncio.wrap_future(pool.submit(query, None, sqlguard.limits(settings), limit))
+        answer = _sql_answer(result, limit)
     except WarehouseBusy as busy:
         return busy_response(busy)
     except sqlguard.ResultTooLarge as exc:

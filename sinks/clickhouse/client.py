@@ -23,6 +23,10 @@ Contract:
   ``wait_seconds`` for a free handle. Any query beyond that, or one that waited too long, gets
   :class:`WarehouseBusy` (with a retry hint) instead of waiting behind long queries. A handle whose
   query failed is replaced by a fresh one (chDB can leave an overflowing result in its stream).
+- ``query(..., max_bytes=N)`` (on any handle or pool) streams the result block by block and counts its
+  bytes as the blocks arrive: past ``N`` it closes the stream, which cancels the query in the engine,
+  and raises :class:`ResultTooLarge`. Only about one block is ever held beyond the cap, whatever the
+  engine's own ``max_result_bytes`` counted (it counts a constant column once per block).
 - Closing a read handle or pool closes its clients; :meth:`Warehouse.close` on the writer handle
   closes the writer's client and every read handle and pool opened from it that is still open.
 """
@@ -65,6 +69,15 @@ class WarehouseBusy(RuntimeError):
         )
 
 
+class ResultTooLarge(RuntimeError):
+    """A result streamed with ``max_bytes`` passed that many bytes: the stream was closed (which
+    cancels the query in the engine) and no row of it is returned."""
+
+    def __init__(self, limit: int, detail: str = "") -> None:
+        self.limit = limit
+        super().__init__(f"the result is larger than {limit:,} bytes{detail}")
+
+
 class ReadOnlyHandle(TypeError):
     """A write was attempted through a read handle: writes go through the writer handle."""
 
@@ -77,6 +90,26 @@ class QueryResult:
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def value_bytes(value: Any) -> int:
+    """A cheap estimate of a decoded value's size in a result (a string counts its length)."""
+    if isinstance(value, str | bytes):
+        return len(value) + 2
+    if isinstance(value, list | tuple):
+        return 2 + sum(value_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return 2 + sum(value_bytes(k) + value_bytes(v) for k, v in value.items())
+    return 8
+
+
+def column_bytes(column: Sequence[Any], column_type: Any) -> int:
+    """The size of one decoded column of a block: rows x width for a fixed-width type, else the sum
+    of :func:`value_bytes` over its values."""
+    width = int(getattr(column_type, "byte_size", 0) or 0)
+    if width:
+        return len(column) * (width + (1 if getattr(column_type, "nullable", False) else 0))
+    return sum(map(value_bytes, column))
 
 
 def is_embedded(dsn: str) -> bool:
@@ -139,15 +172,38 @@ class Warehouse:
         sql: str,
         parameters: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
+        max_bytes: int | None = None,
     ) -> QueryResult:
+        """Run ``sql`` and return every row. With ``max_bytes`` the result is streamed block by block
+        and :class:`ResultTooLarge` is raised (the stream closed, the query cancelled) as soon as the
+        blocks received add up to more than ``max_bytes`` (see :func:`column_bytes`)."""
         self._check_open()
         with self._lock:
+            if max_bytes is not None:
+                return self._query_capped(sql, parameters, settings, max_bytes)
             result = self._client.query(sql, parameters=parameters, settings=settings)
         return QueryResult(
             tuple(result.column_names),
             tuple(t.name for t in result.column_types),
             list(result.result_rows),
         )
+
+    def _query_capped(
+        self, sql: str, parameters: dict[str, Any] | None, settings: dict[str, Any] | None, max_bytes: int
+    ) -> QueryResult:
+        """The caller holds ``self._lock``. Leaving the ``with`` block closes the stream: chDB cancels
+        the query (``StreamingResult.cancel``), an HTTP server sees the connection dropped."""
+        rows: list[tuple[Any, ...]] = []
+        size = 0
+        with self._client.query_column_block_stream(sql, parameters=parameters, settings=settings) as stream:
+            head = stream.source
+            types = tuple(head.column_types)
+            for block in stream:
+                size += sum(column_bytes(col, kind) for col, kind in zip(block, types, strict=True))
+                if size > max_bytes:
+                    raise ResultTooLarge(max_bytes)
+                rows.extend(zip(*block, strict=True))
+        return QueryResult(tuple(head.column_names), tuple(t.name for t in types), rows)
 
     def insert(
         self,
@@ -287,6 +343,10 @@ class ReaderPool:
         self._executor = ThreadPoolExecutor(max_workers=size + queue, thread_name_prefix=f"warehouse-{role}")
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def running(self) -> int:
         with self._cond:
             return len(self._started)
@@ -297,10 +357,15 @@ class ReaderPool:
             return self._admitted - len(self._started)
 
     def submit(
-        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+        max_bytes: int | None = None,
     ) -> Future[QueryResult]:
         """Admit a query or raise :class:`WarehouseBusy` at once; the future holds its result, or
-        :class:`WarehouseBusy` when no handle came free within ``wait_seconds``."""
+        :class:`WarehouseBusy` when no handle came free within ``wait_seconds``, or
+        :class:`ResultTooLarge` (see :meth:`Warehouse.query`)."""
         with self._cond:
             if self._closed:
                 raise WarehouseUnavailable(f"the {self.role} pool is closed")
@@ -309,7 +374,7 @@ class ReaderPool:
             self._admitted += 1
         self._notify()
         try:
-            future = self._executor.submit(self._run, sql, parameters, settings, time.monotonic())
+            future = self._executor.submit(self._run, sql, parameters, settings, max_bytes, time.monotonic())
         except RuntimeError:  # the executor was shut down by close() meanwhile
             self._release_admission()
             raise WarehouseUnavailable(f"the {self.role} pool is closed") from None
@@ -317,17 +382,26 @@ class ReaderPool:
         return future
 
     def query(
-        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+        max_bytes: int | None = None,
     ) -> QueryResult:
         """:meth:`submit` and wait for the answer (blocking)."""
-        return self.submit(sql, parameters, settings).result()
+        return self.submit(sql, parameters, settings, max_bytes).result()
 
     def _run(
-        self, sql: str, parameters: dict[str, Any] | None, settings: dict[str, Any] | None, admitted: float
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None,
+        settings: dict[str, Any] | None,
+        max_bytes: int | None,
+        admitted: float,
     ) -> QueryResult:
         handle = self._take(admitted + self.wait_seconds)
         try:
-            return handle.query(sql, parameters, settings)
+            return handle.query(sql, parameters, settings, max_bytes)
         except Exception:
             handle = self._renew(handle)
             raise
