@@ -436,8 +436,13 @@ async def reconcile(request: web.Request) -> web.Response:
     return json_response({"day": day, "differences": diffs})
 
 
+async def _close_reports(app: web.Application) -> None:
+    await asyncio.to_thread(app[REPORTS_KEY].close)
+
+
 def add_report_routes(app: web.Application) -> None:
     app[REPORTS_KEY] = app[WAREHOUSE_KEY].open_reader("reports")
+    app.on_cleanup.append(_close_reports)
     app.router.add_get("/api/board", board)
     app.router.add_get("/api/channels", channels)
     app.router.add_get("/api/reconcile", reconcile)

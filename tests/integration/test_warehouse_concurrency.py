@@ -180,11 +180,23 @@ def test_readers_never_take_the_writer_lock(wh: Warehouse) -> None:
         pool.close()
 
 
-def test_closing_the_writer_closes_every_reader_and_pool(wh: Warehouse) -> None:
+def test_closing_the_writer_closes_every_reader_and_pool(wh: Warehouse, tmp_path: Path) -> None:
+    import asyncio
+
+    from demandhub.auth import credentials
+    from demandhub.web.server import REPORTS_KEY, SQL_POOL_KEY, build_web_app
+
     root = Warehouse(wh.dsn)  # a second writer handle on the same path, closed by this test
     live = root.open_reader("live")
     pool = root.open_pool("analyst", size=2)
     assert pool.query("SELECT 1").rows == [(1,)]
+    # The web application's cleanup closes the read handles it opened, while the writer lives on.
+    settings = make_settings(tmp_path)
+    app = build_web_app(settings, root, credentials(settings))
+    app.freeze()
+    asyncio.run(app.cleanup())
+    assert app[REPORTS_KEY].closed and app[SQL_POOL_KEY].closed
+    assert not root.closed and not live.closed
     root.close()
     assert root.closed and live.closed
     with pytest.raises(WarehouseUnavailable):
