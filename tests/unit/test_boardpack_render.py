@@ -51,7 +51,8 @@ def fy(m: YearMonth) -> int:
 def series() -> dict[str, dict[YearMonth, Cell]]:
     level = {2014: 100, 2015: 100, 2016: 110, 2017: 120, 2018: 130}
     crime = {m: Cell(level[fy(m)]) for m in MONTHS}
-    # Crime is lagged one month: its as-of month is Feb-19.
+    # Crime is lagged one month here (config() sets the lag, which stays a setting; the catalogue's
+    # default is 0): its as-of month is Feb-19.
     crime[YearMonth(2019, 2)] = Cell(190)
     calls = {m: Cell(900, 1000) for m in MONTHS}
     calls[MAR19] = Cell(960, 1000)
@@ -67,7 +68,13 @@ def series() -> dict[str, dict[YearMonth, Cell]]:
 
 def config() -> BoardConfig:
     full = load_catalogue()
-    subset = tuple(m for m in full.measures if m.id in IDS)
+    subset = tuple(
+        dataclasses.replace(m, spec=dataclasses.replace(m.spec, as_of_lag_months=1))
+        if m.module == "crimes"
+        else m
+        for m in full.measures
+        if m.id in IDS
+    )
     catalogue = dataclasses.replace(full, measures=subset)
     return BoardConfig(catalogue, Definitions(), BoardRules(), PackSettings(), parse_msf(""))
 
