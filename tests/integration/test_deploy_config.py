@@ -269,6 +269,7 @@ def test_alert_rules_cover_the_required_alerts() -> None:
         "rate(demandhub_events_invalid_total[10m])",
         "increase(demandhub_sink_failures_total[5m])",
         "demandhub_sink_backing_off",
+        "demandhub_sink_out_of_space",
     ):
         assert needed in exprs, needed
 
