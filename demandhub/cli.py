@@ -206,6 +206,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from demandhub.runtime import embedded_stack, print_tokens, run_worker
 
     simulator = ["--speed", str(args.speed), "--scale", str(args.scale), "--seed", str(args.seed)]
+    simulator += ["--scenario", args.scenario]
     children = ExitStack()  # tansu, topics, simulator; leftovers of a killed `up` are stopped first
     bootstrap = children.enter_context(
         embedded_stack(settings, None if args.no_simulator else [*simulator, "--force", settings.force_id])
@@ -514,7 +515,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             print("--live needs --kafka or DEMANDHUB_KAFKA_BOOTSTRAP", file=sys.stderr)
             return 2
         sim.produce_kafka(
-            sim.simulate_live(config, speed=args.speed),
+            sim.simulate_live(config, speed=args.speed, scenario=sim.SCENARIOS[args.scenario]),
             settings.kafka_bootstrap,
             linger_ms=5,
             flush_every=200,
@@ -796,6 +797,11 @@ class Parser(argparse.ArgumentParser):
 
 
 DEBUG_HELP = "show the traceback of a failure (and the worker's log as it starts)"
+SCENARIO_NAMES = ("normal", "peak")  # streams.sources.simulator.SCENARIOS (not imported: start-up)
+SCENARIO_HELP = (
+    "live simulator scenario: normal (the calendar is the wall clock) or peak (a Friday-night "
+    "peak with twice the demand and queues at 60%% of staffing, 40 minutes under way)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -817,7 +823,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("up", "start the embedded stack (tansu, worker, warehouse, live web, simulator)")
     p.add_argument("--port", type=int, help="port of the live page (default 8765)")
-    p.add_argument("--speed", type=float, default=10.0, help="simulator speed (1 = real time; default 10)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="simulator arrivals per minute x this (every wait and handling time stays real; default 10)",
+    )
+    p.add_argument("--scenario", choices=SCENARIO_NAMES, default="normal", help=SCENARIO_HELP)
     p.add_argument("--scale", type=float, default=1.0, help="simulator volume multiplier")
     p.add_argument("--seed", type=int, default=1, help="simulator seed")
     p.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
@@ -858,7 +870,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", help="write the expected monthly figures (JSON) to this file")
     p.add_argument("--kafka", help="produce to this Kafka bootstrap host:port")
     p.add_argument("--live", action="store_true", help="produce paced to the wall clock, from now")
-    p.add_argument("--speed", type=float, default=1.0, help="live pace multiplier")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="live: arrivals x this, durations real (default 1)"
+    )
+    p.add_argument("--scenario", choices=SCENARIO_NAMES, default="normal", help=SCENARIO_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("replay", "put a JSONL file through the processors into the warehouse")

@@ -32,10 +32,13 @@ from streams.sources.simulator.engine import Simulation, simulate, truth
 from streams.sources.simulator.faults import FaultReport
 from streams.sources.simulator.live import simulate_live
 from streams.sources.simulator.output import produce_kafka, write_jsonl
+from streams.sources.simulator.scenarios import SCENARIOS, Scenario
 
 __all__ = [
+    "SCENARIOS",
     "FaultReport",
     "Faults",
+    "Scenario",
     "SimConfig",
     "Simulation",
     "produce_kafka",

@@ -29,10 +29,13 @@ class Simulation:
     """One run. Iterate :meth:`events` (or :meth:`clean_events`); then :meth:`truth` is complete.
 
     ``keep_events=False`` builds no events at all and only records the truth (used by ``truth()``).
+    ``chunk`` is the span of simulated time generated at once (the live feed uses short chunks so its
+    first events come at once even at large volumes).
     """
 
-    def __init__(self, config: SimConfig, keep_events: bool = True) -> None:
+    def __init__(self, config: SimConfig, keep_events: bool = True, chunk: int = CHUNK) -> None:
         self.config = config
+        self.chunk = chunk
         self.start, self.end = run_bounds(config)
         self.buffer = EventBuffer()
         self.book = TruthBook()
@@ -56,7 +59,7 @@ class Simulation:
         """Every generated event exactly once, in (time, emission) order, with no faults."""
         c0 = self.start
         while c0 < self.end:
-            c1 = min(c0 + CHUNK, self.end)
+            c1 = min(c0 + self.chunk, self.end)
             self.buffer.chunk_end = c1
             for force in self.forces:
                 force.run_chunk(c0, c1)

@@ -8,11 +8,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.sources.simulator.clock import from_ms, iso, to_ms
+from streams.sources.simulator.clock import MINUTE, from_ms, iso, to_ms
 from streams.sources.simulator.config import SimConfig
-from streams.sources.simulator.engine import simulate
+from streams.sources.simulator.engine import Simulation
+from streams.sources.simulator.scenarios import NORMAL, Scenario
 
 _TIME_FIELDS = ("bt_connect_time", "first_reported_at", "occurred_at")
+LIVE_CHUNK = 15 * MINUTE  # simulated time generated at once: first events at once, even at volume
+MAX_SCALE = 1000.0  # SimConfig's bound on the volume scale
 
 
 def _utc_now() -> datetime:
@@ -46,15 +49,21 @@ def simulate_live(
     speed: float = 1.0,
     now_fn: Callable[[], datetime] = _utc_now,
     sleep_fn: Callable[[float], None] = time.sleep,
+    scenario: Scenario = NORMAL,
 ) -> Iterator[dict[str, Any]]:
     """Yield the events of ``config`` started at ``now_fn()``, each when the wall clock reaches it.
 
-    Simulated time runs ``speed`` times faster than the wall clock (1 = real time, 60 = a simulated
-    minute per second). Every timestamp (``time`` and the time fields in ``data``) is mapped onto
-    the wall clock, ``wall = wall0 + (sim - sim0) / speed``, so each event is stamped with the
-    current UTC time when it is yielded and a live wallboard sees it as happening now (at speeds
-    above 1 durations shrink by the same factor). ``config.start`` is replaced by the current
-    instant; ``config.days`` bounds the run in simulated days.
+    ``speed`` compresses arrivals, not time: ``speed`` times as many contacts and incidents arrive
+    per wall-clock minute (the volume scale is multiplied by it, and staffing follows the larger
+    demand as it follows any demand), while every duration (queue wait, patience, handling, dispatch
+    and travel) keeps its real length. Queueing is therefore real at any speed: a wait of 40 s is 40 s
+    on the wallboard against the real 10 s threshold, and queues build when demand outruns the
+    handlers. (Dividing every duration by ``speed`` instead would shrink waits below every threshold
+    and show empty, green queues.) Simulated time maps onto the wall clock one to one.
+
+    ``scenario`` chooses the simulated calendar, demand and staffing (:mod:`.scenarios`); a scenario
+    with a warm-up emits its first minutes at once, stamped in the recent past. ``config.start`` is
+    replaced; ``config.days`` bounds the run in simulated days.
 
     Every event id and entity id carries the run id (``config.run``, or a fresh
     :func:`new_run_id` when it is empty): the generator's counters start at 1 on every start, so
@@ -63,15 +72,25 @@ def simulate_live(
     """
     if speed <= 0:
         raise ValueError("speed must be positive")
-    wall0 = now_fn()
-    sim0_ms = to_ms(wall0)
-    wall0_ms = sim0_ms
-    live = config.model_copy(update={"start": from_ms(sim0_ms), "run": config.run or new_run_id(wall0)})
+    scale = config.scale * speed * scenario.demand
+    if scale > MAX_SCALE:
+        raise ValueError(f"speed x scale is {scale:g}; at most {MAX_SCALE:g}")
+    wall_now = now_fn()
+    sim0_ms = to_ms(scenario.calendar_start(wall_now))
+    wall0_ms = to_ms(wall_now) - scenario.warmup_minutes * MINUTE
+    live = config.model_copy(
+        update={
+            "start": from_ms(sim0_ms),
+            "run": config.run or new_run_id(wall_now),
+            "scale": scale,
+            "staffing": min(10.0, config.staffing * scenario.staffing),
+        }
+    )
 
     def wall(ms: int) -> int:
-        return wall0_ms + int((ms - sim0_ms) / speed)
+        return wall0_ms + (ms - sim0_ms)
 
-    for event in simulate(live):
+    for event in Simulation(live, chunk=LIVE_CHUNK).events():
         t = event.get("time")
         if not isinstance(t, str):
             yield event
