@@ -106,7 +106,16 @@ class IncidentDefinitions(_Group):
     )
     mental_health_basis: Literal["at_extract", "ever"] = Field(
         default="at_extract",
-        description="Mental-health qualifier counted when present at extract time, or if ever added.",
+        description="Mental-health qualifier counted when present at extract time, or if ever added "
+        "(ever: a qualifier added while the incident was open counts even if removed later).",
+    )
+    asb_basis: Literal["known_at_settle", "final_category", "qualifier_ever"] = Field(
+        default="known_at_settle",
+        description="Which incidents are ASB. known_at_settle (default): by the category known when "
+        "the figures are read: the final category of a closed incident, the opening category of one "
+        "still open (an open incident has no final category yet, so the newest month is not "
+        "undercounted); final_category: closed incidents whose final category is in the NICL ASB "
+        "chapter only; qualifier_ever: incidents that were ever given the ASB qualifier.",
     )
 
 

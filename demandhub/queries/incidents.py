@@ -111,6 +111,27 @@ HAVING month >= {first:Date} AND month <= {last:Date}
 """
 
 
+_ASB_EXPR = {
+    "final_category": "asb",
+    "known_at_settle": "asb OR (status = 'open' AND final_category IS NULL AND opening_chapter = 'ASB')",
+    "qualifier_ever": "has(qualifiers_ever, 'asb')",
+}
+_ASB_SQL = """
+SELECT toStartOfMonth(toTimeZone(assumeNotNull(created_at), {{tz:String}})) AS month, countIf({expr}) AS asb
+FROM incidents FINAL
+WHERE force_id = {{f:String}} AND NOT duplicate AND created_at IS NOT NULL
+  AND created_at >= {{lo:DateTime('UTC')}} AND created_at < {{hi:DateTime('UTC')}}
+GROUP BY month
+HAVING month >= {{first:Date}} AND month <= {{last:Date}}
+"""
+
+
+def _asb_by_month(wh: Warehouse, params: dict[str, Any], basis: str) -> dict[YearMonth, int]:
+    """ASB incidents per creation month under ``asb_basis``, from the incident facts."""
+    sql = _ASB_SQL.format(expr=_ASB_EXPR[basis])
+    return {YearMonth(m.year, m.month): int(n) for m, n in wh.query(sql, parameters=params).rows}
+
+
 @dataclass
 class _Acc:
     """Sums of one month, in the units the cells need."""
@@ -138,7 +159,6 @@ def _add_row(acc: _Acc, r: dict[str, Any], defs: IncidentDefinitions) -> None:
     acc.rows = True
     acc.incidents += r["incidents"]
     acc.mh += r["mh_ever"] if defs.mental_health_basis == "ever" else r["mh_now"]
-    acc.asb += r["asb"]
     grade = r["first_grade"] if defs.grade_basis == "first" else r["final_grade"]
     if grade:
         acc.mix_all += r["mix_base"]
@@ -179,8 +199,10 @@ def monthly_cells(
       first arrival), ``Cell(sum of minutes, n, sum of squared minutes)``, by the configured clock.
     * ``immediate_within_target_rate`` / ``priority_within_target_rate``: attended within target over
       attended with a target plus open unattended incidents already past their target at ``now``.
-    * ``incidents_total``, ``incidents_mental_health`` (by ``mental_health_basis``), ``incidents_asb``:
-      counts of incidents created in the month, duplicates excluded.
+    * ``incidents_total``, ``incidents_mental_health`` (by ``mental_health_basis``), ``incidents_asb``
+      (by ``asb_basis``: by default the category known when read, so an incident still open, which
+      has no final category, counts by its opening category): counts of incidents created in the
+      month, duplicates excluded.
     * ``immediate_share``: IMMEDIATE share of graded incidents created in the month (cancelled and
       duplicates excluded) by ``grade_basis`` (first grade by default).
 
@@ -199,6 +221,9 @@ def monthly_cells(
     accs: dict[YearMonth, _Acc] = defaultdict(_Acc)
     for r in wh.query(_MONTHLY_SQL, parameters=params).dicts():
         _add_row(accs[YearMonth(r["month"].year, r["month"].month)], r, defs)
+    for ym, n in _asb_by_month(wh, params, defs.asb_basis).items():
+        if ym in accs:
+            accs[ym].asb = n
     breaches = {
         k: v for k, v in _open_breaches(wh, force_id, now, definitions).items() if first <= k[0] <= last
     }

@@ -295,3 +295,25 @@ def _truncate(wh: Warehouse) -> None:
     ).rows
     for (name,) in rows:
         wh.command(f"TRUNCATE TABLE IF EXISTS `{name}`")
+
+
+def test_asb_counts_open_incidents_by_the_category_known(settings: Settings, wh: Warehouse) -> None:
+    # I20 opened as ASB nuisance with the ASB qualifier and is still open when the month settles:
+    # it has no final category yet, but it is an ASB incident of March.
+    i20 = [
+        created("I20", "2024-03-20 10:00", "Cambridge City", "urban", category="ASB_NUISANCE"),
+        ev("I20", "graded", "2024-03-20 10:01", grade="PRIORITY"),
+        ev("I20", "qualifier_added", "2024-03-20 10:05", qualifier="asb"),
+    ]
+    load(settings, wh, GOLDEN + i20)
+    defs = settings.definitions
+    cells = monthly_cells(wh, "cambs", FEB, MARCH, defs, now=NOW_BREACHED)
+    assert cells["incidents_asb"][MARCH] == Cell(2)  # I1 closed ASB_PERSONAL, I20 open ASB_NUISANCE
+    assert defs.incidents.asb_basis == "known_at_settle"
+
+    def asb(basis: str) -> Cell:
+        other = defs.model_copy(update={"incidents": defs.incidents.model_copy(update={"asb_basis": basis})})
+        return monthly_cells(wh, "cambs", FEB, MARCH, other, now=NOW_BREACHED)["incidents_asb"][MARCH]
+
+    assert asb("final_category") == Cell(1)  # closed incidents only (I1)
+    assert asb("qualifier_ever") == Cell(1)  # the ASB qualifier: I20 only

@@ -87,9 +87,13 @@ def _incident(c: Counter[str], f: dict[str, list[dict[str, Any]]], end: datetime
     mh_removed = _first(f, "incident.qualifier_removed.v1", qualifier="mental_health")
     c["inc_mh"] += bool(mh_added and not mh_removed and not merged)
     closed = _first(f, "incident.closed.v1")
-    c["inc_asb"] += bool(closed and closed["data"]["final_category"] in ASB_CATEGORIES)
     graded = _first(f, "incident.graded.v1")
     gone = _first(f, "incident.cancelled.v1") or _first(f, "incident.merged_as_duplicate.v1")
+    # ASB by the category known at the end: final when closed, opening while still open.
+    known = (
+        closed["data"]["final_category"] if closed else None if gone else created["data"]["opening_category"]
+    )
+    c["inc_asb"] += known in ASB_CATEGORIES
     if graded and not gone:
         c["graded"] += 1
         c["first_imm"] += graded["data"]["grade"] == "IMMEDIATE"

@@ -133,6 +133,8 @@ class IncidentModel:
         if withdrawn != "merged":  # a duplicate is not an incident of its own
             c["inc"] += 1
             c["inc_mh"] += mental_health
+        if withdrawn == "" and cat.code in ASB_CATEGORIES:  # withdrawn after the end: still open
+            c["inc_asb"] += 1
         self._grade_truth(c, graded, g0, withdrawn in ("merged", "cancelled"))
         return iid
 
@@ -286,7 +288,7 @@ class IncidentModel:
             final = rng.choice(RECATEGORISE[final])
         closed = ctx.emit("cad", "incident.closed.v1", t_close, iid, {"final_category": final})
         c = ctx.tally(tc)
-        if closed and final in ASB_CATEGORIES:
+        if (final if closed else cat.code) in ASB_CATEGORIES:  # open at the end: its opening category
             c["inc_asb"] += 1
         if not self_init and graded:
             self._response_truth(c, g1 if regraded else g0, urban, tc, arrival, closed)

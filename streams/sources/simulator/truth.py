@@ -37,8 +37,10 @@ incidents by ``created``; crimes by ``recorded``.
   channel, self-initiated and cancelled ones included).
 - ``incidents_mental_health``: of those, the ones with the mental-health qualifier added and not
   removed by the end of the run.
-- ``incidents_asb``: of those, the ones closed with a final category in the ASB chapter
-  (ASB_PERSONAL, ASB_NUISANCE, ASB_ENVIRONMENTAL).
+- ``incidents_asb``: of those, the ones whose category known at the end of the run is in the ASB
+  chapter (ASB_PERSONAL, ASB_NUISANCE, ASB_ENVIRONMENTAL): the final category of an incident closed
+  by the end, the opening category of one still open (not closed, cancelled or merged by the end);
+  ``incidents.asb_basis = known_at_settle``.
 - ``immediate_share``: percent of incidents created in the month and graded, excluding those
   cancelled or merged as duplicates by the end, whose first grade is IMMEDIATE.
 - ``immediate_time_to_respond_mins``: mean minutes (unrounded) from creation to first arrival of
