@@ -64,8 +64,10 @@ def staffing_hours(
     threshold_s: float,
     target: float,
     per_handler: int,
+    basis: str = "forecast",
 ) -> dict[str, Any]:
-    """Handlers needed per forecast hour for ``target`` within ``threshold_s`` (pure, given inputs)."""
+    """Handlers needed per forecast hour for ``target`` within ``threshold_s`` (pure, given inputs).
+    ``basis`` names where the hours' demand came from (``forecast`` or ``last_60_minutes``)."""
     handle = measures.handle_seconds
     patience = st.patience_seconds(measures.abandoned, measures.waited_seconds)
     rows = []
@@ -93,6 +95,7 @@ def staffing_hours(
         "measured_abandoned": measures.abandoned,
         "contacts_per_handler": per_handler,
         "model": "erlang_a" if patience is not None else "erlang_c",
+        "demand_basis": basis,
         "hours": rows,
     }
 
@@ -134,6 +137,13 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
         expected_so_far = sum(b.expected for b in done)
         offered_so_far = sum(offered.get(b.start, 0.0) for b in done)
         level, ahead = fc.forecast(offered, now, horizon, weeks, tz, first)
+        hours, basis = fc.hourly(ahead), "forecast"
+        if not hours:  # no past weeks yet: size the next hours on the arrival rate of the last hour
+            since = max(now - timedelta(hours=1), first)
+            span_h = (now - since).total_seconds() / 3600
+            rate = sum(c.offered for t, c in mine.items() if t >= since) / span_h if span_h > 0 else 0.0
+            hours = [(current + fc.SLOT + timedelta(hours=i), rate) for i in range(horizon)]
+            basis = "last_60_minutes"
         threshold = float(defs.calls.service_threshold_seconds.get(queue, 0))
         target = settings.service_level_targets.get(queue, 0.9)
         per_handler = settings.contacts_per_handler.get(queue, 1)
@@ -159,7 +169,7 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
                     for f in ahead
                     if f is not None
                 ],
-                "staffing": staffing_hours(fc.hourly(ahead), measures[queue], threshold, target, per_handler),
+                "staffing": staffing_hours(hours, measures[queue], threshold, target, per_handler, basis),
             }
         )
     return to_jsonable(  # type: ignore[no-any-return]

@@ -268,3 +268,92 @@ def test_sign_in_see_the_wallboard_move_and_go_stale(
     finally:
         if server is not None:
             server.stop()
+
+
+# -- trends, forecast band and the peak scenario -------------------------------------------------------
+def _open_wallboard(browser: WebDriver, server: LiveServer) -> None:
+    browser.get(f"{server.url}/login")
+    browser.type("#token", SUPERVISOR)
+    browser.click("#sign-in")
+    browser.wait_for("the live page", lambda: browser.url().endswith(f":{server.port}/"))
+
+
+def test_the_forecast_band_is_drawn_with_demand_against_normal(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    """Three past Wednesdays give the 999 band; today runs 46 % above it (48 for 33); the page draws the band,
+    the service-level sparkline and the handlers needed."""
+    from tests.integration.test_web_api import NOW
+    from tests.integration.test_web_trends import history_scene
+
+    settings: Settings = make_settings(tmp_path, staffing_measure_days=28)
+    Feed(settings, wh, lambda: NOW).send(history_scene())
+    server = serve(settings, wh, lambda: NOW)
+    try:
+        _open_wallboard(browser, server)
+        card = '#trends [data-trend-queue="999"]'
+        browser.wait_for(
+            "the forecast band",
+            lambda: (
+                browser.script(
+                    f"const c = document.querySelector('{card} svg.trend-chart'); return c && c.dataset.band;"
+                )
+                == "drawn"
+            ),
+        )
+        polygons = browser.script(f"return document.querySelectorAll('{card} polygon.band').length;")
+        assert polygons >= 2  # today's band and the forecast's
+        assert browser.script(f"return document.querySelector('{card} polyline.offered') !== null;")
+        assert browser.script(f"return document.querySelector('{card} polyline.sl') !== null;")
+        assert "+46% vs normal" in browser.text(f"{card} .trend-ratio")
+        staffing = browser.text(f"{card} .trend-staffing")
+        assert "handlers" in staffing and "90% in 10 s" in staffing
+        needed = browser.script(f"return document.querySelector('{card} .trend-staffing').dataset.requiredA;")
+        assert needed and int(needed) >= 1
+        chat = '#trends [data-trend-queue="webchat"]'
+        assert "no history" in browser.text(f"{chat} .trend-ratio")
+        browser.screenshot(ARTIFACTS / "live-page-trends.png")
+    finally:
+        server.stop()
+
+
+def test_the_peak_scenario_shows_amber_queues_and_breached_incidents(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    """`demandhub up --scenario peak`: the simulator's Friday-night peak, 40 minutes under way when
+    the page opens, goes through the pipeline; the page shows an amber queue and a breached incident."""
+    from streams.sources.simulator import SimConfig, simulate_live
+    from streams.sources.simulator.scenarios import PEAK
+
+    settings: Settings = make_settings(tmp_path)
+    now = datetime.now(UTC)
+    clock_at = [now]
+
+    def fake_sleep(seconds: float) -> None:
+        clock_at[0] += timedelta(seconds=seconds)
+
+    config = SimConfig(start=now.date(), days=1, seed=5, scale=1.0)
+    events = []
+    for envelope in simulate_live(
+        config, speed=4.0, now_fn=lambda: clock_at[0], sleep_fn=fake_sleep, scenario=PEAK
+    ):
+        if datetime.fromisoformat(envelope["time"]) >= now:
+            break  # what the hub has received when the page opens
+        events.append(envelope)
+    Feed(settings, wh, lambda: datetime.now(UTC)).send(events)
+    server = serve(settings, wh, lambda: datetime.now(UTC))
+    try:
+        _open_wallboard(browser, server)
+        amber_queue = (
+            "return [...document.querySelectorAll('#queues [data-queue]')].filter("
+            "t => t.querySelector('.stat.alert, .rate.warn')).map(t => t.dataset.queue);"
+        )
+        browser.wait_for("an amber queue", lambda: bool(browser.script(amber_queue)), timeout=60)
+        browser.wait_for(
+            "a breached incident",
+            lambda: browser.script("return document.querySelectorAll('#incidents tbody tr.red').length;") > 0,
+            timeout=60,
+        )
+        browser.screenshot(ARTIFACTS / "live-page-peak.png")
+    finally:
+        server.stop()

@@ -58,6 +58,8 @@ def history_scene() -> list[dict[str, Any]]:
         slot = today_8 + timedelta(minutes=15 * i)
         for j, wait in enumerate((3, 6, 15)):
             raw += ended_call(f"T{i}-{j}", "999", slot + timedelta(minutes=2 + 4 * j), wait)
+    for i in range(4):  # 101 primary: calls in the last hour only, no past weeks
+        raw += ended_call(f"P{i}", "101-primary", datetime(2024, 6, 12, 11, 10 + 10 * i, tzinfo=LONDON), 20)
     return raw
 
 
@@ -110,6 +112,12 @@ def test_trends_band_ratio_forecast_and_staffing(trend_server: LiveServer) -> No
     assert (first["required_erlang_c"], first["required_erlang_a"]) == (expected.erlang_c, expected.erlang_a)
     assert first["required_erlang_c"] >= 1 and first["service_level_at_required"] >= 0.9
     assert staffing["service_level_target"] == 0.9 and staffing["threshold_seconds"] == 10
+
+    assert staffing["demand_basis"] == "forecast"
+    fresh = next(q for q in doc["queues"] if q["queue"] == "101-primary")["staffing"]
+    assert fresh["demand_basis"] == "last_60_minutes"  # no history: the last hour's arrival rate
+    assert [h["offered_expected"] for h in fresh["hours"]] == [4.0] * 4
+    assert fresh["hours"][0]["required_erlang_c"] >= 1
 
     chat = next(q for q in doc["queues"] if q["queue"] == "webchat")
     assert chat["history_weeks_used"] == 0 and chat["ratio_to_normal"] is None and chat["forecast"] == []
