@@ -575,7 +575,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     wh = None
     try:
         wh = open_warehouse(settings)
-        pipeline = build_pipeline(settings, wh)
+        pipeline = build_pipeline(settings, wh, lazy_rollups=True)  # rollups refreshed once at the end
         with _progress("replay", "lines", args.quiet) as progress:
             task = progress.add_task("replay", total=lines)
 

@@ -59,12 +59,22 @@ def open_warehouse(settings: Settings, apply_migrations: bool = True) -> Warehou
     return wh
 
 
-def build_pipeline(settings: Settings, wh: Warehouse) -> Pipeline:
-    """The pipeline with every registered fold and rollup (and the chaos switch, if set)."""
+def build_pipeline(settings: Settings, wh: Warehouse, lazy_rollups: bool = False) -> Pipeline:
+    """The pipeline with every registered fold and rollup (and the chaos switch, if set).
+
+    ``lazy_rollups``: batches only log the rollup buckets they touch; the caller refreshes them (the
+    worker's refresher loop, the end of a replay)."""
     from sinks.clickhouse.faults import maybe_flaky
 
     sink = maybe_flaky(wh, settings.fault_sink_fail_flag)
-    return Pipeline(settings, sink, registry.folds(), pseudonymisation_key(settings), registry.refreshers())
+    return Pipeline(
+        settings,
+        sink,
+        registry.folds(),
+        pseudonymisation_key(settings),
+        registry.refreshers(),
+        lazy_rollups=lazy_rollups,
+    )
 
 
 def hub_file(settings: Settings) -> Path:
@@ -259,11 +269,14 @@ def run_worker(
 
     from demandhub.web.live import add_live_routes
     from demandhub.web.server import build_web_app, start_web
+    from sinks.clickhouse import rollups
     from streams.app import build_app
 
     wh = open_warehouse(settings)
-    pipeline = build_pipeline(settings, wh)
-    app = build_app(settings, pipeline, broker, observers=registry.observers())
+    pipeline = build_pipeline(settings, wh, lazy_rollups=True)
+    refresher = rollups.Refresher(connect(settings.resolved_dsn), pipeline.rollups)
+    rollups.register(refresher)  # readers in this process (web routes) refresh through it
+    app = build_app(settings, pipeline, broker, observers=registry.observers(), refresher=refresher)
     url = f"http://{settings.web_host}:{settings.web_port}/"
 
     if serve_web:
@@ -300,6 +313,10 @@ def run_worker(
     finally:
         _close_idle_thread_loop(app)
         hub_file(settings).unlink(missing_ok=True)
+        rollups.unregister(refresher)
+        with contextlib.suppress(Exception):  # the lease lapses by itself if this fails
+            refresher.release()
+        refresher.wh.close()
         wh.close()
 
 
@@ -408,6 +425,8 @@ def replay(
         heap.settle()
         if progress:
             progress(len(batch))
+    if pipeline.lazy_rollups:
+        pipeline.refresh_rollups()  # once per file, in runs of months
     return totals
 
 

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     batch_max_seconds: float = Field(
         default=0.25, gt=0, description="A batch closes after this many seconds even if not full."
     )
+    rollup_refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="The worker recomputes the rollup buckets its batches touched at most this often "
+        "(readers of rollups refresh pending buckets first, so they never read a stale figure).",
+    )
     sink_retry_max_seconds: float = Field(
         default=30.0, gt=0, description="Cap of the exponential back-off between sink retries."
     )

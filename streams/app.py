@@ -22,6 +22,7 @@ from faust.types import EventT
 from demandhub.settings import Settings
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
 from sinks.clickhouse.errors import data_location, is_out_of_space
+from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
 from streams import heap
 from streams.pipeline import BatchReport, Pipeline, RawMessage
@@ -117,8 +118,11 @@ def build_app(
     broker: str,
     observers: Sequence[BatchObserver] = (),
     app_id: str = "demandhub",
+    refresher: Refresher | None = None,
 ) -> faust.App:
-    """A faust app with one agent per input topic, wired to ``pipeline``."""
+    """A faust app with one agent per input topic, wired to ``pipeline``; with ``refresher``, a
+    timer that refreshes the rollup buckets the batches logged (at most every
+    ``settings.rollup_refresh_seconds``)."""
     app = faust.App(
         app_id,
         broker=f"kafka://{broker}",
@@ -144,6 +148,8 @@ def build_app(
         _add_agent(app, spec, settings, runner, dlq_topics)
     _add_lag_timer(app)
     _add_heap_settling(app)
+    if refresher is not None:
+        _add_rollup_refresh(app, refresher, settings.rollup_refresh_seconds)
     app.conf.demandhub_runner = runner  # type: ignore[attr-defined]
     return app
 
@@ -167,6 +173,21 @@ def _add_agent(
     consume.__name__ = f"consume_{spec.entity}"
     consume.__qualname__ = consume.__name__
     app.agent(topic, name=f"demandhub.{spec.entity}", concurrency=1)(consume)
+
+
+def _add_rollup_refresh(app: faust.App, refresher: Refresher, interval: float) -> None:
+    """The worker's one rollup refresher (see :mod:`sinks.clickhouse.rollups`): on a warehouse
+    handle of its own, so it never waits for the pipeline's writes, nor they for it."""
+
+    @app.task
+    async def refresh_rollups() -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await asyncio.to_thread(refresher.refresh)
+            except Exception as exc:  # the buckets stay logged: the next cycle retries them
+                log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
 HEAP_SETTLE_SECONDS = 10.0

@@ -10,8 +10,12 @@
    only fact rows that changed, the quarantines that started or were resolved, and the conflicting
    copies of a known ``(source, id)`` newly seen (the kept copy is the fold's, see
    :func:`~streams.domain.base.dedupe_sorted`; the ledger gets every copy that is kept at the time);
-4. writes fact rows (deleting any a subject no longer produces), refreshes the rollups of touched
-   buckets, then rejected rows and, last, the ledger rows (so a batch interrupted half-way is recomputed in full when it is redelivered).
+4. logs the rollup buckets the changed fact rows touch (``rollup_dirty``), writes fact rows (deleting
+   any a subject no longer produces), then rejected rows and, last, the ledger rows (so a batch
+   interrupted half-way is recomputed in full when it is redelivered, and a bucket whose facts may
+   have changed stays logged until it is refreshed). Rollups are recomputed from the log: after
+   every batch (the default), or lazily by the worker's one refresher and at the end of a replay
+   (``lazy_rollups``; see :mod:`sinks.clickhouse.rollups`).
 
 It returns a :class:`BatchReport`; the caller acknowledges (commits) the batch only after ``process``
 returned. Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
@@ -40,6 +44,7 @@ from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
 from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_json
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
 from streams.domain.base import Fold, FoldResult, Row, conflicts, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
@@ -61,8 +66,8 @@ REJECT_COLUMNS = (
     "resolved_at",
 )
 
-RollupRefresher = Callable[[Warehouse, Sequence[Row], Sequence[Row]], None]
-"""Called after fact rows of one table were written: (warehouse, old rows, new rows)."""
+RollupRefresher = Sequence[LazyRollup]
+"""The rollups whose buckets the rows of one fact table fall in (see :mod:`sinks.clickhouse.rollups`)."""
 
 
 @dataclass(frozen=True)
@@ -377,6 +382,7 @@ class Pipeline:
         refreshers: Mapping[str, RollupRefresher] | None = None,
         cache_capacity: int = 50_000,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lazy_rollups: bool = False,
     ) -> None:
         self.settings = settings
         self.definitions = settings.definitions
@@ -386,7 +392,11 @@ class Pipeline:
         for fold in folds:
             for entity in fold.entities:
                 self.folds[entity] = fold
-        self.refreshers = dict(refreshers or {})
+        self.refreshers = {table: tuple(r) for table, r in (refreshers or {}).items()}
+        self.rollups = tuple({r.table: r for rs in self.refreshers.values() for r in rs}.values())
+        self.lazy_rollups = lazy_rollups
+        """False: every batch ends with a refresh of the logged buckets; True: someone else refreshes
+        them (the worker's refresher loop, the end of a replay, a reader)."""
         self.cache = SubjectCache(cache_capacity)
         self._identities: dict[str, tuple[str, ...]] = {}
         self.now = now
@@ -682,22 +692,31 @@ class Pipeline:
         new_rows: dict[str, list[Row]],
         ingest: datetime,
     ) -> None:
-        # The ledger goes last: a subject's new events count as "seen" only once its facts and
-        # rollups are durable, so a batch that failed half-way is recomputed in full on retry.
+        # The dirty-bucket log goes first and the ledger last: a subject's new events count as "seen"
+        # only once its facts are durable and their rollup buckets are logged for a refresh, so a
+        # batch that failed half-way is recomputed in full on retry and no bucket misses a refresh.
         wh = self.warehouse
+        dirty = dirty_rows(self.refreshers, old_rows, new_rows)
         with wh.exclusive():
+            log_dirty(wh, dirty)
+            report.rows_written["rollup_dirty"] += len(dirty)
             for table, rows in new_rows.items():
                 wh.insert_dicts(table, rows)
                 report.rows_written[table] += len(rows)
                 report.new_rows[table].extend(rows)
             for table, previous in old_rows.items():
                 self._withdraw(table, previous, new_rows.get(table, []))
-            for table, rows in new_rows.items():
-                refresher = self.refreshers.get(table)
-                if refresher is not None:
-                    refresher(wh, old_rows.get(table, []), rows)
             rejects = self._reject_rows(report, ingest)
             wh.insert("rejected_events", rejects, REJECT_COLUMNS)
             report.rows_written["rejected_events"] += len(rejects)
             wh.insert("events", ledger, LEDGER_COLUMNS)
             report.rows_written["events"] += len(ledger)
+            if not self.lazy_rollups:
+                self.refresh_rollups()
+
+    def refresh_rollups(self) -> int:
+        """Recompute every logged rollup bucket now (on this pipeline's warehouse handle)."""
+        if not self.rollups:
+            return 0
+        with self.warehouse.exclusive():
+            return refresh_pending(self.warehouse, self.rollups)

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups_contacts import refresh_channel_rollup, refresh_queue_rollup
-from sinks.clickhouse.rollups_incidents import refresh_incidents_hourly
+from sinks.clickhouse.rollups import all_rollups, by_fact_table
 from streams import metrics_contacts, metrics_crimes, metrics_incidents
 from streams.domain.base import Fold
 from streams.domain.contacts import CallFold, OnlineReportFold, WebchatFold
@@ -29,13 +28,10 @@ def folds() -> list[Fold]:
 
 
 def refreshers() -> Mapping[str, RollupRefresher]:
-    """Rollup refreshers keyed by the fact table whose writes trigger them (crime readers query the
-    deduplicated facts directly)."""
-    return {
-        "contact_legs": refresh_queue_rollup,
-        "contacts": refresh_channel_rollup,
-        "incidents": refresh_incidents_hourly,
-    }
+    """The rollups keyed by the fact table whose writes touch their buckets (contact_legs: queues per
+    15 minutes, contacts: channels per 15 minutes, incidents: incidents per hour; crime readers query
+    the deduplicated facts directly)."""
+    return by_fact_table(all_rollups())
 
 
 def observers() -> list[Callable[[BatchReport], None]]:

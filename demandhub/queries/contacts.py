@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.definitions import CallDefinitions, Definitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.rollups_contacts import ROLLUPS, recompute_rows, stored_rows
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
@@ -318,6 +319,7 @@ def monthly_cells(
     per-queue rule (queue abandons / queued, short abandons out of both); 101 abandonment is end to
     end (offered and never answered / offered, short abandons out of both).
     """
+    ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
     lo, hi = _month_bounds(first, last, definitions.timezone)
     params = {
         "f": force_id,
@@ -361,7 +363,9 @@ def reconcile_day(
     """Recompute one local day of both contact rollups from the facts and list every difference
     from the stored rollups: ``{"table", "key", "column", "rollup", "facts"}`` (column ``"*"`` for a
     row present on one side only). An empty list means the rollups agree with the facts. Quantile
-    states are not compared."""
+    states are not compared. Buckets still logged for a lazy refresh are refreshed first (a
+    difference then means a rollup that disagrees with the facts, not one about to be refreshed)."""
+    ensure_fresh(wh)
     tz = (definitions or Definitions()).timezone
     start, end = local_day_bounds(day, tz)
     params = {"f": force_id, "s": start, "e": end}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions, IncidentDefinitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.rollups import ensure_fresh
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
 from streams.domain.incidents import WATCH_GRADES, target_seconds, watch_status
@@ -207,6 +208,7 @@ def monthly_cells(
       duplicates excluded) by ``grade_basis`` (first grade by default).
 
     A month without data, or a rate or mean whose denominator is zero, is absent."""
+    ensure_fresh(wh)  # hours logged by recent batches are recomputed first
     defs = definitions.incidents
     now = now or datetime.now(UTC)
     lo, hi = _month_start(first - 1), _month_start(last + 2)  # generous UTC margin around local months

@@ -164,12 +164,16 @@ _PLACED_BUCKET = "toStartOfFifteenMinutes(placed_at)"
 _BUCKETS_IN = "bucket IN (SELECT toDateTime(arrayJoin({b:Array(String)}), 'UTC'))"
 
 
-def refresh(wh: Warehouse, rollup: Rollup, force_id: str, buckets: set[datetime]) -> None:
-    """Tombstone then recompute ``buckets`` of ``rollup`` for one force."""
+def refresh(
+    wh: Warehouse, rollup: Rollup, force_id: str, buckets: set[datetime], version: int | None = None
+) -> None:
+    """Tombstone (at ``version``) then recompute (at ``version + 1``) ``buckets`` of ``rollup`` for
+    one force. The lazy refresher passes a version read from the warehouse's own clock
+    (:mod:`sinks.clickhouse.rollups`); without one, this process's clock."""
     if not buckets:
         return
     params = _bucket_params(force_id, buckets)
-    version = time.time_ns()
+    version = time.time_ns() if version is None else version
     keys = ", ".join(rollup.keys)
     wh.command(
         f"INSERT INTO {rollup.table} ({keys}, is_deleted, version) "

@@ -128,12 +128,14 @@ def _recompute_sql() -> str:
     )
 
 
-def refresh_buckets(wh: Warehouse, buckets: dict[str, set[datetime]]) -> None:
-    """Recompute the given (force, hour) buckets of ``incidents_hourly`` from the facts."""
+def refresh_buckets(wh: Warehouse, buckets: dict[str, set[datetime]], version: int | None = None) -> None:
+    """Recompute the given (force, hour) buckets of ``incidents_hourly`` from the facts (tombstones at
+    ``version``, rows at ``version + 1``; the lazy refresher passes a version read from the
+    warehouse's own clock, see :mod:`sinks.clickhouse.rollups`)."""
     for force_id, hours in buckets.items():
         if not hours:
             continue
-        version = next_version()
+        version = next_version() if version is None else version
         params = {"f": force_id, "h": sorted(hours)}
         with wh.exclusive():
             wh.command(_tombstone_sql(), parameters={**params, "v": version})

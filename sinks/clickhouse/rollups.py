@@ -1,0 +1,327 @@
+"""Lazy rollup refresh: a dirty-bucket log written before the facts, drained by one refresher.
+
+Contract (the rollup pattern of the hub, replacing a refresh after every batch):
+
+- Every rollup is recomputed, bucket by bucket, from the deduplicated facts (never incremented), so a
+  refresh can be deferred and repeated at will and stays exact.
+- The pipeline logs the buckets a batch's fact rows touch (old and new versions) in ``rollup_dirty``
+  *before* it writes the facts, hence before the ledger: whatever point a crash hits, a bucket whose
+  facts may have changed stays logged until a refresh after that change has recomputed it.
+- :func:`refresh_pending` reads the log, recomputes the logged buckets (one statement pair per rollup,
+  force and run of at most :data:`MONTHS_PER_STATEMENT` months, under ClickHouse's limit of 100
+  partitions per insert) and then deletes exactly the entries it read; an entry logged meanwhile
+  stays for the next refresh.
+- Versions of refreshed rows come from the warehouse's own clock (``now64(9)`` on the server, or the
+  one process of an embedded chDB), never from the clocks of the hosts the workers run on, and only
+  one refresher works at a time: :class:`Refresher` holds a lease (``rollup_refresh_lease``, expiry
+  on the server's clock) and refreshes only while it holds it. With several workers on one server the
+  others log buckets and leave the refresh to the holder; when it stops, another takes the lease.
+- Readers of rollups call :func:`ensure_fresh` first: the buckets logged when it is called are
+  refreshed (by this process's refresher, or by the caller when it may hold the lease) before it
+  returns, so a reader's figures equal a recompute from the facts it can see.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sinks.clickhouse.client import Warehouse
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+Buckets = dict[str, set[datetime]]
+"""Bucket starts per force."""
+
+DIRTY_TABLE = "rollup_dirty"
+LEASE_TABLE = "rollup_refresh_lease"
+LEASE_NAME = "rollups"
+MONTHS_PER_STATEMENT = 60
+DELETE_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class LazyRollup:
+    """One rollup table: the fact table whose writes touch it, how rows map to its buckets, and how a
+    set of buckets of one force is recomputed (at a given version)."""
+
+    table: str
+    facts: str
+    buckets: Callable[[Iterable[Row]], Buckets]
+    refresh: Callable[[Warehouse, str, set[datetime], int], None]
+
+
+def dirty_rows(
+    rollups: Mapping[str, Sequence[LazyRollup]],
+    old_rows: Mapping[str, Sequence[Row]],
+    new_rows: Mapping[str, Sequence[Row]],
+) -> list[list[Any]]:
+    """``rollup_dirty`` rows (rollup, force, bucket) for fact rows about to be written or withdrawn."""
+    out: list[list[Any]] = []
+    for table in sorted(set(old_rows) | set(new_rows)):
+        rows = [*old_rows.get(table, ()), *new_rows.get(table, ())]
+        if not rows:
+            continue
+        for rollup in rollups.get(table, ()):
+            for force_id, buckets in rollup.buckets(rows).items():
+                out.extend([rollup.table, force_id, _utc(b)] for b in sorted(buckets))
+    return out
+
+
+def log_dirty(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
+    wh.insert(DIRTY_TABLE, rows, ("rollup_table", "force_id", "bucket"))
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def warehouse_version(wh: Warehouse) -> int:
+    """Nanoseconds on the warehouse's own clock (the server's; the process's for embedded chDB)."""
+    return int(wh.query("SELECT toUnixTimestamp64Nano(now64(9))").rows[0][0])
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Logged buckets as read: per (rollup, force) the buckets and the log entries naming them."""
+
+    buckets: dict[tuple[str, str], set[datetime]]
+    entries: dict[tuple[str, str], list[str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def ids(self) -> set[str]:
+        return {e for found in self.entries.values() for e in found}
+
+
+def pending(wh: Warehouse) -> Pending:
+    """Every entry of the dirty log, grouped by rollup and force."""
+    rows = wh.query(
+        f"SELECT rollup_table, force_id, bucket, groupArray(toString(entry)) FROM {DIRTY_TABLE} "
+        "GROUP BY rollup_table, force_id, bucket"
+    ).rows
+    buckets: dict[tuple[str, str], set[datetime]] = defaultdict(set)
+    entries: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for rollup, force_id, bucket, ids in rows:
+        key = (str(rollup), str(force_id))
+        buckets[key].add(_utc(bucket))
+        entries[key].extend(ids)
+    return Pending(dict(buckets), dict(entries))
+
+
+def _by_months(buckets: set[datetime]) -> list[set[datetime]]:
+    """``buckets`` in runs spanning at most :data:`MONTHS_PER_STATEMENT` calendar months."""
+    months: dict[tuple[int, int], set[datetime]] = defaultdict(set)
+    for b in buckets:
+        months[(b.year, b.month)].add(b)
+    keys = sorted(months)
+    return [
+        set().union(*(months[k] for k in keys[i : i + MONTHS_PER_STATEMENT]))
+        for i in range(0, len(keys), MONTHS_PER_STATEMENT)
+    ]
+
+
+def refresh_pending(wh: Warehouse, rollups: Iterable[LazyRollup], version: int | None = None) -> int:
+    """Recompute every logged bucket, then delete the entries read. Returns the buckets refreshed.
+
+    Entries of a rollup not in ``rollups`` are left alone. Not exclusive by itself: call it where
+    one refresher runs (see :class:`Refresher`)."""
+    found = pending(wh)
+    if not found:
+        return 0
+    by_table = {r.table: r for r in rollups}
+    version = warehouse_version(wh) if version is None else version
+    refreshed = 0
+    done: list[str] = []
+    for (table, force_id), buckets in sorted(found.buckets.items()):
+        rollup = by_table.get(table)
+        if rollup is None:
+            continue
+        for run in _by_months(buckets):
+            rollup.refresh(wh, force_id, run, version)
+        refreshed += len(buckets)
+        done.extend(found.entries[(table, force_id)])
+    for start in range(0, len(done), DELETE_CHUNK):
+        wh.command(
+            f"DELETE FROM {DIRTY_TABLE} WHERE entry IN {{e:Array(UUID)}}",
+            parameters={"e": done[start : start + DELETE_CHUNK]},
+        )
+    return refreshed
+
+
+def all_rollups() -> tuple[LazyRollup, ...]:
+    """Every rollup of the hub (contact queues and channels per 15 minutes, incidents per hour)."""
+    from sinks.clickhouse import rollups_contacts as rc
+    from sinks.clickhouse import rollups_incidents as ri
+
+    def contacts(rollup: rc.Rollup) -> LazyRollup:
+        return LazyRollup(
+            rollup.table,
+            rollup.facts,
+            lambda rows: rc.touched_buckets(list(rows)),
+            lambda wh, force_id, buckets, version: rc.refresh(wh, rollup, force_id, buckets, version),
+        )
+
+    return (
+        contacts(rc.QUEUE_ROLLUP),
+        contacts(rc.CHANNEL_ROLLUP),
+        LazyRollup(
+            "incidents_hourly",
+            "incidents",
+            ri.touched_buckets,
+            lambda wh, force_id, buckets, version: ri.refresh_buckets(wh, {force_id: buckets}, version),
+        ),
+    )
+
+
+def by_fact_table(rollups: Iterable[LazyRollup]) -> dict[str, tuple[LazyRollup, ...]]:
+    """The rollups each fact table's writes touch."""
+    found: dict[str, list[LazyRollup]] = defaultdict(list)
+    for rollup in rollups:
+        found[rollup.facts].append(rollup)
+    return {table: tuple(r) for table, r in found.items()}
+
+
+def holder_id() -> str:
+    """This process, as a lease holder: host, pid and a random part (a restarted pid is another)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Refresher:
+    """The one refresher of a warehouse's rollups in this process (a lease makes it the one of the
+    warehouse): :meth:`refresh` drains the dirty log while the lease is held."""
+
+    def __init__(
+        self,
+        wh: Warehouse,
+        rollups: Iterable[LazyRollup],
+        lease_seconds: float = 10.0,
+        holder: str | None = None,
+    ) -> None:
+        self.wh = wh
+        self.rollups = tuple(rollups)
+        self.lease_seconds = lease_seconds
+        self.holder = holder or holder_id()
+        self._lock = threading.Lock()
+        self._confirmed = False
+
+    def _lease(self) -> tuple[str, float] | None:
+        """(holder, seconds left on the server's clock; negative once lapsed), if ever claimed."""
+        rows = self.wh.query(
+            f"SELECT holder, toFloat64(expires - now64(3)) FROM {LEASE_TABLE} FINAL "
+            "WHERE name = {n:String}",
+            parameters={"n": LEASE_NAME},
+        ).rows
+        return (str(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def _claim(self, seconds: float) -> None:
+        self.wh.command(
+            f"INSERT INTO {LEASE_TABLE} (name, holder, expires, version) SELECT {{n:String}}, "
+            "{h:String}, now64(3) + toIntervalMillisecond({ms:UInt64}), toUnixTimestamp64Nano(now64(9))",
+            parameters={"n": LEASE_NAME, "h": self.holder, "ms": int(seconds * 1000)},
+        )
+
+    def hold(self) -> bool:
+        """Claim or renew the lease; True when this refresher holds it.
+
+        A held lease is renewed once half of it has run. A new claim is confirmed by the next call
+        before it is used: two processes that claimed a free lease at the same moment both see the
+        later claim by then, and only its holder refreshes."""
+        current = self._lease()
+        if current is not None and current[0] != self.holder and current[1] > 0:
+            self._confirmed = False
+            return False
+        mine = current is not None and current[0] == self.holder and current[1] > 0
+        if mine and self._confirmed and current is not None and current[1] > self.lease_seconds / 2:
+            return True
+        self._claim(self.lease_seconds)
+        current = self._lease()
+        held = current is not None and current[0] == self.holder
+        ready = held and (mine or self._confirmed)
+        self._confirmed = held
+        return ready
+
+    def release(self) -> None:
+        """Give the lease up (a stopping worker), so another process need not wait for it to lapse."""
+        with self._lock:
+            current = self._lease()
+            if current is not None and current[0] == self.holder:
+                self._claim(0)
+
+    def refresh(self) -> int:
+        """One cycle: if there is anything logged and the lease is held, refresh it. Returns the
+        buckets refreshed (0 when nothing was logged or another process holds the lease)."""
+        with self._lock:
+            if not pending(self.wh):
+                return 0
+            if not self.hold() and not self.hold():  # a fresh claim is confirmed by a second look
+                return 0
+            return refresh_pending(self.wh, self.rollups)
+
+    def wait_fresh(self, timeout: float = 10.0, poll: float = 0.05) -> bool:
+        """Until the entries logged now are refreshed (by this refresher, or by the lease holder):
+        True when they are, False after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        before = pending(self.wh).ids()
+        while before:
+            self.refresh()
+            if not before & pending(self.wh).ids():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll)
+        return True
+
+
+_local: dict[str, Refresher] = {}
+_local_lock = threading.Lock()
+
+
+def register(refresher: Refresher) -> None:
+    """Make ``refresher`` the one readers of its warehouse in this process use."""
+    with _local_lock:
+        _local[refresher.wh.dsn] = refresher
+
+
+def unregister(refresher: Refresher) -> None:
+    with _local_lock:
+        if _local.get(refresher.wh.dsn) is refresher:
+            del _local[refresher.wh.dsn]
+
+
+def ensure_fresh(wh: Warehouse, timeout: float = 10.0) -> bool:
+    """Before reading rollups: refresh the buckets logged now (see the module docstring).
+
+    Uses this process's refresher of the warehouse when one runs (the worker's), else a refresher of
+    its own on a writer handle of its own (a command without a running hub), which gives the lease up
+    when done. One cheap query when nothing is logged. False if the logged buckets were not refreshed
+    within ``timeout`` (another process holds the lease and did not refresh them in time): the reader
+    then reads what is there."""
+    with _local_lock:
+        refresher = _local.get(wh.dsn)
+    if refresher is not None:
+        fresh = refresher.wait_fresh(timeout)
+    elif not pending(wh):
+        return True
+    else:
+        own = Warehouse(wh.dsn)  # never the caller's handle: a reader's refuses writes, and a
+        one = Refresher(own, all_rollups(), lease_seconds=timeout)  # writer's lock is the pipeline's
+        try:
+            fresh = one.wait_fresh(timeout)
+        finally:
+            one.release()
+            own.close()
+    if not fresh:
+        log.warning("rollups read with buckets still waiting for a refresh")
+    return fresh

@@ -1,0 +1,217 @@
+"""Lazy rollup refresh: buckets logged before the facts, refreshed later by one owner, never lost.
+
+A lazy pipeline (the worker's and replay's) only logs the rollup buckets a batch touches; the
+refresher recomputes them. These tests crash between the writes, restart, and read the rollups
+through the readers: every figure equals a recompute from the facts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import pytest
+
+from demandhub.queries import contacts as contact_queries
+from demandhub.queries import incidents as incident_queries
+from demandhub.settings import Settings
+from schemas.topics import topic_for_type
+from sinks.clickhouse import rollups
+from sinks.clickhouse.client import Warehouse, WarehouseUnavailable, connect
+from sinks.clickhouse.rollups_contacts import ROLLUPS, recompute_rows, stored_rows
+from streams import registry
+from streams.domain.board.months import YearMonth
+from streams.pipeline import Pipeline, RawMessage
+from tests.conftest import TEST_KEY
+from tests.integration.test_pipeline_idempotence import FailOnce, call
+
+pytestmark = pytest.mark.integration
+
+EVERYTHING = "force_id = {f:String}"
+
+
+def messages(events: list[dict[str, Any]]) -> list[RawMessage]:
+    return [
+        RawMessage(topic_for_type(e["type"]).name, 0, i, json.dumps(e).encode()) for i, e in enumerate(events)
+    ]
+
+
+def lazy(settings: Settings, wh: Warehouse) -> Pipeline:
+    return Pipeline(settings, wh, registry.folds(), TEST_KEY, registry.refreshers(), lazy_rollups=True)
+
+
+def recomputed(wh: Warehouse) -> list[list[dict[str, Any]]]:
+    return [sorted(recompute_rows(wh, r, EVERYTHING, {"f": "cambs"}), key=str) for r in ROLLUPS]
+
+
+def stored(wh: Warehouse) -> list[list[dict[str, Any]]]:
+    return [sorted(stored_rows(wh, r, EVERYTHING, {"f": "cambs"}), key=str) for r in ROLLUPS]
+
+
+def logged(wh: Warehouse) -> int:
+    return int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0])
+
+
+@pytest.fixture
+def restart(wh: Warehouse) -> Iterator[Warehouse]:
+    """A second writer handle on the same warehouse, as a restarted process opens it."""
+    again = connect(wh.dsn)
+    yield again
+    again.close()
+
+
+def test_a_lazy_batch_logs_its_buckets_and_leaves_the_rollups_alone(
+    wh: Warehouse, settings: Settings
+) -> None:
+    lazy(settings, wh).process(messages(call("A") + call("B", 30)))
+    assert logged(wh) > 0
+    assert stored(wh) == [[], []]  # not refreshed per batch
+    assert recomputed(wh) != [[], []]
+
+
+def test_a_bucket_logged_before_a_crash_is_refreshed_after_restart(
+    wh: Warehouse, restart: Warehouse, settings: Settings
+) -> None:
+    # The batch is durable (ledger written), the process dies before its refresher ran.
+    lazy(settings, wh).process(messages(call("A") + call("B", 30)))
+    # Restart: the redelivered batch is all duplicates, so nothing new is logged ...
+    again = lazy(settings, restart)
+    report = again.process(messages(call("A") + call("B", 30)))
+    assert report.accepted == 0
+    # ... and the restarted refresher finds the buckets the dead process logged.
+    refresher = rollups.Refresher(restart, again.rollups)
+    assert refresher.refresh() > 0
+    assert stored(wh) == recomputed(wh) != [[], []]
+    assert logged(wh) == 0
+
+
+@pytest.mark.parametrize("failing_table", ["contact_legs", "contacts", "events"])
+def test_a_crash_between_the_log_and_the_ledger_loses_no_refresh(
+    wh: Warehouse, restart: Warehouse, settings: Settings, failing_table: str
+) -> None:
+    flaky = FailOnce(wh, failing_table)
+    with pytest.raises(WarehouseUnavailable):
+        lazy(settings, flaky).process(messages(call("A") + call("B", 30)))
+    assert logged(wh) > 0  # written first
+    # The restarted refresher runs before the batch is redelivered, then again after it.
+    refresher = rollups.Refresher(restart, rollups.all_rollups())
+    refresher.refresh()
+    assert stored(wh) == recomputed(wh)
+    lazy(settings, restart).process(messages(call("A") + call("B", 30)))
+    refresher.refresh()
+    assert stored(wh) == recomputed(wh) != [[], []]
+
+
+def test_readers_refresh_pending_buckets_before_reading(wh: Warehouse, settings: Settings) -> None:
+    events = call("A") + call("B", 30) + [incident("I-1", "2025-02-03T10:05:00Z")]
+    lazy(settings, wh).process(messages(events))
+    assert stored(wh) == [[], []]
+    month = YearMonth(2025, 2)
+    cells = contact_queries.monthly_cells(wh, "cambs", month, month, settings.definitions)
+    assert cells["calls_999_answered_within_10s"][month].den == 2
+    assert stored(wh) == recomputed(wh)
+    assert contact_queries.reconcile_day(wh, "cambs", date(2025, 2, 3), settings.definitions) == []
+    # A later batch moves the figures; the reader sees them without anyone refreshing first.
+    lazy(settings, wh).process(messages([*call("C", 50), incident("I-2", "2025-02-03T11:05:00Z")]))
+    assert logged(wh) > 0
+    cells = contact_queries.monthly_cells(wh, "cambs", month, month, settings.definitions)
+    assert cells["calls_999_answered_within_10s"][month].den == 3
+    incident_cells = incident_queries.monthly_cells(wh, "cambs", month, month, settings.definitions)
+    assert incident_cells["incidents_total"][month].num == 2
+    assert logged(wh) == 0
+    assert stored(wh) == recomputed(wh)
+
+
+def test_readers_on_a_read_handle_refresh_without_the_writer_lock(wh: Warehouse, settings: Settings) -> None:
+    lazy(settings, wh).process(messages(call("A")))
+    reader = wh.open_reader("board")
+    try:
+        with wh.exclusive():  # the writer is busy for as long as the reader runs
+            done = threading.Event()
+
+            def read() -> None:
+                month = YearMonth(2025, 2)
+                contact_queries.monthly_cells(reader, "cambs", month, month, settings.definitions)
+                done.set()
+
+            thread = threading.Thread(target=read)
+            thread.start()
+            assert done.wait(60), "the reader waited for the writer lock"
+            thread.join()
+    finally:
+        reader.close()
+    assert stored(wh) == recomputed(wh) != [[], []]
+
+
+def test_one_refresher_at_a_time_and_the_next_takes_over(
+    wh: Warehouse, restart: Warehouse, settings: Settings
+) -> None:
+    first = rollups.Refresher(wh, rollups.all_rollups(), holder="first")
+    second = rollups.Refresher(restart, rollups.all_rollups(), holder="second")
+    lazy(settings, wh).process(messages(call("A")))
+    assert first.refresh() > 0
+    lazy(settings, wh).process(messages(call("B", 30)))
+    assert second.refresh() == 0  # the first holds the lease
+    assert logged(wh) > 0
+    first.release()  # a stopping worker gives it up
+    assert second.refresh() > 0
+    assert first.refresh() == 0
+    assert stored(wh) == recomputed(wh)
+
+
+def test_several_pipelines_write_one_warehouse_and_the_rollups_stay_exact(
+    wh: Warehouse, settings: Settings
+) -> None:
+    handles = [connect(wh.dsn) for _ in range(3)]
+    try:
+        batches: list[Sequence[RawMessage]] = [
+            messages(call("A") + call("D", 40)),
+            messages(call("B", 30) + call("E", 20)),
+            messages(call("C", 50) + call("F", 10)),
+        ]
+        workers = [
+            threading.Thread(target=lazy(settings, h).process, args=(b,))
+            for h, b in zip(handles, batches, strict=True)
+        ]
+        refreshers = [rollups.Refresher(h, rollups.all_rollups()) for h in handles for _ in range(2)]
+        looping = threading.Event()
+
+        def refresh_until_stopped(r: rollups.Refresher) -> None:
+            while not looping.is_set():
+                r.refresh()
+
+        loops = [threading.Thread(target=refresh_until_stopped, args=(r,)) for r in refreshers]
+        for t in [*workers, *loops]:
+            t.start()
+        for t in workers:
+            t.join()
+        looping.set()
+        for t in loops:
+            t.join()
+        for r in refreshers:
+            r.release()
+    finally:
+        for h in handles:
+            h.close()
+    assert contact_queries.reconcile_day(wh, "cambs", date(2025, 2, 3), settings.definitions) == []
+    assert stored(wh) == recomputed(wh) != [[], []]
+    assert int(wh.query("SELECT count() FROM contact_legs FINAL").rows[0][0]) == 6
+
+
+def incident(subject: str, at: str) -> dict[str, Any]:
+    return {
+        "id": f"{subject}-0",
+        "source": "cad",
+        "type": "incident.created.v1",
+        "force_id": "cambs",
+        "subject": subject,
+        "time": at,
+        "data": {
+            "channel": "999",
+            "opening_category": "ASB_NUISANCE",
+            "location": {"district": "Fenland", "urban_rural": "rural"},
+        },
+    }
