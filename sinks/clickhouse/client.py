@@ -23,10 +23,14 @@ Contract:
   ``wait_seconds`` for a free handle. Any query beyond that, or one that waited too long, gets
   :class:`WarehouseBusy` (with a retry hint) instead of waiting behind long queries. A handle whose
   query failed is replaced by a fresh one (chDB can leave an overflowing result in its stream).
-- ``query(..., max_bytes=N)`` (on any handle or pool) streams the result block by block and counts its
-  bytes as the blocks arrive: past ``N`` it closes the stream, which cancels the query in the engine,
-  and raises :class:`ResultTooLarge`. Only about one block is ever held beyond the cap, whatever the
-  engine's own ``max_result_bytes`` counted (it counts a constant column once per block).
+- ``query(sql, ..., max_bytes=N)`` (on any handle or pool; ``sql`` one SELECT without SETTINGS or
+  FORMAT) bounds the result in bytes twice. The engine runs it as
+  ``SELECT * APPLY(materialize) FROM (sql)``, so a constant column is a full column before the
+  engine's own ``max_result_bytes`` (if set) counts it: the engine counts a constant once per block,
+  and expands it only when it writes the block out. The result's names are the query's own. The
+  client then streams the result block by block and counts each block's bytes as it arrives: past
+  ``N`` it closes the stream, which cancels the query in the engine, and raises
+  :class:`ResultTooLarge`. Only about one block is ever held beyond the cap.
 - Closing a read handle or pool closes its clients; :meth:`Warehouse.close` on the writer handle
   closes the writer's client and every read handle and pool opened from it that is still open.
 """
@@ -112,6 +116,15 @@ def column_bytes(column: Sequence[Any], column_type: Any) -> int:
     return sum(map(value_bytes, column))
 
 
+_MATERIALIZE = "materialize"
+
+
+def _unwrapped(name: str) -> str:
+    """``materialize(x)`` -> ``x``: the name a column has in the query that ``APPLY`` wrapped."""
+    prefix = _MATERIALIZE + "("
+    return name[len(prefix) : -1] if name.startswith(prefix) and name.endswith(")") else name
+
+
 def is_embedded(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 
@@ -195,7 +208,10 @@ class Warehouse:
         the query (``StreamingResult.cancel``), an HTTP server sees the connection dropped."""
         rows: list[tuple[Any, ...]] = []
         size = 0
-        with self._client.query_column_block_stream(sql, parameters=parameters, settings=settings) as stream:
+        wrapped = f"SELECT * APPLY({_MATERIALIZE}) FROM (\n{sql}\n)"
+        with self._client.query_column_block_stream(
+            wrapped, parameters=parameters, settings=settings
+        ) as stream:
             head = stream.source
             types = tuple(head.column_types)
             for block in stream:
@@ -203,7 +219,8 @@ class Warehouse:
                 if size > max_bytes:
                     raise ResultTooLarge(max_bytes)
                 rows.extend(zip(*block, strict=True))
-        return QueryResult(tuple(head.column_names), tuple(t.name for t in types), rows)
+        names = tuple(_unwrapped(name) for name in head.column_names)
+        return QueryResult(names, tuple(t.name for t in types), rows)
 
     def insert(
         self,
