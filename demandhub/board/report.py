@@ -24,6 +24,7 @@ from demandhub.board.config import PackSettings
 from demandhub.board.msf import MsfConfig
 from demandhub.board.source import BoardSource, entity_watermarks, last_complete_month, read_board_source
 from demandhub.board.store import latest_published
+from demandhub.queries.crimes import measure_discontinuities
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.dashboard import control_limits
@@ -192,6 +193,7 @@ def build_report(
         source.group_district_series,
         published,
         extra_definitions=extra_definitions(config),
+        discontinuities=measure_discontinuities([m.id for m in config.catalogue.measures]),
     )
     return report_from(pack, source, config, extract_time or datetime.now(UTC))
 

@@ -39,6 +39,8 @@ from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.pack import Discontinuity
+from streams.domain.classification import GROUPS, discontinuities
 
 QA_QUEUE = "qa_linking"
 
@@ -71,6 +73,27 @@ MEASURE_IDS: tuple[str, ...] = (
     "crime_recorded_within_24h_rate",
     "qa_linking_queue_month_end",
 )
+
+
+def measure_discontinuities(measure_ids: list[str]) -> dict[str, tuple[Discontinuity, ...]]:
+    """Definitional breaks of the crime measures among ``measure_ids``: a measure of one offence
+    group (``crime_<group>``, ``outcome_rate_<group>``) has its group's breaks from the offence map
+    (``discontinuity`` in schemas/reference/offence_groups.csv), as of the month they start."""
+    breaks = discontinuities()
+    out: dict[str, tuple[Discontinuity, ...]] = {}
+    for mid in measure_ids:
+        group = mid.removeprefix("crime_").removeprefix("outcome_rate_")
+        if group == mid or group not in GROUPS:
+            continue
+        mine = tuple(
+            Discontinuity(YearMonth(b.starts.year, b.starts.month), b.note)
+            for b in breaks
+            if b.group == group
+        )
+        if mine:
+            out[mid] = mine
+    return out
+
 
 _SEGMENTS_SQL = """
 arrayConcat(['all', offence_group],

@@ -62,6 +62,7 @@ class OffenceMapping:
     group: str
     effective_from: date | None
     effective_to: date | None
+    discontinuity: str = ""
 
     def covers(self, on: date) -> bool:
         """Whether this row applies on local date ``on``."""
@@ -109,7 +110,10 @@ def parse_offence_groups(text: str) -> dict[str, tuple[OffenceMapping, ...]]:
             group=row["offence_group"].strip(),
             effective_from=_date_or_none(row["effective_from"]),
             effective_to=_date_or_none(row["effective_to"]),
+            discontinuity=(row.get("discontinuity") or "").strip(),
         )
+        if mapping.discontinuity and mapping.effective_from is None:
+            raise ValueError(f"offence code {mapping.code}: a discontinuity needs an effective_from")
         if mapping.group not in GROUPS:
             raise ValueError(f"offence code {mapping.code}: unknown group {mapping.group!r}")
         found.setdefault(mapping.code, []).append(mapping)
@@ -139,6 +143,33 @@ def parse_outcome_types(text: str) -> dict[int, OutcomeType]:
 def offence_groups() -> dict[str, tuple[OffenceMapping, ...]]:
     """The repository's offence mapping, keyed by code (read once)."""
     return parse_offence_groups(_reference_text("offence_groups.csv"))
+
+
+@dataclass(frozen=True)
+class Discontinuity:
+    """A definitional break of an offence group: figures of ``group`` before ``starts`` (a local
+    date, the first day under the new definition) are not like for like with those after it."""
+
+    group: str
+    starts: date
+    note: str
+
+
+def discontinuities_of(mapping: dict[str, tuple[OffenceMapping, ...]]) -> tuple[Discontinuity, ...]:
+    """The breaks marked in ``mapping`` (rows with a ``discontinuity``), one per group and date,
+    ordered by group and date."""
+    found: dict[tuple[str, date], str] = {}
+    for rows in mapping.values():
+        for row in rows:
+            if row.discontinuity and row.effective_from is not None:
+                found.setdefault((row.group, row.effective_from), row.discontinuity)
+    return tuple(Discontinuity(g, d, note) for (g, d), note in sorted(found.items()))
+
+
+@cache
+def discontinuities() -> tuple[Discontinuity, ...]:
+    """The definitional breaks of the repository's offence mapping (read once)."""
+    return discontinuities_of(offence_groups())
 
 
 @cache

@@ -101,6 +101,14 @@ def test_pack_from_simulated_events(wh: Warehouse, settings: Settings) -> None:
     assert marks["entities"]["call"].startswith("2019-03-1")
     assert {s["source"] for s in marks["sources"]} >= {"telephony", "cad"}
     assert len(report.trends) == len(rows)
+    # The April 2017 burglary break lies inside the baseline (Mar-17..Feb-18) and the 3-year window
+    # (Mar-15..Feb-18), after the same month 2 and 3 years earlier: those columns are footnoted
+    # (the current month, last year's and the rolling year are not); all crime has no break.
+    notes = {(n["measure"], n["starts"]): n for n in data["footnotes"]}
+    burglary = notes[("crime_burglary_dwelling", "2017-04")]
+    assert burglary["columns"] == ["minus_2y", "minus_3y", "v1y", "v3y", "baseline", "perf_v_benchmark"]
+    assert ("outcome_rate_burglary_dwelling", "2017-04") in notes
+    assert not any(m == "crime_all" for m, _ in notes)
 
     # March is still open (events stop mid-month): the partial month is in the warehouse but
     # the pack shows n/a, never a partial figure as final.
@@ -153,6 +161,7 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
         "channels",
         "narrative",
         "revisions",
+        "footnotes",
         "msf",
         "publication",
     ]

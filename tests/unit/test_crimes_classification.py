@@ -94,3 +94,22 @@ def test_migration_outcome_view_matches_the_csv() -> None:
 def test_conditional_subtypes() -> None:
     assert is_conditional_subtype("conditional") and is_conditional_subtype("conditional_cara")
     assert not is_conditional_subtype(None) and not is_conditional_subtype("simple")
+
+
+def test_burglary_definitional_breaks_are_marked() -> None:
+    from streams.domain.classification import discontinuities
+
+    breaks = discontinuities()
+    burglary = [(d.starts, d.group) for d in breaks if d.group == "burglary_dwelling"]
+    # April 2017: burglary in a dwelling 28A-28D became burglary residential 28E-28H (outbuildings
+    # within the boundary now count); April 2023: residential burglary split into home and
+    # unconnected building.
+    assert burglary == [(date(2017, 4, 1), "burglary_dwelling"), (date(2023, 4, 1), "burglary_dwelling")]
+    assert all(d.note for d in breaks)
+    assert any(d.group == "burglary_business" and d.starts == date(2017, 4, 1) for d in breaks)
+    # The marker does not change the mapping: 28E is residential burglary on both sides of 2023.
+    assert (
+        classify("28E", date(2022, 6, 1)).group
+        == classify("28E", date(2024, 6, 1)).group
+        == "burglary_dwelling"
+    )

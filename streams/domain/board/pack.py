@@ -5,7 +5,8 @@
 
     {"force", "month", "definitions", "label_rule",
      "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells"}],
-     "channels", "narrative": [{"text", "template", "facts"}], "revisions": [...]}
+     "channels", "narrative": [{"text", "template", "facts"}], "revisions": [...],
+     "footnotes": [{"measure", "starts", "columns", "text"}]}
 
 Value columns are numbers or null; label columns are {"label", "test", "p_value"}.
 
@@ -63,6 +64,68 @@ class Revision:
         }
 
 
+@dataclass(frozen=True)
+class Discontinuity:
+    """A definitional break of a measure: ``starts`` is the first month under the new definition."""
+
+    starts: YearMonth
+    note: str
+
+
+@dataclass(frozen=True)
+class Footnote:
+    """A measure's columns that compare or pool months on both sides of a definitional break."""
+
+    measure: str
+    starts: YearMonth
+    columns: tuple[str, ...]
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "starts": str(self.starts),
+            "columns": list(self.columns),
+            "text": self.text,
+        }
+
+
+def _straddles(months: tuple[YearMonth, ...], starts: YearMonth) -> bool:
+    return any(m < starts for m in months) and any(m >= starts for m in months)
+
+
+def _column_months(row: DashboardRow, column: str) -> tuple[YearMonth, ...]:
+    """The months a column rests on: a label's subject and reference; a value column's own months
+    with the as-of month it is read against (the current month is read on its own)."""
+    value = getattr(row, column)
+    if column in LABEL_COLUMNS:
+        return value.subject.months + value.reference.months
+    if column == "current":
+        return value.months
+    return (*value.months, row.as_of)
+
+
+def find_footnotes(
+    rows: tuple[DashboardRow, ...], discontinuities: Mapping[str, tuple[Discontinuity, ...]]
+) -> list[Footnote]:
+    """A footnote per measure and break whose columns straddle it (MSF, a peer figure, excluded)."""
+    out: list[Footnote] = []
+    for row in rows:
+        for brk in discontinuities.get(row.measure.id, ()):
+            columns = tuple(
+                c for c in COLUMNS if c != "msf" and _straddles(_column_months(row, c), brk.starts)
+            )
+            if not columns:
+                continue
+            text = (
+                f"{row.measure.name}: definitions changed from {brk.starts.label()}. {brk.note} "
+                f"Figures before and after are not like for like: {', '.join(columns)} compare "
+                f"or pool months on both sides."
+            )
+            out.append(Footnote(row.measure.id, brk.starts, columns, text))
+    return out
+
+
 def row_json(row: DashboardRow) -> dict[str, Any]:
     """One measure's entry in the pack JSON."""
     measure = row.measure
@@ -103,6 +166,7 @@ class BoardPack:
     narrative: tuple[Sentence, ...]
     revisions: tuple[Revision, ...]
     extra_definitions: Mapping[str, Any] = field(default_factory=dict)
+    footnotes: tuple[Footnote, ...] = ()
 
     def definitions(self) -> dict[str, Any]:
         """Every rule used, with its version and hash, plus the caller's definitions."""
@@ -119,6 +183,7 @@ class BoardPack:
             "channels": None if self.channels is None else self.channels.as_dict(),
             "narrative": [s.as_dict() for s in self.narrative],
             "revisions": [r.as_dict() for r in self.revisions],
+            "footnotes": [f.as_dict() for f in self.footnotes],
         }
 
 
@@ -205,6 +270,7 @@ def build_pack(
     *,
     channel_first: YearMonth | None = None,
     extra_definitions: Mapping[str, Any] | None = None,
+    discontinuities: Mapping[str, tuple[Discontinuity, ...]] | None = None,
 ) -> BoardPack:
     """Compute the pack for ``force_id`` and ``month``.
 
@@ -213,6 +279,8 @@ def build_pack(
     channel span runs from ``channel_first`` (default January of ``month``'s year) to ``month``.
     ``district_series`` maps measure id -> district -> series; ``group_district_series`` maps
     measure id -> district -> offence group -> series (templates 13 and 14).
+    ``discontinuities`` maps measure id -> its definitional breaks; every column that compares or
+    pools months on both sides of one is footnoted (``footnotes``).
     """
     rows: list[DashboardRow] = []
     narrative: list[Sentence] = []
@@ -239,4 +307,5 @@ def build_pack(
         narrative=tuple(narrative),
         revisions=tuple(revisions),
         extra_definitions=dict(extra_definitions or {}),
+        footnotes=tuple(find_footnotes(tuple(rows), discontinuities or {})),
     )

@@ -62,6 +62,7 @@ def test_json_shape_is_exact() -> None:
         "channels",
         "narrative",
         "revisions",
+        "footnotes",
     ]
     assert (out["force"], out["month"]) == ("cambridgeshire", "2019-03")
     for entry in out["measures"]:
@@ -178,3 +179,23 @@ def test_invisible_differences_are_not_revisions() -> None:
     # 1590.2 prints as 1,590, like the recomputed 1590.
     published = {CRIME.id: {"2019-03": {"rolling_12": 1590.2, "current": 160}}}
     assert pack_json(published=published)["revisions"] == []
+
+
+def test_comparisons_that_straddle_a_definitional_break_are_footnoted() -> None:
+    from streams.domain.board.pack import Discontinuity
+
+    # A break starting April 2017: the March 2019 pack's current month and its 1-year baseline
+    # (Apr-17..Mar-18) lie after it; the 3-year window (Apr-15..Mar-18) and the same month 2 and
+    # 3 years earlier (Mar-17, Mar-16) do not.
+    breaks = {CRIME.id: (Discontinuity(YearMonth(2017, 4), "Burglary in a dwelling became residential."),)}
+    out = pack_json(discontinuities=breaks)
+    notes = out["footnotes"]
+    assert len(notes) == 1
+    note = notes[0]
+    assert (note["measure"], note["starts"]) == (CRIME.id, "2017-04")
+    assert note["columns"] == ["minus_2y", "minus_3y", "v3y"]
+    assert "Burglary in a dwelling became residential." in note["text"] and "Apr-17" in note["text"]
+    # No break, no footnote; a break inside no compared span, no footnote.
+    assert pack_json()["footnotes"] == []
+    late = {CRIME.id: (Discontinuity(YearMonth(2030, 4), "later"),)}
+    assert pack_json(discontinuities=late)["footnotes"] == []
