@@ -293,3 +293,17 @@ def test_a_channel_before_its_first_event_is_no_data(wh: Warehouse, settings: Se
     assert feb_month not in cells["contacts_webchat"]  # web chat did not exist yet: no data
     assert cells["contacts_webchat"][MARCH] == Cell(4)
     assert cells["contacts_total"][feb_month] == Cell(1)
+
+
+def test_board_month_view_follows_the_definitions_thresholds(wh: Warehouse, settings: Settings) -> None:
+    # Folded with a 999 threshold of 30 s (not a hard-coded 10 s edge): C1 7, C7 9, C2 25 of the
+    # four answered (C3 75) -> 75 %.
+    calls = CallDefinitions(
+        service_threshold_seconds={"999": 30, "101-primary": 30, "101-secondary": 30, "webchat": 30}
+    )
+    defs = settings.definitions.model_copy(update={"calls": calls})
+    pipeline(settings.model_copy(update={"definitions": defs}), wh).process(messages(golden_raw()))
+    board = wh.query(
+        "SELECT calls_999_within_10s_num, calls_999_answered_within_10s FROM contacts_board_month"
+    ).rows
+    assert board == [(3, 75.0)]

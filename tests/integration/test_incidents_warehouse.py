@@ -317,3 +317,20 @@ def test_asb_counts_open_incidents_by_the_category_known(settings: Settings, wh:
 
     assert asb("final_category") == Cell(1)  # closed incidents only (I1)
     assert asb("qualifier_ever") == Cell(1)  # the ASB qualifier: I20 only
+
+
+def test_graded_clock_within_target_uses_the_graded_clock_denominator(wh: Warehouse) -> None:
+    # Two attended IMMEDIATE incidents with a target; only one has a graded-clock time, and it was
+    # within target. The graded-clock percentage is 1 of 1, not 1 of the creation clock's 2.
+    wh.command(
+        "INSERT INTO incidents_hourly (force_id, hour, first_grade, final_grade, arrival_grade, district, "
+        "area, urban_rural, resp_n, resp_target_n, resp_within_n, resp_g_n, resp_g_target_n, "
+        "resp_g_within_n, version) VALUES ('gx', '2024-03-10 10:00:00', 'IMMEDIATE', 'IMMEDIATE', "
+        "'IMMEDIATE', 'Fenland', 'North', 'urban', 2, 2, 1, 1, 1, 1, 1)"
+    )
+    rows = view(
+        wh,
+        "SELECT within_target_pct, within_target_pct_graded_clock FROM incident_response_monthly "
+        "WHERE force_id = 'gx' AND urban_rural = 'all'",
+    )
+    assert rows == [{"within_target_pct": 50.0, "within_target_pct_graded_clock": 100.0}]
