@@ -1,8 +1,8 @@
 """The ``demandhub board`` and ``demandhub channels`` commands (registered in :mod:`demandhub.cli`).
 
-``demandhub board --month YYYY-MM|auto [--force F] --format json|xlsx|html|pdf --out PATH [--publish]``
-builds the pack; ``--out`` may be a file or a directory (then ``board-<force>-<month>.<ext>``), and
-JSON without ``--out`` goes to standard output. ``--month auto`` is the last complete month.
+``demandhub board --month YYYY-MM|auto [--force F] --format json|xlsx|html|pdf|png --out PATH [--publish]``
+builds the pack (``png``: page ``--page N`` of the PDF at ``--dpi``); ``--out`` may be a file or a
+directory (then ``board-<force>-<month>.<ext>``), and JSON without ``--out`` goes to standard output. ``--month auto`` is the last complete month.
 ``--if-first-working-day`` makes the command do nothing (exit 0) unless today (local time, or
 ``--today``) is the first working day of the month in England and Wales. ``--publish`` stores the
 figures as a new immutable version (nothing new when unchanged). ``demandhub board import FILE.csv``
@@ -22,6 +22,7 @@ file or no complete month, 4 the data directory is held by another process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # the board modules are imported when a command runs, not to 
     from sinks.clickhouse.client import Warehouse
     from streams.domain.board.months import YearMonth
 
-FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf")
+FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf", "png")
 
 
 def add_board_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,6 +54,8 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("--out", help="output file or directory (json: default standard output)")
+    p.add_argument("--page", type=_positive, default=1, help="png: the PDF page to render (default 1)")
+    p.add_argument("--dpi", type=_positive, default=100, help="png: resolution (default 100)")
     p.add_argument("--publish", action="store_true", help="store the figures as a published version")
     p.add_argument(
         "--if-first-working-day",
@@ -68,6 +71,16 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--msf", type=argtypes.existing_file, help="peer group TOML (default: packaged)")
     p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1200:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 1 and 1200")
+    return value
 
 
 def add_channels_arguments(p: argparse.ArgumentParser) -> None:
@@ -120,6 +133,12 @@ def _renderer(fmt: str) -> Callable[[BoardReport], bytes]:
     from demandhub.board.render_pdf import render_pdf
 
     return render_pdf
+
+
+def _png_of_pdf(pdf: bytes, args: argparse.Namespace | None) -> bytes:
+    from demandhub.board.render_png import DEFAULT_DPI, pdf_page_png
+
+    return pdf_page_png(pdf, getattr(args, "page", 1), getattr(args, "dpi", DEFAULT_DPI))
 
 
 def output_path(out: str, force: str, month: YearMonth | str, fmt: str) -> Path:
@@ -190,11 +209,15 @@ def build_board(
     if resolved is None:
         raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
     report = build_report(wh, config, force, resolved, extract_time)
+    if settings.force_name:
+        report = dataclasses.replace(report, force_name=settings.force_name)
     if publish:
         from demandhub.board.store import publish as publish_pack
 
         publication = publish_pack(wh, report.data, config_hash_of(report))
         report = report.with_publication(publication.as_dict())
+    if fmt == "png":
+        return _png_of_pdf(_renderer("pdf")(report), args), str(resolved)
     return _renderer(fmt)(report), str(resolved)
 
 
@@ -262,7 +285,10 @@ def run_board(
             raise BusyError(hub.owns("publishing writes to the warehouse"))
         if args.catalogue or args.msf:
             raise BusyError(hub.owns("--catalogue and --msf need the warehouse itself"))
-        body, month = hub.board(args.month, args.format, extract_time.isoformat())
+        asked = "pdf" if args.format == "png" else args.format
+        body, month = hub.board(args.month, asked, extract_time.isoformat())
+        if args.format == "png":
+            body = _png_of_pdf(body, args)
         _write_board(args, settings, body, month)
         return 0
     own = wh is None

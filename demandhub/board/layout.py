@@ -80,6 +80,14 @@ def row_headers(entry: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def compact_header(header: str) -> str:
+    """``"Apr-18 to Mar-19"`` -> ``"Apr-18-Mar-19"``; a label's ``"Mar-19 v X"`` -> ``"v X"`` (the
+    current month heads its own column)."""
+    if " v " in header:
+        header = "v " + header.split(" v ", 1)[1]
+    return header.replace(" to ", "-")
+
+
 def definitions_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(setting, value) pairs of every definition printed with the pack, dotted names."""
     out: list[tuple[str, str]] = []

@@ -51,10 +51,16 @@ class TrendChart:
 
 @dataclass(frozen=True)
 class BoardReport:
-    """The pack's JSON and the chart data (renderers read only these)."""
+    """The pack's JSON and the chart data (renderers read only these), and the force's display name."""
 
     data: dict[str, Any]
     trends: tuple[TrendChart, ...]
+    force_name: str | None = None
+    """The force's display name for titles and running headers (not part of the JSON)."""
+
+    @property
+    def display_name(self) -> str:
+        return self.force_name or str(self.data["force"])
 
     def with_publication(self, publication: dict[str, Any]) -> BoardReport:
         return replace(self, data={**self.data, "publication": publication})

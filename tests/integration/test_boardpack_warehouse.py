@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -256,6 +258,38 @@ def test_commands_are_deterministic_and_refuse_bad_files(
     assert run_board(args, settings, wh) == 0
     assert (out_dir / "board-cambs-2019-04.xlsx").stat().st_size > 0
     assert wh.query("SELECT max(pack_version) FROM board_pack_versions").rows[0][0] == 1
+
+
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("pdftoppm", "pdfinfo", "pdftotext")),
+    reason="poppler-utils is not installed",
+)
+def test_board_renders_the_pdf_and_one_page_as_png(wh: Warehouse, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, force_id="cambs", force_name="Cambridgeshire Constabulary")
+    load_events(wh, settings)
+    out = tmp_path / "packs"
+    args = board_args("--month", "2019-04", "--format", "pdf", "--out", f"{out}/")
+    assert run_board(args, settings, wh) == 0
+    pdf = out / "board-cambs-2019-04.pdf"
+    header = subprocess.run(
+        ["pdftotext", "-l", "1", "-y", "0", "-H", "45", "-W", "842", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Cambridgeshire Constabulary · Board pack April 2019" in header
+    args = board_args(
+        "--month", "2019-04", "--format", "png", "--page", "2", "--out", str(tmp_path / "p.png")
+    )
+    assert run_board(args, settings, wh) == 0
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InputError, match="the pack has") as refused:
+        run_board(
+            board_args("--month", "2019-04", "--format", "png", "--page", "999", "--out", str(out)),
+            settings,
+            wh,
+        )
+    assert refused.value.code == 3
 
 
 def test_channels_command(wh: Warehouse, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:

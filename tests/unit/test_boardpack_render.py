@@ -1,11 +1,15 @@
-"""Renderers on a hand-made pack: the workbook's layout, formats and colours, the HTML page with its
-embedded charts, and the PDF's pages (rendered with pdftoppm, read back with pdftotext)."""
+"""Renderers on hand-made packs: the workbook's layout, formats and colours; the HTML page from the
+templates (autoescaped, charts embedded as SVG); and the PDF typeset from the same page, read back with
+poppler (pdftotext, pdfinfo, pdffonts, pdfimages, pdftoppm): page numbers, running header, contents,
+rows never cut across pages, vector charts, embedded fonts."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import inspect
 import io
+import random
 import re
 import shutil
 import subprocess
@@ -15,15 +19,18 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from demandhub.board import render_html as render_html_module
 from demandhub.board.catalogue import load_catalogue
 from demandhub.board.config import PackSettings
-from demandhub.board.layout import COLUMN_TITLES, label_tone
+from demandhub.board.layout import COLUMN_TITLES, cell_text, label_tone
 from demandhub.board.msf import parse_msf
 from demandhub.board.render_html import render_html
 from demandhub.board.render_pdf import render_pdf
+from demandhub.board.render_png import pdf_page_png
 from demandhub.board.render_xlsx import render_xlsx
 from demandhub.board.report import BoardConfig, BoardReport, extra_definitions, report_from
 from demandhub.board.source import BoardSource, MsfFigure
+from demandhub.errors import InputError
 from schemas.definitions import Definitions
 from streams.domain.board.cells import Cell
 from streams.domain.board.dashboard import COLUMNS
@@ -166,32 +173,219 @@ def test_workbook_layout_formats_and_colours(report: BoardReport) -> None:
     assert wb["Narrative"]["A2"].value
 
 
-def test_html_is_self_contained_with_the_table_and_embedded_charts(report: BoardReport) -> None:
+def test_html_comes_from_autoescaped_templates_with_embedded_svg_charts(report: BoardReport) -> None:
     page = render_html(report).decode()
     assert '<table class="dashboard">' in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
-    row = re.search(r'<tr id="m-crime_all">(.*?)</tr>', page).group(1)
+    row = re.search(r'<tr id="m-crime_all">(.*?)</tr>', page, re.S).group(1)
     assert "<td>190</td>" in row and '<td class="bad">Higher</td>' in row
-    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert '<a href="#trend-crime_all">All crime</a>' in row
+    images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
     assert len(images) == len(IDS)
-    assert base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in base64.b64decode(images[0])
+    assert 'id="trend-crime_all"' in page
     assert "Label rule." in page and report.data["definitions"]["config_hash"] in page
+    for anchor in ("dashboard", "channels", "narrative", "trends", "revisions", "definitions"):
+        assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
-def test_pdf_renders_into_pages_with_the_table_and_charts(report: BoardReport, tmp_path: Path) -> None:
-    pdf = tmp_path / "pack.pdf"
-    pdf.write_bytes(render_pdf(report))
-    subprocess.run(
-        ["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120
+def test_every_printed_value_is_escaped(report: BoardReport) -> None:
+    hostile = '<img src=x onerror="alert(1)"> & Co'
+    data = dict(report.data)
+    data["measures"] = [{**data["measures"][0], "name": hostile}, *data["measures"][1:]]
+    data["narrative"] = [{"text": hostile, "template": "<em>", "facts": {}}]
+    page = render_html(dataclasses.replace(report, data=data, force_name=hostile)).decode()
+    assert hostile not in page and "<img src=x" not in page and "<em>" not in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; Co" in page
+
+
+def test_no_html_is_assembled_in_python() -> None:
+    source = inspect.getsource(render_html_module)
+    assert not re.search(r"<(table|tr|td|th|p|div|h[1-6]|ul|li|img|span)\b", source)
+
+
+POPPLER = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in ("pdftotext", "pdfinfo", "pdffonts", "pdfimages", "pdftoppm")),
+    reason="poppler-utils is not installed",
+)
+FORCE_NAME = "Cambridgeshire Constabulary"
+
+
+@pytest.fixture(scope="module")
+def long_report() -> BoardReport:
+    """Every catalogue measure over ten years of made-up figures: a dashboard of several pages."""
+    cfg = BoardConfig(load_catalogue(), Definitions(), BoardRules(), PackSettings(), parse_msf(""))
+    month = YearMonth(2024, 12)
+    months = month_range(YearMonth(2015, 1), month)
+    rng = random.Random(7)
+    data: dict[str, dict[YearMonth, Cell]] = {}
+    for m in cfg.catalogue.measures:
+        base = rng.uniform(50, 2000)
+        cells: dict[YearMonth, Cell] = {}
+        for i, ym in enumerate(months):
+            v = max(1.0, base * (1 + 0.002 * i) + rng.gauss(0, base * 0.08))
+            if m.spec.unit == "count":
+                cells[ym] = Cell(round(v))
+            elif m.spec.unit == "percent":
+                cells[ym] = Cell(round(1000 * rng.uniform(0.6, 0.95)), 1000)
+            elif m.spec.unit == "minutes":
+                x = rng.uniform(10, 20)
+                cells[ym] = Cell(x * 40, 40, 40 * (x * x + 25))
+            else:
+                level = rng.uniform(100, 200)
+                cells[ym] = Cell(level, 1.0, level * level)
+        data[m.id] = cells
+    source = BoardSource(
+        force_id="cambs",
+        month=month,
+        first=months[0],
+        series=data,
+        complete_through={k: max(v) for k, v in data.items()},
+        channel_series={},
+        district_series={},
+        group_district_series={},
+        msf={},
+        entity_watermarks={},
+        source_watermarks=[],
     )
-    pages = sorted(tmp_path.glob("page-*.png"))
-    # dashboard, one chart page (5 charts), narrative, revisions, definitions (two pages or more)
-    assert len(pages) >= 5
-    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in pages)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    pack = build_pack(
+        "cambs",
+        month,
+        cfg.catalogue.specs(),
+        data,
+        cfg.rules,
+        {},
+        None,
+        extra_definitions=extra_definitions(cfg),
+    )
+    report = report_from(pack, source, cfg, datetime(2025, 1, 2, 6, tzinfo=UTC))
+    return dataclasses.replace(report, force_name=FORCE_NAME)
+
+
+@pytest.fixture(scope="module")
+def long_pdf(long_report: BoardReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pdf") / "pack.pdf"
+    path.write_bytes(render_pdf(long_report))
+    return path
+
+
+def _run(*argv: str | Path) -> str:
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, check=True, timeout=120
     ).stdout
-    assert "Current month" in text and "All crime" in text and "Higher" in text
-    assert "trends with control limits" in text
-    assert "Label rule" in text and "board_rules.alpha = 0.05" in text
+
+
+def _pages(pdf: Path, layout: bool = True, crop: tuple[int, int] | None = None) -> list[str]:
+    """Each page's text; ``crop`` = (top, height) in points keeps only that band of every page."""
+    band = ["-x", "0", "-W", "842", "-y", str(crop[0]), "-H", str(crop[1])] if crop else []
+    text = _run("pdftotext", *(["-layout"] if layout else []), *band, pdf, "-")
+    return text.split("\f")[:-1]  # every page ends with a form feed
+
+
+def _first_column(line: str) -> str:
+    """The text of a laid-out line's first (left-aligned) table column: up to the first wide gap."""
+    return "" if line[:1].isspace() else re.split(r"\s{3,}", line)[0]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@POPPLER
+def test_pdf_is_a4_landscape_with_page_n_of_m_and_a_running_header(long_pdf: Path) -> None:
+    info = _run("pdfinfo", long_pdf)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    width, height = map(float, re.search(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", info, re.M).groups())
+    assert (round(width), round(height)) == (842, 595)  # A4 landscape in points
+    assert "Title:" in info and FORCE_NAME in info
+    # The top and bottom margins of every page (points: A4 landscape is 842 x 595).
+    headers = _pages(long_pdf, crop=(0, 45))
+    footers = _pages(long_pdf, crop=(555, 40))
+    assert len(headers) == len(footers) == pages > 10
+    for n, (header, footer) in enumerate(zip(headers, footers, strict=True), start=1):
+        assert f"{FORCE_NAME} · Board pack December 2024" in header
+        assert f"page {n} of {pages}" in footer
+    assert "Dashboard" in headers[1] and "Appendix B. Definitions" in headers[-1]  # the section
+
+
+@POPPLER
+def test_pdf_contents_lists_every_section_at_its_page(long_pdf: Path) -> None:
+    texts = _pages(long_pdf)
+    headers = _pages(long_pdf, crop=(0, 45))
+    contents = texts[0]
+    assert "Contents" in contents
+    sections = (
+        "Dashboard",
+        "Contacts by channel",
+        "Narrative",
+        "Trends",
+        "Appendix A. Revisions",
+        "Appendix B. Definitions",
+    )
+    for title in (*sections, "Victims", "Offenders", "Communities", "Transformation"):
+        entry = re.search(rf"{re.escape(title)}\s*\.[ .]*\s(\d+)\s*$", contents, re.M)
+        assert entry, title
+        page = int(entry.group(1))
+        if title in sections:  # each section starts its page with its heading
+            assert title in headers[page - 1]
+            assert re.search(rf"^{re.escape(title)}\s*$", texts[page - 1], re.M)
+            assert page == 1 or title not in headers[page - 2]
+        else:  # a theme's first row is on the page the contents gives
+            assert re.search(rf"^{title}\s*$", texts[page - 1], re.M)
+    links = _run("pdfinfo", "-dests", long_pdf)
+    for anchor in ("dashboard", "channels", "narrative", "trends", "revisions", "definitions"):
+        assert re.search(rf"\b{anchor}\b", links), anchor
+
+
+@POPPLER
+def test_pdf_tables_split_across_pages_with_headers_and_no_row_cut(
+    long_report: BoardReport, long_pdf: Path
+) -> None:
+    layout = _pages(long_pdf)
+    headers = _pages(long_pdf, crop=(0, 45))
+    dashboard_pages = [n for n, t in enumerate(headers) if "Dashboard" in t]
+    assert len(dashboard_pages) >= 3  # the table really splits
+    for n in dashboard_pages:  # its header row is repeated on every page
+        assert re.search(r"^Measure\s.*-1 yr\s+-2 yr\s+-3 yr", layout[n], re.M), n + 1
+    for entry in long_report.data["measures"]:
+        # A row is whole when its twelve figures share one printed line and its name (wrapped in its
+        # column above and below that line) and its period row are on the same page.
+        figures = re.compile(r"\s+".join(re.escape(cell_text(entry, c)) for c in COLUMNS) + r"\s*$")
+        hits = [
+            (n, lines, i)
+            for n, lines in enumerate(page.splitlines() for page in layout)
+            for i, line in enumerate(lines)
+            if figures.search(line)
+        ]
+        assert len(hits) == 1, (entry["name"], len(hits))
+        _n, lines, i = hits[0]
+        left = _flat(" ".join(_first_column(line) for line in lines[max(0, i - 5) : i + 5]))
+        assert f"as of {entry['as_of']} {entry['name']}" in left, (entry["name"], left)
+    definitions = [n for n, t in enumerate(headers) if "Appendix B. Definitions" in t]
+    assert len(definitions) >= 2
+    for n in definitions:
+        assert re.search(r"^Setting\s+Value\s*$", layout[n], re.M)
+
+
+@POPPLER
+def test_pdf_charts_are_vectors_and_fonts_are_embedded(long_report: BoardReport, long_pdf: Path) -> None:
+    images = _run("pdfimages", "-list", long_pdf).strip().splitlines()
+    assert len(images) == 2  # the listing's two header lines: no raster image at all
+    fonts = _run("pdffonts", long_pdf).strip().splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts)  # emb column
+    text = _flat(_run("pdftotext", long_pdf, "-"))
+    for chart in long_report.trends[:3]:
+        assert f"{chart.name} (to {chart.as_of.label()})" in text  # each chart captioned as text
+
+
+@POPPLER
+def test_pdf_pages_render_to_png(long_pdf: Path, tmp_path: Path) -> None:
+    pdf = long_pdf.read_bytes()
+    png = pdf_page_png(pdf, 2, dpi=50)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert abs(width - 585) <= 1 and abs(height - 413) <= 1  # A4 landscape at 50 dpi
+    with pytest.raises(InputError, match="the pack has"):
+        pdf_page_png(pdf, 999)
+    _run("pdftoppm", "-r", "20", "-png", long_pdf, tmp_path / "page")
+    assert len(list(tmp_path.glob("page-*.png"))) == len(_pages(long_pdf))
