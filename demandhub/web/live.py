@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from pathlib import Path
@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from demandhub.settings import Settings
+from demandhub.web.feeds import FeedMonitor
 from demandhub.web.server import (
     CREDS_KEY,
     ROLE_KEY,
@@ -73,7 +74,9 @@ QUEUES: tuple[tuple[str, str], ...] = (
 )
 WINDOWS = ("last_15m", "last_60m", "today")
 DEFAULT_SERVICE_LEVEL_TARGET = 0.90  # the national 999 standard and the historic 101 target
-VOLATILE_KEYS = frozenset({"generated_at", "seconds_left", "longest_wait_seconds", "oldest_age_seconds"})
+VOLATILE_KEYS = frozenset(
+    {"generated_at", "seconds_left", "longest_wait_seconds", "oldest_age_seconds", "seconds_since_last_event"}
+)
 
 Reader = Callable[..., Any]
 
@@ -86,6 +89,7 @@ class LiveReaders:
     queues: Reader | None
     incidents: Reader | None
     qa: Reader | None
+    feeds: Reader | None = None  # feed health (demandhub.web.feeds.FeedMonitor when None)
 
 
 def _find_reader(module: str, name: str) -> Reader | None:
@@ -283,6 +287,9 @@ def build_live_document(
         ),
         "qa": lambda: qa_section(_call(readers.qa, wh, force, now, defs)),
     }
+    doc["feeds"] = None  # feed health: optional (a document built without a feed reader has none)
+    if readers.feeds is not None:
+        sections["feeds"] = lambda: _call(readers.feeds, wh, force, now, defs)
     for name, build in sections.items():
         try:
             doc[name] = build()
@@ -444,6 +451,51 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=OPENAPI_FILE.read_bytes(), content_type="application/json")
 
 
+# -- feed health: /api/live/feeds and the watch that keeps its gauges current -----------------------
+FEED_WATCH_SECONDS = 10.0
+FEED_WATCH_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("feed_watch", asyncio.Task)
+
+
+async def live_feeds(request: web.Request) -> web.Response:
+    """Per source: last event, expected rate at this hour and weekday, healthy / quiet / silent."""
+    return json_response(_part(await _doc(request), "feeds"))
+
+
+async def _watch_feeds(app: web.Application) -> None:
+    """Recompute the document now and then with no page open, so the feed gauges (and the alert
+    on them) follow a feed that goes silent at night."""
+    cache, closing = app[CACHE_KEY], app[CLOSING_KEY]
+    while not closing.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), FEED_WATCH_SECONDS)
+        snapshot = cache._snapshot
+        if closing.is_set() or (snapshot and cache.clock() - snapshot.computed_at < FEED_WATCH_SECONDS):
+            continue  # a page or client keeps the document (and the gauges) current already
+        try:
+            await cache.get()
+        except Exception:
+            log.exception("feed watch failed")
+
+
+async def _start_feed_watch(app: web.Application) -> None:
+    app[FEED_WATCH_KEY] = asyncio.get_running_loop().create_task(_watch_feeds(app))
+
+
+async def _stop_feed_watch(app: web.Application) -> None:
+    app[CLOSING_KEY].set()
+    task = app.get(FEED_WATCH_KEY)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def add_feed_routes(app: web.Application) -> None:
+    app.on_startup.append(_start_feed_watch)
+    app.on_shutdown.append(_stop_feed_watch)
+    app.router.add_get("/api/live/feeds", live_feeds)
+
+
 # -- handlers: page and login ------------------------------------------------------------------------
 def _html(name: str, status: int = 200, **values: str) -> web.Response:
     text = (STATIC_DIR / name).read_text()
@@ -531,6 +583,8 @@ def add_live_routes(
     (tests pass a fixed one)."""
     wh, settings = app[WAREHOUSE_KEY].open_reader("live"), app[SETTINGS_KEY]
     chosen = readers or default_readers()
+    if chosen.feeds is None:
+        chosen = replace(chosen, feeds=FeedMonitor.of(settings))
     app[LIVE_READER_KEY] = wh
     app[CACHE_KEY] = LiveCache(
         lambda: build_live_document(wh, settings, now(), chosen),
@@ -552,6 +606,7 @@ def add_live_routes(
     r.add_get("/api/live/incidents", live_incidents)
     r.add_get("/api/live/incidents/{incident_id}", live_incident)
     r.add_get("/api/live/qa", live_qa)
+    add_feed_routes(app)
     r.add_get("/api/live/stream", live_stream)
     r.add_get("/api/openapi.json", openapi)
     r.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

@@ -188,3 +188,30 @@ QA_QUEUE_OLDEST_SECONDS = Gauge(
     "Age of the oldest item in the QA/Linking queue.",
     registry=REGISTRY,
 )
+
+# --- feed health (per source system; demandhub/web/feeds.py) ---------------------------------
+FEED_STATE = Gauge(
+    "demandhub_feed_state",
+    "State of a source feed: 0 healthy, 1 quiet, 2 silent (its silence is improbable at the arrival "
+    "rate it has at this hour and weekday).",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_SILENT = Gauge(
+    "demandhub_feed_silent",
+    "1 while a source feed is silent (judged against its expected arrival rate), else 0.",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_SECONDS_SINCE = Gauge(
+    "demandhub_feed_seconds_since_last_event",
+    "Seconds since the hub last received an event from the source (+Inf: none in two days).",
+    ["source"],
+    registry=REGISTRY,
+)
+FEED_EXPECTED_RATE = Gauge(
+    "demandhub_feed_expected_events_per_hour",
+    "Events per hour the source normally sends at this hour of this weekday (NaN: no history).",
+    ["source"],
+    registry=REGISTRY,
+)

@@ -28,12 +28,14 @@ import pytest
 from demandhub.embedded import free_port, wait_for_port
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse
+from streams.sources.simulator import SimConfig, simulate
 from tests.integration.test_web_api import (
     SUPERVISOR,
     Feed,
     LiveServer,
     abandoned_call,
     answered_call,
+    call,
     event,
     make_settings,
     open_incident,
@@ -220,8 +222,9 @@ def test_sign_in_see_the_wallboard_move_and_go_stale(
     assert server is not None
     port = server.port
     try:
-        browser.get(f"{server.url}/")
-        assert "Unauthorized" in browser.text("body")  # no session yet: 401 and nothing else
+        browser.get(f"{server.url}/")  # no session yet: the sign-in form, not a bare 401
+        browser.wait_for("the redirect to sign in", lambda: browser.url().endswith(f":{port}/login"))
+        assert browser.script("return document.querySelector('#token') !== null;")
         browser.get(f"{server.url}/login?stale_after=3")
         browser.type("#token", SUPERVISOR)
         browser.click("#sign-in")
@@ -268,6 +271,125 @@ def test_sign_in_see_the_wallboard_move_and_go_stale(
     finally:
         if server is not None:
             server.stop()
+
+
+def sign_in(browser: WebDriver, server: LiveServer) -> None:
+    browser.get(f"{server.url}/login")
+    browser.type("#token", SUPERVISOR)
+    browser.click("#sign-in")
+    browser.wait_for("the live page", lambda: browser.url().endswith(f":{server.port}/"))
+
+
+def simulated(start: datetime, until: datetime, run: str) -> list[dict[str, Any]]:
+    """The simulator's events of the force from ``start`` until ``until`` (then it stops)."""
+    config = SimConfig(start=start, days=1, seed=3, run=run, scale=2.0)
+    events = []
+    for envelope in simulate(config):
+        if datetime.fromisoformat(envelope["time"]) >= until:
+            break
+        events.append(envelope)
+    return events
+
+
+def test_a_feed_that_stops_is_shown_silent_against_its_usual_rate(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    """History (the simulator a week ago at this hour) gives each source its expected rate; the
+    simulator then runs up to now and stops; with the page's clock moved on an hour, telephony's
+    silence is improbable at its usual rate and the page says so."""
+    settings: Settings = make_settings(tmp_path)
+    shift = [timedelta(0)]
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + shift[0]
+
+    feed = Feed(settings, wh, clock)
+    now = datetime.now(UTC)
+    week = timedelta(weeks=1)
+    feed.send(simulated(now - week - timedelta(minutes=90), now - week + timedelta(hours=3), "hist"))
+    feed.send(simulated(now - timedelta(minutes=20), now, "live"))
+    server = serve(settings, wh, clock)
+    try:
+        sign_in(browser, server)
+        chip = '#feeds .chip[data-source="telephony"]'
+        browser.wait_for(
+            "telephony healthy",
+            lambda: (
+                browser.script(f"const c = document.querySelector('{chip}'); return c && c.dataset.state;")
+                == "healthy"
+            ),
+        )
+        assert browser.script("return document.querySelector('#feed-banner').hidden;")
+        shift[0] = timedelta(hours=1)  # the simulator has stopped; an hour passes on the page's clock
+        browser.wait_for(
+            "the feed-silent banner",
+            lambda: not browser.script("return document.querySelector('#feed-banner').hidden;"),
+            timeout=30,
+        )
+        banner = browser.text("#feed-banner")
+        assert banner.startswith("FEED SILENT") and "Telephony" in banner and "normally" in banner
+        assert browser.script(f"return document.querySelector('{chip}').dataset.state;") == "silent"
+        assert browser.text("#status").startswith("LIVE")  # the page still hears the hub: not stale
+        browser.screenshot(ARTIFACTS / "live-page-feed-silent.png")
+    finally:
+        server.stop()
+
+
+def test_every_open_immediate_incident_is_visible_at_1080p(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    settings: Settings = make_settings(tmp_path)
+    feed = Feed(settings, wh, lambda: datetime.now(UTC))
+    now = datetime.now(UTC)
+    m = timedelta(minutes=1)
+    districts = [("Cambridge City", "urban"), ("Fenland", "rural"), ("Peterborough", "urban")]
+    raw: list[dict[str, Any]] = []
+    for i in range(6):
+        district, kind = districts[i % 3]
+        raw += open_incident(f"IMM-{i}", "IMMEDIATE", now - (2 + 2 * i) * m, district, kind)
+    for i in range(16):  # priority incidents, several more urgent than the immediate ones
+        district, kind = districts[i % 3]
+        raw += open_incident(f"PRI-{i:02d}", "PRIORITY", now - (30 + 3 * i) * m, district, kind)
+    feed.send(raw)
+    server = serve(settings, wh, lambda: datetime.now(UTC))
+    try:
+        sign_in(browser, server)
+        browser.wait_for("the incidents", lambda: "IMM-0" in browser.text("#incidents"))
+        visible = """
+            const wrap = document.querySelector('#incidents-wrap').getBoundingClientRect();
+            return [...document.querySelectorAll('#incidents tbody tr[data-incident]')]
+              .filter(r => !r.hidden && r.getBoundingClientRect().bottom <= wrap.bottom + 1)
+              .map(r => r.dataset.incident);"""
+        browser.wait_for(
+            "compact rows",
+            lambda: browser.script(
+                "return document.querySelector('#incidents').classList.contains('compact');"
+            ),
+        )
+        immediate = {f"IMM-{i}" for i in range(6)}
+        browser.wait_for(
+            "every immediate incident in view", lambda: immediate <= set(browser.script(visible))
+        )
+        shown = browser.script(visible)
+        assert any(s.startswith("PRI-") for s in shown)  # the rest pages through the room left
+        note = browser.text("#incidents-more")
+        assert "all 6 IMMEDIATE shown" in note and "page 1/" in note
+        browser.wait_for("the next page", lambda: "page 2/" in browser.text("#incidents-more"), timeout=30)
+        assert immediate <= set(browser.script(visible))  # still pinned
+        browser.screenshot(ARTIFACTS / "live-page-many-incidents.png")
+
+        area = call(server, "GET", "/api/live/incidents", token=SUPERVISOR).json()["incidents"]["items"][0][
+            "area"
+        ]
+        browser.get(f"{server.url}/?area={area}")
+        browser.wait_for("the area filter", lambda: f"Area {area}" in browser.text("#incidents-more"))
+        areas = browser.script(
+            "return [...document.querySelectorAll('#incidents tbody tr[data-incident]')]"
+            ".filter(r => !r.hidden).map(r => r.dataset.area);"
+        )
+        assert areas and set(areas) == {area}
+    finally:
+        server.stop()
 
 
 # -- trends, forecast band and the peak scenario -------------------------------------------------------

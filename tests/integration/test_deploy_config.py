@@ -55,6 +55,7 @@ EXAMPLE_LABELS = {
     "queue": "999",
     "grade": "IMMEDIATE",
     "urban_rural": "urban",
+    "source": "telephony",
 }
 
 

@@ -631,6 +631,48 @@ def test_stream_pushes_an_update_after_new_events(server: LiveServer, feed: Feed
         stream.close()
 
 
+def test_feed_health_is_judged_against_the_same_hour_of_past_weeks(
+    hub_settings: Settings, wh: Warehouse
+) -> None:
+    """Telephony sent 60 events in this hour a week ago and 120 three weeks ago (two weeks ago the
+    hub heard nothing at this hour: that week says nothing), so it is expected to send 90 an hour.
+    Fresh events: healthy. 50 minutes with nothing from it: silent, on the page's clock and in /metrics."""
+    slot = NOW.replace(minute=0) - timedelta(weeks=1)
+    history = [("telephony", slot + timedelta(seconds=60 * i), f"h1-{i}") for i in range(60)]
+    history += [
+        ("telephony", slot - timedelta(weeks=2) + timedelta(seconds=30 * i), f"h3-{i}") for i in range(120)
+    ]
+    history += [("cad", slot + timedelta(minutes=5 * i), f"c1-{i}") for i in range(12)]
+    wh.insert(
+        "events",
+        [["cambs", f"S-{key}", source, key, "call.offered.v1", at, at, "{}"] for source, at, key in history],
+        ["force_id", "subject", "source", "id", "type", "time", "ingest_time", "data"],
+    )
+    Feed(hub_settings, wh, lambda: NOW).send(scene())  # received at NOW
+    shift = [timedelta(0)]
+    live = serve(hub_settings, wh, lambda: NOW + shift[0])
+    try:
+        feeds = call(live, "GET", "/api/live/feeds", token=SUPERVISOR).json()["feeds"]
+        by_source = {item["source"]: item for item in feeds["items"]}
+        assert feeds["history_weeks"] == 2
+        assert by_source["telephony"]["expected_per_hour"] == pytest.approx(90)
+        assert by_source["cad"]["expected_per_hour"] == pytest.approx(6)
+        assert by_source["telephony"]["state"] == "healthy" and feeds["silent"] == []
+        assert by_source["chat"]["state"] == "quiet"  # no history of web chat at this hour: never silent
+        shift[0] = timedelta(minutes=50)  # the same clock hour (its history), nothing received
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "telephony" not in feeds["silent"]:
+            feeds = call(live, "GET", "/api/live/feeds", token=SUPERVISOR).json()["feeds"]
+            time.sleep(0.2)
+        assert "telephony" in feeds["silent"]  # exp(-90) by chance: no
+        assert "chat" not in feeds["silent"]
+        metrics = call(live, "GET", "/metrics", token=SUPERVISOR).body.decode()
+        assert 'demandhub_feed_silent{source="telephony"} 1.0' in metrics
+        assert 'demandhub_feed_state{source="telephony"} 2.0' in metrics
+    finally:
+        live.stop()
+
+
 def test_openapi_describes_every_route(server: LiveServer) -> None:
     spec = call(server, "GET", "/api/openapi.json", token=SUPERVISOR).json()
     assert spec["openapi"].startswith("3.1")

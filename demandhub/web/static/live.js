@@ -182,7 +182,12 @@
     const shown = section.items;
     for (const item of shown) {
       body.appendChild(
-        el("tr", { "data-incident": item.incident_id, "data-base": item.seconds_left }, [
+        el("tr", {
+          "data-incident": item.incident_id,
+          "data-base": item.seconds_left,
+          "data-grade": item.grade,
+          "data-area": item.area || "",
+        }, [
           el("td", { cls: "left countdown", text: clockText(item.seconds_left) }),
           el("td", { cls: `grade ${item.grade.toLowerCase()}`, text: item.grade }),
           el("td", { text: item.district || "–" }),
@@ -200,22 +205,71 @@
     tickIncidents();
   }
 
-  // show as many rows as the panel holds (most urgent first) and say how many more there are
+  // -- room for the incident list ------------------------------------------------------------------
+  // Every row that fits is shown in time-left order. When they do not all fit, rows turn compact,
+  // then two-up (two columns of short rows: time left, grade, district, incident); if they still do
+  // not fit, every IMMEDIATE incident is pinned (most urgent first) and the others page through the
+  // room left, a page every PAGE_SECONDS. `?area=North` shows one area only.
+  const PAGE_SECONDS = 8;
+  const paging = { page: 0, turnedAt: 0 };
+
+  function rowsFitting(wrap, rows) {
+    const bottom = wrap.getBoundingClientRect().bottom;
+    let n = 0;
+    for (const row of rows) {
+      if (row.getBoundingClientRect().bottom > bottom + 1) break;
+      n += 1;
+    }
+    return n;
+  }
+
   function fitIncidentRows() {
     const wrap = byId("incidents-wrap");
-    const rows = [...byId("incidents").querySelectorAll("tbody tr[data-incident]")];
-    let hidden = 0;
-    for (const row of rows) row.hidden = false;
+    const table = byId("incidents");
+    const body = table.querySelector("tbody");
+    const area = params.get("area");
+    const all = [...body.querySelectorAll("tr[data-incident]")].sort(
+      (a, b) => Number(a.getAttribute("data-base")) - Number(b.getAttribute("data-base")),
+    );
+    const mine = all.filter((row) => !area || row.getAttribute("data-area") === area);
+    for (const row of all) row.hidden = !mine.includes(row);
+    for (const row of mine) body.appendChild(row); // time-left order
+    table.classList.remove("compact", "two-up");
     const more = byId("incidents-more");
-    more.textContent = "";
-    const bottom = wrap.getBoundingClientRect().bottom;
-    for (const row of rows) {
-      if (row.getBoundingClientRect().bottom > bottom + 1) {
-        row.hidden = true;
-        hidden += 1;
-      }
+    more.textContent = area ? `Area ${area} only` : "";
+    if (rowsFitting(wrap, mine) >= mine.length) return;
+    table.classList.add("compact");
+    if (rowsFitting(wrap, mine) >= mine.length) return;
+    table.classList.add("two-up");
+    const room = Math.max(1, rowsFitting(wrap, mine));
+    if (room >= mine.length) return;
+    const pinned = mine.filter((row) => row.getAttribute("data-grade") === "IMMEDIATE");
+    const rest = mine.filter((row) => row.getAttribute("data-grade") !== "IMMEDIATE");
+    let shown;
+    let note;
+    if (pinned.length >= room) {
+      // more immediate incidents than rows: page through them, nothing else
+      const pages = Math.ceil(pinned.length / room);
+      const page = paging.page % pages;
+      shown = pinned.slice(page * room, (page + 1) * room);
+      note = `IMMEDIATE page ${page + 1}/${pages} · ${pinned.length} immediate, ${rest.length} others not shown`;
+    } else {
+      const slots = room - pinned.length;
+      const pages = Math.ceil(rest.length / slots);
+      const page = paging.page % pages;
+      shown = pinned.concat(rest.slice(page * slots, (page + 1) * slots));
+      note = `all ${pinned.length} IMMEDIATE shown · others page ${page + 1}/${pages} (${rest.length})`;
     }
-    more.textContent = hidden ? `+ ${hidden} more not shown` : "";
+    for (const row of mine) row.hidden = !shown.includes(row);
+    for (const row of shown) body.appendChild(row); // pinned first, then the page
+    more.textContent = (area ? `Area ${area} · ` : "") + note;
+  }
+
+  function turnIncidentPage() {
+    if (performance.now() - paging.turnedAt < PAGE_SECONDS * 1000) return;
+    paging.turnedAt = performance.now();
+    paging.page += 1;
+    if (state.doc) fitIncidentRows();
   }
 
   function tickIncidents() {
@@ -297,6 +351,7 @@
   }
 
   function tick() {
+    turnIncidentPage();
     if (state.doc) {
       tickIncidents();
       tickQueues();
@@ -319,6 +374,7 @@
     renderIncidents(doc);
     renderQa(doc);
     renderStatus();
+    document.dispatchEvent(new CustomEvent("live:doc", { detail: doc })); // other sections (feeds.js)
   }
 
   function heartbeat(data) {
@@ -361,6 +417,10 @@
     connect();
     setInterval(tick, 1000);
     window.addEventListener("resize", () => state.doc && fitIncidentRows());
+    // other sections (trends, feed banner) change the room left for the list: refit when it changes
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => state.doc && fitIncidentRows()).observe(byId("incidents-wrap"));
+    }
     tick();
   });
 })();
