@@ -31,6 +31,7 @@ from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import expm_multiply
 
 MAX_AGENTS = 2000
+MAX_QUEUE = 20_000  # waiting callers summed at most (a deeply overloaded queue with endless patience)
 _TAIL = 1e-12
 
 
@@ -85,13 +86,12 @@ def _erlang_a_distribution(agents: int, lam: float, mu: float, theta: float) -> 
     logs = [0.0]
     for j in range(1, agents + 1):
         logs.append(logs[-1] + math.log(lam) - math.log(j * mu))
-    k = 0
+    k, top, cut = 0, max(logs), math.log(_TAIL)
     while True:
         k += 1
         logs.append(logs[-1] + math.log(lam) - math.log(agents * mu + k * theta))
-        if k > 20 and logs[-1] - max(logs) < math.log(_TAIL):
-            break
-        if k > 200_000:
+        top = max(top, logs[-1])
+        if (k > 20 and logs[-1] - top < cut) or k >= MAX_QUEUE:
             break
     arr = np.array(logs)
     arr = np.exp(arr - arr.max())
@@ -142,15 +142,14 @@ def _answered_by(queue: np.ndarray, service_rate: float, theta: float, threshold
     size = len(queue)
     ks = np.arange(size)
     down = service_rate + ks * theta
-    q = np.zeros((size + 2, size + 2))
-    q[ks, ks] = -(down + theta)
-    q[ks[1:], ks[1:] - 1] = down[1:]
-    q[0, size] = down[0]
-    q[ks, size + 1] = theta
+    rows = np.concatenate([ks, ks[1:], [0], ks])
+    cols = np.concatenate([ks, ks[1:] - 1, [size], np.full(size, size + 1)])
+    vals = np.concatenate([-(down + theta), down[1:], [down[0]], np.full(size, theta)])
+    q = csc_matrix((vals, (rows, cols)), shape=(size + 2, size + 2))
     start = np.zeros(size + 2)
     start[:size] = queue / total
     # row-vector evolution p(T) = p(0) exp(Q T), computed as exp(Q^T T) p(0)
-    end = expm_multiply(csc_matrix(q.T) * threshold_s, start)
+    end = expm_multiply((q.T * threshold_s).tocsc(), start)
     return float(min(1.0, max(0.0, end[size])))
 
 

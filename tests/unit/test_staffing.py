@@ -134,3 +134,12 @@ def test_patience_and_handlers() -> None:
     assert patience_seconds(0, 480.0) is None
     assert handlers_for(5, 2) == 3
     assert handlers_for(None, 2) is None
+
+
+def test_an_overloaded_queue_with_endless_patience_stays_bounded() -> None:
+    """Few abandons make a huge measured patience; the chain is cut at MAX_QUEUE, not left to grow."""
+    f = erlang_a_figures(5, 0.1, 200, 1e7, 10)  # 20 Erlangs on 5 agents
+    assert f.service_level < 0.05 and f.p_wait > 0.99
+    fa = required_agents_a(0.1, 200, 1e7, 10, 0.8)
+    fc = required_agents_c(0.1, 200, 10, 0.8)
+    assert fa is not None and fc is not None and abs(fa.agents - fc.agents) <= 1
