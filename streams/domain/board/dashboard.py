@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.domain.board.cells import UNITS, Cell, Unit, pool
+from streams.domain.board.format import fmt_value
 from streams.domain.board.months import YearMonth, fytd_months, month_range
 from streams.domain.board.rules import BoardRules
 from streams.domain.board.stats import Comparison, compare_cells, spc_test
@@ -226,7 +227,10 @@ def baseline_months(as_of: YearMonth, rules: BoardRules) -> tuple[YearMonth, ...
 
 
 def v3y_months(as_of: YearMonth, rules: BoardRules) -> tuple[YearMonth, ...]:
-    """The Current v 3yr avg reference window, m-47..m-12 by default."""
+    """The Current v 3yr avg reference window: m-47..m-12 by default; with
+    ``v3y_window = "same_month"`` the same calendar month of the three prior years."""
+    if rules.v3y_window == "same_month":
+        return (as_of - 36, as_of - 24, as_of - 12)
     return month_range(as_of - rules.v3y_from_offset, as_of - rules.v3y_to_offset)
 
 
@@ -271,11 +275,30 @@ def control_limits(
     return ControlLimits(months, values, mean, sigma, mean - rules.spc_k * sigma, mean + rules.spc_k * sigma)
 
 
+def _floor(
+    comparison: Comparison, a: float | None, b: float | None, unit: Unit, rules: BoardRules
+) -> Comparison:
+    """With ``min_effect = "printed"``, Higher / Lower becomes Comparable when the two compared
+    values print the same."""
+    if rules.min_effect != "printed" or comparison.label not in ("Higher", "Lower"):
+        return comparison
+    if a is None or b is None or fmt_value(a, unit) != fmt_value(b, unit):
+        return comparison
+    return Comparison(
+        "Comparable",
+        comparison.test,
+        comparison.p_value,
+        comparison.statistic,
+        "equal when rounded as printed",
+    )
+
+
 def _stat_label(unit: Unit, subject: PeriodValue, reference: PeriodValue, rules: BoardRules) -> LabelColumn:
     comparison = compare_cells(
         unit, subject.cell, subject.exposure, reference.cell, reference.exposure, rules
     )
-    return LabelColumn(comparison, subject, reference, mean_month(subject, unit), mean_month(reference, unit))
+    a, b = mean_month(subject, unit), mean_month(reference, unit)
+    return LabelColumn(_floor(comparison, a, b, unit, rules), subject, reference, a, b)
 
 
 def _spc_label(
@@ -292,6 +315,7 @@ def _spc_label(
     comparison = spc_test(subject.value, history, rules)
     reference = PeriodValue(window, None, None, tuple(m for m in window if series.get(m) is None))
     centre = sum(history) / len(history) if history else None
+    comparison = _floor(comparison, subject.value, centre, unit, rules)
     return LabelColumn(comparison, subject, reference, subject.value, centre)
 
 

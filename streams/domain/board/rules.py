@@ -95,8 +95,25 @@ class BoardRules(BaseModel):
     baseline_to: str | None = Field(
         None, description="Fixed baseline: last month, 'YYYY-MM' (required when fixed)."
     )
+    v3y_window: Literal["span", "same_month"] = Field(
+        "span",
+        description=(
+            "Current v 3yr avg reference. 'span': the mean month of m-v3y_from_offset.."
+            "m-v3y_to_offset (default m-47..m-12). 'same_month': the mean of the same calendar "
+            "month in the three prior years (m-36, m-24, m-12), which removes seasonality."
+        ),
+    )
     v3y_from_offset: int = Field(47, ge=0, description="Current v 3yr avg window: first month m-N.")
     v3y_to_offset: int = Field(12, ge=0, description="Current v 3yr avg window: last month m-N.")
+    min_effect: Literal["none", "printed"] = Field(
+        "none",
+        description=(
+            "Minimum effect before Higher / Lower. 'none': the test alone decides. 'printed': a "
+            "significant difference whose two compared values are equal when rounded as the pack "
+            "prints them (counts to whole numbers, percentages to 0.1, minutes to whole minutes) "
+            "is labelled Comparable."
+        ),
+    )
     require_complete_periods: bool = Field(
         True,
         description=(
@@ -168,6 +185,16 @@ class BoardRules(BaseModel):
         """The settings plus the configuration hash: the pack's ``definitions`` block."""
         return {**self.as_dict(), "config_hash": self.config_hash()}
 
+    def _v3y_text(self) -> str:
+        if self.v3y_window == "same_month":
+            return "the mean of the same calendar month in the three prior years (m-36, m-24, m-12)"
+        return f"the mean month of m-{self.v3y_from_offset}..m-{self.v3y_to_offset}"
+
+    def _min_effect_text(self) -> str:
+        if self.min_effect == "printed":
+            return " Two values equal when rounded as printed are Comparable whatever the test."
+        return ""
+
     def label_rule_text(self) -> str:
         """The Higher/Lower/Comparable rule in words, printed with the pack."""
         stat = (
@@ -192,9 +219,9 @@ class BoardRules(BaseModel):
         return (
             "Higher / Lower / Comparable are directional, not good or bad. "
             f"Current v 1yr avg compares the current month with the mean month of the baseline; "
-            f"Current v 3yr avg with the mean month of m-{self.v3y_from_offset}..m-"
-            f"{self.v3y_to_offset}; Perf v Benchmark compares the rolling 12 months with the "
-            f"baseline. Rule: {body}. A side that is null or below the minimum size (counts: "
+            f"Current v 3yr avg with {self._v3y_text()}; Perf v Benchmark compares the rolling "
+            f"12 months with the baseline. Rule: {body}.{self._min_effect_text()} "
+            f"A side that is null or below the minimum size (counts: "
             f"{self.min_n_count} events in total; proportions: denominator {self.min_n_proportion}; "
             f"means: {self.min_n_mean} records) is n/a. Rules {self.definition_id} version "
             f"{self.version}."

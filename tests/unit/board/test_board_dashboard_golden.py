@@ -424,3 +424,29 @@ def test_spc_labels_use_each_label_s_reference_window() -> None:
     # The baseline months do not vary at all: 160 lies outside any band around 120.
     assert row.v1y.label == "Higher"
     assert row.v1y.reference_value != row.v3y.reference_value
+
+
+def test_v3y_against_the_same_calendar_month_of_three_prior_years() -> None:
+    rules = BoardRules(v3y_window="same_month")
+    row = compute_row(COUNT, count_history(), MAR19, rules)
+    # Mar-16 (FY15/16: 100), Mar-17 (110), Mar-18 (120): mean 110.
+    assert row.v3y.reference.months == (YearMonth(2016, 3), YearMonth(2017, 3), YearMonth(2018, 3))
+    assert row.v3y.reference_value == pytest.approx(110)
+    assert row.v3y.comparison.test == "poisson_conditional_exact_binomial"  # 160 + 330 events
+    assert "same calendar month" in rules.label_rule_text()
+    default = compute_row(COUNT, count_history(), MAR19, RULES)
+    assert len(default.v3y.reference.months) == 36  # the default window is unchanged
+
+
+def test_equal_printed_values_are_not_labelled_with_the_floor() -> None:
+    # 95.04 % against 95.01 % over ten million calls a month: z is about 3, but both print 95.0 %.
+    months = [YearMonth(2015, 4) + i for i in range(48)]
+    series: dict[YearMonth, Cell | None] = {m: Cell(9_501_000, 10_000_000) for m in months}
+    series[MAR19] = Cell(9_504_000, 10_000_000)
+    rate = MeasureSpec("answer_rate", "Answer rate", "percent", "higher_is_better", "T")
+    plain = compute_row(rate, series, MAR19, RULES)
+    assert plain.v1y.label == "Higher"
+    floored = compute_row(rate, series, MAR19, BoardRules(min_effect="printed"))
+    assert floored.v1y.label == "Comparable"
+    assert floored.v1y.comparison.reason == "equal when rounded as printed"
+    assert floored.v1y.comparison.p_value == plain.v1y.comparison.p_value
