@@ -7,7 +7,9 @@ whether that silence is normal:
 - ``expected_per_hour``: the source's arrival rate at this hour of this weekday, from history: the
   mean number of its events in the same local clock hour of the same weekday over the last
   ``feed_history_weeks`` weeks. Only weeks in which the hub received anything at that hour count
-  (a week the hub was down says nothing about the source). No such week: the rate is unknown.
+  (a week the hub was down says nothing about the source). No such week (a new installation): the
+  source's own rate over the hour before its last event (``expected_basis`` ``recent``), which
+  stays put once the source stops and errs low (later alarms) while a source is only minutes old.
 - :func:`feed_state` (pure): with Poisson arrivals at that rate, a gap of ``g`` seconds with no event
   happens by chance with probability ``exp(-rate x g)``. Below ``feed_silent_probability`` (0.001:
   about 6.9 mean inter-arrival times) the source is **silent**. Otherwise a source with no event for
@@ -53,6 +55,13 @@ _LAST_SQL = (
     "SELECT source, max(ingest_time) FROM events WHERE force_id = {f:String} "
     "AND time >= {lo:DateTime64(3, 'UTC')} GROUP BY source"
 )
+_LAST_AND_RECENT_SQL = (
+    "SELECT e.source, max(e.ingest_time), countIf(e.ingest_time >= l.last - INTERVAL 1 HOUR) "
+    "FROM events AS e INNER JOIN (SELECT source, max(ingest_time) AS last FROM events "
+    "WHERE force_id = {f:String} AND time >= {lo:DateTime64(3, 'UTC')} GROUP BY source) AS l "
+    "ON e.source = l.source WHERE e.force_id = {f:String} AND e.time >= {lo:DateTime64(3, 'UTC')} "
+    "GROUP BY e.source"
+)
 _HISTORY_SQL = (
     "SELECT source, arrayFirstIndex(s -> time >= s AND time < s + INTERVAL 1 HOUR, "
     "{starts:Array(DateTime64(3, 'UTC'))}) AS slot, count() FROM events "
@@ -87,6 +96,18 @@ def feed_state(
     if threshold is not None and gap >= threshold:
         return "silent"
     return "quiet" if gap >= quiet_after else "healthy"
+
+
+def expected_rate(
+    source: str, history: dict[str, float], weeks: int, recent: dict[str, int]
+) -> tuple[float | None, str | None]:
+    """(events per hour, basis): the same hour of past weeks when any was observed, else the events
+    of the hour before the source's last event, else unknown."""
+    if weeks:
+        return history.get(source, 0.0), "history"
+    if source in recent:
+        return float(recent[source]), "recent"
+    return None, None
 
 
 def history_slots(now: datetime, timezone: str, weeks: int) -> list[datetime]:
@@ -132,6 +153,7 @@ class FeedMonitor:
         self.refresh_seconds, self.clock = refresh_seconds, clock
         self._lock = threading.Lock()
         self._last: dict[str, datetime] = {}
+        self._recent: dict[str, int] = {}
         self._read_at: float | None = None
         self._history: _History | None = None
 
@@ -149,11 +171,6 @@ class FeedMonitor:
             return self.section(now)
 
     def _refresh(self, wh: Warehouse, force_id: str, now: datetime, timezone: str) -> None:
-        tick = self.clock()
-        if self._read_at is None or tick - self._read_at >= self.refresh_seconds:
-            rows = wh.query(_LAST_SQL, parameters={"f": force_id, "lo": now - LOOKBACK}).rows
-            self._last = {str(source): _utc(at) for source, at in rows if at is not None}
-            self._read_at = tick
         starts = history_slots(now, timezone, self.weeks)
         if self._history is None or self._history.slot_start != starts[0]:
             params = {
@@ -167,6 +184,16 @@ class FeedMonitor:
             }
             rates, observed = expected_rates(counts, self.weeks)
             self._history = _History(starts[0], rates, observed)
+        tick = self.clock()
+        if self._read_at is None or tick - self._read_at >= self.refresh_seconds:
+            params = {"f": force_id, "lo": now - LOOKBACK}
+            if self._history is not None and self._history.weeks:
+                rows = [(*row, 0) for row in wh.query(_LAST_SQL, parameters=params).rows]
+            else:  # no past weeks: the hour before each source's last event is its rate
+                rows = wh.query(_LAST_AND_RECENT_SQL, parameters=params).rows
+            self._last = {str(source): _utc(at) for source, at, _ in rows if at is not None}
+            self._recent = {str(source): int(n) for source, at, n in rows if at is not None}
+            self._read_at = tick
 
     def section(self, now: datetime) -> dict[str, Any]:
         """The ``feeds`` section at ``now`` from the last reads (no I/O); sets the gauges."""
@@ -177,7 +204,7 @@ class FeedMonitor:
         for source in sources:
             last = self._last.get(source)
             gap = (now - last).total_seconds() if last is not None else None
-            rate = history.rates.get(source, 0.0) if history.weeks else None
+            rate, basis = expected_rate(source, history.rates, history.weeks, self._recent)
             state = feed_state(gap, rate, self.quiet_after, self.probability)
             items.append(
                 {
@@ -187,6 +214,7 @@ class FeedMonitor:
                     "last_event_at": last,
                     "seconds_since_last_event": gap,
                     "expected_per_hour": rate,
+                    "expected_basis": basis,
                     "silent_after_seconds": silent_after_seconds(rate, self.quiet_after, self.probability),
                 }
             )

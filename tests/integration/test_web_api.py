@@ -673,6 +673,28 @@ def test_feed_health_is_judged_against_the_same_hour_of_past_weeks(
         live.stop()
 
 
+def test_without_past_weeks_a_feed_is_judged_on_its_last_hour(hub_settings: Settings, wh: Warehouse) -> None:
+    """A new installation: no past weeks, so telephony's rate is what it sent in the hour before its
+    last event (the scene's 19 call events); 50 minutes with nothing is then improbable."""
+    Feed(hub_settings, wh, lambda: NOW).send(scene())
+    shift = [timedelta(0)]
+    live = serve(hub_settings, wh, lambda: NOW + shift[0])
+    try:
+        feeds = call(live, "GET", "/api/live/feeds", token=SUPERVISOR).json()["feeds"]
+        telephony = {item["source"]: item for item in feeds["items"]}["telephony"]
+        assert feeds["history_weeks"] == 0
+        assert (telephony["expected_basis"], telephony["expected_per_hour"]) == ("recent", 19)
+        assert telephony["state"] == "healthy"
+        shift[0] = timedelta(minutes=50)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "telephony" not in feeds["silent"]:
+            feeds = call(live, "GET", "/api/live/feeds", token=SUPERVISOR).json()["feeds"]
+            time.sleep(0.2)
+        assert "telephony" in feeds["silent"]
+    finally:
+        live.stop()
+
+
 def test_openapi_describes_every_route(server: LiveServer) -> None:
     spec = call(server, "GET", "/api/openapi.json", token=SUPERVISOR).json()
     assert spec["openapi"].startswith("3.1")

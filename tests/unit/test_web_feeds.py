@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from demandhub.web.feeds import (
     FeedMonitor,
     _History,
+    expected_rate,
     expected_rates,
     feed_state,
     history_slots,
@@ -89,3 +90,10 @@ def test_the_monitor_judges_at_the_clock_it_is_given() -> None:
     assert first["athena"]["label"] == "athena"  # a source not in the list is shown under its name
     later = monitor.section(now.replace(minute=30))
     assert later["silent"] == ["telephony"]  # 30 minutes of nothing from a 2-a-minute feed
+
+
+def test_with_no_past_weeks_the_rate_is_the_hour_before_the_last_event() -> None:
+    assert expected_rate("telephony", {"telephony": 90.0}, 2, {"telephony": 400}) == (90.0, "history")
+    assert expected_rate("chat", {"telephony": 90.0}, 2, {"chat": 12}) == (0.0, "history")  # none then
+    assert expected_rate("telephony", {}, 0, {"telephony": 400}) == (400.0, "recent")
+    assert expected_rate("cad", {}, 0, {}) == (None, None)
