@@ -6,7 +6,9 @@ directory (then ``board-<force>-<month>.<ext>``), and JSON without ``--out`` goe
 ``--if-first-working-day`` makes the command do nothing (exit 0) unless today (local time, or
 ``--today``) is the first working day of the month in England and Wales. ``--publish`` stores the
 figures as a new immutable version (nothing new when unchanged). ``demandhub board import FILE.csv``
-imports monthly figures (see :mod:`demandhub.board.imports`).
+imports monthly figures (see :mod:`demandhub.board.imports`). ``demandhub board explain --month M
+--measure ID [--column C] [--version N] [--limit K]`` lists the entities behind one cell, with the
+deciding events and the rule that counted or excluded each (see :mod:`demandhub.board.lineage`).
 
 ``demandhub channels --from YYYY-MM --to YYYY-MM`` prints the channel table for any period.
 
@@ -44,8 +46,17 @@ FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf", "png")
 
 
 def add_board_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", nargs="?", choices=("import",), help="'import FILE.csv': import figures")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("import", "explain"),
+        help="'import FILE.csv': import figures; 'explain': the entities behind one cell",
+    )
     p.add_argument("file", nargs="?", help="CSV file for 'import'")
+    p.add_argument("--measure", help="explain: measure id")
+    p.add_argument("--column", default="current", help="explain: dashboard column (default current)")
+    p.add_argument("--version", type=_positive, help="explain: compare with this published version")
+    p.add_argument("--limit", type=_positive, help="explain: list at most this many entities per month")
     p.add_argument(
         "--month",
         default="auto",
@@ -211,14 +222,76 @@ def build_board(
     report = build_report(wh, config, force, resolved, extract_time)
     if settings.force_name:
         report = dataclasses.replace(report, force_name=settings.force_name)
+    if publish or report.data.get("revisions"):
+        from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
+
+        lineage = pack_lineage(wh, config.catalogue, force, resolved, config.definitions, config.pack)
+        annotate_revisions(wh, config.catalogue, force, report.data, lineage, config.rules)
     if publish:
         from demandhub.board.store import publish as publish_pack
 
         publication = publish_pack(wh, report.data, config_hash_of(report))
+        if publication.new:
+            units = {m.id: m.spec.unit for m in config.catalogue.measures}
+            store_lineage(wh, force, resolved, publication.pack_version, lineage, units)
         report = report.with_publication(publication.as_dict())
     if fmt == "png":
         return _png_of_pdf(_renderer("pdf")(report), args), str(resolved)
     return _renderer(fmt)(report), str(resolved)
+
+
+def explain_cell(
+    settings: Settings,
+    wh: Warehouse,
+    month: str,
+    measure: str,
+    column: str,
+    version: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The lineage of one cell (:func:`demandhub.board.lineage.explain`); ``month`` YYYY-MM or auto.
+    Used by ``demandhub board explain`` and ``GET /api/board/explain``."""
+    from demandhub.board.lineage import explain
+    from demandhub.board.report import auto_month
+    from streams.domain.board.months import YearMonth
+
+    config = board_config(settings)
+    force = settings.force_id
+    resolved = YearMonth.from_str(month) if month != "auto" else auto_month(wh, config, force)
+    if resolved is None:
+        raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
+    return explain(
+        wh,
+        config.catalogue,
+        force,
+        resolved,
+        measure,
+        column,
+        config.definitions,
+        config.rules,
+        config.pack,
+        limit=limit,
+        version=version,
+    )
+
+
+def _run_explain(args: argparse.Namespace, settings: Settings, wh: Warehouse | None, hub: Any) -> int:
+    if not args.measure:
+        raise UsageError("usage: demandhub board explain --month YYYY-MM --measure ID [--column C]")
+    if hub is not None:
+        params = {"month": args.month, "measure": args.measure, "column": args.column}
+        params |= {k: str(v) for k, v in (("version", args.version), ("limit", args.limit)) if v}
+        print(json.dumps(json.loads(hub.get("/api/board/explain", **params)[0]), indent=1))
+        return 0
+    own = wh is None
+    wh = wh or _open(settings)
+    try:
+        told = explain_cell(settings, wh, args.month, args.measure, args.column, args.version, args.limit)
+    finally:
+        if own:
+            wh.close()
+    print(json.dumps(told, indent=1, default=str))
+    return 0
 
 
 def channels_table(settings: Settings, wh: Warehouse, first: str, last: str) -> dict[str, Any]:
@@ -265,6 +338,8 @@ def run_board(
 ) -> int:
     """The ``board`` command (module docstring); ``wh`` is an open warehouse to use (else the
     configured one is opened and closed); ``hub`` a client of the running hub to ask instead."""
+    if args.action == "explain":
+        return _run_explain(args, settings, wh, hub)
     if args.action == "import":
         if hub is not None:
             raise BusyError(hub.owns("importing figures writes to the warehouse"))

@@ -409,6 +409,29 @@ async def board(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": BOARD_TYPES[fmt], "X-Board-Month": resolved})
 
 
+async def board_explain(request: web.Request) -> web.Response:
+    """GET ?month=YYYY-MM|auto&measure=ID&column=C[&version=N&limit=K] -> the entities behind one
+    cell of the pack (as ``demandhub board explain``)."""
+    from demandhub import argtypes
+    from demandhub.board.commands import explain_cell
+
+    month = _param(request, "month", argtypes.month_or_auto, "auto")
+    measure = _param(request, "measure", str)
+    column = request.query.get("column", "current")
+    numbers: dict[str, int | None] = {}
+    for name in ("version", "limit"):
+        text = request.query.get(name)
+        if text is not None and not (text.isdigit() and 1 <= int(text) <= 1_000_000):
+            return json_response({"error": f"{name} must be a positive whole number"}, 400)
+        numbers[name] = None if text is None else int(text)
+    settings = request.app[SETTINGS_KEY]
+    told = await _report(
+        request,
+        lambda wh: explain_cell(settings, wh, month, measure, column, numbers["version"], numbers["limit"]),
+    )
+    return web.Response(text=json.dumps(told, default=str), content_type="application/json")
+
+
 async def channels(request: web.Request) -> web.Response:
     """GET ?from=YYYY-MM&to=YYYY-MM -> the channel table (as ``demandhub channels --format json``)."""
     from demandhub import argtypes
@@ -444,6 +467,7 @@ def add_report_routes(app: web.Application) -> None:
     app[REPORTS_KEY] = app[WAREHOUSE_KEY].open_reader("reports")
     app.on_cleanup.append(_close_reports)
     app.router.add_get("/api/board", board)
+    app.router.add_get("/api/board/explain", board_explain)
     app.router.add_get("/api/channels", channels)
     app.router.add_get("/api/reconcile", reconcile)
 
