@@ -14,8 +14,10 @@ File format (UTF-8, header row required, columns in any order)::
   a (force_id, measure_id, month, source) given twice in one file is an error.
 
 Importing is idempotent: ``imported_monthly`` is a ReplacingMergeTree keyed by (force_id,
-measure_id, month, source), so importing the same file again leaves the same figures, and a
-corrected file replaces the earlier figures of the rows it contains. A month with no row is null.
+measure_id, month, source), so importing the same file again leaves the same figures. Of two
+figures for one key the one with the later ``as_of`` stands, whatever order the files came in (an
+earlier vintage imported late does not replace a newer one); a corrected file with the same
+``as_of`` replaces the earlier import. A month with no row is null.
 """
 
 from __future__ import annotations
@@ -161,12 +163,35 @@ def parse_csv(text: str, catalogue: Catalogue) -> list[ImportRow]:
     return rows
 
 
+_VERSION_BASE = 2 * 10**18
+"""Above every version written before versions followed ``as_of`` (import nanoseconds, < 2e18 until 2033)."""
+
+
+def row_version(as_of: date, import_ms: int) -> int:
+    """The ReplacingMergeTree version of an imported row: the supplier's ``as_of`` first, the import
+    time (milliseconds) second, so the latest vintage of a figure wins whatever the import order,
+    and a re-import of the same vintage (a correction) replaces it."""
+    return _VERSION_BASE + (as_of - date(1970, 1, 1)).days * 10**13 + import_ms % 10**13
+
+
 def write_rows(wh: Warehouse, rows: Iterable[ImportRow], now: datetime | None = None) -> int:
-    """Insert validated rows into ``imported_monthly`` with one new version; returns the count."""
+    """Insert validated rows into ``imported_monthly``; returns the count. Each row's version
+    follows its ``as_of`` then the import time (:func:`row_version`)."""
     stamp = now or datetime.now(UTC)
-    version = time.time_ns()
+    import_ms = time.time_ns() // 10**6
     data = [
-        [r.force_id, r.measure_id, r.month, r.numerator, r.n, r.source, r.as_of, stamp, version] for r in rows
+        [
+            r.force_id,
+            r.measure_id,
+            r.month,
+            r.numerator,
+            r.n,
+            r.source,
+            r.as_of,
+            stamp,
+            row_version(r.as_of, import_ms),
+        ]
+        for r in rows
     ]
     wh.insert(
         TABLE,

@@ -312,3 +312,16 @@ def test_channels_command(wh: Warehouse, settings: Settings, capsys: pytest.Capt
     args = parser.parse_args(["--from", "2019-01", "--to", "2019-02"])
     assert run_channels(args, settings, wh) == 0
     assert "Web chat" in capsys.readouterr().out
+
+
+def test_the_latest_as_of_wins_whatever_the_import_order(wh: Warehouse) -> None:
+    cfg = config()
+    newer = f"{HEADER}\ncambs,victim_satisfaction_overall,2019-01,450,500,victim_survey,2019-05-10\n"
+    older = f"{HEADER}\ncambs,victim_satisfaction_overall,2019-01,400,500,victim_survey,2019-04-10\n"
+    import_csv(wh, newer, cfg.catalogue)
+    import_csv(wh, older, cfg.catalogue)  # an earlier vintage arriving late does not replace it
+    rows = wh.query("SELECT numerator, as_of FROM imported_monthly FINAL").rows
+    assert rows == [(450.0, date(2019, 5, 10))]
+    corrected = newer.replace(",450,", ",455,")
+    import_csv(wh, corrected, cfg.catalogue)  # the same vintage again: the later import wins
+    assert wh.query("SELECT numerator FROM imported_monthly FINAL").rows == [(455.0,)]
