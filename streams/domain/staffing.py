@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import csc_matrix
@@ -184,28 +185,46 @@ def required_agents_a(
     threshold_s: float,
     target: float,
     max_agents: int = MAX_AGENTS,
+    hint: int | None = None,
 ) -> QueueFigures | None:
     """The fewest agents whose Erlang-A service level (answered basis) reaches ``target``.
 
-    The service level rises with agents; the search starts low (a share of the load, since impatient
-    callers lighten it) and steps up one agent at a time."""
+    The service level rises with agents. The search starts at ``hint`` (the Erlang-C answer: impatient
+    callers lighten the load, so Erlang-A rarely needs more) and steps down while the target is still
+    met, or up until it is; without a hint it starts at half the load."""
     if arrival_rate <= 0:
         return QueueFigures(0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0)
-    load = arrival_rate * handle_s
-    for n in range(max(1, math.floor(load * 0.5)), max_agents + 1):
-        f = erlang_a_figures(n, arrival_rate, handle_s, patience_s, threshold_s)
+
+    def at(n: int) -> QueueFigures:
+        return erlang_a_figures(n, arrival_rate, handle_s, patience_s, threshold_s)
+
+    n = max(1, min(max_agents, hint if hint else math.floor(arrival_rate * handle_s * 0.5)))
+    f = at(n)
+    if f.service_level >= target:
+        while n > 1:
+            below = at(n - 1)
+            if below.service_level < target:
+                break
+            n, f = n - 1, below
+        return f
+    while n < max_agents:
+        n += 1
+        f = at(n)
         if f.service_level >= target:
             return f
     return None
 
 
+@lru_cache(maxsize=512)
 def requirement(
     arrival_rate: float, handle_s: float, patience_s: float | None, threshold_s: float, target: float
 ) -> Requirement:
     """Agents needed under Erlang-C and (when a patience is known) Erlang-A."""
     fc = required_agents_c(arrival_rate, handle_s, threshold_s, target)
     fa = (
-        required_agents_a(arrival_rate, handle_s, patience_s, threshold_s, target)
+        required_agents_a(
+            arrival_rate, handle_s, patience_s, threshold_s, target, hint=fc.agents if fc else None
+        )
         if patience_s is not None and math.isfinite(patience_s) and patience_s > 0
         else None
     )

@@ -143,3 +143,24 @@ def test_an_overloaded_queue_with_endless_patience_stays_bounded() -> None:
     fa = required_agents_a(0.1, 200, 1e7, 10, 0.8)
     fc = required_agents_c(0.1, 200, 10, 0.8)
     assert fa is not None and fc is not None and abs(fa.agents - fc.agents) <= 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    rate_per_hour=st.floats(min_value=1, max_value=600),
+    patience=st.floats(min_value=20, max_value=900),
+    target=st.sampled_from([0.8, 0.9, 0.95]),
+)
+def test_the_search_from_the_erlang_c_answer_finds_the_fewest_agents(
+    rate_per_hour: float, patience: float, target: float
+) -> None:
+    rate, handle, t = rate_per_hour / 3600, 220.0, 10.0
+    fa = required_agents_a(rate, handle, patience, t, target)
+    fc = required_agents_c(rate, handle, t, target)
+    assert fa is not None and fc is not None
+    for hint in (1, fc.agents, fc.agents + 5):
+        found = required_agents_a(rate, handle, patience, t, target, hint=hint)
+        assert found is not None and found.agents == fa.agents
+    assert fa.service_level >= target
+    if fa.agents > 1:
+        assert erlang_a_figures(fa.agents - 1, rate, handle, patience, t).service_level < target
