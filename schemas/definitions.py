@@ -129,7 +129,11 @@ class CrimeDefinitions(_Group):
     ncrs_hours: int = Field(default=24, description="NCRS: record within this many hours of report.")
     prosecution_possible_types: tuple[int, ...] = Field(
         default=(1, 2, 3, 4, 5, 6, 7, 8),
-        description="Home Office outcome types counted as prosecution possible.",
+        description="Home Office outcome types counted as prosecution possible. The default 1-8 is "
+        "the force's set, not a Home Office outcome group: it includes type 5 (offender has died), "
+        "which the Home Office bulletin 'Crime outcomes in England and Wales' groups under "
+        "'prosecution prevented or not in the public interest', and leaves out type 22 "
+        "(diversionary activity); see schemas/reference/outcome_types.csv home_office_group.",
     )
     outcome_rate_basis: Literal["period", "cohort"] = Field(
         default="period",

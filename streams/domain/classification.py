@@ -85,6 +85,8 @@ class OutcomeType:
     number: int
     name: str
     prosecution_possible_default: bool
+    home_office_group: str = ""
+    """The outcome group of the Home Office bulletin "Crime outcomes in England and Wales"."""
 
 
 def _reference_text(name: str) -> str:
@@ -135,7 +137,12 @@ def parse_outcome_types(text: str) -> dict[int, OutcomeType]:
     out: dict[int, OutcomeType] = {}
     for row in _rows(text):
         number = int(row["outcome_type"])
-        out[number] = OutcomeType(number, row["name"].strip(), row["prosecution_possible_default"] == "1")
+        out[number] = OutcomeType(
+            number,
+            row["name"].strip(),
+            row["prosecution_possible_default"] == "1",
+            (row.get("home_office_group") or "").strip(),
+        )
     return out
 
 

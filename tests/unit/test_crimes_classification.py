@@ -113,3 +113,16 @@ def test_burglary_definitional_breaks_are_marked() -> None:
         == classify("28E", date(2024, 6, 1)).group
         == "burglary_dwelling"
     )
+
+
+def test_outcome_types_carry_their_home_office_group() -> None:
+    types = outcome_types()
+    assert all(t.home_office_group for t in types.values())
+    # Type 5 (offender has died) is published with prosecution prevented, though the force's
+    # default prosecution-possible set counts it; type 22 is diversionary activity.
+    assert types[5].home_office_group == "prosecution_prevented_or_not_in_public_interest"
+    assert types[5].prosecution_possible_default
+    prevented = {n for n, t in types.items() if t.home_office_group == types[5].home_office_group}
+    assert prevented == {5, 9, 10, 11, 12, 13, 17}
+    assert types[22].home_office_group == "diversionary_educational_intervention"
+    assert not types[22].prosecution_possible_default
