@@ -16,15 +16,12 @@ from demandhub.board.catalogue import load_catalogue
 from demandhub.board.commands import add_board_arguments, run_board
 from demandhub.board.config import PackSettings
 from demandhub.board.lineage import (
-    annotate_revisions,
     explain,
     pack_lineage,
     reconcile_pack,
-    store_lineage,
 )
 from demandhub.board.msf import parse_msf
-from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
-from demandhub.board.store import publish
+from demandhub.board.report import BoardConfig, auto_month, build_report
 from demandhub.errors import UsageError
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
@@ -139,22 +136,25 @@ def _feed(wh: Warehouse, settings: Settings, events: list[dict[str, Any]]) -> No
     pipeline.process(messages)
 
 
-def test_a_restatement_names_its_entities(wh: Warehouse, settings: Settings) -> None:
+def test_a_restatement_names_its_entities(
+    wh: Warehouse, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = short_events()
     _feed(wh, settings, events)
     cfg = config()
     month = YearMonth(2019, 2)
-    first = build_report(wh, cfg, "cambs", month)
-    v1 = publish(wh, first.data, config_hash_of(first))
+    publish_args = board_args("--month", "2019-02", "--publish", "--extract-time", "2019-03-20T06:00:00")
+    assert run_board(publish_args, settings, wh) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["publication"]["pack_version"] == 1
     lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack)
-    assert store_lineage(wh, "cambs", month, v1.pack_version, lineage, _units(cfg)) > 0
+    stored = "SELECT count() FROM board_lineage_sets WHERE measure_id = 'crime_all' AND data_month = {d:Date}"
+    assert wh.query(stored, parameters={"d": date(2019, 2, 1)}).rows[0][0] == sum(
+        c.counted for c in lineage["crime_all"][month]
+    )
 
-    # Late events: a February crime is cancelled, and a new crime recorded in February arrives.
-    recorded = [
-        e
-        for e in events
-        if e["type"] == "crime.recorded.v1" and e["time"].startswith("2019-02-1") and e["subject"]
-    ]
+    # Late events: a February crime is cancelled, and two new crimes recorded in February arrive.
+    recorded = [e for e in events if e["type"] == "crime.recorded.v1" and e["time"].startswith("2019-02-1")]
     kept = {c.entity for c in lineage["crime_all"][month] if c.counted}
     old = next(e for e in recorded if e["subject"] in kept)
     cancel = {
@@ -175,29 +175,32 @@ def test_a_restatement_names_its_entities(wh: Warehouse, settings: Settings) -> 
         ]
     _feed(wh, settings, [cancel, *late])
 
-    again = build_report(wh, cfg, "cambs", month)
+    assert run_board(publish_args, settings, wh) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["publication"]["pack_version"] == 2
+    # The revision log of the published pack names the entities behind the restatement.
+    [body] = wh.query("SELECT pack_json FROM board_pack_versions WHERE pack_version = 2").rows[0]
     revisions = [
-        r for r in again.data["revisions"] if r["measure"] == "crime_all" and r["column"] == "current"
+        r for r in json.loads(body)["revisions"] if r["measure"] == "crime_all" and r["column"] == "current"
     ]
     assert revisions, "the late events restate February's crime count"
-    now_lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack)
-    annotate_revisions(wh, cfg.catalogue, "cambs", again.data, now_lineage, cfg.rules)
     changed = revisions[0]["entities"]["2019-02"]
     assert [a["entity"] for a in changed["added"]] == ["CR-LATE-1", "CR-LATE-2"]
     assert [r["entity"] for r in changed["removed"]] == [old["subject"]]
-    v2 = publish(wh, again.data, config_hash_of(again))
-    assert v2.pack_version == 2
-    store_lineage(wh, "cambs", month, v2.pack_version, now_lineage, _units(cfg))
+    assert changed["changed"] == []
+    # January did not change: version 2 refers to the entity set version 1 stored, not a copy.
+    january = {"d": date(2019, 1, 1)}
+    assert wh.query(stored, parameters=january).rows[0][0] == sum(
+        c.counted for c in lineage["crime_all"][YearMonth(2019, 1)]
+    )
 
     # Explain against version 1: the figure as published then, and the entities changed since.
     told = explain(
         wh, cfg.catalogue, "cambs", month, "crime_all", "current", cfg.definitions, cfg.rules, cfg.pack,
         with_events=False, version=1,
     )  # fmt: skip
-    assert (
-        told["published"]["value"]
-        == first.data["measures"][[m["id"] for m in first.data["measures"]].index("crime_all")]["current"]
-    )
+    published = {m["id"]: m for m in first["measures"]}["crime_all"]
+    assert told["published"]["value"] == published["current"] == told["value"] - 1
     since = told["published"]["changed_since"]["2019-02"]
     assert [a["entity"] for a in since["added"]] == ["CR-LATE-1", "CR-LATE-2"]
     assert [r["entity"] for r in since["removed"]] == [old["subject"]]
