@@ -479,3 +479,32 @@ def test_the_peak_scenario_shows_amber_queues_and_breached_incidents(
         browser.screenshot(ARTIFACTS / "live-page-peak.png")
     finally:
         server.stop()
+
+
+def test_a_wall_screen_keeps_its_display_session_until_revoked(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    """A supervisor creates a display; the screen signs in once with its pairing code and shows the
+    page; revoking the display sends the open page back to the sign-in form."""
+    settings: Settings = make_settings(tmp_path)
+    server = serve(settings, wh, lambda: datetime.now(UTC))
+    try:
+        made = call(
+            server,
+            "POST",
+            "/api/displays",
+            token=SUPERVISOR,
+            body=b'{"label": "Control room wall 1"}',
+            content_type="application/json",
+        ).json()
+        browser.get(f"{server.url}/login")
+        browser.type("#token", made["pairing_code"])
+        browser.click("#sign-in")
+        browser.wait_for("the live page", lambda: browser.url().endswith(f":{server.port}/"))
+        browser.wait_for("live status", lambda: browser.text("#status").startswith("LIVE"))
+        assert call(server, "DELETE", f"/api/displays/{made['handle']}", token=SUPERVISOR).status == 204
+        browser.wait_for(
+            "the sign-in form", lambda: browser.url().endswith(f":{server.port}/login"), timeout=40
+        )
+    finally:
+        server.stop()
