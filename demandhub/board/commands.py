@@ -225,7 +225,9 @@ def build_board(
     if publish or report.data.get("revisions"):
         from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
 
-        lineage = pack_lineage(wh, config.catalogue, force, resolved, config.definitions, config.pack)
+        lineage = pack_lineage(
+            wh, config.catalogue, force, resolved, config.definitions, config.pack, config.rules
+        )
         annotate_revisions(wh, config.catalogue, force, report.data, lineage, config.rules)
     if publish:
         from demandhub.board.store import publish as publish_pack

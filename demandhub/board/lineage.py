@@ -29,6 +29,7 @@ restatement in a pack's revision log.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -152,7 +153,8 @@ _LEGS_SQL = (
 _VOLUME_CHANNELS = ("999", "101", "webchat", "online")
 _QUEUE_MEASURES = {
     "999": (("calls_999_answered_within_10s", "sl"), ("calls_999_abandoned_rate", "ab")),
-    "101-primary": (("calls_101_answered_within_30s", "sl"),),
+    "101-primary": (("calls_101_answered_within_30s", "sl"), ("calls_101_primary_abandoned_rate", "ab")),
+    "101-secondary": (("calls_101_secondary_abandoned_rate", "ab"),),
     "webchat": (("webchat_abandoned_rate", "ab"),),
 }
 
@@ -772,28 +774,40 @@ def attach_events(wh: Warehouse, force_id: str, items: Iterable[Contribution]) -
 
 
 # -- explain ---------------------------------------------------------------------------------------------
+def row_months(measure: CatalogueMeasure, month: YearMonth, rules: BoardRules) -> list[YearMonth]:
+    """Every month the dashboard row of ``measure`` in the pack for ``month`` rests on (all value
+    columns and both sides of every label), oldest first."""
+    row = compute_row(measure.spec, {}, month, rules)
+    found: set[YearMonth] = set()
+    for name in VALUE_COLUMNS:
+        found.update(getattr(row, name).months)
+    for name in LABEL_COLUMNS:
+        label = getattr(row, name)
+        found.update(label.subject.months + label.reference.months)
+    return sorted(found)
+
+
 def _series(
     wh: Warehouse,
     measure: CatalogueMeasure,
     force_id: str,
-    first: YearMonth,
-    last: YearMonth,
+    month: YearMonth,
     definitions: Definitions,
     settings: PackSettings,
-) -> tuple[dict[YearMonth, Cell], Lineage, YearMonth | None]:
-    """The measure's complete-only monthly cells (as the pack reads them), the lineage of the same
-    months, and the last complete month."""
+    rules: BoardRules,
+) -> tuple[dict[YearMonth, Cell], YearMonth | None, datetime | None]:
+    """The measure's complete-only monthly cells over the months its row rests on (as the pack
+    reads them), the last complete month, and the instant open incidents are judged at."""
     marks = entity_watermarks(wh, force_id)
     module = measure.module or ""
     now = marks.get("incident") if module == "incidents" else None
     kwargs = {"now": now} if now is not None else {}
-    cells = __import__(f"demandhub.queries.{module}", fromlist=["monthly_cells"]).monthly_cells(
-        wh, force_id, first, last, definitions, **kwargs
-    )
+    months = row_months(measure, month, rules)
+    reader = importlib.import_module(f"demandhub.queries.{module}").monthly_cells
+    cells = reader(wh, force_id, months[0], months[-1], definitions, **kwargs)
     through = last_complete_month(measure, marks, settings, definitions.timezone)
     series = {m: c for m, c in cells.get(measure.id, {}).items() if through is not None and m <= through}
-    lineage = contributions(wh, module, force_id, first, last, definitions, now)
-    return series, lineage, through
+    return series, through, now
 
 
 def _period_json(
@@ -902,10 +916,12 @@ def explain(
             "entities": None,
             "note": f"imported figure ({', '.join(measure.import_sources)}): it has no entities",
         }
-    first = month - settings.history_months
-    series, lineage, through = _series(wh, measure, force_id, first, month, definitions, settings)
+    series, through, now = _series(wh, measure, force_id, month, definitions, settings, rules)
     row = compute_row(measure.spec, series, month, rules)
     unit = measure.spec.unit
+    value = getattr(row, column)
+    covered = value.subject.months + value.reference.months if column in LABEL_COLUMNS else value.months
+    lineage = contributions(wh, measure.module or "", force_id, min(covered), max(covered), definitions, now)
     mine = lineage.get(measure_id, {})
     out: dict[str, Any] = {
         **head,
@@ -1001,22 +1017,27 @@ def pack_lineage(
     month: YearMonth,
     definitions: Definitions,
     settings: PackSettings,
+    rules: BoardRules | None = None,
     watermarks: Mapping[str, datetime] | None = None,
 ) -> Lineage:
-    """Every event measure's lineage over the pack's history months (complete months only)."""
+    """Every event measure's lineage over the months its dashboard row rests on (complete months
+    only): what a published pack keeps."""
+    rules = rules or BoardRules()
     marks = dict(watermarks) if watermarks is not None else entity_watermarks(wh, force_id)
-    first = month - settings.history_months
     out: Lineage = {}
     modules = sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
     for module in modules:
+        mine = [m for m in catalogue.measures if m.source == "events" and m.module == module]
+        wanted = {m.id: set(row_months(m, month, rules)) for m in mine}
+        first, last = min(min(w) for w in wanted.values()), max(max(w) for w in wanted.values())
         now = marks.get("incident") if module == "incidents" else None
-        found = contributions(wh, module, force_id, first, month, definitions, now)
-        for m in catalogue.measures:
-            if m.module != module:
-                continue
+        found = contributions(wh, module, force_id, first, last, definitions, now)
+        for m in mine:
             through = last_complete_month(m, marks, settings, definitions.timezone)
             out[m.id] = {
-                ym: v for ym, v in found.get(m.id, {}).items() if through is not None and ym <= through
+                ym: items
+                for ym, items in found.get(m.id, {}).items()
+                if through is not None and ym <= through and ym in wanted[m.id]
             }
     return out
 
@@ -1218,9 +1239,11 @@ def annotate_revisions(
             else list(value.months)
         )
         current = lineage.get(measure.id, {})
-        before = published_entities(wh, force_id, measure.id, sorted(set(months)))
+        covered = set(row_months(measure, YearMonth.from_str(pack_json["month"]), rules))
+        wanted = sorted(set(months) & covered)  # months this pack's lineage was read for
+        before = published_entities(wh, force_id, measure.id, wanted)
         out: dict[str, Any] = {}
-        for m in sorted(set(months)):
+        for m in wanted:
             if m not in before:
                 continue
             diff = entity_changes(before[m], current.get(m, []))

@@ -87,7 +87,7 @@ def test_every_cell_of_a_simulated_years_pack_reconciles(
     month = auto_month(wh, cfg, "cambs")
     assert month is not None and month >= YearMonth(2022, 12)
     report = build_report(wh, cfg, "cambs", month, datetime(2023, 1, 20, tzinfo=UTC))
-    lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack)
+    lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack, cfg.rules)
     assert reconcile_pack(report.data, cfg.catalogue, lineage) == []
     # The check is not vacuous: multi-month columns hold figures and one entity fewer breaks it.
     rows = {m["id"]: m for m in report.data["measures"]}
@@ -114,7 +114,7 @@ def test_every_cell_of_a_simulated_years_pack_reconciles(
     # The same under the other settings of every definition the event measures read.
     other = config(OTHER_DEFINITIONS)
     report = build_report(wh, other, "cambs", month, datetime(2023, 1, 20, tzinfo=UTC))
-    lineage = pack_lineage(wh, other.catalogue, "cambs", month, other.definitions, other.pack)
+    lineage = pack_lineage(wh, other.catalogue, "cambs", month, other.definitions, other.pack, other.rules)
     assert reconcile_pack(report.data, other.catalogue, lineage) == []
     survey = explain(
         wh, cfg.catalogue, "cambs", month, "victim_satisfaction_overall", "current",
@@ -147,7 +147,7 @@ def test_a_restatement_names_its_entities(
     assert run_board(publish_args, settings, wh) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["publication"]["pack_version"] == 1
-    lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack)
+    lineage = pack_lineage(wh, cfg.catalogue, "cambs", month, cfg.definitions, cfg.pack, cfg.rules)
     stored = "SELECT count() FROM board_lineage_sets WHERE measure_id = 'crime_all' AND data_month = {d:Date}"
     assert wh.query(stored, parameters={"d": date(2019, 2, 1)}).rows[0][0] == sum(
         c.counted for c in lineage["crime_all"][month]
