@@ -528,6 +528,7 @@ async def login(request: web.Request) -> web.Response:
     sid, max_age = issued
     response = web.HTTPSeeOther("/")
     await asyncio.to_thread(store.end, request.cookies.get(COOKIE))  # signing in again ends the old one
+    await asyncio.to_thread(store.purge)  # expired sessions leave the store
     set_session_cookie(request, response, sid, max_age)
     return response
 

@@ -100,3 +100,12 @@ def test_a_second_process_sees_a_revocation(store: SessionStore, tmp_path: Path,
     assert cli.revoke_display(handle)
     cli.close()
     assert store.lookup(sid) is None
+
+
+def test_purge_removes_only_expired_sessions(store: SessionStore, clock: Clock) -> None:
+    old, _ = store.create("supervisor")
+    clock.now += TTL * 0.9
+    fresh, _ = store.create("analyst")
+    clock.now += TTL * 0.2  # the first has expired, the second has not
+    assert store.purge() == 1
+    assert store.lookup(fresh) is not None and store.lookup(old) is None
