@@ -260,9 +260,8 @@ def _add_leg(out: Lineage, leg: dict[str, Any], definitions: Definitions) -> Non
     for measure, kind in _QUEUE_MEASURES[queue]:
         if kind == "sl":
             ratio = service_level(c, calls.abandon_convention)
-            words = (
-                f"{leg['outcome']} ({waited}, threshold {threshold} s, convention {calls.abandon_convention})"
-            )
+            met = "met" if ratio.num else "missed" if ratio.den else "not in the population"
+            words = f"{leg['outcome']}, {met} ({waited}, threshold {threshold} s, {calls.abandon_convention})"
         else:
             ratio = abandonment_rate(c)
             words = (
@@ -566,7 +565,7 @@ def crime_contributions(
                 1,
                 True,
                 "within" if met else "late",
-                f"counted: {words}",
+                f"counted as {'on time' if met else 'late'} against {defs.ncrs_hours} h: {words}",
                 None,
                 (("reported", _utc(r["first_report_at"])), rec),
             )
@@ -610,7 +609,7 @@ def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, pp: set[int
                 num = int(is_pp) if defs.outcome_rate_basis == "cohort" else 0
                 if defs.outcome_rate_basis == "period" and om == pm:
                     num = int(is_pp)
-                tail = f", outcome type {otype}" if num else ""
+                tail = f", outcome type {otype}" if num else ", no prosecution-possible outcome in the month"
                 _add(
                     out,
                     f"outcome_rate_{seg}",
