@@ -43,6 +43,8 @@ MEASURE_IDS: tuple[str, ...] = (
     "calls_101_answered_within_30s",
     "calls_999_abandoned_rate",
     "calls_101_abandoned_rate",
+    "calls_101_primary_abandoned_rate",
+    "calls_101_secondary_abandoned_rate",
     "webchat_abandoned_rate",
 )
 MAX_WAITING_AGE = timedelta(days=1)
@@ -317,7 +319,9 @@ def monthly_cells(
     ``calls_101_answered_within_30s`` (the 101 primary queue) use the configured threshold and
     abandon convention (default: answered within T / answered). 999 and web-chat abandonment use the
     per-queue rule (queue abandons / queued, short abandons out of both); 101 abandonment is end to
-    end (offered and never answered / offered, short abandons out of both).
+    end (offered and never answered / offered, short abandons out of both), and also per queue
+    (``calls_101_primary_abandoned_rate``, ``calls_101_secondary_abandoned_rate``: the stage at
+    which callers gave up).
     """
     ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
     lo, hi = _month_bounds(first, last, definitions.timezone)
@@ -326,7 +330,7 @@ def monthly_cells(
         "tz": definitions.timezone,
         "lo": lo.replace(tzinfo=None),  # naive UTC for DateTime('UTC') parameters
         "hi": hi.replace(tzinfo=None),
-        "q": ["999", "101-primary", "webchat"],
+        "q": ["999", "101-primary", "101-secondary", "webchat"],
     }
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
     cells = _volume_cells(
@@ -343,6 +347,9 @@ def monthly_cells(
             cells["calls_999_abandoned_rate"][ym] = Cell(ab.num, ab.den)
         elif queue == "101-primary":
             cells["calls_101_answered_within_30s"][ym] = Cell(sl.num, sl.den)
+            cells["calls_101_primary_abandoned_rate"][ym] = Cell(ab.num, ab.den)
+        elif queue == "101-secondary":
+            cells["calls_101_secondary_abandoned_rate"][ym] = Cell(ab.num, ab.den)
         elif queue == "webchat":
             cells["webchat_abandoned_rate"][ym] = Cell(ab.num, ab.den)
     return cells

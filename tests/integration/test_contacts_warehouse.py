@@ -307,3 +307,12 @@ def test_board_month_view_follows_the_definitions_thresholds(wh: Warehouse, sett
         "SELECT calls_999_within_10s_num, calls_999_answered_within_10s FROM contacts_board_month"
     ).rows
     assert board == [(3, 75.0)]
+
+
+def test_101_primary_and_secondary_abandonment_rows(wh: Warehouse, settings: Settings) -> None:
+    pipeline(settings, wh).process(messages(golden_raw()))
+    cells = monthly_cells(wh, FORCE, MARCH, MARCH, Definitions())
+    # primary: queued C9..C15 = 7, abandoned C11 (2 s, short) and C15 -> (2 - 1) / (7 - 1)
+    assert cells["calls_101_primary_abandoned_rate"] == {MARCH: Cell(1, 6)}
+    # secondary: queued C9 and C14, C14 abandoned after 370 s -> 1 / 2
+    assert cells["calls_101_secondary_abandoned_rate"] == {MARCH: Cell(1, 2)}
