@@ -225,8 +225,9 @@ def build_board(
     if publish or report.data.get("revisions"):
         from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
 
+        revised = None if publish else {r["measure"] for r in report.data["revisions"]}
         lineage = pack_lineage(
-            wh, config.catalogue, force, resolved, config.definitions, config.pack, config.rules
+            wh, config.catalogue, force, resolved, config.definitions, config.pack, config.rules, only=revised
         )
         annotate_revisions(wh, config.catalogue, force, report.data, lineage, config.rules)
     if publish:

@@ -1018,15 +1018,21 @@ def pack_lineage(
     settings: PackSettings,
     rules: BoardRules | None = None,
     watermarks: Mapping[str, datetime] | None = None,
+    only: Iterable[str] | None = None,
 ) -> Lineage:
-    """Every event measure's lineage over the months its dashboard row rests on (complete months
-    only): what a published pack keeps."""
+    """Every event measure's lineage (or only the measures ``only`` names) over the months its
+    dashboard row rests on (complete months only): what a published pack keeps."""
     rules = rules or BoardRules()
     marks = dict(watermarks) if watermarks is not None else entity_watermarks(wh, force_id)
+    picked = None if only is None else set(only)
+    events = [
+        m
+        for m in catalogue.measures
+        if m.source == "events" and m.module and (picked is None or m.id in picked)
+    ]
     out: Lineage = {}
-    modules = sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
-    for module in modules:
-        mine = [m for m in catalogue.measures if m.source == "events" and m.module == module]
+    for module in sorted({m.module for m in events if m.module}):
+        mine = [m for m in events if m.module == module]
         wanted = {m.id: set(row_months(m, month, rules)) for m in mine}
         first, last = min(min(w) for w in wanted.values()), max(max(w) for w in wanted.values())
         now = marks.get("incident") if module == "incidents" else None
@@ -1248,7 +1254,7 @@ def annotate_revisions(
             diff = entity_changes(before[m], current.get(m, []))
             if any(diff.values()):
                 out[str(m)] = diff
-        revision["entities"] = out
+        revision["entities"] = out if before else None  # None: not published with its entities
 
 
 def reconcile_pack(
