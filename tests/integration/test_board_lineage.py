@@ -22,7 +22,7 @@ from demandhub.board.lineage import (
 )
 from demandhub.board.msf import parse_msf
 from demandhub.board.report import BoardConfig, auto_month, build_report
-from demandhub.errors import UsageError
+from demandhub.errors import InputError, UsageError
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -232,6 +232,10 @@ def test_the_explain_command_prints_the_cell_and_needs_a_measure(
     assert month["entities"][0]["events"][0]["id"]
     with pytest.raises(UsageError):
         run_board(board_args("explain", "--month", "2019-02"), settings, wh)
+    with pytest.raises(InputError, match="unknown measure 'nope'"):
+        run_board(board_args("explain", "--month", "2019-02", "--measure", "nope"), settings, wh)
+    with pytest.raises(InputError, match="unknown column"):
+        run_board(board_args("explain", "--measure", "crime_all", "--column", "latest"), settings, wh)
 
 
 def test_the_explain_route_is_for_analysts(server: LiveServer, feed: Feed) -> None:  # noqa: F811

@@ -1,10 +1,17 @@
-"""Lineage arithmetic: month cells from entity contributions and entity-by-entity changes."""
+"""Lineage arithmetic: month cells from entity contributions and entity-by-entity changes; the
+explain command through a running hub."""
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
+
 import pytest
 
+from demandhub.board.commands import add_board_arguments, run_board
 from demandhub.board.lineage import Contribution, _digest, entity_changes, month_cell
+from demandhub.settings import Settings
 from streams.domain.board.cells import Cell
 
 pytestmark = pytest.mark.unit
@@ -41,3 +48,29 @@ def test_the_digest_ignores_order_and_excluded_entities() -> None:
     one = [c("a", 1, 1), c("b", 0, 1), c("x", 0, 0, counted=False)]
     assert _digest(one) == _digest(list(reversed(one[:2])))
     assert _digest(one) != _digest([c("a", 1, 1), c("b", 1, 1)])
+
+
+class _Hub:
+    """A running hub as the CLI sees it: answers GET requests."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, dict[str, str]]] = []
+
+    def get(self, path: str, **params: str) -> tuple[bytes, dict[str, str]]:
+        self.asked.append((path, params))
+        return json.dumps({"measure": params["measure"], "reconciles": True}).encode(), {}
+
+
+def test_explain_asks_the_running_hub(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_board_arguments(parser)
+    args = parser.parse_args(["explain", "--month", "2019-02", "--measure", "crime_all", "--version", "2"])
+    hub = _Hub()
+    assert run_board(args, Settings(data_dir=tmp_path, force_id="cambs"), hub=hub) == 0
+    assert hub.asked == [
+        (
+            "/api/board/explain",
+            {"month": "2019-02", "measure": "crime_all", "column": "current", "version": "2"},
+        )
+    ]
+    assert json.loads(capsys.readouterr().out) == {"measure": "crime_all", "reconciles": True}
