@@ -5,8 +5,14 @@ rule looked at, each with its contribution to the cell (numerator, denominator, 
 whether it was counted, the rule that counted or excluded it in plain words, and the fact times that
 decided (turned into the deciding ledger event ids by :func:`attach_events`). The per-entity rows
 are read from the same facts, with the same filters and month placement, as the measure's monthly
-cells in :mod:`demandhub.queries` (incidents through that module's own per-row accumulator and the
-rollup's own expressions), so the contributions add up to the cell exactly:
+cells in :mod:`demandhub.queries`, sharing what can be shared: incidents go through that module's
+own per-row accumulator over the rollup's own expressions; queue legs through the same pure
+service-level and abandonment rules (:mod:`streams.domain.servicelevel`); crimes use the crime
+module's segment expression. The rest mirrors the measure code (contact volumes, 101 end-to-end
+abandonment, crime conventions), and :func:`reconcile_pack` is the check that the two agree: the
+contributions add up to the cell exactly (the integration test runs it over every cell of a
+simulated year's pack under two definition sets, so a change to a measure that is not made here too
+fails it):
 
 * counts: Σ num is the count; ratios: Σ num and Σ den are the cell's numerator and denominator;
   means (minutes): Σ num, Σ den and Σ sumsq;
