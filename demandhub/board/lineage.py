@@ -1209,11 +1209,18 @@ def published_diff(
         raise InputError(f"measure {measure_id} is not in published version {version}")
     months = _column_months(entry, column)
     before = published_entities(wh, force_id, measure_id, months, month, version)
-    changes = {}
-    for m in months:
+    kept = wh.query(
+        "SELECT count() FROM board_lineage_refs WHERE force_id = {f:String} AND month = {m:Date} "
+        "AND pack_version = {v:UInt32} AND measure_id = {mid:String}",
+        parameters={"f": force_id, "m": _first_day(month), "v": version, "mid": measure_id},
+    ).rows[0][0]
+    changes: dict[str, Any] | None = {}
+    if not kept:
+        changes = None  # published without its entities: what changed cannot be told entity by entity
+    for m in months if kept else []:
         diff = entity_changes(before.get(m, {}), current.get(m, []))
         if any(diff.values()):
-            changes[str(m)] = diff
+            changes[str(m)] = diff  # type: ignore[index]
     return {
         "pack_version": version,
         "published_at": str(rows[0][1]),

@@ -21,7 +21,8 @@ from demandhub.board.lineage import (
     reconcile_pack,
 )
 from demandhub.board.msf import parse_msf
-from demandhub.board.report import BoardConfig, auto_month, build_report
+from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
+from demandhub.board.store import publish
 from demandhub.errors import InputError, UsageError
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
@@ -218,6 +219,10 @@ def board_args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+def args_of_explain(*extra: str) -> list[str]:
+    return ["explain", "--month", "2019-02", "--measure", "crime_all", *extra]
+
+
 def test_the_explain_command_prints_the_cell_and_needs_a_measure(
     wh: Warehouse, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -230,6 +235,12 @@ def test_the_explain_command_prints_the_cell_and_needs_a_measure(
     assert told["reconciles"] and month["reconciles"] and len(month["entities"]) == 3
     assert month["counted"] == month["cell"]["num"] > 3  # the limit shortens the list, not the count
     assert month["entities"][0]["events"][0]["id"]
+    # A version stored without its entities says that what changed cannot be told entity by entity.
+    cfg = config()
+    report = build_report(wh, cfg, "cambs", YearMonth(2019, 2))
+    publish(wh, report.data, config_hash_of(report))
+    assert run_board(board_args(*args_of_explain("--version", "1")), settings, wh) == 0
+    assert json.loads(capsys.readouterr().out)["published"]["changed_since"] is None
     with pytest.raises(UsageError):
         run_board(board_args("explain", "--month", "2019-02"), settings, wh)
     with pytest.raises(InputError, match="unknown measure 'nope'"):
