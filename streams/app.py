@@ -1,11 +1,27 @@
-"""The faust application: one thin agent per input topic.
+"""The faust application and the worker's hot path.
 
-Each agent takes batches with ``Stream.noack_take`` (faust's ``take()`` acknowledges its buffer in a
-``finally:`` block even when the consumer raised, which would lose a batch whose insert failed), hands
-them to :class:`~streams.pipeline.Pipeline` in a worker thread, retries transient warehouse failures
-with capped exponential back-off (the batch stays unacknowledged, so its offsets stay uncommitted and
-the partition does not advance), produces dead letters to the domain's ``.dlq`` topic and waits for the
-broker to confirm them, and only then acknowledges the batch.
+faust runs the worker: service start and stop, timers and tasks (rollup refresh, heap settling,
+consumer lag), the producer of dead letters. The records themselves do not go through faust's
+per-event dispatch: measured on this machine, a do-nothing faust worker shaped like the former one
+(five agents, ``noack_take``, one ``ack`` per event) cost about 130 us of CPU per event and reached
+0.009 of a bare aiokafka ``getmany`` loop after its first record (0.087 from launch), before any
+processing (BENCHMARKS.md, "What changed"). So, for ``processing_guarantee=at_least_once`` (the
+default), one faust task runs one aiokafka consumer (the library faust's own consumer is built on)
+over the five input topics, in consumer group ``app_id``:
+
+1. ``getmany`` fetches up to ``batch_max_events`` records (waiting at most ``batch_max_seconds``);
+2. the fetch is one write cycle: :class:`~streams.pipeline.Pipeline` ``process`` in a worker thread
+   (one insert per table for every topic of the fetch), retried with capped exponential back-off
+   until durable; :class:`BatchRunner` never skips a batch;
+3. dead letters are produced to the domain's ``.dlq`` topic and confirmed by the broker;
+4. only then are the fetch's offsets committed. A cycle and a rebalance never interleave: a revoked
+   partition is handed over only after the cycle in progress committed (the rebalance listener waits
+   for it), and records fetched for a partition no longer held are left to its new owner.
+
+With ``processing_guarantee=exactly_once`` the former agents run instead (one per topic, with
+``Stream.noack_take``; faust's ``take()`` acknowledges its buffer in a ``finally:`` block even when
+the consumer raised, which would lose a batch whose insert failed), so dead letters and offsets are
+committed in faust's Kafka transactions.
 """
 
 from __future__ import annotations
@@ -17,9 +33,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from faust.types import EventT
 
 from demandhub.settings import Settings
+from schemas.events import entity_of
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.clickhouse.rollups import Refresher
@@ -28,6 +47,12 @@ from streams import heap
 from streams.pipeline import BatchReport, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
+
+
+def _topic_name(event_type: str) -> str:
+    spec = TOPICS.get(entity_of(event_type))
+    return spec.name if spec else ""
+
 
 BatchObserver = Callable[[BatchReport], None]
 
@@ -50,26 +75,34 @@ class BatchRunner:
         self.settings = settings
         self.observers = list(observers)
 
-    async def run(self, topic: str, raws: list[RawMessage]) -> BatchReport:
-        """Process ``raws``; on failure back off and retry the same batch (never raises, except
-        cancellation). Dead letters are not produced here (see :func:`build_app`)."""
+    async def run(
+        self, topic: str | Sequence[str], raws: list[RawMessage], stalled: Sequence[str] = ()
+    ) -> BatchReport:
+        """Process ``raws`` (of ``topic``, or of several topics); on failure back off and retry the
+        same batch (never raises, except cancellation). Dead letters are not produced here (see
+        :func:`build_app`). While it backs off, the failure metrics name every topic in ``stalled``
+        too (the hot path's one consumer holds all its partitions while a write cycle retries)."""
+        topics = [topic] if isinstance(topic, str) else sorted(set(topic))
+        where = ", ".join(topics)
+        held_up = sorted({*topics, *stalled})
         delay = 0.5
         while True:
             started = time.perf_counter()
             try:
                 report = await asyncio.to_thread(self.pipeline.process, raws)
             except Exception as exc:  # transient by contract: validation never raises
-                m.SINK_FAILURES.labels(topic).inc()
-                m.SINK_BACKING_OFF.labels(topic).set(1)
                 full = is_out_of_space(exc)
-                m.SINK_OUT_OF_SPACE.labels(topic).set(1 if full else 0)
+                for name in held_up:
+                    m.SINK_FAILURES.labels(name).inc()
+                    m.SINK_BACKING_OFF.labels(name).set(1)
+                    m.SINK_OUT_OF_SPACE.labels(name).set(1 if full else 0)
                 if full:
                     log.error(
                         "batch of %d from %s not written: the warehouse is out of disk space in %s. "
                         "Free space on that volume (or move the data directory to a larger one); "
                         "the batch is held, nothing is lost, retrying in %.1fs",
                         len(raws),
-                        topic,
+                        where,
                         data_location(self.settings.resolved_dsn),
                         delay,
                     )
@@ -77,7 +110,7 @@ class BatchRunner:
                     log.warning(
                         "batch of %d from %s failed (%s); retrying in %.1fs",
                         len(raws),
-                        topic,
+                        where,
                         type(exc).__name__,
                         delay,
                     )
@@ -85,26 +118,39 @@ class BatchRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_seconds)
                 continue
-            m.SINK_BACKING_OFF.labels(topic).set(0)
-            m.SINK_OUT_OF_SPACE.labels(topic).set(0)
-            m.SINK_WRITE_SECONDS.labels(topic).observe(time.perf_counter() - started)
-            self._account(topic, raws, report)
+            seconds = time.perf_counter() - started
+            for name in held_up:
+                m.SINK_BACKING_OFF.labels(name).set(0)
+                m.SINK_OUT_OF_SPACE.labels(name).set(0)
+            for name in topics:
+                m.SINK_WRITE_SECONDS.labels(name).observe(seconds)
+            self._account(topics, raws, report)
             return report
 
-    def _account(self, topic: str, raws: list[RawMessage], report: BatchReport) -> None:
-        m.EVENTS_CONSUMED.labels(topic).inc(report.consumed)
-        m.EVENTS_ACCEPTED.labels(topic).inc(report.accepted)
-        m.EVENTS_DUPLICATE.labels(topic).inc(report.duplicates)
-        m.EVENTS_QUARANTINED.labels(topic).inc(len(report.quarantined))
-        m.SINK_BATCHES.labels(topic).inc()
+    def _account(self, topics: Sequence[str], raws: list[RawMessage], report: BatchReport) -> None:
+        consumed: dict[str, int] = {}
+        for raw in raws:
+            consumed[raw.topic] = consumed.get(raw.topic, 0) + 1
+        single = topics[0] if len(topics) == 1 else None
+        for name in topics:
+            m.EVENTS_CONSUMED.labels(name).inc(consumed.get(name, 0) if single is None else report.consumed)
+            accepted = report.accepted if single else report.accepted_by_topic.get(name, 0)
+            duplicates = report.duplicates if single else report.duplicates_by_topic.get(name, 0)
+            m.EVENTS_ACCEPTED.labels(name).inc(accepted)
+            m.EVENTS_DUPLICATE.labels(name).inc(duplicates)
+            m.SINK_BATCHES.labels(name).inc()
+        for event, _ in report.quarantined:
+            m.EVENTS_QUARANTINED.labels(single or _topic_name(event.type)).inc()
         for dl in report.dead_letters:
-            m.EVENTS_INVALID.labels(topic, dl.reason_class).inc()
+            m.EVENTS_INVALID.labels(single or dl.message.topic, dl.reason_class).inc()
         for table, n in report.rows_written.items():
             m.SINK_ROWS.labels(table).inc(n)
         now_ms = time.time() * 1000
         for raw in raws:
             if raw.timestamp_ms:
-                m.END_TO_END_SECONDS.labels(topic).observe(max(0.0, (now_ms - raw.timestamp_ms) / 1000))
+                m.END_TO_END_SECONDS.labels(single or raw.topic).observe(
+                    max(0.0, (now_ms - raw.timestamp_ms) / 1000)
+                )
         for observe in self.observers:
             try:
                 observe(report)
@@ -120,9 +166,10 @@ def build_app(
     app_id: str = "demandhub",
     refresher: Refresher | None = None,
 ) -> faust.App:
-    """A faust app with one agent per input topic, wired to ``pipeline``; with ``refresher``, a
-    timer that refreshes the rollup buckets the batches logged (at most every
-    ``settings.rollup_refresh_seconds``)."""
+    """The worker's faust app, wired to ``pipeline``: the hot path over every input topic (or, for
+    ``exactly_once``, one agent per topic; see the module docstring), the consumer-lag timer, heap
+    settling and, with ``refresher``, a task that refreshes the rollup buckets the batches logged
+    (at most every ``settings.rollup_refresh_seconds``)."""
     app = faust.App(
         app_id,
         broker=f"kafka://{broker}",
@@ -144,14 +191,133 @@ def build_app(
         name: app.topic(name, partitions=DLQ_PARTITIONS, key_type=bytes, value_type=bytes)
         for name in DLQ_TOPICS
     }
-    for spec in TOPICS.values():
-        _add_agent(app, spec, settings, runner, dlq_topics)
-    _add_lag_timer(app)
+    if settings.processing_guarantee == "exactly_once":
+        for spec in TOPICS.values():
+            _add_agent(app, spec, settings, runner, dlq_topics)
+        _add_lag_timer(app, lambda: app.consumer)
+    else:
+        app.boot_strategy.enable_kafka_consumer = False  # the hot path's consumer joins the group
+        hot = HotPath(app, broker, app_id, settings, runner, dlq_topics)
+        app.task(hot.run)
+        _add_lag_timer(app, lambda: hot.consumer)
+        app.conf.demandhub_hot_path = hot  # type: ignore[attr-defined]
     _add_heap_settling(app)
     if refresher is not None:
         _add_rollup_refresh(app, refresher, settings.rollup_refresh_seconds)
     app.conf.demandhub_runner = runner  # type: ignore[attr-defined]
     return app
+
+
+async def send_dead_letters(report: BatchReport, dlq_topics: dict[str, Any]) -> None:
+    """Produce the batch's dead letters and wait until the broker confirmed each."""
+    for dl in report.dead_letters:
+        fut = await dlq_topics[dl.dlq_topic].send(key=dl.key, value=dl.payload, headers=dl.headers())
+        await fut
+        m.DLQ_PRODUCED.labels(dl.dlq_topic).inc()
+
+
+def raw_record(record: ConsumerRecord[bytes, bytes]) -> RawMessage:
+    """The pipeline's view of an aiokafka record."""
+    return RawMessage(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.value or b"",
+        record.key,
+        record.timestamp if record.timestamp and record.timestamp > 0 else None,
+    )
+
+
+class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions are revoked only between write cycles: the cycle in progress commits first."""
+
+    def __init__(self, cycle: asyncio.Lock) -> None:
+        self.cycle = cycle
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.cycle:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class HotPath:
+    """One aiokafka consumer over every input topic, one write cycle per fetch (module docstring)."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        broker: str,
+        group: str,
+        settings: Settings,
+        runner: BatchRunner,
+        dlq_topics: dict[str, Any],
+    ) -> None:
+        self.app = app
+        self.broker = broker
+        self.group = group
+        self.settings = settings
+        self.runner = runner
+        self.dlq_topics = dlq_topics
+        self.consumer: AIOKafkaConsumer | None = None
+        self.cycles = 0
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.broker,
+            group_id=self.group,
+            client_id=f"{self.group}-worker",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(self.settings.broker_session_timeout * 1000),
+            heartbeat_interval_ms=1000,
+            max_partition_fetch_bytes=4 << 20,
+            fetch_max_bytes=64 << 20,
+        )
+
+    async def run(self) -> None:
+        """Fetch, write, confirm dead letters, commit; until the app stops."""
+        for spec in TOPICS.values():
+            await self.app.topic(spec.name, partitions=spec.partitions).maybe_declare()
+        for dlq in self.dlq_topics.values():
+            await dlq.maybe_declare()
+        cycle = asyncio.Lock()
+        consumer = self._consumer()
+        consumer.subscribe([t.name for t in TOPICS.values()], listener=_HandOver(cycle))
+        await consumer.start()
+        self.consumer = consumer
+        wait_ms = int(self.settings.batch_max_seconds * 1000)
+        try:
+            while True:
+                fetched = await consumer.getmany(
+                    timeout_ms=wait_ms, max_records=self.settings.batch_max_events
+                )
+                if not fetched:
+                    continue
+                async with cycle:
+                    await self._cycle(consumer, fetched)
+        finally:
+            self.consumer = None
+            await consumer.stop()
+
+    async def _cycle(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> None:
+        held = consumer.assignment()
+        records = {tp: rs for tp, rs in fetched.items() if rs and tp in held}
+        if not records:
+            return  # fetched before a rebalance took the partitions: the new owner reads them
+        raws = [raw_record(r) for rs in records.values() for r in rs]
+        report = await self.runner.run([tp.topic for tp in records], raws, [tp.topic for tp in held])
+        await send_dead_letters(report, self.dlq_topics)
+        try:
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in records.items()})
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning(
+                "offsets of a written fetch not committed (%s): its partitions moved; their new owner "
+                "writes the same records again, which changes nothing",
+                type(exc).__name__,
+            )
+        self.cycles += 1
 
 
 def _add_agent(
@@ -163,10 +329,7 @@ def _add_agent(
         async for events in stream.noack_take(settings.batch_max_events, within=settings.batch_max_seconds):
             raws = [raw_message(e) for e in events]
             report = await runner.run(spec.name, raws)
-            for dl in report.dead_letters:
-                fut = await dlq_topics[dl.dlq_topic].send(key=dl.key, value=dl.payload, headers=dl.headers())
-                await fut
-                m.DLQ_PRODUCED.labels(dl.dlq_topic).inc()
+            await send_dead_letters(report, dlq_topics)
             for event in events:
                 await stream.ack(event)
 
@@ -205,10 +368,12 @@ def _add_heap_settling(app: faust.App) -> None:
             heap.settle()
 
 
-def _add_lag_timer(app: faust.App) -> None:
+def _add_lag_timer(app: faust.App, consumer_of: Callable[[], Any]) -> None:
     @app.timer(interval=5.0)
     async def consumer_lag() -> None:
-        consumer = app.consumer
+        consumer = consumer_of()
+        if consumer is None:
+            return
         per_topic: dict[str, int] = {}
         for tp in consumer.assignment():
             try:

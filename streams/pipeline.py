@@ -130,6 +130,10 @@ class BatchReport:
     requalified: int = 0
     """Of ``quarantined``, events that were already left out (with another reason or copy)."""
     rows_written: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    accepted_by_topic: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """``accepted`` per input topic (a batch may hold several topics)."""
+    duplicates_by_topic: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """``duplicates`` per input topic."""
     events: list[Envelope] = field(default_factory=list)
     new_rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
@@ -336,6 +340,12 @@ def _peek(dl: DeadLetter) -> tuple[str, str, str]:
         value = obj.get(name)
         found.append(value if isinstance(value, str) and shape.fullmatch(value) else "")
     return found[0], found[1], found[2]
+
+
+def _topic_of(event: Envelope) -> str:
+    """The input topic of a valid event (an event on another topic is a dead letter)."""
+    spec = TOPICS.get(entity_of(event.type))
+    return spec.name if spec else ""
 
 
 SubjectKey = tuple[str, str, str]
@@ -572,8 +582,10 @@ class Pipeline:
             same_id = copies[(e.source, e.id)]
             if not same_id:
                 report.accepted += 1
+                report.accepted_by_topic[_topic_of(e)] += 1
             elif fingerprint(e) in {fingerprint(c) for c in same_id}:
                 report.duplicates += 1
+                report.duplicates_by_topic[_topic_of(e)] += 1
                 continue
             same_id.append(e)
             added.append(e)

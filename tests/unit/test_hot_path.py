@@ -1,0 +1,101 @@
+"""The worker's hot path: one write cycle per fetch, offsets committed only after it is durable."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+
+from demandhub.settings import Settings
+from schemas.topics import TOPICS
+from streams.app import HotPath, build_app
+from streams.pipeline import BatchReport, DeadLetter, RawMessage
+
+pytestmark = pytest.mark.unit
+
+CALLS = TOPICS["call"].name
+INCIDENTS = TOPICS["incident"].name
+
+
+def record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, partition, offset, 1_700_000_000_000, 0, b"k", b"{}", None, 1, 2, ())
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+
+class FakeRunner:
+    def __init__(self, journal: Journal, dead: bool = False) -> None:
+        self.journal, self.dead = journal, dead
+
+    async def run(self, topics: list[str], raws: list[RawMessage], stalled: list[str]) -> BatchReport:
+        self.journal.calls.append(("write", (sorted(set(topics)), [(r.topic, r.offset) for r in raws])))
+        report = BatchReport(consumed=len(raws))
+        if self.dead:
+            report.dead_letters.append(DeadLetter(raws[0], "why", "invalid_fields", b"{}"))
+        return report
+
+
+class FakeTopic:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def send(self, **kwargs: Any) -> asyncio.Future[None]:
+        self.journal.calls.append(("dlq", kwargs["value"]))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class FakeConsumer:
+    def __init__(self, journal: Journal, held: set[TopicPartition]) -> None:
+        self.journal, self.held = journal, held
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.held
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.journal.calls.append(("commit", dict(offsets)))
+
+
+def hot_path(tmp_path: Path, journal: Journal, dead: bool = False) -> HotPath:
+    dlq = {t.dlq: FakeTopic(journal) for t in TOPICS.values()}
+    return HotPath(None, "", "g", Settings(data_dir=tmp_path), FakeRunner(journal, dead), dlq)  # type: ignore[arg-type]
+
+
+def test_one_write_for_every_topic_of_a_fetch_then_dead_letters_then_the_commit(tmp_path: Path) -> None:
+    journal = Journal()
+    calls, incidents = TopicPartition(CALLS, 1), TopicPartition(INCIDENTS, 0)
+    consumer = FakeConsumer(journal, {calls, incidents})
+    fetched = {calls: [record(CALLS, 1, 7), record(CALLS, 1, 8)], incidents: [record(INCIDENTS, 0, 3)]}
+    asyncio.run(hot_path(tmp_path, journal, dead=True)._cycle(consumer, fetched))  # type: ignore[arg-type]
+    assert [kind for kind, _ in journal.calls] == ["write", "dlq", "commit"]
+    assert journal.calls[0][1] == ([CALLS, INCIDENTS], [(CALLS, 7), (CALLS, 8), (INCIDENTS, 3)])
+    assert journal.calls[2][1] == {calls: 9, incidents: 4}
+
+
+def test_records_of_a_partition_no_longer_held_are_left_to_its_new_owner(tmp_path: Path) -> None:
+    journal = Journal()
+    kept, moved = TopicPartition(CALLS, 0), TopicPartition(CALLS, 1)
+    consumer = FakeConsumer(journal, {kept})
+    fetched = {kept: [record(CALLS, 0, 1)], moved: [record(CALLS, 1, 5)]}
+    asyncio.run(hot_path(tmp_path, journal)._cycle(consumer, fetched))  # type: ignore[arg-type]
+    assert journal.calls == [("write", ([CALLS], [(CALLS, 1)])), ("commit", {kept: 2})]
+
+
+def test_the_default_worker_has_no_faust_agents_and_no_faust_consumer(tmp_path: Path) -> None:
+    app = build_app(Settings(data_dir=tmp_path), None, "127.0.0.1:1")  # type: ignore[arg-type]
+    assert not app.agents
+    assert app.boot_strategy.enable_kafka_consumer is False
+    assert isinstance(app.conf.demandhub_hot_path, HotPath)  # type: ignore[attr-defined]
+    exactly_once = build_app(
+        Settings(data_dir=tmp_path, processing_guarantee="exactly_once"),
+        None,  # type: ignore[arg-type]
+        "127.0.0.1:1",
+    )
+    assert len(exactly_once.agents) == len(TOPICS)
