@@ -7,10 +7,14 @@ the headline ratio against its same-run baseline, whether the target held, and "
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.limits import FIXES, LIMITS
 from bench.result import Figure, Result
+
+MANUAL = Path(__file__).parent / "manual"
+"""Hand-made measurements (Markdown sections), copied in after the benchmarks' own sections."""
 
 ORDER = ("throughput", "freshness", "replay", "board", "scale", "cli", "profile")
 TITLES = {
@@ -35,6 +39,8 @@ exact command beside it. Timings are never asserted in the test suite.
   `python -m bench --quick` is a smoke run with small sizes that publishes nothing.
 - Every server (tansu, workers) listens on 127.0.0.1 and is stopped at the end; every wait is
   bounded. The code is in `bench/`; results are kept as JSON in `bench/results/`.
+- Measurements made by hand outside `make bench` are kept in `bench/manual/*.md`, each with its
+  machine, date and commands, and copied in at the end as they are.
 """
 
 
@@ -152,6 +158,8 @@ def render(results: dict[str, Result]) -> str:
     for name in ORDER:
         if name in results:
             lines += _section(name, results[name])
+    for note in sorted(MANUAL.glob("*.md")):
+        lines += [note.read_text(encoding="utf-8").rstrip(), ""]
     if FIXES:
         lines += ["## What would make it faster", ""]
         for i, fix in enumerate(FIXES, start=1):
