@@ -219,6 +219,16 @@ def test_dockerfile_pins_the_python_base_and_runs_as_non_root() -> None:
     assert any(word == "RUN" and "pip install ." in args for word, args in steps)
 
 
+def test_image_has_the_libraries_and_font_the_pdf_engine_loads() -> None:
+    steps = dockerfile_instructions()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    installs = " ".join(
+        args for word, args in steps[last_from:] if word == "RUN" and "apt-get install" in args
+    )
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
+        assert package in installs.split(), f"the final stage does not install {package}"
+
+
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".env", ".venv", ".git"} <= ignored
