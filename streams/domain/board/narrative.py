@@ -38,7 +38,7 @@ from streams.domain.board.format import (
 )
 from streams.domain.board.months import YearMonth
 from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import compare_cells
+from streams.domain.board.stats import Comparison, compare_cells
 
 SeriesMap = Mapping[YearMonth, Cell | None]
 Direction = Literal["up", "down"]
@@ -58,6 +58,66 @@ class Sentence:
 
 # --- helpers -------------------------------------------------------------------------------------
 
+# Words that end a measure name's head noun phrase ("999 calls answered within 10 seconds").
+_HEAD_BREAKS = (" with ", " within ", " in ", " answered", " attended", " graded", " per ", " of ")
+WITHIN_NORMAL = "within normal variation"
+
+
+def mid(name: str) -> str:
+    """A measure name inside a sentence: its first letter lower-cased unless it starts an
+    abbreviation ("All crime" -> "all crime", "QA/Linking queue" stays)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
+
+
+def is_plural(measure: MeasureSpec) -> bool:
+    """Whether a measure's name takes a plural verb: a count or level named by a plural noun
+    ("Domestic abuse crimes were", "All crime was"); rates, shares and means are singular."""
+    if measure.unit not in ("count", "level"):
+        return False
+    head = measure.name.split("(")[0].split(":")[0]
+    for brk in _HEAD_BREAKS:
+        head = head.split(brk)[0]
+    words = head.strip().split()
+    if not words:
+        return False
+    last = words[-1].lower()
+    return last.endswith("s") and not last.endswith(("ss", "us", "is"))
+
+
+def was(measure: MeasureSpec) -> str:
+    """``"was"`` or ``"were"`` by the measure name's number."""
+    return "were" if is_plural(measure) else "was"
+
+
+def singular(noun: str) -> str:
+    """The singular of a catalogue plural noun ("crimes" -> "crime", "calls" -> "call")."""
+    words = noun.split()
+    last = words[-1]
+    if last.endswith("ies"):
+        last = last[:-3] + "y"
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    return " ".join([*words[:-1], last])
+
+
+def count_noun(value: float, noun: str | None) -> str:
+    """``"1 crime"``, ``"40 crimes"``, or the number alone without a noun."""
+    text = fmt_count(value)
+    if not noun:
+        return text
+    return f"{text} {singular(noun) if text == '1' else noun}"
+
+
+def _qualifier(label: str) -> str:
+    """``", within normal variation"`` after a direction that its test found Comparable."""
+    return f", {WITHIN_NORMAL}" if label == "Comparable" else ""
+
+
+def _comparison_facts(comparison: Comparison) -> dict[str, Any]:
+    return {"label": comparison.label, "test": comparison.test, "p_value": comparison.p_value}
+
 
 def _value(series: SeriesMap, month: YearMonth, unit: Unit) -> float | None:
     cell = series.get(month)
@@ -70,11 +130,11 @@ def _value_text(value: float | None, unit: Unit) -> str:
 
 
 def _rolling_phrase(measure: MeasureSpec) -> str:
-    """``"rolling 12 month total"`` for counts, ``"rolling 12 month average of {measure}"`` for
-    levels (see the module docstring)."""
+    """``"rolling 12 month total of {measure}"`` for counts, ``"rolling 12 month average of
+    {measure}"`` for levels (see the module docstring)."""
     if measure.unit == "level":
-        return f"rolling 12 month average of {measure.name}"
-    return "rolling 12 month total"
+        return f"rolling 12 month average of {mid(measure.name)}"
+    return f"rolling 12 month total of {mid(measure.name)}"
 
 
 def _rolling(series: SeriesMap, month: YearMonth, unit: Unit, rules: BoardRules) -> PeriodValue:
@@ -137,15 +197,22 @@ def _last_at_least_as_extreme(
 # --- single-measure templates --------------------------------------------------------------------
 
 
-def t1_month_on_month(measure: MeasureSpec, series: SeriesMap, month: YearMonth) -> Sentence | None:
-    """1. ``{measure} {rose|fell} month on month.``"""
+def t1_month_on_month(
+    measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules | None = None
+) -> Sentence | None:
+    """1. ``{measure} {rose|fell} month on month[, within normal variation].`` The two months are
+    compared by the unit's test; a Comparable result is said, so the direction is never read as a
+    finding."""
+    rules = rules or BoardRules()
     now, before = _value(series, month, measure.unit), _value(series, month - 1, measure.unit)
     if now is None or before is None or now == before:
         return None
     verb = "rose" if now > before else "fell"
+    comparison = compare_cells(measure.unit, series.get(month), 1, series.get(month - 1), 1, rules)
     facts = {**_base_facts(measure, month), "value": now, "previous_month": str(month - 1)}
-    facts["previous_value"] = before
-    return Sentence(f"{measure.name} {verb} month on month.", "1", facts)
+    facts.update(previous_value=before, **_comparison_facts(comparison))
+    text = f"{measure.name} {verb} month on month{_qualifier(comparison.label)}."
+    return Sentence(text, "1", facts)
 
 
 def t2_long_term_trend(
@@ -157,13 +224,13 @@ def t2_long_term_trend(
         return None
     verb = "increase" if direction == "up" else "decline"
     facts = {**_base_facts(measure, month), "rolling_12_values": values, "direction": direction}
-    return Sentence(f"The long term trend for {measure.name} continues to {verb}.", "2", facts)
+    return Sentence(f"The long term trend for {mid(measure.name)} continues to {verb}.", "2", facts)
 
 
 def t3_record_for_month(
     measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules
 ) -> Sentence | None:
-    """3. ``The {highest|lowest} {measure} in {month_name} for the last {n} years.``
+    """3. ``{measure} in {month_name} {was|were} the {highest|lowest} for the last {n} years.``
 
     n counts the current year and each earlier same month, going back while it was strictly
     lower (or higher) and not null; reported when n >= ``narrative_record_min_years``."""
@@ -181,7 +248,10 @@ def t3_record_for_month(
             word = "highest" if highest else "lowest"
             facts = {**_base_facts(measure, month), "value": now, "years": years}
             facts["earlier_same_months"] = earlier
-            text = f"The {word} {measure.name} in {month.month_name()} for the last {years} years."
+            text = (
+                f"{measure.name} in {month.month_name()} {was(measure)} the {word} for the last "
+                f"{years} years."
+            )
             return Sentence(text, "3", facts)
     return None
 
@@ -244,15 +314,19 @@ def t5_single_month_high_since(
     facts = {**_base_facts(measure, month), "value": now, "since": str(since)}
     facts["since_value"] = values[since]
     text = (
-        f"{measure.name} in {month.long()} was {_value_text(now, measure.unit)}, the {word} for a "
+        f"{measure.name} in {month.long()} {was(measure)} {_value_text(now, measure.unit)}, the {word} for a "
         f"single month since {since.long()}."
     )
     return Sentence(text, "5", facts)
 
 
-def t6_vs_same_month_last_year(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
+def t6_vs_same_month_last_year(
+    measure: MeasureSpec, row: DashboardRow, rules: BoardRules | None = None
+) -> Sentence | None:
     """6. ``{measure} {increased|decreased} compared to {month_year_1y} with {abs_diff}
-    {additional|fewer} {unit}.`` Counts and levels (the difference of two month-end levels)."""
+    {additional|fewer} {unit}[, within normal variation].`` Counts and levels (the difference of
+    two month-end levels); the two months are compared by the unit's test."""
+    rules = rules or BoardRules()
     now, before = row.current.value, row.minus_1y.value
     if measure.unit not in ("count", "level") or now is None or before is None or now == before:
         return None
@@ -260,19 +334,24 @@ def t6_vs_same_month_last_year(measure: MeasureSpec, row: DashboardRow) -> Sente
     noun = f" {measure.noun}" if measure.noun else ""
     more = ("additional" if measure.noun else "more") if up else "fewer"
     diff = abs(now - before)
+    if measure.noun and diff == 1:
+        noun = f" {singular(measure.noun)}"
+    comparison = compare_cells(measure.unit, row.current.cell, 1, row.minus_1y.cell, 1, rules)
     text = (
         f"{measure.name} {'increased' if up else 'decreased'} compared to "
-        f"{(row.as_of - 12).long()} with {fmt_count(diff)} {more}{noun}."
+        f"{(row.as_of - 12).long()} with {fmt_count(diff)} {more}{noun}"
+        f"{_qualifier(comparison.label)}."
     )
     facts = {**_base_facts(measure, row.as_of), "value": now, "value_1y": before, "diff": diff}
+    facts.update(_comparison_facts(comparison))
     return Sentence(text, "6", facts)
 
 
 def t7_year_ending(
     measure: MeasureSpec, series: SeriesMap, month: YearMonth, rules: BoardRules
 ) -> Sentence | None:
-    """7. ``{measure} was {up|down} by {pct} ({abs_diff}) comparing year ending {month_year} to
-    year ending {month_year_1y}.`` Counts only (not levels: module docstring); rolling 12 months
+    """7. ``{measure} {was|were} {up|down} by {pct} ({abs_diff}) comparing year ending {month_year}
+    to year ending {month_year_1y}[, within normal variation].`` Counts only (not levels: module docstring); rolling 12 months
     against the 12 before."""
     if measure.unit != "count":
         return None
@@ -282,20 +361,28 @@ def t7_year_ending(
         return None
     pct = 100.0 * (now - before) / before
     diff = now - before
+    comparison = compare_cells(
+        "count",
+        _rolling(series, month, "count", rules).cell,
+        12,
+        _rolling(series, month - 12, "count", rules).cell,
+        12,
+        rules,
+    )
     text = (
-        f"{measure.name} was {'up' if diff > 0 else 'down'} by {fmt_percent(abs(pct))} "
+        f"{measure.name} {was(measure)} {'up' if diff > 0 else 'down'} by {fmt_percent(abs(pct))} "
         f"({fmt_count(abs(diff))}) comparing year ending {month.long()} to year ending "
-        f"{(month - 12).long()}."
+        f"{(month - 12).long()}{_qualifier(comparison.label)}."
     )
     facts = {**_base_facts(measure, month), "rolling_12": now, "rolling_12_1y": before}
-    facts.update(pct_change=pct, diff=diff)
+    facts.update(pct_change=pct, diff=diff, **_comparison_facts(comparison))
     return Sentence(text, "7", facts)
 
 
 def t8_benchmark_trend(
     measure: MeasureSpec, series: SeriesMap, row: DashboardRow, rules: BoardRules
 ) -> Sentence | None:
-    """8. ``The rolling 12 month total continues to trend {upwards|downwards} and is now
+    """8. ``The rolling 12 month total of {measure} continues to trend {upwards|downwards} and is now
     significantly {higher|lower} than the long term benchmark.`` Counts, and levels as "the rolling
     12 month average of {measure}"; needs the trend and a Perf v Benchmark label in the same
     direction."""
@@ -316,13 +403,14 @@ def t8_benchmark_trend(
 
 
 def t9_discrete_vs_averages(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
-    """9. ``The discrete rate in {month_name} was significantly {higher|lower} than both the one
+    """9. ``The discrete rate of {measure} in {month_name} was significantly {higher|lower} than both the one
     and three year averages.`` Needs both labels Higher (or both Lower)."""
     label = row.v1y.label
     if label not in ("Higher", "Lower") or row.v3y.label != label:
         return None
     text = (
-        f"The discrete rate in {row.as_of.month_name()} was significantly {label.lower()} than "
+        f"The discrete rate of {mid(measure.name)} in {row.as_of.month_name()} was significantly "
+        f"{label.lower()} than "
         "both the one and three year averages."
     )
     facts = {**_base_facts(measure, row.as_of), "v1y": _label_facts(row.v1y)}
@@ -349,7 +437,8 @@ def t10_comparable_previous_year(
         value_text = _value_text(now.value, measure.unit)
     facts = {**_base_facts(measure, month), "rolling_12": now.cells_dict()}
     facts.update(previous_12=before.cells_dict(), **comparison.as_dict())
-    text = f"{measure.name} has remained comparable to the previous year at {value_text}."
+    has = "have" if is_plural(measure) else "has"
+    text = f"{measure.name} {has} remained comparable to the previous year at {value_text}."
     return Sentence(text, "10", facts)
 
 
@@ -375,7 +464,7 @@ def t11_consecutive(
         if run >= rules.narrative_consecutive_min_months:
             word = "lower" if lower else "higher"
             text = (
-                f"{measure.name} was {word} than last month and the same month in each of the "
+                f"{measure.name} {was(measure)} {word} than last month and the same month in each of the "
                 f"last {k} years for the {ordinal(run)} consecutive month."
             )
             facts = {**_base_facts(measure, month), "consecutive_months": run, "years": k}
@@ -387,8 +476,8 @@ def t11_consecutive(
 
 
 def t12_vs_average(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
-    """12. ``{measure} in {month_name} was {above|below} average ({value} compared to the average
-    of {avg}).`` The average is the mean month of the baseline (Current v 1yr avg's reference)."""
+    """12. ``{measure} in {month_name} {was|were} {above|below} average ({value} compared to the
+    average of {avg})[, within normal variation].`` The average is the mean month of the baseline (Current v 1yr avg's reference)."""
     now, avg = row.current.value, row.v1y.reference_value
     if now is None or avg is None:
         return None
@@ -397,10 +486,11 @@ def t12_vs_average(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
         return None
     word = "above" if now > avg else "below"
     text = (
-        f"{measure.name} in {row.as_of.month_name()} was {word} average ({shown_now} compared "
-        f"to the average of {shown_avg})."
+        f"{measure.name} in {row.as_of.month_name()} {was(measure)} {word} average ({shown_now} "
+        f"compared to the average of {shown_avg}){_qualifier(row.v1y.comparison.label)}."
     )
     facts = {**_base_facts(measure, row.as_of), "v1y": _label_facts(row.v1y)}
+    facts.update(_comparison_facts(row.v1y.comparison))
     return Sentence(text, "12", facts)
 
 
@@ -536,8 +626,8 @@ def narrate_measure(
     eight = t8_benchmark_trend(measure, series, row, rules)
     ten = t10_comparable_previous_year(measure, series, m, rules)
     candidates = [
-        t1_month_on_month(measure, series, m),
-        t6_vs_same_month_last_year(measure, row),
+        t1_month_on_month(measure, series, m, rules),
+        t6_vs_same_month_last_year(measure, row, rules),
         t7_year_ending(measure, series, m, rules),
         t12_vs_average(measure, row),
         t9_discrete_vs_averages(measure, row),
@@ -550,3 +640,260 @@ def narrate_measure(
         None if ten is not None else t17_stable(measure, row),
     ]
     return [s for s in candidates if s is not None]
+
+
+# --- the briefing: summary first, a paragraph per theme, the rest listed -------------------------
+
+Tone = Literal["bad", "neutral", "good"]
+TONE_ORDER: dict[str, int] = {"bad": 0, "neutral": 1, "good": 2}
+COLUMN_NAMES: dict[str, str] = {
+    "v1y": "Current v 1yr avg",
+    "v3y": "Current v 3yr avg",
+    "perf_v_benchmark": "Perf v Benchmark",
+}
+TEST_NAMES: dict[str, str] = {
+    "poisson_conditional_exact_binomial": "exact conditional test of two Poisson rates",
+    "poisson_conditional_normal": "conditional test of two Poisson rates (normal approximation)",
+    "two_proportion_z": "two-proportion z-test",
+    "welch_t": "Welch's t-test",
+    "welch_t_monthly_levels": "Welch's t-test on the monthly levels",
+    "t_prediction_interval": "t prediction interval for one month",
+    "spc_mean_k_sigma": "SPC chart: the month beyond the control limits (mean ± k·σ)",
+}
+# Templates narrated in a theme paragraph, in reading order (others are summary-only or noise).
+PARAGRAPH_TEMPLATES: tuple[str, ...] = ("7", "6", "9", "8", "2", "3", "5", "4", "11", "13", "14")
+# Templates that make a measure remarkable even when its labels are all Comparable.
+REMARKABLE_TEMPLATES: frozenset[str] = frozenset({"3", "4", "5", "8", "11", "13", "14"})
+SENTENCES_PER_MEASURE = 3
+
+
+def tone(label: str, polarity: str) -> Tone:
+    """Good or bad news by the measure's polarity; neutral for a neutral measure."""
+    if polarity == "neutral" or label not in ("Higher", "Lower"):
+        return "neutral"
+    good = (label == "Higher") == (polarity == "higher_is_better")
+    return "good" if good else "bad"
+
+
+def subject(measure: MeasureSpec) -> str:
+    """The measure as a sentence subject (its name)."""
+    return measure.name
+
+
+def _figure(value: float | None, measure: MeasureSpec) -> str:
+    if value is None:
+        return "n/a"
+    if measure.unit in ("count", "level"):
+        text = _avg_text(value, measure.unit)
+        if measure.noun:
+            return f"{text} {singular(measure.noun) if text == '1' else measure.noun}"
+        return text
+    return _value_text(value, measure.unit)
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    """One significant finding: the sentence, its tone and the footnote naming its test."""
+
+    measure: str
+    name: str
+    theme: str
+    column: str
+    label: str
+    tone: Tone
+    text: str
+    footnote: int
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "name": self.name,
+            "theme": self.theme,
+            "column": self.column,
+            "label": self.label,
+            "tone": self.tone,
+            "text": self.text,
+            "footnote": self.footnote,
+            "facts": self.facts,
+        }
+
+
+@dataclass(frozen=True)
+class BriefingFootnote:
+    """The comparison behind a summary item: the periods compared, the test and its p-value."""
+
+    number: int
+    measure: str
+    column: str
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "measure": self.measure, "column": self.column, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ThemeParagraph:
+    """One short paragraph for a theme: its remarkable measures' sentences, in order."""
+
+    theme: str
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "theme": self.theme,
+            "text": self.text,
+            "sentences": [s.as_dict() for s in self.sentences],
+        }
+
+
+@dataclass(frozen=True)
+class Briefing:
+    """The narrative as a briefing: the summary (worst news first), a paragraph per theme, and the
+    measures that are Comparable and unremarkable (listed by name), and those with no data."""
+
+    month: YearMonth
+    summary: tuple[SummaryItem, ...]
+    footnotes: tuple[BriefingFootnote, ...]
+    paragraphs: tuple[ThemeParagraph, ...]
+    unremarkable: tuple[tuple[str, str], ...]
+    no_data: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": str(self.month),
+            "summary": [item.as_dict() for item in self.summary],
+            "footnotes": [f.as_dict() for f in self.footnotes],
+            "paragraphs": [p.as_dict() for p in self.paragraphs],
+            "unremarkable": [{"measure": i, "name": n} for i, n in self.unremarkable],
+            "unremarkable_text": unremarkable_text(self.unremarkable),
+            "no_data": [{"measure": i, "name": n} for i, n in self.no_data],
+        }
+
+    def text(self) -> str:
+        """The briefing as plain text (the golden files' form)."""
+        lines = [f"Summary ({self.month.long()})"]
+        if not self.summary:
+            lines.append("No measure is significantly higher or lower than its comparisons.")
+        lines.extend(f"- {item.text} [{item.footnote}]" for item in self.summary)
+        lines.extend(f"[{f.number}] {f.text}" for f in self.footnotes)
+        for paragraph in self.paragraphs:
+            lines += ["", paragraph.theme, paragraph.text]
+        if self.unremarkable:
+            lines += ["", unremarkable_text(self.unremarkable)]
+        if self.no_data:
+            lines += ["", "No data: " + join_names([n for _, n in self.no_data]) + "."]
+        return "\n".join(lines) + "\n"
+
+
+def unremarkable_text(items: tuple[tuple[str, str], ...]) -> str:
+    """The Comparable, unremarkable measures in one line (listed, not narrated)."""
+    if not items:
+        return ""
+    return "Within normal variation, with nothing else to report: " + "; ".join(n for _, n in items) + "."
+
+
+def _strongest(row: DashboardRow) -> tuple[str, LabelColumn] | None:
+    """The row's Higher/Lower label column with the smallest p-value (v1y first on ties)."""
+    found = [(n, c) for n, c in row.label_columns().items() if c.label in ("Higher", "Lower")]
+    if not found:
+        return None
+    return min(found, key=lambda nc: (nc[1].comparison.p_value or 0.0, list(COLUMN_NAMES).index(nc[0])))
+
+
+def _pair(a: float | None, b: float | None, measure: MeasureSpec) -> tuple[str, str]:
+    """Two figures as printed; a decimal more for means when they would print alike."""
+    x, y = _figure(a, measure), _figure(b, measure)
+    if x == y and measure.unit == "minutes" and a is not None and b is not None:
+        x, y = f"{fmt_count(a, 1)} minutes", f"{fmt_count(b, 1)} minutes"
+    return x, y
+
+
+def summary_sentence(measure: MeasureSpec, row: DashboardRow, column: str, label: LabelColumn) -> str:
+    """One summary sentence whose direction words agree with the label. A month against its
+    averages: ``{measure} {was|were} {up|down} in {month}: {value} against {reference}, significantly
+    {higher|lower} ({column}).`` The rolling 12 months against the benchmark: ``{measure} over the
+    12 months to {month} {was|were} {up|down}: ...``."""
+    up = label.label == "Higher"
+    now, ref = _pair(label.subject_value, label.reference_value, measure)
+    span = label.reference.header()
+    way = "up" if up else "down"
+    if column == "perf_v_benchmark":
+        head = f"{measure.name} over the 12 months to {row.as_of.long()} {was(measure)} {way}"
+        per = " a month" if measure.unit == "count" else ""
+        body = f"{now}{per} against the long-term benchmark of {ref}{per} ({span})"
+    else:
+        head = f"{measure.name} {was(measure)} {way} in {row.as_of.long()}"
+        if label.comparison.test == "spc_mean_k_sigma":
+            body = f"{now} against the control chart's centre line of {ref} ({span})"
+        elif measure.unit == "count":
+            body = f"{now} against a monthly average of {ref} ({span})"
+        else:
+            body = f"{now} against {ref} ({span})"
+    return f"{head}: {body}, significantly {label.label.lower()} ({COLUMN_NAMES[column]})."
+
+
+def footnote_text(measure: MeasureSpec, column: str, label: LabelColumn) -> str:
+    test = TEST_NAMES.get(label.comparison.test, label.comparison.test)
+    p = label.comparison.p_value
+    p_text = "" if p is None else (", p < 0.001" if p < 0.001 else f", p = {p:.3f}")
+    return (
+        f"{measure.name}, {COLUMN_NAMES[column]}: {label.subject.header()} against "
+        f"{label.reference.header()}; {test}{p_text}."
+    )
+
+
+def build_briefing(
+    rows: tuple[DashboardRow, ...],
+    sentences: Mapping[str, list[Sentence]],
+    month: YearMonth,
+) -> Briefing:
+    """The briefing of a pack's rows and each measure's narrative sentences (by measure id)."""
+    found: list[tuple[int, float, int, DashboardRow, str, LabelColumn]] = []
+    for order, row in enumerate(rows):
+        strongest = _strongest(row)
+        if strongest is not None:
+            column, label = strongest
+            t = tone(label.label, row.measure.polarity)
+            found.append((TONE_ORDER[t], label.comparison.p_value or 0.0, order, row, column, label))
+    found.sort(key=lambda f: f[:3])
+    summary: list[SummaryItem] = []
+    notes: list[BriefingFootnote] = []
+    for number, (_, _, _, row, column, label) in enumerate(found, start=1):
+        m = row.measure
+        facts = {**_base_facts(m, row.as_of), **_label_facts(label)}
+        text = summary_sentence(m, row, column, label)
+        t = tone(label.label, m.polarity)
+        summary.append(SummaryItem(m.id, m.name, m.theme, column, label.label, t, text, number, facts))
+        notes.append(BriefingFootnote(number, m.id, column, footnote_text(m, column, label)))
+    significant = {item.measure for item in summary}
+    by_theme: dict[str, list[Sentence]] = {}
+    unremarkable: list[tuple[str, str]] = []
+    no_data: list[tuple[str, str]] = []
+    for row in rows:
+        m = row.measure
+        own = sentences.get(m.id, [])
+        if row.current.value is None:
+            no_data.append((m.id, m.name))
+            continue
+        remarkable = m.id in significant or any(s.template_id in REMARKABLE_TEMPLATES for s in own)
+        if not remarkable:
+            unremarkable.append((m.id, m.name))
+            continue
+        chosen = sorted(
+            (s for s in own if s.template_id in PARAGRAPH_TEMPLATES),
+            key=lambda s: PARAGRAPH_TEMPLATES.index(s.template_id),
+        )
+        # Template 6 (one month a year apart) only when template 7 (year ending) is not written.
+        if any(s.template_id == "7" for s in chosen):
+            chosen = [s for s in chosen if s.template_id != "6"]
+        by_theme.setdefault(m.theme, []).extend(chosen[:SENTENCES_PER_MEASURE])
+    themes_in_order = list(dict.fromkeys(r.measure.theme for r in rows))
+    paragraphs = tuple(
+        ThemeParagraph(theme, tuple(by_theme[theme])) for theme in themes_in_order if by_theme.get(theme)
+    )
+    return Briefing(month, tuple(summary), tuple(notes), paragraphs, tuple(unremarkable), tuple(no_data))

@@ -5,8 +5,18 @@
 
     {"force", "month", "definitions", "label_rule",
      "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells"}],
-     "channels", "narrative": [{"text", "template", "facts"}], "revisions": [...],
+     "channels", "narrative": [{"text", "template", "facts"}],
+     "briefing": {"month", "summary": [{"measure", "name", "theme", "column", "label", "tone",
+                  "text", "footnote", "facts"}], "footnotes": [{"number", "measure", "column",
+                  "text"}], "paragraphs": [{"theme", "text", "sentences"}], "unremarkable":
+                  [{"measure", "name"}], "unremarkable_text", "no_data": [{"measure", "name"}]},
+     "revisions": [...],
      "footnotes": [{"measure", "starts", "columns", "text"}]}
+
+``narrative`` is every generated sentence (kept for readers of the flat list); ``briefing`` is the
+narrative as the pack prints it: the summary (measures labelled Higher or Lower, worst news first
+by polarity, each with a numbered footnote naming its comparison and test), a paragraph per theme,
+and the Comparable, unremarkable measures listed by name.
 
 Value columns are numbers or null; label columns are {"label", "test", "p_value"}.
 
@@ -35,7 +45,13 @@ from streams.domain.board.dashboard import (
 )
 from streams.domain.board.format import fmt_value
 from streams.domain.board.months import YearMonth
-from streams.domain.board.narrative import Sentence, narrate_districts, narrate_measure
+from streams.domain.board.narrative import (
+    Briefing,
+    Sentence,
+    build_briefing,
+    narrate_districts,
+    narrate_measure,
+)
 from streams.domain.board.rules import BoardRules
 
 SeriesMap = Mapping[YearMonth, Cell | None]
@@ -167,6 +183,7 @@ class BoardPack:
     revisions: tuple[Revision, ...]
     extra_definitions: Mapping[str, Any] = field(default_factory=dict)
     footnotes: tuple[Footnote, ...] = ()
+    briefing: Briefing | None = None
 
     def definitions(self) -> dict[str, Any]:
         """Every rule used, with its version and hash, plus the caller's definitions."""
@@ -182,6 +199,7 @@ class BoardPack:
             "measures": [row_json(row) for row in self.rows],
             "channels": None if self.channels is None else self.channels.as_dict(),
             "narrative": [s.as_dict() for s in self.narrative],
+            "briefing": None if self.briefing is None else self.briefing.as_dict(),
             "revisions": [r.as_dict() for r in self.revisions],
             "footnotes": [f.as_dict() for f in self.footnotes],
         }
@@ -284,15 +302,18 @@ def build_pack(
     """
     rows: list[DashboardRow] = []
     narrative: list[Sentence] = []
+    by_measure: dict[str, list[Sentence]] = {}
     for measure in measures:
         measure_series = series.get(measure.id, {})
         row = compute_row(measure, measure_series, month, rules, (msf or {}).get(measure.id))
         rows.append(row)
-        narrative.extend(narrate_measure(measure, measure_series, row, rules))
+        own = narrate_measure(measure, measure_series, row, rules)
         districts = (district_series or {}).get(measure.id)
         if districts:
             groups = (group_district_series or {}).get(measure.id)
-            narrative.extend(narrate_districts(measure, districts, groups, row.as_of, rules))
+            own.extend(narrate_districts(measure, districts, groups, row.as_of, rules))
+        by_measure[measure.id] = own
+        narrative.extend(own)
     channels = None
     if channel_series:
         first = channel_first or YearMonth(month.year, 1)
@@ -308,4 +329,5 @@ def build_pack(
         revisions=tuple(revisions),
         extra_definitions=dict(extra_definitions or {}),
         footnotes=tuple(find_footnotes(tuple(rows), discontinuities or {})),
+        briefing=build_briefing(tuple(rows), by_measure, month),
     )

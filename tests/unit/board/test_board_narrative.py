@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
 from board_fixtures import APR19, MAR19, count_history
 
@@ -9,6 +15,7 @@ from streams.domain.board import narrative as nv
 from streams.domain.board.cells import Cell
 from streams.domain.board.dashboard import MeasureSpec, compute_row
 from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.pack import build_pack
 from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.unit
@@ -33,13 +40,22 @@ def by_year(levels: dict[int, int], last: YearMonth) -> dict[YearMonth, Cell | N
 
 def test_1_month_on_month() -> None:
     series = count_history()
-    rose = nv.t1_month_on_month(CRIME, series, MAR19)  # 160 against 130
+    rose = nv.t1_month_on_month(CRIME, series, MAR19, RULES)  # 160 against 130: p = 0.09
     assert rose is not None
-    assert (rose.text, rose.template_id) == ("All crime rose month on month.", "1")
+    assert (rose.text, rose.template_id) == (
+        "All crime rose month on month, within normal variation.",
+        "1",
+    )
+    assert rose.facts["label"] == "Comparable"
     assert (rose.facts["value"], rose.facts["previous_value"]) == (160, 130)
-    fell = nv.t1_month_on_month(CRIME, series, APR19)  # 125 against 160
+    fell = nv.t1_month_on_month(CRIME, series, APR19, RULES)  # 125 against 160: p = 0.044
     assert fell is not None and fell.text == "All crime fell month on month."
-    assert nv.t1_month_on_month(CRIME, series, YearMonth(2019, 2)) is None  # 130 and 130
+    assert fell.facts["label"] == "Lower"
+    assert nv.t1_month_on_month(CRIME, series, YearMonth(2019, 2), RULES) is None  # 130 and 130
+    close = {**series, APR19: Cell(150)}  # 150 against 160: within normal variation
+    fell_a_little = nv.t1_month_on_month(CRIME, close, APR19, RULES)
+    assert fell_a_little is not None
+    assert fell_a_little.text == "All crime fell month on month, within normal variation."
 
 
 def test_6_same_month_last_year() -> None:
@@ -51,7 +67,9 @@ def test_6_same_month_last_year() -> None:
     assert sentence.text == "All crime increased compared to March 2018 with 40 additional crimes."
     april = nv.t6_vs_same_month_last_year(CRIME, compute_row(CRIME, series, APR19, RULES))
     assert april is not None
-    assert april.text == "All crime decreased compared to April 2018 with 5 fewer crimes."
+    assert april.text == (
+        "All crime decreased compared to April 2018 with 5 fewer crimes, within normal variation."
+    )
     no_noun = MeasureSpec("x", "Incidents", "count", "neutral", "T")
     plain = nv.t6_vs_same_month_last_year(no_noun, compute_row(no_noun, series, MAR19, RULES))
     assert plain is not None and plain.text.endswith("with 40 more.")
@@ -75,7 +93,10 @@ def test_12_above_average() -> None:
     april = nv.t12_vs_average(CRIME, compute_row(CRIME, series, APR19, RULES))
     assert april is not None
     # Baseline May-17..Apr-18 = 1450 over 12 months = 120.83
-    assert april.text == "All crime in April was above average (125 compared to the average of 120.8)."
+    assert april.text == (
+        "All crime in April was above average (125 compared to the average of 120.8), "
+        "within normal variation."
+    )
     assert april.facts["v1y"]["label"] == "Comparable"
 
 
@@ -85,7 +106,8 @@ def test_9_discrete_rate_only_when_both_labels_agree() -> None:
     sentence = nv.t9_discrete_vs_averages(CRIME, march)
     assert sentence is not None
     assert sentence.text == (
-        "The discrete rate in March was significantly higher than both the one and three year averages."
+        "The discrete rate of all crime in March was significantly higher than both the one and "
+        "three year averages."
     )
     assert sentence.facts["v1y"]["p_value"] < 0.05 and sentence.facts["v3y"]["p_value"] < 0.05
     april = compute_row(CRIME, series, APR19, RULES)  # both Comparable
@@ -98,8 +120,8 @@ def test_8_and_2_trend_against_the_benchmark() -> None:
     eight = nv.t8_benchmark_trend(CRIME, series, row, RULES)
     assert eight is not None
     assert eight.text == (
-        "The rolling 12 month total continues to trend upwards and is now significantly higher "
-        "than the long term benchmark."
+        "The rolling 12 month total of all crime continues to trend upwards and is now "
+        "significantly higher than the long term benchmark."
     )
     # Rolling 12 at Dec-18 = 3*120 + 9*130 = 1530, then 1540, 1550, and 1590 at Mar-19.
     assert eight.facts["rolling_12_values"] == [
@@ -109,7 +131,7 @@ def test_8_and_2_trend_against_the_benchmark() -> None:
         ("2019-03", 1590),
     ]
     two = nv.t2_long_term_trend(CRIME, series, MAR19, RULES)
-    assert two is not None and two.text == "The long term trend for All crime continues to increase."
+    assert two is not None and two.text == "The long term trend for all crime continues to increase."
     texts = [s.template_id for s in nv.narrate_measure(CRIME, series, row, RULES)]
     assert "8" in texts and "2" not in texts
 
@@ -136,13 +158,13 @@ def test_3_highest_for_the_month_in_n_years() -> None:
         series[YearMonth(2009 + i, 3)] = Cell(100 + 10 * i)
     sentence = nv.t3_record_for_month(CRIME, series, MAR19, RULES)
     assert sentence is not None
-    assert sentence.text == "The highest All crime in March for the last 11 years."
+    assert sentence.text == "All crime in March was the highest for the last 11 years."
     assert sentence.facts["years"] == 11
     # Five years of history fall short of the default ten.
     assert nv.t3_record_for_month(CRIME, count_history(), MAR19, RULES) is None
     lowest = {m: Cell(300 - c.num) for m, c in series.items() if c is not None}
     low = nv.t3_record_for_month(CRIME, lowest, MAR19, RULES)
-    assert low is not None and low.text.startswith("The lowest All crime in March")
+    assert low is not None and low.text == "All crime in March was the lowest for the last 11 years."
 
 
 def since_series() -> dict[YearMonth, Cell | None]:
@@ -159,7 +181,7 @@ def test_4_rolling_total_highest_since() -> None:
     sentence = nv.t4_rolling_high_since(CRIME, since_series(), MAR19, RULES)
     assert sentence is not None
     assert sentence.text == (
-        "The rolling 12 month total to the end of March 2019 is the highest since October 2017."
+        "The rolling 12 month total of all crime to the end of March 2019 is the highest since October 2017."
     )
     assert (sentence.facts["rolling_12"], sentence.facts["since_rolling_12"]) == (1290, 1300)
     # With a 24-month minimum gap (17 months here) nothing is said.
@@ -299,3 +321,228 @@ def test_every_sentence_keeps_json_facts() -> None:
     for sentence in nv.narrate_measure(CRIME, series, row, RULES):
         assert sentence.facts["measure"] == "crime_all"
         json.dumps(sentence.as_dict())
+
+
+# --- the briefing over a fixed simulated history (golden file) ------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden" / "narrative_briefing.txt"
+SIM_FIRST, SIM_LAST = YearMonth(2012, 4), MAR19
+UP_WORDS = frozenset(
+    ["up", "rose", "increased", "increase", "higher", "above", "upwards", "additional", "more", "highest"]
+)
+DOWN_WORDS = frozenset(
+    ["down", "fell", "decreased", "decline", "lower", "below", "downwards", "fewer", "lowest"]
+)
+
+# Every unit (count, rate, mean, level), every polarity, singular and plural names, rising,
+# falling and flat histories.
+SIM_MEASURES: tuple[MeasureSpec, ...] = (
+    MeasureSpec("da", "Domestic abuse crimes", "count", "lower_is_better", "Victims", 1, "crimes"),
+    MeasureSpec("all", "All crime", "count", "lower_is_better", "Victims", 1, "crimes"),
+    MeasureSpec("burg", "Burglary dwelling", "count", "lower_is_better", "Victims", 1, "crimes"),
+    MeasureSpec("ssos", "Serious sexual offences", "count", "lower_is_better", "Victims", 1, "crimes"),
+    MeasureSpec("chat", "Web chats", "count", "neutral", "Contact", 0, "web chats"),
+    MeasureSpec("c999", "999 calls", "count", "neutral", "Contact", 0, "calls"),
+    MeasureSpec("ans", "999 calls answered within 10 seconds", "percent", "higher_is_better", "Contact"),
+    MeasureSpec("aband", "999 abandonment rate", "percent", "lower_is_better", "Contact"),
+    MeasureSpec(
+        "resp",
+        "Immediate incidents: mean time to respond (minutes)",
+        "minutes",
+        "lower_is_better",
+        "Response",
+    ),
+    MeasureSpec("open", "Open incidents at month end", "level", "neutral", "Response", 0, "incidents"),
+    MeasureSpec("queue", "Queue depth at month end", "level", "lower_is_better", "Response"),
+    MeasureSpec("empty", "Rural crime", "count", "lower_is_better", "Victims", 1, "crimes"),
+)
+
+
+def _poisson(rng: random.Random, mean: float) -> float:
+    return float(max(0, round(rng.gauss(mean, mean**0.5))))
+
+
+def simulated_history(seed: int = 17) -> dict[str, dict[YearMonth, Cell | None]]:
+    """Seven years to March 2019 of the measures above: a domestic abuse surge in the last months,
+    a burglary fall over the last year, growing web chats, a drop in 999 answering, slower
+    response in March 2019, and no data at all for rural crime."""
+    rng = random.Random(seed)
+    months = month_range(SIM_FIRST, SIM_LAST)
+    out: dict[str, dict[YearMonth, Cell | None]] = {m.id: {} for m in SIM_MEASURES}
+    for i, month in enumerate(months):
+        last = len(months) - 1 - i  # months before March 2019
+        out["da"][month] = Cell(_poisson(rng, 300 if last <= 2 else 200))
+        out["all"][month] = Cell(_poisson(rng, 4000))
+        out["burg"][month] = Cell(_poisson(rng, 90 if last < 13 else 150))
+        out["ssos"][month] = Cell(_poisson(rng, 1 if last == 1 else 20))
+        out["chat"][month] = Cell(_poisson(rng, 50 + 10 * i))
+        out["c999"][month] = Cell(_poisson(rng, 9000))
+        offered = _poisson(rng, 9000)
+        share = 0.80 if last <= 1 else 0.90
+        out["ans"][month] = Cell(float(round(offered * share + rng.gauss(0, 20))), offered)
+        out["aband"][month] = Cell(_poisson(rng, 180), offered)
+        n, mean, sd = 400.0, (14.5 if last == 1 else 12.0) + rng.gauss(0, 0.1), 5.0
+        out["resp"][month] = Cell(n * mean, n, (n - 1) * sd * sd + n * mean * mean)
+        out["open"][month] = Cell.level(round(rng.gauss(120, 6)))
+        out["queue"][month] = Cell.level(1 if last == 0 else round(rng.gauss(8, 2)))
+    return out
+
+
+def simulated_pack() -> Any:
+    return build_pack("sim", SIM_LAST, list(SIM_MEASURES), simulated_history(), RULES, None, None)
+
+
+def test_briefing_golden_file() -> None:
+    """The briefing of the fixed simulated history, word for word (UPDATE_GOLDEN=1 rewrites it)."""
+    briefing = simulated_pack().briefing
+    assert briefing is not None
+    text = briefing.text()
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_briefing_summary_worst_news_first_with_footnoted_tests() -> None:
+    briefing = simulated_pack().briefing
+    assert briefing is not None
+    tones = [item.tone for item in briefing.summary]
+    assert tones == sorted(tones, key=nv.TONE_ORDER.__getitem__)
+    assert tones[0] == "bad" and "good" in tones
+    by_id = {item.measure: item for item in briefing.summary}
+    assert by_id["da"].label == "Higher" and by_id["da"].tone == "bad"
+    assert by_id["da"].text.startswith("Domestic abuse crimes were up in February 2019: ")
+    assert by_id["burg"].tone == "good"
+    assert by_id["ans"].label == "Lower" and by_id["ans"].tone == "bad"
+    assert by_id["resp"].text.startswith(
+        "Immediate incidents: mean time to respond (minutes) over the 12 months to March 2019 was up:"
+    )
+    assert {f.number for f in briefing.footnotes} == {i.footnote for i in briefing.summary}
+    for note in briefing.footnotes:
+        assert any(name in note.text for name in nv.TEST_NAMES.values())
+    # Comparable and unremarkable measures are listed, not narrated; no data is said.
+    listed = dict(briefing.unremarkable)
+    assert listed == {"aband": "999 abandonment rate"}
+    narrated = {s.facts["measure"] for p in briefing.paragraphs for s in p.sentences}
+    assert not narrated & set(listed)
+    assert dict(briefing.no_data) == {"empty": "Rural crime"}
+
+
+def _direction_words(text: str) -> tuple[set[str], set[str]]:
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    return words & UP_WORDS, words & DOWN_WORDS
+
+
+def _labels_of(facts: dict[str, Any]) -> list[str]:
+    labels = [facts["label"]] if "label" in facts else []
+    labels += [facts[k]["label"] for k in ("v1y", "v3y", "perf_v_benchmark") if k in facts]
+    return labels
+
+
+def assert_agrees_with_label(text: str, labels: list[str]) -> None:
+    up, down = _direction_words(text)
+    for label in labels:
+        if label == "Higher":
+            assert not down, (text, label)
+        elif label == "Lower":
+            assert not up, (text, label)
+        elif label == "Comparable" and (up or down) and "comparable" not in text:
+            assert nv.WITHIN_NORMAL in text, (text, label)
+
+
+def test_no_sentence_contradicts_its_label() -> None:
+    """Every sentence that carries a label (its own test's, or a dashboard label's) uses direction
+    words that agree with it; a direction found Comparable says "within normal variation"."""
+    pack = simulated_pack()
+    assert pack.briefing is not None
+    checked = 0
+    for sentence in [*pack.narrative, *(s for p in pack.briefing.paragraphs for s in p.sentences)]:
+        labels = _labels_of(sentence.facts)
+        if labels:
+            assert_agrees_with_label(sentence.text, labels)
+            checked += 1
+    for item in pack.briefing.summary:
+        assert_agrees_with_label(item.text, [item.label])
+        assert re.search(r"\bup\b" if item.label == "Higher" else r"\bdown\b", item.text)
+    assert checked > 20
+
+
+def test_up_5_percent_beside_comparable_says_within_normal_variation() -> None:
+    # Rolling 12: 12 * 105 against 12 * 100 (+5%), p > 0.05: Comparable.
+    series = by_year({2015: 100, 2016: 100, 2017: 100, 2018: 100, 2019: 105}, MAR19)
+    for m in month_range(YearMonth(2018, 4), MAR19):
+        series[m] = Cell(105)
+    seven = nv.t7_year_ending(CRIME, series, MAR19, RULES)
+    ten = nv.t10_comparable_previous_year(CRIME, series, MAR19, RULES)
+    assert seven is not None and ten is not None
+    assert seven.text == (
+        "All crime was up by 5.0% (60) comparing year ending March 2019 to year ending March 2018, "
+        "within normal variation."
+    )
+    assert seven.facts["label"] == ten.facts["label"] == "Comparable"
+
+
+@pytest.mark.parametrize("unit", ["count", "percent", "minutes", "level"])
+@pytest.mark.parametrize("direction", [1, -1])
+@pytest.mark.parametrize(
+    ("name", "plural"),
+    [("Domestic abuse crimes", True), ("Burglary dwelling", False), ("Hate crime", False)],
+)
+def test_grammar_over_every_unit_and_direction(unit: str, direction: int, name: str, plural: bool) -> None:
+    """Number agreement and plurals for every unit and direction, with no contradiction."""
+    noun = "crimes" if unit in ("count", "level") else None
+    measure = MeasureSpec("m", name, unit, "lower_is_better", "T", 0, noun)  # type: ignore[arg-type]
+    series: dict[YearMonth, Cell | None] = {}
+    for i, month in enumerate(month_range(YearMonth(2008, 4), MAR19)):
+        base = 100.0 + (i % 3)
+        value = base * (1.6 if direction > 0 else 0.4) if month >= YearMonth(2018, 12) else base
+        if unit == "count":
+            series[month] = Cell(round(value))
+        elif unit == "level":
+            series[month] = Cell.level(round(value))
+        elif unit == "percent":
+            series[month] = Cell(round(value) / 2, 200)
+        else:
+            series[month] = Cell(value * 50, 50, value * value * 50 + 49 * 4)
+    pack = build_pack("f", MAR19, [measure], {"m": series}, RULES, None, None)
+    assert pack.briefing is not None
+    texts = [s.text for s in pack.narrative] + [i.text for i in pack.briefing.summary]
+    texts += [p.text for p in pack.briefing.paragraphs]
+    assert pack.briefing.summary, "a 60% jump or fall is significant"
+    expected_plural = plural and unit in ("count", "level")
+    assert nv.is_plural(measure) is expected_plural
+    for text in texts:
+        assert text[0].isupper() and text.endswith("."), text
+        assert "  " not in text and " ," not in text, text
+        assert not re.search(r"\b1 crimes\b", text), text
+        if expected_plural:
+            assert not re.search(rf"{name} (was|has)\b", text), text
+        else:
+            assert not re.search(rf"{re.escape(name)} (were|have)\b", text), text
+    for sentence in pack.narrative:
+        if labels := _labels_of(sentence.facts):
+            assert_agrees_with_label(sentence.text, labels)
+    item = pack.briefing.summary[0]
+    assert item.tone == ("bad" if direction > 0 else "good")
+
+
+def test_catalogue_names_take_the_right_verb() -> None:
+    plural = {
+        "Domestic abuse crimes",
+        "999 calls",
+        "Web chats",
+        "Incidents",
+        "Drug offences",
+        "Anti-social behaviour incidents",
+        "Incidents with a mental health qualifier",
+        "Conditional cautions (adults)",
+        "Community resolutions",
+        "Total contacts",
+    }
+    singular = {"All crime", "Burglary dwelling", "Violence with injury", "Hate crime", "Cyber crime"}
+    for name in plural | singular:
+        measure = MeasureSpec("m", name, "count", "neutral", "T")
+        assert nv.is_plural(measure) is (name in plural), name
+    rate = MeasureSpec("r", "999 calls answered within 10 seconds", "percent", "higher_is_better", "T")
+    assert nv.was(rate) == "was"
+    assert nv.count_noun(1, "crimes") == "1 crime" and nv.count_noun(2, "crimes") == "2 crimes"
+    assert nv.singular("community resolutions") == "community resolution"

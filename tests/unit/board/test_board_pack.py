@@ -61,9 +61,19 @@ def test_json_shape_is_exact() -> None:
         "measures",
         "channels",
         "narrative",
+        "briefing",
         "revisions",
         "footnotes",
     ]
+    assert set(out["briefing"]) == {
+        "month",
+        "summary",
+        "footnotes",
+        "paragraphs",
+        "unremarkable",
+        "unremarkable_text",
+        "no_data",
+    }
     assert (out["force"], out["month"]) == ("cambridgeshire", "2019-03")
     for entry in out["measures"]:
         expected = ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells"]
