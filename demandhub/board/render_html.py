@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from demandhub.board.charts import chart_title, trend_svg
+from demandhub.board.charts import chart_note, chart_title, trend_svg
 from demandhub.board.layout import (
     COLUMN_TITLES,
     TONE_RGB,
@@ -88,16 +88,21 @@ def _revisions(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _charts(report: BoardReport) -> list[dict[str, str]]:
-    out = []
+def _charts(report: BoardReport) -> list[dict[str, str | None]]:
+    """One figure per measure; a measure with no data has no chart (``src`` None: "no data")."""
+    out: list[dict[str, str | None]] = []
     for chart in report.trends:
-        svg = base64.b64encode(trend_svg(chart).encode()).decode()
+        src = None
+        if chart.has_data:
+            svg = base64.b64encode(trend_svg(chart).encode()).decode()
+            src = f"data:image/svg+xml;base64,{svg}"
         out.append(
             {
                 "id": chart.measure_id,
                 "title": chart_title(chart),
-                "alt": f"{chart.name}: {len(chart.months)}-month trend with control limits",
-                "src": f"data:image/svg+xml;base64,{svg}",
+                "alt": f"{chart.name}: {len(chart.months)}-month control chart",
+                "note": chart_note(chart),
+                "src": src,
             }
         )
     return out

@@ -13,6 +13,7 @@ full set), ``pack`` (completeness and history settings), ``catalogue`` and ``msf
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -27,15 +28,18 @@ from demandhub.board.store import latest_published
 from demandhub.queries.crimes import measure_discontinuities
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.dashboard import control_limits
+from streams.domain.board.dashboard import spc_window
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.pack import BoardPack, build_pack
 from streams.domain.board.rules import BoardRules
+from streams.domain.board.spc import ControlChart, control_chart
 
 
 @dataclass(frozen=True)
 class TrendChart:
-    """A measure's monthly values for the chart window and its SPC limits (None if too few)."""
+    """A measure's monthly values for the chart window and its control chart (``spc``, None when
+    the months before the as-of month hold too few values; :mod:`streams.domain.board.spc`).
+    ``mean``/``lower``/``upper`` are the chart's centre and limits at the as-of month."""
 
     measure_id: str
     name: str
@@ -47,6 +51,11 @@ class TrendChart:
     mean: float | None
     lower: float | None
     upper: float | None
+    spc: ControlChart | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return any(v is not None for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -134,9 +143,22 @@ def _trends(pack: BoardPack, source: BoardSource, config: BoardConfig) -> tuple[
     for row in pack.rows:
         m = row.measure
         series = source.series.get(m.id, {})
-        months = month_range(row.as_of - (config.pack.chart_months - 1), row.as_of)
-        values = tuple(None if (c := series.get(x)) is None else c.value(m.unit) for x in months)
-        limits = control_limits(series, m.unit, row.as_of, config.rules)
+        shown = config.pack.chart_months
+        window = spc_window(row.as_of, config.rules)
+        months = month_range(min(row.as_of - (shown - 1), window[0]), row.as_of)
+        cells = [series.get(x) for x in months]
+        values = tuple(None if c is None else c.value(m.unit) for c in cells)
+        in_window = set(window)
+        spc = control_chart(
+            m.unit,
+            values,
+            [x in in_window for x in months],
+            nums=[None if c is None else c.num for c in cells],
+            dens=[None if c is None else c.den for c in cells],
+            exposures=[float(calendar.monthrange(x.year, x.month)[1]) for x in months],
+            min_baseline=config.rules.spc_min_months,
+        )
+        spc = None if spc is None else spc.tail(shown)
         out.append(
             TrendChart(
                 m.id,
@@ -144,11 +166,12 @@ def _trends(pack: BoardPack, source: BoardSource, config: BoardConfig) -> tuple[
                 m.unit,
                 m.theme,
                 row.as_of,
-                months,
-                values,
-                None if limits is None else limits.mean,
-                None if limits is None else limits.lower,
-                None if limits is None else limits.upper,
+                months[-shown:],
+                values[-shown:],
+                None if spc is None else spc.centre[-1],
+                None if spc is None else spc.lower[-1],
+                None if spc is None else spc.upper[-1],
+                spc,
             )
         )
     return tuple(out)

@@ -13,7 +13,7 @@ import random
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -127,50 +127,118 @@ def test_label_tone_follows_polarity() -> None:
     assert label_tone("n/a", "lower_is_better") == "neutral"
 
 
-def _rows_by_name(ws) -> dict[str, int]:
+def _rows_by_name(ws, column: int = 2) -> dict[str, int]:
     return {
-        ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value
+        ws.cell(row=r, column=column).value: r
+        for r in range(1, ws.max_row + 1)
+        if ws.cell(row=r, column=column).value
     }
+
+
+FIRST_FIGURE = 4  # Theme, Measure, As of, then the 12 columns
 
 
 def test_workbook_layout_formats_and_colours(report: BoardReport) -> None:
     wb = load_workbook(io.BytesIO(render_xlsx(report)))
-    assert wb.sheetnames == ["Dashboard", "Channels", "Narrative", "Revisions", "Definitions"]
+    assert wb.sheetnames == [
+        "Dashboard",
+        "Channels",
+        "Narrative",
+        "Charts",
+        "Chart data",
+        "Revisions",
+        "Definitions",
+    ]
     ws = wb["Dashboard"]
     rows = _rows_by_name(ws)
-    header_row = rows["Measure"]
-    assert [ws.cell(row=header_row, column=c).value for c in range(2, 14)] == [
-        COLUMN_TITLES[c] for c in COLUMNS
-    ]
+    header = [ws.cell(row=3, column=c).value for c in range(1, 16)]
+    assert header[:3] == ["Theme", "Measure", "As of"]
+    assert [h.split("\n")[0] for h in header[3:]] == [COLUMN_TITLES[c] for c in COLUMNS]
     crime = rows["All crime"]
-    # The grey row above each measure holds its own real months (crime is as of Feb-19).
-    periods = [ws.cell(row=crime - 1, column=c).value for c in range(2, 14)]
-    assert periods[:4] == ["Feb-19", "Feb-18", "Feb-17", "Feb-16"]
-    assert periods[6] == "Apr-18 to Feb-19" and periods[11] is None  # MSF has no period
-    current = ws.cell(row=crime, column=2)
+    # One row per measure: the as-of month is a date in its own column (crime is as of Feb-19),
+    # not a row of period headers above the figures.
+    as_of = ws.cell(row=crime, column=3)
+    assert as_of.value.date() == date(2019, 2, 1) and as_of.number_format == "mmm-yy"
+    measure_rows = [r for r in range(4, ws.max_row + 1) if ws.cell(row=r, column=2).value]
+    assert measure_rows == list(range(4, 4 + len(IDS)))  # no period rows between measures
+    current = ws.cell(row=crime, column=FIRST_FIGURE)
     assert (current.value, current.number_format) == (190, "#,##0")
-    assert ws.cell(row=crime, column=13).value == 123  # MSF
+    assert ws.cell(row=crime, column=FIRST_FIGURE + 11).value == 123  # MSF
     # 190 against a baseline mean month of 120 (Mar-17..Feb-18 = 120 a month): Higher, bad for crime.
-    v1y = ws.cell(row=crime, column=6)
+    v1y = ws.cell(row=crime, column=FIRST_FIGURE + 4)
     assert v1y.value == "Higher" and v1y.fill.fgColor.rgb.endswith("FFC7CE")
     abuse = rows["Domestic abuse crimes"]
-    assert ws.cell(row=abuse, column=6).value == "Higher"
-    assert ws.cell(row=abuse, column=6).fill.fgColor.rgb.endswith("EDEDED")  # neutral polarity
+    assert ws.cell(row=abuse, column=FIRST_FIGURE + 4).value == "Higher"
+    assert ws.cell(row=abuse, column=FIRST_FIGURE + 4).fill.fgColor.rgb.endswith("EDEDED")  # neutral
     calls = rows["999 calls answered within 10 seconds"]
-    rate = ws.cell(row=calls, column=2)
+    rate = ws.cell(row=calls, column=FIRST_FIGURE)
     assert (rate.value, rate.number_format) == (96.0, '0.0"%"')
-    assert ws.cell(row=calls, column=6).fill.fgColor.rgb.endswith("C6EFCE")  # 96% v 90%: good
-    assert ws.cell(row=calls, column=13).value == "-"  # no MSF
+    assert ws.cell(row=calls, column=FIRST_FIGURE + 4).fill.fgColor.rgb.endswith("C6EFCE")  # 96% v 90%
+    no_msf = ws.cell(row=calls, column=FIRST_FIGURE + 11)
+    assert no_msf.value is None and no_msf.comment.text.startswith("n/a")
     minutes = rows["Immediate incidents: mean time to respond (minutes)"]
-    assert ws.cell(row=minutes, column=2).number_format == "0"
+    assert ws.cell(row=minutes, column=FIRST_FIGURE).number_format == "0"
     survey = rows["Victim satisfaction: whole experience"]
-    assert [ws.cell(row=survey, column=c).value for c in (2, 3, 8, 10)] == ["n/a"] * 4
-    assert ws.cell(row=survey, column=6).value == "n/a"
-    definitions = {ws_row[0].value: ws_row[1].value for ws_row in wb["Definitions"].iter_rows()}
+    for c in (0, 1, 6, 8):  # current, -1 yr, FYTD, rolling 12: empty, with why in a comment
+        na = ws.cell(row=survey, column=FIRST_FIGURE + c)
+        assert na.value is None and na.comment.text.startswith("n/a")
+    assert ws.cell(row=survey, column=FIRST_FIGURE + 4).value == "n/a"  # a label stays a label
+    definitions = {r[0].value: r[1].value for r in wb["Definitions"].iter_rows(min_row=4)}
     assert "board_rules.alpha" in definitions and definitions["board_rules.alpha"] == "0.05"
     assert definitions["measures.calls_999_answered_within_10s.calls.abandon_convention"] == "answered_basis"
-    assert wb["Revisions"]["A2"].value == "No published figure has changed."
-    assert wb["Narrative"]["A2"].value
+    assert wb["Revisions"]["A4"].value == "No published figure has changed."
+    assert wb["Narrative"]["A4"].value
+
+
+def test_workbook_prints_freezes_and_keeps_figures_numeric(report: BoardReport) -> None:
+    wb = load_workbook(io.BytesIO(render_xlsx(report)))
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.print_title_rows, ws.title
+        assert ws.print_area, ws.title
+    ws = wb["Dashboard"]
+    assert ws.print_title_rows == "$3:$3"
+    assert ws.freeze_panes == "C4"  # below the header row, right of the measure name
+    assert ws.print_area == "'Dashboard'!$A$1:$O$" + str(ws.max_row)
+    # One row per measure, each a measure name, in the pack's order.
+    names = [ws.cell(row=r, column=2).value for r in range(4, ws.max_row + 1)]
+    assert names == [m["name"] for m in report.data["measures"]]
+    # Every figure cell is a number with a number format, or empty with an n/a comment; the
+    # numbers are the JSON's figures.
+    for r, entry in zip(range(4, ws.max_row + 1), report.data["measures"], strict=True):
+        for c, column in enumerate(COLUMNS, start=FIRST_FIGURE):
+            cell = ws.cell(row=r, column=c)
+            if column in ("v1y", "v3y", "perf_v_benchmark"):
+                assert cell.value == entry[column]["label"]
+            elif entry[column] is None:
+                assert cell.value is None and cell.comment.text.startswith("n/a")
+            else:
+                assert isinstance(cell.value, int | float) and cell.value == entry[column]
+                assert cell.number_format != "General"
+
+
+def test_workbook_has_a_native_line_chart_per_measure_with_data(report: BoardReport) -> None:
+    wb = load_workbook(io.BytesIO(render_xlsx(report)))
+    ws = wb["Charts"]
+    with_data = [t for t in report.trends if t.has_data]
+    assert len(ws._charts) == len(with_data) == len(IDS) - 1
+    crime = ws._charts[0]
+    assert type(crime).__name__ == "LineChart"
+    titles = []
+    for s in crime.series:
+        ref = s.tx.strRef.f
+        _sheet, cell = ref.rsplit("!", 1)
+        titles.append(wb["Chart data"][cell.replace("$", "")].value)
+    assert titles == ["Month", "Centre", "Upper limit", "Lower limit", "Signal"]
+    # The survey has no data: a note instead of an empty chart.
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(t.startswith("Victim satisfaction: whole experience") and t.endswith("no data") for t in texts)
+    data = wb["Chart data"]
+    chart = next(t for t in report.trends if t.measure_id == "calls_999_answered_within_10s")
+    rows = [r for r in data.iter_rows(min_row=4, values_only=True) if r[0] == chart.name and r[1] is not None]
+    assert len(rows) == len(chart.months) and all(isinstance(r[2], int | float) for r in rows)
+    assert all(0 <= r[5] <= r[3] <= r[4] <= 100 for r in rows)  # lower <= centre <= upper in range
 
 
 def test_html_comes_from_autoescaped_templates_with_embedded_svg_charts(report: BoardReport) -> None:
@@ -181,8 +249,11 @@ def test_html_comes_from_autoescaped_templates_with_embedded_svg_charts(report: 
     assert "<td>190</td>" in row and '<td class="bad">Higher</td>' in row
     assert '<a href="#trend-crime_all">All crime</a>' in row
     images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
-    assert len(images) == len(IDS)
+    # The survey has no data: its figure says so instead of drawing an empty chart.
+    assert len(images) == len(IDS) - 1
     assert b"<svg" in base64.b64decode(images[0])
+    survey = re.search(r'<figure id="trend-victim_satisfaction_overall">(.*?)</figure>', page, re.S).group(1)
+    assert "no data" in survey and "<img" not in survey
     assert 'id="trend-crime_all"' in page
     assert "Label rule." in page and report.data["definitions"]["config_hash"] in page
     for anchor in ("dashboard", "channels", "narrative", "trends", "revisions", "definitions"):
@@ -389,3 +460,12 @@ def test_pdf_pages_render_to_png(long_pdf: Path, tmp_path: Path) -> None:
         pdf_page_png(pdf, 999)
     _run("pdftoppm", "-r", "20", "-png", long_pdf, tmp_path / "page")
     assert len(list(tmp_path.glob("page-*.png"))) == len(_pages(long_pdf))
+
+
+def test_charts_and_workbook_never_change_the_figures(report: BoardReport) -> None:
+    # The JSON is the pack's record; the control charts are drawn beside it, never into it.
+    before = report.json_text()
+    render_xlsx(report)
+    render_html(report)
+    assert report.json_text() == before
+    assert '"signals"' not in before and '"sigma_z"' not in before
