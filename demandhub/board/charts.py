@@ -136,7 +136,9 @@ def draw_trend(ax: Axes, chart: TrendChart, title_size: float | None = 8) -> Non
     top, bottom = top + pad, bottom - pad
     ax.set_ylim(max(bottom, low), top if high is None else min(top, high))
     ax.set_xlim(-0.5, len(xs) - 0.5)
-    ticks = [i for i, m in enumerate(months) if m.month in (1, 4, 7, 10)] or [0]
+    ticks = [i for i, m in enumerate(months) if m.month in (1, 4, 7, 10)]
+    if not ticks or ticks[0] >= 2:
+        ticks.insert(0, 0)  # the first month with data is labelled
     ax.set_xticks(ticks, [months[i].label() for i in ticks], fontsize=5.5, rotation=45)
     ax.tick_params(axis="y", labelsize=5.5)
     ax.set_ylabel(UNIT_AXIS.get(chart.unit, chart.unit), fontsize=6)
