@@ -78,8 +78,17 @@ def draw_trend(ax: Axes, chart: TrendChart, title_size: float | None = 8) -> Non
     ys = [math.nan if v is None else v for v in chart.values[k:]]
     xs = list(range(len(months)))
     handles: list[Line2D] = []
-    (line,) = ax.plot(xs, ys, color=LINE, linewidth=1.1, marker="o", markersize=1.6, label="Month")
+    (line,) = ax.plot(xs, ys, color=LINE, linewidth=1.1, label="Month")
     handles.append(line)
+    # A month with no neighbour draws no line: mark it (one path, not a marker per month, keeps the
+    # SVG small enough for the PDF engine to draw quickly).
+    alone = [
+        i
+        for i, v in enumerate(ys)
+        if v == v and all(not (0 <= j < len(ys)) or ys[j] != ys[j] for j in (i - 1, i + 1))
+    ]
+    if alone:
+        ax.plot([xs[i] for i in alone], [ys[i] for i in alone], "o", color=LINE, markersize=2)
     spc = chart.spc
     if spc is not None:
         centre, lower, upper = spc.centre[k:], spc.lower[k:], spc.upper[k:]
@@ -87,9 +96,17 @@ def draw_trend(ax: Axes, chart: TrendChart, title_size: float | None = 8) -> Non
         style = {"drawstyle": "steps-mid"} if steps else {}
         (c,) = ax.plot(xs, centre, color=CENTRE, linewidth=0.8, label="Centre", **style)
         (lim,) = ax.plot(
-            xs, upper, color=LIMIT, linewidth=0.8, linestyle="--", label=f"Limits ({spc.name})", **style
+            xs,
+            upper,
+            color=LIMIT,
+            linewidth=0.8,
+            linestyle="--",
+            label=f"Limits ({spc.name})",
+            clip_on=False,
+            zorder=3,
+            **style,
         )
-        ax.plot(xs, lower, color=LIMIT, linewidth=0.8, linestyle="--", **style)
+        ax.plot(xs, lower, color=LIMIT, linewidth=0.8, linestyle="--", clip_on=False, zorder=3, **style)
         handles += [c, lim]
         flagged = [i for i, s in enumerate(spc.signals[k:]) if s]
         if flagged:
