@@ -4,6 +4,8 @@ Run as a child process; prints one JSON object on its last stdout line (like ``b
 
 - ``agents``: the hub's former shape: one faust agent per input topic, ``Stream.noack_take`` batches
   of ``--batch`` events (0.25 s), and one ``ack`` per event; no processing.
+- ``one-agent``: faust pushed as far as its API goes (one agent over the five topics, larger
+  fetches and buffers; still one ``ack`` per event: faust has no bulk acknowledgement);
 - ``loop``: the hub's shape now (``streams.app``): a faust app whose Kafka consumer is off, with one
   task running one aiokafka consumer over the five topics, ``getmany`` and one commit per fetch.
 
@@ -18,7 +20,7 @@ import time
 LAUNCHED = time.time()
 
 import argparse  # noqa: E402
-import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -75,10 +77,51 @@ def agents(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]
         app.agent(topic, name=f"null.{spec.entity}", concurrency=1)(consume)
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
-    try:
+    with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
-    except SystemExit:
-        pass
+    return state["result"] or _result(state["seen"], state["first_at"])
+
+
+def one_agent(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]:
+    """faust pushed as far as its API goes: one agent over the five topics, larger fetches and
+    stream buffers, one batch of ``--batch`` per take; faust still dispatches and acknowledges each
+    event (it has no bulk acknowledgement)."""
+    import faust
+
+    app = faust.App(
+        group,
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        broker_commit_interval=1.0,
+        broker_max_poll_records=batch * 5,
+        stream_buffer_maxsize=batch * 4,
+        consumer_max_fetch_size=4 << 20,
+        datadir=tempfile.mkdtemp(prefix="faust-null-"),
+    )
+    state: dict[str, Any] = {"seen": 0, "first_at": None, "result": None}
+    topic = app.topic(*(t.name for t in TOPICS.values()), key_type=bytes, value_type=bytes)
+
+    async def consume(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(batch, within=0.25):
+            if state["first_at"] is None:
+                state["first_at"] = time.time()
+            state["seen"] += len(events)
+            for event in events:
+                await stream.ack(event)
+            if state["seen"] >= count and state["result"] is None:
+                state["result"] = _result(state["seen"], state["first_at"])
+                print(json.dumps(state["result"]), flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    app.agent(topic, name="null.all", concurrency=1)(consume)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    with contextlib.suppress(SystemExit):
+        worker.execute_from_commandline()
     return state["result"] or _result(state["seen"], state["first_at"])
 
 
@@ -125,22 +168,20 @@ def loop(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]:
         os.kill(os.getpid(), signal.SIGTERM)
 
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
-    try:
+    with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
-    except SystemExit:
-        pass
     return state["result"] or {}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("agents", "loop"))
+    parser.add_argument("mode", choices=("agents", "one-agent", "loop"))
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", default="bench-faust-null")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
-    run = agents if args.mode == "agents" else loop
+    run = {"agents": agents, "one-agent": one_agent, "loop": loop}[args.mode]
     result = run(args.bootstrap, args.group, args.count, args.batch)
     print(json.dumps(result))
 

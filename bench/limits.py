@@ -107,22 +107,14 @@ LIMITS: dict[str, list[str]] = {
 }
 
 FIXES: list[str] = [
-    "**Refresh rollups per time window, not per batch** (`streams/pipeline.py` `_write`, the "
-    "refreshers in `sinks/clickhouse/rollups_*.py`): collect touched buckets across batches and "
-    "recompute them at most once a second per process (and once per file in replay). Rollups are "
-    "recomputed from deduplicated facts, so deferring them keeps them exact; a crash between facts "
-    "and the deferred refresh is repaired by refreshing the buckets of the redelivered batch "
-    "(or by `demandhub reconcile`). Largest single gain for throughput, freshness and replay.",
-    "**Make the rollup refresh read only the touched buckets**: the fact tables are ordered by "
+    "**Make the rollup refresh read only the touched buckets** (now once a second, from the "
+    "dirty-bucket log): the fact tables are ordered by "
     "entity id, so `WHERE toStartOfFifteenMinutes(placed_at) IN (...)` with `FINAL` reads the "
     "whole force; a minmax skip index on `placed_at` / `created_at`, or reading the touched rows' "
     "ids first and aggregating only the buckets' rows, bounds the cost as history grows.",
     "**Column-oriented fact inserts** (`Warehouse.insert_dicts`): build columns instead of row "
     "lists and use `insert(..., column_oriented=True)` or `insert_arrow` (measured on this machine "
     "at about three times the row insert).",
-    "**Validate once** (`streams/domain/pii.py` `sanitise`): skip the dump-and-reparse when no "
-    "personal-data field of the event holds a value (most events), or replace only the data "
-    "model with `model_copy(update=...)`.",
     "**Cheaper ledger rows** (`Pipeline._ledger_row`): dump only `event.data`, not the whole "
     "envelope, before `json.dumps`.",
     "**Parallel decode and folds for replay**: shard the file by subject hash over worker "
