@@ -2,7 +2,8 @@
 
 Sheets, one per section: ``Dashboard`` (one row per measure, grouped by theme in a Theme column;
 the measure's as-of month is a real date in its own column, and the header row names each column's
-period relative to it), ``Channels``, ``Narrative``, ``Charts`` (a native Excel line chart per
+period relative to it), ``Channels`` (counts and their % change as numbers), ``Narrative`` (the
+briefing as printed, then every generated sentence with its template and facts), ``Charts`` (a native Excel line chart per
 measure: the monthly values, the control chart's centre line and limits and the months that
 signal), ``Chart data`` (the series the charts read), ``Revisions`` and ``Definitions``.
 
@@ -216,29 +217,59 @@ def _channels(ws: Worksheet, data: Mapping[str, Any]) -> None:
     _print_setup(ws, "3:3", len(names), "B4")
 
 
+def _briefing_rows(briefing: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(section, text, tone) rows of the briefing, in the order the pack prints it."""
+    rows: list[tuple[str, str, str | None]] = []
+    if briefing.get("as_of_note"):
+        rows.append(("Note", str(briefing["as_of_note"]), None))
+    summary = briefing.get("summary") or []
+    for item in summary:
+        rows.append(("Summary", f"{item['text']} [{item['footnote']}]", item.get("tone")))
+    if not summary:
+        rows.append(("Summary", "No measure is significantly higher or lower than its comparisons.", None))
+    for note in briefing.get("footnotes") or []:
+        rows.append((f"Note {note['number']}", str(note["text"]), None))
+    for paragraph in briefing.get("paragraphs") or []:
+        rows.append((str(paragraph["theme"]), str(paragraph["text"]), None))
+    if briefing.get("unremarkable_text"):
+        rows.append(("Unremarkable", str(briefing["unremarkable_text"]), None))
+    if briefing.get("no_data"):
+        rows.append(("No data", "; ".join(str(m["name"]) for m in briefing["no_data"]), None))
+    return rows
+
+
 def _narrative(ws: Worksheet, data: Mapping[str, Any]) -> None:
+    """The briefing (summary first, a paragraph per theme) and then every generated sentence with
+    its template; the facts behind each sentence sit in column D, outside the print area."""
     ws["A1"] = "Narrative"
     ws["A1"].font = TITLE
-    _header(ws, 3, ("Sentence", "Template", "Facts"))
-    sentences = data.get("narrative") or []
-    if isinstance(sentences, Mapping):
-        sentences = sentences.get("sentences", [])
+    _header(ws, 3, ("Section", "Text", "Template", "Facts"))
+    top = Alignment(wrap_text=True, vertical="top")
     r = 4
-    for sentence in sentences:
-        if isinstance(sentence, Mapping):
-            text, template = sentence.get("text"), sentence.get("template")
-            facts = sentence.get("facts")
-        else:
-            text, template, facts = str(sentence), None, None
-        ws.cell(row=r, column=1, value=text).alignment = Alignment(wrap_text=True, vertical="top")
-        ws.cell(row=r, column=2, value=template).alignment = Alignment(vertical="top")
-        if facts is not None:
-            ws.cell(row=r, column=3, value=json.dumps(facts, ensure_ascii=False))
+    briefing = data.get("briefing")
+    if isinstance(briefing, Mapping):
+        for section, text, tone in _briefing_rows(briefing):
+            ws.cell(row=r, column=1, value=section).font = BOLD
+            cell = ws.cell(row=r, column=2, value=text)
+            cell.alignment = top
+            if tone in TONE_RGB:
+                cell.font = Font(color=TONE_RGB[tone][1])  # type: ignore[index]
+            r += 1
         r += 1
-    ws.column_dimensions["A"].width = 100
-    ws.column_dimensions["B"].width = 16
-    ws.column_dimensions["C"].width = 60
-    _print_setup(ws, "3:3", 2, "A4")  # the facts column is for analysts, not for print
+        ws.cell(row=r, column=1, value="Every sentence").font = BOLD
+        r += 1
+    for sentence in data.get("narrative") or []:
+        ws.cell(row=r, column=1, value="Sentence")
+        ws.cell(row=r, column=2, value=sentence.get("text")).alignment = top
+        ws.cell(row=r, column=3, value=sentence.get("template")).alignment = Alignment(vertical="top")
+        if sentence.get("facts") is not None:
+            ws.cell(row=r, column=4, value=json.dumps(sentence["facts"], ensure_ascii=False))
+        r += 1
+    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["B"].width = 110
+    ws.column_dimensions["C"].width = 12
+    ws.column_dimensions["D"].width = 60
+    _print_setup(ws, "3:3", 3, "B4")  # the facts are for analysts, not for print
 
 
 def _revisions(ws: Worksheet, data: Mapping[str, Any]) -> None:
@@ -247,7 +278,8 @@ def _revisions(ws: Worksheet, data: Mapping[str, Any]) -> None:
     heads = ("Measure", "As of", "Column", "Published", "Now", "Note")
     _header(ws, 3, heads)
     if not data["revisions"]:
-        ws["A4"] = "No published figure has changed."
+        ever = data.get("ever_published", True)
+        ws["A4"] = "No published figure has changed." if ever else "Nothing published yet."
     units = {m["id"]: m["unit"] for m in data["measures"]}
     names = {m["id"]: m["name"] for m in data["measures"]}
     for r, rev in enumerate(data["revisions"], start=4):

@@ -187,7 +187,17 @@ def test_workbook_layout_formats_and_colours(report: BoardReport) -> None:
     assert "board_rules.alpha" in definitions and definitions["board_rules.alpha"] == "0.05"
     assert definitions["measures.calls_999_answered_within_10s.calls.abandon_convention"] == "answered_basis"
     assert wb["Revisions"]["A4"].value == "No published figure has changed."
-    assert wb["Narrative"]["A4"].value
+    narrative = wb["Narrative"]
+    sections = [narrative.cell(row=r, column=1).value for r in range(4, narrative.max_row + 1)]
+    texts = [narrative.cell(row=r, column=2).value for r in range(4, narrative.max_row + 1)]
+    briefing = report.data["briefing"]
+    # The briefing first (summary, then a paragraph per theme), every sentence after it.
+    first_summary = sections.index("Summary")
+    assert first_summary < sections.index("Every sentence") < sections.index("Sentence")
+    assert texts[first_summary].startswith(briefing["summary"][0]["text"])
+    for paragraph in briefing["paragraphs"]:
+        assert paragraph["text"] in texts
+    assert narrative.print_area.endswith(f"$C${narrative.max_row}")  # facts (D) not printed
 
 
 def test_workbook_prints_freezes_and_keeps_figures_numeric(report: BoardReport) -> None:
