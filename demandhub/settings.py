@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="The force's display name, printed in the board pack's title and running header. "
         "Unset: the force id.",
     )
+    board_publish_max_incomplete_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="board --publish refuses a month where more than this share of the event "
+        "measures (those whose feeds have events) are incomplete, unless --allow-incomplete.",
+    )
     pseudonymisation_key: SecretStr | None = Field(
         default=None,
         description="Per-force secret for the keyed hash of identifiers. Unset: a random key is "

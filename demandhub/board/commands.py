@@ -5,7 +5,12 @@ builds the pack (``png``: page ``--page N`` of the PDF at ``--dpi``); ``--out`` 
 directory (then ``board-<force>-<month>.<ext>``), and JSON without ``--out`` goes to standard output. ``--month auto`` is the last complete month.
 ``--if-first-working-day`` makes the command do nothing (exit 0) unless today (local time, or
 ``--today``) is the first working day of the month in England and Wales. ``--publish`` stores the
-figures as a new immutable version (nothing new when unchanged). ``demandhub board import FILE.csv``
+figures as a new immutable version (nothing new when unchanged); it refuses (exit 3, one line
+naming the sources and their watermarks) a month where more than
+``board_publish_max_incomplete_share`` of the event measures are incomplete, unless
+``--allow-incomplete``. Incomplete measures are named in a warning on standard error either way;
+a month that has not ended and a month with no data at all are refused (see
+:mod:`demandhub.board.completeness`). ``demandhub board import FILE.csv``
 imports monthly figures (see :mod:`demandhub.board.imports`). ``demandhub board explain --month M
 --measure ID [--column C] [--version N] [--limit K]`` lists the entities behind one cell, with the
 deciding events and the rule that counted or excluded each (see :mod:`demandhub.board.lineage`).
@@ -18,7 +23,8 @@ opening the warehouse; ``--publish``, ``import`` and custom ``--catalogue``/``--
 itself and say so.
 
 Exit codes (see :mod:`demandhub.errors`): 0 done (or nothing to do), 2 usage error, 3 invalid input
-file or no complete month, 4 the data directory is held by another process.
+file, no complete month, a month not ended or without data, or an incomplete month refused for
+publishing, 4 the data directory is held by another process.
 """
 
 from __future__ import annotations
@@ -69,12 +75,20 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dpi", type=_positive, default=100, help="png: resolution (default 100)")
     p.add_argument("--publish", action="store_true", help="store the figures as a published version")
     p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="--publish even when more than board_publish_max_incomplete_share of the event measures "
+        "are incomplete",
+    )
+    p.add_argument(
         "--if-first-working-day",
         action="store_true",
         help="do nothing unless today is the first working day of the month (England and Wales)",
     )
     p.add_argument(
-        "--today", type=argtypes.day, help="YYYY-MM-DD to use as today (for --if-first-working-day)"
+        "--today",
+        type=argtypes.day,
+        help="YYYY-MM-DD to use as today (--if-first-working-day, months not ended)",
     )
     p.add_argument("--extract-time", help="ISO timestamp printed as the extract time (tests)")
     p.add_argument(
@@ -124,10 +138,14 @@ def _open(settings: Settings) -> Warehouse:
     return open_warehouse(settings, apply_migrations=settings.resolved_dsn.startswith("chdb:"))
 
 
+def _local_today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.definitions.timezone)).date()
+
+
 def _today(args: argparse.Namespace, settings: Settings) -> date:
     if args.today:
         return date.fromisoformat(args.today)
-    return datetime.now(ZoneInfo(settings.definitions.timezone)).date()
+    return _local_today(settings)
 
 
 def _renderer(fmt: str) -> Callable[[BoardReport], bytes]:
@@ -197,7 +215,7 @@ def extract_time_of(text: str | None) -> datetime:
         except ValueError:
             raise InputError(f"--extract-time {text!r} is not an ISO timestamp") from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def build_board(
@@ -208,10 +226,24 @@ def build_board(
     extract_time: datetime,
     publish: bool = False,
     args: argparse.Namespace | None = None,
+    *,
+    allow_incomplete: bool = False,
+    today: date | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[bytes, str]:
-    """The pack of ``month`` (YYYY-MM or auto) rendered as ``fmt``, and the month; InputError when
-    the warehouse holds no complete month. Used by the command and by ``GET /api/board``."""
+    """The pack of ``month`` (YYYY-MM or auto) rendered as ``fmt``, and the month. Used by the
+    command and by ``GET /api/board``.
+
+    InputError (one line) when the warehouse holds no complete month, the month has not ended
+    (``today``, default today in the force's zone), every row is n/a with nothing incomplete, or
+    ``publish`` meets more incomplete event measures than ``board_publish_max_incomplete_share``
+    without ``allow_incomplete`` (the line names the sources and their watermarks). The
+    completeness is in the JSON (``completeness``) and its warning goes to ``warn``
+    (:mod:`demandhub.board.completeness`)."""
+    from demandhub.board.completeness import assess, month_not_ended, no_data
     from demandhub.board.report import auto_month, build_report, config_hash_of
+    from demandhub.board.source import entity_watermarks
+    from demandhub.board.store import published_versions
     from streams.domain.board.months import YearMonth
 
     config = board_config(settings, args)
@@ -219,7 +251,28 @@ def build_board(
     resolved = YearMonth.from_str(month) if month != "auto" else auto_month(wh, config, force)
     if resolved is None:
         raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
+    if (refused := month_not_ended(resolved, today or _local_today(settings))) is not None:
+        raise InputError(refused)
+    marks = entity_watermarks(wh, force)
+    tz = config.definitions.timezone
+    completeness = assess(config.catalogue, marks, config.pack, tz, resolved)
+    max_share = settings.board_publish_max_incomplete_share
+    if publish and not allow_incomplete and (refused := completeness.refusal(max_share)) is not None:
+        raise InputError(refused)
     report = build_report(wh, config, force, resolved, extract_time)
+    if not completeness.lagging and (refused := no_data(resolved, force, report.data)) is not None:
+        raise InputError(refused)
+    if (warning := completeness.warning()) is not None and warn is not None:
+        warn(warning)
+    ever_published = bool(published_versions(wh, force))
+    report = dataclasses.replace(
+        report,
+        data={
+            **report.data,
+            "completeness": completeness.as_dict(max_share),
+            "ever_published": ever_published,
+        },
+    )
     if settings.force_name:
         report = dataclasses.replace(report, force_name=settings.force_name)
     if publish or report.data.get("revisions"):
@@ -372,7 +425,18 @@ def run_board(
     own = wh is None
     wh = wh or _open(settings)
     try:
-        body, month = build_board(settings, wh, args.month, args.format, extract_time, args.publish, args)
+        body, month = build_board(
+            settings,
+            wh,
+            args.month,
+            args.format,
+            extract_time,
+            args.publish,
+            args,
+            allow_incomplete=args.allow_incomplete,
+            today=_today(args, settings),
+            warn=lambda line: print(line, file=sys.stderr),
+        )
     finally:
         if own:
             wh.close()

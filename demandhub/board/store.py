@@ -114,7 +114,7 @@ def publish(
         if latest is not None and latest[2] == digest:
             return Publication(force_id, month, latest[0], latest[1], new=False)
         version = 1 if latest is None else latest[0] + 1
-        at = (now or datetime.now(UTC)).astimezone(UTC)
+        at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         month_day = _ym_date(month)
         rows = [
             [

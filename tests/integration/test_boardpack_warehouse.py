@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
@@ -162,6 +163,7 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
         "measures",
         "channels",
         "narrative",
+        "briefing",
         "revisions",
         "footnotes",
         "msf",
@@ -325,3 +327,47 @@ def test_the_latest_as_of_wins_whatever_the_import_order(wh: Warehouse) -> None:
     corrected = newer.replace(",450,", ",455,")
     import_csv(wh, corrected, cfg.catalogue)  # the same vintage again: the later import wins
     assert wh.query("SELECT numerator FROM imported_monthly FINAL").rows == [(455.0,)]
+
+
+def test_publish_refuses_an_incomplete_month_and_names_its_sources(
+    wh: Warehouse, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load_events(wh, settings)  # events run to 16 March 2019
+    today = ("--today", "2019-03-16")
+    out = str(tmp_path / "p.json")
+    # March 2019 has ended by 1 April; its events stop on the 16th: every event row is incomplete.
+    march = ("--month", "2019-03", "--out", out, "--today", "2019-04-01")
+    with pytest.raises(InputError) as refused:
+        run_board(board_args(*march, "--publish"), settings, wh)
+    assert refused.value.code == 3
+    line = str(refused.value)
+    assert "\n" not in line and line.startswith("not publishing 2019-03: ")
+    assert "call (events to 2019-03-16" in line and "crime (events to 2019-03-16" in line
+    assert "--allow-incomplete" in line
+    assert wh.query("SELECT count() FROM board_pack_versions").rows[0][0] == 0
+    capsys.readouterr()
+    # Without --publish the pack is written, with a warning naming the measures and why.
+    assert run_board(board_args(*march), settings, wh) == 0
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning.startswith("warning: 2019-03: ") and "crime_all as of 2019-03" in warning
+    assert "240 h settling; complete through 2019-02" in warning
+    data = json.loads(Path(out).read_text())
+    assert data["completeness"]["incomplete_share"] == 1.0
+    assert data["ever_published"] is False
+    # A higher share, or --allow-incomplete, lets it through.
+    loose = settings.model_copy(update={"board_publish_max_incomplete_share": 1.0})
+    assert run_board(board_args(*march, "--publish"), loose, wh) == 0
+    assert run_board(board_args(*march, "--publish", "--allow-incomplete"), settings, wh) == 0
+    # auto picks the latest complete month (February: calls and crime have settled).
+    capsys.readouterr()
+    assert run_board(board_args("--out", f"{tmp_path}/", *today), settings, wh) == 0
+    assert capsys.readouterr().err.strip().endswith("cambs 2019-02)")
+    # A month not ended, a future month and a month before the data are refused in one line.
+    for month, says in (
+        ("2019-03", "2019-03 has not ended yet (today is 2019-03-16)"),
+        ("2030-01", "2030-01 is in the future"),
+        ("2016-01", "no data for force cambs in 2016-01"),
+    ):
+        with pytest.raises(InputError, match=re.escape(says)) as refused:
+            run_board(board_args("--month", month, "--out", out, *today), settings, wh)
+        assert refused.value.code == 3
