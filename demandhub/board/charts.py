@@ -185,17 +185,3 @@ def trend_svg(chart: TrendChart, width: float = 4.2, height: float = 2.1) -> str
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": chart.measure_id}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     return buf.getvalue()
-
-
-def trend_png(chart: TrendChart, width: float = 4.2, height: float = 2.1, dpi: int = 200) -> bytes:
-    """The same chart as a PNG (for a look at it, or a slide)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    draw_trend(ax, chart)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.78, bottom=0.22)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
