@@ -145,6 +145,8 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         "themes": theme_list,
         "channels": channels,
         "narrative": data["narrative"],
+        "briefing": data.get("briefing"),
+        "ever_published": data.get("ever_published", True),
         "chart_months": chart_months,
         "charts": _charts(report),
         "revisions": _revisions(data),

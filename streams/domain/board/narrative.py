@@ -762,10 +762,12 @@ class Briefing:
     paragraphs: tuple[ThemeParagraph, ...]
     unremarkable: tuple[tuple[str, str], ...]
     no_data: tuple[tuple[str, str], ...]
+    as_of_note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "month": str(self.month),
+            "as_of_note": self.as_of_note,
             "summary": [item.as_dict() for item in self.summary],
             "footnotes": [f.as_dict() for f in self.footnotes],
             "paragraphs": [p.as_dict() for p in self.paragraphs],
@@ -776,7 +778,7 @@ class Briefing:
 
     def text(self) -> str:
         """The briefing as plain text (the golden files' form)."""
-        lines = [f"Summary ({self.month.long()})"]
+        lines = [f"Summary ({self.month.long()})", self.as_of_note]
         if not self.summary:
             lines.append("No measure is significantly higher or lower than its comparisons.")
         lines.extend(f"- {item.text} [{item.footnote}]" for item in self.summary)
@@ -896,4 +898,36 @@ def build_briefing(
     paragraphs = tuple(
         ThemeParagraph(theme, tuple(by_theme[theme])) for theme in themes_in_order if by_theme.get(theme)
     )
-    return Briefing(month, tuple(summary), tuple(notes), paragraphs, tuple(unremarkable), tuple(no_data))
+    return Briefing(
+        month,
+        tuple(summary),
+        tuple(notes),
+        paragraphs,
+        tuple(unremarkable),
+        tuple(no_data),
+        as_of_note(rows, month),
+    )
+
+
+def as_of_note(rows: tuple[DashboardRow, ...], month: YearMonth) -> str:
+    """Which month each row reports: ``"Pack month: March 2019. Rows are as of March 2019, except
+    the Victims theme: as of February 2019, one month behind."``; by theme when a whole theme
+    lags, else by measure."""
+    lagging: dict[YearMonth, list[DashboardRow]] = {}
+    for row in rows:
+        if row.as_of != month:
+            lagging.setdefault(row.as_of, []).append(row)
+    head = f"Pack month: {month.long()}."
+    if not lagging:
+        return f"{head} Every row is as of {month.long()}."
+    parts = []
+    for as_of in sorted(lagging, reverse=True):
+        behind = month - as_of
+        group = lagging[as_of]
+        themes = list(dict.fromkeys(r.measure.theme for r in group))
+        whole = [t for t in themes if all(r.as_of == as_of for r in rows if r.measure.theme == t)]
+        named = [f"the {t} theme" for t in whole]
+        named += [r.measure.name for r in group if r.measure.theme not in whole]
+        months = "one month" if behind == 1 else f"{behind} months"
+        parts.append(f"{join_names(named)}: as of {as_of.long()}, {months} behind")
+    return f"{head} Rows are as of {month.long()}, except {'; '.join(parts)}."

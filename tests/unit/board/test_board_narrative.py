@@ -425,6 +425,11 @@ def test_briefing_summary_worst_news_first_with_footnoted_tests() -> None:
     narrated = {s.facts["measure"] for p in briefing.paragraphs for s in p.sentences}
     assert not narrated & set(listed)
     assert dict(briefing.no_data) == {"empty": "Rural crime"}
+    # The pack month and each row's as-of month: the crime theme lags one month.
+    assert briefing.as_of_note == (
+        "Pack month: March 2019. Rows are as of March 2019, except the Victims theme: as of "
+        "February 2019, one month behind."
+    )
 
 
 def _direction_words(text: str) -> tuple[set[str], set[str]]:

@@ -67,6 +67,7 @@ def test_json_shape_is_exact() -> None:
     ]
     assert set(out["briefing"]) == {
         "month",
+        "as_of_note",
         "summary",
         "footnotes",
         "paragraphs",
