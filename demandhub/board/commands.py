@@ -241,6 +241,7 @@ def build_board(
     completeness is in the JSON (``completeness``) and its warning goes to ``warn``
     (:mod:`demandhub.board.completeness`)."""
     from demandhub.board.completeness import assess, month_not_ended, no_data
+    from demandhub.board.forces import display_name
     from demandhub.board.report import auto_month, build_report, config_hash_of
     from demandhub.board.source import entity_watermarks
     from demandhub.board.store import published_versions
@@ -273,8 +274,7 @@ def build_board(
             "ever_published": ever_published,
         },
     )
-    if settings.force_name:
-        report = dataclasses.replace(report, force_name=settings.force_name)
+    report = dataclasses.replace(report, force_name=display_name(force, settings.force_name))
     if publish or report.data.get("revisions"):
         from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
 

@@ -353,6 +353,7 @@ def test_publish_refuses_an_incomplete_month_and_names_its_sources(
     assert "240 h settling; complete through 2019-02" in warning
     data = json.loads(Path(out).read_text())
     assert data["completeness"]["incomplete_share"] == 1.0
+    assert "." not in data["extract_time"]  # no microseconds
     assert data["ever_published"] is False
     # A higher share, or --allow-incomplete, lets it through.
     loose = settings.model_copy(update={"board_publish_max_incomplete_share": 1.0})
@@ -362,6 +363,11 @@ def test_publish_refuses_an_incomplete_month_and_names_its_sources(
     capsys.readouterr()
     assert run_board(board_args("--out", f"{tmp_path}/", *today), settings, wh) == 0
     assert capsys.readouterr().err.strip().endswith("cambs 2019-02)")
+    html = tmp_path / "p.html"
+    assert run_board(board_args("--format", "html", "--out", str(html), *today), settings, wh) == 0
+    page = html.read_text()
+    assert "Cambridgeshire Constabulary" in page  # the force's display name, not its id
+    assert "Pack month: February 2019." in page
     # A month not ended, a future month and a month before the data are refused in one line.
     for month, says in (
         ("2019-03", "2019-03 has not ended yet (today is 2019-03-16)"),

@@ -23,6 +23,10 @@ def test_the_narrative_section_prints_the_briefing(report: BoardReport) -> None:
     ]
     assert '<ul class="narrative">' not in section  # not the flat list of every sentence
     assert briefing["as_of_note"] in section
+    dashboard = html[html.index('<section id="dashboard"') : html.index('<table class="dashboard">')]
+    assert (
+        briefing["as_of_note"].startswith("Pack month: March 2019.") and briefing["as_of_note"] in dashboard
+    )
     first = briefing["summary"][0]
     assert first["text"].replace("'", "&#39;") in section
     assert 'id="note-1"' in section
@@ -36,3 +40,12 @@ def test_revisions_say_nothing_published_yet_when_nothing_was(report: BoardRepor
     assert "No published figure has changed" not in page_html(never)
     once = dataclasses.replace(report, data={**report.data, "ever_published": True, "revisions": []})
     assert "No published figure has changed since it was published." in page_html(once)
+
+
+def test_force_display_name_from_reference_data() -> None:
+    from demandhub.board.forces import display_name, force_names
+
+    assert display_name("cambs") == "Cambridgeshire Constabulary"
+    assert display_name("cambs", "Cambs Police") == "Cambs Police"  # DEMANDHUB_FORCE_NAME wins
+    assert display_name("nowhere") == "nowhere"
+    assert len(force_names()) == 43
