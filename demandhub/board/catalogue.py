@@ -22,6 +22,14 @@ from schemas.topics import TOPICS
 from streams.domain.board.dashboard import MeasureSpec
 
 DOMAIN_MODULES: tuple[str, ...] = ("contacts", "incidents", "crimes")
+QUANTITIES: tuple[str, ...] = ("headcount", "hours", "days_per_person")
+"""What a ``level`` measure's monthly figure is when it is not a queue depth: a plain headcount
+(Specials or PSV establishment), hours in the month (Specials' duty hours), or days lost per person
+(sickness: ``numerator`` days lost over ``n`` people, a rate per establishment). Each is one
+observation per month, so the level tests apply (Welch's t on the monthly values, or one month
+against a prediction interval of the reference months); never the Poisson test of a count."""
+PER_PERSON: tuple[str, ...] = ("days_per_person",)
+"""Quantities imported as ``numerator`` over ``n`` (the month's value is their ratio)."""
 THEMES: tuple[str, ...] = ("Victims", "Offenders", "Communities", "Transformation")
 Source = Literal["events", "imported"]
 
@@ -42,6 +50,7 @@ class CatalogueMeasure:
     entities: tuple[str, ...] = ()
     settling: str | None = None
     import_sources: tuple[str, ...] = ()
+    quantity: str | None = None
 
     @property
     def id(self) -> str:
@@ -61,6 +70,8 @@ class CatalogueMeasure:
             "entities": list(self.entities),
             "settling": self.settling,
             "import_sources": list(self.import_sources),
+            "quantity": self.quantity,
+            "as_of": "from the import file" if self.source == "imported" else "pack month - lag",
             "as_of_lag_months": self.spec.as_of_lag_months,
             "theme": self.spec.theme,
             "polarity": self.spec.polarity,
@@ -145,6 +156,7 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
         entities=_str_tuple(entry, "entities"),
         settling=entry.get("settling"),
         import_sources=_str_tuple(entry, "import_sources"),
+        quantity=entry.get("quantity"),
     )
     _check(measure, known)
     return measure
@@ -163,6 +175,8 @@ def _check(m: CatalogueMeasure, known: dict[str, Any]) -> None:
             raise CatalogueError(f"{m.id}: import_sources is required for imported measures")
     else:
         raise CatalogueError(f"{m.id}: source must be 'events' or 'imported'")
+    if m.quantity is not None and (m.quantity not in QUANTITIES or m.spec.unit != "level"):
+        raise CatalogueError(f"{m.id}: quantity must be one of {QUANTITIES}, on a level measure")
     if not m.query:
         raise CatalogueError(f"{m.id}: query is required")
     for name in m.definitions:

@@ -9,7 +9,11 @@ File format (UTF-8, header row required, columns in any order)::
   be before the month;
 * ``measure_id`` must be in the catalogue; for a percent or minutes measure ``n`` is required and
   positive, and for a percent ``numerator <= n``; for a count, and for a level (``numerator`` is
-  the level at the month's snapshot), ``n`` must be empty;
+  the level at the month's snapshot: a headcount, or hours in the month), ``n`` must be empty; for a
+  days-per-person level (sickness) ``numerator`` is the days lost and ``n`` the people (required);
+* ``as_of`` is when the supplier's figure was current: an imported row's as-of month in a pack is
+  the latest month whose ``as_of`` falls on or before the pack month's last day (see
+  :func:`demandhub.board.source.imported_as_of`), so each file sets its own lag;
 * a file with any invalid row is refused whole (every problem is listed with its line number), and
   a (force_id, measure_id, month, source) given twice in one file is an error.
 
@@ -33,7 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from demandhub.board.catalogue import Catalogue
+from demandhub.board.catalogue import PER_PERSON, Catalogue
 from schemas.envelope import FORCE_ID_PATTERN
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.months import YearMonth
@@ -115,6 +119,8 @@ def _unit_problem(row: ImportRow, catalogue: Catalogue) -> str | None:
     if measure is None:
         return f"unknown measure_id {row.measure_id!r}"
     unit = measure.spec.unit
+    if measure.quantity in PER_PERSON:
+        return None if row.n is not None else f"n (people) is required for a {measure.quantity} measure"
     if unit in ("count", "level"):
         return None if row.n is None else f"n must be empty for a {unit} measure"
     if row.n is None:

@@ -23,7 +23,13 @@ from typing import Any
 from demandhub.board.catalogue import Catalogue
 from demandhub.board.config import PackSettings
 from demandhub.board.msf import MsfConfig
-from demandhub.board.source import BoardSource, entity_watermarks, last_complete_month, read_board_source
+from demandhub.board.source import (
+    BoardSource,
+    entity_watermarks,
+    last_complete_month,
+    read_board_source,
+    specs_as_of,
+)
 from demandhub.board.store import latest_published
 from demandhub.queries.crimes import measure_discontinuities
 from schemas.definitions import Definitions
@@ -213,7 +219,7 @@ def build_report(
     pack = build_pack(
         force_id,
         month,
-        config.catalogue.specs(),
+        specs_as_of(config.catalogue, month, source.imported_as_of),
         source.series,
         config.rules,
         source.msf_values(),

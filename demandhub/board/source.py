@@ -20,6 +20,7 @@ The entity watermarks (latest event time per event entity for the force) and the
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 from collections import defaultdict
@@ -29,12 +30,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from demandhub.board.catalogue import Catalogue, CatalogueMeasure
+from demandhub.board.catalogue import PER_PERSON, Catalogue, CatalogueMeasure
 from demandhub.board.config import PackSettings
 from demandhub.board.msf import MsfConfig
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.cells import Cell, pool
+from streams.domain.board.dashboard import MeasureSpec
 from streams.domain.board.months import YearMonth, month_range
 
 Series = dict[YearMonth, Cell]
@@ -166,8 +168,9 @@ def imported_series(
         if measure.source == "imported" and str(source) not in measure.import_sources:
             continue
         unit = measure.spec.unit
-        den = None if unit in ("count", "level") else (None if n is None else float(n))
-        if unit not in ("count", "level") and den is None:
+        per_person = measure.quantity in PER_PERSON
+        den = None if unit in ("count", "level") and not per_person else (None if n is None else float(n))
+        if (unit not in ("count", "level") or per_person) and den is None:
             continue
         grouped[(str(force), measure.id, YearMonth(month.year, month.month))].append(
             Cell(float(numerator), den)
@@ -176,10 +179,56 @@ def imported_series(
     for (force, measure_id, ym), cells in grouped.items():
         pooled = pool(cells)
         if pooled is not None and by_id[measure_id].spec.unit == "level":
-            pooled = Cell.level(pooled.num)
+            per_person = by_id[measure_id].quantity in PER_PERSON
+            if per_person and not pooled.den:
+                continue
+            pooled = Cell.level(pooled.num / pooled.den if per_person and pooled.den else pooled.num)
         if pooled is not None:
             out[force][measure_id][ym] = pooled
     return {f: dict(m) for f, m in out.items()}
+
+
+_IMPORTED_AS_OF_SQL = (
+    "SELECT measure_id, source, max(month) FROM imported_monthly FINAL "
+    "WHERE force_id IN {fs:Array(String)} AND month <= {hi:Date} AND as_of <= {cut:Date} "
+    "GROUP BY measure_id, source ORDER BY measure_id, source"
+)
+
+
+def latest_available(rows: Iterable[tuple[str, str, date]], catalogue: Catalogue) -> dict[str, YearMonth]:
+    """measure id -> the latest month available, from (measure id, source, latest month) rows of
+    the measure's import sources (the latest over its sources)."""
+    by_id = catalogue.by_id()
+    out: dict[str, YearMonth] = {}
+    for measure_id, source, last in rows:
+        measure = by_id.get(str(measure_id))
+        if measure is None or measure.source != "imported" or str(source) not in measure.import_sources:
+            continue
+        ym = YearMonth(last.year, last.month)
+        out[measure.id] = max(out.get(measure.id, ym), ym)
+    return out
+
+
+def imported_as_of(
+    wh: Warehouse, catalogue: Catalogue, forces: Iterable[str], month: YearMonth
+) -> dict[str, YearMonth]:
+    """Each imported measure's as-of month in the pack for ``month``, from the import files: the
+    latest month (<= ``month``) with a row of the measure's sources whose ``as_of`` is on or before
+    the pack month's last day. A measure with no such row is absent (its catalogue lag applies)."""
+    last_day = _first_day(month + 1) - timedelta(days=1)
+    params = {"fs": sorted(set(forces)), "hi": _first_day(month), "cut": last_day}
+    return latest_available(wh.query(_IMPORTED_AS_OF_SQL, parameters=params).rows, catalogue)
+
+
+def specs_as_of(catalogue: Catalogue, month: YearMonth, as_of: Mapping[str, YearMonth]) -> list[MeasureSpec]:
+    """The catalogue's specs (board order) with each imported measure's lag set so that its as-of
+    month in the pack for ``month`` is the one its import file gives."""
+    out = []
+    for spec in catalogue.specs():
+        if spec.id in as_of:
+            spec = dataclasses.replace(spec, as_of_lag_months=month - as_of[spec.id])
+        out.append(spec)
+    return out
 
 
 def _trim(series: Mapping[YearMonth, Cell], last: YearMonth | None) -> Series:
@@ -333,6 +382,7 @@ class BoardSource:
     entity_watermarks: dict[str, datetime]
     source_watermarks: list[dict[str, Any]]
     forces_present: list[str] = field(default_factory=list)
+    imported_as_of: dict[str, YearMonth] = field(default_factory=dict)
 
     def msf_values(self) -> dict[str, float | None]:
         return {k: v.value for k, v in self.msf.items()}
@@ -399,6 +449,7 @@ def read_board_source(
     peers = _peer_series(
         wh, catalogue, force_id, month, definitions, settings, msf_config, every, with_events
     )
+    as_of = imported_as_of(wh, catalogue, [force_id], month)
     msf = {m.id: msf_figure(m, m.spec.as_of(month), peers, settings) for m in catalogue.measures}
     return BoardSource(
         force_id=force_id,
@@ -413,4 +464,5 @@ def read_board_source(
         entity_watermarks=home.watermarks,
         source_watermarks=source_watermarks(wh, force_id),
         forces_present=every,
+        imported_as_of=as_of,
     )
