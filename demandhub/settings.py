@@ -99,12 +99,6 @@ class Settings(BaseSettings):
         description="Public dashboard: counts from 1 to this minus one are shown as 'fewer than N' "
         "(with secondary suppression so they cannot be worked out from totals).",
     )
-    public_min_count: int = Field(
-        default=5,
-        ge=1,
-        description="Public dashboard: counts from 1 to this minus one are shown as 'fewer than N' "
-        "(with secondary suppression so they cannot be worked out from totals).",
-    )
     sql_max_concurrent_queries: int = Field(
         default=2, ge=1, description="Analyst SQL queries run at once (each on a read session of its own)."
     )
