@@ -212,7 +212,14 @@ def build_report(
 ) -> BoardReport:
     """Read the warehouse and compute the pack for ``force_id`` and ``month``."""
     source = read_board_source(
-        wh, config.catalogue, force_id, month, config.definitions, config.pack, config.msf
+        wh,
+        config.catalogue,
+        force_id,
+        month,
+        config.definitions,
+        config.pack,
+        config.msf,
+        rules=config.rules,
     )
     max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
     published = latest_published(wh, force_id, month - max_lag - config.pack.revision_lookback_months, month)

@@ -33,11 +33,14 @@ from zoneinfo import ZoneInfo
 from demandhub.board.catalogue import PER_PERSON, Catalogue, CatalogueMeasure
 from demandhub.board.config import PackSettings
 from demandhub.board.msf import MsfConfig
+from demandhub.board.population import Populations, load_populations
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.cells import Cell, pool
 from streams.domain.board.dashboard import MeasureSpec
 from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.peers import PeerComparison, compare_with_peers, per_thousand
+from streams.domain.board.rules import BoardRules
 
 Series = dict[YearMonth, Cell]
 CHANNEL_MEASURES: dict[str, str] = {
@@ -195,14 +198,21 @@ _IMPORTED_AS_OF_SQL = (
 )
 
 
-def latest_available(rows: Iterable[tuple[str, str, date]], catalogue: Catalogue) -> dict[str, YearMonth]:
+def latest_available(
+    rows: Iterable[tuple[str, str, date]], catalogue: Catalogue, events_too: bool = False
+) -> dict[str, YearMonth]:
     """measure id -> the latest month available, from (measure id, source, latest month) rows of
-    the measure's import sources (the latest over its sources)."""
+    the measure's import sources (the latest over its sources). With ``events_too`` (peer forces'
+    imported figures), event-derived measures count too, from any source."""
     by_id = catalogue.by_id()
     out: dict[str, YearMonth] = {}
     for measure_id, source, last in rows:
         measure = by_id.get(str(measure_id))
-        if measure is None or measure.source != "imported" or str(source) not in measure.import_sources:
+        if measure is None:
+            continue
+        if measure.source != "imported" and not events_too:
+            continue
+        if measure.source == "imported" and str(source) not in measure.import_sources:
             continue
         ym = YearMonth(last.year, last.month)
         out[measure.id] = max(out.get(measure.id, ym), ym)
@@ -210,14 +220,19 @@ def latest_available(rows: Iterable[tuple[str, str, date]], catalogue: Catalogue
 
 
 def imported_as_of(
-    wh: Warehouse, catalogue: Catalogue, forces: Iterable[str], month: YearMonth
+    wh: Warehouse,
+    catalogue: Catalogue,
+    forces: Iterable[str],
+    month: YearMonth,
+    events_too: bool = False,
 ) -> dict[str, YearMonth]:
     """Each imported measure's as-of month in the pack for ``month``, from the import files: the
     latest month (<= ``month``) with a row of the measure's sources whose ``as_of`` is on or before
     the pack month's last day. A measure with no such row is absent (its catalogue lag applies)."""
     last_day = _first_day(month + 1) - timedelta(days=1)
     params = {"fs": sorted(set(forces)), "hi": _first_day(month), "cut": last_day}
-    return latest_available(wh.query(_IMPORTED_AS_OF_SQL, parameters=params).rows, catalogue)
+    rows = wh.query(_IMPORTED_AS_OF_SQL, parameters=params).rows
+    return latest_available(rows, catalogue, events_too)
 
 
 def specs_as_of(catalogue: Catalogue, month: YearMonth, as_of: Mapping[str, YearMonth]) -> list[MeasureSpec]:
@@ -312,11 +327,17 @@ def district_series(
 
 @dataclass(frozen=True)
 class MsfFigure:
-    """The MSF value of one measure and the peers it pooled."""
+    """The MSF value of one measure, the peers it pooled, the peer data's as-of month and the
+    force's comparison with its peers (:mod:`streams.domain.board.peers`). For a count the value
+    is the peers' mean rate per 1,000 population and the comparison's ``home`` the force's rate."""
 
     value: float | None
     peers: tuple[str, ...]
     months: tuple[str, str] | None
+    as_of: str | None = None
+    basis: str | None = None
+    peer_values: dict[str, float] = field(default_factory=dict)
+    comparison: PeerComparison | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +345,30 @@ class MsfFigure:
             "peers": list(self.peers),
             "from": self.months[0] if self.months else None,
             "to": self.months[1] if self.months else None,
+            "as_of": self.as_of,
+            "basis": self.basis,
+            "peer_values": dict(self.peer_values),
+            "comparison": None if self.comparison is None else self.comparison.as_dict(),
         }
+
+
+RATE_BASIS = "rate per 1,000 population"
+
+
+def _figure(
+    measure: CatalogueMeasure,
+    cells: list[Cell],
+    force: str,
+    as_of: YearMonth,
+    populations: Populations | None,
+) -> float | None:
+    pooled = pool(cells)
+    if pooled is None:
+        return None
+    if measure.spec.unit == "count" and populations is not None:
+        population = populations.at(force, as_of)
+        return None if population is None else per_thousand(pooled.num, population)
+    return pooled.value(measure.spec.unit)
 
 
 def msf_figure(
@@ -332,31 +376,58 @@ def msf_figure(
     as_of: YearMonth,
     peers: Mapping[str, ForceSeries],
     settings: PackSettings,
+    home: tuple[str, Mapping[YearMonth, Cell]] | None = None,
+    populations: Populations | None = None,
+    rules: BoardRules | None = None,
 ) -> MsfFigure:
-    """Peers' figure for ``measure``: over the as-of month or the rolling 12 months to it.
+    """Peers' figure for ``measure``: over ``as_of`` (the peer data's as-of month) or the rolling
+    12 months to it, and the home force's comparison with its peers.
 
     Only peers whose period is complete (no null month) take part. Rates and means are pooled over
-    the peers' records (Σnum / Σden); a count is the mean per peer force (peer total / peers),
-    so it compares with one force's figure; a level pools to the mean over peers and months of
-    the monthly levels (every peer has the same months), which is already per force. Null when no
-    peer has the whole period."""
+    the peers' records (Σnum / Σden); a level pools to the mean over peers and months of the
+    monthly levels. A count, given ``populations``, is each peer's count over the period per 1,000
+    of its population at ``as_of`` (a peer without a population is left out) and the value is the
+    peers' mean rate; without populations it is the mean count per peer force. ``home`` (force,
+    series) is compared with the peers' figures over the same months by
+    :func:`~streams.domain.board.peers.compare_with_peers`. Null when no peer has the whole period."""
     months = (as_of,) if settings.msf_period == "current" else tuple(month_range(as_of - 11, as_of))
     used: list[str] = []
     cells: list[Cell] = []
+    values: dict[str, float] = {}
     for force, data in sorted(peers.items()):
         series = data.series.get(measure.id, {})
-        period = [series.get(m) for m in months]
-        if any(c is None for c in period):
+        period = [c for m in months if (c := series.get(m)) is not None]
+        if len(period) < len(months):
+            continue
+        figure = _figure(measure, period, force, as_of, populations)
+        if figure is None:
             continue
         used.append(force)
-        cells.extend(c for c in period if c is not None)
+        cells.extend(period)
+        values[force] = figure
     pooled = pool(cells)
     if pooled is None or not used:
-        return MsfFigure(None, (), None)
-    value = pooled.value(measure.spec.unit)
-    if measure.spec.unit == "count" and value is not None:
+        return MsfFigure(None, (), None, str(as_of))
+    rated = measure.spec.unit == "count" and populations is not None
+    value = sum(values.values()) / len(values) if rated else pooled.value(measure.spec.unit)
+    if measure.spec.unit == "count" and not rated and value is not None:
         value = value / len(used)
-    return MsfFigure(value, tuple(used), (str(months[0]), str(months[-1])))
+    comparison = None
+    if home is not None:
+        home_cells = [c for m in months if (c := home[1].get(m)) is not None]
+        own = None
+        if len(home_cells) == len(months):
+            own = _figure(measure, home_cells, home[0], as_of, populations)
+        comparison = compare_with_peers(own, values, rules or BoardRules())
+    return MsfFigure(
+        value,
+        tuple(used),
+        (str(months[0]), str(months[-1])),
+        str(as_of),
+        RATE_BASIS if rated else "as measured",
+        values,
+        comparison,
+    )
 
 
 def present_forces(wh: Warehouse) -> tuple[list[str], set[str]]:
@@ -437,6 +508,8 @@ def read_board_source(
     settings: PackSettings,
     msf_config: MsfConfig,
     first: YearMonth | None = None,
+    rules: BoardRules | None = None,
+    populations: Populations | None = None,
 ) -> BoardSource:
     """Read everything for the pack of ``force_id`` and ``month`` (module docstring)."""
     first = first or month - settings.history_months
@@ -450,7 +523,15 @@ def read_board_source(
         wh, catalogue, force_id, month, definitions, settings, msf_config, every, with_events
     )
     as_of = imported_as_of(wh, catalogue, [force_id], month)
-    msf = {m.id: msf_figure(m, m.spec.as_of(month), peers, settings) for m in catalogue.measures}
+    peer_as_of = imported_as_of(wh, catalogue, peers, month, events_too=True) if peers else {}
+    populations = populations or load_populations()
+    msf = {}
+    for m in catalogue.measures:
+        # The peer data's own as-of month (from the peer import file; peer data lags a month),
+        # else the row's own as-of month.
+        peer_month = peer_as_of.get(m.id, as_of.get(m.id, m.spec.as_of(month)))
+        home_series = (force_id, home.series.get(m.id, {}))
+        msf[m.id] = msf_figure(m, peer_month, peers, settings, home_series, populations, rules)
     return BoardSource(
         force_id=force_id,
         month=month,

@@ -92,9 +92,14 @@ def test_pack_from_simulated_events(wh: Warehouse, settings: Settings) -> None:
         assert rows["contacts_999"][column] is None
     assert rows["contacts_999"]["v1y"]["label"] == "n/a"
     assert rows["victim_satisfaction_overall"]["current"] is None  # nothing imported
-    # MSF: beds is the only other force; a count is the figure per peer force.
-    assert rows["contacts_999"]["msf"] == figures["beds"]["2019-02"]["contacts_999"]
+    # MSF: beds is the only other force; a count is its rate per 1,000 population (mid-2018
+    # estimate in effect in February 2019), and the comparison needs three peers or more.
+    beds_rate = 1000 * figures["beds"]["2019-02"]["contacts_999"] / 669_300
+    assert rows["contacts_999"]["msf"] == pytest.approx(beds_rate)
     assert data["msf"]["contacts_999"]["peers"] == ["beds"]
+    assert data["msf"]["contacts_999"]["basis"] == "rate per 1,000 population"
+    assert data["msf"]["contacts_999"]["as_of"] == "2019-02"  # no peer import file: the row's month
+    assert data["msf"]["contacts_999"]["comparison"]["label"] == "n/a"
     # Channels: January and February 2019 against the same months of 2018 (no data: n/a).
     channels = data["channels"]
     first_row = channels["rows"][0]
@@ -172,7 +177,8 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
     json.dumps(data, allow_nan=False)
     row = measures(data)["victim_satisfaction_overall"]
     assert list(row) == ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells"]
-    # Survey lag 3 months: the April 2019 pack shows January 2019.
+    # The as-of month comes from the file: its last month is January 2019, so the April 2019 pack
+    # shows January 2019.
     assert row["as_of"] == "2019-01" and row["headers"]["current"] == "Jan-19"
     assert row["current"] == pytest.approx(80.0)
     assert row["cells"]["current"]["num"] == 400 and row["cells"]["current"]["den"] == 500
@@ -183,10 +189,12 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
     assert defs["board_rules"]["version"] and defs["metrics"]["version"] == Definitions().version
     assert defs["measures"]["calls_999_answered_within_10s"]["settings"]["calls.abandon_convention"]
     assert len(defs["config_hash"]) == 64
-    # The pack whose survey month is June 2018 shows n/a, not 0.0%.
-    june = measures(build_report(wh, cfg, "cambs", YearMonth(2018, 9)).data)["victim_satisfaction_overall"]
-    assert june["as_of"] == "2018-06" and june["current"] is None
-    assert june["v1y"]["label"] == "n/a" and june["minus_1y"] == pytest.approx(80.0)
+    # Each month's row says it was current on the 28th of that month: the September 2018 pack shows
+    # September 2018 (not the catalogue's fixed 3-month lag, June), and the missing June is null in
+    # its rolling year, not 0.0%.
+    sept = measures(build_report(wh, cfg, "cambs", YearMonth(2018, 9)).data)["victim_satisfaction_overall"]
+    assert sept["as_of"] == "2018-09" and sept["current"] == pytest.approx(80.0)
+    assert sept["rolling_12"] is None and sept["cells"]["rolling_12"]["missing"] == ["2018-06"]
 
 
 def test_publish_restate_and_revisions(wh: Warehouse) -> None:
