@@ -2,7 +2,9 @@
 
 A label is coloured by the measure's polarity, never by its direction alone: Higher is good (green)
 for a higher-is-better measure and bad (red) for a lower-is-better one; Comparable, n/a and every
-label of a neutral measure are grey. Null figures print "n/a"; a missing MSF prints "-".
+label of a neutral measure are grey. Null figures print "n/a"; a missing MSF prints "-"; an MSF
+comparison prints its label with the peer range ("Above MSF average (peers 10.2 to 12.9 per 1,000)"),
+coloured like Higher / Lower.
 """
 
 from __future__ import annotations
@@ -45,13 +47,50 @@ def label_tone(label: str, polarity: str) -> Tone:
     return "good" if good else "bad"
 
 
+MSF_TONE_OF: dict[str, str] = {"Above MSF average": "Higher", "Below MSF average": "Lower"}
+"""An MSF label's direction, for its colour (:func:`label_tone`)."""
+
+
+def msf_cell(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The MSF figure's detail (basis, peer period, comparison), or {} when there is none."""
+    return (entry.get("cells") or {}).get("msf") or {}
+
+
+def msf_label(entry: Mapping[str, Any]) -> str | None:
+    """ "Above / Below / In line with MSF average", or None when the force was not compared."""
+    label = (msf_cell(entry).get("comparison") or {}).get("label")
+    return None if label in (None, "n/a") else str(label)
+
+
+def _msf_number(value: float, entry: Mapping[str, Any]) -> str:
+    if msf_cell(entry).get("basis") == "rate per 1,000 population":
+        return f"{value:,.1f}"
+    return fmt_value(value, entry["unit"])
+
+
+def msf_text(entry: Mapping[str, Any]) -> str:
+    """The MSF cell: the label with the peer range when the force was compared (a count on its
+    rate per 1,000 population), else the peers' figure, or "-" when there is none."""
+    raw = entry["msf"]
+    if raw is None:
+        return "-"
+    label = msf_label(entry)
+    comparison = msf_cell(entry).get("comparison") or {}
+    if label is not None and comparison.get("low") is not None and comparison.get("high") is not None:
+        low, high = _msf_number(comparison["low"], entry), _msf_number(comparison["high"], entry)
+        per = " per 1,000" if msf_cell(entry).get("basis") == "rate per 1,000 population" else ""
+        return f"{label} (peers {low} to {high}{per})"
+    per = " per 1,000" if msf_cell(entry).get("basis") == "rate per 1,000 population" else ""
+    return f"{_msf_number(raw, entry)}{per}"
+
+
 def cell_text(entry: Mapping[str, Any], column: str) -> str:
     """The printed form of one dashboard cell."""
     raw = entry[column]
     if column in LABEL_COLUMNS:
         return str(raw["label"])
-    if column == "msf" and raw is None:
-        return "-"
+    if column == "msf":
+        return msf_text(entry)
     return fmt_value(raw, entry["unit"])
 
 

@@ -23,12 +23,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from demandhub.board.charts import chart_note, chart_title, trend_svg
 from demandhub.board.layout import (
     COLUMN_TITLES,
+    MSF_TONE_OF,
     TONE_RGB,
     cell_text,
     channel_rows,
     compact_header,
     definitions_lines,
     label_tone,
+    msf_label,
     row_headers,
     themes,
 )
@@ -54,6 +56,8 @@ def _cell(entry: Mapping[str, Any], column: str) -> dict[str, str]:
     text = cell_text(entry, column)
     if column in LABEL_COLUMNS:
         return {"text": text, "css": label_tone(text, entry["polarity"])}
+    if column == "msf" and (label := msf_label(entry)) is not None:
+        return {"text": text, "css": label_tone(MSF_TONE_OF.get(label, label), entry["polarity"])}
     return {"text": text, "css": "na" if entry[column] is None else ""}
 
 

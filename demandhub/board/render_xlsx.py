@@ -30,7 +30,17 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from demandhub.board.layout import COLUMN_TITLES, TONE_RGB, definitions_lines, label_tone, themes
+from demandhub.board.layout import (
+    COLUMN_TITLES,
+    MSF_TONE_OF,
+    TONE_RGB,
+    definitions_lines,
+    label_tone,
+    msf_cell,
+    msf_label,
+    msf_text,
+    themes,
+)
 from demandhub.board.report import BoardReport, TrendChart
 from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
 from streams.domain.board.months import YearMonth
@@ -140,8 +150,23 @@ def _write_figure(ws: Worksheet, row: int, col: int, entry: Mapping[str, Any], c
     if raw is None:
         cell.comment = _note(_na_reason(entry, column))
         return
+    if column == "msf" and (label := msf_label(entry)) is not None:
+        # The comparison's label, as the other label columns; the figures behind it in a note.
+        detail = msf_cell(entry)
+        comparison = detail.get("comparison") or {}
+        fill, font = TONE_RGB[label_tone(MSF_TONE_OF.get(label, label), entry["polarity"])]
+        cell.value = msf_text(entry)
+        cell.fill, cell.font = _fill(fill), Font(color=font)
+        p = comparison.get("p_value")
+        cell.comment = _note(
+            f"MSF average {raw:,.2f} ({detail.get('basis')}), force {comparison.get('home'):,.2f}; "
+            f"{comparison.get('peers')} peers, peer data {entry['headers'].get('msf')}; "
+            f"{comparison.get('test')}" + ("" if p is None else f", p = {p:.3g}")
+        )
+        return
     cell.value = float(raw)
-    cell.number_format = number_format(entry["unit"])
+    rated = column == "msf" and msf_cell(entry).get("basis") == "rate per 1,000 population"
+    cell.number_format = '0.0" per 1,000"' if rated else number_format(entry["unit"])
 
 
 def _dashboard(ws: Worksheet, report: BoardReport) -> None:

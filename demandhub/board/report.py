@@ -199,6 +199,12 @@ def assemble_json(pack: BoardPack, source: BoardSource, extract_time: datetime) 
         if key not in out:
             out[key] = value
     out["msf"] = {k: v.as_dict() for k, v in source.msf.items() if v.value is not None}
+    for entry in out.get("measures", []):
+        # The MSF cell carries its comparison and the peer data's own period (as-of month).
+        figure = source.msf.get(entry["id"])
+        if figure is not None and figure.value is not None:
+            entry["cells"]["msf"] = figure.as_dict()
+            entry["headers"]["msf"] = figure.header()
     out["publication"] = None
     return out
 

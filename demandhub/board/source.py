@@ -37,7 +37,7 @@ from demandhub.board.population import Populations, load_populations
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.cells import Cell, pool
-from streams.domain.board.dashboard import MeasureSpec
+from streams.domain.board.dashboard import MeasureSpec, span_header
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.peers import PeerComparison, compare_with_peers, per_thousand
 from streams.domain.board.rules import BoardRules
@@ -338,6 +338,13 @@ class MsfFigure:
     basis: str | None = None
     peer_values: dict[str, float] = field(default_factory=dict)
     comparison: PeerComparison | None = None
+
+    def header(self) -> str | None:
+        """The peer data's months, e.g. ``"Jan-19"`` or ``"Feb-18 to Jan-19"``."""
+        if self.months is None:
+            return None
+        first, last = (YearMonth.from_str(m) for m in self.months)
+        return span_header(month_range(first, last))
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -149,3 +149,60 @@ def test_the_reference_populations_cover_the_msf_group_forces() -> None:
     for force in ("cambs", *example.groups[0].peers):
         assert populations.at(force, YearMonth(2019, 2)) is not None, force
         assert 300_000 < (populations.at(force, YearMonth(2019, 2)) or 0) < 2_000_000
+
+
+def _entry(
+    comparison: dict[str, object] | None, basis: str = "rate per 1,000 population"
+) -> dict[str, object]:
+    detail = {"value": 11.0, "basis": basis, "as_of": "2019-01", "comparison": comparison}
+    return {
+        "id": "crime_all",
+        "unit": "count",
+        "polarity": "lower_is_better",
+        "msf": 11.0,
+        "headers": {"msf": "Jan-19"},
+        "cells": {"msf": detail},
+    }
+
+
+def test_the_msf_cell_prints_the_label_with_the_peer_range_and_its_colour() -> None:
+    from demandhub.board.layout import cell_text, label_tone, msf_label
+    from demandhub.board.render_html import _cell
+
+    above = _entry({"label": ABOVE, "low": 10.0, "high": 12.04, "home": 14.0, "peers": 4})
+    assert cell_text(above, "msf") == "Above MSF average (peers 10.0 to 12.0 per 1,000)"
+    assert msf_label(above) == ABOVE
+    assert _cell(above, "msf")["css"] == label_tone("Higher", "lower_is_better") == "bad"
+    in_line = _entry({"label": IN_LINE, "low": 80.0, "high": 90.0}, basis="as measured")
+    in_line["unit"] = "percent"
+    assert cell_text(in_line, "msf") == "In line with MSF average (peers 80.0% to 90.0%)"
+    not_compared = _entry({"label": NOT_AVAILABLE, "low": 10.0, "high": 10.0})
+    assert cell_text(not_compared, "msf") == "11.0 per 1,000"
+    assert cell_text({**not_compared, "msf": None}, "msf") == "-"
+
+
+def test_the_peer_data_period_heads_the_msf_cell() -> None:
+    peers = {"a": peer("a", CRIME.id, {YearMonth(2019, 1): Cell(2000)})}
+    figure = msf_figure(CRIME, YearMonth(2019, 1), peers, CURRENT, None, POPULATIONS)
+    assert figure.header() == "Jan-19"
+    rolling = {"a": peer("a", CRIME.id, {YearMonth(2018, 2) + i: Cell(100) for i in range(12)})}
+    figure = msf_figure(
+        CRIME, YearMonth(2019, 1), rolling, PackSettings(msf_period="rolling_12"), None, POPULATIONS
+    )
+    assert figure.header() == "Feb-18 to Jan-19" and figure.value == pytest.approx(6.0)
+
+
+def test_the_workbook_msf_cell_holds_the_label_and_a_note_with_the_figures() -> None:
+    from openpyxl import Workbook
+
+    from demandhub.board.render_xlsx import _write_figure
+
+    ws = Workbook().active
+    assert ws is not None
+    above = _entry({"label": BELOW, "low": 10.0, "high": 12.0, "home": 8.0, "peers": 4, "test": TEST_PEERS})
+    _write_figure(ws, 1, 1, above, "msf")
+    assert ws.cell(1, 1).value == "Below MSF average (peers 10.0 to 12.0 per 1,000)"
+    assert "peer data Jan-19" in ws.cell(1, 1).comment.text and TEST_PEERS in ws.cell(1, 1).comment.text
+    plain = _entry({"label": NOT_AVAILABLE})
+    _write_figure(ws, 2, 1, plain, "msf")
+    assert ws.cell(2, 1).value == 11.0 and "per 1,000" in ws.cell(2, 1).number_format
