@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.domain.board.pack import CHART_MONTHS
+
 
 class PackSettings(BaseModel):
     """Versioned, frozen settings for reading the warehouse into a pack."""
@@ -51,7 +53,7 @@ class PackSettings(BaseModel):
             "as-of month ('rolling_12') or for the as-of month alone ('current')."
         ),
     )
-    chart_months: int = Field(36, ge=12, description="Months shown in each trend chart.")
+    chart_months: int = Field(CHART_MONTHS, ge=12, description="Months shown in each trend chart.")
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -13,7 +13,6 @@ full set), ``pack`` (completeness and history settings), ``catalogue`` and ``msf
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -34,11 +33,10 @@ from demandhub.board.store import latest_published
 from demandhub.queries.crimes import measure_discontinuities
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.dashboard import spc_window
-from streams.domain.board.months import YearMonth, month_range
+from streams.domain.board.months import YearMonth
 from streams.domain.board.pack import BoardPack, build_pack
 from streams.domain.board.rules import BoardRules
-from streams.domain.board.spc import ControlChart, control_chart
+from streams.domain.board.spc import ControlChart
 
 
 @dataclass(frozen=True)
@@ -144,27 +142,17 @@ def extra_definitions(config: BoardConfig) -> dict[str, Any]:
     }
 
 
-def _trends(pack: BoardPack, source: BoardSource, config: BoardConfig) -> tuple[TrendChart, ...]:
+def _trends(pack: BoardPack, chart_months: int) -> tuple[TrendChart, ...]:
+    """The pack's own trend charts (one control chart per measure, computed once by the pack:
+    the chart drawn and the briefing's summary read the same object). ValueError when the pack
+    computed none for a measure, or over another number of months than ``chart_months``."""
     out = []
     for row in pack.rows:
         m = row.measure
-        series = source.series.get(m.id, {})
-        shown = config.pack.chart_months
-        window = spc_window(row.as_of, config.rules)
-        months = month_range(min(row.as_of - (shown - 1), window[0]), row.as_of)
-        cells = [series.get(x) for x in months]
-        values = tuple(None if c is None else c.value(m.unit) for c in cells)
-        in_window = set(window)
-        spc = control_chart(
-            m.unit,
-            values,
-            [x in in_window for x in months],
-            nums=[None if c is None else c.num for c in cells],
-            dens=[None if c is None else c.den for c in cells],
-            exposures=[float(calendar.monthrange(x.year, x.month)[1]) for x in months],
-            min_baseline=config.rules.spc_min_months,
-        )
-        spc = None if spc is None else spc.tail(shown)
+        chart = pack.chart_of(m.id)
+        if chart is None or len(chart.months) != chart_months:
+            raise ValueError(f"the pack's trend chart for measure {m.id} is not of {chart_months} months")
+        spc = chart.spc
         out.append(
             TrendChart(
                 m.id,
@@ -172,8 +160,8 @@ def _trends(pack: BoardPack, source: BoardSource, config: BoardConfig) -> tuple[
                 m.unit,
                 m.theme,
                 row.as_of,
-                months[-shown:],
-                values[-shown:],
+                chart.months,
+                chart.values,
                 None if spc is None else spc.centre[-1],
                 None if spc is None else spc.lower[-1],
                 None if spc is None else spc.upper[-1],
@@ -242,6 +230,7 @@ def build_report(
         published,
         extra_definitions=extra_definitions(config),
         discontinuities=measure_discontinuities([m.id for m in config.catalogue.measures]),
+        chart_months=config.pack.chart_months,
     )
     return report_from(pack, source, config, extract_time or datetime.now(UTC))
 
@@ -250,7 +239,7 @@ def report_from(
     pack: BoardPack, source: BoardSource, config: BoardConfig, extract_time: datetime
 ) -> BoardReport:
     """The report of a computed pack and the source it was computed from."""
-    return BoardReport(assemble_json(pack, source, extract_time), _trends(pack, source, config))
+    return BoardReport(assemble_json(pack, source, extract_time), _trends(pack, config.pack.chart_months))
 
 
 def config_hash_of(report: BoardReport) -> str:

@@ -176,7 +176,19 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
     ]
     json.dumps(data, allow_nan=False)
     row = measures(data)["victim_satisfaction_overall"]
-    assert list(row) == ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells"]
+    assert list(row) == [
+        "id",
+        "name",
+        "unit",
+        "polarity",
+        "as_of",
+        *COLUMNS,
+        "headers",
+        "cells",
+        "control_chart",
+    ]
+    chart = row["control_chart"]  # the trend chart the pack draws, to the row's own as-of month
+    assert (chart["chart"], chart["to"], chart["months"]) == ("p", "2019-01", 36)
     # The as-of month comes from the file: its last month is January 2019, so the April 2019 pack
     # shows January 2019.
     assert row["as_of"] == "2019-01" and row["headers"]["current"] == "Jan-19"

@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from demandhub.board import render_html as render_html_module
 from demandhub.board.catalogue import load_catalogue
+from demandhub.board.charts import trend_svg
 from demandhub.board.config import PackSettings
 from demandhub.board.layout import COLUMN_TITLES, cell_text, label_tone
 from demandhub.board.msf import parse_msf
@@ -35,7 +36,7 @@ from schemas.definitions import Definitions
 from streams.domain.board.cells import Cell
 from streams.domain.board.dashboard import COLUMNS
 from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.pack import build_pack
+from streams.domain.board.pack import BoardPack, build_pack
 from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.unit
@@ -88,8 +89,11 @@ def config() -> BoardConfig:
 
 @pytest.fixture(scope="module")
 def report() -> BoardReport:
+    return pack_and_report(series())[1]
+
+
+def pack_and_report(data: dict[str, dict[YearMonth, Cell]]) -> tuple[BoardPack, BoardReport]:
     cfg = config()
-    data = series()
     msf = {"crime_all": MsfFigure(123.0, ("beds",), ("2018-03", "2019-02"))}
     source = BoardSource(
         force_id="cambs",
@@ -114,7 +118,7 @@ def report() -> BoardReport:
         None,
         extra_definitions=extra_definitions(cfg),
     )
-    return report_from(pack, source, cfg, datetime(2019, 4, 2, 6, tzinfo=UTC))
+    return pack, report_from(pack, source, cfg, datetime(2019, 4, 2, 6, tzinfo=UTC))
 
 
 def test_label_tone_follows_polarity() -> None:
@@ -478,4 +482,39 @@ def test_charts_and_workbook_never_change_the_figures(report: BoardReport) -> No
     render_xlsx(report)
     render_html(report)
     assert report.json_text() == before
-    assert '"signals"' not in before and '"sigma_z"' not in before
+    # The JSON holds each chart's signals, as computed by the pack (the charts drawn read the same).
+    entries = {m["id"]: m["control_chart"] for m in report.data["measures"]}
+    for trend in report.trends:
+        entry = entries[trend.measure_id]
+        if trend.spc is None:
+            assert entry is None
+            continue
+        fired = {str(m): list(r) for m, r in zip(trend.months, trend.spc.fired, strict=True) if r}
+        assert {s["month"]: [r["rule"] for r in s["rules"]] for s in entry["signals"]} == fired
+        assert entry["name"] == trend.spc.name and entry["upper"] == trend.upper
+
+
+def test_chart_drawn_and_briefing_summary_read_the_same_control_chart() -> None:
+    """A measure with Comparable labels whose chart fires a rule on its as-of month is in the
+    summary; its footnote names the chart drawn, which names the same rule on that month."""
+    data = series()
+    as_of = YearMonth(2019, 2)  # crime lags one month here
+    cycle = (100.0, 96.0, 104.0, 98.0, 102.0)
+    trend = {m: Cell(cycle[i % 5]) for i, m in enumerate(MONTHS) if m <= as_of}
+    for k, value in enumerate(reversed((90.0, 110.0, 100.0, 101.0, 102.0, 104.0, 105.0, 107.0))):
+        trend[as_of - k] = Cell(value)
+    data["crime_domestic_abuse"] = trend
+    pack, report = pack_and_report(data)
+    row = next(r for r in pack.rows if r.measure.id == "crime_domestic_abuse")
+    assert {c.label for c in row.label_columns().values()} == {"Comparable"}
+    for drawn, computed in zip(report.trends, pack.charts, strict=True):
+        assert drawn.spc is computed.spc  # one computation, not two
+        assert drawn.months == computed.months and drawn.values == computed.values
+    drawn = next(t for t in report.trends if t.measure_id == "crime_domestic_abuse")
+    assert drawn.spc is not None and drawn.spc.fired[-1] == ("trend of 6",)
+    summary = report.data["briefing"]["summary"]
+    item = next(i for i in summary if i["measure"] == "crime_domestic_abuse")
+    assert item["column"] == "control_chart" and item["facts"]["rules"] == ["trend of 6"]
+    note = next(n for n in report.data["briefing"]["footnotes"] if n["number"] == item["footnote"])
+    assert f"{drawn.spc.name}, 36 months to Feb-19" in note["text"] and "trend of 6" in note["text"]
+    assert "trend of 6" in trend_svg(drawn)  # the chart names the rule on the point

@@ -16,7 +16,7 @@ month against the same month a year earlier) is written for levels: it compares 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from streams.domain.board.format import (
 from streams.domain.board.months import YearMonth
 from streams.domain.board.rules import BoardRules
 from streams.domain.board.stats import Comparison, compare_cells
+from streams.domain.board.trends import ChartSignal, MeasureChart
 
 SeriesMap = Mapping[YearMonth, Cell | None]
 Direction = Literal["up", "down"]
@@ -849,29 +850,99 @@ def footnote_text(measure: MeasureSpec, column: str, label: LabelColumn) -> str:
     )
 
 
+CHART_COLUMN = "control_chart"
+"""The ``column`` of a summary item found by its control chart rather than by a label."""
+
+_RULE_PHRASES: dict[tuple[str, str], str] = {
+    ("beyond limits", "up"): "beyond limits (above the upper limit)",
+    ("beyond limits", "down"): "beyond limits (below the lower limit)",
+    ("run of 8", "up"): "run of 8 (8 months in a row above the centre line)",
+    ("run of 8", "down"): "run of 8 (8 months in a row below the centre line)",
+    ("trend of 6", "up"): "trend of 6 (6 months in a row, each higher than the one before)",
+    ("trend of 6", "down"): "trend of 6 (6 months in a row, each lower than the one before)",
+}
+
+
+def chart_sentence(measure: MeasureSpec, chart: MeasureChart, signal: ChartSignal) -> str:
+    """One summary sentence for a control chart signal at the as-of month, its direction words
+    agreeing with the first rule's direction: ``{measure} {was|were} {up|down} in {month}:
+    {value}, {above the upper control limit of {limit}|the 8th month in a row above the centre
+    line of {centre}|the 6th month in a row higher than the month before} (control chart).``"""
+    assert chart.spc is not None
+    spc = chart.spc
+    up = signal.direction == "up"
+    value = spc.values[-1]
+    head = f"{measure.name} {was(measure)} {'up' if up else 'down'} in {chart.as_of.long()}: {_figure(value, measure)}"
+    rule = signal.rules[0]
+    if rule == "beyond limits":
+        limit = spc.upper[-1] if up else spc.lower[-1]
+        side = "above the upper" if up else "below the lower"
+        body = f"{side} control limit of {_figure(limit, measure)}"
+    elif rule == "run of 8":
+        side = "above" if up else "below"
+        body = f"the 8th month in a row {side} the control chart's centre line of {_figure(spc.centre[-1], measure)}"
+    else:
+        body = f"the 6th month in a row {'higher' if up else 'lower'} than the month before"
+    return f"{head}, {body} (control chart)."
+
+
+def chart_footnote_text(measure: MeasureSpec, chart: MeasureChart, signal: ChartSignal) -> str:
+    """The chart behind a signal: its type, the months shown, the months its limits come from, and
+    each rule that fired on the as-of month, named as on the chart."""
+    assert chart.spc is not None
+    rules = "; ".join(_RULE_PHRASES[(r, d)] for r, d in zip(signal.rules, signal.directions, strict=True))
+    first, last = chart.baseline
+    return (
+        f"{measure.name}, control chart: {chart.spc.name}, {len(chart.months)} months to "
+        f"{chart.as_of.label()}, 3σ limits from {first.label()} to {last.label()}: {rules}."
+    )
+
+
 def build_briefing(
     rows: tuple[DashboardRow, ...],
     sentences: Mapping[str, list[Sentence]],
     month: YearMonth,
+    charts: Mapping[str, MeasureChart] | None = None,
 ) -> Briefing:
-    """The briefing of a pack's rows and each measure's narrative sentences (by measure id)."""
-    found: list[tuple[int, float, int, DashboardRow, str, LabelColumn]] = []
+    """The briefing of a pack's rows and each measure's narrative sentences (by measure id).
+
+    The summary holds each measure with a Higher or Lower label (its strongest) and each other
+    measure whose control chart (``charts``, by measure id) has a rule firing on its as-of month;
+    worst news first by polarity, labelled findings before chart signals of the same tone, then by
+    p-value and dashboard order."""
+    found: list[tuple[int, int, float, int, SummaryItem, str]] = []
     for order, row in enumerate(rows):
+        m = row.measure
         strongest = _strongest(row)
         if strongest is not None:
             column, label = strongest
-            t = tone(label.label, row.measure.polarity)
-            found.append((TONE_ORDER[t], label.comparison.p_value or 0.0, order, row, column, label))
-    found.sort(key=lambda f: f[:3])
+            t = tone(label.label, m.polarity)
+            facts = {**_base_facts(m, row.as_of), **_label_facts(label)}
+            text = summary_sentence(m, row, column, label)
+            item = SummaryItem(m.id, m.name, m.theme, column, label.label, t, text, 0, facts)
+            note = footnote_text(m, column, label)
+            found.append((TONE_ORDER[t], 0, label.comparison.p_value or 0.0, order, item, note))
+            continue
+        chart = (charts or {}).get(m.id)
+        signal = None if chart is None else chart.signal
+        if chart is None or signal is None or chart.as_of != row.as_of:
+            continue
+        direction = "Higher" if signal.direction == "up" else "Lower"
+        t = tone(direction, m.polarity)
+        facts = {
+            **_base_facts(m, row.as_of),
+            "chart": chart.as_dict(),
+            "rules": list(signal.rules),
+        }
+        text = chart_sentence(m, chart, signal)
+        item = SummaryItem(m.id, m.name, m.theme, CHART_COLUMN, direction, t, text, 0, facts)
+        found.append((TONE_ORDER[t], 1, 0.0, order, item, chart_footnote_text(m, chart, signal)))
+    found.sort(key=lambda f: f[:4])
     summary: list[SummaryItem] = []
     notes: list[BriefingFootnote] = []
-    for number, (_, _, _, row, column, label) in enumerate(found, start=1):
-        m = row.measure
-        facts = {**_base_facts(m, row.as_of), **_label_facts(label)}
-        text = summary_sentence(m, row, column, label)
-        t = tone(label.label, m.polarity)
-        summary.append(SummaryItem(m.id, m.name, m.theme, column, label.label, t, text, number, facts))
-        notes.append(BriefingFootnote(number, m.id, column, footnote_text(m, column, label)))
+    for number, (*_, item, note) in enumerate(found, start=1):
+        summary.append(replace(item, footnote=number))
+        notes.append(BriefingFootnote(number, item.measure, item.column, note))
     significant = {item.measure for item in summary}
     by_theme: dict[str, list[Sentence]] = {}
     unremarkable: list[tuple[str, str]] = []

@@ -4,7 +4,8 @@
 (:meth:`BoardPack.as_json_dict`) is the contract every renderer reads::
 
     {"force", "month", "definitions", "label_rule",
-     "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells"}],
+     "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells",
+                   "control_chart"}],
      "channels", "narrative": [{"text", "template", "facts"}],
      "briefing": {"month", "summary": [{"measure", "name", "theme", "column", "label", "tone",
                   "text", "footnote", "facts"}], "footnotes": [{"number", "measure", "column",
@@ -16,7 +17,14 @@
 ``narrative`` is every generated sentence (kept for readers of the flat list); ``briefing`` is the
 narrative as the pack prints it: the summary (measures labelled Higher or Lower, worst news first
 by polarity, each with a numbered footnote naming its comparison and test), a paragraph per theme,
-and the Comparable, unremarkable measures listed by name.
+and the Comparable, unremarkable measures listed by name. A measure with no Higher or Lower label
+whose control chart has a rule firing on its as-of month is in the summary too (column
+``"control_chart"``, its footnote naming the chart and the rule).
+
+``control_chart`` (null when the months before the as-of month hold too few values) is the trend
+chart the pack draws (:mod:`streams.domain.board.trends`): {"chart", "name", "months", "from",
+"to", "baseline": {"from", "to"}, "sigma_z", "centre", "lower", "upper" (at the as-of month),
+"signal" (the as-of month's, or null), "signals": [{"month", "rules": [{"rule", "direction"}]}]}.
 
 Value columns are numbers or null; label columns are {"label", "test", "p_value"}.
 
@@ -53,8 +61,11 @@ from streams.domain.board.narrative import (
     narrate_measure,
 )
 from streams.domain.board.rules import BoardRules
+from streams.domain.board.trends import MeasureChart, measure_chart
 
 SeriesMap = Mapping[YearMonth, Cell | None]
+CHART_MONTHS = 36
+"""Months in each trend chart unless the caller says otherwise (the pack settings' default)."""
 Published = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
@@ -142,8 +153,8 @@ def find_footnotes(
     return out
 
 
-def row_json(row: DashboardRow) -> dict[str, Any]:
-    """One measure's entry in the pack JSON."""
+def row_json(row: DashboardRow, chart: MeasureChart | None = None) -> dict[str, Any]:
+    """One measure's entry in the pack JSON (``control_chart``: the chart's JSON, null when none)."""
     measure = row.measure
     out: dict[str, Any] = {
         "id": measure.id,
@@ -158,6 +169,7 @@ def row_json(row: DashboardRow) -> dict[str, Any]:
         cells[name] = None if name == "msf" else getattr(row, name).cells_dict()
     out["headers"] = row.headers()
     out["cells"] = cells
+    out["control_chart"] = None if chart is None else chart.as_dict()
     return out
 
 
@@ -184,6 +196,11 @@ class BoardPack:
     extra_definitions: Mapping[str, Any] = field(default_factory=dict)
     footnotes: tuple[Footnote, ...] = ()
     briefing: Briefing | None = None
+    charts: tuple[MeasureChart, ...] = ()
+
+    def chart_of(self, measure_id: str) -> MeasureChart | None:
+        """The measure's trend chart (None when the pack computed none)."""
+        return next((c for c in self.charts if c.measure_id == measure_id), None)
 
     def definitions(self) -> dict[str, Any]:
         """Every rule used, with its version and hash, plus the caller's definitions."""
@@ -196,7 +213,7 @@ class BoardPack:
             "month": str(self.month),
             "definitions": self.definitions(),
             "label_rule": self.rules.label_rule_text(),
-            "measures": [row_json(row) for row in self.rows],
+            "measures": [row_json(row, self.chart_of(row.measure.id)) for row in self.rows],
             "channels": None if self.channels is None else self.channels.as_dict(),
             "narrative": [s.as_dict() for s in self.narrative],
             "briefing": None if self.briefing is None else self.briefing.as_dict(),
@@ -289,6 +306,7 @@ def build_pack(
     channel_first: YearMonth | None = None,
     extra_definitions: Mapping[str, Any] | None = None,
     discontinuities: Mapping[str, tuple[Discontinuity, ...]] | None = None,
+    chart_months: int = CHART_MONTHS,
 ) -> BoardPack:
     """Compute the pack for ``force_id`` and ``month``.
 
@@ -299,14 +317,18 @@ def build_pack(
     measure id -> district -> offence group -> series (templates 13 and 14).
     ``discontinuities`` maps measure id -> its definitional breaks; every column that compares or
     pools months on both sides of one is footnoted (``footnotes``).
+    ``chart_months``: months in each measure's trend chart (``charts``; the control chart's signal
+    at the as-of month puts a measure in the briefing's summary).
     """
     rows: list[DashboardRow] = []
+    charts: list[MeasureChart] = []
     narrative: list[Sentence] = []
     by_measure: dict[str, list[Sentence]] = {}
     for measure in measures:
         measure_series = series.get(measure.id, {})
         row = compute_row(measure, measure_series, month, rules, (msf or {}).get(measure.id))
         rows.append(row)
+        charts.append(measure_chart(measure, measure_series, row.as_of, rules, chart_months))
         own = narrate_measure(measure, measure_series, row, rules)
         districts = (district_series or {}).get(measure.id)
         if districts:
@@ -329,5 +351,6 @@ def build_pack(
         revisions=tuple(revisions),
         extra_definitions=dict(extra_definitions or {}),
         footnotes=tuple(find_footnotes(tuple(rows), discontinuities or {})),
-        briefing=build_briefing(tuple(rows), by_measure, month),
+        briefing=build_briefing(tuple(rows), by_measure, month, {c.measure_id: c for c in charts}),
+        charts=tuple(charts),
     )

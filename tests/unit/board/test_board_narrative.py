@@ -17,6 +17,8 @@ from streams.domain.board.dashboard import MeasureSpec, compute_row
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.pack import build_pack
 from streams.domain.board.rules import BoardRules
+from streams.domain.board.spc import CHART_NAMES
+from streams.domain.board.spc import RULES as RULES_FIRED
 
 pytestmark = pytest.mark.unit
 
@@ -355,6 +357,7 @@ SIM_MEASURES: tuple[MeasureSpec, ...] = (
     MeasureSpec("open", "Open incidents at month end", "level", "neutral", "Response", 0, "incidents"),
     MeasureSpec("queue", "Queue depth at month end", "level", "lower_is_better", "Response"),
     MeasureSpec("empty", "Rural crime", "count", "lower_is_better", "Victims", 1, "crimes"),
+    MeasureSpec("mis", "Missing person reports", "count", "lower_is_better", "Response", 0, "reports"),
 )
 
 
@@ -385,6 +388,24 @@ def simulated_history(seed: int = 17) -> dict[str, dict[YearMonth, Cell | None]]
         out["resp"][month] = Cell(n * mean, n, (n - 1) * sd * sd + n * mean * mean)
         out["open"][month] = Cell.level(round(rng.gauss(120, 6)))
         out["queue"][month] = Cell.level(1 if last == 0 else round(rng.gauss(8, 2)))
+    # Missing person reports: Comparable labels, but six months rising to March 2019 (a control
+    # chart signal, trend of 6, on the as-of month only). No random draws: the others keep theirs.
+    out["mis"] = trend_of_six(SIM_LAST)
+    return out
+
+
+MISSING = MeasureSpec("mis", "Missing person reports", "count", "lower_is_better", "Response", 0, "reports")
+TREND_TAIL = (90.0, 110.0, 100.0, 101.0, 102.0, 104.0, 105.0, 107.0)
+
+
+def trend_of_six(last: YearMonth) -> dict[YearMonth, Cell | None]:
+    """Seven years of counts near 100 ending in ``TREND_TAIL``: six months each higher than the
+    one before, ending on ``last`` (a trend of 6 fires on ``last``), too small to change a label."""
+    months = month_range(last - 83, last)
+    cycle = (100.0, 96.0, 104.0, 98.0, 102.0)
+    out: dict[YearMonth, Cell | None] = {m: Cell(cycle[i % 5]) for i, m in enumerate(months)}
+    for k, value in enumerate(reversed(TREND_TAIL)):
+        out[last - k] = Cell(value)
     return out
 
 
@@ -418,7 +439,15 @@ def test_briefing_summary_worst_news_first_with_footnoted_tests() -> None:
     )
     assert {f.number for f in briefing.footnotes} == {i.footnote for i in briefing.summary}
     for note in briefing.footnotes:
-        assert any(name in note.text for name in nv.TEST_NAMES.values())
+        if note.column == nv.CHART_COLUMN:  # the chart and the rule that fired, as on the chart
+            assert any(name in note.text for name in CHART_NAMES.values())
+            assert any(rule in note.text for rule in RULES_FIRED)
+        else:
+            assert any(name in note.text for name in nv.TEST_NAMES.values())
+    # A control chart signal on the as-of month with Comparable labels: in the summary, after the
+    # labelled bad news, its footnote naming the chart and the rule.
+    assert by_id["mis"].column == nv.CHART_COLUMN and by_id["mis"].tone == "bad"
+    assert [i.measure for i in briefing.summary if i.tone == "bad"][-1] == "mis"
     # Comparable and unremarkable measures are listed, not narrated; no data is said.
     listed = dict(briefing.unremarkable)
     assert listed == {"aband": "999 abandonment rate"}
@@ -551,3 +580,55 @@ def test_catalogue_names_take_the_right_verb() -> None:
     assert nv.was(rate) == "was"
     assert nv.count_noun(1, "crimes") == "1 crime" and nv.count_noun(2, "crimes") == "2 crimes"
     assert nv.singular("community resolutions") == "community resolution"
+
+
+# --- control chart signals in the summary -----------------------------------------------------
+
+
+def test_comparable_measure_with_a_chart_signal_on_its_as_of_month_is_in_the_summary() -> None:
+    pack = build_pack("f", MAR19, [MISSING], {"mis": trend_of_six(MAR19)}, RULES, None, None)
+    row, chart = pack.rows[0], pack.charts[0]
+    assert {c.label for c in row.label_columns().values()} == {"Comparable"}
+    assert chart.spc is not None and chart.spc.fired[-1] == ("trend of 6",)
+    assert pack.briefing is not None
+    (item,) = pack.briefing.summary
+    (note,) = pack.briefing.footnotes
+    assert (item.measure, item.column, item.label, item.tone) == ("mis", nv.CHART_COLUMN, "Higher", "bad")
+    assert item.text == (
+        "Missing person reports were up in March 2019: 107 reports, the 6th month in a row higher "
+        "than the month before (control chart)."
+    )
+    assert note.number == item.footnote == 1
+    assert note.text == (
+        "Missing person reports, control chart: u-chart, 36 months to Mar-19, 3σ limits from Mar-16 "
+        "to Feb-19: trend of 6 (6 months in a row, each higher than the one before)."
+    )
+    assert item.facts["rules"] == ["trend of 6"] and item.facts["chart"] == chart.as_dict()
+    # Narrated in its theme, not listed as unremarkable.
+    assert "mis" not in dict(pack.briefing.unremarkable)
+    # The pack JSON carries the signal: rule names and the month.
+    entry = pack.as_json_dict()["measures"][0]["control_chart"]
+    assert entry["signal"] == {"month": "2019-03", "rules": [{"rule": "trend of 6", "direction": "up"}]}
+    assert entry["chart"] == "u" and entry["months"] == 36 and entry["to"] == "2019-03"
+
+
+def test_a_chart_signal_in_an_earlier_month_only_is_not_in_the_summary() -> None:
+    series = {**trend_of_six(MAR19), APR19: Cell(103.0)}  # the trend stops in April
+    pack = build_pack("f", APR19, [MISSING], {"mis": series}, RULES, None, None)
+    chart = pack.charts[0]
+    assert [(s.month, s.rules) for s in chart.signals()] == [(MAR19, ("trend of 6",))]
+    assert chart.signal is None
+    assert {c.label for c in pack.rows[0].label_columns().values()} == {"Comparable"}
+    assert pack.briefing is not None and pack.briefing.summary == ()
+    assert dict(pack.briefing.unremarkable) == {"mis": "Missing person reports"}
+    assert pack.as_json_dict()["measures"][0]["control_chart"]["signal"] is None
+
+
+def test_labelled_measure_is_summarised_by_its_label_not_twice() -> None:
+    """A measure already in the summary by its label is not added again for its chart signal."""
+    pack = simulated_pack()
+    assert pack.briefing is not None
+    chart = pack.chart_of("da")
+    assert chart is not None and chart.signal is not None
+    items = [i for i in pack.briefing.summary if i.measure == "da"]
+    assert len(items) == 1 and items[0].column != nv.CHART_COLUMN

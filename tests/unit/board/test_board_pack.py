@@ -77,8 +77,28 @@ def test_json_shape_is_exact() -> None:
     }
     assert (out["force"], out["month"]) == ("cambridgeshire", "2019-03")
     for entry in out["measures"]:
-        expected = ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells"]
+        expected = ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells", "control_chart"]
         assert list(entry) == expected
+        chart = entry["control_chart"]
+        if chart is not None:
+            assert list(chart) == [
+                "chart",
+                "name",
+                "months",
+                "from",
+                "to",
+                "baseline",
+                "sigma_z",
+                "centre",
+                "lower",
+                "upper",
+                "signal",
+                "signals",
+            ]
+            assert chart["to"] == entry["as_of"] and chart["months"] == 36
+            for signal in chart["signals"]:
+                assert set(signal) == {"month", "rules"}
+                assert all(set(r) == {"rule", "direction"} for r in signal["rules"])
         for column in LABELS:
             assert set(entry[column]) == {"label", "test", "p_value"}
         for column in set(COLUMNS) - set(LABELS):
