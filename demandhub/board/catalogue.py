@@ -30,6 +30,9 @@ observation per month, so the level tests apply (Welch's t on the monthly values
 against a prediction interval of the reference months); never the Poisson test of a count."""
 PER_PERSON: tuple[str, ...] = ("days_per_person",)
 """Quantities imported as ``numerator`` over ``n`` (the month's value is their ratio)."""
+QUANTITY_DECIMALS: dict[str, int] = {"days_per_person": 2}
+"""Decimal places a level measure's figures print with, by quantity (others: whole numbers). Days
+lost per person are usually under a few days a month, so 0.84 must not print as 1."""
 THEMES: tuple[str, ...] = ("Victims", "Offenders", "Communities", "Transformation")
 Source = Literal["events", "imported"]
 
@@ -142,6 +145,9 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
             theme=entry["theme"],
             as_of_lag_months=int(entry.get("as_of_lag_months", 0)),
             noun=entry.get("noun"),
+            decimals=QUANTITY_DECIMALS.get(str(entry.get("quantity")), 0)
+            if entry.get("unit") == "level"
+            else 0,
         )
     except (KeyError, ValueError) as exc:
         raise CatalogueError(f"measure {mid}: {exc}") from exc

@@ -51,6 +51,11 @@ MSF_TONE_OF: dict[str, str] = {"Above MSF average": "Higher", "Below MSF average
 """An MSF label's direction, for its colour (:func:`label_tone`)."""
 
 
+def decimals(entry: Mapping[str, Any]) -> int:
+    """The measure's decimal places for counts and levels (0 in packs written before it was kept)."""
+    return int(entry.get("decimals") or 0)
+
+
 def msf_cell(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     """The MSF figure's detail (basis, peer period, comparison), or {} when there is none."""
     return (entry.get("cells") or {}).get("msf") or {}
@@ -65,7 +70,7 @@ def msf_label(entry: Mapping[str, Any]) -> str | None:
 def _msf_number(value: float, entry: Mapping[str, Any]) -> str:
     if msf_cell(entry).get("basis") == "rate per 1,000 population":
         return f"{value:,.1f}"
-    return fmt_value(value, entry["unit"])
+    return fmt_value(value, entry["unit"], decimals(entry))
 
 
 def msf_text(entry: Mapping[str, Any]) -> str:
@@ -91,7 +96,7 @@ def cell_text(entry: Mapping[str, Any], column: str) -> str:
         return str(raw["label"])
     if column == "msf":
         return msf_text(entry)
-    return fmt_value(raw, entry["unit"])
+    return fmt_value(raw, entry["unit"], decimals(entry))
 
 
 def themes(data: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:

@@ -34,6 +34,7 @@ from demandhub.board.layout import (
     COLUMN_TITLES,
     MSF_TONE_OF,
     TONE_RGB,
+    decimals,
     definitions_lines,
     label_tone,
     msf_cell,
@@ -79,7 +80,10 @@ PERIOD_HEADERS: dict[str, str] = {
 }
 
 
-def number_format(unit: str) -> str:
+def number_format(unit: str, decimals: int = 0) -> str:
+    """The Excel number format of a unit; a count or level with ``decimals`` shows that many."""
+    if decimals and unit in ("count", "level"):
+        return "#,##0." + "0" * decimals
     return NUMBER_FORMATS.get(unit, DEFAULT_NUMBER_FORMAT)
 
 
@@ -166,7 +170,7 @@ def _write_figure(ws: Worksheet, row: int, col: int, entry: Mapping[str, Any], c
         return
     cell.value = float(raw)
     rated = column == "msf" and msf_cell(entry).get("basis") == "rate per 1,000 population"
-    cell.number_format = '0.0" per 1,000"' if rated else number_format(entry["unit"])
+    cell.number_format = '0.0" per 1,000"' if rated else number_format(entry["unit"], decimals(entry))
 
 
 def _dashboard(ws: Worksheet, report: BoardReport) -> None:
@@ -306,6 +310,7 @@ def _revisions(ws: Worksheet, data: Mapping[str, Any]) -> None:
         ever = data.get("ever_published", True)
         ws["A4"] = "No published figure has changed." if ever else "Nothing published yet."
     units = {m["id"]: m["unit"] for m in data["measures"]}
+    places = {m["id"]: decimals(m) for m in data["measures"]}
     names = {m["id"]: m["name"] for m in data["measures"]}
     for r, rev in enumerate(data["revisions"], start=4):
         ws.cell(row=r, column=1, value=names.get(rev["measure"], rev["measure"]))
@@ -320,7 +325,10 @@ def _revisions(ws: Worksheet, data: Mapping[str, Any]) -> None:
             elif isinstance(value, Mapping):
                 cell.value = str(value.get("label", ""))
             elif isinstance(value, int | float):
-                cell.value, cell.number_format = float(value), number_format(unit)
+                cell.value, cell.number_format = (
+                    float(value),
+                    number_format(unit, places.get(rev["measure"], 0)),
+                )
             else:
                 cell.value = str(value)
         ws.cell(row=r, column=6, value=rev["note"]).alignment = Alignment(wrap_text=True, vertical="top")
@@ -349,9 +357,12 @@ CHART_SERIES = ("Month", "Centre", "Upper limit", "Lower limit", "Signal")
 CHART_COLOURS = ("1F4E79", "595959", "C00000", "C00000", "C00000")
 
 
-def _chart_data(ws: Worksheet, trends: Sequence[TrendChart]) -> dict[str, tuple[int, int, int]]:
+def _chart_data(
+    ws: Worksheet, trends: Sequence[TrendChart], places: Mapping[str, int] | None = None
+) -> dict[str, tuple[int, int, int]]:
     """One block per measure with data: a header row and a row per month from its first month with
-    data. Returns measure id -> (header row, first row, last row)."""
+    data (``places``: measure id -> its decimals). Returns measure id -> (header row, first row,
+    last row)."""
     ws["A1"] = "Chart data: the series behind the Charts sheet"
     ws["A1"].font = TITLE
     _header(ws, 3, ("Measure", "Month", *CHART_SERIES, "Rules"))
@@ -366,7 +377,7 @@ def _chart_data(ws: Worksheet, trends: Sequence[TrendChart]) -> dict[str, tuple[
         for c, name in enumerate(CHART_SERIES, start=3):
             ws.cell(row=r, column=c, value=name).font = BOLD
         r += 1
-        fmt = number_format(chart.unit)
+        fmt = number_format(chart.unit, (places or {}).get(chart.measure_id, 0))
         for i in range(k, len(chart.months)):
             m = chart.months[i]
             ws.cell(row=r, column=1, value=chart.name)
@@ -443,7 +454,8 @@ def _charts(ws: Worksheet, data_ws: Worksheet, report: BoardReport) -> None:
         "Laney's p′/u′ when over-dispersed. Circled months signal: beyond limits, run of 8, trend of 6."
     )
     ws["A2"].font = Font(italic=True, size=9, color="595959")
-    blocks = _chart_data(data_ws, report.trends)
+    places = {m["id"]: decimals(m) for m in report.data["measures"]}
+    blocks = _chart_data(data_ws, report.trends, places)
     rows_per_chart = 15
     for n, chart in enumerate(report.trends):
         row = 4 + (n // 2) * rows_per_chart

@@ -180,6 +180,7 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
         "id",
         "name",
         "unit",
+        "decimals",
         "polarity",
         "as_of",
         *COLUMNS,

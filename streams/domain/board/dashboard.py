@@ -62,7 +62,8 @@ COLUMNS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class MeasureSpec:
     """A dashboard measure. ``noun`` (plural, e.g. "crimes") is used by the narrative for counts
-    and levels."""
+    and levels. ``decimals`` is how many decimal places a count's or level's figures print with
+    (0: whole numbers; days lost per person take 2); percentages and minutes keep their formats."""
 
     id: str
     name: str
@@ -71,6 +72,7 @@ class MeasureSpec:
     theme: str
     as_of_lag_months: int = 0
     noun: str | None = None
+    decimals: int = 0
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -79,6 +81,10 @@ class MeasureSpec:
             raise ValueError(f"unknown polarity {self.polarity!r}")
         if self.as_of_lag_months < 0:
             raise ValueError("as_of_lag_months must be >= 0")
+        if not 0 <= self.decimals <= 4:
+            raise ValueError("decimals must be between 0 and 4")
+        if self.decimals and self.unit not in ("count", "level"):
+            raise ValueError("decimals apply to count and level measures only")
 
     def as_of(self, month: YearMonth) -> YearMonth:
         """The measure's own as-of month in the pack for ``month``."""
@@ -276,13 +282,18 @@ def control_limits(
 
 
 def _floor(
-    comparison: Comparison, a: float | None, b: float | None, unit: Unit, rules: BoardRules
+    comparison: Comparison,
+    a: float | None,
+    b: float | None,
+    unit: Unit,
+    rules: BoardRules,
+    decimals: int = 0,
 ) -> Comparison:
     """With ``min_effect = "printed"``, Higher / Lower becomes Comparable when the two compared
-    values print the same."""
+    values print the same (to the measure's ``decimals``)."""
     if rules.min_effect != "printed" or comparison.label not in ("Higher", "Lower"):
         return comparison
-    if a is None or b is None or fmt_value(a, unit) != fmt_value(b, unit):
+    if a is None or b is None or fmt_value(a, unit, decimals) != fmt_value(b, unit, decimals):
         return comparison
     return Comparison(
         "Comparable",
@@ -293,12 +304,14 @@ def _floor(
     )
 
 
-def _stat_label(unit: Unit, subject: PeriodValue, reference: PeriodValue, rules: BoardRules) -> LabelColumn:
+def _stat_label(
+    unit: Unit, subject: PeriodValue, reference: PeriodValue, rules: BoardRules, decimals: int = 0
+) -> LabelColumn:
     comparison = compare_cells(
         unit, subject.cell, subject.exposure, reference.cell, reference.exposure, rules
     )
     a, b = mean_month(subject, unit), mean_month(reference, unit)
-    return LabelColumn(_floor(comparison, a, b, unit, rules), subject, reference, a, b)
+    return LabelColumn(_floor(comparison, a, b, unit, rules, decimals), subject, reference, a, b)
 
 
 def _spc_label(
@@ -307,6 +320,7 @@ def _spc_label(
     subject: PeriodValue,
     reference_period: PeriodValue,
     rules: BoardRules,
+    decimals: int = 0,
 ) -> LabelColumn:
     # The control limits come from the label's own reference window (v1y: the baseline months,
     # v3y: its window), so the two labels judge the month against different histories.
@@ -315,7 +329,7 @@ def _spc_label(
     comparison = spc_test(subject.value, history, rules)
     reference = PeriodValue(window, None, None, tuple(m for m in window if series.get(m) is None))
     centre = sum(history) / len(history) if history else None
-    comparison = _floor(comparison, subject.value, centre, unit, rules)
+    comparison = _floor(comparison, subject.value, centre, unit, rules, decimals)
     return LabelColumn(comparison, subject, reference, subject.value, centre)
 
 
@@ -325,10 +339,11 @@ def _single_month_label(
     subject: PeriodValue,
     reference: PeriodValue,
     rules: BoardRules,
+    decimals: int = 0,
 ) -> LabelColumn:
     if rules.label_method == "spc":
-        return _spc_label(series, unit, subject, reference, rules)
-    return _stat_label(unit, subject, reference, rules)
+        return _spc_label(series, unit, subject, reference, rules, decimals)
+    return _stat_label(unit, subject, reference, rules, decimals)
 
 
 def compute_row(
@@ -343,7 +358,7 @@ def compute_row(
     ``series`` maps months to cells; an absent or None month is null. Pure: no I/O.
     """
     as_of = measure.as_of(month)
-    unit = measure.unit
+    unit, dp = measure.unit, measure.decimals
 
     def pv(months: tuple[YearMonth, ...]) -> PeriodValue:
         return period_value(series, months, unit, rules)
@@ -358,13 +373,13 @@ def compute_row(
         minus_1y=pv((as_of - 12,)),
         minus_2y=pv((as_of - 24,)),
         minus_3y=pv((as_of - 36,)),
-        v1y=_single_month_label(series, unit, current, baseline, rules),
-        v3y=_single_month_label(series, unit, current, pv(v3y_months(as_of, rules)), rules),
+        v1y=_single_month_label(series, unit, current, baseline, rules, dp),
+        v3y=_single_month_label(series, unit, current, pv(v3y_months(as_of, rules)), rules, dp),
         fytd=pv(fytd),
         fytd_minus_1y=pv(tuple(m - 12 for m in fytd)),
         rolling_12=rolling,
         baseline=baseline,
-        perf_v_benchmark=_stat_label(unit, rolling, baseline, rules),
+        perf_v_benchmark=_stat_label(unit, rolling, baseline, rules, dp),
         msf=msf,
     )
 

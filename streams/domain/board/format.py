@@ -1,7 +1,8 @@
 """Board formatting: how figures and periods are printed.
 
 Percentages to 1 dp, counts with thousands separators (whole numbers unless asked), minutes as
-whole integers, levels (a month's level or a period's mean level) like counts, "n/a" for null
+whole integers, levels (a month's level or a period's mean level) like counts, to the measure's
+``decimals`` (0 unless the catalogue says otherwise: days lost per person print to 2), "n/a" for null
 (never 0). Rounding is half away from zero on the shortest decimal
 form of the number, so 72.45 prints as 72.5 (not banker's rounding, not binary artefacts).
 """
@@ -44,10 +45,11 @@ def fmt_minutes(value: float | None) -> str:
     return f"{round_half_up(value, 0):,.0f}"
 
 
-def fmt_value(value: float | None, unit: Unit) -> str:
-    """Format a measure value by its unit."""
+def fmt_value(value: float | None, unit: Unit, decimals: int = 0) -> str:
+    """Format a measure value by its unit; ``decimals`` is the measure's decimal places for counts
+    and levels (percentages and minutes keep their own formats)."""
     if unit in ("count", "level"):
-        return fmt_count(value)
+        return fmt_count(value, decimals)
     if unit == "percent":
         return fmt_percent(value)
     if unit == "minutes":

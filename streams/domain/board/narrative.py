@@ -125,8 +125,8 @@ def _value(series: SeriesMap, month: YearMonth, unit: Unit) -> float | None:
     return None if cell is None else cell.value(unit)
 
 
-def _value_text(value: float | None, unit: Unit) -> str:
-    text = fmt_value(value, unit)
+def _value_text(value: float | None, unit: Unit, decimals: int = 0) -> str:
+    text = fmt_value(value, unit, decimals)
     return f"{text} minutes" if unit == "minutes" and value is not None else text
 
 
@@ -315,7 +315,7 @@ def t5_single_month_high_since(
     facts = {**_base_facts(measure, month), "value": now, "since": str(since)}
     facts["since_value"] = values[since]
     text = (
-        f"{measure.name} in {month.long()} {was(measure)} {_value_text(now, measure.unit)}, the {word} for a "
+        f"{measure.name} in {month.long()} {was(measure)} {_value_text(now, measure.unit, measure.decimals)}, the {word} for a "
         f"single month since {since.long()}."
     )
     return Sentence(text, "5", facts)
@@ -340,7 +340,7 @@ def t6_vs_same_month_last_year(
     comparison = compare_cells(measure.unit, row.current.cell, 1, row.minus_1y.cell, 1, rules)
     text = (
         f"{measure.name} {'increased' if up else 'decreased'} compared to "
-        f"{(row.as_of - 12).long()} with {fmt_count(diff)} {more}{noun}"
+        f"{(row.as_of - 12).long()} with {fmt_count(diff, measure.decimals)} {more}{noun}"
         f"{_qualifier(comparison.label)}."
     )
     facts = {**_base_facts(measure, row.as_of), "value": now, "value_1y": before, "diff": diff}
@@ -433,9 +433,9 @@ def t10_comparable_previous_year(
     if measure.unit == "percent" and now.cell.den is not None:
         value_text = t18_pct_n(now.value, now.cell.den).text
     elif measure.unit == "level" and now.value is not None:
-        value_text = f"an average of {_avg_text(now.value, measure.unit)}"
+        value_text = f"an average of {_avg_text(now.value, measure.unit, measure.decimals)}"
     else:
-        value_text = _value_text(now.value, measure.unit)
+        value_text = _value_text(now.value, measure.unit, measure.decimals)
     facts = {**_base_facts(measure, month), "rolling_12": now.cells_dict()}
     facts.update(previous_12=before.cells_dict(), **comparison.as_dict())
     has = "have" if is_plural(measure) else "has"
@@ -482,7 +482,10 @@ def t12_vs_average(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
     now, avg = row.current.value, row.v1y.reference_value
     if now is None or avg is None:
         return None
-    shown_now, shown_avg = _value_text(now, measure.unit), _avg_text(avg, measure.unit)
+    shown_now, shown_avg = (
+        _value_text(now, measure.unit, measure.decimals),
+        _avg_text(avg, measure.unit, measure.decimals),
+    )
     if shown_now == shown_avg:
         return None
     word = "above" if now > avg else "below"
@@ -495,10 +498,12 @@ def t12_vs_average(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
     return Sentence(text, "12", facts)
 
 
-def _avg_text(value: float, unit: Unit) -> str:
-    if unit in ("count", "level") and value != round(value):
+def _avg_text(value: float, unit: Unit, decimals: int = 0) -> str:
+    """A mean month: a count's or level's to one decimal more than a whole number when it is not
+    whole (to the measure's ``decimals`` when it has them)."""
+    if unit in ("count", "level") and decimals == 0 and value != round(value):
         return fmt_count(value, 1)
-    return _value_text(value, unit)
+    return _value_text(value, unit, decimals)
 
 
 def t17_stable(measure: MeasureSpec, row: DashboardRow) -> Sentence | None:
@@ -685,11 +690,11 @@ def _figure(value: float | None, measure: MeasureSpec) -> str:
     if value is None:
         return "n/a"
     if measure.unit in ("count", "level"):
-        text = _avg_text(value, measure.unit)
+        text = _avg_text(value, measure.unit, measure.decimals)
         if measure.noun:
             return f"{text} {singular(measure.noun) if text == '1' else measure.noun}"
         return text
-    return _value_text(value, measure.unit)
+    return _value_text(value, measure.unit, measure.decimals)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 (:meth:`BoardPack.as_json_dict`) is the contract every renderer reads::
 
     {"force", "month", "definitions", "label_rule",
-     "measures": [{"id", "name", "unit", "polarity", "as_of", <12 columns>, "headers", "cells",
+     "measures": [{"id", "name", "unit", "decimals", "polarity", "as_of", <12 columns>, "headers", "cells",
                    "control_chart"}],
      "channels", "narrative": [{"text", "template", "facts"}],
      "briefing": {"month", "summary": [{"measure", "name", "theme", "column", "label", "tone",
@@ -160,6 +160,7 @@ def row_json(row: DashboardRow, chart: MeasureChart | None = None) -> dict[str, 
         "id": measure.id,
         "name": measure.name,
         "unit": measure.unit,
+        "decimals": measure.decimals,
         "polarity": measure.polarity,
         "as_of": str(row.as_of),
     }
@@ -226,23 +227,23 @@ def _published_label(old: Any) -> Any:
     return old.get("label") if isinstance(old, Mapping) else old
 
 
-def _revision_note(old: Any, new: Any, column: str, unit: Unit) -> str:
+def _revision_note(old: Any, new: Any, column: str, unit: Unit, decimals: int = 0) -> str:
     if column in LABEL_COLUMNS:
         return f"label changed from {old} to {new} after figures were restated"
     if old is None:
-        return f"previously n/a, now {fmt_value(new, unit)}: data arrived after publication"
+        return f"previously n/a, now {fmt_value(new, unit, decimals)}: data arrived after publication"
     if new is None:
-        return f"previously {fmt_value(old, unit)}, now n/a: the period is no longer complete"
+        return f"previously {fmt_value(old, unit, decimals)}, now n/a: the period is no longer complete"
     return (
-        f"restated from {fmt_value(old, unit)} to {fmt_value(new, unit)}: late or amended "
+        f"restated from {fmt_value(old, unit, decimals)} to {fmt_value(new, unit, decimals)}: late or amended "
         "records since publication"
     )
 
 
-def _differs(old: Any, new: Any, column: str, unit: Unit) -> bool:
+def _differs(old: Any, new: Any, column: str, unit: Unit, decimals: int = 0) -> bool:
     if column in LABEL_COLUMNS:
         return old != new
-    return fmt_value(old, unit) != fmt_value(new, unit)
+    return fmt_value(old, unit, decimals) != fmt_value(new, unit, decimals)
 
 
 def find_revisions(
@@ -276,8 +277,8 @@ def _row_revisions(measure: MeasureSpec, row: DashboardRow, columns: Mapping[str
         old, new = columns[column], column_json(row, column)
         if column in LABEL_COLUMNS:
             old, new = _published_label(old), new["label"]
-        if _differs(old, new, column, measure.unit):
-            note = _revision_note(old, new, column, measure.unit)
+        if _differs(old, new, column, measure.unit, measure.decimals):
+            note = _revision_note(old, new, column, measure.unit, measure.decimals)
             out.append(Revision(measure.id, row.as_of, column, old, new, note))
     return out
 

@@ -77,7 +77,18 @@ def test_json_shape_is_exact() -> None:
     }
     assert (out["force"], out["month"]) == ("cambridgeshire", "2019-03")
     for entry in out["measures"]:
-        expected = ["id", "name", "unit", "polarity", "as_of", *COLUMNS, "headers", "cells", "control_chart"]
+        expected = [
+            "id",
+            "name",
+            "unit",
+            "decimals",
+            "polarity",
+            "as_of",
+            *COLUMNS,
+            "headers",
+            "cells",
+            "control_chart",
+        ]
         assert list(entry) == expected
         chart = entry["control_chart"]
         if chart is not None:
