@@ -372,8 +372,12 @@ def test_every_open_immediate_incident_is_visible_at_1080p(
         )
         shown = browser.script(visible)
         assert any(s.startswith("PRI-") for s in shown)  # the rest pages through the room left
-        note = browser.text("#incidents-more")
-        assert "all 6 IMMEDIATE shown" in note and "page 1/" in note
+        browser.wait_for(  # the note is written after the rows are laid out
+            "the paging note",
+            lambda: (
+                "all 6 IMMEDIATE shown" in (note := browser.text("#incidents-more")) and "page 1/" in note
+            ),
+        )
         browser.wait_for("the next page", lambda: "page 2/" in browser.text("#incidents-more"), timeout=30)
         assert immediate <= set(browser.script(visible))  # still pinned
         browser.screenshot(ARTIFACTS / "live-page-many-incidents.png")
