@@ -3,7 +3,9 @@
 :func:`load_catalogue` reads and validates the catalogue: every id unique, every event-derived
 measure names a domain module (``contacts``, ``incidents``, ``crimes``) and the event entities whose
 watermark decides completeness, every imported measure names its import sources, and every dotted
-definition name resolves to a setting of :class:`~schemas.definitions.Definitions`. A
+definition name resolves to a setting of :class:`~schemas.definitions.Definitions`, and each
+measure's ``definition`` (the measure in words) renders under the default definitions: a
+``{placeholder}`` naming no setting fails the load (:func:`render_definition`). A
 :class:`CatalogueMeasure` carries the pure :class:`~streams.domain.board.dashboard.MeasureSpec` used
 by the board maths plus the catalogue's own fields.
 """
@@ -11,7 +13,9 @@ by the board maths plus the catalogue's own fields.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -54,10 +58,24 @@ class CatalogueMeasure:
     settling: str | None = None
     import_sources: tuple[str, ...] = ()
     quantity: str | None = None
+    definition: str = ""
+    """The measure in words, with ``{setting}`` placeholders (:func:`render_definition`); every
+    measure of the packaged catalogue has one (a catalogue written for a test may leave it out)."""
 
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def definition_text(self, settings: Mapping[str, Any]) -> str:
+        """The definition filled from ``settings`` (the definitions applied, as plain data:
+        ``Definitions.as_dict()`` or the pack JSON's ``definitions.metrics.settings``)."""
+        if not self.definition:
+            return "no definition in words in the catalogue (see the settings)"
+        return render_definition(self.definition, settings)
+
+    def definition_words(self, settings: Mapping[str, Any]) -> str:
+        """``"<name>: <definition>"`` (:meth:`definition_text`)."""
+        return f"{self.spec.name}: {self.definition_text(settings)}"
 
     def definition_values(self, definitions: Definitions) -> dict[str, Any]:
         """The current value of every definition setting this measure depends on."""
@@ -123,6 +141,124 @@ def resolve_setting(data: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+def _choice(table: dict[Any, str]) -> Callable[[Any], str]:
+    def words(value: Any) -> str:
+        if value not in table:
+            raise KeyError(f"no words for {value!r}")
+        return table[value]
+
+    return words
+
+
+def _and_list(value: Any) -> str:
+    items = [str(v) for v in value]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+WORDS: dict[str, Callable[[Any], str]] = {
+    "calls.abandon_convention": _choice(
+        {
+            "answered_basis": "as a share of calls answered; abandoned calls are not counted",
+            "ignore": "as a share of calls answered or abandoned, leaving out calls abandoned "
+            "within the threshold; a call abandoned after it counts as missed",
+            "count_as_met": "as a share of calls answered or abandoned; a call abandoned within "
+            "the threshold counts as met, one abandoned after it as missed",
+            "count_as_missed": "as a share of calls answered or abandoned; every abandoned call "
+            "counts as missed",
+            "offered_basis": "as a share of calls answered or abandoned, leaving out short abandons",
+        }
+    ),
+    "calls.clock_start_999": _choice(
+        {
+            "offered": "the offer (the call reaching the force)",
+            "bt_connect": "BT's connect time where supplied (the caller's view)",
+            "queued": "the call joining the queue",
+        }
+    ),
+    "calls.dedupe_short_abandons_from_volumes": _choice(
+        {
+            True: "contacts never answered whose final abandon was short are left out",
+            False: "short abandons are counted",
+        }
+    ),
+    "calls.ivr_short_abandon_seconds": lambda v: (
+        "every IVR hang-up counts, however short"
+        if v is None
+        else f"IVR hang-ups within {v} s are short abandons too and are left out"
+    ),
+    "incidents.response_clock": _choice(
+        {
+            "created": "the incident's creation",
+            "graded_at_arrival_grade": "the time the incident took the grade it held at first arrival",
+            "contact_offered": "the linked contact being offered",
+        }
+    ),
+    "incidents.exclude_self_initiated": _choice(
+        {True: "self-initiated incidents are left out", False: "self-initiated incidents are included"}
+    ),
+    "incidents.mental_health_basis": _choice(
+        {
+            "at_extract": "the qualifier present when the figures are read",
+            "ever": "the qualifier ever added, even if removed later",
+        }
+    ),
+    "incidents.asb_basis": _choice(
+        {
+            "known_at_settle": "by the category known when the figures are read (the final category "
+            "of a closed incident, the opening category of one still open)",
+            "final_category": "closed incidents whose final category is in the ASB chapter only",
+            "qualifier_ever": "incidents ever given the ASB qualifier",
+        }
+    ),
+    "incidents.grade_basis": _choice({"first": "first grade", "final": "final grade"}),
+    "crimes.period_basis": _choice(
+        {"recorded": "the month the crime was recorded", "occurred": "the month the crime occurred"}
+    ),
+    "crimes.outcome_rate_basis": _choice(
+        {
+            "period": "outcomes assigned in the month as a share of crimes recorded in the month",
+            "cohort": "the share of the month's recorded crimes given such an outcome by the time "
+            "the figures are read",
+        }
+    ),
+    "crimes.prosecution_possible_types": _and_list,
+}
+"""Plain words for a setting's value, used by ``{setting:words}`` placeholders."""
+
+_PLACEHOLDER = re.compile(r"\{([^{}:]+)(?::([a-z]+))?\}")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return _and_list(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def render_definition(template: str, settings: Mapping[str, Any]) -> str:
+    """``template`` with each ``{dotted.setting}`` replaced by that setting's value in ``settings``
+    and each ``{dotted.setting:words}`` by the setting's value in plain words (:data:`WORDS`).
+    KeyError when a placeholder names no setting, or a value has no words; ValueError when a
+    brace is left unfilled."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, form = match.group(1), match.group(2)
+        value = resolve_setting(dict(settings), name)
+        if form is None:
+            return _plain(value)
+        if form != "words" or name not in WORDS:
+            raise KeyError(f"{name}:{form}")
+        return WORDS[name](value)
+
+    out = _PLACEHOLDER.sub(fill, template)
+    if "{" in out or "}" in out:
+        raise ValueError(f"unfilled placeholder in {template!r}")
+    return out
+
+
 def default_path() -> Path:
     return Path(str(resources.files("demandhub.board") / "measures.toml"))
 
@@ -163,6 +299,7 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
         settling=entry.get("settling"),
         import_sources=_str_tuple(entry, "import_sources"),
         quantity=entry.get("quantity"),
+        definition=str(entry.get("definition", "")),
     )
     _check(measure, known)
     return measure
@@ -190,6 +327,10 @@ def _check(m: CatalogueMeasure, known: dict[str, Any]) -> None:
             resolve_setting(known, name)
         except KeyError:
             raise CatalogueError(f"{m.id}: unknown definition setting {name!r}") from None
+    try:
+        render_definition(m.definition, known)
+    except (KeyError, ValueError) as exc:
+        raise CatalogueError(f"{m.id}: definition does not render: {exc}") from None
 
 
 def parse_catalogue(text: str) -> Catalogue:

@@ -135,6 +135,7 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         header, rows = channel_rows(table)
         channels = {"caption": table["caption"], "header": header, "rows": rows}
     chart_months = len(report.trends[0].months) if report.trends else 36
+    metrics = data["definitions"]["metrics"]
     return {
         "title": f"Business Coordination Board pack: {report.display_name}, {month.long()}",
         "force_name": report.display_name,
@@ -156,6 +157,10 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         "revisions": _revisions(data),
         "label_rule": data["label_rule"],
         "config_hash": data["definitions"]["config_hash"],
+        "definitions_id": metrics["definition_id"],
+        "definitions_version": metrics["version"],
+        "definitions_hash": metrics["config_hash"],
+        "definitions_in_words": data.get("definitions_in_words", []),
         "definitions": definitions_lines(data),
     }
 

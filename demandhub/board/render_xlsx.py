@@ -339,15 +339,29 @@ def _revisions(ws: Worksheet, data: Mapping[str, Any]) -> None:
 
 
 def _definitions(ws: Worksheet, data: Mapping[str, Any]) -> None:
+    """Each measure in words first, then every setting (the machine-readable form)."""
+    metrics = data["definitions"]["metrics"]
+    wrap = Alignment(wrap_text=True, vertical="top")
     ws["A1"] = "Definitions"
     ws["A1"].font = TITLE
-    ws["A2"] = f"Configuration hash {data['definitions']['config_hash']}"
-    _header(ws, 3, ("Setting", "Value"))
-    ws.cell(row=4, column=1, value="Label rule").font = BOLD
-    ws.cell(row=4, column=2, value=data["label_rule"]).alignment = Alignment(wrap_text=True, vertical="top")
-    for r, (name, value) in enumerate(definitions_lines(data), start=5):
+    ws["A2"] = (
+        f"Definitions {metrics['definition_id']} version {metrics['version']} (hash "
+        f"{metrics['config_hash']}); configuration hash {data['definitions']['config_hash']}"
+    )
+    _header(ws, 3, ("Measure", "Definition"))
+    row = 4
+    for entry in data.get("definitions_in_words", []):
+        ws.cell(row=row, column=1, value=entry["name"]).alignment = wrap
+        ws.cell(row=row, column=2, value=entry["definition"]).alignment = wrap
+        row += 1
+    row += 1
+    ws.cell(row=row, column=1, value="Settings (machine-readable)").font = BOLD
+    _header(ws, row + 1, ("Setting", "Value"))
+    ws.cell(row=row + 2, column=1, value="Label rule").font = BOLD
+    ws.cell(row=row + 2, column=2, value=data["label_rule"]).alignment = wrap
+    for r, (name, value) in enumerate(definitions_lines(data), start=row + 3):
         ws.cell(row=r, column=1, value=name)
-        ws.cell(row=r, column=2, value=value).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=r, column=2, value=value).alignment = wrap
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 100
     _print_setup(ws, "3:3", 2, "A4")

@@ -6,7 +6,9 @@ The JSON is the pure pack's :meth:`~streams.domain.board.pack.BoardPack.as_json_
 holds every setting used, each with its version: ``board_rules`` (labels, periods, narrative),
 ``metrics`` (the event definitions: id, version, hash, the settings each measure depends on and the
 full set), ``pack`` (completeness and history settings), ``catalogue`` and ``msf`` (peer groups), and
-``config_hash`` over all of them. ``msf`` lists the peers behind each MSF figure and
+``config_hash`` over all of them. ``definitions_in_words`` follows: one entry per measure in
+dashboard order (``measure``, ``name``, ``definition``), each the catalogue's ``definition`` filled from
+the ``metrics`` settings that block records (:func:`definitions_in_words`). ``msf`` lists the peers behind each MSF figure and
 ``publication`` names the published version (null until published). Same warehouse, settings and
 ``extract_time`` give the same bytes.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +145,16 @@ def extra_definitions(config: BoardConfig) -> dict[str, Any]:
     }
 
 
+def definitions_in_words(catalogue: Catalogue, settings: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each measure's definition in words, in dashboard order, filled from ``settings`` (the
+    definitions applied to the pack, as plain data). KeyError when a placeholder names no setting."""
+    by_id = catalogue.by_id()
+    return [
+        {"measure": spec.id, "name": spec.name, "definition": by_id[spec.id].definition_text(settings)}
+        for spec in catalogue.specs()
+    ]
+
+
 def _trends(pack: BoardPack, chart_months: int) -> tuple[TrendChart, ...]:
     """The pack's own trend charts (one control chart per measure, computed once by the pack:
     the chart drawn and the briefing's summary read the same object). ValueError when the pack
@@ -239,7 +252,14 @@ def report_from(
     pack: BoardPack, source: BoardSource, config: BoardConfig, extract_time: datetime
 ) -> BoardReport:
     """The report of a computed pack and the source it was computed from."""
-    return BoardReport(assemble_json(pack, source, extract_time), _trends(pack, config.pack.chart_months))
+    data = assemble_json(pack, source, extract_time)
+    words = definitions_in_words(config.catalogue, data["definitions"]["metrics"]["settings"])
+    ordered: dict[str, Any] = {}
+    for key, value in data.items():
+        ordered[key] = value
+        if key == "definitions":
+            ordered["definitions_in_words"] = words
+    return BoardReport(ordered, _trends(pack, config.pack.chart_months))
 
 
 def config_hash_of(report: BoardReport) -> str:

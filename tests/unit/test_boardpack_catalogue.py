@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
-from demandhub.board.catalogue import CatalogueError, load_catalogue, parse_catalogue, resolve_setting
+from demandhub.board.catalogue import (
+    WORDS,
+    CatalogueError,
+    load_catalogue,
+    parse_catalogue,
+    render_definition,
+    resolve_setting,
+)
 from demandhub.board.config import PackSettings
 from demandhub.queries import contacts, crimes, incidents
-from schemas.definitions import Definitions
+from schemas.definitions import (
+    CallDefinitions,
+    CrimeDefinitions,
+    Definitions,
+    IncidentDefinitions,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -163,3 +177,96 @@ def test_unknown_definition_setting_and_duplicate_ids_are_refused() -> None:
     events = MINIMAL.replace('source = "imported"', 'source = "events"\nmodule = "contacts"')
     with pytest.raises(CatalogueError, match="entities"):
         parse_catalogue(events)
+
+
+ALTERNATIVE = Definitions(
+    version="2.0.0",
+    calls=CallDefinitions(
+        service_threshold_seconds={"999": 15, "101-primary": 45, "101-secondary": 45, "webchat": 60},
+        short_abandon_seconds={"999": 3, "101-primary": 4, "101-secondary": 4, "webchat": 6},
+        abandon_convention="ignore",
+        clock_start_999="bt_connect",
+        ivr_short_abandon_seconds=None,
+        dedupe_short_abandons_from_volumes=True,
+    ),
+    incidents=IncidentDefinitions(
+        target_minutes={
+            "IMMEDIATE_urban": 12,
+            "IMMEDIATE_rural": 25,
+            "PRIORITY_urban": 50,
+            "PRIORITY_rural": 70,
+        },
+        response_clock="contact_offered",
+        exclude_self_initiated=False,
+        grade_basis="final",
+        mental_health_basis="ever",
+        asb_basis="qualifier_ever",
+    ),
+    crimes=CrimeDefinitions(
+        period_basis="occurred",
+        ncrs_hours=48,
+        prosecution_possible_types=(1, 2, 3),
+        outcome_rate_basis="cohort",
+        qa_snapshot_time="18:00",
+    ),
+)
+
+
+def test_every_measure_has_a_definition_in_words_that_fills_under_default_and_other_settings() -> None:
+    catalogue = load_catalogue()
+    for defs in (Definitions(), ALTERNATIVE):
+        for m in catalogue.measures:
+            assert m.definition, m.id
+            words = m.definition_words(defs.as_dict())
+            assert words.startswith(f"{m.spec.name}: ") and "{" not in words and "}" not in words, m.id
+            if m.source == "imported":
+                assert "imported from" in words and "as of the month in the import file" in words, m.id
+    by_id = catalogue.by_id()
+    # Every setting a sentence names changes the sentence when it changes.
+    for m in catalogue.measures:
+        if m.source == "events" and any(d != "timezone" for d in m.definitions):
+            before = m.definition_words(Definitions().as_dict())
+            assert before != m.definition_words(ALTERNATIVE.as_dict()), m.id
+    sl = by_id["calls_999_answered_within_10s"]
+    default = sl.definition_words(Definitions().as_dict())
+    assert "under 10 s, as a share of calls answered; abandoned calls are not counted" in default
+    assert "(convention: answered_basis)" in default
+    other = sl.definition_words(ALTERNATIVE.as_dict())
+    assert "under 15 s" in other and "under 10 s" not in other
+    assert "leaving out calls abandoned within the threshold" in other and "(convention: ignore)" in other
+    assert "BT's connect time" in other
+    target = by_id["immediate_within_target_rate"].definition_words(ALTERNATIVE.as_dict())
+    assert (
+        "12 minutes urban, 25 minutes rural" in target and "self-initiated incidents are included" in target
+    )
+    outcomes = by_id["outcome_rate_all"].definition_words(ALTERNATIVE.as_dict())
+    assert "outcome types 1, 2 and 3" in outcomes and "the month the crime occurred" in outcomes
+
+
+@pytest.mark.parametrize("name", sorted(WORDS))
+def test_every_value_of_an_enumerated_setting_has_words(name: str) -> None:
+    group, field = name.split(".")
+    annotation = type(getattr(Definitions(), group)).model_fields[field].annotation
+    values = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+    if annotation is bool:
+        values = (True, False)
+    for value in values:
+        assert WORDS[name](value) and "{" not in WORDS[name](value), (name, value)
+
+
+def test_a_definition_placeholder_naming_no_setting_fails_the_load() -> None:
+    good = MINIMAL + 'definition = "answered within {calls.service_threshold_seconds.999} s"\n'
+    assert parse_catalogue(good).measures[0].definition_words(Definitions().as_dict()) == (
+        "X: answered within 10 s"
+    )
+    for bad in (
+        "{calls.no_such_setting}",
+        "{calls.service_threshold_seconds.998}",
+        "{timezone:words}",
+        "{calls.abandon_convention:shout}",
+        "an open { brace",
+    ):
+        with pytest.raises(CatalogueError, match="definition does not render"):
+            parse_catalogue(MINIMAL + f'definition = "{bad}"\n')
+    with pytest.raises(KeyError):
+        render_definition("{calls.abandon_convention:words}", {"calls": {"abandon_convention": "guess"}})

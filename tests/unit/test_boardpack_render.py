@@ -74,7 +74,7 @@ def series() -> dict[str, dict[YearMonth, Cell]]:
     }
 
 
-def config() -> BoardConfig:
+def config(definitions: Definitions | None = None) -> BoardConfig:
     full = load_catalogue()
     subset = tuple(
         dataclasses.replace(m, spec=dataclasses.replace(m.spec, as_of_lag_months=1))
@@ -84,7 +84,7 @@ def config() -> BoardConfig:
         if m.id in IDS
     )
     catalogue = dataclasses.replace(full, measures=subset)
-    return BoardConfig(catalogue, Definitions(), BoardRules(), PackSettings(), parse_msf(""))
+    return BoardConfig(catalogue, definitions or Definitions(), BoardRules(), PackSettings(), parse_msf(""))
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,10 @@ def report() -> BoardReport:
     return pack_and_report(series())[1]
 
 
-def pack_and_report(data: dict[str, dict[YearMonth, Cell]]) -> tuple[BoardPack, BoardReport]:
-    cfg = config()
+def pack_and_report(
+    data: dict[str, dict[YearMonth, Cell]], definitions: Definitions | None = None
+) -> tuple[BoardPack, BoardReport]:
+    cfg = config(definitions)
     msf = {"crime_all": MsfFigure(123.0, ("beds",), ("2018-03", "2019-02"))}
     source = BoardSource(
         force_id="cambs",
@@ -188,6 +190,15 @@ def test_workbook_layout_formats_and_colours(report: BoardReport) -> None:
         assert na.value is None and na.comment.text.startswith("n/a")
     assert ws.cell(row=survey, column=FIRST_FIGURE + 4).value == "n/a"  # a label stays a label
     definitions = {r[0].value: r[1].value for r in wb["Definitions"].iter_rows(min_row=4)}
+    # The measures in words first (one row each, dashboard order), then the settings.
+    words = report.data["definitions_in_words"]
+    sheet = wb["Definitions"]
+    assert [sheet.cell(row=r, column=1).value for r in range(4, 4 + len(words))] == [w["name"] for w in words]
+    assert definitions["999 calls answered within 10 seconds"].startswith(
+        "answered 999 calls whose wait from the offer"
+    )
+    assert "Settings (machine-readable)" in definitions
+    assert "version 1.0.0" in sheet["A2"].value
     assert "board_rules.alpha" in definitions and definitions["board_rules.alpha"] == "0.05"
     assert definitions["measures.calls_999_answered_within_10s.calls.abandon_convention"] == "answered_basis"
     assert wb["Revisions"]["A4"].value == "No published figure has changed."
@@ -253,6 +264,57 @@ def test_workbook_has_a_native_line_chart_per_measure_with_data(report: BoardRep
     rows = [r for r in data.iter_rows(min_row=4, values_only=True) if r[0] == chart.name and r[1] is not None]
     assert len(rows) == len(chart.months) and all(isinstance(r[2], int | float) for r in rows)
     assert all(0 <= r[5] <= r[3] <= r[4] <= 100 for r in rows)  # lower <= centre <= upper in range
+
+
+def _appendix(page: str) -> str:
+    return re.search(r'<section id="definitions".*?</section>', page, re.S).group(0)
+
+
+def test_definitions_appendix_gives_each_measure_in_words_from_the_settings_applied(
+    report: BoardReport,
+) -> None:
+    words = report.data["definitions_in_words"]
+    keys = list(report.data)
+    assert keys.index("definitions_in_words") == keys.index("definitions") + 1
+    assert [w["measure"] for w in words] == [e["id"] for e in report.data["measures"]]  # dashboard order
+    appendix = _appendix(render_html(report).decode())
+    for w in words:
+        assert f'<td class="measure">{w["name"]}</td>' in appendix
+    sl = next(w["definition"] for w in words if w["measure"] == "calls_999_answered_within_10s")
+    assert "whose wait from the offer (the call reaching the force) to the answer is under 10 s, " in sl
+    assert "as a share of calls answered; abandoned calls are not counted (convention: answered_basis)" in sl
+    assert f'<td class="words">{sl}</td>' in appendix
+    assert "demandhub-default version 1.0.0" in appendix
+    assert report.data["definitions"]["metrics"]["config_hash"] in appendix
+    # The machine-readable settings follow, under their own heading.
+    assert appendix.index("Measures in words") < appendix.index("Settings (machine-readable)")
+    assert "board_rules.alpha" in appendix
+    # Other definitions applied: the words say so (threshold, convention, version), the figures'
+    # settings block records the same values.
+    other = Definitions(
+        version="2.1.0",
+        calls=Definitions().calls.model_copy(
+            update={
+                "service_threshold_seconds": {
+                    "999": 12,
+                    "101-primary": 30,
+                    "101-secondary": 30,
+                    "webchat": 30,
+                },
+                "abandon_convention": "count_as_missed",
+            }
+        ),
+    )
+    changed = pack_and_report(series(), other)[1]
+    recorded = changed.data["definitions"]["metrics"]["settings"]["calls"]
+    assert recorded["service_threshold_seconds"]["999"] == 12
+    page = _appendix(render_html(changed).decode())
+    assert (
+        "is under 12 s, as a share of calls answered or abandoned; every abandoned call counts as missed"
+        in page
+    )
+    assert "(convention: count_as_missed)" in page and "under 10 s" not in page
+    assert "demandhub-default version 2.1.0" in page
 
 
 def test_html_comes_from_autoescaped_templates_with_embedded_svg_charts(report: BoardReport) -> None:
@@ -448,8 +510,11 @@ def test_pdf_tables_split_across_pages_with_headers_and_no_row_cut(
         assert f"as of {entry['as_of']} {entry['name']}" in left, (entry["name"], left)
     definitions = [n for n, t in enumerate(headers) if "Appendix B. Definitions" in t]
     assert len(definitions) >= 2
-    for n in definitions:
-        assert re.search(r"^Setting\s+Value\s*$", layout[n], re.M)
+    words = [n for n in definitions if re.search(r"^Measure\s+Definition\s*$", layout[n], re.M)]
+    settings = [n for n in definitions if re.search(r"^Setting\s+Value\s*$", layout[n], re.M)]
+    # The words table, then the settings table; each repeats its header row on every page it spans.
+    assert words and settings and words[0] == definitions[0] and settings[-1] == definitions[-1]
+    assert sorted(set(words) | set(settings)) == definitions
 
 
 @POPPLER
