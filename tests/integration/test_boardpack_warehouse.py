@@ -164,6 +164,7 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
         "extract_time",
         "source_watermarks",
         "definitions",
+        "definitions_in_words",
         "label_rule",
         "measures",
         "channels",
@@ -202,6 +203,11 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
     assert defs["board_rules"]["version"] and defs["metrics"]["version"] == Definitions().version
     assert defs["measures"]["calls_999_answered_within_10s"]["settings"]["calls.abandon_convention"]
     assert len(defs["config_hash"]) == 64
+    # Each measure in words, in dashboard order, filled from the settings recorded above.
+    words = {w["measure"]: w for w in data["definitions_in_words"]}
+    assert list(words) == [m["id"] for m in data["measures"]]
+    assert list(words[row["id"]]) == ["measure", "name", "definition"]
+    assert words[row["id"]]["definition"].endswith("as of the month in the import file")
     # Each month's row says it was current on the 28th of that month: the September 2018 pack shows
     # September 2018 (not the catalogue's fixed 3-month lag, June), and the missing June is null in
     # its rolling year, not 0.0%.
