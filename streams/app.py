@@ -344,13 +344,21 @@ def _add_rollup_refresh(app: faust.App, refresher: Refresher, interval: float) -
 
     @app.task
     async def refresh_rollups() -> None:
-        while True:
-            started = time.monotonic()
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await asyncio.to_thread(refresher.refresh)
+                except Exception as exc:  # the buckets stay logged: the next cycle retries them
+                    log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        finally:
+            # A stopping worker gives the lease up, so a reader or the next worker refreshes what
+            # is still logged at once instead of waiting for the lease to lapse.
             try:
-                await asyncio.to_thread(refresher.refresh)
-            except Exception as exc:  # the buckets stay logged: the next cycle retries them
-                log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+                refresher.release()
+            except Exception as exc:
+                log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
 
 
 HEAP_SETTLE_SECONDS = 10.0

@@ -300,7 +300,12 @@ def unregister(refresher: Refresher) -> None:
             del _local[refresher.wh.dsn]
 
 
-def ensure_fresh(wh: Warehouse, timeout: float = 10.0) -> bool:
+READER_WAIT_SECONDS = 25.0
+"""How long a reader waits for logged buckets: longer than a worker's lease (10 s by default), so the
+lease of a worker that died holding it lapses during the wait and the reader refreshes itself."""
+
+
+def ensure_fresh(wh: Warehouse, timeout: float = READER_WAIT_SECONDS) -> bool:
     """Before reading rollups: refresh the buckets logged now (see the module docstring).
 
     Uses this process's refresher of the warehouse when one runs (the worker's), else a refresher of

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError
 
-from demandhub.embedded import create_topics
+from demandhub.embedded import create_topics, poll
 from schemas.topics import DLQ_TOPICS, TOPICS
 from streams.sources import simulator as sim
 from tests.fixtures.apache_kafka import ApacheKafkaBroker
@@ -53,13 +54,22 @@ def month_config(force: str, faults: sim.Faults, scale: float = 0.02) -> sim.Sim
 def group_lag(bootstrap: str, group: str = GROUP) -> int:
     """Records on the input topics not yet committed by ``group`` (Apache Kafka's offsets are exact)."""
     parts = [TopicPartition(t.name, p) for t in TOPICS.values() for p in range(t.partitions)]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+
+    def committed_offsets() -> dict[TopicPartition, Any] | None:
+        """None while the group coordinator is still loading or moving (asked again)."""
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            return dict(admin.list_group_offsets({group: None})[group])
+        except (NotCoordinatorError, CoordinatorLoadInProgressError, CoordinatorNotAvailableError):
+            return None
+        finally:
+            admin.close()
+
+    committed: dict[TopicPartition, Any] = poll(committed_offsets, 60, 0.5, f"committed offsets of {group}")
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        committed = admin.list_group_offsets({group: None})[group]
         ends = consumer.end_offsets(parts)
     finally:
-        admin.close()
         consumer.close()
     return sum(ends[tp] - (max(0, committed[tp].offset) if tp in committed else 0) for tp in parts)
 
