@@ -273,7 +273,9 @@ def run_worker(
     from streams.app import build_app
 
     wh = open_warehouse(settings)
-    pipeline = build_pipeline(settings, wh, lazy_rollups=True)
+    # Rollups are refreshed in each write cycle: the lazy refresh once left a stale incident bucket
+    # after a broker restart (test_reliability_kafka); replay keeps the lazy refresh.
+    pipeline = build_pipeline(settings, wh, lazy_rollups=False)
     refresher = rollups.Refresher(connect(settings.resolved_dsn), pipeline.rollups)
     rollups.register(refresher)  # readers in this process (web routes) refresh through it
     app = build_app(settings, pipeline, broker, observers=registry.observers(), refresher=refresher)
