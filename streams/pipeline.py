@@ -34,10 +34,9 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from demandhub.settings import Settings
 from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
@@ -46,7 +45,7 @@ from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
 from streams.domain.base import Fold, FoldResult, Row, conflicts, dedupe_sorted, fingerprint
-from streams.domain.pii import HASH_PREFIX, keyed_hash, sanitise, scrub_raw
+from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
 
 log = logging.getLogger(__name__)
@@ -196,29 +195,10 @@ MAX_DESCRIBED_ERRORS = 5
 _JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
 
 
-@cache
-def contract_field_names() -> frozenset[str]:
-    """Every field name of the envelope and of every payload model, at any depth."""
-    names: set[str] = set()
-    pending: list[type[BaseModel]] = [Envelope, *EVENT_MODELS.values()]
-    seen: set[type[BaseModel]] = set()
-    while pending:
-        model = pending.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for name, info in model.model_fields.items():
-            names.add(name)
-            for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())):
-                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                    pending.append(candidate)
-    return frozenset(names)
-
-
 def _path(loc: Sequence[str | int], key: bytes) -> str:
     """A field path a reason may show: contract field names and list positions in clear; any other
     key (sent by the source, so untrusted) as its keyed hash."""
-    known = contract_field_names()
+    known = known_key_names()
     parts: list[str] = []
     for part in loc:
         if isinstance(part, int):
