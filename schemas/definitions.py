@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -163,5 +164,74 @@ class Definitions(_Group):
 
     def config_hash(self) -> str:
         """A short stable hash of the definitions (printed with every extract)."""
-        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return _hash(self.as_dict())
+
+    def group_hash(self, *groups: str) -> str:
+        """A short stable hash of some groups only (``"calls"``, ``"incidents"``, ``"crimes"``,
+        ``"timezone"``): a cache of figures that depend on those groups alone is keyed by it, so a
+        change elsewhere does not invalidate it."""
+        data = self.as_dict()
+        unknown = [g for g in groups if g not in data or g in _NAMING]
+        if unknown:
+            raise ValueError(f"no definition group {unknown[0]!r}")
+        return _hash({g: data[g] for g in sorted(groups)})
+
+    def with_overrides(self, assignments: Iterable[str]) -> Definitions:
+        """These definitions with ``path=value`` assignments applied, e.g.
+        ``calls.abandon_convention=count_as_met``, ``incidents.target_minutes.IMMEDIATE_urban=12``
+        or ``crimes.prosecution_possible_types=[1,2,3]``. A value is read as JSON when it parses as
+        JSON, else as a string. Raises ``ValueError`` naming the path (never the value) when a path
+        is not a definition or the value does not fit it."""
+        data = self.as_dict()
+        for item in assignments:
+            path, sep, raw = item.partition("=")
+            path = path.strip()
+            if not sep or not path:
+                raise ValueError(
+                    "a definition override is written path=value, e.g. calls.abandon_convention=ignore"
+                )
+            try:
+                value: Any = json.loads(raw)
+            except ValueError:
+                value = raw.strip()
+            _assign(data, path.split("."), value, path)
+        try:
+            return Definitions.model_validate(data)
+        except ValueError as exc:
+            first = exc.errors()[0] if hasattr(exc, "errors") else {}  # type: ignore[attr-defined]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "definitions"
+            raise ValueError(f"definition {where}: {first.get('msg', 'invalid value')}") from None
+
+    @classmethod
+    def leaves(cls) -> tuple[str, ...]:
+        """Every definition path that can be overridden (``group.name``; naming fields excluded)."""
+        out: list[str] = []
+        for name, field in cls.model_fields.items():
+            if name in _NAMING:
+                continue
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, _Group):
+                out.extend(f"{name}.{leaf}" for leaf in sub.model_fields)
+            else:
+                out.append(name)
+        return tuple(out)
+
+
+_NAMING = frozenset({"definition_id", "version"})
+
+
+def _hash(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _assign(data: dict[str, Any], keys: list[str], value: Any, path: str) -> None:
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if not isinstance(node, dict) or (key not in node and not (last and i >= 2)):
+            raise ValueError(f"{path!r} is not a definition (see schemas/definitions.py)")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
