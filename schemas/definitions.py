@@ -199,7 +199,9 @@ class Definitions(_Group):
             return Definitions.model_validate(data)
         except ValueError as exc:
             first = exc.errors()[0] if hasattr(exc, "errors") else {}  # type: ignore[attr-defined]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "definitions"
+            loc = [str(p) for p in first.get("loc", ())]
+            # name the leaf only: a deeper location can be a key inside the value given
+            where = ".".join(loc[: 2 if loc and loc[0] in _GROUPS else 1]) or "definitions"
             raise ValueError(f"definition {where}: {first.get('msg', 'invalid value')}") from None
 
     @classmethod
@@ -218,6 +220,7 @@ class Definitions(_Group):
 
 
 _NAMING = frozenset({"definition_id", "version"})
+_GROUPS = frozenset({"calls", "incidents", "crimes"})
 
 
 def _hash(data: Any) -> str:
