@@ -148,6 +148,30 @@ class CrimeDefinitions(_Group):
     )
 
 
+class SocialDefinitions(_Group):
+    """Social media contact definitions (issue 22): first response and abandonment of threads."""
+
+    first_response_target_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="A thread whose first response came within this many minutes of its receipt "
+        "meets the first-response target (social media is answered in minutes to hours, not seconds).",
+    )
+    target_basis: Literal["responded", "received"] = Field(
+        default="responded",
+        description="Denominator of the first-response target. responded (default): threads with a "
+        "first response; received: every thread received except short abandons (a thread abandoned "
+        "or still waiting counts as a miss).",
+    )
+    short_abandon_minutes: int = Field(
+        default=2,
+        ge=0,
+        description="A thread the member of the public closed within this many minutes of sending "
+        "it, before any response (sent in error), is a short abandon: it leaves the numerator and "
+        "the denominator of the abandoned rate and of the received-basis target. 0: none is short.",
+    )
+
+
 class Definitions(_Group):
     """All metric definitions; ``version`` names this set in every published figure."""
 
@@ -157,6 +181,7 @@ class Definitions(_Group):
     calls: CallDefinitions = CallDefinitions()
     incidents: IncidentDefinitions = IncidentDefinitions()
     crimes: CrimeDefinitions = CrimeDefinitions()
+    social: SocialDefinitions = SocialDefinitions()
 
     def as_dict(self) -> dict[str, Any]:
         """Every definition as plain JSON-able data, for printing in extracts."""
@@ -168,7 +193,7 @@ class Definitions(_Group):
 
     def group_hash(self, *groups: str) -> str:
         """A short stable hash of some groups only (``"calls"``, ``"incidents"``, ``"crimes"``,
-        ``"timezone"``): a cache of figures that depend on those groups alone is keyed by it, so a
+        ``"social"``, ``"timezone"``): a cache of figures that depend on those groups alone is keyed by it, so a
         change elsewhere does not invalidate it."""
         data = self.as_dict()
         unknown = [g for g in groups if g not in data or g in _NAMING]
@@ -220,7 +245,7 @@ class Definitions(_Group):
 
 
 _NAMING = frozenset({"definition_id", "version"})
-_GROUPS = frozenset({"calls", "incidents", "crimes"})
+_GROUPS = frozenset({"calls", "incidents", "crimes", "social"})
 
 
 def _hash(data: Any) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, TypeAdapter, create_model
 from schemas import contacts as c
 from schemas import crimes as cr
 from schemas import incidents as i
+from schemas import social as s
 from schemas.envelope import Envelope, Payload
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -52,6 +53,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     "crime.qa_queue_exited.v1": cr.CrimeQaQueueExited,
     "crime.outcome_assigned.v1": cr.CrimeOutcomeAssigned,
     "crime.outcome_changed.v1": cr.CrimeOutcomeChanged,
+    "social.received.v1": s.SocialReceived,
+    "social.assigned.v1": s.SocialAssigned,
+    "social.responded.v1": s.SocialResponded,
+    "social.closed.v1": s.SocialClosed,
 }
 
 

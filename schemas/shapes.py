@@ -40,6 +40,9 @@ CATEGORY_PATTERN = r"^[A-Z][A-Z0-9_]{1,47}$"
 OFFENCE_CODE_PATTERN = r"^[0-9]{1,3}[A-Z]?(/[0-9]{1,2})?$"
 """Home Office offence codes (at most three digits: never a phone number)."""
 SPECVERSION_PATTERN = r"^1\.0$"
+PLATFORM_PATTERN = SHORT_SNAKE_CODE_PATTERN
+"""Social media platform codes; which platforms a force serves is reference data
+(``schemas/reference/platforms.csv``)."""
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=128)]
 ForceId = Annotated[str, StringConstraints(pattern=FORCE_ID_PATTERN, max_length=32)]
@@ -54,8 +57,9 @@ QaQueueCode = Annotated[str, StringConstraints(pattern=QA_QUEUE_PATTERN, max_len
 CategoryCode = Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN, max_length=48)]
 OffenceCode = Annotated[str, StringConstraints(pattern=OFFENCE_CODE_PATTERN, max_length=8)]
 SpecVersion = Annotated[str, StringConstraints(pattern=SPECVERSION_PATTERN, max_length=3)]
+PlatformCode = Annotated[str, StringConstraints(pattern=PLATFORM_PATTERN, max_length=32)]
 
-REFERENCE_KINDS = ("district", "area", "queue", "qa_queue")
+REFERENCE_KINDS = ("district", "area", "queue", "qa_queue", "platform")
 """What a reference-data field holds; the pipeline checks each kind against the force's reference data."""
 
 

@@ -31,6 +31,7 @@ TOPICS: dict[str, Topic] = {
     "call": _topic("contacts", "call", 4),
     "webchat": _topic("contacts", "webchat", 2),
     "online_report": _topic("contacts", "online_report", 2),
+    "social": _topic("contacts", "social", 2),
     "incident": _topic("incidents", "incident", 4),
     "crime": _topic("crimes", "crime", 4),
 }

@@ -17,6 +17,7 @@ from streams.domain.base import Fold
 from streams.domain.contacts import CallFold, OnlineReportFold, WebchatFold
 from streams.domain.crimes import CrimeFold
 from streams.domain.incidents import IncidentFold
+from streams.domain.social import SocialFold
 from streams.pipeline import BatchReport, RollupRefresher
 
 GaugeRefresher = Callable[[Warehouse, str, datetime, Definitions], None]
@@ -24,7 +25,7 @@ GaugeRefresher = Callable[[Warehouse, str, datetime, Definitions], None]
 
 def folds() -> list[Fold]:
     """Every domain fold (one per kind of subject)."""
-    return [CallFold(), WebchatFold(), OnlineReportFold(), IncidentFold(), CrimeFold()]
+    return [CallFold(), WebchatFold(), OnlineReportFold(), IncidentFold(), CrimeFold(), SocialFold()]
 
 
 def refreshers() -> Mapping[str, RollupRefresher]:

@@ -33,8 +33,9 @@ from schemas.events import verb_of
 
 Row = dict[str, Any]
 
-OPENING_VERBS = frozenset({"offered", "submitted", "created", "recorded"})
-"""Verbs that open a subject's lifecycle (a contact without its opening event has no fact)."""
+OPENING_VERBS = frozenset({"offered", "submitted", "created", "recorded", "received"})
+"""Verbs that open a subject's lifecycle (a contact without its opening event has no fact; ``received``
+opens a social media thread)."""
 
 CONFLICT_CLASS = "conflicting_duplicate"
 
@@ -81,7 +82,7 @@ def copy_key(event: Envelope) -> tuple[str, str, str]:
 def copy_rank(event: Envelope) -> tuple[int, str]:
     """Total order on the copies of one ``(source, id)``; the smallest is kept.
 
-    A copy that opens a lifecycle (offered, submitted, created, recorded) ranks first, so a conflict
+    A copy that opens a lifecycle (offered, submitted, created, recorded, received) ranks first, so a conflict
     never takes away the event a subject's facts hang on; then the smallest content hash. Neither
     depends on which copy arrived first."""
     return (0 if verb_of(event.type) in OPENING_VERBS else 1, fingerprint(event))

@@ -2,7 +2,8 @@
 
 The contract marks every field whose value must come from reference data (``x-reference``, see
 ``schemas/shapes.py``): districts and areas (``schemas/reference/districts.csv``), contact queues and
-crime QA queues (``schemas/reference/queues.csv``, where ``*`` means every force). A value the force's
+crime QA queues (``schemas/reference/queues.csv``, where ``*`` means every force), social media
+platforms (``schemas/reference/platforms.csv``). A value the force's
 reference data does not list is refused (the pipeline dead-letters the event), so a name, an address or
 any other free text sent in such a field is never stored and never shown.
 
@@ -70,6 +71,18 @@ def parse_queues(text: str) -> dict[tuple[str, str], frozenset[str]]:
     return {k: frozenset(v) for k, v in found.items()}
 
 
+def parse_platforms(text: str) -> dict[tuple[str, str], frozenset[str]]:
+    """``force_id,platform[,name]`` rows as ``(force, "platform")`` values; raises ValueError on an
+    empty cell."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        force, platform = (str(row.get(k) or "").strip() for k in ("force_id", "platform"))
+        if not (force and platform):
+            raise ValueError(f"line {line}: force_id and platform are required")
+        found.setdefault((force, "platform"), set()).add(platform)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
 def build(districts: DistrictMap, queues: dict[tuple[str, str], frozenset[str]]) -> ReferenceData:
     values: dict[tuple[str, str], set[str]] = {}
     for period in districts.periods:
@@ -86,8 +99,10 @@ def build(districts: DistrictMap, queues: dict[tuple[str, str], frozenset[str]])
 @cache
 def default_reference() -> ReferenceData:
     """The bundled reference data (read once per process)."""
-    text = resources.files("schemas").joinpath("reference/queues.csv").read_text(encoding="utf-8")
-    return build(default_districts(), parse_queues(text))
+    folder = resources.files("schemas").joinpath("reference")
+    text = folder.joinpath("queues.csv").read_text(encoding="utf-8")
+    platforms = parse_platforms(folder.joinpath("platforms.csv").read_text(encoding="utf-8"))
+    return build(default_districts(), parse_queues(text) | platforms)
 
 
 @cache

@@ -58,6 +58,10 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "crime.qa_queue_exited.v1": {},
     "crime.outcome_assigned.v1": {"outcome_type": 2, "subtype": "conditional", "offender_age_band": "adult"},
     "crime.outcome_changed.v1": {"outcome_type": 18},
+    "social.received.v1": {"platform": "facebook"},
+    "social.assigned.v1": {},
+    "social.responded.v1": {},
+    "social.closed.v1": {"disposition": "advice"},
 }
 
 

@@ -131,9 +131,18 @@ def test_simulated_events_fit_every_shape_and_the_reference_data() -> None:
         assert reference_problem(event) is None, (raw["type"], raw["data"])
 
 
-def test_reference_fields_are_districts_areas_and_queues() -> None:
+def test_reference_fields_are_districts_areas_queues_and_platforms() -> None:
     kinds = {kind for m in EVENT_MODELS.values() for _path, kind in reference_fields(m)}
-    assert kinds == {"district", "area", "queue", "qa_queue"}
+    assert kinds == {"district", "area", "queue", "qa_queue", "platform"}
+
+
+def test_a_platform_not_in_the_reference_data_is_refused_without_echoing_it() -> None:
+    raw = _example("social.received.v1")
+    assert reference_problem(parse_event(raw)) is None
+    bad = parse_event(dict(raw, data=dict(raw["data"], platform="janesmith")))
+    problem = reference_problem(bad)
+    assert problem is not None and problem[0] == "unknown_reference"
+    assert "janesmith" not in problem[1] and "data.platform" in problem[1]
 
 
 REFERENCE = build(

@@ -64,7 +64,7 @@ def test_clean_stream_is_time_ordered_with_unique_ids_per_source() -> None:
     times = [datetime.fromisoformat(e["time"]) for e in events]
     assert times == sorted(times)
     assert len({_key(e) for e in events}) == len(events)
-    assert {e["source"] for e in events} == {"telephony", "chat", "portal", "cad", "crime"}
+    assert {e["source"] for e in events} == {"telephony", "chat", "portal", "cad", "crime", "social"}
 
 
 def test_a_week_with_every_fault_validates_except_the_injected_bad_ones() -> None:

@@ -133,6 +133,24 @@ def _crime(c: Counter[str], f: dict[str, list[dict[str, Any]]]) -> None:
     c["crime_24h"] += _t(recorded) - first < timedelta(hours=24)
 
 
+def _social(c: Counter[str], f: dict[str, list[dict[str, Any]]]) -> None:
+    received = _t(f["social.received.v1"][0])
+    c["soc"] += 1
+    first = min((_t(e) for e in f.get("social.responded.v1", [])), default=None)
+    closed = _first(f, "social.closed.v1")
+    if first is not None:
+        c["soc_resp"] += 1
+        c["soc_min_sum"] += (first - received).total_seconds() / 60
+        c["soc_within"] += first - received <= timedelta(minutes=60)
+    if closed is None:
+        return
+    if closed["data"]["closed_by"] == "handler":
+        c["soc_resolved"] += 1
+        c["soc_noinc"] += closed["data"]["disposition"] != "incident_created"
+    elif first is None or first > _t(closed):
+        c["soc_short" if _t(closed) - received < timedelta(minutes=2) else "soc_ab"] += 1
+
+
 def _fold(events: list[dict[str, Any]], end: datetime) -> dict[str, dict[str, Any]]:
     distinct: dict[tuple[str, str], dict[str, Any]] = {}
     for e in events:
@@ -160,6 +178,8 @@ def _fold(events: list[dict[str, Any]], end: datetime) -> dict[str, dict[str, An
             _incident(months[_month(_t(f["incident.created.v1"][0]))], f, end)
         elif "crime.recorded.v1" in f:
             _crime(months[_month(_t(f["crime.recorded.v1"][0]))], f)
+        elif "social.received.v1" in f:
+            _social(months[_month(_t(f["social.received.v1"][0]))], f)
     return {m: _measures(c) for m, c in months.items()}
 
 
@@ -189,11 +209,18 @@ def _measures(c: Counter[str]) -> dict[str, Any]:
         "crime_all": c["crime"],
         "crime_domestic_abuse": c["crime_da"],
         "crime_recorded_within_24h_rate": _pct(c["crime_24h"], c["crime"]),
+        "social_threads": c["soc"],
+        "social_first_response_within_target": _pct(c["soc_within"], c["soc_resp"]),
+        "social_first_response_mins": c["soc_min_sum"] / c["soc_resp"] if c["soc_resp"] else None,
+        "social_resolved_without_incident": _pct(c["soc_noinc"], c["soc_resolved"]),
+        "social_abandoned": c["soc_ab"],
+        "social_abandoned_rate": _pct(c["soc_ab"], c["soc"] - c["soc_short"]),
     }
     families = {
         "contacts": values["contacts_total"],
         "incidents": values["incidents_total"],
         "crime": values["crime_all"],
+        "social": values["social_threads"],
     }
     out = {}
     for k, v in values.items():

@@ -13,7 +13,7 @@ from streams.sources.simulator.clock import MonthIndex, iso
 from streams.sources.simulator.geography import District, districts
 from streams.sources.simulator.truth import TruthBook
 
-SOURCE_PREFIX = {"telephony": "t", "chat": "w", "portal": "p", "cad": "c", "crime": "k"}
+SOURCE_PREFIX = {"telephony": "t", "chat": "w", "portal": "p", "cad": "c", "crime": "k", "social": "s"}
 
 
 class EventBuffer:

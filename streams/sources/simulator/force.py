@@ -1,5 +1,5 @@
 """One force's generator: arrivals per local hour (non-homogeneous Poisson), then queues, incidents,
-crimes and the QA/Linking queue, one time chunk at a time."""
+crimes, the QA/Linking queue and social media threads, one time chunk at a time."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from streams.sources.simulator.crimes import CrimeModel, QaQueue
 from streams.sources.simulator.demand import hourly_rates, yearly_volume
 from streams.sources.simulator.geography import force_size
 from streams.sources.simulator.incidents import IncidentModel, IncidentOrigin
+from streams.sources.simulator.social import SocialModel
 
 DAILY_SHOCK_SD = 0.08  # day-to-day demand variation staffing does not foresee
 
@@ -33,6 +34,7 @@ class ForceModel:
         self.crimes = CrimeModel(ctx, self.qa)
         self.incidents = IncidentModel(ctx, self.crimes)
         self.contacts = ContactModel(ctx, self.incidents, self.volume, staffing, start)
+        self.social = SocialModel(ctx, self.volume, seed)
         self._shock: dict[int, float] = {}
 
     def _day_shock(self, t: int) -> float:
@@ -80,3 +82,4 @@ class ForceModel:
         for t in arrivals["self"]:
             self.incidents.incident(IncidentOrigin(t, "self_initiated", t))
         self.qa.run_until(c1)
+        self.social.run_chunk(c0, c1)

@@ -52,6 +52,8 @@ def fake_value(kind: str, leaf: str, rng: random.Random) -> Any:
         return _name(rng)
     if kind == "email":
         return _email(rng)
+    if kind == "social_handle":
+        return f"@{rng.choice(FIRST).lower()}_{rng.choice(LAST).lower()}{rng.randrange(100)}"
     if kind == "address":
         return _address(rng)
     if kind == "date_of_birth":

@@ -59,9 +59,20 @@ incidents by ``created``; crimes by ``recorded``.
   (the earliest of the contact offered, the incident created or the online report submitted; carried
   as ``first_reported_at`` on ``crime.reported``).
 
+- ``social_threads``: social media threads received (``social.received``), by the month received.
+- ``social_first_response_within_target``: percent of those with a first response
+  (``social.responded``) whose first response came within 60 min of receipt
+  (``social.first_response_target_minutes``, ``target_basis = responded``), over those with one.
+- ``social_first_response_mins``: mean minutes (unrounded) from receipt to first response.
+- ``social_resolved_without_incident``: percent of threads closed by a handler whose disposition is
+  not ``incident_created``, over threads closed by a handler.
+- ``social_abandoned``: threads closed by the public before any response, less short abandons
+  (closed within 2 min of receipt, ``social.short_abandon_minutes``); ``social_abandoned_rate``:
+  percent of them over threads received less short abandons.
+
 Presence: a percent or mean is present when its denominator is positive. A count is present when
 it is positive or when its family (contacts, incidents, crimes) has any record in the month; months
-with nothing are absent (null), never zero.
+with nothing are absent (null), never zero. Social media threads are a family of their own.
 """
 
 from __future__ import annotations
@@ -90,6 +101,12 @@ MEASURES: tuple[str, ...] = (
     "crime_all",
     "crime_domestic_abuse",
     "crime_recorded_within_24h_rate",
+    "social_threads",
+    "social_first_response_within_target",
+    "social_first_response_mins",
+    "social_resolved_without_incident",
+    "social_abandoned",
+    "social_abandoned_rate",
 )
 
 # measure -> (kind, numerator counter, denominator counter or None, family)
@@ -104,11 +121,14 @@ _COUNTS: dict[str, tuple[tuple[str, ...], str]] = {
     "incidents_asb": (("inc_asb",), "incidents"),
     "crime_all": (("crime",), "crimes"),
     "crime_domestic_abuse": (("crime_da",), "crimes"),
+    "social_threads": (("soc",), "social"),
+    "social_abandoned": (("soc_ab",), "social"),
 }
 _FAMILY_BASE = {
     "contacts": ("c999", "c101", "cweb", "conline"),
     "incidents": ("inc",),
     "crimes": ("crime",),
+    "social": ("soc",),
 }
 
 
@@ -132,6 +152,10 @@ def _ratios(c: dict[str, float]) -> dict[str, float | None]:
         "immediate_within_target_rate": _ratio(c, "imm_hit", "imm_den"),
         "priority_within_target_rate": _ratio(c, "pri_hit", "pri_den"),
         "crime_recorded_within_24h_rate": _ratio(c, "crime_24h", "crime"),
+        "social_first_response_within_target": _ratio(c, "soc_within", "soc_resp"),
+        "social_first_response_mins": (c["soc_min_sum"] / c["soc_resp"]) if c.get("soc_resp", 0) else None,
+        "social_resolved_without_incident": _ratio(c, "soc_noinc", "soc_resolved"),
+        "social_abandoned_rate": _ratio(c, "soc_ab", "soc", "soc_short"),
     }
 
 
