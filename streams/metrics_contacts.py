@@ -3,7 +3,8 @@
 ``observe(report)`` counts transitions from the batch's newly accepted events (so a fact rewritten
 later is never counted twice): a contact offered to a queue (a call queued, a chat requested), an
 answer, an abandon (IVR hang-ups under the queue label ``ivr``). Quarantined events are not counted.
-The answer wait observed is the leg's service wait from the facts written in the same batch.
+The answer wait observed is the leg's service wait (the service clock of the default definitions,
+applied to the raw times of the facts written in the same batch: facts hold no definition).
 Labels come from closed sets: the channel (999, 101, webchat, other) and the queue (canonical
 queues, ``ivr``, or ``other`` for force-specific ones).
 
@@ -29,6 +30,7 @@ from sinks.prometheus.metrics import (
     QUEUE_WAITING,
 )
 from streams.domain.contacts import CONTACTS, LEGS
+from streams.domain.servicelevel import service_wait
 from streams.pipeline import BatchReport
 
 CHANNELS = ("999", "101", "webchat")
@@ -70,7 +72,9 @@ def _leg_for(event: Envelope, legs: list[dict[str, Any]], column: str) -> dict[s
     return None
 
 
-def _observe_event(event: Envelope, legs: list[dict[str, Any]], channel: str | None) -> None:
+def _observe_event(
+    event: Envelope, legs: list[dict[str, Any]], channel: str | None, clock_start_999: str
+) -> None:
     verb = verb_of(event.type)
     queue = getattr(event.data, "queue", None)
     if verb == "queued" or (entity_of(event.type) == "webchat" and verb == "offered"):
@@ -78,8 +82,9 @@ def _observe_event(event: Envelope, legs: list[dict[str, Any]], channel: str | N
     elif verb == "answered":
         CONTACTS_ANSWERED.labels(channel_label(channel, queue), queue_label(queue)).inc()
         leg = _leg_for(event, legs, "answered_at")
-        if leg is not None and leg["service_wait_seconds"] is not None:
-            ANSWER_WAIT_SECONDS.labels(queue_label(queue)).observe(leg["service_wait_seconds"])
+        wait = service_wait(leg, clock_start_999) if leg is not None else None
+        if wait is not None:
+            ANSWER_WAIT_SECONDS.labels(queue_label(queue)).observe(wait)
     elif verb == "abandoned":
         if getattr(event.data, "stage", None) == "ivr":
             CONTACTS_ABANDONED.labels(channel_label(channel, None), "ivr").inc()
@@ -89,8 +94,10 @@ def _observe_event(event: Envelope, legs: list[dict[str, Any]], channel: str | N
         CONTACTS_ABANDONED.labels(channel_label(channel, queue), queue_label(queue)).inc()
 
 
-def observe(report: BatchReport) -> None:
-    """Count the batch's contact transitions (see the module docstring)."""
+def observe(report: BatchReport, definitions: Definitions | None = None) -> None:
+    """Count the batch's contact transitions (see the module docstring); the answer wait runs on the
+    service clock of ``definitions`` (default: the defaults)."""
+    clock = (definitions or Definitions()).calls.clock_start_999
     refused = {(e.source, e.id) for e, _ in report.quarantined}
     legs, channels = _index(report)
     # events held until their contact's offer arrived were never counted: count them now
@@ -99,7 +106,7 @@ def observe(report: BatchReport) -> None:
         if entity_of(event.type) not in ("call", "webchat") or (event.source, event.id) in refused:
             continue
         key = (event.force_id, event.subject)
-        _observe_event(event, legs.get(key, []), channels.get(key))
+        _observe_event(event, legs.get(key, []), channels.get(key), clock)
 
 
 def refresh_live_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:

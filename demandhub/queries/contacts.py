@@ -3,11 +3,16 @@
 Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
 plain data. Days and months are local periods in ``definitions.timezone``.
 
-- Live figures are read from the leg facts (FINAL) of the last two days and computed with the same
-  pure rules as the golden tests (:mod:`streams.domain.servicelevel`), under the definitions given.
-- Monthly figures are read from the 15-minute rollups; thresholds come from the definitions given
-  and are read from the stored "within edge" counts (any threshold not among
-  :data:`~streams.domain.servicelevel.WAIT_EDGES` is computed from the facts instead).
+Facts hold no definition: every figure applies the definitions given when it is read, in ClickHouse
+(:mod:`sinks.clickhouse.contacts_sql`: the service clock, thresholds, short abandons).
+
+- Live figures are read from the leg facts (FINAL) of the last two days, with the service wait and
+  clock start of the definitions given, and computed with the same pure rules as the golden tests
+  (:mod:`streams.domain.servicelevel`).
+- Monthly figures are read from the 15-minute rollups when they are complete under the definitions
+  given (:func:`sinks.clickhouse.rollups.reads_rollup`: rows of the definitions' hash); under any
+  other definitions the same figures are computed from the facts by the rollup's own SELECT, so
+  both paths give identical figures and no replay is needed.
 """
 
 from __future__ import annotations
@@ -18,13 +23,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import CallDefinitions, Definitions
+from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups import ensure_fresh
-from sinks.clickhouse.rollups_contacts import ROLLUPS, recompute_rows, stored_rows
+from sinks.clickhouse.rollups import applied, ensure_fresh, reads_rollup
+from sinks.clickhouse.rollups_contacts import (
+    CHANNEL_ROLLUP,
+    QUEUE_ROLLUP,
+    ROLLUPS,
+    Rollup,
+    recompute_rows,
+    stored_rows,
+)
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
 from streams.domain.servicelevel import (
-    WAIT_EDGES,
     QueueCounters,
     Ratio,
     abandonment_rate,
@@ -70,18 +82,21 @@ def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
 
 
 # -- live ------------------------------------------------------------------------------------------
+_WAITING_LEGS = contacts_sql.legs_from(
+    "force_id = {f:String} AND outcome = 'waiting' AND entered_at IS NOT NULL AND contact_ended_at IS NULL"
+)
 _WAITING_SQL = (
-    "SELECT queue, clock_started_at FROM contact_legs FINAL WHERE force_id = {f:String} "
-    "AND outcome = 'waiting' AND entered_at IS NOT NULL AND contact_ended_at IS NULL "
-    "AND clock_started_at IS NOT NULL AND clock_started_at > {lo:DateTime64(3, 'UTC')} "
-    "AND clock_started_at <= {now:DateTime64(3, 'UTC')}"
+    f"SELECT queue, clock_started_at FROM {_WAITING_LEGS} WHERE clock_started_at IS NOT NULL "
+    "AND clock_started_at > {lo:DateTime64(3, 'UTC')} AND clock_started_at <= {now:DateTime64(3, 'UTC')}"
+)
+_RECENT_LEGS = contacts_sql.legs_from(
+    "force_id = {f:String} AND placed_at >= {placed_lo:DateTime64(3, 'UTC')} "
+    "AND placed_at <= {now:DateTime64(3, 'UTC')} AND coalesce(answered_at, abandoned_at, callback_at, "
+    "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
 )
 _RECENT_SQL = (
     "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, service_wait_seconds, "
-    "answered_at, abandoned_at, callback_at, transferred_out_at FROM contact_legs FINAL "
-    "WHERE force_id = {f:String} AND placed_at >= {placed_lo:DateTime64(3, 'UTC')} "
-    "AND placed_at <= {now:DateTime64(3, 'UTC')} AND coalesce(answered_at, abandoned_at, callback_at, "
-    "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
+    f"answered_at, abandoned_at, callback_at, transferred_out_at FROM {_RECENT_LEGS}"
 )
 LEFT_QUEUE_FIELDS: tuple[str, ...] = ("answered_at", "abandoned_at", "callback_at", "transferred_out_at")
 
@@ -110,7 +125,7 @@ def legs_left_in(legs: list[dict[str, Any]], start: datetime, end: datetime) -> 
 def waiting_by_queue(
     wh: Warehouse, force_id: str, now: datetime, calls: CallDefinitions
 ) -> dict[str, dict[str, Any]]:
-    params = {"f": force_id, "lo": now - MAX_WAITING_AGE, "now": now}
+    params = {"f": force_id, "lo": now - MAX_WAITING_AGE, "now": now, **contacts_sql.call_params(calls)}
     out = {q: {"waiting": 0, "longest_wait_seconds": None, "waiting_past_threshold": 0} for q in LIVE_QUEUES}
     for queue, started in wh.query(_WAITING_SQL, parameters=params).rows:
         if queue not in out:
@@ -157,7 +172,13 @@ def live_queues(
     now = now.astimezone(UTC)
     starts = window_starts(now, definitions.timezone)
     lo = min(starts.values())
-    params = {"f": force_id, "lo": lo, "placed_lo": lo - MAX_WAITING_AGE, "now": now}
+    params = {
+        "f": force_id,
+        "lo": lo,
+        "placed_lo": lo - MAX_WAITING_AGE,
+        "now": now,
+        **contacts_sql.params(definitions),
+    }
     recent = wh.query(_RECENT_SQL, parameters=params).dicts()
     waiting = waiting_by_queue(wh, force_id, now, definitions.calls)
     return [
@@ -193,23 +214,40 @@ def window_periods(
 
 # -- monthly -----------------------------------------------------------------------------------------
 _MONTH = "toStartOfMonth(toDate(bucket, {tz:String}))"
+_IN_MONTHS = "force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')}"
+_FACTS_IN_MONTHS = (
+    "force_id = {f:String} AND placed_at >= toDateTime64({lo:DateTime('UTC')}, 3, 'UTC') "
+    "AND placed_at < toDateTime64({hi:DateTime('UTC')}, 3, 'UTC')"
+)
+
+
+def rollup_rows(
+    wh: Warehouse, rollup: Rollup, definitions: Definitions, bounded: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """A subquery of ``rollup``'s rows of force ``{f}`` (buckets in ``[{lo}, {hi})`` when
+    ``bounded``) under ``definitions``, and the parameters it adds: the stored rows of the
+    definitions' hash when the rollup is complete under them (refreshed first), else the same rows
+    computed from the facts by the rollup's own SELECT."""
+    extra = rollup.query_params(definitions)
+    if reads_rollup(wh, rollup.table, definitions):
+        ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+        where = _IN_MONTHS if bounded else "force_id = {f:String}"
+        return (
+            f"(SELECT * FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND {where})",
+            extra,
+        )
+    where = _FACTS_IN_MONTHS if bounded else "force_id = {f:String}"
+    return f"({rollup.select(where)})", extra
+
+
 _VOLUME_SQL = (
     f"SELECT {_MONTH} AS month, channel, sum(offered), sum(abandoned_never_answered), "
-    "sum(abandoned_never_answered_short) FROM contact_channel_15m FINAL "
-    "WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')} "
-    "GROUP BY month, channel"
+    "sum(abandoned_never_answered_short) FROM {rows} GROUP BY month, channel"
 )
 _QUEUE_SQL = (
-    f"SELECT {_MONTH} AS month, queue, sum(entered), sum(answered), sumForEach(answered_within), "
-    "sum(abandoned), sumForEach(abandoned_within) FROM contact_queue_15m FINAL "
-    "WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')} "
-    "AND queue IN {q:Array(String)} GROUP BY month, queue"
-)
-_QUEUE_FACTS_SQL = (
-    "SELECT toStartOfMonth(toDate(placed_at, {tz:String})) AS month, queue, outcome, entered_queue, "
-    "abandoned_in_queue, service_wait_seconds FROM contact_legs FINAL WHERE force_id = {f:String} "
-    "AND placed_at >= {lo:DateTime64(3, 'UTC')} AND placed_at < {hi:DateTime64(3, 'UTC')} "
-    "AND queue IN {q:Array(String)}"
+    f"SELECT {_MONTH} AS month, queue, sum(entered), sum(answered), sum(answered_within_threshold), "
+    "sum(abandoned), sum(abandoned_within_threshold), sum(abandoned_short) FROM {rows} "
+    "WHERE queue IN {q:Array(String)} GROUP BY month, queue"
 )
 
 
@@ -224,58 +262,31 @@ def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
 
-def _edge_count(counts: list[int], edge: int) -> int | None:
-    if edge not in WAIT_EDGES or len(counts) != len(WAIT_EDGES):
-        return None
-    return int(counts[WAIT_EDGES.index(edge)])
-
-
 def _queue_counters(
-    wh: Warehouse, params: dict[str, Any], calls: CallDefinitions
+    wh: Warehouse, params: dict[str, Any], definitions: Definitions
 ) -> dict[tuple[YearMonth, str], QueueCounters]:
-    """Counters per (month, queue) from the rollup, or from the facts when a threshold of the
-    definitions is not a stored edge."""
+    """Counters per (month, queue) under the definitions (thresholds and short abandons as the
+    rollup's value expressions apply them)."""
+    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions)
+    sql = _QUEUE_SQL.replace("{rows}", rows)
     out: dict[tuple[YearMonth, str], QueueCounters] = {}
-    for month, queue, entered, answered, a_within, abandoned, b_within in wh.query(
-        _QUEUE_SQL, parameters=params
+    for month, queue, entered, answered, a_t, abandoned, b_t, short in wh.query(
+        sql, parameters={**params, **extra}
     ).rows:
-        t, s = calls.service_threshold_seconds.get(queue, 0), calls.short_abandon_seconds.get(queue, 0)
-        picked = (
-            _edge_count(a_within, t),
-            _edge_count(b_within, t),
-            _edge_count(b_within, s),
-        )
-        if any(p is None for p in picked):
-            return _queue_counters_from_facts(wh, params, calls)
         out[(_ym(month), queue)] = QueueCounters(
-            int(entered), int(answered), picked[0], int(abandoned), picked[1], picked[2]
-        )  # type: ignore[arg-type]
+            int(entered), int(answered), int(a_t), int(abandoned), int(b_t), int(short)
+        )
     return out
 
 
-def _queue_counters_from_facts(
-    wh: Warehouse, params: dict[str, Any], calls: CallDefinitions
-) -> dict[tuple[YearMonth, str], QueueCounters]:
-    grouped: dict[tuple[YearMonth, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in wh.query(_QUEUE_FACTS_SQL, parameters=params).dicts():
-        grouped[(_ym(row["month"]), row["queue"])].append(row)
-    return {
-        key: leg_counters(
-            rows, calls.service_threshold_seconds.get(key[1], 0), calls.short_abandon_seconds.get(key[1], 0)
-        )
-        for key, rows in grouped.items()
-    }
+_CHANNEL_SINCE_SQL = f"SELECT channel, min({_MONTH}) FROM {{rows}} WHERE offered > 0 GROUP BY channel"
 
 
-_CHANNEL_SINCE_SQL = (
-    f"SELECT channel, min({_MONTH}) FROM contact_channel_15m FINAL WHERE force_id = {{f:String}} "
-    "AND offered > 0 GROUP BY channel"
-)
-
-
-def _channel_since(wh: Warehouse, params: dict[str, Any]) -> dict[str, YearMonth]:
+def _channel_since(wh: Warehouse, params: dict[str, Any], definitions: Definitions) -> dict[str, YearMonth]:
     """The month of each channel's first contact (ever, not only in the months read)."""
-    return {str(ch): _ym(m) for ch, m in wh.query(_CHANNEL_SINCE_SQL, parameters=params).rows}
+    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions, bounded=False)
+    sql = _CHANNEL_SINCE_SQL.replace("{rows}", rows)
+    return {str(ch): _ym(m) for ch, m in wh.query(sql, parameters={**params, **extra}).rows}
 
 
 def _volume_cells(
@@ -323,7 +334,6 @@ def monthly_cells(
     (``calls_101_primary_abandoned_rate``, ``calls_101_secondary_abandoned_rate``: the stage at
     which callers gave up).
     """
-    ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
     lo, hi = _month_bounds(first, last, definitions.timezone)
     params = {
         "f": force_id,
@@ -333,11 +343,11 @@ def monthly_cells(
         "q": ["999", "101-primary", "101-secondary", "webchat"],
     }
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
-    cells = _volume_cells(
-        wh.query(_VOLUME_SQL, parameters=params).rows, drop_short, _channel_since(wh, params)
-    )
+    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions)
+    volumes = wh.query(_VOLUME_SQL.replace("{rows}", rows), parameters={**params, **extra}).rows
+    cells = _volume_cells(volumes, drop_short, _channel_since(wh, params, definitions))
     calls = definitions.calls
-    for (ym, queue), c in _queue_counters(wh, params, calls).items():
+    for (ym, queue), c in _queue_counters(wh, params, definitions).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:
             continue
         sl = service_level(c, calls.abandon_convention)
@@ -369,11 +379,13 @@ def reconcile_day(
 ) -> list[dict[str, Any]]:
     """Recompute one local day of both contact rollups from the facts and list every difference
     from the stored rollups: ``{"table", "key", "column", "rollup", "facts"}`` (column ``"*"`` for a
-    row present on one side only). An empty list means the rollups agree with the facts. Quantile
+    row present on one side only). Each rollup is compared under the definitions it is recorded as
+    complete under (``definitions`` when none are recorded); ``definitions`` give the time zone. An empty list means the rollups agree with the facts. Quantile
     states are not compared. Buckets still logged for a lazy refresh are refreshed first (a
     difference then means a rollup that disagrees with the facts, not one about to be refreshed)."""
     ensure_fresh(wh)
-    tz = (definitions or Definitions()).timezone
+    defs = definitions or Definitions()
+    tz = defs.timezone
     start, end = local_day_bounds(day, tz)
     params = {"f": force_id, "s": start, "e": end}
     facts_where = "force_id = {f:String} AND placed_at >= {s:DateTime64(3, 'UTC')} AND placed_at < {e:DateTime64(3, 'UTC')}"
@@ -382,8 +394,13 @@ def reconcile_day(
     )
     diffs: list[dict[str, Any]] = []
     for rollup in ROLLUPS:
-        fresh = {tuple(r[k] for k in rollup.keys): r for r in recompute_rows(wh, rollup, facts_where, params)}
-        kept = {tuple(r[k] for k in rollup.keys): r for r in stored_rows(wh, rollup, stored_where, params)}
+        recorded = applied(wh, rollup.table)  # the stored rows are those of the recorded definitions
+        under = recorded[1] if recorded is not None else defs
+        fresh_rows = recompute_rows(wh, rollup, facts_where, params, under)
+        fresh = {tuple(r[k] for k in rollup.keys): r for r in fresh_rows}
+        kept = {
+            tuple(r[k] for k in rollup.keys): r for r in stored_rows(wh, rollup, stored_where, params, under)
+        }
         for key in sorted(set(fresh) | set(kept), key=str):
             named = dict(zip(rollup.keys, key, strict=True))
             a, b = kept.get(key), fresh.get(key)

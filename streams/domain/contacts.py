@@ -29,11 +29,13 @@ Lifecycle rules (order-independent: the fold only uses the set of events and the
   its offer, an end of a leg before it started or after another end of the same leg, anything before
   the offer or after the contact ended.
 
-Waits: ``wait_seconds`` is the raw queue wait (queue entry -> answer / abandon / callback).
-``service_wait_seconds`` runs on the service clock: for the ``999`` queue it starts where
-``CallDefinitions.clock_start_999`` says (offered, BT connect or queued, falling back to the next
-known time); for every other queue at queue entry. Answer bands, service level and short abandons all
-use the service wait; every raw time is kept so another definition can be re-run over the facts.
+Facts keep what happened and no definition: every raw time of the contact (offer, BT connect, IVR
+entry) and of each queue visit (entry, queued, transferred in / out, answer, abandon, callback), and
+``wait_seconds``, the raw queue wait (queue entry -> answer / abandon / callback; the platform's wait
+when only that is known). The service clock (``CallDefinitions.clock_start_999``), service and
+short-abandon thresholds and short abandons (queue and IVR) are applied when figures are read, in
+ClickHouse (:mod:`sinks.clickhouse.contacts_sql`); :func:`streams.domain.servicelevel.service_wait`
+is the same rule in Python. The fold reads no definition.
 """
 
 from __future__ import annotations
@@ -144,7 +146,6 @@ class _Lifecycle:
 
     channel: str
     events: list[_Ev]
-    definitions: Definitions
     quarantined: list[tuple[Envelope, str]] = field(default_factory=list)
     legs: dict[str, _Leg] = field(default_factory=dict)
     offered: _Ev | None = None
@@ -243,25 +244,6 @@ class _Lifecycle:
 
 
 # -- rows --------------------------------------------------------------------------------------------
-def _clock_start(life: _Lifecycle, leg: _Leg) -> tuple[str, datetime | None]:
-    """Which clock the service wait of ``leg`` runs on and when it started."""
-    queued = ("queued", leg.entered_at)
-    if leg.queue != "999":
-        return queued
-    offered_at = life.offered.time if life.offered else None
-    bt = getattr(life.offered.env.data, "bt_connect_time", None) if life.offered else None
-    wanted = life.definitions.calls.clock_start_999
-    chain = {
-        "bt_connect": [("bt_connect", bt), ("offered", offered_at), queued],
-        "offered": [("offered", offered_at), queued],
-        "queued": [queued],
-    }[wanted]
-    for name, at in chain:
-        if at is not None:
-            return (name, at)
-    return queued
-
-
 def _leg_outcome(leg: _Leg) -> str:
     if leg.end is not None:
         return {"answered": "answered", "abandoned": "abandoned", "callback": "callback"}[leg.end.kind]
@@ -269,18 +251,14 @@ def _leg_outcome(leg: _Leg) -> str:
 
 
 def _leg_row(life: _Lifecycle, leg: _Leg, index: int, base: Row) -> Row:
-    calls = life.definitions.calls
     end = leg.end
     end_at = end.time if end else None
     kind = end.kind if end else None
-    clock, clock_at = _clock_start(life, leg)
     wait = _seconds(leg.entered_at, end_at)
     if wait is None and end is not None and end.platform_wait is not None:
         wait = float(end.platform_wait)
-    service_wait = _seconds(clock_at, end_at) if clock_at is not None else wait
     stage = end.stage if kind == "abandoned" else None
     in_queue_abandon = kind == "abandoned" and stage in IN_QUEUE_STAGES
-    short_t = calls.short_abandon_seconds.get(leg.queue)
     t_in, t_out = leg.transfer_in, _first(leg.transfers_out)
     return {
         **base,
@@ -292,8 +270,6 @@ def _leg_row(life: _Lifecycle, leg: _Leg, index: int, base: Row) -> Row:
         "queued_at": leg.queued_at,
         "transferred_in_at": t_in.time if t_in else None,
         "transferred_from": t_in.queue if t_in and t_in.queue else "",
-        "clock_start": clock,
-        "clock_started_at": clock_at,
         "answered_at": end_at if kind == "answered" else None,
         "abandoned_at": end_at if kind == "abandoned" else None,
         "abandon_stage": stage or "",
@@ -305,21 +281,9 @@ def _leg_row(life: _Lifecycle, leg: _Leg, index: int, base: Row) -> Row:
         "entered_queue": leg.queued_at is not None or kind in ("answered", "callback") or in_queue_abandon,
         "abandoned_in_queue": in_queue_abandon,
         "wait_seconds": wait,
-        "service_wait_seconds": service_wait,
-        "threshold_seconds": calls.service_threshold_seconds.get(leg.queue),
-        "short_abandon_seconds": short_t,
-        "short_abandon": bool(
-            in_queue_abandon and short_t is not None and within_short(service_wait, short_t)
-        ),
         "placed_at": leg.entered_at or min(leg.named_at),
         "contact_ended_at": life.ended.time if life.ended else None,
-        "definition_version": life.definitions.version,
     }
-
-
-def within_short(wait: float | None, threshold: int) -> bool:
-    """A short abandon waited strictly less than the threshold (unknown waits are not short)."""
-    return wait is not None and wait < threshold
 
 
 def _infer_channel(life: _Lifecycle) -> str:
@@ -366,27 +330,25 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
     outcome, decider = _contact_outcome(life, legs)
     answered = [leg["answered_at"] for leg in legs if leg["answered_at"] is not None]
     stage = ""
-    short = False
     abandoned_at = None
+    abandon_queue, abandon_wait = "", None
     if outcome == "abandoned":
         if decider is None:
             stage, abandoned_at = "ivr", life.ivr_abandon.time if life.ivr_abandon else None
-            short = _short_ivr_abandon(life, abandoned_at)
         else:
-            stage, abandoned_at, short = (
-                decider["abandon_stage"],
-                decider["abandoned_at"],
-                decider["short_abandon"],
-            )
+            stage, abandoned_at = decider["abandon_stage"], decider["abandoned_at"]
+            abandon_queue, abandon_wait = decider["queue"], decider["wait_seconds"]
     offered_at = base["offered_at"]
     final_answer = max(answered) if answered else None
     ended_data = life.ended.env.data if life.ended else None
+    ivr_entries = [e.time for e in life.events if e.kind == "ivr"]
     return {
         **_empty_contact(base),
         "placed_at": offered_at or first_time,
         "first_queue": legs[0]["queue"] if legs else "",
         "legs": len(legs),
         "reached_ivr": any(e.kind == "ivr" for e in life.events) or life.ivr_abandon is not None,
+        "ivr_entered_at": min(ivr_entries) if ivr_entries else None,
         "reached_primary": any(leg["stage"] == "primary_queue" and leg["entered_queue"] for leg in legs),
         "transferred": any(leg["transferred_to"] for leg in legs),
         "reached_secondary": any(leg["stage"] == "secondary_queue" and leg["entered_queue"] for leg in legs),
@@ -397,23 +359,13 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
         "e2e_wait_seconds": _seconds(offered_at, final_answer),
         "abandoned_at": abandoned_at,
         "abandon_stage": stage,
-        "short_abandon": short,
+        "abandon_queue": abandon_queue,
+        "abandon_wait_seconds": abandon_wait,
         "callback_requested": any(leg["callback_requested"] for leg in legs),
         "ended_at": life.ended.time if life.ended else None,
         "disposition": getattr(ended_data, "disposition", "") or "",
         "incident_id": getattr(ended_data, "incident_id", None) or "",
     }
-
-
-def _short_ivr_abandon(life: _Lifecycle, abandoned_at: datetime | None) -> bool:
-    """An IVR hang-up is short when its stage wait (IVR entry, else the offer, to the abandon) is
-    below ``ivr_short_abandon_seconds``; never when that setting is None."""
-    threshold = life.definitions.calls.ivr_short_abandon_seconds
-    if threshold is None or abandoned_at is None:
-        return False
-    entries = [e.time for e in life.events if e.kind == "ivr"]
-    start = min(entries) if entries else (life.offered.time if life.offered else None)
-    return within_short(_seconds(start, abandoned_at), threshold)
 
 
 def _empty_contact(base: Row) -> Row:
@@ -429,6 +381,7 @@ def _empty_contact(base: Row) -> Row:
         "first_queue": "",
         "legs": 0,
         "reached_ivr": False,
+        "ivr_entered_at": None,
         "reached_primary": False,
         "transferred": False,
         "reached_secondary": False,
@@ -439,7 +392,8 @@ def _empty_contact(base: Row) -> Row:
         "e2e_wait_seconds": None,
         "abandoned_at": None,
         "abandon_stage": "",
-        "short_abandon": False,
+        "abandon_queue": "",
+        "abandon_wait_seconds": None,
         "callback_requested": False,
         "ended_at": None,
         "disposition": "",
@@ -448,21 +402,20 @@ def _empty_contact(base: Row) -> Row:
         "triaged_at": None,
         "triage_outcome": "",
         "crime_id": "",
-        "definition_version": base.get("definition_version", ""),
     }
 
 
-def _fold_contact(channel: str, raw: list[_Ev], definitions: Definitions) -> FoldResult:
+def _fold_contact(channel: str, raw: list[_Ev]) -> FoldResult:
     if not raw:
         return FoldResult()
-    life = _Lifecycle(channel, raw, definitions)
+    life = _Lifecycle(channel, raw)
     life.run()
     if life.offered is None:
         return FoldResult(quarantined=_without_opening(raw, "contact", "offer"))
     subject, force_id = raw[0].env.subject, raw[0].env.force_id
     base = _base(life, subject, force_id)
     legs = [_leg_row(life, leg, i, base) for i, leg in enumerate(life.ordered_legs())]
-    contact = _contact_row(life, {**base, "definition_version": definitions.version}, legs, raw[0].time)
+    contact = _contact_row(life, base, legs, raw[0].time)
     return FoldResult(rows={LEGS: legs, CONTACTS: [contact]}, quarantined=life.quarantined)
 
 
@@ -491,7 +444,7 @@ class CallFold:
 
     def fold(self, events: Sequence[Envelope], definitions: Definitions) -> FoldResult:
         raw = [_call_event(e) for e in dedupe_sorted(events)]
-        return _fold_contact("call", raw, definitions)
+        return _fold_contact("call", raw)
 
 
 class WebchatFold:
@@ -503,7 +456,7 @@ class WebchatFold:
 
     def fold(self, events: Sequence[Envelope], definitions: Definitions) -> FoldResult:
         raw = [ev for e in dedupe_sorted(events) for ev in _webchat_events(e)]
-        return _fold_contact("webchat", raw, definitions)
+        return _fold_contact("webchat", raw)
 
 
 class OnlineReportFold:
@@ -544,7 +497,7 @@ class OnlineReportFold:
             triaged = None if triaged in early else triaged
             links = [e for e in links if e not in early]
         return FoldResult(
-            rows={CONTACTS: [_report_row(evs[0], submitted, triaged, links, definitions)]},
+            rows={CONTACTS: [_report_row(evs[0], submitted, triaged, links)]},
             quarantined=quarantined,
         )
 
@@ -565,7 +518,6 @@ def _report_row(
     submitted: Envelope | None,
     triaged: Envelope | None,
     links: list[Envelope],
-    definitions: Definitions,
 ) -> Row:
     data = submitted.data if submitted else None
     base = {
@@ -575,7 +527,6 @@ def _report_row(
         "district": getattr(data, "district", None) or "",
         "offered_at": submitted.time if submitted else None,
         "bt_connect_at": None,
-        "definition_version": definitions.version,
     }
     outcome = "linked" if links else "triaged" if triaged else "submitted" if submitted else "waiting"
     return {

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
-from schemas.definitions import AbandonConvention
+from schemas.definitions import AbandonConvention, CallDefinitions
 
 CONVENTIONS: tuple[AbandonConvention, ...] = (
     "answered_basis",
@@ -29,6 +31,78 @@ WAIT_EDGES: tuple[int, ...] = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
 """Wait edges (seconds) whose "answered within" / "abandoned within" counts the rollups store."""
 
 STAGES: tuple[str, ...] = ("ivr", "primary_queue", "in_transfer", "secondary_queue")
+IN_QUEUE_STAGES: tuple[str, ...] = ("primary_queue", "secondary_queue")
+
+
+# -- the service clock and short abandons (the rules sinks/clickhouse/contacts_sql.py applies in SQL) --
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def _clock_999(leg: Mapping[str, Any], clock_start_999: str) -> datetime | None:
+    """The 999 clock start before the fallback to the queue entry (None: the queue entry)."""
+    chain = {"bt_connect": ("bt_connect_at", "offered_at"), "offered": ("offered_at",)}
+    for name in chain.get(clock_start_999, ()):
+        if leg.get(name) is not None:
+            return leg[name]  # type: ignore[no-any-return]
+    return None
+
+
+def clock_started_at(leg: Mapping[str, Any], clock_start_999: str) -> datetime | None:
+    """When the service clock of a leg (a ``contact_legs`` row) started: for the 999 queue at BT
+    connect, the offer or the queue entry as ``clock_start_999`` says, falling back to the next known
+    time; for every other queue at the queue entry."""
+    start = _clock_999(leg, clock_start_999) if leg.get("queue") == "999" else None
+    return start if start is not None else leg.get("entered_at")
+
+
+def leg_end(leg: Mapping[str, Any]) -> datetime | None:
+    """When a leg's queue visit ended (answer, abandon or callback request), None while open."""
+    for name in ("answered_at", "abandoned_at", "callback_at"):
+        if leg.get(name) is not None:
+            return leg[name]  # type: ignore[no-any-return]
+    return None
+
+
+def service_wait(leg: Mapping[str, Any], clock_start_999: str) -> float | None:
+    """Seconds on the service clock of a leg: from the 999 clock start to the end of the leg, else
+    the raw queue wait (``wait_seconds``: queue entry to the end, or the platform's wait)."""
+    start = _clock_999(leg, clock_start_999) if leg.get("queue") == "999" else None
+    if start is not None:
+        return _seconds(start, leg_end(leg))
+    wait = leg.get("wait_seconds")
+    return None if wait is None else float(wait)
+
+
+def leg_short_abandon(leg: Mapping[str, Any], calls: CallDefinitions) -> bool:
+    """Abandoned while queued with a service wait strictly below the queue's short threshold."""
+    short = calls.short_abandon_seconds.get(str(leg.get("queue")))
+    wait = service_wait(leg, calls.clock_start_999)
+    return bool(leg.get("abandoned_in_queue")) and short is not None and within(wait, short)
+
+
+def contact_short_abandon(contact: Mapping[str, Any], calls: CallDefinitions) -> bool:
+    """The final abandon of a ``contacts`` row was short: an IVR hang-up within
+    ``ivr_short_abandon_seconds`` of the IVR entry (of the offer when none is known; never when that
+    setting is None), or a queue abandon that was a short abandon of its leg."""
+    if contact.get("outcome") != "abandoned":
+        return False
+    stage = contact.get("abandon_stage")
+    if stage == "ivr":
+        t = calls.ivr_short_abandon_seconds
+        start = contact.get("ivr_entered_at") or contact.get("offered_at")
+        return t is not None and within(_seconds(start, contact.get("abandoned_at")), t)
+    if stage in IN_QUEUE_STAGES:
+        leg = {
+            "queue": contact.get("abandon_queue"),
+            "offered_at": contact.get("offered_at"),
+            "bt_connect_at": contact.get("bt_connect_at"),
+            "abandoned_at": contact.get("abandoned_at"),
+            "wait_seconds": contact.get("abandon_wait_seconds"),
+            "abandoned_in_queue": True,
+        }
+        return leg_short_abandon(leg, calls)
+    return False
 
 
 @dataclass(frozen=True)
@@ -179,3 +253,23 @@ class WaitStats:
     @property
     def mean(self) -> float | None:
         return None if self.n == 0 else self.total / self.n
+
+
+def applied_leg(leg: Mapping[str, Any], calls: CallDefinitions) -> dict[str, Any]:
+    """A ``contact_legs`` row with the columns the definitions derive (the Python twin of
+    ``sinks.clickhouse.contacts_sql.leg_columns``)."""
+    queue = str(leg.get("queue"))
+    return {
+        **leg,
+        "clock_started_at": clock_started_at(leg, calls.clock_start_999),
+        "service_wait_seconds": service_wait(leg, calls.clock_start_999),
+        "threshold_seconds": calls.service_threshold_seconds.get(queue),
+        "short_abandon_seconds": calls.short_abandon_seconds.get(queue),
+        "short_abandon": leg_short_abandon(leg, calls),
+    }
+
+
+def applied_contact(contact: Mapping[str, Any], calls: CallDefinitions) -> dict[str, Any]:
+    """A ``contacts`` row with ``short_abandon`` under the definitions (Python twin of
+    ``sinks.clickhouse.contacts_sql.contact_columns``)."""
+    return {**contact, "short_abandon": contact_short_abandon(contact, calls)}

@@ -185,8 +185,10 @@ def test_rollup_follows_a_fact_that_moves_bucket(wh: Warehouse, settings: Settin
 def test_reconcile_reports_a_difference(wh: Warehouse, settings: Settings) -> None:
     pipeline(settings, wh).process(messages(golden_raw()))
     wh.command(
-        "INSERT INTO contact_queue_15m (force_id, bucket, channel, queue, district, answered, version) "
-        "VALUES ('cambs', '2024-03-05 10:00:00', '999', '999', 'Cambridge City', 99, 18446744073709551615)"
+        "INSERT INTO contact_queue_15m (force_id, definition_hash, bucket, channel, queue, district, "
+        "answered, version) VALUES ('cambs', {dh:String}, '2024-03-05 10:00:00', '999', '999', "
+        "'Cambridge City', 99, 18446744073709551615)",
+        parameters={"dh": Definitions().group_hash("calls")},
     )
     diffs = reconcile_day(wh, FORCE, date(2024, 3, 5))
     assert {(d["table"], d["column"]) for d in diffs if d["column"] == "answered"} == {

@@ -12,6 +12,7 @@ from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import parse_event
 from streams.domain.contacts import CONTACTS, LEGS, CallFold, OnlineReportFold, WebchatFold
+from streams.domain.servicelevel import leg_short_abandon, service_wait
 from tests.unit.test_contacts_golden import FOLDS, ev, fold_all, golden_events
 
 pytestmark = pytest.mark.unit
@@ -59,7 +60,8 @@ def test_answer_without_offer_is_held_until_the_offer_arrives() -> None:
     result = CallFold().fold(full, DEFS)
     assert result.quarantined == []
     leg = result.rows[LEGS][0]
-    assert (leg["wait_seconds"], leg["service_wait_seconds"]) == (9, 10)  # queued 1 -> 10; offered 0 -> 10
+    assert leg["wait_seconds"] == 9  # queued 1 -> 10
+    assert service_wait(leg, DEFS.calls.clock_start_999) == 10  # offered 0 -> 10 (the 999 clock)
     assert result.rows[CONTACTS][0]["outcome"] == "answered"
 
 
@@ -125,7 +127,12 @@ def test_webchat_abandon_is_a_queue_abandon() -> None:
     events = [_pe("W", "webchat.offered.v1", 0, 0), _pe("W", "webchat.abandoned.v1", 12, 1)]
     rows = WebchatFold().fold(events, DEFS).rows
     leg = rows[LEGS][0]
-    assert (leg["channel"], leg["abandoned_in_queue"], leg["wait_seconds"], leg["short_abandon"]) == (
+    assert (
+        leg["channel"],
+        leg["abandoned_in_queue"],
+        leg["wait_seconds"],
+        leg_short_abandon(leg, DEFS.calls),
+    ) == (
         "webchat",
         True,
         12,

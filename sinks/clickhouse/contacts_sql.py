@@ -1,0 +1,234 @@
+"""Contact definitions applied in ClickHouse when figures are read: the one place they are written.
+
+The contact facts (``contact_legs``, ``contacts``) keep what happened: every raw time of a contact and
+of each queue visit, the raw queue wait, the IVR entry time. Every figure that depends on a
+``definitions.calls`` setting is computed from those at read time by the SQL fragments below,
+parameterised by query parameters named ``d_*`` that :func:`params` builds from a
+:class:`~schemas.definitions.Definitions`. The rollups (:mod:`sinks.clickhouse.rollups_contacts`),
+the board and live readers (``demandhub/queries/contacts.py``), lineage and the public dashboard all
+select from :func:`legs_from` / :func:`contacts_from`, which add the derived columns the facts no
+longer store, under the names they had:
+
+``contact_legs``: ``clock_started_at`` (999: offered, BT connect or queued per ``clock_start_999``,
+falling back to the next known time; other queues: queue entry), ``service_wait_seconds`` (clock
+start to the end of the leg; the raw wait when the clock is the queue entry), ``threshold_seconds``
+and ``short_abandon_seconds`` (per queue, NULL for a queue the definitions do not name) and
+``short_abandon`` (abandoned while queued with a service wait below the short threshold).
+
+``contacts``: ``short_abandon`` (the final abandon was short: an IVR hang-up within
+``ivr_short_abandon_seconds`` of the IVR entry, else of the offer; or the deciding queue abandon was
+a short abandon of its leg).
+
+The same fragments are rendered for the analyst views with the definitions the worker runs under
+(``applied_definitions``, name ``active``) in place of the parameters (:data:`ACTIVE`); migration
+0103 holds that rendering and a unit test checks it is the one generated here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.definitions import CallDefinitions, Definitions
+
+IN_QUEUE_STAGES = ("primary_queue", "secondary_queue")
+LEG_END = "coalesce(answered_at, abandoned_at, callback_at)"
+"""When a leg's queue visit ended (answer, abandon or callback request), NULL while it is open."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """How the fragments read each definition: query parameters, or the active definitions."""
+
+    clock_999: str
+    """'offered', 'bt_connect' or 'queued' (String)."""
+    threshold: Callable[[str], str]
+    """Queue expression -> service threshold of the queue, seconds (Nullable)."""
+    short: Callable[[str], str]
+    """Queue expression -> short-abandon threshold of the queue, seconds (Nullable)."""
+    ivr_short: str
+    """IVR short-abandon threshold, seconds (Nullable: NULL when every IVR hang-up counts)."""
+    band_edges: Callable[[str], str]
+    """Queue expression -> answer-time band edges of the queue (Array(UInt32), empty if none)."""
+    dedupe: str
+    """1 when short abandons never answered leave the volumes (UInt8)."""
+    convention: str
+    """The abandon convention (String)."""
+
+
+def _param_per_queue(name: str, value_type: str) -> Callable[[str], str]:
+    keys = f"{{d_{name}_q:Array(String)}}"
+    values = f"{{d_{name}:Array({value_type})}}"
+
+    def lookup(queue: str) -> str:
+        return f"if(has({keys}, {queue}), {values}[indexOf({keys}, {queue})], NULL)"
+
+    return lookup
+
+
+def _bands_param(queue: str) -> str:
+    keys = "{d_bands_q:Array(String)}"
+    return f"if(has({keys}, {queue}), {{d_bands:Array(Array(UInt32))}}[indexOf({keys}, {queue})], [])"
+
+
+PARAMS = Source(
+    clock_999="{d_clock_999:String}",
+    threshold=_param_per_queue("threshold", "UInt32"),
+    short=_param_per_queue("short", "UInt32"),
+    ivr_short="{d_ivr_short:Nullable(UInt32)}",
+    band_edges=_bands_param,
+    dedupe="{d_dedupe:UInt8}",
+    convention="{d_convention:String}",
+)
+"""Fragments read query parameters built by :func:`params`."""
+
+ACTIVE_DEFS = "_active_definitions"
+"""Name of the WITH alias holding the active definitions' JSON in the analyst views."""
+
+
+def _active_per_queue(key: str, value_type: str) -> Callable[[str], str]:
+    def lookup(queue: str) -> str:
+        return f"JSONExtract({ACTIVE_DEFS}, 'calls', '{key}', {queue}, '{value_type}')"
+
+    return lookup
+
+
+ACTIVE = Source(
+    clock_999=f"JSONExtractString({ACTIVE_DEFS}, 'calls', 'clock_start_999')",
+    threshold=_active_per_queue("service_threshold_seconds", "Nullable(UInt32)"),
+    short=_active_per_queue("short_abandon_seconds", "Nullable(UInt32)"),
+    ivr_short=f"JSONExtract({ACTIVE_DEFS}, 'calls', 'ivr_short_abandon_seconds', 'Nullable(UInt32)')",
+    band_edges=_active_per_queue("band_edges_seconds", "Array(UInt32)"),
+    dedupe=f"toUInt8(JSONExtractBool({ACTIVE_DEFS}, 'calls', 'dedupe_short_abandons_from_volumes'))",
+    convention=f"JSONExtractString({ACTIVE_DEFS}, 'calls', 'abandon_convention')",
+)
+"""Fragments read the definitions the worker runs under (analyst views; see :func:`active_with`)."""
+
+
+def active_with() -> str:
+    """``WITH`` clause of an analyst view binding :data:`ACTIVE_DEFS`: the definitions recorded as
+    active (``applied_definitions``), the defaults of ``schemas/definitions.py`` when none are."""
+    defaults = json.dumps(Definitions().as_dict(), sort_keys=True, separators=(",", ":"))
+    recorded = "(SELECT any(definitions) FROM applied_definitions FINAL WHERE name = 'active')"
+    return f"WITH if(empty({recorded}), '{defaults}', {recorded}) AS {ACTIVE_DEFS}"
+
+
+def params(definitions: Definitions) -> dict[str, Any]:
+    """The ``d_*`` query parameters of every contact fragment under ``definitions``."""
+    return call_params(definitions.calls)
+
+
+def call_params(calls: CallDefinitions) -> dict[str, Any]:
+    """The ``d_*`` query parameters of every contact fragment under the call definitions."""
+    thresholds = sorted(calls.service_threshold_seconds.items())
+    shorts = sorted(calls.short_abandon_seconds.items())
+    bands = sorted(calls.band_edges_seconds.items())
+    return {
+        "d_clock_999": calls.clock_start_999,
+        "d_threshold_q": [q for q, _ in thresholds],
+        "d_threshold": [int(t) for _, t in thresholds],
+        "d_short_q": [q for q, _ in shorts],
+        "d_short": [int(t) for _, t in shorts],
+        "d_ivr_short": calls.ivr_short_abandon_seconds,
+        "d_bands_q": [q for q, _ in bands],
+        "d_bands": [[int(e) for e in edges] for _, edges in bands],
+        "d_dedupe": int(calls.dedupe_short_abandons_from_volumes),
+        "d_convention": calls.abandon_convention,
+    }
+
+
+# -- fragments ---------------------------------------------------------------------------------------
+def clock_start_999(src: Source, offered: str = "offered_at", bt: str = "bt_connect_at") -> str:
+    """Start of the 999 service clock before it falls back to the queue entry: BT connect (when
+    wanted and known), else the offer (when wanted and known), else NULL (the queue entry)."""
+    c = src.clock_999
+    return (
+        f"multiIf({c} = 'bt_connect' AND {bt} IS NOT NULL, {bt}, "
+        f"{c} IN ('bt_connect', 'offered') AND {offered} IS NOT NULL, {offered}, NULL)"
+    )
+
+
+def clock_started_at(src: Source, queue: str = "queue", entered: str = "entered_at") -> str:
+    """When the service clock of a leg started (the queue entry for every queue but 999)."""
+    start = clock_start_999(src)
+    return f"if({queue} = '999' AND {start} IS NOT NULL, {start}, {entered})"
+
+
+def service_wait(
+    src: Source,
+    queue: str = "queue",
+    end: str = LEG_END,
+    wait: str = "wait_seconds",
+    offered: str = "offered_at",
+    bt: str = "bt_connect_at",
+) -> str:
+    """Seconds on the service clock: from the 999 clock start to the end of the leg, else the raw
+    queue wait (queue entry to the end; the platform's wait when the entry is not known)."""
+    start = clock_start_999(src, offered, bt)
+    return (
+        f"if({queue} = '999' AND {start} IS NOT NULL, dateDiff('millisecond', {start}, {end}) / 1000, {wait})"
+    )
+
+
+def leg_short_abandon(src: Source, queue: str = "queue", wait: str = "service_wait_seconds") -> str:
+    """Abandoned while queued with a service wait strictly below the queue's short threshold."""
+    return f"ifNull(abandoned_in_queue AND {wait} < {src.short(queue)}, 0)"
+
+
+def contact_short_abandon(src: Source) -> str:
+    """The contact's final abandon was short: an IVR hang-up within the IVR short threshold of the
+    IVR entry (of the offer when no entry is known; never when the threshold is NULL), or a queue
+    abandon that was a short abandon of its leg (``abandon_queue``, ``abandon_wait_seconds``)."""
+    ivr_wait = "dateDiff('millisecond', coalesce(ivr_entered_at, offered_at), abandoned_at) / 1000"
+    queue_wait = service_wait(src, queue="abandon_queue", end="abandoned_at", wait="abandon_wait_seconds")
+    stages = ", ".join(f"'{s}'" for s in IN_QUEUE_STAGES)
+    return (
+        "ifNull(outcome = 'abandoned' AND multiIf("
+        f"abandon_stage = 'ivr', {ivr_wait} < {src.ivr_short}, "
+        f"abandon_stage IN ({stages}), {queue_wait} < {src.short('abandon_queue')}, 0), 0)"
+    )
+
+
+def leg_columns(src: Source) -> tuple[tuple[str, str], ...]:
+    """The derived columns of a leg, in an order where each may use the ones before it."""
+    return (
+        ("clock_started_at", clock_started_at(src)),
+        ("service_wait_seconds", service_wait(src)),
+        ("threshold_seconds", src.threshold("queue")),
+        ("short_abandon_seconds", src.short("queue")),
+        ("short_abandon", leg_short_abandon(src)),
+    )
+
+
+def contact_columns(src: Source) -> tuple[tuple[str, str], ...]:
+    """The derived columns of a contact."""
+    return (("short_abandon", contact_short_abandon(src)),)
+
+
+def _derived(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{expr} AS {name}" for name, expr in columns)
+
+
+def legs_from(where: str = "1", src: Source = PARAMS) -> str:
+    """A subquery of ``contact_legs`` (FINAL) rows matching ``where`` with the derived columns."""
+    return f"(SELECT *, {_derived(leg_columns(src))} FROM contact_legs FINAL WHERE {where})"
+
+
+def contacts_from(where: str = "1", src: Source = PARAMS) -> str:
+    """A subquery of ``contacts`` (FINAL) rows matching ``where`` with the derived columns."""
+    return f"(SELECT *, {_derived(contact_columns(src))} FROM contacts FINAL WHERE {where})"
+
+
+def answer_bands(src: Source, queue: str = "queue", wait: str = "service_wait_seconds") -> str:
+    """Index of a wait's answer-time band among the queue's band edges: 0 below the first edge,
+    ``len(edges)`` at or above the last (``arrayCount`` of the edges at or below the wait)."""
+    return f"arrayCount(e -> {wait} >= e, {src.band_edges(queue)})"
+
+
+def applied_select(facts: str) -> str:
+    """The SELECT of an analyst view of ``contact_legs`` or ``contacts`` (FINAL) with the derived
+    columns under the definitions the worker runs under (migration 0103 holds this text)."""
+    columns = leg_columns(ACTIVE) if facts == "contact_legs" else contact_columns(ACTIVE)
+    return f"{active_with()} SELECT *, {_derived(columns)} FROM {facts} FINAL"
