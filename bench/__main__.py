@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import board, cli_startup, freshness, profile, replay, scale, throughput
+from bench import board, cli_startup, freshness, profile, replay, scale, startup, throughput
 from bench.harness import REPO, BenchError, RunContext, stop_everything
 from bench.machine import describe
 from bench.report import render
@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[RunContext], Result]] = {
     "scale": scale.run,
     "profile": profile.run,
     "cli": cli_startup.run,
+    "startup": startup.run,
 }
 
 

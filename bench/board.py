@@ -48,7 +48,7 @@ TARGET_BOARD = 1.0
 TARGET_LIVE = 0.1
 
 
-def _warehouse(ctx: RunContext) -> dict[str, str]:
+def ten_year_warehouse(ctx: RunContext) -> dict[str, str]:
     """The ten-year warehouse: the replay benchmark's, or one replayed here."""
     found = replay.replayed_warehouse(ctx.work.parent)
     if found:
@@ -157,7 +157,7 @@ def live_api(ctx: RunContext) -> dict[str, Any]:
 
 
 def run(ctx: RunContext) -> Result:
-    wh = _warehouse(ctx)
+    wh = ten_year_warehouse(ctx)
     month = wh["last"]
     readers = run_child(
         "bench.child",

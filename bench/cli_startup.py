@@ -24,13 +24,20 @@ REPEAT_QUICK = 3
 TARGET_SECONDS = 1.0
 
 
-def _timed(args: list[str], log: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one child process; BenchError if it fails."""
+def _timed(args: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one child process (``env``: its whole environment, default
+    this one's); BenchError if it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log, "ab") as out:
         done = subprocess.run(
-            args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120
+            args,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
         )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

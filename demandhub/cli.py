@@ -20,8 +20,6 @@ import io
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -335,6 +333,9 @@ EX_TEMPFAIL = BUSY  # every analyst session of the hub is taken: try again later
 
 
 def _sql_via_hub(url: str, token: str, query: str) -> tuple[list[str], list[list[Any]], list[str]]:
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         url.rstrip("/") + "/api/sql",
         data=json.dumps({"sql": query}).encode(),
@@ -437,6 +438,8 @@ class HubClient:
         return f"a hub (pid {self.pid}) is running on {self.data_dir} and owns its warehouse; {why}"
 
     def get(self, path: str, **params: str) -> tuple[bytes, Any]:
+        import urllib.error
+        import urllib.request
         from urllib.parse import urlencode
 
         request = urllib.request.Request(

@@ -34,15 +34,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse, connect
 from sinks.clickhouse.migrate import migrate
-from streams import registry
-from streams.pipeline import BatchReport, Pipeline, RawMessage
+
+if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
+    from streams.pipeline import BatchReport, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
@@ -65,6 +66,8 @@ def build_pipeline(settings: Settings, wh: Warehouse, lazy_rollups: bool = False
     ``lazy_rollups``: batches only log the rollup buckets they touch; the caller refreshes them (the
     worker's refresher loop, the end of a replay)."""
     from sinks.clickhouse.faults import maybe_flaky
+    from streams import registry
+    from streams.pipeline import Pipeline
 
     sink = maybe_flaky(wh, settings.fault_sink_fail_flag)
     return Pipeline(
@@ -241,6 +244,8 @@ def embedded_stack(
 async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: float = 5.0) -> None:
     """Recompute the warehouse-backed live gauges every ``interval`` seconds (``wh``: a read handle
     of their own, so the gauges never wait for the writer or analysts)."""
+    from streams import registry
+
     refreshers = registry.gauge_refreshers()
     while True:
         now = datetime.now(UTC)
@@ -270,6 +275,7 @@ def run_worker(
     from demandhub.web.live import add_live_routes
     from demandhub.web.server import build_web_app, start_web
     from sinks.clickhouse import rollups
+    from streams import registry
     from streams.app import build_app
 
     wh = open_warehouse(settings)
@@ -390,6 +396,7 @@ class ReplayTotals:
 def file_messages(path: Path, chunk: int) -> Iterator[list[RawMessage]]:
     """The lines of a JSONL file as batches of messages (offset = line number)."""
     from schemas.topics import topic_for_type
+    from streams.pipeline import RawMessage
 
     batch: list[RawMessage] = []
     with path.open("rb") as fh:

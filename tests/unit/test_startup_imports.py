@@ -1,0 +1,71 @@
+"""Start-up stays lazy: what the reading commands load before they do any work.
+
+Each case imports modules in a fresh interpreter (``sys.modules`` of this test process is already
+full) and lists which of the heavy libraries got loaded. No timing is asserted (BENCHMARKS.md,
+"Board and SQL start-up", has the figures); these tests fail when a module-level import brings a
+library back onto a path that does not need it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+RENDERERS = ("weasyprint", "matplotlib", "openpyxl", "jinja2", "PIL", "pypdfium2")
+WORKER = ("faust", "mode", "aiokafka", "kafka", "aiohttp", "prometheus_client")
+"""Libraries no reading command needs: the board's other formats, the stream worker, the web server."""
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules of ``sys.modules`` after running ``code`` in a new interpreter."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def heavy(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in names if m in modules)
+
+
+@pytest.mark.unit
+def test_the_cli_and_its_parser_load_no_heavy_library() -> None:
+    """Every command pays for importing the CLI and building its parser (``--help`` included)."""
+    modules = loaded_after("from demandhub.cli import build_parser\nbuild_parser()")
+    names = (*RENDERERS, *WORKER, "chdb", "clickhouse_connect", "pydantic", "scipy", "numpy", "rich")
+    assert heavy(modules, names) == []
+    assert heavy(modules, ("urllib.request", "http.client")) == []  # only to ask a running hub
+
+
+@pytest.mark.unit
+def test_the_board_pack_path_loads_no_renderer_and_no_worker() -> None:
+    """``board --format json`` imports the report, source and completeness modules and opens the
+    warehouse through ``demandhub.runtime``: no PDF/XLSX/HTML renderer, no faust, Kafka, web
+    server or metrics, and not the event pipeline or the fold registry."""
+    modules = loaded_after(
+        "import demandhub.cli\n"
+        "import demandhub.board.commands, demandhub.board.report, demandhub.board.source\n"
+        "import demandhub.board.completeness, demandhub.board.forces, demandhub.board.store\n"
+        "import demandhub.runtime"
+    )
+    assert heavy(modules, (*RENDERERS, *WORKER)) == []
+    assert heavy(modules, ("streams.pipeline", "streams.registry")) == []
+
+
+@pytest.mark.unit
+def test_the_sql_path_loads_no_board_maths_and_no_worker() -> None:
+    """``demandhub sql`` on the warehouse: settings, the SQL guard and the client, nothing else."""
+    modules = loaded_after(
+        "import demandhub.cli, demandhub.settings, demandhub.sqlguard, demandhub.datadir, demandhub.auth\n"
+        "import sinks.clickhouse.client"
+    )
+    assert heavy(modules, (*RENDERERS, *WORKER, "scipy", "pandas")) == []
+    assert heavy(modules, ("streams.pipeline", "streams.registry", "streams.domain.board.stats")) == []
