@@ -282,7 +282,9 @@ def run_worker(
     # Rollups are refreshed in each write cycle: the lazy refresh once left a stale incident bucket
     # after a broker restart (test_reliability_kafka); replay keeps the lazy refresh.
     pipeline = build_pipeline(settings, wh, lazy_rollups=False)
-    refresher = rollups.Refresher(connect(settings.resolved_dsn), pipeline.rollups)
+    refresher = rollups.Refresher(
+        connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
+    )
     rollups.register(refresher)  # readers in this process (web routes) refresh through it
     app = build_app(settings, pipeline, broker, observers=registry.observers(), refresher=refresher)
     url = f"http://{settings.web_host}:{settings.web_port}/"

@@ -385,6 +385,7 @@ class Pipeline:
         self.refreshers = {table: tuple(r) for table, r in (refreshers or {}).items()}
         self.rollups = tuple({r.table: r for rs in self.refreshers.values() for r in rs}.values())
         self.lazy_rollups = lazy_rollups
+        self._adopted = False
         """False: every batch ends with a refresh of the logged buckets; True: someone else refreshes
         them (the worker's refresher loop, the end of a replay, a reader)."""
         self.cache = SubjectCache(cache_capacity)
@@ -710,5 +711,10 @@ class Pipeline:
         """Recompute every logged rollup bucket now (on this pipeline's warehouse handle)."""
         if not self.rollups:
             return 0
+        # The first refresh adopts this pipeline's definitions (a rollup computed under others is
+        # recomputed); later ones refresh logged buckets under the recorded definitions.
+        adopting = None if self._adopted else self.settings.definitions
         with self.warehouse.exclusive():
-            return refresh_pending(self.warehouse, self.rollups)
+            done = refresh_pending(self.warehouse, self.rollups, definitions=adopting)
+        self._adopted = True
+        return done

@@ -19,6 +19,15 @@ Contract (the rollup pattern of the hub, replacing a refresh after every batch):
 - Readers of rollups call :func:`ensure_fresh` first: the buckets logged when it is called are
   refreshed (by this process's refresher, or by the caller when it may hold the lease) before it
   returns, so a reader's figures equal a recompute from the facts it can see.
+- Facts keep what happened and definitions are applied when figures are read, so a rollup row is a
+  cache of figures under some definitions: it carries the hash of the definition groups the rollup
+  depends on (``definition_hash``; :meth:`LazyRollup.definition_hash`), and ``applied_definitions``
+  records the definitions each rollup is complete under. A writer (the worker's refresher, a replay)
+  *adopts* its own definitions: when the recorded hash differs it recomputes every bucket under them,
+  drops the rows of other hashes and records them. Logged buckets are always refreshed under the
+  recorded definitions. A reader reads a rollup only when :func:`reads_rollup` says it is complete
+  under the reader's definitions; any other reader computes the same figures from the facts with the
+  rollup's own SELECT (so a one-off ``--define`` never needs a replay).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,9 @@ Buckets = dict[str, set[datetime]]
 """Bucket starts per force."""
 
 DIRTY_TABLE = "rollup_dirty"
+DEFINITIONS_TABLE = "applied_definitions"
+ACTIVE = "active"
+"""Name of the ``applied_definitions`` row holding the full definitions the worker runs under."""
 LEASE_TABLE = "rollup_refresh_lease"
 LEASE_NAME = "rollups"
 MONTHS_PER_STATEMENT = 60
@@ -52,13 +65,83 @@ DELETE_CHUNK = 20_000
 
 @dataclass(frozen=True)
 class LazyRollup:
-    """One rollup table: the fact table whose writes touch it, how rows map to its buckets, and how a
-    set of buckets of one force is recomputed (at a given version)."""
+    """One rollup table: the fact table whose writes touch it, how rows map to its buckets, how a set
+    of buckets of one force is recomputed (at a given version, under given definitions), the
+    definition groups its figures depend on, and every bucket its facts cover (for a rebuild)."""
 
     table: str
     facts: str
     buckets: Callable[[Iterable[Row]], Buckets]
-    refresh: Callable[[Warehouse, str, set[datetime], int], None]
+    refresh: Callable[[Warehouse, str, set[datetime], int, Definitions], None]
+    groups: tuple[str, ...]
+    all_buckets: Callable[[Warehouse], Buckets]
+
+    def definition_hash(self, definitions: Definitions) -> str:
+        """The hash this rollup's rows computed under ``definitions`` carry."""
+        return definitions.group_hash(*self.groups)
+
+
+def applied(wh: Warehouse, name: str) -> tuple[str, Definitions] | None:
+    """(hash, definitions) recorded under ``name`` (a rollup table, or :data:`ACTIVE`), if any."""
+    rows = wh.query(
+        f"SELECT definition_hash, definitions FROM {DEFINITIONS_TABLE} FINAL WHERE name = {{n:String}}",
+        parameters={"n": name},
+    ).rows
+    if not rows:
+        return None
+    return str(rows[0][0]), Definitions.model_validate_json(rows[0][1])
+
+
+def record_applied(wh: Warehouse, name: str, definition_hash: str, definitions: Definitions) -> None:
+    """Record that ``name`` is complete under ``definitions`` (version from the warehouse's clock)."""
+    wh.command(
+        f"INSERT INTO {DEFINITIONS_TABLE} (name, definition_hash, definitions, version) "
+        "SELECT {n:String}, {h:String}, {d:String}, toUnixTimestamp64Nano(now64(9))",
+        parameters={"n": name, "h": definition_hash, "d": definitions.model_dump_json()},
+    )
+
+
+def record_active(wh: Warehouse, definitions: Definitions) -> None:
+    """Record ``definitions`` as the ones the worker runs under, unless they already are."""
+    current = applied(wh, ACTIVE)
+    if current is None or current[0] != definitions.config_hash():
+        record_applied(wh, ACTIVE, definitions.config_hash(), definitions)
+
+
+def reads_rollup(wh: Warehouse, table: str, definitions: Definitions) -> bool:
+    """True when rollup ``table`` is complete under ``definitions`` (its rows of
+    ``definitions``' hash may be read); False: compute the figures from the facts instead."""
+    rollup = next((r for r in all_rollups() if r.table == table), None)
+    if rollup is None:
+        raise ValueError(f"no rollup {table!r}")
+    found = applied(wh, table)
+    return found is not None and found[0] == rollup.definition_hash(definitions)
+
+
+def adopt(
+    wh: Warehouse, rollups: Iterable[LazyRollup], definitions: Definitions, version: int | None = None
+) -> int:
+    """Make every rollup complete under ``definitions``: a rollup recorded under another hash (or none)
+    is recomputed bucket by bucket from the facts, rows of other hashes are dropped, and the
+    definitions are recorded. Returns the buckets recomputed. Call it where one refresher runs."""
+    record_active(wh, definitions)
+    rebuilt = 0
+    for rollup in rollups:
+        wanted = rollup.definition_hash(definitions)
+        found = applied(wh, rollup.table)
+        if found is not None and found[0] == wanted:
+            continue
+        version = warehouse_version(wh) if version is None else version
+        for force_id, buckets in sorted(rollup.all_buckets(wh).items()):
+            for run in _by_months(buckets):
+                rollup.refresh(wh, force_id, run, version, definitions)
+            rebuilt += len(buckets)
+        wh.command(
+            f"DELETE FROM {rollup.table} WHERE definition_hash != {{h:String}}", parameters={"h": wanted}
+        )
+        record_applied(wh, rollup.table, wanted, definitions)
+        log.info("rollup %s recomputed under definitions %s (%d buckets)", rollup.table, wanted, rebuilt)
+    return rebuilt
 
 
 def dirty_rows(
@@ -132,25 +215,42 @@ def _by_months(buckets: set[datetime]) -> list[set[datetime]]:
     ]
 
 
-def refresh_pending(wh: Warehouse, rollups: Iterable[LazyRollup], version: int | None = None) -> int:
-    """Recompute every logged bucket, then delete the entries read. Returns the buckets refreshed.
+def refresh_pending(
+    wh: Warehouse,
+    rollups: Iterable[LazyRollup],
+    version: int | None = None,
+    definitions: Definitions | None = None,
+) -> int:
+    """Recompute every logged bucket under the definitions its rollup is recorded under, then delete
+    the entries read. Returns the buckets refreshed.
 
-    Entries of a rollup not in ``rollups`` are left alone. Not exclusive by itself: call it where
-    one refresher runs (see :class:`Refresher`)."""
+    A writer passes its ``definitions``: rollups not complete under them are adopted first (see
+    :func:`adopt`; the rebuild covers the logged buckets). Entries of a rollup not in ``rollups``
+    are left alone; entries of a rollup recorded under no definitions are dropped (it has no rows a
+    reader may use, and its adoption recomputes every bucket). Not exclusive by itself: call it
+    where one refresher runs (see :class:`Refresher`)."""
+    rollups = tuple(rollups)
     found = pending(wh)
+    adopted = adopt(wh, rollups, definitions, version) if definitions is not None else 0
     if not found:
-        return 0
+        return adopted
     by_table = {r.table: r for r in rollups}
     version = warehouse_version(wh) if version is None else version
-    refreshed = 0
+    refreshed = adopted
     done: list[str] = []
+    under: dict[str, Definitions | None] = {}
     for (table, force_id), buckets in sorted(found.buckets.items()):
         rollup = by_table.get(table)
         if rollup is None:
             continue
-        for run in _by_months(buckets):
-            rollup.refresh(wh, force_id, run, version)
-        refreshed += len(buckets)
+        if table not in under:
+            recorded = applied(wh, table)
+            under[table] = recorded[1] if recorded is not None else None
+        defs = under[table]
+        if defs is not None:
+            for run in _by_months(buckets):
+                rollup.refresh(wh, force_id, run, version, defs)
+            refreshed += len(buckets)
         done.extend(found.entries[(table, force_id)])
     for start in range(0, len(done), DELETE_CHUNK):
         wh.command(
@@ -170,7 +270,11 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             rollup.table,
             rollup.facts,
             lambda rows: rc.touched_buckets(list(rows)),
-            lambda wh, force_id, buckets, version: rc.refresh(wh, rollup, force_id, buckets, version),
+            lambda wh, force_id, buckets, version, defs: rc.refresh(
+                wh, rollup, force_id, buckets, version, defs
+            ),
+            rc.GROUPS,
+            lambda wh: rc.all_buckets(wh, rollup),
         )
 
     return (
@@ -180,7 +284,11 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             "incidents_hourly",
             "incidents",
             ri.touched_buckets,
-            lambda wh, force_id, buckets, version: ri.refresh_buckets(wh, {force_id: buckets}, version),
+            lambda wh, force_id, buckets, version, defs: ri.refresh_buckets(
+                wh, {force_id: buckets}, version, defs
+            ),
+            ri.GROUPS,
+            ri.all_buckets,
         ),
     )
 
@@ -208,9 +316,12 @@ class Refresher:
         rollups: Iterable[LazyRollup],
         lease_seconds: float = 10.0,
         holder: str | None = None,
+        definitions: Definitions | None = None,
     ) -> None:
         self.wh = wh
         self.rollups = tuple(rollups)
+        self.definitions = definitions  # a writer's: adopted once it holds the lease
+        self._adopted = definitions is None
         self.lease_seconds = lease_seconds
         self.holder = holder or holder_id()
         self._lock = threading.Lock()
@@ -263,11 +374,14 @@ class Refresher:
         """One cycle: if there is anything logged and the lease is held, refresh it. Returns the
         buckets refreshed (0 when nothing was logged or another process holds the lease)."""
         with self._lock:
-            if not pending(self.wh):
+            if self._adopted and not pending(self.wh):
                 return 0
             if not self.hold() and not self.hold():  # a fresh claim is confirmed by a second look
                 return 0
-            return refresh_pending(self.wh, self.rollups)
+            adopting = None if self._adopted else self.definitions
+            done = refresh_pending(self.wh, self.rollups, definitions=adopting)
+            self._adopted = True
+            return done
 
     def wait_fresh(self, timeout: float = 10.0, poll: float = 0.05) -> bool:
         """Until the entries logged now are refreshed (by this refresher, or by the lease holder):

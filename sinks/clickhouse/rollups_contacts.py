@@ -1,10 +1,10 @@
 """Recompute the contact rollups for the 15-minute buckets that rewritten facts touched.
 
-Contract (the rollup pattern of the hub): a refresher is called after fact rows of one table were
-written, with the previous and the new versions of those rows. It collects every (force_id, bucket)
-the old or new rows fall in, writes a tombstone (``is_deleted = 1``) for every existing rollup key
-of those buckets, then re-inserts the buckets' rows computed from the deduplicated facts (``FINAL``)
-with a later version. Readers use ``FINAL``, so a bucket that became empty disappears and a fact that
+Contract (the rollup pattern of the hub; :mod:`sinks.clickhouse.rollups` decides when): for every
+(force_id, bucket) the old or new versions of rewritten fact rows fall in, :func:`refresh` writes a
+tombstone (``is_deleted = 1``) for every existing rollup key of those buckets under the definitions'
+hash, then re-inserts the buckets' rows computed from the deduplicated facts (``FINAL``) under those
+definitions, with a later version and the same ``definition_hash``. Readers use ``FINAL``, so a bucket that became empty disappears and a fact that
 moved bucket leaves no stale row. Rewriting a fact never counts it twice.
 
 The same SELECTs serve :func:`recompute_rows`, used by the day reconciliation.
@@ -15,14 +15,22 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Row
 from streams.domain.servicelevel import WAIT_EDGES
 
 BUCKET_SECONDS = 15 * 60
+GROUPS: tuple[str, ...] = ("calls",)
+"""Definition groups the contact rollups depend on (their rows carry this groups' hash)."""
+
+
+def _no_params(definitions: Definitions) -> dict[str, Any]:
+    return {}
 
 
 def _within(cond: str, wait: str) -> str:
@@ -43,6 +51,12 @@ class Rollup:
     keys: tuple[str, ...]
     values: tuple[tuple[str, str], ...]  # (column, aggregate expression over the facts)
     compared: tuple[str, ...]  # value columns a reconciliation compares
+    params: Callable[[Definitions], dict[str, Any]] = field(default=_no_params)
+    """Query parameters (``d_*``) the value expressions read, from the definitions applied."""
+
+    def query_params(self, definitions: Definitions) -> dict[str, Any]:
+        """Parameters of :meth:`select` under ``definitions`` (``dh``: their hash)."""
+        return {**self.params(definitions), "dh": definitions.group_hash(*GROUPS)}
 
     def select(self, where: str) -> str:
         """SELECT of rollup rows (keys, values) from the facts matching ``where``."""
@@ -165,55 +179,76 @@ _BUCKETS_IN = "bucket IN (SELECT toDateTime(arrayJoin({b:Array(String)}), 'UTC')
 
 
 def refresh(
-    wh: Warehouse, rollup: Rollup, force_id: str, buckets: set[datetime], version: int | None = None
+    wh: Warehouse,
+    rollup: Rollup,
+    force_id: str,
+    buckets: set[datetime],
+    version: int | None = None,
+    definitions: Definitions | None = None,
 ) -> None:
     """Tombstone (at ``version``) then recompute (at ``version + 1``) ``buckets`` of ``rollup`` for
-    one force. The lazy refresher passes a version read from the warehouse's own clock
+    one force under ``definitions`` (default: the defaults); only rows of their hash are touched.
+    The lazy refresher passes a version read from the warehouse's own clock
     (:mod:`sinks.clickhouse.rollups`); without one, this process's clock."""
     if not buckets:
         return
-    params = _bucket_params(force_id, buckets)
+    definitions = Definitions() if definitions is None else definitions
+    params = {**_bucket_params(force_id, buckets), **rollup.query_params(definitions)}
     version = time.time_ns() if version is None else version
     keys = ", ".join(rollup.keys)
     wh.command(
-        f"INSERT INTO {rollup.table} ({keys}, is_deleted, version) "
-        f"SELECT {keys}, 1, {version} FROM {rollup.table} FINAL "
-        f"WHERE force_id = {{f:String}} AND {_BUCKETS_IN}",
+        f"INSERT INTO {rollup.table} ({keys}, definition_hash, is_deleted, version) "
+        f"SELECT {keys}, definition_hash, 1, {version} FROM {rollup.table} FINAL "
+        f"WHERE force_id = {{f:String}} AND definition_hash = {{dh:String}} AND {_BUCKETS_IN}",
         parameters=params,
     )
     where = f"force_id = {{f:String}} AND {_BUCKETS_IN.replace('bucket', _PLACED_BUCKET, 1)}"
     columns = ", ".join([*rollup.keys, *(c for c, _ in rollup.values)])
     wh.command(
-        f"INSERT INTO {rollup.table} ({columns}, is_deleted, version) "
-        f"SELECT *, 0, {version + 1} FROM ({rollup.select(where)})",
+        f"INSERT INTO {rollup.table} ({columns}, definition_hash, is_deleted, version) "
+        f"SELECT *, {{dh:String}}, 0, {version + 1} FROM ({rollup.select(where)})",
         parameters=params,
     )
 
 
-Refresher = Callable[[Warehouse, Sequence[Row], Sequence[Row]], None]
+def all_buckets(wh: Warehouse, rollup: Rollup) -> dict[str, set[datetime]]:
+    """Every bucket per force that the facts of ``rollup`` cover (for a rebuild)."""
+    found: dict[str, set[datetime]] = defaultdict(set)
+    sql = f"SELECT DISTINCT force_id, {_PLACED_BUCKET} FROM {rollup.facts} FINAL"
+    for force_id, bucket in wh.query(sql).rows:
+        found[str(force_id)].add(bucket.replace(tzinfo=None) if bucket.tzinfo else bucket)
+    return found
 
 
-def _refresher(rollup: Rollup) -> Refresher:
-    def refresher(wh: Warehouse, old_rows: Sequence[Row], new_rows: Sequence[Row]) -> None:
-        for force_id, buckets in touched_buckets(old_rows, new_rows).items():
-            refresh(wh, rollup, force_id, buckets)
-
-    refresher.__doc__ = f"Recompute {rollup.table} for the buckets touched by rewritten {rollup.facts} rows."
-    return refresher
-
-
-refresh_queue_rollup = _refresher(QUEUE_ROLLUP)
-refresh_channel_rollup = _refresher(CHANNEL_ROLLUP)
-
-
-def recompute_rows(wh: Warehouse, rollup: Rollup, where: str, params: dict[str, object]) -> list[Row]:
-    """Rollup rows recomputed from the facts matching ``where`` (compared columns only)."""
+def recompute_rows(
+    wh: Warehouse,
+    rollup: Rollup,
+    where: str,
+    params: dict[str, object],
+    definitions: Definitions | None = None,
+) -> list[Row]:
+    """Rollup rows recomputed from the facts matching ``where`` under ``definitions`` (default: the
+    defaults; compared columns only)."""
+    definitions = Definitions() if definitions is None else definitions
     sql = rollup.select(where)
     cols = ", ".join([*rollup.keys, *rollup.compared])
-    return wh.query(f"SELECT {cols} FROM ({sql})", parameters=params).dicts()
+    merged = {**params, **rollup.query_params(definitions)}
+    return wh.query(f"SELECT {cols} FROM ({sql})", parameters=merged).dicts()
 
 
-def stored_rows(wh: Warehouse, rollup: Rollup, where: str, params: dict[str, object]) -> list[Row]:
-    """Rollup rows as stored (FINAL) matching ``where`` (compared columns only)."""
+def stored_rows(
+    wh: Warehouse,
+    rollup: Rollup,
+    where: str,
+    params: dict[str, object],
+    definitions: Definitions | None = None,
+) -> list[Row]:
+    """Rollup rows as stored (FINAL) under ``definitions``' hash (default: the defaults) matching
+    ``where`` (compared columns only)."""
+    definitions = Definitions() if definitions is None else definitions
     cols = ", ".join([*rollup.keys, *rollup.compared])
-    return wh.query(f"SELECT {cols} FROM {rollup.table} FINAL WHERE {where}", parameters=params).dicts()
+    merged = {**params, "dh": definitions.group_hash(*GROUPS)}
+    return wh.query(
+        f"SELECT {cols} FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND ({where})",
+        parameters=merged,
+    ).dicts()

@@ -1,8 +1,8 @@
 """Recompute the ``incidents_hourly`` rollup for the hours touched by rewritten incident rows.
 
-Contract (the pipeline calls :func:`refresh_incidents_hourly` after writing ``incidents`` rows):
-the set of (force, creation hour) buckets of the OLD and NEW versions of the rewritten rows is
-recomputed from ``incidents FINAL``. Every existing row of those buckets is first tombstoned
+Contract (:mod:`sinks.clickhouse.rollups` decides when): the set of (force, creation hour) buckets
+of the OLD and NEW versions of rewritten ``incidents`` rows is recomputed from ``incidents FINAL``
+under some definitions, touching only rows of their hash (``definition_hash``). Every existing row of those buckets is first tombstoned
 (``is_deleted = 1`` at version v), then the recomputed rows are inserted at version v + 1, so a bucket
 an incident left (or that emptied) leaves no stale row. Readers use ``FINAL``. Recomputing from the
 de-duplicated facts makes a replayed batch harmless.
@@ -13,11 +13,27 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
+from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Row
+
+GROUPS: tuple[str, ...] = ("incidents",)
+"""Definition groups ``incidents_hourly`` depends on (its rows carry this groups' hash)."""
+
+
+def params(definitions: Definitions) -> dict[str, Any]:
+    """Query parameters (``d_*``) the measure expressions read, from the definitions applied."""
+    return {}
+
+
+def query_params(definitions: Definitions) -> dict[str, Any]:
+    """Parameters of the recompute SELECT under ``definitions`` (``dh``: their hash)."""
+    return {**params(definitions), "dh": definitions.group_hash(*GROUPS)}
+
 
 KEYS = ("force_id", "hour", "first_grade", "final_grade", "arrival_grade", "district", "area", "urban_rural")
 
@@ -108,55 +124,60 @@ def touched_buckets(rows: Iterable[Row]) -> dict[str, set[datetime]]:
 def _tombstone_sql() -> str:
     keys = ", ".join(KEYS)
     return (
-        f"INSERT INTO incidents_hourly ({keys}, is_deleted, version) "
-        f"SELECT {keys}, 1, {{v:UInt64}} FROM incidents_hourly FINAL "
-        "WHERE force_id = {f:String} AND hour IN {h:Array(DateTime('UTC'))}"
+        f"INSERT INTO incidents_hourly ({keys}, definition_hash, is_deleted, version) "
+        f"SELECT {keys}, definition_hash, 1, {{v:UInt64}} FROM incidents_hourly FINAL "
+        "WHERE force_id = {f:String} AND definition_hash = {dh:String} "
+        "AND hour IN {h:Array(DateTime('UTC'))}"
+    )
+
+
+def select_sql(where: str = "1") -> str:
+    """Rows of ``incidents_hourly`` (keys ``k_*``, measures ``m_*``) computed from the facts
+    matching ``where`` under the parameters of :func:`query_params`: the refresh inserts it, and a
+    reader whose definitions the rollup is not complete under reads it instead of the rollup."""
+    # Aliases are prefixed: an alias equal to a column name would replace that column elsewhere.
+    exprs = [f"{_KEY_EXPR[k]} AS k_{k}" for k in KEYS] + [f"{e} AS m_{m}" for m, e in MEASURES]
+    return (
+        f"SELECT {', '.join(exprs)} FROM incidents FINAL "
+        f"WHERE created_at IS NOT NULL AND ({where}) "
+        f"GROUP BY {', '.join(f'k_{k}' for k in KEYS)}"
     )
 
 
 def _recompute_sql() -> str:
     names = [*KEYS, *(m for m, _ in MEASURES)]
-    # Aliases are prefixed: an alias equal to a column name would replace that column elsewhere.
-    exprs = [f"{_KEY_EXPR[k]} AS k_{k}" for k in KEYS] + [f"{e} AS m_{m}" for m, e in MEASURES]
+    where = f"force_id = {{f:String}} AND {_HOUR} IN {{h:Array(DateTime('UTC'))}}"
     return (
-        f"INSERT INTO incidents_hourly ({', '.join(names)}, is_deleted, version) "
-        f"SELECT {', '.join(exprs)}, 0, {{v:UInt64}} "
-        "FROM incidents FINAL "
-        "WHERE force_id = {f:String} AND created_at IS NOT NULL "
-        f"AND {_HOUR} IN {{h:Array(DateTime('UTC'))}} "
-        f"GROUP BY {', '.join(f'k_{k}' for k in KEYS)}"
+        f"INSERT INTO incidents_hourly ({', '.join(names)}, definition_hash, is_deleted, version) "
+        f"SELECT *, {{dh:String}}, 0, {{v:UInt64}} FROM ({select_sql(where)})"
     )
 
 
-def refresh_buckets(wh: Warehouse, buckets: dict[str, set[datetime]], version: int | None = None) -> None:
-    """Recompute the given (force, hour) buckets of ``incidents_hourly`` from the facts (tombstones at
-    ``version``, rows at ``version + 1``; the lazy refresher passes a version read from the
-    warehouse's own clock, see :mod:`sinks.clickhouse.rollups`)."""
+def refresh_buckets(
+    wh: Warehouse,
+    buckets: dict[str, set[datetime]],
+    version: int | None = None,
+    definitions: Definitions | None = None,
+) -> None:
+    """Recompute the given (force, hour) buckets of ``incidents_hourly`` from the facts under
+    ``definitions`` (default: the defaults): tombstones at ``version``, rows at ``version + 1``; the
+    lazy refresher passes a version read from the warehouse's own clock, see
+    :mod:`sinks.clickhouse.rollups`."""
+    definitions = Definitions() if definitions is None else definitions
     for force_id, hours in buckets.items():
         if not hours:
             continue
         version = next_version() if version is None else version
-        params = {"f": force_id, "h": sorted(hours)}
+        params = {"f": force_id, "h": sorted(hours), **query_params(definitions)}
         with wh.exclusive():
             wh.command(_tombstone_sql(), parameters={**params, "v": version})
             wh.command(_recompute_sql(), parameters={**params, "v": version + 1})
 
 
-def refresh_incidents_hourly(wh: Warehouse, old_rows: Sequence[Row], new_rows: Sequence[Row]) -> None:
-    """Rollup refresher for the ``incidents`` fact table (see the module docstring)."""
-    buckets = touched_buckets(old_rows)
-    for force_id, hours in touched_buckets(new_rows).items():
-        buckets[force_id] = buckets.get(force_id, set()) | hours
-    refresh_buckets(wh, buckets)
-
-
-def rebuild_all(wh: Warehouse) -> None:
-    """Recompute every bucket that has facts or rollup rows (after a definition change or repair)."""
+def all_buckets(wh: Warehouse) -> dict[str, set[datetime]]:
+    """Every (force, creation hour) the incident facts cover (for a rebuild)."""
     found: dict[str, set[datetime]] = defaultdict(set)
-    sql = (
-        f"SELECT DISTINCT force_id, {_HOUR} FROM incidents FINAL WHERE created_at IS NOT NULL "
-        "UNION DISTINCT SELECT DISTINCT force_id, hour FROM incidents_hourly FINAL"
-    )
+    sql = f"SELECT DISTINCT force_id, {_HOUR} FROM incidents FINAL WHERE created_at IS NOT NULL"
     for force_id, hour in wh.query(sql).rows:
         found[str(force_id)].add(_hour_of(hour))
-    refresh_buckets(wh, found)
+    return found

@@ -82,7 +82,7 @@ def test_a_bucket_logged_before_a_crash_is_refreshed_after_restart(
     report = again.process(messages(call("A") + call("B", 30)))
     assert report.accepted == 0
     # ... and the restarted refresher finds the buckets the dead process logged.
-    refresher = rollups.Refresher(restart, again.rollups)
+    refresher = rollups.Refresher(restart, again.rollups, definitions=settings.definitions)
     assert refresher.refresh() > 0
     assert stored(wh) == recomputed(wh) != [[], []]
     assert logged(wh) == 0
@@ -97,7 +97,7 @@ def test_a_crash_between_the_log_and_the_ledger_loses_no_refresh(
         lazy(settings, flaky).process(messages(call("A") + call("B", 30)))
     assert logged(wh) > 0  # written first
     # The restarted refresher runs before the batch is redelivered, then again after it.
-    refresher = rollups.Refresher(restart, rollups.all_rollups())
+    refresher = rollups.Refresher(restart, rollups.all_rollups(), definitions=settings.definitions)
     refresher.refresh()
     assert stored(wh) == recomputed(wh)
     lazy(settings, restart).process(messages(call("A") + call("B", 30)))
@@ -106,6 +106,7 @@ def test_a_crash_between_the_log_and_the_ledger_loses_no_refresh(
 
 
 def test_readers_refresh_pending_buckets_before_reading(wh: Warehouse, settings: Settings) -> None:
+    rollups.adopt(wh, rollups.all_rollups(), settings.definitions)  # as the worker does at start
     events = call("A") + call("B", 30) + [incident("I-1", "2025-02-03T10:05:00Z")]
     lazy(settings, wh).process(messages(events))
     assert stored(wh) == [[], []]
@@ -126,6 +127,7 @@ def test_readers_refresh_pending_buckets_before_reading(wh: Warehouse, settings:
 
 
 def test_readers_on_a_read_handle_refresh_without_the_writer_lock(wh: Warehouse, settings: Settings) -> None:
+    rollups.adopt(wh, rollups.all_rollups(), settings.definitions)
     lazy(settings, wh).process(messages(call("A")))
     reader = wh.open_reader("board")
     try:
@@ -149,8 +151,10 @@ def test_readers_on_a_read_handle_refresh_without_the_writer_lock(wh: Warehouse,
 def test_one_refresher_at_a_time_and_the_next_takes_over(
     wh: Warehouse, restart: Warehouse, settings: Settings
 ) -> None:
-    first = rollups.Refresher(wh, rollups.all_rollups(), holder="first")
-    second = rollups.Refresher(restart, rollups.all_rollups(), holder="second")
+    first = rollups.Refresher(wh, rollups.all_rollups(), holder="first", definitions=settings.definitions)
+    second = rollups.Refresher(
+        restart, rollups.all_rollups(), holder="second", definitions=settings.definitions
+    )
     lazy(settings, wh).process(messages(call("A")))
     assert first.refresh() > 0
     lazy(settings, wh).process(messages(call("B", 30)))
@@ -176,7 +180,11 @@ def test_several_pipelines_write_one_warehouse_and_the_rollups_stay_exact(
             threading.Thread(target=lazy(settings, h).process, args=(b,))
             for h, b in zip(handles, batches, strict=True)
         ]
-        refreshers = [rollups.Refresher(h, rollups.all_rollups()) for h in handles for _ in range(2)]
+        refreshers = [
+            rollups.Refresher(h, rollups.all_rollups(), definitions=settings.definitions)
+            for h in handles
+            for _ in range(2)
+        ]
         looping = threading.Event()
 
         def refresh_until_stopped(r: rollups.Refresher) -> None:

@@ -1,0 +1,112 @@
+"""Rollups are caches keyed by the definitions they were computed under (sinks/clickhouse/rollups.py).
+
+A writer adopts its definitions: a rollup recorded under other definitions is recomputed and the old
+rows go; logged buckets are refreshed under the recorded definitions whoever refreshes them; a reader
+whose definitions differ from the recorded ones is told to compute from the facts instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from demandhub.settings import Settings
+from schemas.definitions import Definitions
+from schemas.topics import topic_for_type
+from sinks.clickhouse import rollups
+from sinks.clickhouse.client import Warehouse
+from streams import registry
+from streams.pipeline import Pipeline, RawMessage
+from tests.conftest import TEST_KEY
+from tests.integration.test_pipeline_idempotence import call
+from tests.integration.test_rollups_lazy import incident
+
+pytestmark = pytest.mark.integration
+
+STRICTER = Definitions().with_overrides(["calls.service_threshold_seconds.999=5"])
+
+
+def messages(events: list[dict[str, Any]]) -> list[RawMessage]:
+    return [
+        RawMessage(topic_for_type(e["type"]).name, 0, i, json.dumps(e).encode()) for i, e in enumerate(events)
+    ]
+
+
+def write(settings: Settings, wh: Warehouse, events: list[dict[str, Any]]) -> None:
+    pipeline = Pipeline(settings, wh, registry.folds(), TEST_KEY, registry.refreshers(), lazy_rollups=True)
+    pipeline.process(messages(events))
+
+
+def hashes(wh: Warehouse, table: str) -> set[str]:
+    return {str(h) for (h,) in wh.query(f"SELECT DISTINCT definition_hash FROM {table} FINAL").rows}
+
+
+def versions(wh: Warehouse, table: str) -> set[int]:
+    return {int(v) for (v,) in wh.query(f"SELECT DISTINCT version FROM {table}").rows}
+
+
+EVENTS = [*call("A"), *call("B", 30), incident("I-1", "2025-02-03T10:05:00Z")]
+
+
+def test_a_writer_adopts_its_definitions_and_only_the_rollups_they_change_are_recomputed(
+    wh: Warehouse, settings: Settings
+) -> None:
+    write(settings, wh, EVENTS)
+    defaults = Definitions()
+    assert rollups.adopt(wh, rollups.all_rollups(), defaults) > 0
+    assert hashes(wh, "contact_queue_15m") == {defaults.group_hash("calls")}
+    assert hashes(wh, "incidents_hourly") == {defaults.group_hash("incidents")}
+    assert rollups.reads_rollup(wh, "contact_queue_15m", defaults)
+    assert not rollups.reads_rollup(wh, "contact_queue_15m", STRICTER)
+    assert rollups.adopt(wh, rollups.all_rollups(), defaults) == 0  # nothing to do
+    incident_versions = versions(wh, "incidents_hourly")
+
+    assert rollups.adopt(wh, rollups.all_rollups(), STRICTER) > 0
+    for table in ("contact_queue_15m", "contact_channel_15m"):
+        assert hashes(wh, table) == {STRICTER.group_hash("calls")}  # the old rows are gone
+        assert rollups.reads_rollup(wh, table, STRICTER)
+        assert not rollups.reads_rollup(wh, table, defaults)
+    assert versions(wh, "incidents_hourly") == incident_versions  # the incident definitions did not move
+    assert rollups.reads_rollup(wh, "incidents_hourly", STRICTER)
+    active = rollups.applied(wh, rollups.ACTIVE)
+    assert active is not None and active == (STRICTER.config_hash(), STRICTER)
+    view = wh.query("SELECT definition_hash, definition_id FROM applied_definitions_active").rows
+    assert view == [(STRICTER.config_hash(), "demandhub-default")]
+
+
+def test_logged_buckets_are_refreshed_under_the_recorded_definitions_by_any_refresher(
+    wh: Warehouse, settings: Settings
+) -> None:
+    rollups.adopt(wh, rollups.all_rollups(), STRICTER)
+    write(settings, wh, EVENTS)  # logs buckets; nothing refreshed yet
+    reader_side = rollups.Refresher(wh, rollups.all_rollups())  # no definitions of its own
+    assert reader_side.refresh() > 0
+    reader_side.release()
+    assert hashes(wh, "contact_queue_15m") == {STRICTER.group_hash("calls")}
+    assert rollups.reads_rollup(wh, "contact_queue_15m", STRICTER)
+    assert int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0]) == 0
+
+
+def test_buckets_of_a_rollup_never_adopted_are_dropped_and_readers_use_the_facts(
+    wh: Warehouse, settings: Settings
+) -> None:
+    write(settings, wh, EVENTS)
+    assert int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0]) > 0
+    reader_side = rollups.Refresher(wh, rollups.all_rollups())
+    assert reader_side.refresh() == 0
+    reader_side.release()
+    assert int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0]) == 0
+    assert not rollups.reads_rollup(wh, "contact_queue_15m", Definitions())
+    assert hashes(wh, "contact_queue_15m") == set()
+
+
+def test_a_replay_adopts_the_definitions_of_its_settings(wh: Warehouse, tmp_path: Any) -> None:
+    stricter = Settings(data_dir=tmp_path, force_id="cambs", definitions=STRICTER)
+    pipeline = Pipeline(stricter, wh, registry.folds(), TEST_KEY, registry.refreshers(), lazy_rollups=True)
+    pipeline.process(messages(EVENTS))
+    pipeline.refresh_rollups()
+    assert rollups.reads_rollup(wh, "contact_channel_15m", STRICTER)
+    assert rollups.reads_rollup(wh, "incidents_hourly", STRICTER)
+    assert int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0]) == 0
