@@ -699,6 +699,11 @@ class Pipeline:
                 report.new_rows[table].extend(rows)
             for table, previous in old_rows.items():
                 self._withdraw(table, previous, new_rows.get(table, []))
+            # Logged again once the facts are in: a refresher (of this or another process) that ran
+            # between the first log and the facts consumed those entries and recomputed the
+            # buckets from the facts before them; these entries make the next refresh see them.
+            log_dirty(wh, dirty)
+            report.rows_written["rollup_dirty"] += len(dirty)
             rejects = self._reject_rows(report, ingest)
             wh.insert("rejected_events", rejects, REJECT_COLUMNS)
             report.rows_written["rejected_events"] += len(rejects)

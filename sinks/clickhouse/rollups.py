@@ -6,7 +6,9 @@ Contract (the rollup pattern of the hub, replacing a refresh after every batch):
   refresh can be deferred and repeated at will and stays exact.
 - The pipeline logs the buckets a batch's fact rows touch (old and new versions) in ``rollup_dirty``
   *before* it writes the facts, hence before the ledger: whatever point a crash hits, a bucket whose
-  facts may have changed stays logged until a refresh after that change has recomputed it.
+  facts may have changed stays logged until a refresh after that change has recomputed it. It logs
+  them again once the facts are written: a refresh that ran between the two (in this or another
+  process) consumed the first entries and read the facts before they changed.
 - :func:`refresh_pending` reads the log, recomputes the logged buckets (one statement pair per rollup,
   force and run of at most :data:`MONTHS_PER_STATEMENT` months, under ClickHouse's limit of 100
   partitions per insert) and then deletes exactly the entries it read; an entry logged meanwhile

@@ -223,3 +223,49 @@ def incident(subject: str, at: str) -> dict[str, Any]:
             "location": {"district": "Fenland", "urban_rural": "rural"},
         },
     }
+
+
+class RefreshBefore(Warehouse):
+    """Runs another process's refresher just before the facts of ``table`` are written: the dirty
+    log of the batch is in, its facts are not yet (a refresh racing a write cycle)."""
+
+    def __init__(self, inner: Warehouse, table: str, refresher: rollups.Refresher) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.race_table: str | None = table
+        self.refresher = refresher
+        self.refreshed = 0
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        if table == self.race_table and rows:
+            self.race_table = None
+            self.refreshed = self.refresher.refresh()
+        super().insert(table, rows, columns, settings)
+
+
+@pytest.mark.parametrize("table", ["contact_legs", "contacts", "incidents"])
+def test_a_refresh_racing_a_write_cycle_leaves_the_buckets_logged(
+    wh: Warehouse, restart: Warehouse, settings: Settings, table: str
+) -> None:
+    other = rollups.Refresher(restart, rollups.all_rollups(), definitions=settings.definitions)
+    other.refresh()  # adopted, holds the lease
+    racing = RefreshBefore(wh, table, other)
+    events = call("A") + call("B", 30) + [incident("I-1", "2025-02-03T10:05:00Z")]
+    lazy(settings, racing).process(messages(events))
+    assert racing.refreshed > 0  # the refresh ran between the dirty log and the facts
+    assert logged(wh) > 0  # ... and the buckets are still logged for the next one
+    other.refresh()
+    other.release()
+    assert stored(wh) == recomputed(wh) != [[], []]
+    month = YearMonth(2025, 2)
+    assert (
+        incident_queries.monthly_cells(wh, "cambs", month, month, settings.definitions)["incidents_total"][
+            month
+        ].num
+        == 1
+    )
