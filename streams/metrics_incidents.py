@@ -3,7 +3,9 @@
 :func:`observe` is called by the agent after each batch. It observes ``ATTENDANCE_SECONDS`` (creation
 to first arrival, labelled by grade at arrival and urban/rural) once per incident: when the batch
 brought the event that completed the response (the created event or the first arrival) and the
-incident is in the response population. A first arrival that is itself replaced by an earlier late
+incident has a response time by its facts (created, attended, graded at arrival, not cancelled, not a
+duplicate) and is not self-initiated. The histogram is a live indicator with this fixed rule; the
+published figures apply the definitions when read. A first arrival that is itself replaced by an earlier late
 arrival is observed again (rare; the warehouse figures are exact, the histogram is a live indicator).
 
 :func:`refresh_live_gauges` is called every few seconds by the web server and sets
@@ -37,7 +39,7 @@ def attendance_observations(report: BatchReport) -> list[tuple[str, str, float]]
     done = completing_events(report)
     out: list[tuple[str, str, float]] = []
     for row in report.new_rows.get(INCIDENTS_TABLE, []):
-        if row["response_exclusion"] != "":
+        if row["attendance_exclusion"] != "" or row["self_initiated"]:
             continue
         key = (row["force_id"], row["incident_id"])
         if (*key, row["first_arrival_at"]) in done or (*key, row["created_at"]) in done:

@@ -52,6 +52,7 @@ from demandhub.queries import contacts as q_contacts
 from demandhub.queries import crimes as q_crimes
 from demandhub.queries import incidents as q_incidents
 from schemas.definitions import Definitions
+from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.rollups_incidents import MEASURES as INCIDENT_MEASURES
@@ -300,28 +301,31 @@ def _add_leg(out: Lineage, leg: dict[str, Any], definitions: Definitions) -> Non
 # -- incidents ------------------------------------------------------------------------------------------
 _INCIDENT_ALIAS = {"mental_health_now": "mh_now", "mental_health_ever": "mh_ever"}
 _INCIDENT_WANTED = {
-    "incidents", "mix_base", "mental_health_now", "mental_health_ever", "resp_n", "resp_sum_s",
-    "resp_sumsq_s", "resp_target_n", "resp_within_n", "resp_g_n", "resp_g_sum_s", "resp_g_sumsq_s",
-    "resp_g_target_n", "resp_g_within_n",
+    "incidents", "mix_base", "mental_health_now", "mental_health_ever", "asb", "resp_n", "resp_sum_s",
+    "resp_sumsq_s", "resp_target_n", "resp_within_n",
 }  # fmt: skip
 
 
-def _incident_sql(asb_expr: str) -> str:
+def _incident_sql() -> str:
+    """The rollup's own measure expressions evaluated per incident, over the same facts and linked
+    contacts (:func:`sinks.clickhouse.incidents_sql.source`), under the ``d_*`` parameters."""
     exprs = ", ".join(
         f"{expr} AS {_INCIDENT_ALIAS.get(name, name)}"
         for name, expr in INCIDENT_MEASURES
         if name in _INCIDENT_WANTED
     )
     hour = "toStartOfHour(toDateTime(assumeNotNull(created_at), 'UTC'))"
+    facts = isql.source(
+        "force_id = {f:String} AND created_at IS NOT NULL "
+        f"AND {hour} >= {{lo:DateTime('UTC')}} AND {hour} < {{hi:DateTime('UTC')}}"
+    )
     return (
         f"SELECT incident_id, toStartOfMonth(toTimeZone({hour}, {{tz:String}})) AS month, "
         "ifNull(first_grade, '') AS k_first, ifNull(final_grade, '') AS k_final, "
-        "ifNull(grade_at_arrival, '') AS k_arrival, any(response_exclusion) AS exclusion, "
+        f"ifNull(grade_at_arrival, '') AS k_arrival, any({isql.RESPONSE_EXCLUSION}) AS exclusion, "
         "any(duplicate) AS is_duplicate, any(cancelled) AS is_cancelled, any(created_at) AS created, "
-        "any(first_arrival_at) AS arrived, "
-        f"countIf(NOT duplicate AND ({asb_expr})) AS asb_flag, {exprs} "
-        "FROM incidents FINAL WHERE force_id = {f:String} AND created_at IS NOT NULL "
-        f"AND {hour} >= {{lo:DateTime('UTC')}} AND {hour} < {{hi:DateTime('UTC')}} "
+        f"any(first_arrival_at) AS arrived, {exprs} "
+        f"FROM {facts} "
         "GROUP BY incident_id, month, k_first, k_final, k_arrival "
         "HAVING month >= {first:Date} AND month <= {last:Date}"
     )
@@ -336,9 +340,9 @@ def incident_contributions(
     now: datetime | None = None,
 ) -> Lineage:
     """Per incident, through the incident module's own accumulator (``_add_row``) over the rollup's
-    own expressions evaluated for one incident; open incidents past their target at ``now`` add to
-    the within-target denominators as in :func:`demandhub.queries.incidents.monthly_cells`."""
-    ensure_fresh(wh)
+    own expressions evaluated for one incident under the definitions applied; open incidents past
+    their target at ``now`` add to the within-target denominators as in
+    :func:`demandhub.queries.incidents.monthly_cells`."""
     defs = definitions.incidents
     tz = definitions.timezone
     now = now or datetime.now(UTC)
@@ -350,6 +354,7 @@ def incident_contributions(
         "hi": datetime(hi.year, hi.month, 1),
         "first": _first_day(first),
         "last": _first_day(last),
+        **isql.params(definitions),
     }
     breaches = {
         item["incident_id"]: item["grade"]
@@ -357,8 +362,7 @@ def incident_contributions(
         if item["status"] == "red"
     }
     out: Lineage = {}
-    sql = _incident_sql(q_incidents._ASB_EXPR[defs.asb_basis])
-    for r in wh.query(sql, parameters=params).dicts():
+    for r in wh.query(_incident_sql(), parameters=params).dicts():
         r["first_grade"], r["final_grade"], r["arrival_grade"] = (
             r.pop("k_first"),
             r.pop("k_final"),
@@ -408,7 +412,7 @@ def _incident_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, breaches
                 f"counted: {made}, mental-health qualifier ({basis})",
                 ("qualifier", None),
             )
-        if r["asb_flag"]:
+        if r["asb"]:
             add(
                 "incidents_asb",
                 1,

@@ -38,6 +38,7 @@ from typing import Any
 
 from demandhub.board.catalogue import Catalogue
 from schemas.definitions import Definitions
+from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.months import YearMonth
 from streams.domain.board.suppression import Grid, Key, make_grid, suppress
@@ -68,18 +69,20 @@ WHERE force_id = {f:String} AND queue = '999' AND outcome = 'answered' AND servi
   AND month BETWEEN {first:Date} AND {last:Date}
 GROUP BY month, area
 """
-_ATTEND_SQL = """
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(created_at), {tz:String})) AS month, ifNull(district, '') AS area,
-       countIf(urban_rural = 'urban' AND within_target) AS urban_within,
-       countIf(urban_rural = 'urban' AND NOT within_target) AS urban_over,
-       countIf(urban_rural = 'rural' AND within_target) AS rural_within,
-       countIf(urban_rural = 'rural' AND NOT within_target) AS rural_over,
-       sum(response_seconds) AS response_sum
-FROM incidents FINAL
-WHERE force_id = {f:String} AND created_at IS NOT NULL AND response_exclusion = ''
-  AND grade_at_arrival = 'IMMEDIATE' AND within_target IS NOT NULL AND response_seconds IS NOT NULL
-  AND urban_rural IN ('urban', 'rural')
-  AND month BETWEEN {first:Date} AND {last:Date}
+_ATTEND_FACTS = isql.source(
+    "force_id = {f:String} AND created_at IS NOT NULL AND grade_at_arrival = 'IMMEDIATE' "
+    "AND urban_rural IN ('urban', 'rural')"
+)
+_ATTEND_SQL = f"""
+SELECT toStartOfMonth(toTimeZone(assumeNotNull(created_at), {{tz:String}})) AS month, ifNull(district, '') AS area,
+       countIf(urban_rural = 'urban' AND {isql.WITHIN_TARGET}) AS urban_within,
+       countIf(urban_rural = 'urban' AND NOT {isql.WITHIN_TARGET}) AS urban_over,
+       countIf(urban_rural = 'rural' AND {isql.WITHIN_TARGET}) AS rural_within,
+       countIf(urban_rural = 'rural' AND NOT {isql.WITHIN_TARGET}) AS rural_over,
+       sum({isql.RESPONSE_SECONDS}) AS response_sum
+FROM {_ATTEND_FACTS}
+WHERE {isql.IN_RESPONSE} AND {isql.TARGET_SECONDS} IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, area
 """
 _RECORDED_SQL = """
@@ -128,6 +131,14 @@ class Section:
     derived_parts: dict[str, tuple[float, int]]  # area or FORCE_ROW -> (numerator, records)
 
 
+_CLOCK_WORDS = {
+    "created": "when the incident is created",
+    "graded_at_arrival_grade": "when the incident was given the grade it had when the officer arrived",
+    "contact_offered": "when the call or contact that raised the incident reached us (when the "
+    "incident was created if no call or contact raised it)",
+}
+
+
 def _definitions_text(defs: Definitions, catalogue: Catalogue) -> dict[str, str]:
     t = defs.incidents.target_minutes
     lag = catalogue.by_id()[BOARD_MEASURE["crime_outcomes"]].spec.as_of_lag_months
@@ -153,7 +164,8 @@ def _definitions_text(defs: Definitions, catalogue: Catalogue) -> dict[str, str]
             "Emergency incidents (graded IMMEDIATE when an officer arrived) created in the month "
             f"and attended, by whether the first officer arrived within {t.get('IMMEDIATE_urban')} "
             f"minutes in urban areas or {t.get('IMMEDIATE_rural')} minutes in rural areas. The clock "
-            "starts when the incident is created. Duplicates, cancelled and officer-initiated "
+            f"starts {_CLOCK_WORDS[defs.incidents.response_clock]}. Duplicates"
+            f"{', cancelled and officer-initiated' if defs.incidents.exclude_self_initiated else ' and cancelled'} "
             "incidents are left out, as on the board. Incidents still waiting for an officer are "
             "not in these figures."
         ),
@@ -241,7 +253,7 @@ def read_sections(
         "pp": list(defs.crimes.prosecution_possible_types),
     }
     calls = wh.query(_CALLS_SQL, parameters=params).dicts()
-    attend = wh.query(_ATTEND_SQL, parameters=params).dicts()
+    attend = wh.query(_ATTEND_SQL, parameters={**params, **isql.params(defs)}).dicts()
     recorded = wh.query(_RECORDED_SQL, parameters=params).dicts()
     resolved = wh.query(_RESOLVED_SQL, parameters=params).dicts()
     cohort = defs.crimes.outcome_rate_basis == "cohort"

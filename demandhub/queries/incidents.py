@@ -1,8 +1,12 @@
 """Incident readers: the open-incident watch and the board's monthly cells (DOMAIN 4.6-4.8).
 
-Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
-plain data. Months are local calendar months in ``definitions.timezone``; figures come from the
-``incidents_hourly`` rollup (read with FINAL), except open incidents, which are read from the facts.
+Every function takes a :class:`~sinks.clickhouse.client.Warehouse`, plain parameters and the
+:class:`~schemas.definitions.Definitions` to apply, and returns plain data. Months are local calendar
+months in ``definitions.timezone``. Every ``definitions.incidents`` choice is applied when read, by
+the SQL of :mod:`sinks.clickhouse.incidents_sql`: monthly figures come from the ``incidents_hourly``
+rollup (read with FINAL, rows of the definitions' hash) when it is complete under the definitions
+(:func:`sinks.clickhouse.rollups.reads_rollup`), else from the rollup's own SELECT over the facts,
+so both give the same figures; open incidents are read from the facts.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions, IncidentDefinitions
+from sinks.clickhouse import incidents_sql as isql
+from sinks.clickhouse import rollups
+from sinks.clickhouse import rollups_incidents as ri
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
-from streams.domain.incidents import WATCH_GRADES, target_seconds, watch_status
+from streams.domain.incidents import WATCH_GRADES, watch_status
 
 MEASURE_IDS: tuple[str, ...] = (
     "immediate_time_to_respond_mins",
@@ -30,30 +37,41 @@ MEASURE_IDS: tuple[str, ...] = (
     "immediate_share",
 )
 
+ROLLUP = "incidents_hourly"
+
 _OPEN_SQL = (
-    "SELECT incident_id, final_grade, district, area, urban_rural, created_at, final_grade_at, "
-    "self_initiated FROM incidents FINAL "
-    "WHERE force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL "
-    "AND response_exclusion IN ('not_attended', 'self_initiated') AND created_at IS NOT NULL "
-    "AND final_grade IN {g:Array(String)}"
+    "SELECT incident_id, final_grade, district, area, urban_rural, created_at, "
+    f"{isql.CLOCK_START} AS clock_start_at, {isql.TARGET_SECONDS} AS target_seconds "
+    "FROM "
+    + isql.source(
+        "force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL AND created_at IS NOT NULL "
+        "AND final_grade IN {g:Array(String)}"
+    )
+    + f" WHERE {isql.WATCHED}"
 )
+
+
+def reads_rollup(wh: Warehouse, definitions: Definitions) -> bool:
+    """True when ``incidents_hourly`` holds figures under ``definitions`` (else read the facts)."""
+    check = getattr(rollups, "reads_rollup", None)
+    return bool(check is not None and check(wh, ROLLUP, definitions))
+
+
+def hourly_rows(wh: Warehouse, definitions: Definitions, facts_where: str) -> tuple[str, dict[str, Any]]:
+    """A FROM clause giving ``incidents_hourly`` rows under ``definitions`` and its parameters: the
+    rollup's rows of the definitions' hash when it is complete under them (refreshed first), else
+    the same rows computed by the rollup's own SELECT over the facts matching ``facts_where``."""
+    if reads_rollup(wh, definitions):
+        ensure_fresh(wh)  # hours logged by recent batches are recomputed first
+        sql = f"(SELECT * FROM {ROLLUP} FINAL WHERE definition_hash = {{dh:String}})"
+        return sql, {"dh": definitions.group_hash(*ri.GROUPS)}
+    return f"({ri.rollup_rows_sql(facts_where)})", ri.query_params(definitions)
 
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _clock_start(row: dict[str, Any], defs: IncidentDefinitions) -> datetime | None:
-    """Start of the configured clock for an unattended incident (contact_offered falls back to creation)."""
-    if defs.response_clock == "graded_at_arrival_grade":
-        return _utc(row["final_grade_at"])
-    return _utc(row["created_at"])
-
-
-def _open_rows(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
-    return wh.query(_OPEN_SQL, parameters={"f": force_id, "g": list(WATCH_GRADES)}).dicts()
 
 
 def live_open_incidents(
@@ -63,17 +81,18 @@ def live_open_incidents(
 
     Each item: incident_id, grade, district, area, urban_rural, created_at, clock_start_at, target_minutes,
     minutes_elapsed, minutes_left (negative once breached) and status (``ok``, ``amber`` once
-    ``amber_share`` of the target has elapsed, ``red`` past it). Self-initiated incidents are left
-    out when ``exclude_self_initiated`` (an officer is already there); incidents without a target for
+    ``amber_share`` of the target has elapsed, ``red`` past it). The clock starts as
+    ``response_clock`` says (by the grade held now under the graded clock; at the linked contact's
+    offer under ``contact_offered``); self-initiated incidents are left out when
+    ``exclude_self_initiated`` (an officer is already there); incidents without a target for
     their grade and location are left out."""
     defs = definitions.incidents
+    params = {"f": force_id, "g": list(WATCH_GRADES), **isql.params(definitions)}
     out: list[dict[str, Any]] = []
-    for row in _open_rows(wh, force_id):
-        if row["self_initiated"] and defs.exclude_self_initiated:
-            continue
-        start = _clock_start(row, defs)
-        target = target_seconds(defs, row["final_grade"], row["urban_rural"])
-        if start is None or target is None:
+    for row in wh.query(_OPEN_SQL, parameters=params).dicts():
+        start = _utc(row["clock_start_at"])
+        target = float(row["target_seconds"])
+        if start is None:
             continue
         elapsed = (now.astimezone(UTC) - start).total_seconds()
         out.append(
@@ -97,40 +116,21 @@ def live_open_incidents(
 
 # --- monthly board cells -------------------------------------------------------------------------
 _MONTHLY_SQL = """
-SELECT toStartOfMonth(toTimeZone(hour, {tz:String})) AS month, first_grade, final_grade, arrival_grade,
+SELECT toStartOfMonth(toTimeZone(hour, {{tz:String}})) AS month, first_grade, final_grade, arrival_grade,
        sum(incidents) AS incidents, sum(mix_base) AS mix_base, sum(mental_health_now) AS mh_now,
        sum(mental_health_ever) AS mh_ever, sum(asb) AS asb,
        sum(resp_n) AS resp_n, sum(resp_sum_s) AS resp_sum_s, sum(resp_sumsq_s) AS resp_sumsq_s,
-       sum(resp_target_n) AS resp_target_n, sum(resp_within_n) AS resp_within_n,
-       sum(resp_g_n) AS resp_g_n, sum(resp_g_sum_s) AS resp_g_sum_s,
-       sum(resp_g_sumsq_s) AS resp_g_sumsq_s, sum(resp_g_target_n) AS resp_g_target_n,
-       sum(resp_g_within_n) AS resp_g_within_n
-FROM incidents_hourly FINAL
-WHERE force_id = {f:String} AND hour >= {lo:DateTime('UTC')} AND hour < {hi:DateTime('UTC')}
+       sum(resp_target_n) AS resp_target_n, sum(resp_within_n) AS resp_within_n
+FROM {rows}
+WHERE force_id = {{f:String}} AND hour >= {{lo:DateTime('UTC')}} AND hour < {{hi:DateTime('UTC')}}
 GROUP BY month, first_grade, final_grade, arrival_grade
-HAVING month >= {first:Date} AND month <= {last:Date}
-"""
-
-
-_ASB_EXPR = {
-    "final_category": "asb",
-    "known_at_settle": "asb OR (status = 'open' AND final_category IS NULL AND opening_chapter = 'ASB')",
-    "qualifier_ever": "has(qualifiers_ever, 'asb')",
-}
-_ASB_SQL = """
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(created_at), {{tz:String}})) AS month, countIf({expr}) AS asb
-FROM incidents FINAL
-WHERE force_id = {{f:String}} AND NOT duplicate AND created_at IS NOT NULL
-  AND created_at >= {{lo:DateTime('UTC')}} AND created_at < {{hi:DateTime('UTC')}}
-GROUP BY month
 HAVING month >= {{first:Date}} AND month <= {{last:Date}}
 """
-
-
-def _asb_by_month(wh: Warehouse, params: dict[str, Any], basis: str) -> dict[YearMonth, int]:
-    """ASB incidents per creation month under ``asb_basis``, from the incident facts."""
-    sql = _ASB_SQL.format(expr=_ASB_EXPR[basis])
-    return {YearMonth(m.year, m.month): int(n) for m, n in wh.query(sql, parameters=params).rows}
+FACTS_WHERE = (
+    "force_id = {f:String} AND created_at IS NOT NULL "
+    "AND created_at >= {lo:DateTime('UTC')} AND created_at < {hi:DateTime('UTC')}"
+)
+"""The facts a month range reads when the rollup is bypassed (same margins as the hours read)."""
 
 
 @dataclass
@@ -155,9 +155,10 @@ def _month_start(ym: YearMonth) -> date:
 
 
 def _add_row(acc: _Acc, r: dict[str, Any], defs: IncidentDefinitions) -> None:
-    graded_clock = defs.response_clock == "graded_at_arrival_grade"
-    p = "resp_g_" if graded_clock else "resp_"
+    """Add one rollup row (computed under the definitions: ``resp_*`` by the configured clock,
+    ``asb`` by the ASB basis); the grade and mental-health bases are applied here."""
     acc.rows = True
+    acc.asb += r["asb"]
     acc.incidents += r["incidents"]
     acc.mh += r["mh_ever"] if defs.mental_health_basis == "ever" else r["mh_now"]
     grade = r["first_grade"] if defs.grade_basis == "first" else r["final_grade"]
@@ -165,12 +166,12 @@ def _add_row(acc: _Acc, r: dict[str, Any], defs: IncidentDefinitions) -> None:
         acc.mix_all += r["mix_base"]
         acc.mix_imm += r["mix_base"] if grade == "IMMEDIATE" else 0
     arrival = r["arrival_grade"]
-    acc.within[arrival] += r[f"{p}within_n"]
-    acc.target_n[arrival] += r[f"{p}target_n"]
+    acc.within[arrival] += r["resp_within_n"]
+    acc.target_n[arrival] += r["resp_target_n"]
     if arrival == "IMMEDIATE":
-        acc.imm_n += r[f"{p}n"]
-        acc.imm_sum_min += r[f"{p}sum_s"] / 60
-        acc.imm_sumsq_min += r[f"{p}sumsq_s"] / 3600
+        acc.imm_n += r["resp_n"]
+        acc.imm_sum_min += r["resp_sum_s"] / 60
+        acc.imm_sumsq_min += r["resp_sumsq_s"] / 3600
 
 
 def _open_breaches(
@@ -208,7 +209,6 @@ def monthly_cells(
       duplicates excluded) by ``grade_basis`` (first grade by default).
 
     A month without data, or a rate or mean whose denominator is zero, is absent."""
-    ensure_fresh(wh)  # hours logged by recent batches are recomputed first
     defs = definitions.incidents
     now = now or datetime.now(UTC)
     lo, hi = _month_start(first - 1), _month_start(last + 2)  # generous UTC margin around local months
@@ -220,12 +220,11 @@ def monthly_cells(
         "first": _month_start(first),
         "last": _month_start(last),
     }
+    rows, rows_params = hourly_rows(wh, definitions, FACTS_WHERE)
     accs: dict[YearMonth, _Acc] = defaultdict(_Acc)
-    for r in wh.query(_MONTHLY_SQL, parameters=params).dicts():
+    sql = _MONTHLY_SQL.format(rows=rows)
+    for r in wh.query(sql, parameters={**params, **rows_params}).dicts():
         _add_row(accs[YearMonth(r["month"].year, r["month"].month)], r, defs)
-    for ym, n in _asb_by_month(wh, params, defs.asb_basis).items():
-        if ym in accs:
-            accs[ym].asb = n
     breaches = {
         k: v for k, v in _open_breaches(wh, force_id, now, definitions).items() if first <= k[0] <= last
     }

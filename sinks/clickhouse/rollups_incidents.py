@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.definitions import Definitions
+from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Row
 
@@ -26,8 +27,9 @@ GROUPS: tuple[str, ...] = ("incidents",)
 
 
 def params(definitions: Definitions) -> dict[str, Any]:
-    """Query parameters (``d_*``) the measure expressions read, from the definitions applied."""
-    return {}
+    """Query parameters (``d_*``) the measure expressions read, from the definitions applied
+    (:func:`sinks.clickhouse.incidents_sql.params`)."""
+    return isql.params(definitions)
 
 
 def query_params(definitions: Definitions) -> dict[str, Any]:
@@ -38,9 +40,15 @@ def query_params(definitions: Definitions) -> dict[str, Any]:
 KEYS = ("force_id", "hour", "first_grade", "final_grade", "arrival_grade", "district", "area", "urban_rural")
 
 _MIX = "NOT duplicate AND NOT cancelled"
-_RESP = "response_exclusion = ''"
-_RESP_G = f"{_RESP} AND response_seconds_graded IS NOT NULL"
+_RESP = isql.IN_RESPONSE
+_SECS = f"assumeNotNull({isql.RESPONSE_SECONDS})"
+_RESP_G = isql.IN_RESPONSE_GRADED
+_SECS_G = f"assumeNotNull({isql.GRADED_RESPONSE_SECONDS})"
 
+# Figures under the definitions of the row's hash: resp_* by the configured response clock, resp_g_*
+# by the graded clock (shown beside it by the analyst views), both over the response population
+# (self-initiated left out when so defined) with the defined targets; asb by the ASB basis. Both
+# mental-health bases and the first / final / arrival grades stay apart: readers apply their bases.
 MEASURES: tuple[tuple[str, str], ...] = (
     ("incidents", "countIf(NOT duplicate)"),
     ("duplicates", "countIf(duplicate)"),
@@ -55,30 +63,27 @@ MEASURES: tuple[tuple[str, str], ...] = (
     ("regrades", f"sumIf(regrade_count, {_MIX})"),
     ("mental_health_now", "countIf(NOT duplicate AND mental_health_now)"),
     ("mental_health_ever", "countIf(NOT duplicate AND mental_health_ever)"),
-    ("asb", "countIf(NOT duplicate AND asb)"),
+    ("asb", f"countIf(NOT duplicate AND {isql.ASB})"),
     ("domestic_abuse", "countIf(NOT duplicate AND (domestic_abuse_opening OR domestic_abuse_ever))"),
     ("hate", "countIf(NOT duplicate AND hate)"),
     ("attended", f"countIf({_MIX} AND first_arrival_at IS NOT NULL)"),
     ("never_attended", f"countIf({_MIX} AND first_arrival_at IS NULL AND status = 'closed')"),
     ("open_unattended", f"countIf({_MIX} AND first_arrival_at IS NULL AND status = 'open')"),
     ("resp_n", f"countIf({_RESP})"),
-    ("resp_sum_s", f"sumIf(assumeNotNull(response_seconds_created), {_RESP})"),
-    ("resp_sumsq_s", f"sumIf(pow(assumeNotNull(response_seconds_created), 2), {_RESP})"),
-    ("resp_target_n", f"countIf({_RESP} AND target_seconds IS NOT NULL)"),
-    ("resp_within_n", f"countIf({_RESP} AND response_seconds_created <= target_seconds)"),
-    (
-        "resp_q",
-        f"quantilesExactInclusiveStateIf(0.5, 0.9)(assumeNotNull(response_seconds_created), {_RESP})",
-    ),
+    ("resp_sum_s", f"sumIf({_SECS}, {_RESP})"),
+    ("resp_sumsq_s", f"sumIf(pow({_SECS}, 2), {_RESP})"),
+    ("resp_target_n", f"countIf({_RESP} AND {isql.TARGET_SECONDS} IS NOT NULL)"),
+    ("resp_within_n", f"countIf({isql.WITHIN_TARGET})"),
+    ("resp_q", f"quantilesExactInclusiveStateIf(0.5, 0.9)({_SECS}, {_RESP})"),
     ("resp_g_n", f"countIf({_RESP_G})"),
-    ("resp_g_sum_s", f"sumIf(assumeNotNull(response_seconds_graded), {_RESP_G})"),
-    ("resp_g_sumsq_s", f"sumIf(pow(assumeNotNull(response_seconds_graded), 2), {_RESP_G})"),
-    ("resp_g_target_n", f"countIf({_RESP_G} AND target_seconds IS NOT NULL)"),
-    ("resp_g_within_n", f"countIf({_RESP_G} AND response_seconds_graded <= target_seconds)"),
+    ("resp_g_sum_s", f"sumIf({_SECS_G}, {_RESP_G})"),
+    ("resp_g_sumsq_s", f"sumIf(pow({_SECS_G}, 2), {_RESP_G})"),
+    ("resp_g_target_n", f"countIf({_RESP_G} AND {isql.TARGET_SECONDS} IS NOT NULL)"),
     (
-        "resp_g_q",
-        f"quantilesExactInclusiveStateIf(0.5, 0.9)(assumeNotNull(response_seconds_graded), {_RESP_G})",
+        "resp_g_within_n",
+        f"countIf({_RESP_G} AND {isql.GRADED_RESPONSE_SECONDS} <= {isql.TARGET_SECONDS})",
     ),
+    ("resp_g_q", f"quantilesExactInclusiveStateIf(0.5, 0.9)({_SECS_G}, {_RESP_G})"),
 )
 
 _HOUR = "toStartOfHour(toDateTime(assumeNotNull(created_at), 'UTC'))"
@@ -138,10 +143,15 @@ def select_sql(where: str = "1") -> str:
     # Aliases are prefixed: an alias equal to a column name would replace that column elsewhere.
     exprs = [f"{_KEY_EXPR[k]} AS k_{k}" for k in KEYS] + [f"{e} AS m_{m}" for m, e in MEASURES]
     return (
-        f"SELECT {', '.join(exprs)} FROM incidents FINAL "
-        f"WHERE created_at IS NOT NULL AND ({where}) "
+        f"SELECT {', '.join(exprs)} FROM {isql.source(f'created_at IS NOT NULL AND ({where})')} "
         f"GROUP BY {', '.join(f'k_{k}' for k in KEYS)}"
     )
+
+
+def rollup_rows_sql(where: str = "1") -> str:
+    """:func:`select_sql` with the rollup's own column names (a reader's bypass of the rollup)."""
+    names = [*(f"k_{k} AS {k}" for k in KEYS), *(f"m_{m} AS {m}" for m, _ in MEASURES)]
+    return f"SELECT {', '.join(names)} FROM ({select_sql(where)})"
 
 
 def _recompute_sql() -> str:

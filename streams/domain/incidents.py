@@ -27,14 +27,16 @@ Decisions (documented, tested):
   Without any ``graded`` event, the first regrade's ``old_grade`` is the first grade (time unknown).
 * Upgrade / downgrade compare grade urgency (IMMEDIATE > PRIORITY > SCHEDULED > RWD). A regrade to
   the same grade is recorded but not counted in ``regrade_count``.
-* Response clock (``definitions.incidents.response_clock``): ``created`` (default) runs from creation
-  to the first arrival; ``graded_at_arrival_grade`` from when the incident took the grade it held at
-  first arrival. ``contact_offered`` needs the contact's facts, which this fold does not see: it falls
-  back to ``created`` and the row's ``response_clock`` column names the clock actually used. Both
-  clocks are always stored (``response_seconds_created``, ``response_seconds_graded``).
-* Response population: created, attended, graded at arrival, not cancelled, not a duplicate, and not
-  self-initiated (when ``exclude_self_initiated``). ``response_exclusion`` names why a row is out.
-  The grade held at first arrival sets the target (for an unattended incident, the grade held now).
+* Facts keep what happened; no definition is read for anything stored. The response clock
+  (``definitions.incidents.response_clock``), the targets, the amber share, the self-initiated
+  exclusion and the grade, mental-health and ASB bases are applied when figures are read
+  (``sinks/clickhouse/incidents_sql.py``). The row keeps what they need: creation, each grade with
+  the time it was taken (first, final, held at first arrival), first arrival, urban/rural, the
+  self-initiated flag and the linked contact id (the ``contact_offered`` clock joins the contact's
+  offer). ``response_seconds_created`` and ``response_seconds_graded`` are the two raw durations.
+* ``attendance_exclusion`` names the facts that keep an incident out of response times: duplicate,
+  cancelled, not_created, not_attended, ungraded_at_arrival ('' otherwise). The self-initiated
+  exclusion is a definition, applied when read.
 """
 
 from __future__ import annotations
@@ -292,7 +294,7 @@ class IncidentFold:
             **ident,
             **self._creation(st, definitions),
             **_grading(st),
-            **_attendance(st, definitions.incidents),
+            **_attendance(st),
             **self._closure(st),
             **_qualifiers(st),
         }
@@ -369,13 +371,12 @@ def _grading(st: _State) -> Row:
     }
 
 
-def _exclusion(st: _State, defs: IncidentDefinitions, self_initiated: bool) -> str:
+def _attendance_exclusion(st: _State) -> str:
+    """The facts that keep an incident out of response times ('' when none does)."""
     if st.duplicate_of is not None:
         return "duplicate"
     if st.cancelled_at is not None:
         return "cancelled"
-    if self_initiated and defs.exclude_self_initiated:
-        return "self_initiated"
     if st.created is None:
         return "not_created"
     if st.arrival_at is None:
@@ -385,35 +386,17 @@ def _exclusion(st: _State, defs: IncidentDefinitions, self_initiated: bool) -> s
     return ""
 
 
-def _attendance(st: _State, defs: IncidentDefinitions) -> Row:
+def _attendance(st: _State) -> Row:
     created_at = st.created.time if st.created else None
-    d: Any = st.created.data if st.created else None
-    urban_rural = str(d.location.urban_rural) if d else None
-    self_initiated = bool(d and (d.self_initiated or d.channel == "self_initiated"))
-    graded_clock = defs.response_clock == "graded_at_arrival_grade"
-    attended = st.arrival_at is not None
-    grade = st.arrival_grade if attended else st.grade
-    grade_since = st.arrival_grade_at if attended else st.grade_at
-    clock_start = grade_since if graded_clock else created_at
-    by_created = _seconds(created_at, st.arrival_at)
-    by_graded = _seconds(st.arrival_grade_at, st.arrival_at)
-    target = target_seconds(defs, grade, urban_rural)
-    response = by_graded if graded_clock else by_created
     return {
         "first_assigned_at": st.first_assigned_at,
         "first_arrival_at": st.arrival_at,
         "delay_reason": st.delay_reason,
         "grade_at_arrival": st.arrival_grade,
         "graded_at_arrival_grade_at": st.arrival_grade_at,
-        "response_clock": "graded_at_arrival_grade" if graded_clock else "created",
-        "clock_start_at": clock_start,
-        "response_seconds": response,
-        "response_seconds_created": by_created,
-        "response_seconds_graded": by_graded,
-        "target_seconds": target,
-        "amber_seconds": None if target is None else round(target * defs.amber_share),
-        "within_target": within_target(response, target),
-        "response_exclusion": _exclusion(st, defs, self_initiated),
+        "response_seconds_created": _seconds(created_at, st.arrival_at),
+        "response_seconds_graded": _seconds(st.arrival_grade_at, st.arrival_at),
+        "attendance_exclusion": _attendance_exclusion(st),
     }
 
 

@@ -214,8 +214,9 @@ FROM_FACTS = (
     "ifNull(first_grade, '') AS first_grade, ifNull(final_grade, '') AS final_grade, "
     "ifNull(grade_at_arrival, '') AS arrival_grade, ifNull(district, '') AS district, "
     "ifNull(area, '') AS area, ifNull(urban_rural, '') AS urban_rural, toUInt32(NOT duplicate) AS incidents, "
-    "toUInt32(NOT duplicate AND NOT cancelled) AS mix_base, toUInt32(response_exclusion = '') AS resp_n, "
-    "if(response_exclusion = '', assumeNotNull(response_seconds_created), 0) AS resp_sum_s "
+    "toUInt32(NOT duplicate AND NOT cancelled) AS mix_base, "
+    "toUInt32(attendance_exclusion = '' AND NOT self_initiated) AS resp_n, "
+    "if(attendance_exclusion = '' AND NOT self_initiated, assumeNotNull(response_seconds_created), 0) AS resp_sum_s "
     "FROM incidents FINAL WHERE created_at IS NOT NULL)"
 )
 

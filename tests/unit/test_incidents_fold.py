@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.definitions import Definitions, IncidentDefinitions
+from schemas.definitions import Definitions
 from streams.domain.base import FoldResult
-from streams.domain.incidents import IncidentFold, regrade_direction
+from streams.domain.incidents import IncidentFold, regrade_direction, target_seconds
 from tests.unit.test_incidents_golden import GOLDEN, by_subject, created, ev
 
 pytestmark = pytest.mark.unit
@@ -36,7 +36,7 @@ def test_arrival_before_creation_is_quarantined() -> None:
         "resource_arrived before the incident was created (negative duration)"
     ]
     row = only_row(result)
-    assert row["first_arrival_at"] is None and row["response_exclusion"] == "not_attended"
+    assert row["first_arrival_at"] is None and row["attendance_exclusion"] == "not_attended"
     assert row["quarantined_events"] == 1
 
 
@@ -106,7 +106,7 @@ def test_same_millisecond_events_follow_the_lifecycle_not_the_ids() -> None:
     arrival = ev("T1", "resource_arrived", "2024-03-01 10:10", source="aa")
     row = only_row(FOLD.fold([*base, grade, arrival, regrade], DEFS))
     assert row["grade_at_arrival"] == "IMMEDIATE"
-    assert row["target_seconds"] == 900
+    assert target_seconds(DEFS.incidents, row["grade_at_arrival"], row["urban_rural"]) == 900
 
 
 def test_partial_history_without_creation() -> None:
@@ -117,19 +117,41 @@ def test_partial_history_without_creation() -> None:
     row = only_row(FOLD.fold(events, DEFS))
     assert row["created_at"] is None and row["response_seconds_created"] is None
     assert row["response_seconds_graded"] == 19 * 60  # graded 10:01 -> arrival 10:20
-    assert row["response_exclusion"] == "not_created"
+    assert row["attendance_exclusion"] == "not_created"
 
 
-def test_graded_clock_definition_sets_response_seconds() -> None:
-    defs = Definitions(incidents=IncidentDefinitions(response_clock="graded_at_arrival_grade"))
-    row = only_row(FOLD.fold(by_subject(GOLDEN)["I3"], defs))
-    assert row["response_seconds"] == 600 and row["within_target"] is True  # 10 min <= 15
-    assert row["response_clock"] == "graded_at_arrival_grade"
+ALTERNATIVES = [
+    "incidents.response_clock=graded_at_arrival_grade",
+    "incidents.response_clock=contact_offered",
+    "incidents.exclude_self_initiated=false",
+    "incidents.target_minutes.IMMEDIATE_urban=9",
+    "incidents.amber_share=0.5",
+    "incidents.grade_basis=final",
+    "incidents.mental_health_basis=ever",
+    "incidents.asb_basis=qualifier_ever",
+]
 
 
-def test_self_initiated_counted_when_the_rule_is_switched_off() -> None:
-    defs = Definitions(incidents=IncidentDefinitions(exclude_self_initiated=False))
-    assert only_row(FOLD.fold(by_subject(GOLDEN)["I5"], defs))["response_exclusion"] == ""
+@pytest.mark.parametrize("override", ALTERNATIVES)
+def test_facts_do_not_depend_on_incident_definitions(override: str) -> None:
+    # Definitions are applied when figures are read: the rows a history folds into are the same
+    # under any incident definition (a changed definition needs no replay).
+    other = DEFS.with_overrides([override])
+    for subject, events in by_subject(GOLDEN).items():
+        assert FOLD.fold(events, other).rows == FOLD.fold(events, DEFS).rows, subject
+
+
+def test_fact_rows_keep_no_definition_dependent_column() -> None:
+    row = only_row(FOLD.fold(by_subject(GOLDEN)["I3"], DEFS))
+    baked = {"response_clock", "clock_start_at", "response_seconds", "target_seconds", "amber_seconds"}
+    assert not baked & set(row) and "within_target" not in row and "response_exclusion" not in row
+    # what the read-time rules need is there: both raw clocks' times and durations
+    assert row["response_seconds_graded"] == 600 and row["graded_at_arrival_grade_at"] is not None
+
+
+def test_self_initiated_is_a_fact_and_its_exclusion_a_definition() -> None:
+    row = only_row(FOLD.fold(by_subject(GOLDEN)["I5"], DEFS))
+    assert row["self_initiated"] is True and row["attendance_exclusion"] == ""
 
 
 def test_regrade_direction() -> None:

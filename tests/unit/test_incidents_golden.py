@@ -14,7 +14,7 @@ import pytest
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import parse_event
-from streams.domain.incidents import IncidentFold
+from streams.domain.incidents import IncidentFold, target_seconds, watch_status, within_target
 
 pytestmark = pytest.mark.unit
 
@@ -136,32 +136,41 @@ def test_golden_response_minutes_by_both_clocks() -> None:
 
 def test_golden_targets_and_within() -> None:
     rows = fold_all(GOLDEN)
+    defs = Definitions().incidents
+
+    def target(r: dict[str, Any]) -> int | None:
+        return target_seconds(defs, r["grade_at_arrival"], r["urban_rural"])
+
     # immediate urban 15 min, rural 20 min, priority 60 min (grade held at first arrival)
-    assert {s: rows[s]["target_seconds"] for s in ("I1", "I2", "I3", "I4", "I9")} == {
+    assert {s: target(rows[s]) for s in ("I1", "I2", "I3", "I4", "I9")} == {
         "I1": 900,
         "I2": 1200,
         "I3": 900,
         "I4": 3600,
         "I9": 3600,
     }
-    assert {s: rows[s]["within_target"] for s in ("I1", "I2", "I3", "I4", "I9")} == {
+    assert {
+        s: within_target(rows[s]["response_seconds_created"], target(rows[s]))
+        for s in ("I1", "I2", "I3", "I4", "I9")
+    } == {
         "I1": True,  # 12 <= 15
         "I2": False,  # 25 > 20
         "I3": False,  # 20 > 15
         "I4": True,  # 50 <= 60
         "I9": False,  # 90 > 60
     }
-    assert rows["I1"]["amber_seconds"] == 675  # 0.75 * 900
+    assert watch_status(675, 900, defs.amber_share) == "amber"  # 0.75 * 900
 
 
 def test_golden_exclusions_and_status() -> None:
     rows = fold_all(GOLDEN)
-    assert {s: r["response_exclusion"] for s, r in rows.items()} == {
+    # facts only: I5 is self-initiated (a fact) and attended; leaving it out is a read-time rule
+    assert {s: r["attendance_exclusion"] for s, r in rows.items()} == {
         "I1": "",
         "I2": "",
         "I3": "",
         "I4": "",
-        "I5": "self_initiated",
+        "I5": "",
         "I6": "cancelled",
         "I7": "duplicate",
         "I8": "not_attended",

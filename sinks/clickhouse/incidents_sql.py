@@ -1,0 +1,116 @@
+"""The incident definitions as ClickHouse SQL, applied when figures are read (DOMAIN 4.6-4.8).
+
+The incident facts (``incidents``, migrations 0200 and 0202) keep what happened: creation, every
+grade with the time it was taken (first, final, held at first arrival), first arrival, urban/rural,
+the self-initiated flag, cancellation and duplicate flags, qualifiers, categories and the linked
+contact id. Every ``definitions.incidents`` choice is applied by the SQL fragments below,
+parameterised by query parameters named ``d_*`` that :func:`params` builds from a
+:class:`~schemas.definitions.Definitions`. The ``incidents_hourly`` rollup, the board cells, the
+lineage of a cell, the public dashboard, the open-incident watch and the live page all use these
+fragments, so changing a definition changes the figures read from the same warehouse, with no replay.
+
+Fragments are expressions over a row of :func:`source` (``incidents FINAL`` with
+``linked_offered_at``, the earliest offer of a contact linked to the incident):
+
+- :data:`CLOCK_START`: start of the response clock (``incidents.response_clock``). ``created``:
+  creation. ``graded_at_arrival_grade``: when the incident took the grade it held at first arrival
+  (for one not yet attended, the grade it holds now). ``contact_offered``: the earliest offer of a
+  linked contact (the incident's ``contact_id``, or a contact naming the incident); an incident with
+  no linked contact that was offered (self-initiated, raised by another agency) starts at creation.
+- :data:`RESPONSE_SECONDS`: clock start to first arrival, seconds (NULL if either is unknown).
+- :data:`TARGET_SECONDS`: the attendance target (``incidents.target_minutes``, passed as two
+  arrays and read as a map) for the grade at first arrival (the grade held now when not attended)
+  and urban/rural; NULL when none is set.
+- :data:`SELF_EXCLUDED`: self-initiated and ``incidents.exclude_self_initiated``.
+- :data:`IN_RESPONSE`: in the response population: the fact ``attendance_exclusion`` is empty
+  (created, attended, graded at arrival, not cancelled, not a duplicate), not excluded as
+  self-initiated, and the clock has a start.
+- :data:`WITHIN_TARGET`: in the response population and attended within the target.
+- :data:`RESPONSE_EXCLUSION`: why a row is out of the response population ('' when in).
+- :data:`MENTAL_HEALTH`, :data:`ASB`, :data:`GRADE`: the qualifier, category and grade bases.
+- :data:`WATCHED`: open, not yet attended, watched grade, clock started, with a target (the
+  open-incident watch; ``incidents.amber_share`` is :data:`AMBER_SHARE`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.definitions import Definitions
+
+GRADED_CLOCK_START = "if(first_arrival_at IS NULL, final_grade_at, graded_at_arrival_grade_at)"
+CLOCK_START = (
+    "multiIf({d_clock:String} = 'graded_at_arrival_grade', "
+    f"{GRADED_CLOCK_START}, "
+    "{d_clock:String} = 'contact_offered', ifNull(linked_offered_at, created_at), created_at)"
+)
+RESPONSE_SECONDS = f"(dateDiff('millisecond', {CLOCK_START}, first_arrival_at) / 1000)"
+GRADED_RESPONSE_SECONDS = "(dateDiff('millisecond', graded_at_arrival_grade_at, first_arrival_at) / 1000)"
+"""The graded clock whatever ``response_clock`` says (the analyst views show both clocks)."""
+
+TARGET_GRADE = "if(first_arrival_at IS NULL, final_grade, grade_at_arrival)"
+_TARGETS = "mapFromArrays({d_target_keys:Array(String)}, {d_target_minutes:Array(UInt32)})"
+_TARGET_KEY = f"concat(ifNull({TARGET_GRADE}, ''), '_', ifNull(urban_rural, ''))"
+TARGET_SECONDS = f"if(mapContains({_TARGETS}, {_TARGET_KEY}), 60 * {_TARGETS}[{_TARGET_KEY}], NULL)"
+
+SELF_EXCLUDED = "(self_initiated AND {d_exclude_self:Bool})"
+IN_RESPONSE = f"(attendance_exclusion = '' AND NOT {SELF_EXCLUDED} AND {RESPONSE_SECONDS} IS NOT NULL)"
+WITHIN_TARGET = f"({IN_RESPONSE} AND {RESPONSE_SECONDS} <= {TARGET_SECONDS})"
+IN_RESPONSE_GRADED = (
+    f"(attendance_exclusion = '' AND NOT {SELF_EXCLUDED} AND graded_at_arrival_grade_at IS NOT NULL)"
+)
+RESPONSE_EXCLUSION = (
+    "multiIf(attendance_exclusion IN ('duplicate', 'cancelled'), attendance_exclusion, "
+    f"{SELF_EXCLUDED}, 'self_initiated', attendance_exclusion != '', attendance_exclusion, "
+    f"{RESPONSE_SECONDS} IS NULL, 'no_clock', '')"
+)
+
+MENTAL_HEALTH = "if({d_mh_basis:String} = 'ever', mental_health_ever, mental_health_now)"
+ASB = (
+    "multiIf({d_asb_basis:String} = 'final_category', asb, "
+    "{d_asb_basis:String} = 'qualifier_ever', has(qualifiers_ever, 'asb'), "
+    "asb OR (status = 'open' AND final_category IS NULL AND opening_chapter = 'ASB'))"
+)
+GRADE = "if({d_grade_basis:String} = 'first', first_grade, final_grade)"
+
+AMBER_SHARE = "{d_amber_share:Float64}"
+WATCHED = (
+    "(status = 'open' AND first_arrival_at IS NULL AND attendance_exclusion = 'not_attended' "
+    f"AND NOT {SELF_EXCLUDED} AND final_grade IN ('IMMEDIATE', 'PRIORITY') "
+    f"AND {CLOCK_START} IS NOT NULL AND {TARGET_SECONDS} IS NOT NULL)"
+)
+
+
+def params(definitions: Definitions) -> dict[str, Any]:
+    """The ``d_*`` query parameters of every fragment, from ``definitions.incidents``."""
+    d = definitions.incidents
+    keys = sorted(d.target_minutes)
+    return {
+        "d_clock": d.response_clock,
+        "d_target_keys": keys,
+        "d_target_minutes": [int(d.target_minutes[k]) for k in keys],
+        "d_exclude_self": d.exclude_self_initiated,
+        "d_mh_basis": d.mental_health_basis,
+        "d_asb_basis": d.asb_basis,
+        "d_grade_basis": d.grade_basis,
+        "d_amber_share": float(d.amber_share),
+    }
+
+
+def source(where: str) -> str:
+    """A subquery: the rows of ``incidents FINAL`` matching ``where`` (SQL over its columns), with
+    ``linked_offered_at``, the earliest offer of a contact linked to the incident (by the incident's
+    ``contact_id`` or the contact's ``incident_id``). Contacts are read only under the
+    ``contact_offered`` clock (otherwise the column is NULL)."""
+    on = "{d_clock:String} = 'contact_offered' AND offered_at IS NOT NULL"
+    return (
+        "(SELECT i.*, multiIf(a.by_incident IS NULL, b.by_contact, b.by_contact IS NULL, a.by_incident, "
+        "least(a.by_incident, b.by_contact)) AS linked_offered_at "
+        f"FROM (SELECT * FROM incidents FINAL WHERE {where}) AS i "
+        "LEFT JOIN (SELECT force_id AS a_force, incident_id AS a_incident, min(offered_at) AS by_incident "
+        f"FROM contacts FINAL WHERE {on} AND incident_id != '' GROUP BY a_force, a_incident) AS a "
+        "ON a.a_force = i.force_id AND a.a_incident = i.incident_id "
+        "LEFT JOIN (SELECT force_id AS b_force, contact_id AS b_contact, min(offered_at) AS by_contact "
+        f"FROM contacts FINAL WHERE {on} GROUP BY b_force, b_contact) AS b "
+        "ON b.b_force = i.force_id AND b.b_contact = ifNull(i.contact_id, ''))"
+    )
