@@ -52,6 +52,7 @@ from demandhub.queries import contacts as q_contacts
 from demandhub.queries import crimes as q_crimes
 from demandhub.queries import incidents as q_incidents
 from schemas.definitions import Definitions
+from sinks.clickhouse import contacts_sql
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
@@ -143,19 +144,21 @@ def _add(out: Lineage, measure: str, month: YearMonth, c: Contribution) -> None:
 
 
 # -- contacts -----------------------------------------------------------------------------------------
+# facts hold no definition: short abandons and service waits are derived under the definitions
+# given when read (contacts_sql, the same expressions as the rollups the board reads)
+_IN_MONTHS = (
+    "force_id = {f:String} AND toStartOfFifteenMinutes(placed_at) >= {lo:DateTime('UTC')} "
+    "AND toStartOfFifteenMinutes(placed_at) < {hi:DateTime('UTC')}"
+)
 _CONTACTS_SQL = (
     "SELECT contact_id, channel, toStartOfMonth(toDate(toStartOfFifteenMinutes(placed_at), {tz:String})) "
     "AS month, outcome, ever_answered, short_abandon, placed_at, answered_at, abandoned_at "
-    "FROM contacts FINAL WHERE force_id = {f:String} "
-    "AND toStartOfFifteenMinutes(placed_at) >= {lo:DateTime('UTC')} "
-    "AND toStartOfFifteenMinutes(placed_at) < {hi:DateTime('UTC')}"
+    f"FROM {contacts_sql.contacts_from(_IN_MONTHS)}"
 )
 _LEGS_SQL = (
     "SELECT leg_id, contact_id, queue, toStartOfMonth(toDate(toStartOfFifteenMinutes(placed_at), "
     "{tz:String})) AS month, outcome, entered_queue, abandoned_in_queue, service_wait_seconds, placed_at, "
-    "answered_at, abandoned_at FROM contact_legs FINAL WHERE force_id = {f:String} "
-    "AND toStartOfFifteenMinutes(placed_at) >= {lo:DateTime('UTC')} "
-    "AND toStartOfFifteenMinutes(placed_at) < {hi:DateTime('UTC')} AND queue IN {q:Array(String)}"
+    f"answered_at, abandoned_at FROM {contacts_sql.legs_from(_IN_MONTHS + ' AND queue IN {q:Array(String)}')}"
 )
 _VOLUME_CHANNELS = ("999", "101", "webchat", "online")
 _QUEUE_MEASURES = {
@@ -180,6 +183,7 @@ def contact_contributions(
         "lo": lo.replace(tzinfo=None),
         "hi": hi.replace(tzinfo=None),
         "q": list(_QUEUE_MEASURES),
+        **contacts_sql.params(definitions),
     }
     calls = definitions.calls
     drop = calls.dedupe_short_abandons_from_volumes

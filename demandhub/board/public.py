@@ -38,6 +38,7 @@ from typing import Any
 
 from demandhub.board.catalogue import Catalogue
 from schemas.definitions import Definitions
+from sinks.clickhouse import contacts_sql
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.months import YearMonth
@@ -58,17 +59,28 @@ SECTION_TITLES = {
     "crime_outcomes": "Crime outcomes (resolution)",
 }
 
-_CALLS_SQL = """
-SELECT toStartOfMonth(toDate(placed_at, {tz:String})) AS month, district AS area,
-       countIf(service_wait_seconds < 10) AS under_10s,
-       countIf(service_wait_seconds >= 10 AND service_wait_seconds < 60) AS from_10s_to_under_60s,
-       countIf(service_wait_seconds >= 60) AS s60_and_over,
+_CALLS_LEGS = contacts_sql.legs_from("force_id = {f:String} AND queue = '999' AND outcome = 'answered'")
+_CALLS_SQL = f"""
+SELECT toStartOfMonth(toDate(placed_at, {{tz:String}})) AS month, district AS area,
+       countIf(service_wait_seconds < {{b1:UInt32}}) AS under_10s,
+       countIf(service_wait_seconds >= {{b1:UInt32}} AND service_wait_seconds < {{b2:UInt32}}) AS from_10s_to_under_60s,
+       countIf(service_wait_seconds >= {{b2:UInt32}}) AS s60_and_over,
        sum(service_wait_seconds) AS wait_sum
-FROM contact_legs FINAL
-WHERE force_id = {f:String} AND queue = '999' AND outcome = 'answered' AND service_wait_seconds IS NOT NULL
-  AND month BETWEEN {first:Date} AND {last:Date}
+FROM {_CALLS_LEGS}
+WHERE service_wait_seconds IS NOT NULL AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, area
 """
+"""999 answer-time bands at the first two 999 edges of ``calls.band_edges_seconds`` (the police.uk
+publication's 10 and 60 seconds by default; the column names keep those), on the service clock of
+the definitions (``calls.clock_start_999``): sinks/clickhouse/contacts_sql.py."""
+
+
+def band_edges_999(defs: Definitions) -> tuple[int, int]:
+    """The two 999 band edges the public answer-time table uses (a single edge: an empty middle band)."""
+    edges = tuple(defs.calls.band_edges_seconds.get("999", (10, 60))) or (10, 60)
+    return (int(edges[0]), int(edges[1] if len(edges) > 1 else edges[0]))
+
+
 _ATTEND_FACTS = isql.source(
     "force_id = {f:String} AND created_at IS NOT NULL AND grade_at_arrival = 'IMMEDIATE' "
     "AND urban_rural IN ('urban', 'rural')"
@@ -141,6 +153,7 @@ _CLOCK_WORDS = {
 
 def _definitions_text(defs: Definitions, catalogue: Catalogue) -> dict[str, str]:
     t = defs.incidents.target_minutes
+    b1, b2 = band_edges_999(defs)
     lag = catalogue.by_id()[BOARD_MEASURE["crime_outcomes"]].spec.as_of_lag_months
     pp = ", ".join(str(x) for x in defs.crimes.prosecution_possible_types)
     basis = defs.crimes.outcome_rate_basis
@@ -154,8 +167,8 @@ def _definitions_text(defs: Definitions, catalogue: Catalogue) -> dict[str, str]
     return {
         "answer_times_999": (
             "999 calls answered by our call handlers in the month, by how long the caller waited: "
-            "under 10 seconds, 10 to under 60 seconds, 60 seconds or more, and the average (mean) "
-            f"wait. The wait starts when the call is {defs.calls.clock_start_999.replace('_', ' ')} "
+            f"under {b1} seconds, {b1} to under {b2} seconds, {b2} seconds or more, and the average "
+            "(mean) wait. The wait starts when the call is {defs.calls.clock_start_999.replace('_', ' ')} "
             "(the same clock as the board's 999 answer measure) and ends when a call handler answers. "
             "A call counts in the month it reached the 999 queue, by the district of the caller "
             "when known."
@@ -237,6 +250,36 @@ def _section_rows(
     return areas, counts, mine
 
 
+def answer_time_sections(
+    wh: Warehouse, force_id: str, defs: Definitions, months: list[YearMonth]
+) -> dict[YearMonth, Section]:
+    """The 999 answer-time table of each month in ``months`` under ``defs`` (bands at
+    :func:`band_edges_999`, waits on the ``calls.clock_start_999`` clock, months in ``timezone``)."""
+    out: dict[YearMonth, Section] = {}
+    if not months:
+        return out
+    b1, b2 = band_edges_999(defs)
+    params = {
+        "f": force_id,
+        "tz": defs.timezone,
+        "first": _day(min(months)),
+        "last": _day(max(months)),
+        "b1": b1,
+        "b2": b2,
+        **contacts_sql.params(defs),
+    }
+    calls = wh.query(_CALLS_SQL, parameters=params).dicts()
+    cols = ("under_10s", "from_10s_to_under_60s", "s60_and_over")
+    for month in months:
+        areas, counts, mine = _section_rows(calls, month, cols)
+        if not areas:
+            continue
+        parts = {a: (float(mine[a]["wait_sum"]), sum(c)) for a, c in zip(areas, counts, strict=True)}
+        parts[FORCE_ROW] = (sum(p[0] for p in parts.values()), sum(sum(c) for c in counts))
+        out[month] = Section("answer_times_999", cols, True, areas, counts, "mean_answer_seconds", parts)
+    return out
+
+
 def read_sections(
     wh: Warehouse, force_id: str, defs: Definitions, months: dict[str, list[YearMonth]]
 ) -> dict[str, dict[YearMonth, Section]]:
@@ -252,24 +295,14 @@ def read_sections(
         "last": _day(max(every)),
         "pp": list(defs.crimes.prosecution_possible_types),
     }
-    calls = wh.query(_CALLS_SQL, parameters=params).dicts()
     attend = wh.query(_ATTEND_SQL, parameters={**params, **isql.params(defs)}).dicts()
     recorded = wh.query(_RECORDED_SQL, parameters=params).dicts()
     resolved = wh.query(_RESOLVED_SQL, parameters=params).dicts()
     cohort = defs.crimes.outcome_rate_basis == "cohort"
-    for month in months["answer_times_999"]:
-        cols = ("under_10s", "from_10s_to_under_60s", "s60_and_over")
-        areas, counts, mine = _section_rows(calls, month, cols)
-        if not areas:
-            continue
-        parts = {a: (float(mine[a]["wait_sum"]), sum(c)) for a, c in zip(areas, counts, strict=True)}
-        parts[FORCE_ROW] = (sum(p[0] for p in parts.values()), sum(sum(c) for c in counts))
-        out["answer_times_999"][month] = Section(
-            "answer_times_999", cols, True, areas, counts, "mean_answer_seconds", parts
-        )
+    out["answer_times_999"] = answer_time_sections(wh, force_id, defs, months["answer_times_999"])
     for month in months["emergency_attendance"]:
         cols = ("urban_within", "urban_over", "rural_within", "rural_over")
-        areas, counts, mine = _section_rows(attend, month, cols)
+        areas, counts, _ = _section_rows(attend, month, cols)
         if not areas:
             continue
         parts = {a: (float(c[0] + c[2]), sum(c)) for a, c in zip(areas, counts, strict=True)}
@@ -402,6 +435,10 @@ COLUMN_LABELS = {
 def _labels(defs: Definitions) -> dict[str, str]:
     t = defs.incidents.target_minutes
     out = dict(COLUMN_LABELS)
+    b1, b2 = band_edges_999(defs)
+    out["under_10s"] = f"Answered in under {b1} seconds"
+    out["from_10s_to_under_60s"] = f"Answered in {b1} to under {b2} seconds"
+    out["s60_and_over"] = f"Answered in {b2} seconds or more"
     out["urban_within"] = f"Urban: within {t.get('IMMEDIATE_urban')} minutes"
     out["urban_over"] = f"Urban: over {t.get('IMMEDIATE_urban')} minutes"
     out["rural_within"] = f"Rural: within {t.get('IMMEDIATE_rural')} minutes"

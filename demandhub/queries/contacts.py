@@ -222,15 +222,16 @@ _FACTS_IN_MONTHS = (
 
 
 def rollup_rows(
-    wh: Warehouse, rollup: Rollup, definitions: Definitions, bounded: bool = True
+    wh: Warehouse, rollup: Rollup, definitions: Definitions, bounded: bool = True, fresh: bool = True
 ) -> tuple[str, dict[str, Any]]:
     """A subquery of ``rollup``'s rows of force ``{f}`` (buckets in ``[{lo}, {hi})`` when
     ``bounded``) under ``definitions``, and the parameters it adds: the stored rows of the
-    definitions' hash when the rollup is complete under them (refreshed first), else the same rows
-    computed from the facts by the rollup's own SELECT."""
+    definitions' hash when the rollup is complete under them (refreshed first when ``fresh``), else
+    the same rows computed from the facts by the rollup's own SELECT."""
     extra = rollup.query_params(definitions)
     if reads_rollup(wh, rollup.table, definitions):
-        ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+        if fresh:
+            ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
         where = _IN_MONTHS if bounded else "force_id = {f:String}"
         return (
             f"(SELECT * FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND {where})",

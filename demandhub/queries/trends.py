@@ -4,7 +4,9 @@ patience the staffing maths needs.
 Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
 plain data (UTC datetimes, counts). Offered per 15 minutes is the rollup's ``entered`` (contacts
 queued, by queue-entry time, the volume the forecast is made of); the service level of a slot is
-answered within the threshold / answered (the answered basis).
+answered within the threshold / answered (the answered basis), under the definitions given: the
+rollup's rows of their hash, or the same rows computed from the facts
+(:func:`demandhub.queries.contacts.rollup_rows`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from demandhub.queries.contacts import rollup_rows
+from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,9 @@ class QueueMeasures:
 
 _SLOTS_SQL = (
     "SELECT queue, bucket, sum(entered), sum(answered), sum(answered_within_threshold), sum(abandoned) "
-    "FROM contact_queue_15m FINAL WHERE force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} "
-    "AND bucket < {hi:DateTime('UTC')} AND queue IN {q:Array(String)} GROUP BY queue, bucket"
+    "FROM {rows} WHERE queue IN {q:Array(String)} GROUP BY queue, bucket"
 )
-_FIRST_SQL = (
-    "SELECT queue, min(bucket) FROM contact_queue_15m FINAL WHERE force_id = {f:String} "
-    "AND queue IN {q:Array(String)} GROUP BY queue"
-)
+_FIRST_SQL = "SELECT queue, min(bucket) FROM {rows} WHERE queue IN {q:Array(String)} GROUP BY queue"
 _MEASURES_SQL = (
     "SELECT queue, countIf(outcome = 'answered' OR (answered_at IS NOT NULL)), "
     "avgIf(dateDiff('millisecond', answered_at, coalesce(transferred_out_at, contact_ended_at)) / 1000, "
@@ -59,23 +60,39 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _naive(value: datetime) -> datetime:
+    """Naive UTC, as a DateTime('UTC') parameter."""
+    return _utc(value).replace(tzinfo=None)
+
+
 def queue_slots(
-    wh: Warehouse, force_id: str, lo: datetime, hi: datetime, queues: tuple[str, ...]
+    wh: Warehouse,
+    force_id: str,
+    lo: datetime,
+    hi: datetime,
+    queues: tuple[str, ...],
+    definitions: Definitions | None = None,
 ) -> dict[str, dict[datetime, SlotCounts]]:
-    """Per queue, the counts of every 15-minute slot in ``[lo, hi)`` that saw a contact."""
-    params: dict[str, Any] = {"f": force_id, "lo": lo, "hi": hi, "q": list(queues)}
+    """Per queue, the counts of every 15-minute slot in ``[lo, hi)`` that saw a contact, under
+    ``definitions`` (default: the defaults)."""
+    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions or Definitions(), fresh=False)
+    params: dict[str, Any] = {"f": force_id, "lo": _naive(lo), "hi": _naive(hi), "q": list(queues), **extra}
     out: dict[str, dict[datetime, SlotCounts]] = {q: {} for q in queues}
-    for queue, bucket, offered, answered, within, abandoned in wh.query(_SLOTS_SQL, parameters=params).rows:
+    sql = _SLOTS_SQL.replace("{rows}", rows)
+    for queue, bucket, offered, answered, within, abandoned in wh.query(sql, parameters=params).rows:
         if queue in out:
             out[queue][_utc(bucket)] = SlotCounts(int(offered), int(answered), int(within), int(abandoned))
     return out
 
 
-def history_starts(wh: Warehouse, force_id: str, queues: tuple[str, ...]) -> dict[str, datetime]:
+def history_starts(
+    wh: Warehouse, force_id: str, queues: tuple[str, ...], definitions: Definitions | None = None
+) -> dict[str, datetime]:
     """Per queue, the first 15-minute slot the warehouse holds (earlier weeks are unknown, not zero)."""
-    params: dict[str, Any] = {"f": force_id, "q": list(queues)}
+    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions or Definitions(), bounded=False, fresh=False)
+    params: dict[str, Any] = {"f": force_id, "q": list(queues), **extra}
     out: dict[str, datetime] = {}
-    for queue, first in wh.query(_FIRST_SQL, parameters=params).rows:
+    for queue, first in wh.query(_FIRST_SQL.replace("{rows}", rows), parameters=params).rows:
         if first is not None:
             out[str(queue)] = _utc(first)
     return out

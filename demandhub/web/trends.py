@@ -109,8 +109,8 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
     local_midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone).astimezone(UTC)
     queues = tuple(q for q, _ in TREND_QUEUES)
     lo = fc.weeks_ago(local_midnight, weeks, tz) - timedelta(days=1)
-    counts = queue_slots(wh, force, lo, now + fc.SLOT, queues)
-    starts = history_starts(wh, force, queues)
+    counts = queue_slots(wh, force, lo, now + fc.SLOT, queues, defs)
+    starts = history_starts(wh, force, queues, defs)
     measures = queue_measures(wh, force, now, settings.staffing_measure_days, queues)
     current = fc.slot_start(now)
     out = []

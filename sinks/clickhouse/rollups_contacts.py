@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.definitions import Definitions
+from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
 from streams.domain.base import Row
 from streams.domain.servicelevel import WAIT_EDGES
@@ -40,6 +41,8 @@ def _within(cond: str, wait: str) -> str:
 
 _ANSWERED = "outcome = 'answered'"
 _SW = "service_wait_seconds"
+# service_wait_seconds, threshold_seconds and short_abandon are not stored: they are the derived
+# columns of contacts_sql.legs_from / contacts_from under the definitions the rollup is computed with.
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,16 @@ class Rollup:
         return {**self.params(definitions), "dh": definitions.group_hash(*GROUPS)}
 
     def select(self, where: str) -> str:
-        """SELECT of rollup rows (keys, values) from the facts matching ``where``."""
+        """SELECT of rollup rows (keys, values) from the facts matching ``where``, with the
+        definitions applied by the ``d_*`` parameters of :meth:`query_params` (the facts' derived
+        columns: :mod:`sinks.clickhouse.contacts_sql`)."""
         keys = ", ".join(
             k if k != "bucket" else "toStartOfFifteenMinutes(placed_at) AS bucket" for k in self.keys
         )
         values = ", ".join(f"{expr} AS {col}" for col, expr in self.values)
         group = ", ".join(self.keys)
-        return f"SELECT {keys}, {values} FROM {self.facts} FINAL WHERE {where} GROUP BY {group}"
+        source = contacts_sql.legs_from if self.facts == "contact_legs" else contacts_sql.contacts_from
+        return f"SELECT {keys}, {values} FROM {source(where)} GROUP BY {group}"
 
 
 QUEUE_ROLLUP = Rollup(
@@ -117,6 +123,7 @@ QUEUE_ROLLUP = Rollup(
         "abandon_wait_sum",
         "longest_wait",
     ),
+    params=contacts_sql.params,
 )
 
 _NEVER = "outcome = 'abandoned' AND NOT ever_answered"
@@ -150,6 +157,7 @@ CHANNEL_ROLLUP = Rollup(
     keys=("force_id", "bucket", "channel", "district", "report_type"),
     values=_CHANNEL_VALUES,
     compared=tuple(c for c, _ in _CHANNEL_VALUES),
+    params=contacts_sql.params,
 )
 
 ROLLUPS: tuple[Rollup, ...] = (QUEUE_ROLLUP, CHANNEL_ROLLUP)

@@ -77,7 +77,7 @@ def test_only_published_months_are_shown_with_no_ids(loaded: Warehouse) -> None:
     assert ("crime_outcomes" in json.loads(files["feed/2019-02.json"])["sections"]) == (crime_lag == 0)
     # the force row is the whole force: answered 999 calls of January from the facts
     answered = wh.query(
-        "SELECT count() FROM contact_legs FINAL WHERE force_id = 'cambs' AND queue = '999' "
+        "SELECT count() FROM contact_legs_applied WHERE force_id = 'cambs' AND queue = '999' "
         "AND outcome = 'answered' AND service_wait_seconds IS NOT NULL "
         "AND toStartOfMonth(toDate(placed_at, 'Europe/London')) = '2019-01-01'"
     ).rows[0][0]

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
-from schemas.events import parse_event
+from schemas.events import entity_of, parse_event
+from sinks.clickhouse import contacts_sql
+from sinks.clickhouse.migrate import load_migrations
+from streams.domain.base import Row
 from streams.domain.contacts import CONTACTS, LEGS, CallFold, OnlineReportFold, WebchatFold
 from streams.domain.servicelevel import leg_short_abandon, service_wait
 from tests.unit.test_contacts_golden import FOLDS, ev, fold_all, golden_events
@@ -166,3 +169,52 @@ def test_placed_at_is_utc() -> None:
             assert (
                 isinstance(row["placed_at"], datetime) and row["placed_at"].utcoffset().total_seconds() == 0
             )
+
+
+BAKED = {
+    "clock_start",
+    "clock_started_at",
+    "service_wait_seconds",
+    "threshold_seconds",
+    "short_abandon_seconds",
+    "short_abandon",
+    "definition_version",
+}
+
+
+def test_facts_hold_no_definition() -> None:
+    """Facts keep what happened: folding under any call definition gives the same rows, and no row
+    carries a column that depends on a definition (they are applied when figures are read)."""
+
+    def raw(defs: Definitions) -> list[Row]:
+        by_subject: dict[str, list[Envelope]] = {}
+        for e in GOLDEN:
+            by_subject.setdefault(e.subject, []).append(e)
+        return [
+            row
+            for evs in by_subject.values()
+            for rows in FOLDS[entity_of(evs[0].type)].fold(evs, defs).rows.values()
+            for row in rows
+        ]
+
+    base = raw(DEFS)
+    assert base and all(not BAKED & set(row) for row in base)
+    alternatives = [
+        "calls.clock_start_999=bt_connect",
+        "calls.clock_start_999=queued",
+        "calls.service_threshold_seconds.999=5",
+        "calls.short_abandon_seconds.999=30",
+        "calls.ivr_short_abandon_seconds=null",
+        "calls.abandon_convention=ignore",
+        "calls.dedupe_short_abandons_from_volumes=true",
+        "calls.band_edges_seconds.999=[5]",
+    ]
+    for item in alternatives:
+        assert raw(DEFS.with_overrides([item])) == base, item
+
+
+def test_migration_0103_holds_the_generated_analyst_views() -> None:
+    """contact_legs_applied / contacts_applied apply the same fragments as every reader."""
+    sql = next(m for m in load_migrations() if m.number == 103).sql
+    for facts in ("contact_legs", "contacts"):
+        assert contacts_sql.applied_select(facts) in sql, facts
