@@ -88,7 +88,7 @@ def make_settings(args: argparse.Namespace) -> Settings:
 
 # -- data directory checks and logs ----------------------------------------------------------------
 READERS = frozenset({"sql", "board", "channels", "reconcile"})
-HOLDERS = frozenset({"up", "worker", "web", "migrate", "replay"})
+HOLDERS = frozenset({"up", "worker", "web", "migrate", "replay", "rebuild"})
 
 
 def _writes(args: argparse.Namespace) -> bool:
@@ -437,13 +437,14 @@ class HubClient:
     def owns(self, why: str) -> str:
         return f"a hub (pid {self.pid}) is running on {self.data_dir} and owns its warehouse; {why}"
 
-    def get(self, path: str, **params: str) -> tuple[bytes, Any]:
+    def get(self, path: str, **params: str | Sequence[str]) -> tuple[bytes, Any]:
         import urllib.error
         import urllib.request
         from urllib.parse import urlencode
 
         request = urllib.request.Request(
-            f"{self.url}{path}?{urlencode(params)}", headers={"Authorization": f"Bearer {self._token}"}
+            f"{self.url}{path}?{urlencode(params, doseq=True)}",
+            headers={"Authorization": f"Bearer {self._token}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
@@ -465,12 +466,28 @@ class HubClient:
                 f"cannot reach the hub at {self.url} ({exc}); is it still running?"
             ) from None
 
-    def board(self, month: str, fmt: str, extract_time: str) -> tuple[bytes, str]:
-        body, headers = self.get("/api/board", month=month, format=fmt, extract_time=extract_time)
+    def board(
+        self,
+        month: str,
+        fmt: str,
+        extract_time: str,
+        defines: Sequence[str] = (),
+        compare: Sequence[str] = (),
+    ) -> tuple[bytes, str]:
+        body, headers = self.get(
+            "/api/board",
+            month=month,
+            format=fmt,
+            extract_time=extract_time,
+            define=list(defines),
+            compare_define=list(compare),
+        )
         return body, str(headers.get("X-Board-Month", month))
 
-    def channels(self, first: str, last: str) -> dict[str, Any]:
-        return dict(json.loads(self.get("/api/channels", **{"from": first, "to": last})[0]))
+    def channels(self, first: str, last: str, defines: Sequence[str] = ()) -> dict[str, Any]:
+        return dict(
+            json.loads(self.get("/api/channels", **{"from": first, "to": last, "define": list(defines)})[0])
+        )
 
     def reconcile(self, day: str) -> list[dict[str, Any]]:
         return list(json.loads(self.get("/api/reconcile", day=day)[0])["differences"])
@@ -598,6 +615,39 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             wh.close()
     out = totals.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}
     print(json.dumps(out))
+    return 0
+
+
+@command("rebuild")
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-fold every subject of the events ledger into the facts, from scratch, then refresh the
+    rollups (after a migration that changes fact columns, or to prove a recompute)."""
+    from demandhub.runtime import build_pipeline, ledger_subjects, open_warehouse, rebuild
+
+    started = time.perf_counter()
+    done = [0]
+    wh = None
+    try:
+        wh = open_warehouse(settings)
+        pipeline = build_pipeline(settings, wh, lazy_rollups=True)
+        total = sum(n for _, entity, n in ledger_subjects(wh) if entity in pipeline.folds)
+        with _progress("rebuild", "subjects", args.quiet) as progress:
+            task = progress.add_task("rebuild", total=total)
+
+            def advance(n: int) -> None:
+                done[0] += n
+                progress.advance(task, n)
+
+            totals = rebuild(pipeline, advance, args.chunk)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"rebuild interrupted after {done[0]:,} subjects: the facts are incomplete until "
+            "`demandhub rebuild` is run again (it starts from the ledger each time)"
+        ) from None
+    finally:
+        if wh is not None:
+            wh.close()
+    print(json.dumps(totals.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}))
     return 0
 
 
@@ -888,6 +938,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="send the lines to this Kafka's topics instead (for a running hub to take them)",
     )
+    p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
+
+    p = add("rebuild", "re-fold every subject of the events ledger into the facts, then refresh rollups")
+    p.add_argument("--chunk", type=argtypes.positive_int, default=2000, help="subjects per batch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
     p = add("reconcile", "recompute a day's rollups from the facts and report differences")

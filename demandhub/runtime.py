@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -286,7 +287,9 @@ def run_worker(
         connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
     )
     rollups.register(refresher)  # readers in this process (web routes) refresh through it
-    app = build_app(settings, pipeline, broker, observers=registry.observers(), refresher=refresher)
+    app = build_app(
+        settings, pipeline, broker, observers=registry.observers(settings.definitions), refresher=refresher
+    )
     url = f"http://{settings.web_host}:{settings.web_port}/"
 
     if serve_web:
@@ -443,3 +446,97 @@ def replay(
 
 def print_tokens(settings: Settings) -> dict[str, str]:
     return embedded_tokens(settings)
+
+
+# -- rebuild from the ledger ------------------------------------------------------------------------
+@dataclass
+class RebuildTotals:
+    subjects: int = 0
+    events: int = 0
+    rows: int = 0
+    quarantined: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def ledger_subjects(wh: Warehouse) -> list[tuple[str, str, int]]:
+    """(force, entity, subjects) held in the ``events`` ledger."""
+    rows = wh.query(
+        "SELECT force_id, splitByChar('.', type)[1] AS entity, uniqExact(subject) FROM events "
+        "GROUP BY force_id, entity ORDER BY force_id, entity"
+    ).rows
+    return [(str(f), str(e), int(n)) for f, e, n in rows]
+
+
+def _subject_pages(wh: Warehouse, force_id: str, entity: str, size: int) -> Iterator[list[str]]:
+    after = ""
+    while True:
+        page = [
+            str(s)
+            for (s,) in wh.query(
+                "SELECT DISTINCT subject FROM events WHERE force_id = {f:String} "
+                "AND startsWith(type, {prefix:String}) AND subject > {after:String} "
+                "ORDER BY subject LIMIT {n:UInt32}",
+                parameters={"f": force_id, "prefix": f"{entity}.", "after": after, "n": size},
+            ).rows
+        ]
+        if not page:
+            return
+        yield page
+        after = page[-1]
+
+
+def rebuild(
+    pipeline: Pipeline, progress: Callable[[int], None] | None = None, chunk: int = 2000
+) -> RebuildTotals:
+    """Re-fold every subject of the ``events`` ledger into the facts, from scratch.
+
+    Used after a migration that changes fact columns (facts written before it lack the new raw
+    columns) or to prove the facts are a recompute of the ledger. The fact tables of every fold and
+    the rollups are emptied first; then each subject's whole history is read from the ledger and
+    folded by the same folds as ``replay`` and the worker (``version`` = events folded, as they
+    write it), its rows written with their rollup buckets logged, and the rollups are refreshed
+    once at the end. The ledger, dead letters and quarantine records are left as they are. Not for
+    a warehouse a worker is writing to: the command holds the data directory. Interrupted, it is
+    run again from the start."""
+    from sinks.clickhouse.rollups import dirty_rows, log_dirty
+    from streams.domain.base import dedupe_sorted
+    from streams.pipeline import BatchReport
+
+    wh = pipeline.warehouse
+    present = {
+        str(name)
+        for (name,) in wh.query("SELECT name FROM system.tables WHERE database = currentDatabase()").rows
+    }
+    facts = sorted({t for fold in pipeline.folds.values() for t in fold.tables} & present)
+    rollup_tables = sorted({r.table for r in pipeline.rollups} & present)
+    with wh.exclusive():
+        for table in (*facts, *rollup_tables):
+            wh.command(f"TRUNCATE TABLE `{table}`")
+        wh.command("TRUNCATE TABLE rollup_dirty")
+    totals = RebuildTotals()
+    for force_id, entity, _count in ledger_subjects(wh):
+        if entity not in pipeline.folds:
+            continue
+        for page in _subject_pages(wh, force_id, entity, chunk):
+            keys = {(force_id, entity, subject) for subject in page}
+            histories = pipeline._load_histories(keys)
+            report = BatchReport()
+            new_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for key in sorted(keys):
+                merged = dedupe_sorted(histories[key])
+                if merged:
+                    pipeline._fold_subject(key, [], merged, defaultdict(list), new_rows, report)
+                    totals.events += len(merged)
+            with wh.exclusive():
+                log_dirty(wh, dirty_rows(pipeline.refreshers, {}, new_rows))
+                for table, rows in new_rows.items():
+                    wh.insert_dicts(table, rows)
+                    totals.rows += len(rows)
+            totals.subjects += len(page)
+            totals.quarantined += len(report.quarantined)
+            if progress:
+                progress(len(page))
+    pipeline.refresh_rollups()
+    return totals

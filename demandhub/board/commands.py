@@ -33,7 +33,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ from demandhub.errors import BusyError, InputError, UsageError
 if TYPE_CHECKING:  # the board modules are imported when a command runs, not to build the parser
     from demandhub.board.report import BoardConfig, BoardReport
     from demandhub.settings import Settings
+    from schemas.definitions import Definitions
     from sinks.clickhouse.client import Warehouse
     from streams.domain.board.months import YearMonth
 
@@ -95,7 +96,53 @@ def add_board_arguments(p: argparse.ArgumentParser) -> None:
         "--catalogue", type=argtypes.existing_file, help="measure catalogue TOML (default: packaged)"
     )
     p.add_argument("--msf", type=argtypes.existing_file, help="peer group TOML (default: packaged)")
+    add_define_argument(p)
+    p.add_argument(
+        "--compare-define",
+        action="append",
+        default=[],
+        type=definition_assignment,
+        metavar="PATH=VALUE",
+        help="also compute the pack under the definitions with this change (repeatable) and show "
+        "each measure whose figures differ under both, side by side",
+    )
     p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
+
+
+def add_define_argument(p: argparse.ArgumentParser) -> None:
+    """``--define PATH=VALUE`` (repeatable): a definition applied for this run only."""
+    p.add_argument(
+        "--define",
+        action="append",
+        default=[],
+        type=definition_assignment,
+        metavar="PATH=VALUE",
+        help="apply this definition for this run only, e.g. calls.abandon_convention=count_as_met "
+        "(repeatable; paths: schemas/definitions.py)",
+    )
+
+
+def definition_assignment(text: str) -> str:
+    """An argument type: ``PATH=VALUE`` naming a definition with a value that fits it (the error
+    names the path, never the value)."""
+    from schemas.definitions import Definitions
+
+    try:
+        Definitions().with_overrides([text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def apply_defines(definitions: Definitions, items: Sequence[str], option: str = "--define") -> Definitions:
+    """``definitions`` with ``PATH=VALUE`` items applied; InputError (one line naming the path,
+    never the value) when an item is not a definition or its value does not fit."""
+    if not items:
+        return definitions
+    try:
+        return definitions.with_overrides(items)
+    except ValueError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def _positive(text: str) -> int:
@@ -112,10 +159,19 @@ def add_channels_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="first", required=True, type=argtypes.month, help="first month YYYY-MM")
     p.add_argument("--to", dest="last", required=True, type=argtypes.month, help="last month YYYY-MM")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    add_define_argument(p)
     p.add_argument("--dsn", type=argtypes.dsn, help="ClickHouse DSN")
 
 
-def board_config(settings: Settings, args: argparse.Namespace | None = None) -> BoardConfig:
+def board_config(
+    settings: Settings,
+    args: argparse.Namespace | None = None,
+    defines: Sequence[str] = (),
+    definitions: Definitions | None = None,
+) -> BoardConfig:
+    """The pack's configuration: the configured definitions (``definitions``, default the
+    settings') with ``defines`` (``PATH=VALUE``) applied for this run; the configured set is kept
+    so the pack can say which paths were overridden."""
     from demandhub.board.catalogue import load_catalogue
     from demandhub.board.config import PackSettings
     from demandhub.board.msf import load_msf
@@ -123,12 +179,14 @@ def board_config(settings: Settings, args: argparse.Namespace | None = None) -> 
     from streams.domain.board.rules import BoardRules
 
     catalogue, msf = getattr(args, "catalogue", None), getattr(args, "msf", None)
+    configured = definitions or settings.definitions
     return BoardConfig(
         catalogue=load_catalogue(Path(catalogue) if catalogue else None),
-        definitions=settings.definitions,
+        definitions=apply_defines(configured, defines),
         rules=BoardRules(),
         pack=PackSettings(),
         msf=load_msf(Path(msf) if msf else None),
+        configured=configured,
     )
 
 
@@ -230,9 +288,17 @@ def build_board(
     allow_incomplete: bool = False,
     today: date | None = None,
     warn: Callable[[str], None] | None = None,
+    defines: Sequence[str] = (),
+    compare: Sequence[str] = (),
 ) -> tuple[bytes, str]:
     """The pack of ``month`` (YYYY-MM or auto) rendered as ``fmt``, and the month. Used by the
     command and by ``GET /api/board``.
+
+    ``defines`` (``PATH=VALUE``) override the configured definitions for this pack; the pack
+    prints the definitions it applied and which paths differ from the configured ones.
+    ``compare`` computes the pack again under the applied definitions with these changes too and
+    adds the ``comparison`` section (:func:`demandhub.board.report.comparison`). Neither can be
+    published (UsageError): a published pack is computed under the configured definitions.
 
     InputError (one line) when the warehouse holds no complete month, the month has not ended
     (``today``, default today in the force's zone), every row is n/a with nothing incomplete, or
@@ -247,7 +313,13 @@ def build_board(
     from demandhub.board.store import published_versions
     from streams.domain.board.months import YearMonth
 
-    config = board_config(settings, args)
+    if publish and (defines or compare):
+        raise UsageError(
+            "--publish uses the configured definitions: drop --define/--compare-define, or change "
+            "the configuration (DEMANDHUB_DEFINITIONS__<GROUP>__<NAME>)"
+        )
+    config = board_config(settings, args, defines)
+    alternative = apply_defines(config.definitions, compare, "--compare-define") if compare else None
     force = settings.force_id
     resolved = YearMonth.from_str(month) if month != "auto" else auto_month(wh, config, force)
     if resolved is None:
@@ -275,6 +347,13 @@ def build_board(
         },
     )
     report = dataclasses.replace(report, force_name=display_name(force, settings.force_name))
+    if alternative is not None:
+        from demandhub.board.report import with_comparison
+
+        other = build_report(
+            wh, dataclasses.replace(config, definitions=alternative), force, resolved, extract_time
+        )
+        report = with_comparison(report, other)
     if publish or report.data.get("revisions"):
         from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
 
@@ -304,19 +383,32 @@ def explain_cell(
     column: str,
     version: int | None = None,
     limit: int | None = None,
+    defines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The lineage of one cell (:func:`demandhub.board.lineage.explain`); ``month`` YYYY-MM or auto.
-    Used by ``demandhub board explain`` and ``GET /api/board/explain``."""
+    Used by ``demandhub board explain`` and ``GET /api/board/explain``.
+
+    The definitions applied: with ``version``, the ones stored with that published version (so what
+    changed since is what the data changed, not the definitions), else the configured ones; with
+    ``defines`` (``PATH=VALUE``) applied on top. The answer's ``definitions`` names them."""
     from demandhub.board.lineage import explain
-    from demandhub.board.report import auto_month
+    from demandhub.board.report import auto_month, overridden
+    from demandhub.board.store import stored_definitions
     from streams.domain.board.months import YearMonth
 
-    config = board_config(settings)
+    config = board_config(settings, defines=defines)
     force = settings.force_id
     resolved = YearMonth.from_str(month) if month != "auto" else auto_month(wh, config, force)
     if resolved is None:
         raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
-    return explain(
+    basis = "configured"
+    if version is not None:
+        stored = stored_definitions(wh, force, resolved, version)
+        if stored is not None:
+            config = board_config(settings, defines=defines, definitions=stored)
+            basis = f"published version {version}"
+    applied = config.definitions
+    told = explain(
         wh,
         config.catalogue,
         force,
@@ -329,20 +421,40 @@ def explain_cell(
         limit=limit,
         version=version,
     )
+    told["definitions"] = {
+        "definition_id": applied.definition_id,
+        "version": applied.version,
+        "config_hash": applied.config_hash(),
+        "basis": basis,
+        "overridden": overridden(settings.definitions, applied),
+    }
+    return told
 
 
 def _run_explain(args: argparse.Namespace, settings: Settings, wh: Warehouse | None, hub: Any) -> int:
     if not args.measure:
         raise UsageError("usage: demandhub board explain --month YYYY-MM --measure ID [--column C]")
     if hub is not None:
-        params = {"month": args.month, "measure": args.measure, "column": args.column}
+        params: dict[str, Any] = {"month": args.month, "measure": args.measure, "column": args.column}
         params |= {k: str(v) for k, v in (("version", args.version), ("limit", args.limit)) if v}
+        if _defines_of(args)[0]:
+            params["define"] = _defines_of(args)[0]
         print(json.dumps(json.loads(hub.get("/api/board/explain", **params)[0]), indent=1))
         return 0
+    apply_defines(settings.definitions, _defines_of(args)[0])  # a bad --define fails before opening
     own = wh is None
     wh = wh or _open(settings)
     try:
-        told = explain_cell(settings, wh, args.month, args.measure, args.column, args.version, args.limit)
+        told = explain_cell(
+            settings,
+            wh,
+            args.month,
+            args.measure,
+            args.column,
+            args.version,
+            args.limit,
+            _defines_of(args)[0],
+        )
     finally:
         if own:
             wh.close()
@@ -350,9 +462,14 @@ def _run_explain(args: argparse.Namespace, settings: Settings, wh: Warehouse | N
     return 0
 
 
-def channels_table(settings: Settings, wh: Warehouse, first: str, last: str) -> dict[str, Any]:
+def channels_table(
+    settings: Settings, wh: Warehouse, first: str, last: str, defines: Sequence[str] = ()
+) -> dict[str, Any]:
     """``{"force", caption, columns, rows...}``: the channel table of first..last (YYYY-MM) against a
-    year earlier; InputError when there are no contact figures. Used by the command and the API."""
+    year earlier; InputError when there are no contact figures. Used by the command and the API.
+    ``defines`` (``PATH=VALUE``) override the configured definitions; the table's ``definitions``
+    names those applied (id, version, hash, the paths overridden)."""
+    from demandhub.board.report import overridden
     from demandhub.board.source import channel_series_of, force_series, imported_series
     from streams.domain.board.channels import channel_table
     from streams.domain.board.months import YearMonth
@@ -360,7 +477,7 @@ def channels_table(settings: Settings, wh: Warehouse, first: str, last: str) -> 
     lo, hi = YearMonth.from_str(first), YearMonth.from_str(last)
     if hi < lo:
         raise InputError(f"--to {last} is before --from {first}")
-    config = board_config(settings)
+    config = board_config(settings, defines=defines)
     rules = config.rules
     start = min(lo - rules.channel_comparison_offset_months, YearMonth(hi.year - 1, 1))
     imported = imported_series(wh, config.catalogue, [settings.force_id], start, hi)
@@ -377,7 +494,17 @@ def channels_table(settings: Settings, wh: Warehouse, first: str, last: str) -> 
     series = channel_series_of(data.series)
     if not series:
         raise InputError(f"no contact figures for force {settings.force_id}")
-    return {"force": settings.force_id, **channel_table(series, lo, hi, rules).as_dict()}
+    defs = config.definitions
+    return {
+        "force": settings.force_id,
+        **channel_table(series, lo, hi, rules).as_dict(),
+        "definitions": {
+            "definition_id": defs.definition_id,
+            "version": defs.version,
+            "config_hash": defs.config_hash(),
+            "overridden": overridden(settings.definitions, defs),
+        },
+    }
 
 
 def _write_board(args: argparse.Namespace, settings: Settings, body: bytes, month: str) -> None:
@@ -387,6 +514,10 @@ def _write_board(args: argparse.Namespace, settings: Settings, body: bytes, mont
         print(f"wrote {path} ({len(body):,} bytes; {settings.force_id} {month})", file=sys.stderr)
     else:
         sys.stdout.write(body.decode())
+
+
+def _defines_of(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    return list(getattr(args, "define", None) or []), list(getattr(args, "compare_define", None) or [])
 
 
 def run_board(
@@ -411,13 +542,17 @@ def run_board(
     if args.format != "json" and not args.out:
         raise UsageError(f"--out is required for --format {args.format}")
     extract_time = extract_time_of(args.extract_time)
+    defines, compare = _defines_of(args)
+    if args.publish and (defines or compare):
+        raise UsageError("--publish uses the configured definitions: drop --define/--compare-define")
+    apply_defines(apply_defines(settings.definitions, defines), compare, "--compare-define")
     if hub is not None:
         if args.publish:
             raise BusyError(hub.owns("publishing writes to the warehouse"))
         if args.catalogue or args.msf:
             raise BusyError(hub.owns("--catalogue and --msf need the warehouse itself"))
         asked = "pdf" if args.format == "png" else args.format
-        body, month = hub.board(args.month, asked, extract_time.isoformat())
+        body, month = hub.board(args.month, asked, extract_time.isoformat(), defines, compare)
         if args.format == "png":
             body = _png_of_pdf(body, args)
         _write_board(args, settings, body, month)
@@ -436,6 +571,8 @@ def run_board(
             allow_incomplete=args.allow_incomplete,
             today=_today(args, settings),
             warn=lambda line: print(line, file=sys.stderr),
+            defines=defines,
+            compare=compare,
         )
     finally:
         if own:
@@ -448,13 +585,15 @@ def run_channels(
     args: argparse.Namespace, settings: Settings, wh: Warehouse | None = None, hub: Any = None
 ) -> int:
     """The ``channels`` command: the channel table for --from..--to against a year earlier."""
+    defines = getattr(args, "define", None) or []
+    apply_defines(settings.definitions, defines)  # a bad --define fails before anything opens
     if hub is not None:
-        table = hub.channels(args.first, args.last)
+        table = hub.channels(args.first, args.last, defines)
     else:
         own = wh is None
         wh = wh or _open(settings)
         try:
-            table = channels_table(settings, wh, args.first, args.last)
+            table = channels_table(settings, wh, args.first, args.last, defines)
         finally:
             if own:
                 wh.close()

@@ -152,6 +152,45 @@ def definitions_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def overridden_lines(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, configured value, applied value) of every definition the pack overrode for its run."""
+    changed = data["definitions"]["metrics"].get("overridden") or {}
+    return [(path, _printed(v["configured"]), _printed(v["applied"])) for path, v in changed.items()]
+
+
+def _printed(value: Any) -> str:
+    return value if isinstance(value, str) else _json(value)
+
+
+def comparison_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The "Definitions compared" table: per measure whose figures differ under the two sets of
+    definitions, one row per column that differs (measure, column title, period, the printed
+    figure under each set)."""
+    section = data.get("comparison")
+    if not section:
+        return []
+    out = []
+    for entry in section["measures"]:
+        for column in entry["differs"]:
+            cells = entry["cells"][column]
+            sides = [cell_text({**entry, column: cells[k]}, column) for k in ("configured", "alternative")]
+            out.append(
+                {
+                    "id": entry["id"],
+                    "measure": entry["name"],
+                    "column": COLUMN_TITLES.get(column, column),
+                    "period": str(entry["headers"].get(column) or ""),
+                    "configured": sides[0],
+                    "alternative": sides[1],
+                    "values": (cells["configured"], cells["alternative"]),
+                    "unit": entry["unit"],
+                    "decimals": decimals(entry),
+                    "label": column in LABEL_COLUMNS,
+                }
+            )
+    return out
+
+
 def channel_rows(table: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and text rows of the channel table: counts with the bracketed % change."""
     cols = table["columns"]

@@ -53,6 +53,7 @@ from demandhub.queries import crimes as q_crimes
 from demandhub.queries import incidents as q_incidents
 from schemas.definitions import Definitions
 from sinks.clickhouse import contacts_sql
+from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
@@ -503,21 +504,19 @@ def _incident_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, breaches
 _CRIMES_SQL = f"""
 SELECT crime_id, counted, recorded, cancelled, transferred, offence_code, outcome_type,
        conditional_caution_adult, conditional_caution_youth, community_resolution,
-       period_at, recorded_at, outcome_assigned_at, cancelled_at, transferred_at,
-       if(period_at IS NULL, NULL, toStartOfMonth(toTimeZone(assumeNotNull(period_at), {{tz:String}}))) AS pmonth,
-       if(outcome_assigned_at IS NULL, NULL,
-          toStartOfMonth(toTimeZone(assumeNotNull(outcome_assigned_at), {{tz:String}}))) AS omonth,
-       {q_crimes._SEGMENTS_SQL} AS segments
+       {cs.PERIOD_AT} AS period_at, recorded_at, outcome_assigned_at, cancelled_at, transferred_at,
+       {cs.PERIOD_MONTH} AS pmonth, {cs.OUTCOME_MONTH} AS omonth,
+       {cs.PROSECUTION_POSSIBLE} AS is_pp, {cs.SEGMENTS} AS segments
 FROM crimes FINAL
 WHERE force_id = {{f:String}}
   AND ((pmonth IS NOT NULL AND pmonth BETWEEN {{first:Date}} AND {{last:Date}})
        OR (omonth IS NOT NULL AND omonth BETWEEN {{first:Date}} AND {{last:Date}}))
 """
-_NCRS_ROWS_SQL = """
-SELECT crime_id, recorded_at, first_report_at, hours_to_record,
-       toStartOfMonth(toTimeZone(assumeNotNull(recorded_at), {tz:String})) AS month
+_NCRS_ROWS_SQL = f"""
+SELECT crime_id, recorded_at, first_report_at, hours_to_record, {cs.WITHIN_NCRS} AS within,
+       {cs.RECORDED_MONTH} AS month
 FROM crime_first_report
-WHERE force_id = {f:String} AND recorded_at IS NOT NULL AND month BETWEEN {first:Date} AND {last:Date}
+WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL AND month BETWEEN {{first:Date}} AND {{last:Date}}
 """
 _QA_ROWS_SQL = (
     "SELECT crime_id, entered_at FROM qa_queue_intervals FINAL WHERE force_id = {f:String} "
@@ -549,18 +548,15 @@ def crime_contributions(
     of :mod:`demandhub.queries.crimes` for the conventions)."""
     defs = definitions.crimes
     tz = definitions.timezone
-    pp = set(defs.prosecution_possible_types)
     params: dict[str, Any] = {
         "f": force_id,
-        "tz": tz,
-        "pp": list(pp),
-        "h": float(defs.ncrs_hours),
+        **cs.params(definitions),
         "first": _first_day(first),
         "last": _first_day(last),
     }
     out: Lineage = {}
     for r in wh.query(_CRIMES_SQL, parameters=params).dicts():
-        _crime_rows(out, r, defs, tz, pp)
+        _crime_rows(out, r, defs, tz)
     for r in wh.query(_NCRS_ROWS_SQL, parameters=params).dicts():
         hours = r["hours_to_record"]
         cid, ym = str(r["crime_id"]), _ym(r["month"])
@@ -570,7 +566,7 @@ def crime_contributions(
                 cid, cid, 0, 0, False, "no_report_time", "excluded: no first report time known", None, (rec,)
             )
         else:
-            met = int(float(hours) <= float(defs.ncrs_hours))
+            met = int(bool(r["within"]))
             words = f"recorded {_day(r['recorded_at'], tz)}, {float(hours):.1f} h after the first report"
             c = Contribution(
                 cid,
@@ -588,14 +584,14 @@ def crime_contributions(
     return out
 
 
-def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, pp: set[int]) -> None:
+def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str) -> None:
     cid, segments = str(r["crime_id"]), list(r["segments"])
     rec = ("recorded", _utc(r["recorded_at"]))
     code = r["offence_code"] or "no code"
     pm = _ym(r["pmonth"]) if r["pmonth"] is not None else None
     om = _ym(r["omonth"]) if r["omonth"] is not None else None
     otype = r["outcome_type"]
-    is_pp = otype is not None and int(otype) in pp
+    is_pp = bool(r["is_pp"])
     if pm is not None:
         if r["counted"]:
             words = f"recorded {_day(r['period_at'], tz)} as {code}"

@@ -39,6 +39,7 @@ from typing import Any
 from demandhub.board.catalogue import Catalogue
 from schemas.definitions import Definitions
 from sinks.clickhouse import contacts_sql
+from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.months import YearMonth
@@ -97,19 +98,19 @@ WHERE {isql.IN_RESPONSE} AND {isql.TARGET_SECONDS} IS NOT NULL
   AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, area
 """
-_RECORDED_SQL = """
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(period_at), {tz:String})) AS month, ifNull(district, '') AS area,
-       count() AS recorded, countIf(outcome_type IN {pp:Array(UInt8)}) AS resolved_cohort
+_RECORDED_SQL = f"""
+SELECT {cs.PERIOD_MONTH} AS month, ifNull(district, '') AS area,
+       count() AS recorded, countIf({cs.PROSECUTION_POSSIBLE}) AS resolved_cohort
 FROM crimes FINAL
-WHERE force_id = {f:String} AND counted AND period_at IS NOT NULL AND month BETWEEN {first:Date} AND {last:Date}
+WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, area
 """
-_RESOLVED_SQL = """
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(outcome_assigned_at), {tz:String})) AS month,
-       ifNull(district, '') AS area, countIf(outcome_type IN {pp:Array(UInt8)}) AS resolved
+_RESOLVED_SQL = f"""
+SELECT {cs.OUTCOME_MONTH} AS month, ifNull(district, '') AS area, countIf({cs.PROSECUTION_POSSIBLE}) AS resolved
 FROM crimes FINAL
-WHERE force_id = {f:String} AND counted AND outcome_assigned_at IS NOT NULL
-  AND month BETWEEN {first:Date} AND {last:Date}
+WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, area
 """
 _PUBLISHED_SQL = """
@@ -293,12 +294,8 @@ def read_sections(
         "tz": defs.timezone,
         "first": _day(min(every)),
         "last": _day(max(every)),
-        "pp": list(defs.crimes.prosecution_possible_types),
     }
     attend = wh.query(_ATTEND_SQL, parameters={**params, **isql.params(defs)}).dicts()
-    recorded = wh.query(_RECORDED_SQL, parameters=params).dicts()
-    resolved = wh.query(_RESOLVED_SQL, parameters=params).dicts()
-    cohort = defs.crimes.outcome_rate_basis == "cohort"
     out["answer_times_999"] = answer_time_sections(wh, force_id, defs, months["answer_times_999"])
     for month in months["emergency_attendance"]:
         cols = ("urban_within", "urban_over", "rural_within", "rural_over")
@@ -310,7 +307,24 @@ def read_sections(
         out["emergency_attendance"][month] = Section(
             "emergency_attendance", cols, True, areas, counts, "within_target_percent", parts
         )
-    for month in months["crime_outcomes"]:
+    out["crime_outcomes"] = crime_outcome_sections(wh, force_id, defs, months["crime_outcomes"])
+    return out
+
+
+def crime_outcome_sections(
+    wh: Warehouse, force_id: str, defs: Definitions, months: list[YearMonth]
+) -> dict[YearMonth, Section]:
+    """The crime outcomes table of each month in ``months``, under ``defs`` (period month by
+    ``crimes.period_basis``, resolved = ``crimes.prosecution_possible_types``, the rate by
+    ``crimes.outcome_rate_basis``, months in ``timezone``: sinks/clickhouse/crimes_sql.py)."""
+    out: dict[YearMonth, Section] = {}
+    if not months:
+        return out
+    params = {"f": force_id, "first": _day(min(months)), "last": _day(max(months)), **cs.params(defs)}
+    recorded = wh.query(_RECORDED_SQL, parameters=params).dicts()
+    resolved = wh.query(_RESOLVED_SQL, parameters=params).dicts()
+    cohort = defs.crimes.outcome_rate_basis == "cohort"
+    for month in months:
         if cohort:
             rows = [{**r, "not_resolved": r["recorded"] - r["resolved_cohort"]} for r in recorded]
             areas, counts, _ = _section_rows(
@@ -344,7 +358,7 @@ def read_sections(
 
         parts = {a: (float(c[res_i]), denom(c)) for a, c in zip(areas, counts, strict=True)}
         parts[FORCE_ROW] = (sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()))
-        out["crime_outcomes"][month] = Section(
+        out[month] = Section(
             "crime_outcomes", cols, row_totals, areas, counts, "resolution_rate_percent", parts
         )
     return out

@@ -28,9 +28,11 @@ from demandhub.board.layout import (
     cell_text,
     channel_rows,
     compact_header,
+    comparison_rows,
     definitions_lines,
     label_tone,
     msf_label,
+    overridden_lines,
     row_headers,
     themes,
 )
@@ -118,6 +120,7 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
     month = YearMonth.from_str(data["month"])
     table = data.get("channels")
     theme_list = _themes(data)
+    compared = data.get("comparison")
     sections: list[dict[str, Any]] = [
         {
             "anchor": "dashboard",
@@ -127,6 +130,7 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         {"anchor": "channels", "title": "Contacts by channel", "children": []},
         {"anchor": "narrative", "title": "Narrative", "children": []},
         {"anchor": "trends", "title": "Trends", "children": []},
+        *([{"anchor": "comparison", "title": "Definitions compared", "children": []}] if compared else []),
         {"anchor": "revisions", "title": "Appendix A. Revisions", "children": []},
         {"anchor": "definitions", "title": "Appendix B. Definitions", "children": []},
     ]
@@ -162,7 +166,31 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         "definitions_hash": metrics["config_hash"],
         "definitions_in_words": data.get("definitions_in_words", []),
         "definitions": definitions_lines(data),
+        "configured_hash": metrics.get("configured_hash", metrics["config_hash"]),
+        "overridden": overridden_lines(data),
+        "comparison": _comparison(compared, data),
     }
+
+
+def _comparison(compared: Mapping[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not compared:
+        return None
+    changed = compared["alternative"].get("differs_from_configured") or {}
+    return {
+        "configured": compared["configured"],
+        "alternative": compared["alternative"],
+        "settings": [
+            (path, *(v if isinstance(v, str) else _json_text(v) for v in (d["configured"], d["alternative"])))
+            for path, d in changed.items()
+        ],
+        "rows": comparison_rows(data),
+    }
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def page_html(report: BoardReport) -> str:

@@ -34,12 +34,14 @@ from demandhub.board.layout import (
     COLUMN_TITLES,
     MSF_TONE_OF,
     TONE_RGB,
+    comparison_rows,
     decimals,
     definitions_lines,
     label_tone,
     msf_cell,
     msf_label,
     msf_text,
+    overridden_lines,
     themes,
 )
 from demandhub.board.report import BoardReport, TrendChart
@@ -348,6 +350,12 @@ def _definitions(ws: Worksheet, data: Mapping[str, Any]) -> None:
         f"Definitions {metrics['definition_id']} version {metrics['version']} (hash "
         f"{metrics['config_hash']}); configuration hash {data['definitions']['config_hash']}"
     )
+    if changed := overridden_lines(data):
+        listed = "; ".join(f"{path}: {was} -> {now}" for path, was, now in changed)
+        ws["A2"] = (
+            f"{ws['A2'].value}. Overridden for this pack from the configured definitions (hash "
+            f"{metrics.get('configured_hash')}): {listed}"
+        )
     _header(ws, 3, ("Measure", "Definition"))
     row = 4
     for entry in data.get("definitions_in_words", []):
@@ -365,6 +373,53 @@ def _definitions(ws: Worksheet, data: Mapping[str, Any]) -> None:
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 100
     _print_setup(ws, "3:3", 2, "A4")
+
+
+def _comparison(ws: Worksheet, data: Mapping[str, Any]) -> None:
+    """Each measure whose figures differ under the pack's and the alternative definitions: one row
+    per column that differs, the figures as numbers (labels as text) side by side."""
+    section = data["comparison"]
+    base, other = section["configured"], section["alternative"]
+    ws["A1"] = "Definitions compared"
+    ws["A1"].font = TITLE
+    changed = "; ".join(
+        f"{path}: {_json_text(d['configured'])} -> {_json_text(d['alternative'])}"
+        for path, d in (other.get("differs_from_configured") or {}).items()
+    )
+    ws["A2"] = (
+        f"Pack: {base['definition_id']} version {base['version']} (hash {base['config_hash']}). "
+        f"Alternative: {other['definition_id']} version {other['version']} (hash {other['config_hash']}), "
+        f"differing in {changed or 'nothing'}"
+    )
+    heads = ("Measure", "Column", "Period", "Pack", "Alternative")
+    _header(ws, 3, heads)
+    rows = comparison_rows(data)
+    if not rows:
+        ws["A4"] = "No figure of the pack differs under the alternative definitions."
+    for r, row in enumerate(rows, start=4):
+        ws.cell(row=r, column=1, value=row["measure"])
+        ws.cell(row=r, column=2, value=row["column"])
+        ws.cell(row=r, column=3, value=row["period"])
+        for c, (value, text) in enumerate(
+            zip(row["values"], (row["configured"], row["alternative"]), strict=True), start=4
+        ):
+            cell = ws.cell(row=r, column=c)
+            if value is None:
+                cell.comment = _note("n/a")
+            elif row["label"] or not isinstance(value, int | float):
+                cell.value = text
+            else:
+                cell.value, cell.number_format = float(value), number_format(row["unit"], row["decimals"])
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 18
+    ws.column_dimensions["C"].width = 20
+    ws.column_dimensions["D"].width = 16
+    ws.column_dimensions["E"].width = 16
+    _print_setup(ws, "3:3", len(heads), "B4")
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 CHART_SERIES = ("Month", "Centre", "Upper limit", "Lower limit", "Signal")
@@ -502,6 +557,8 @@ def render_xlsx(report: BoardReport) -> bytes:
     charts = wb.create_sheet("Charts")
     chart_data = wb.create_sheet("Chart data")
     _charts(charts, chart_data, report)
+    if data.get("comparison"):
+        _comparison(wb.create_sheet("Definitions compared"), data)
     _revisions(wb.create_sheet("Revisions"), data)
     _definitions(wb.create_sheet("Definitions"), data)
     buf = io.BytesIO()

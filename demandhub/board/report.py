@@ -32,7 +32,7 @@ from demandhub.board.source import (
     read_board_source,
     specs_as_of,
 )
-from demandhub.board.store import latest_published
+from demandhub.board.store import latest_published, published_definitions, published_sources
 from demandhub.queries.crimes import measure_discontinuities
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
@@ -95,6 +95,8 @@ class BoardConfig:
     rules: BoardRules
     pack: PackSettings
     msf: MsfConfig
+    configured: Definitions | None = None
+    """The configured definitions when ``definitions`` overrides some for one run (None: the same)."""
 
 
 def auto_month(wh: Warehouse, config: BoardConfig, force_id: str) -> YearMonth | None:
@@ -127,12 +129,15 @@ def extra_definitions(config: BoardConfig) -> dict[str, Any]:
             "definition_version": defs.version if m.source == "events" else None,
             "settings": m.definition_values(defs),
         }
+    configured = config.configured or defs
     return {
         "metrics": {
             "definition_id": defs.definition_id,
             "version": defs.version,
             "config_hash": defs.config_hash(),
             "settings": defs.as_dict(),
+            "configured_hash": configured.config_hash(),
+            "overridden": overridden(configured, defs),
         },
         "measures": measures,
         "pack": {
@@ -143,6 +148,25 @@ def extra_definitions(config: BoardConfig) -> dict[str, Any]:
         "catalogue": config.catalogue.as_dict(),
         "msf": config.msf.as_dict(),
     }
+
+
+def leaf_value(definitions: Definitions, path: str) -> Any:
+    """The value of one definition path (:meth:`Definitions.leaves`) as plain data."""
+    node: Any = definitions.as_dict()
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def overridden(configured: Definitions, applied: Definitions) -> dict[str, dict[str, Any]]:
+    """path -> {"configured", "applied"} for every definition whose applied value differs from the
+    configured one (empty when the configured definitions were applied)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in Definitions.leaves():
+        was, now = leaf_value(configured, path), leaf_value(applied, path)
+        if was != now:
+            out[path] = {"configured": was, "applied": now}
+    return out
 
 
 def definitions_in_words(catalogue: Catalogue, settings: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -245,7 +269,28 @@ def build_report(
         discontinuities=measure_discontinuities([m.id for m in config.catalogue.measures]),
         chart_months=config.pack.chart_months,
     )
-    return report_from(pack, source, config, extract_time or datetime.now(UTC))
+    report = report_from(pack, source, config, extract_time or datetime.now(UTC))
+    if report.data.get("revisions"):
+        note_revised_definitions(wh, force_id, report.data)
+    return report
+
+
+def note_revised_definitions(wh: Warehouse, force_id: str, data: dict[str, Any]) -> None:
+    """Give each revision the hash of the definitions its published figure was computed under (as
+    stored with that version, ``published_definitions``); where they are not the definitions this
+    pack applied, the note says the restatement comes (at least in part) from the definitions."""
+    applied = data["definitions"]["metrics"]["config_hash"]
+    sources = published_sources(wh, force_id)
+    hashes = published_definitions(wh, force_id)
+    for revision in data["revisions"]:
+        source = sources.get((revision["measure"], revision["as_of"], revision["column"]))
+        published = hashes.get(source) if source is not None else None
+        revision["published_definitions"] = published or None
+        if published and published != applied:
+            revision["note"] = (
+                f"{revision['note']}; published under definitions {published}, now {applied}: "
+                "the definitions changed since"
+            )
 
 
 def report_from(
@@ -264,3 +309,66 @@ def report_from(
 
 def config_hash_of(report: BoardReport) -> str:
     return str(report.data["definitions"]["config_hash"])
+
+
+def comparison(base: BoardReport, alternative: BoardReport) -> dict[str, Any]:
+    """The ``comparison`` section of a pack computed under two sets of definitions: both sets (id,
+    version, hash and the paths where the alternative differs from the pack's) and, for each
+    measure whose figures differ, every dashboard cell under both (``differs`` names the columns
+    whose figures or labels differ). MSF is imported, so it is the same under both and left out."""
+    from streams.domain.board.dashboard import COLUMNS
+
+    def block(report: BoardReport) -> dict[str, Any]:
+        metrics = report.data["definitions"]["metrics"]
+        return {k: metrics[k] for k in ("definition_id", "version", "config_hash")}
+
+    base_settings = base.data["definitions"]["metrics"]["settings"]
+    alt_settings = alternative.data["definitions"]["metrics"]["settings"]
+    changed = overridden(Definitions.model_validate(base_settings), Definitions.model_validate(alt_settings))
+    others = {e["id"]: e for e in alternative.data["measures"]}
+    columns = [c for c in COLUMNS if c != "msf"]
+    measures = []
+    for entry in base.data["measures"]:
+        other = others.get(entry["id"])
+        if other is None:
+            continue
+        differs = [c for c in columns if entry[c] != other[c]]
+        if not differs:
+            continue
+        measures.append(
+            {
+                "id": entry["id"],
+                "name": entry["name"],
+                "unit": entry["unit"],
+                "decimals": entry.get("decimals", 0),
+                "polarity": entry["polarity"],
+                "as_of": entry["as_of"],
+                "headers": {c: entry["headers"].get(c) for c in columns},
+                "differs": differs,
+                "cells": {c: {"configured": entry[c], "alternative": other[c]} for c in columns},
+            }
+        )
+    return {
+        "configured": block(base),
+        "alternative": {
+            **block(alternative),
+            "differs_from_configured": {
+                path: {"configured": v["configured"], "alternative": v["applied"]}
+                for path, v in changed.items()
+            },
+        },
+        "measures": measures,
+    }
+
+
+def with_comparison(base: BoardReport, alternative: BoardReport) -> BoardReport:
+    """``base`` with the ``comparison`` section (after ``definitions_in_words``)."""
+    section = comparison(base, alternative)
+    ordered: dict[str, Any] = {}
+    for key, value in base.data.items():
+        ordered[key] = value
+        if key == "definitions_in_words":
+            ordered["comparison"] = section
+    if "comparison" not in ordered:
+        ordered["comparison"] = section
+    return replace(base, data=ordered)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
 from streams.domain.board.months import YearMonth
@@ -170,3 +171,52 @@ def published_versions(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
         {"month": m.strftime("%Y-%m"), "pack_version": int(v), "published_at": str(at), "config_hash": h}
         for m, v, at, h in rows
     ]
+
+
+def stored_definitions(wh: Warehouse, force_id: str, month: YearMonth, version: int) -> Definitions | None:
+    """The metric definitions published version ``version`` of ``month`` was computed under, as
+    stored with it (the pack JSON's ``definitions.metrics.settings``); None when there is no such
+    version or its settings no longer fit the definitions (written by an older release)."""
+    rows = wh.query(
+        "SELECT pack_json FROM board_pack_versions WHERE force_id = {f:String} AND month = {m:Date} "
+        "AND pack_version = {v:UInt32} LIMIT 1",
+        parameters={"f": force_id, "m": _ym_date(month), "v": version},
+    ).rows
+    if not rows:
+        return None
+    return definitions_of(json.loads(rows[0][0]))
+
+
+def definitions_of(pack_json: Mapping[str, Any]) -> Definitions | None:
+    """The metric definitions a pack's JSON says it applied, or None when they no longer fit."""
+    settings = ((pack_json.get("definitions") or {}).get("metrics") or {}).get("settings")
+    if not isinstance(settings, Mapping):
+        return None
+    try:
+        return Definitions.model_validate(settings)
+    except ValueError:
+        return None
+
+
+def published_definitions(wh: Warehouse, force_id: str) -> dict[tuple[str, int], str]:
+    """(pack month YYYY-MM, version) -> the metric definitions' hash each published version was
+    computed under (from its stored pack JSON)."""
+    rows = wh.query(
+        "SELECT month, pack_version, JSONExtractString(pack_json, 'definitions', 'metrics', 'config_hash') "
+        "FROM board_pack_versions WHERE force_id = {f:String}",
+        parameters={"f": force_id},
+    ).rows
+    return {(m.strftime("%Y-%m"), int(v)): str(h) for m, v, h in rows}
+
+
+def published_sources(wh: Warehouse, force_id: str) -> dict[tuple[str, str, str], tuple[str, int]]:
+    """(measure, as-of YYYY-MM, column) -> (pack month YYYY-MM, version) of the latest published figure."""
+    rows = wh.query(
+        "SELECT measure_id, as_of, column, pack_month, latest_pack_version FROM board_published_latest "
+        "WHERE force_id = {f:String}",
+        parameters={"f": force_id},
+    ).rows
+    return {
+        (str(mid), a.strftime("%Y-%m"), str(col)): (pm.strftime("%Y-%m"), int(v))
+        for mid, a, col, pm, v in rows
+    }

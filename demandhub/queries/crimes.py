@@ -4,11 +4,14 @@
 Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
 plain data. Figures are computed from the crime facts read with FINAL (the latest version of every
 crime), so reclassifications, cancellations and late outcomes restate past months by themselves.
-Months and days are local to ``definitions.timezone``.
+Months and days are local to ``definitions.timezone``. The facts keep what happened; every
+definition is applied here, at read time, by the SQL of :mod:`sinks.clickhouse.crimes_sql` with the
+``Definitions`` passed in, so a changed definition changes the figures without a replay.
 
 Conventions (documented once here):
-- Recorded crime counts crimes with ``counted`` (recorded, not cancelled, not transferred) in the
-  month of ``period_at`` (recording by default; see ``crimes.period_basis``), by CURRENT group/flags.
+- Recorded crime counts crimes with ``counted`` (recorded, not cancelled, not transferred) in their
+  period month (recording by default; occurrence, falling back to recording when unknown, with
+  ``crimes.period_basis = occurred``), by CURRENT group/flags.
 - Outcome measures use each counted crime's current outcome, in the month ``outcome_assigned_at``
   falls in (when its current type was set). Board rate ("period"): prosecution-possible outcomes
   assigned in the month / crimes recorded in the month (same segment). "cohort": the month's
@@ -36,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions
+from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth, month_range
@@ -95,55 +99,53 @@ def measure_discontinuities(measure_ids: list[str]) -> dict[str, tuple[Discontin
     return out
 
 
-_SEGMENTS_SQL = """
-arrayConcat(['all', offence_group],
-    arrayFilter(x -> x != '', [if(domestic_abuse, 'domestic_abuse', ''), if(hate, 'hate', ''),
-        if(cyber, 'cyber', ''), if(rural, 'rural', ''), if(modern_slavery, 'modern_slavery', '')]),
-    arrayMap(s -> concat('hate_', s), hate_strands))
-"""
+_SEGMENTS_SQL = cs.SEGMENTS
 
 _RECORDED_SQL = f"""
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(period_at), {{tz:String}})) AS month, segment,
-       count() AS crimes, countIf(outcome_type IN {{pp:Array(UInt8)}}) AS cohort_pp
+SELECT {cs.PERIOD_MONTH} AS month, segment, count() AS crimes
 FROM crimes FINAL
-ARRAY JOIN {_SEGMENTS_SQL} AS segment
-WHERE force_id = {{f:String}} AND counted AND period_at IS NOT NULL
+ARRAY JOIN {cs.SEGMENTS} AS segment
+WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
   AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month, segment
+"""
+
+_RATE_SQL = f"""
+SELECT month, segment, sum(recorded) AS crimes, sum(rate_num) AS num
+FROM {cs.OUTCOME_RATE_ROWS}
+ARRAY JOIN segments AS segment
+WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, segment
 """
 
 _OUTCOME_SQL = f"""
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(outcome_assigned_at), {{tz:String}})) AS month, segment,
-       countIf(outcome_type IN {{pp:Array(UInt8)}}) AS pp,
+SELECT {cs.OUTCOME_MONTH} AS month,
        countIf(conditional_caution_adult) AS cc_adult,
        countIf(conditional_caution_youth) AS cc_youth,
        countIf(community_resolution) AS community
 FROM crimes FINAL
-ARRAY JOIN {_SEGMENTS_SQL} AS segment
 WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
   AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, segment
-"""
-
-_NCRS_SQL = """
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(recorded_at), {tz:String})) AS month,
-       countIf(hours_to_record <= {h:Float64}) AS within, countIf(hours_to_record IS NOT NULL) AS known
-FROM crime_first_report
-WHERE force_id = {f:String} AND recorded_at IS NOT NULL
-  AND month BETWEEN {first:Date} AND {last:Date}
 GROUP BY month
 """
-# crime_first_report (migration 0302) holds the counted crimes with the first report taken across
-# channels: the earliest of the crime's own report, the linked incident's creation and the linked
-# call / chat offered or online report submitted (DOMAIN 4.9). The crime fact's own hours_to_record
-# sees crime events only and would overstate compliance.
 
-_DISTRICT_SQL = """
-SELECT ifNull(district, '') AS district, offence_group,
-       toStartOfMonth(toTimeZone(assumeNotNull(period_at), {tz:String})) AS month, count() AS crimes
+_NCRS_SQL = f"""
+SELECT {cs.RECORDED_MONTH} AS month,
+       countIf({cs.WITHIN_NCRS}) AS within, countIf(hours_to_record IS NOT NULL) AS known
+FROM crime_first_report
+WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month
+"""
+# crime_first_report (migrations 0302, 0303) holds the counted crimes with the first report taken
+# across channels: the earliest of the crime's own report, the linked incident's creation and the
+# linked call / chat offered or online report submitted (DOMAIN 4.9), and the raw hours to record.
+
+_DISTRICT_SQL = f"""
+SELECT ifNull(district, '') AS district, offence_group, {cs.PERIOD_MONTH} AS month, count() AS crimes
 FROM crimes FINAL
-WHERE force_id = {f:String} AND counted AND period_at IS NOT NULL
-  AND month BETWEEN {first:Date} AND {last:Date}
+WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY district, offence_group, month
 """
 
@@ -157,10 +159,10 @@ FROM qa_queue_intervals FINAL
 WHERE force_id = {f:String} AND queue = {q:String} AND NOT duplicate_entry
 """
 
-_DAILY_SQL = """
+_DAILY_SQL = f"""
 SELECT day, snapshot_at, depth, oldest_age_seconds, inflow, outflow
-FROM qa_queue_daily_p(tz = {tz:String}, snap = {snap:String}, until = {until:String})
-WHERE force_id = {f:String}
+FROM qa_queue_daily_p({cs.QA_DAILY_ARGS}, until = {{until:String}})
+WHERE force_id = {{f:String}}
 ORDER BY day
 """
 
@@ -211,12 +213,7 @@ def qa_queue_daily(
     """One item per local day from the first queue entry to the last snapshot not after ``until``:
     day, snapshot_at (UTC), depth and oldest_age_seconds at the snapshot, inflow / outflow in the 24
     hours ending at it. The snapshot is at ``crimes.qa_snapshot_time`` local time."""
-    params = {
-        "tz": definitions.timezone,
-        "snap": definitions.crimes.qa_snapshot_time,
-        "until": _utc_text(until),
-        "f": force_id,
-    }
+    params = {**cs.params(definitions), "until": _utc_text(until), "f": force_id}
     rows = wh.query(_DAILY_SQL, parameters=params).dicts()
     for row in rows:
         row["snapshot_at"] = _utc(row["snapshot_at"])
@@ -267,24 +264,18 @@ def monthly_cells(
     wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
 ) -> dict[str, dict[YearMonth, Cell]]:
     """Board cells for every id in :data:`MEASURE_IDS` (see the module docstring for the rules)."""
-    defs = definitions.crimes
-    params: dict[str, Any] = {
-        "f": force_id,
-        "tz": definitions.timezone,
-        "pp": list(defs.prosecution_possible_types),
-        "h": float(defs.ncrs_hours),
-        **_month_params(first, last),
-    }
+    params: dict[str, Any] = {"f": force_id, **cs.params(definitions), **_month_params(first, last)}
     recorded = _by_month_segment(_query(wh, _RECORDED_SQL, params))
-    outcomes = _by_month_segment(_query(wh, _OUTCOME_SQL, params))
+    rates = _by_month_segment(_query(wh, _RATE_SQL, params))
+    outcomes = {_ym(r["month"]): r for r in _query(wh, _OUTCOME_SQL, params)}
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
     crime_months = {m for m, seg in recorded if seg == "all"}
-    outcome_months = crime_months | {m for m, seg in outcomes if seg == "all"}
+    outcome_months = crime_months | {m for m, seg in rates if seg == "all"} | set(outcomes)
     for month in crime_months:
         for seg in COUNT_SEGMENTS:
             cells[f"crime_{seg}"][month] = Cell(recorded.get((month, seg), {}).get("crimes", 0))
     for month in outcome_months:
-        _outcome_cells(cells, month, recorded, outcomes, defs.outcome_rate_basis)
+        _outcome_cells(cells, month, rates, outcomes.get(month, {}))
     for row in _query(wh, _NCRS_SQL, params):
         cells["crime_recorded_within_24h_rate"][_ym(row["month"])] = Cell(row["within"], row["known"])
     _qa_cells(cells, wh, force_id, first, last, definitions)
@@ -298,18 +289,15 @@ def _by_month_segment(rows: list[dict[str, Any]]) -> dict[tuple[YearMonth, str],
 def _outcome_cells(
     cells: dict[str, dict[YearMonth, Cell]],
     month: YearMonth,
-    recorded: dict[tuple[YearMonth, str], dict[str, Any]],
-    outcomes: dict[tuple[YearMonth, str], dict[str, Any]],
-    basis: str,
+    rates: dict[tuple[YearMonth, str], dict[str, Any]],
+    disposals: dict[str, Any],
 ) -> None:
     for seg in RATE_SEGMENTS:
-        rec = recorded.get((month, seg), {})
-        num = rec.get("cohort_pp", 0) if basis == "cohort" else outcomes.get((month, seg), {}).get("pp", 0)
-        cells[f"outcome_rate_{seg}"][month] = Cell(num, rec.get("crimes", 0))
-    everything = outcomes.get((month, "all"), {})
-    cells["conditional_cautions_adult"][month] = Cell(everything.get("cc_adult", 0))
-    cells["conditional_cautions_youth"][month] = Cell(everything.get("cc_youth", 0))
-    cells["community_resolutions"][month] = Cell(everything.get("community", 0))
+        rate = rates.get((month, seg), {})
+        cells[f"outcome_rate_{seg}"][month] = Cell(rate.get("num", 0), rate.get("crimes", 0))
+    cells["conditional_cautions_adult"][month] = Cell(disposals.get("cc_adult", 0))
+    cells["conditional_cautions_youth"][month] = Cell(disposals.get("cc_youth", 0))
+    cells["community_resolutions"][month] = Cell(disposals.get("community", 0))
 
 
 def _qa_cells(
@@ -335,7 +323,7 @@ def district_group_series(
 ) -> dict[str, dict[str, dict[YearMonth, int]]]:
     """Counted crimes per district, per current offence group, per month in [first, last] (months
     with none are absent), for the board narrative's growth drivers."""
-    params = {"f": force_id, "tz": definitions.timezone, **_month_params(first, last)}
+    params = {"f": force_id, **cs.params(definitions), **_month_params(first, last)}
     out: dict[str, dict[str, dict[YearMonth, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in _query(wh, _DISTRICT_SQL, params):
         out[row["district"]][row["offence_group"]][_ym(row["month"])] = int(row["crimes"])

@@ -383,6 +383,22 @@ def _param(request: web.Request, name: str, check: Callable[[str], str], default
         raise web.HTTPBadRequest(text=json.dumps({"error": f"{name}: {exc}"})) from None
 
 
+def _defines(request: web.Request, name: str = "define") -> list[str]:
+    """Every ``name=PATH=VALUE`` query parameter (``define`` or ``compare_define``); 400 with one
+    JSON error naming the path (never the value) when one is not a definition or does not fit."""
+    from demandhub.board.commands import apply_defines
+    from demandhub.errors import InputError
+
+    items = request.query.getall(name, [])
+    try:
+        apply_defines(request.app[SETTINGS_KEY].definitions, items, name)
+    except InputError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from None
+    return list(items)
+
+
 async def _report(request: web.Request, work: Callable[[Warehouse], Any]) -> Any:
     """Run ``work(read handle)`` in a thread; a refusal of the work (InputError) becomes 404."""
     from demandhub.errors import InputError
@@ -394,8 +410,10 @@ async def _report(request: web.Request, work: Callable[[Warehouse], Any]) -> Any
 
 
 async def board(request: web.Request) -> web.Response:
-    """GET ?month=YYYY-MM|auto&format=json|xlsx|html|pdf[&extract_time=ISO] -> the rendered pack
-    (never published); its month in ``X-Board-Month``."""
+    """GET ?month=YYYY-MM|auto&format=json|xlsx|html|pdf[&extract_time=ISO][&define=PATH=VALUE...]
+    [&compare_define=PATH=VALUE...] -> the rendered pack (never published) under the configured
+    definitions with the ``define`` ones applied, with a ``comparison`` section when
+    ``compare_define`` is given; its month in ``X-Board-Month``."""
     from demandhub import argtypes
     from demandhub.board.commands import build_board, extract_time_of
 
@@ -405,7 +423,15 @@ async def board(request: web.Request) -> web.Response:
         return json_response({"error": f"format must be one of {', '.join(BOARD_TYPES)}"}, 400)
     extract = extract_time_of(request.query.get("extract_time"))
     settings = request.app[SETTINGS_KEY]
-    body, resolved = await _report(request, lambda wh: build_board(settings, wh, month, fmt, extract))
+    defines, compare = _defines(request), _defines(request, "compare_define")
+    try:
+        settings.definitions.with_overrides([*defines, *compare])
+    except ValueError as exc:
+        return json_response({"error": f"compare_define: {exc}"}, 400)
+    body, resolved = await _report(
+        request,
+        lambda wh: build_board(settings, wh, month, fmt, extract, defines=defines, compare=compare),
+    )
     return web.Response(body=body, headers={"Content-Type": BOARD_TYPES[fmt], "X-Board-Month": resolved})
 
 
@@ -425,22 +451,29 @@ async def board_explain(request: web.Request) -> web.Response:
             return json_response({"error": f"{name} must be a positive whole number"}, 400)
         numbers[name] = None if text is None else int(text)
     settings = request.app[SETTINGS_KEY]
+    defines = _defines(request)
     told = await _report(
         request,
-        lambda wh: explain_cell(settings, wh, month, measure, column, numbers["version"], numbers["limit"]),
+        lambda wh: explain_cell(
+            settings, wh, month, measure, column, numbers["version"], numbers["limit"], defines
+        ),
     )
     return web.Response(text=json.dumps(told, default=str), content_type="application/json")
 
 
 async def channels(request: web.Request) -> web.Response:
-    """GET ?from=YYYY-MM&to=YYYY-MM -> the channel table (as ``demandhub channels --format json``)."""
+    """GET ?from=YYYY-MM&to=YYYY-MM[&define=PATH=VALUE...] -> the channel table (as ``demandhub
+    channels --format json``)."""
     from demandhub import argtypes
     from demandhub.board.commands import channels_table
 
     first = _param(request, "from", argtypes.month)
     last = _param(request, "to", argtypes.month)
     settings = request.app[SETTINGS_KEY]
-    return json_response(await _report(request, lambda wh: channels_table(settings, wh, first, last)))
+    defines = _defines(request)
+    return json_response(
+        await _report(request, lambda wh: channels_table(settings, wh, first, last, defines))
+    )
 
 
 async def reconcile(request: web.Request) -> web.Response:

@@ -5,12 +5,11 @@ QA/Linking queue stays -> outcome assigned / changed (DOMAIN 3.4, 4.8-4.11).
 
 ``crimes`` (one row per crime)
     Current classification (the code of the latest recorded / reclassified event) and its group,
-    the original code, flags, district and area, the month-placing instant ``period_at`` (recording
-    time by default, occurred time with ``period_basis="occurred"``; a crime without an occurred time
-    falls back to its recording time), cancellation and transfer, NCRS timeliness and the current
-    outcome. ``counted`` is true for a recorded crime neither cancelled nor transferred: only those
-    enter the figures, so a cancellation removes the crime from its month when the row is rewritten.
-    Reclassification changes the group, never ``period_at``.
+    the original code, flags, district and area, the raw instants (reported, first reported,
+    recorded, occurred, outcome assigned, cancelled, transferred), cancellation and transfer and the
+    current outcome (its raw Home Office type). ``counted`` is true for a recorded crime neither
+    cancelled nor transferred: only those enter the figures, so a cancellation removes the crime
+    from its month when the row is rewritten. Reclassification changes the group, never the times.
 
 ``crime_outcomes`` (one row per outcome assigned / changed event)
     The audit trail of outcome decisions, with the crime's current group and flags copied in.
@@ -21,14 +20,24 @@ QA/Linking queue stays -> outcome assigned / changed (DOMAIN 3.4, 4.8-4.11).
     every entry event always owns exactly one row and no row ever has to disappear; an exit with no
     open stay is counted in ``crimes.qa_unmatched_exits``.
 
+Facts keep what happened; no value stored here depends on a metric definition. Every
+``definitions.crimes`` choice (the month a crime counts in by ``period_basis``, NCRS timeliness
+against ``ncrs_hours`` from the first report on ANY channel, the ``prosecution_possible_types`` set,
+the outcome rate basis, the QA snapshot time) and the ``timezone`` of months and days are applied when
+the figures are read, in ClickHouse (``sinks/clickhouse/crimes_sql.py`` for the readers, the views of
+migration 0303 for analysts), so changing one needs no replay.
+
 Choices the fold makes (all deterministic in the SET of events):
 - Events are ordered by (time, lifecycle rank, source, id), so same-millisecond events in any type
   order give the same answer.
 - First report: the earliest of the reported events' ``first_reported_at`` and their event times.
   The fold only sees crime events; the links (incident, online report, contact) are kept so a
   warehouse view can take the earliest linked contact offered / incident created / online report
-  submitted time (DOMAIN 4.9). Hours to record are clamped at zero (a report stamped after the
-  recording is taken as recorded at once). Unknown without a reported event.
+  submitted time (DOMAIN 4.9); hours to record are computed there (clamped at zero). Unknown
+  without any report time.
+- An offence code is classified on the calendar date, in the Home Office Counting Rules' own
+  calendar (:data:`REFERENCE_CALENDAR`, UK local dates), of the event that applied it: the mapping's
+  effective dates are the reference data's, not the reporting calendar of ``definitions.timezone``.
 - The first ``recorded`` event records the crime; later ones are quarantined (use reclassified).
   A reclassification, cancellation or transfer timed before the recording is impossible (each
   changes a recorded crime): quarantined and ignored.
@@ -70,6 +79,9 @@ _RANK: dict[str, int] = {
 _OUTCOME_VERBS = ("outcome_assigned", "outcome_changed")
 _CHANGE_VERBS = ("reclassified", "cancelled", "transferred")  # each changes a recorded crime
 SECONDS_PER_DAY = 86_400.0
+REFERENCE_CALENDAR = ZoneInfo("Europe/London")
+"""Calendar of the effective dates in schemas/reference/offence_groups.csv (Home Office Counting
+Rules editions take effect on UK local dates)."""
 
 
 def lifecycle_order(events: Sequence[Envelope]) -> list[Envelope]:
@@ -139,11 +151,11 @@ class CrimeFold:
     tables: tuple[str, ...] = ("crimes", "crime_outcomes", "qa_queue_intervals")
 
     def fold(self, events: Sequence[Envelope], definitions: Definitions) -> FoldResult:
-        """Fact rows of one crime from its complete (or partial) history."""
+        """Fact rows of one crime from its complete (or partial) history. ``definitions`` is not
+        read: every definition is applied when the figures are read."""
         ordered = lifecycle_order(events)
         if not ordered:
             return FoldResult()
-        tz = ZoneInfo(definitions.timezone)
         recorded_events = _of(ordered, "recorded")
         recorded = recorded_events[0] if recorded_events else None
         quarantined = [
@@ -167,7 +179,7 @@ class CrimeFold:
             quarantined += [(e, "outcome before the crime was recorded") for e in early]
         outcomes = [e for e in all_outcomes if e not in early]
         intervals, unmatched = _qa_intervals(ordered)
-        crime = self._crime_row(ordered, recorded, outcomes, definitions, tz)
+        crime = self._crime_row(ordered, recorded, outcomes)
         crime["qa_entries"] = sum(1 for r in intervals if not r["duplicate_entry"])
         crime["qa_unmatched_exits"] = unmatched
         crime["in_qa_queue"] = any(r["exited_at"] is None and not r["duplicate_entry"] for r in intervals)
@@ -175,7 +187,7 @@ class CrimeFold:
         key = {"force_id": head.force_id, "crime_id": head.subject}
         rows: dict[str, list[Row]] = {
             "crimes": [{**key, **crime}],
-            "crime_outcomes": _outcome_rows(key, all_outcomes, outcomes, crime, definitions),
+            "crime_outcomes": _outcome_rows(key, all_outcomes, outcomes, crime),
             "qa_queue_intervals": [{**key, **r} for r in intervals],
         }
         return FoldResult(rows={t: r for t, r in rows.items() if r}, quarantined=quarantined)
@@ -185,8 +197,6 @@ class CrimeFold:
         ordered: Sequence[Envelope],
         recorded: Envelope | None,
         outcomes: Sequence[Envelope],
-        definitions: Definitions,
-        tz: ZoneInfo,
     ) -> Row:
         report = _report(ordered)
         row: Row = {
@@ -201,12 +211,10 @@ class CrimeFold:
             "district": recorded.data.district if recorded else None,
             "area": recorded.data.area if recorded else None,
         }
-        row.update(_classification(ordered, recorded, tz))
+        row.update(_classification(ordered, recorded, REFERENCE_CALENDAR))
         row.update(_removal(ordered))
         row["counted"] = row["recorded"] and not row["cancelled"] and not row["transferred"]
-        row["period_at"] = _period_at(row, definitions)
-        row.update(_timeliness(report.first_reported_at, row["recorded_at"], definitions))
-        row.update(_current_outcome(outcomes, row["recorded_at"], definitions))
+        row.update(_current_outcome(outcomes, row["recorded_at"]))
         return row
 
 
@@ -253,19 +261,6 @@ def _removal(ordered: Sequence[Envelope]) -> Row:
     }
 
 
-def _period_at(row: Row, definitions: Definitions) -> datetime | None:
-    if definitions.crimes.period_basis == "occurred" and row["occurred_at"] is not None:
-        return row["occurred_at"]  # type: ignore[no-any-return]
-    return row["recorded_at"]  # type: ignore[no-any-return]
-
-
-def _timeliness(first_report: datetime | None, recorded_at: datetime | None, definitions: Definitions) -> Row:
-    if first_report is None or recorded_at is None:
-        return {"hours_to_record": None, "recorded_within_24h": None}
-    hours = max(0.0, (recorded_at - first_report).total_seconds() / 3600.0)
-    return {"hours_to_record": hours, "recorded_within_24h": hours <= definitions.crimes.ncrs_hours}
-
-
 _NO_OUTCOME: Row = {
     "outcome_type": None,
     "outcome_subtype": None,
@@ -273,7 +268,6 @@ _NO_OUTCOME: Row = {
     "outcome_assigned_at": None,
     "first_outcome_at": None,
     "outcome_events": 0,
-    "prosecution_possible": False,
     "conditional_caution_adult": False,
     "conditional_caution_youth": False,
     "community_resolution": False,
@@ -281,9 +275,7 @@ _NO_OUTCOME: Row = {
 }
 
 
-def _current_outcome(
-    outcomes: Sequence[Envelope], recorded_at: datetime | None, definitions: Definitions
-) -> Row:
+def _current_outcome(outcomes: Sequence[Envelope], recorded_at: datetime | None) -> Row:
     if not outcomes:
         return dict(_NO_OUTCOME)
     current = outcomes[-1].data
@@ -303,7 +295,6 @@ def _current_outcome(
         "outcome_assigned_at": set_at,
         "first_outcome_at": outcomes[0].time,
         "outcome_events": len(outcomes),
-        "prosecution_possible": current.outcome_type in definitions.crimes.prosecution_possible_types,
         "conditional_caution_adult": conditional and adult,
         "conditional_caution_youth": conditional and not adult,
         "community_resolution": current.outcome_type == 8,
@@ -320,7 +311,6 @@ def _outcome_rows(
     every: Sequence[Envelope],
     valid: Sequence[Envelope],
     crime: Row,
-    definitions: Definitions,
 ) -> list[Row]:
     """One row per outcome event. An event timed before the recording keeps its row (so a row never
     has to disappear when the recording arrives late) with ``before_recording`` true; readers skip it."""
@@ -343,7 +333,6 @@ def _outcome_rows(
                 "previous_outcome_type": None if early else previous,
                 "is_current": event is current,
                 "before_recording": early,
-                "prosecution_possible": data.outcome_type in definitions.crimes.prosecution_possible_types,
                 **{c: crime[c] for c in _CONTEXT + _CONTEXT_MORE},
             }
         )

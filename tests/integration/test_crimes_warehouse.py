@@ -234,7 +234,7 @@ def test_analyst_views_answer_the_done_when_questions(settings: Settings, wh: Wa
     ]
     ncrs = _view(
         wh,
-        "SELECT month, recorded_crimes, with_report_time, within_24h FROM crime_ncrs_monthly ORDER BY month",
+        "SELECT month, recorded_crimes, with_report_time, within_ncrs_hours FROM crime_ncrs_monthly ORDER BY month",
     )
     assert ncrs == [(date(2024, 1, 1), 3, 2, 1), (date(2024, 2, 1), 2, 2, 2), (date(2024, 4, 1), 1, 1, 1)]
     rates = _view(
@@ -344,7 +344,7 @@ def test_first_report_across_linked_incidents_and_contacts(settings: Settings, w
     )
     rows = _view(
         wh,
-        "SELECT crime_id, first_report_at, hours_to_record, recorded_within_24h FROM crime_first_report "
+        "SELECT crime_id, first_report_at, hours_to_record, recorded_within_ncrs_hours FROM crime_first_report "
         "WHERE crime_id IN ('C1', 'C2', 'C4') ORDER BY crime_id",
     )
     # C1: incident I1 created 4 Jan 10:00, before the crime's own 5 Jan 08:00 -> 34 h to 5 Jan 20:00.
@@ -357,7 +357,7 @@ def test_first_report_across_linked_incidents_and_contacts(settings: Settings, w
     ]
     linked = _view(
         wh,
-        "SELECT month, recorded_crimes, with_report_time, within_24h FROM crime_ncrs_linked_monthly ORDER BY month",
+        "SELECT month, recorded_crimes, with_report_time, within_ncrs_hours FROM crime_ncrs_linked_monthly ORDER BY month",
     )
     assert linked[0] == (date(2024, 1, 1), 3, 2, 0)
 

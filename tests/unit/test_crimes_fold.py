@@ -182,10 +182,8 @@ def test_reclassified_crime_keeps_its_month_and_changes_group() -> None:
     assert (row["offence_code"], row["offence_group"]) == ("49", "theft")
     assert (row["original_offence_code"], row["original_offence_group"]) == ("28E", "burglary_dwelling")
     assert row["reclassification_count"] == 1
-    assert row["period_at"] == t("2024-01-12 10:00")  # still January
-    # 10 Jan 10:00 -> 12 Jan 10:00 = 48 h > 24 h
-    assert row["hours_to_record"] == 48.0
-    assert row["recorded_within_24h"] is False
+    assert row["recorded_at"] == t("2024-01-12 10:00")  # still January
+    assert row["first_reported_at"] == t("2024-01-10 10:00")
     assert row["online_report_id"] == "R2"
 
 
@@ -193,8 +191,7 @@ def test_first_report_is_the_earliest_report_time_and_timeliness() -> None:
     row = crime_row("C1")
     assert row["first_reported_at"] == t("2024-01-05 08:00")
     assert row["reported_at"] == t("2024-01-05 09:00")
-    assert row["hours_to_record"] == 12.0  # 08:00 -> 20:00
-    assert row["recorded_within_24h"] is True
+    assert row["recorded_at"] == t("2024-01-05 20:00")
     assert row["incident_id"] == "I1"
     assert (row["offence_group"], row["domestic_abuse"], row["district"], row["area"]) == (
         "violence_with_injury",
@@ -203,7 +200,7 @@ def test_first_report_is_the_earliest_report_time_and_timeliness() -> None:
         "North",
     )
     # outcome 1 on 10 Feb 12:00, recorded 5 Jan 20:00: 26 days to 31 Jan 20:00, + 9 days 16 h = 35 2/3
-    assert row["outcome_type"] == 1 and row["prosecution_possible"] is True
+    assert row["outcome_type"] == 1
     assert row["days_to_outcome"] == pytest.approx(35 + 16 / 24)
 
 
@@ -226,7 +223,7 @@ def test_outcome_correction_of_the_same_type_keeps_the_assignment_time() -> None
     assert row["first_outcome_at"] == t("2024-01-25 15:00")
     assert row["outcome_subtype"] == "conditional_cara" and row["outcome_events"] == 2
     assert row["conditional_caution_adult"] is True and row["conditional_caution_youth"] is False
-    assert row["hours_to_record"] is None and row["recorded_within_24h"] is None
+    assert row["first_reported_at"] is None
     assert row["qa_unmatched_exits"] == 1 and row["qa_entries"] == 0
     outcomes = fold(by_crime(golden_events())["C4"])["crime_outcomes"]
     assert [(o["kind"], o["previous_outcome_type"], o["is_current"]) for o in outcomes] == [
@@ -240,12 +237,11 @@ def test_youth_conditional_caution_by_type_when_no_age_band() -> None:
     assert row["conditional_caution_youth"] is True and row["conditional_caution_adult"] is False
     assert row["offence_group"] == "unclassified" and row["unknown_offence_code"] is True
     assert row["counted"] is True
-    assert row["hours_to_record"] == 23.0
 
 
 def test_community_resolution() -> None:
     row = crime_row("C5")
-    assert row["community_resolution"] is True and row["prosecution_possible"] is True
+    assert row["community_resolution"] is True and row["outcome_type"] == 8
 
 
 def test_change_of_outcome_type_moves_the_assignment_time() -> None:
@@ -261,8 +257,7 @@ def test_change_of_outcome_type_moves_the_assignment_time() -> None:
 
 def test_april_crime_recorded_just_before_midnight_utc_is_in_april_local() -> None:
     row = crime_row("C7")
-    assert row["period_at"] == t("2024-03-31 23:30")  # 00:30 BST on 1 April
-    assert row["hours_to_record"] == 1.5
+    assert row["recorded_at"] == t("2024-03-31 23:30")  # 00:30 BST on 1 April
 
 
 def test_qa_stays_duplicate_entry_and_open_stay() -> None:
@@ -279,7 +274,33 @@ def test_qa_stays_duplicate_entry_and_open_stay() -> None:
     assert c2["crimes"][0]["in_qa_queue"] is True and c2["crimes"][0]["qa_entries"] == 2
 
 
-def test_period_basis_occurred() -> None:
+OTHER_DEFS = Definitions().with_overrides(
+    [
+        "timezone=UTC",
+        "crimes.period_basis=occurred",
+        "crimes.ncrs_hours=36",
+        "crimes.prosecution_possible_types=[1,2]",
+        "crimes.outcome_rate_basis=cohort",
+        "crimes.qa_snapshot_time=09:00",
+    ]
+)
+
+
+def test_the_fold_stores_nothing_that_depends_on_a_definition() -> None:
+    """Every crime definition and the timezone are applied when figures are read: the facts of
+    every crime are the same under any definitions (no period_at, hours_to_record,
+    recorded_within_24h or prosecution_possible columns)."""
+    for crime, events in by_crime(golden_events()).items():
+        assert fold(events, OTHER_DEFS) == fold(events), crime
+    row = crime_row("C1")
+    for baked in ("period_at", "hours_to_record", "recorded_within_24h", "prosecution_possible"):
+        assert baked not in row
+    assert all(
+        "prosecution_possible" not in r for r in fold(by_crime(golden_events())["C1"])["crime_outcomes"]
+    )
+
+
+def test_raw_occurred_and_recorded_times_are_kept() -> None:
     events = [
         parse_event(
             envelope(
@@ -292,9 +313,17 @@ def test_period_basis_occurred() -> None:
             )
         )
     ]
-    defs = Definitions(crimes=CrimeDefinitions(period_basis="occurred"))
-    assert fold(events, defs)["crimes"][0]["period_at"] == t("2024-01-30 22:00")
-    assert fold(events)["crimes"][0]["period_at"] == t("2024-02-01 10:00")
+    row = fold(events, Definitions(crimes=CrimeDefinitions(period_basis="occurred")))["crimes"][0]
+    assert (row["occurred_at"], row["recorded_at"]) == (t("2024-01-30 22:00"), t("2024-02-01 10:00"))
+
+
+def test_offence_codes_classify_on_uk_dates_whatever_the_reporting_timezone() -> None:
+    # 31 Mar 2017 23:30 UTC is 00:30 BST on 1 April 2017, the first day of 28E (HOCR April 2017):
+    # the reference data's dates are UK dates, so a force reporting in UTC gets the same group.
+    event = parse_event(envelope("W", "recorded", "2017-03-31 23:30", offence_code="28E", district="N"))
+    for defs in (DEFS, OTHER_DEFS):
+        row = fold([event], defs)["crimes"][0]
+        assert (row["offence_group"], row["unknown_offence_code"]) == ("burglary_dwelling", False)
 
 
 def test_effective_dated_code_classifies_by_the_date_it_was_applied() -> None:
