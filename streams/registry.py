@@ -35,9 +35,14 @@ def refreshers() -> Mapping[str, RollupRefresher]:
     return by_fact_table(all_rollups())
 
 
-def observers() -> list[Callable[[BatchReport], None]]:
-    """Per-batch metric observers (live counters and histograms)."""
-    return [metrics_contacts.observe, metrics_incidents.observe]
+def observers(definitions: Definitions | None = None) -> list[Callable[[BatchReport], None]]:
+    """Per-batch metric observers (live counters and histograms), under the worker's ``definitions``
+    (the answer-wait histogram runs on their service clock; default: the defaults)."""
+
+    def contacts(report: BatchReport) -> None:
+        metrics_contacts.observe(report, definitions)
+
+    return [contacts, metrics_incidents.observe]
 
 
 def gauge_refreshers() -> list[GaugeRefresher]:
