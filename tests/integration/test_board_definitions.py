@@ -292,3 +292,50 @@ def test_rebuild_refolds_the_ledger_into_the_same_facts_and_rollups(
     for t in before:
         assert after[t] == before[t], t
     assert loaded.query("SELECT count() FROM rollup_dirty").rows[0][0] == 0
+
+
+def test_the_api_takes_defines_and_refuses_a_bad_one_naming_the_path(
+    loaded: Warehouse, tmp_path: Path
+) -> None:
+    from urllib.parse import urlencode
+
+    from tests.integration.test_web_api import ANALYST, call, make_settings, serve
+
+    hub = make_settings(tmp_path)
+    server = serve(hub, loaded, lambda: datetime(2019, 2, 20, tzinfo=UTC))
+    try:
+        for path, params in (
+            ("/api/board", {"month": MONTH, "define": f"calls.nope={SECRET}"}),
+            ("/api/board", {"month": MONTH, "compare_define": f"crimes.ncrs_hours={SECRET}"}),
+            ("/api/channels", {"from": MONTH, "to": MONTH, "define": f"calls.nope={SECRET}"}),
+            (
+                "/api/board/explain",
+                {"month": MONTH, "measure": "crime_all", "define": f"crimes.period_basis={SECRET}"},
+            ),
+        ):
+            reply = call(server, "GET", f"{path}?{urlencode(params)}", token=ANALYST)
+            assert reply.status == 400, path
+            error = reply.json()["error"]
+            assert (
+                SECRET not in error
+                and (params.get("define") or params["compare_define"]).split("=")[0] in error
+            )
+        query = urlencode([("from", MONTH), ("to", MONTH), ("define", OUTCOMES)])
+        reply = call(server, "GET", f"/api/channels?{query}", token=ANALYST)
+        assert reply.status == 200
+        assert list(reply.json()["definitions"]["overridden"]) == ["crimes.prosecution_possible_types"]
+        query = urlencode(
+            [
+                ("month", MONTH),
+                ("extract_time", EXTRACT),
+                ("define", OUTCOMES),
+                ("compare_define", "crimes.ncrs_hours=12"),
+            ]
+        )
+        reply = call(server, "GET", f"/api/board?{query}", token=ANALYST)
+        assert reply.status == 200
+        pack = reply.json()
+        assert list(pack["definitions"]["metrics"]["overridden"]) == ["crimes.prosecution_possible_types"]
+        assert list(pack["comparison"]["alternative"]["differs_from_configured"]) == ["crimes.ncrs_hours"]
+    finally:
+        server.stop()
