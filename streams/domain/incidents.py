@@ -55,6 +55,9 @@ from streams.domain.geography import DistrictMap, default_districts
 from streams.domain.nicl import NiclCatalogue, default_catalogue
 
 INCIDENTS_TABLE = "incidents"
+DISTRICTS_CALENDAR = "Europe/London"
+"""Calendar of the dates in schemas/reference/districts.csv (the force's own UK dates): a district is
+mapped on its creation date in this calendar, whatever ``definitions.timezone`` the figures use."""
 GRADE_HISTORY_TABLE = "incident_grade_history"
 
 GRADE_URGENCY: dict[str, int] = {"IMMEDIATE": 0, "PRIORITY": 1, "SCHEDULED": 2, "RWD": 3}
@@ -307,7 +310,7 @@ class IncidentFold:
     def _creation(self, st: _State, definitions: Definitions) -> Row:
         c = st.created
         d: Any = c.data if c is not None else None
-        district, area = self._place(c, definitions.timezone)
+        district, area = self._place(c, DISTRICTS_CALENDAR)
         opening = d.opening_category if d else None
         return {
             "created_at": c.time if c else None,
