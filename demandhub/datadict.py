@@ -124,8 +124,8 @@ def _resolve(relations: dict[str, Relation]) -> None:
 _AGGREGATE = re.compile(r"^(?P<fn>sum|max|min|any|anyLast|sumForEach)\((?P<arg>[A-Za-z_][A-Za-z0-9_]*)\)$")
 _AGGREGATE_WORDS = {"sum": "Sum of", "sumForEach": "Element-wise sum of", "max": "Largest", "min": "Smallest"}
 _PERIODS = {
-    "month": "Local calendar month (its first day) in Europe/London",
-    "day": "Local day in Europe/London",
+    "month": "Local calendar month (its first day) in the active timezone (definitions.timezone)",
+    "day": "Local day in the active timezone (definitions.timezone)",
     "hour": "Start of the hour",
     "bucket": "Start of the 15-minute bucket (UTC)",
 }
@@ -203,7 +203,8 @@ def data_dictionary_markdown(wh: Warehouse) -> str:
         "",
         "Generated from the warehouse migrations (`sinks/clickhouse/migrations/`) by "
         "`python -m demandhub.datadict`; do not edit by hand. Times are UTC unless a column says "
-        "otherwise; days and months in views are local (Europe/London). Tables with a `version` "
+        "otherwise; days and months in views are local to the timezone of the worker's active "
+        "definitions (`applied_definitions_active`; Europe/London by default). Tables with a `version` "
         "column are deduplicated on read: query them with `FINAL`, or use the views.",
         "",
         f"{len(views)} views and {len(tables)} tables. Start with the views: they apply the board's "

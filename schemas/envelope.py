@@ -3,7 +3,8 @@
 Contract:
 - ``(source, id)`` identifies an event; a second copy of it is a duplicate and is harmless downstream.
 - ``time`` is when the thing happened, timezone-aware, normalised to UTC with millisecond precision.
-  All bucketing uses it (in Europe/London, in the warehouse).
+  All bucketing uses it (in the warehouse, when figures are read, in the calendar of
+  ``definitions.timezone``).
 - ``subject`` is the contact, incident or crime id and the Kafka key, so one entity stays ordered.
 - Every other string field has a shape (``schemas/shapes.py``): a code pattern, or a reference-data
   value checked against the force's reference data.
