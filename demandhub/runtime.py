@@ -505,6 +505,14 @@ def rebuild(
     from streams.pipeline import BatchReport
 
     wh = pipeline.warehouse
+    held = wh.query(
+        "SELECT holder FROM rollup_refresh_lease FINAL WHERE name = 'rollups' AND expires > now64(3)"
+    ).rows
+    if held:
+        raise BusyError(
+            f"a worker is writing to this warehouse (it holds the rollup lease: {held[0][0]}); "
+            "stop the workers, then run demandhub rebuild"
+        )
     present = {
         str(name)
         for (name,) in wh.query("SELECT name FROM system.tables WHERE database = currentDatabase()").rows

@@ -26,7 +26,7 @@ from demandhub.board.commands import (
     run_board,
     run_channels,
 )
-from demandhub.errors import InputError, UsageError
+from demandhub.errors import BusyError, InputError, UsageError
 from demandhub.runtime import build_pipeline, rebuild
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -278,6 +278,14 @@ def test_rebuild_refolds_the_ledger_into_the_same_facts_and_rollups(
     # facts lost (e.g. a migration dropped and re-created a table) come back from the ledger
     loaded.command(f"TRUNCATE TABLE `{tables[0]}`")
     pipeline = build_pipeline(settings, loaded, lazy_rollups=True)
+    lease = (
+        "INSERT INTO rollup_refresh_lease (name, holder, expires, version) SELECT 'rollups', "
+        "'other-host:1:worker', now64(3) + toIntervalSecond({s:Int32}), toUnixTimestamp64Nano(now64(9))"
+    )
+    loaded.command(lease, parameters={"s": 60})  # a worker of this warehouse is running
+    with pytest.raises(BusyError, match="stop the workers"):
+        rebuild(pipeline)
+    loaded.command(lease, parameters={"s": -1})  # it stopped
     seen: list[int] = []
     totals = rebuild(pipeline, seen.append, chunk=500)
     assert (
