@@ -30,6 +30,11 @@ Fragments are expressions over a row of :func:`source` (``incidents FINAL`` with
 - :data:`MENTAL_HEALTH`, :data:`ASB`, :data:`GRADE`: the qualifier, category and grade bases.
 - :data:`WATCHED`: open, not yet attended, watched grade, clock started, with a target (the
   open-incident watch; ``incidents.amber_share`` is :data:`AMBER_SHARE`).
+
+Under ``contact_offered`` the ``incidents_hourly`` rows of an hour are recomputed when an incident of
+that hour is rewritten, not when a linked contact's facts are: a contact offer that reaches the
+warehouse after every event of its incident is counted by readers that bypass the rollup (and by the
+next recompute of that hour), not by rollup rows computed before it arrived.
 """
 
 from __future__ import annotations
