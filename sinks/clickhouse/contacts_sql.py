@@ -104,15 +104,19 @@ ACTIVE = Source(
     dedupe=f"toUInt8(JSONExtractBool({ACTIVE_DEFS}, 'calls', 'dedupe_short_abandons_from_volumes'))",
     convention=f"JSONExtractString({ACTIVE_DEFS}, 'calls', 'abandon_convention')",
 )
-"""Fragments read the definitions the worker runs under (analyst views; see :func:`active_with`)."""
+"""Fragments read the definitions the worker runs under (analyst views; see :func:`active_join`)."""
 
 
-def active_with() -> str:
-    """``WITH`` clause of an analyst view binding :data:`ACTIVE_DEFS`: the definitions recorded as
-    active (``applied_definitions``), the defaults of ``schemas/definitions.py`` when none are."""
+def active_join() -> str:
+    """``CROSS JOIN`` of an analyst view binding :data:`ACTIVE_DEFS` (one row): the definitions
+    recorded as active (``applied_definitions``), the defaults of ``schemas/definitions.py`` when
+    none are."""
     defaults = json.dumps(Definitions().as_dict(), sort_keys=True, separators=(",", ":"))
     recorded = "(SELECT any(definitions) FROM applied_definitions FINAL WHERE name = 'active')"
-    return f"WITH if(empty({recorded}), '{defaults}', {recorded}) AS {ACTIVE_DEFS}"
+    return (
+        f"CROSS JOIN (SELECT if(empty(recorded), '{defaults}', recorded) AS {ACTIVE_DEFS} "
+        f"FROM (SELECT {recorded} AS recorded)) AS active"
+    )
 
 
 def params(definitions: Definitions) -> dict[str, Any]:
@@ -231,4 +235,4 @@ def applied_select(facts: str) -> str:
     """The SELECT of an analyst view of ``contact_legs`` or ``contacts`` (FINAL) with the derived
     columns under the definitions the worker runs under (migration 0103 holds this text)."""
     columns = leg_columns(ACTIVE) if facts == "contact_legs" else contact_columns(ACTIVE)
-    return f"{active_with()} SELECT *, {_derived(columns)} FROM {facts} FINAL"
+    return f"SELECT * EXCEPT ({ACTIVE_DEFS}), {_derived(columns)} FROM {facts} FINAL {active_join()}"
