@@ -146,6 +146,15 @@ class CrimeDefinitions(_Group):
         pattern=r"^[0-2][0-9]:[0-5][0-9]$",
         description="Local time of the daily QA/Linking queue depth snapshot.",
     )
+    rural_incident_categories: tuple[str, ...] = Field(
+        default=("PSW_WILDLIFE_POACHING", "PSW_WILDLIFE_HARE_COURSING"),
+        description="Rural crime counts, besides the crimes with the rural flag, the incidents whose "
+        "category known when the figures are read (the final category of a closed incident, the "
+        "opening category of one still open) is one of these NICL categories, in the month they "
+        "were created, cancelled and duplicate incidents left out. The default (poaching and hare "
+        "coursing, mostly recorded as incidents, not notifiable crimes) follows the source board "
+        "pack and the force's definition of rural crime; empty: crimes with the rural flag only.",
+    )
 
 
 class SocialDefinitions(_Group):

@@ -222,6 +222,11 @@ WORDS: dict[str, Callable[[Any], str]] = {
         }
     ),
     "crimes.prosecution_possible_types": _and_list,
+    "crimes.rural_incident_categories": lambda v: (
+        f"plus incidents categorised {_and_list(v)} (not notifiable crimes), in the month created"
+        if v
+        else "no incidents are added"
+    ),
 }
 """Plain words for a setting's value, used by ``{setting:words}`` placeholders."""
 

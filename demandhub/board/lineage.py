@@ -518,6 +518,11 @@ SELECT crime_id, recorded_at, first_report_at, hours_to_record, {cs.WITHIN_NCRS}
 FROM crime_first_report
 WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL AND month BETWEEN {{first:Date}} AND {{last:Date}}
 """
+_RURAL_ROWS_SQL = f"""
+SELECT incident_id, created_at, category, month
+FROM {cs.RURAL_INCIDENTS}
+WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
+"""
 _QA_ROWS_SQL = (
     "SELECT crime_id, entered_at FROM qa_queue_intervals FINAL WHERE force_id = {f:String} "
     "AND queue = {q:String} AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
@@ -580,6 +585,25 @@ def crime_contributions(
                 (("reported", _utc(r["first_report_at"])), rec),
             )
         _add(out, "crime_recorded_within_24h_rate", ym, c)
+    for r in wh.query(_RURAL_ROWS_SQL, parameters=params).dicts():
+        iid = str(r["incident_id"])
+        words = f"incident created {_day(r['created_at'], tz)}, category {r['category']}"
+        _add(
+            out,
+            "crime_rural",
+            _ym(r["month"]),
+            Contribution(
+                iid,
+                iid,
+                1,
+                None,
+                True,
+                "rural_incident",
+                f"counted: {words} (crimes.rural_incident_categories)",
+                None,
+                (("created", _utc(r["created_at"])),),
+            ),
+        )
     _qa_rows(out, wh, force_id, first, last, definitions)
     return out
 

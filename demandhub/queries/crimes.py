@@ -11,7 +11,9 @@ definition is applied here, at read time, by the SQL of :mod:`sinks.clickhouse.c
 Conventions (documented once here):
 - Recorded crime counts crimes with ``counted`` (recorded, not cancelled, not transferred) in their
   period month (recording by default; occurrence, falling back to recording when unknown, with
-  ``crimes.period_basis = occurred``), by CURRENT group/flags.
+  ``crimes.period_basis = occurred``), by CURRENT group/flags. Rural crime adds the incidents of
+  ``crimes.rural_incident_categories`` (poaching and hare coursing by default, as the source board
+  pack) in the month they were created.
 - Outcome measures use each counted crime's current outcome, in the month ``outcome_assigned_at``
   falls in (when its current type was set). Board rate ("period"): prosecution-possible outcomes
   assigned in the month / crimes recorded in the month (same segment). "cohort": the month's
@@ -116,6 +118,13 @@ FROM {cs.OUTCOME_RATE_ROWS}
 ARRAY JOIN segments AS segment
 WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
 GROUP BY month, segment
+"""
+
+_RURAL_INCIDENTS_SQL = f"""
+SELECT month, count() AS incidents
+FROM {cs.RURAL_INCIDENTS}
+WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month
 """
 
 _OUTCOME_SQL = f"""
@@ -274,6 +283,11 @@ def monthly_cells(
     for month in crime_months:
         for seg in COUNT_SEGMENTS:
             cells[f"crime_{seg}"][month] = Cell(recorded.get((month, seg), {}).get("crimes", 0))
+    for row in _query(wh, _RURAL_INCIDENTS_SQL, params):
+        month = _ym(row["month"])
+        cells["crime_rural"][month] = Cell(
+            cells["crime_rural"].get(month, Cell(0)).num + int(row["incidents"])
+        )
     for month in outcome_months:
         _outcome_cells(cells, month, rates, outcomes.get(month, {}))
     for row in _query(wh, _NCRS_SQL, params):

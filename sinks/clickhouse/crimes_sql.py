@@ -28,6 +28,11 @@ Over the view ``crime_first_report`` (migration 0303: the first report on any ch
 
 The QA/Linking snapshot (``crimes.qa_snapshot_time``) is applied by the parameterised view
 ``qa_queue_daily_p`` with :data:`QA_DAILY_ARGS`.
+
+:data:`RURAL_INCIDENTS`: the incidents rural crime counts besides the crimes with the rural flag
+(``crimes.rural_incident_categories``, poaching and hare coursing by default, as the source board
+pack): by the category known when read (final if closed, else opening), cancelled and duplicate
+incidents left out, in the local month they were created.
 """
 
 from __future__ import annotations
@@ -74,6 +79,14 @@ OUTCOME_RATE_ROWS = f"""(
 
 QA_DAILY_ARGS = "tz = {d_tz:String}, snap = {d_qa_snapshot:String}"
 
+RURAL_INCIDENTS = f"""(
+    SELECT force_id, incident_id, created_at, {local_month("created_at")} AS month,
+           coalesce(final_category, opening_category) AS category
+    FROM incidents FINAL
+    WHERE created_at IS NOT NULL AND status NOT IN ('cancelled', 'duplicate')
+      AND has({{d_rural_categories:Array(String)}}, ifNull(coalesce(final_category, opening_category), ''))
+)"""
+
 
 def params(definitions: Definitions) -> dict[str, Any]:
     """The ``d_*`` query parameters of every fragment here, from ``definitions``."""
@@ -85,4 +98,5 @@ def params(definitions: Definitions) -> dict[str, Any]:
         "d_pp": [int(t) for t in crimes.prosecution_possible_types],
         "d_outcome_rate_basis": crimes.outcome_rate_basis,
         "d_qa_snapshot": crimes.qa_snapshot_time,
+        "d_rural_categories": list(crimes.rural_incident_categories),
     }

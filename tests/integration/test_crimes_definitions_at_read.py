@@ -8,7 +8,8 @@ of every cell and the public dashboard's crime table. The analysts' views apply 
 definitions (``applied_definitions`` row ``active``) the same way.
 
 The events are the hand-made set of tests/unit/test_crimes_fold.py plus C9, a crime that occurred in
-January and was recorded in February (so ``period_basis`` moves it).
+January and was recorded in February (so ``period_basis`` moves it), and I7, a hare-coursing incident
+in February (rural crime counts it by default, as the source board pack does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.lineage import crime_contributions
+from demandhub.board.lineage import crime_contributions, month_cell
 from demandhub.board.public import crime_outcome_sections
 from demandhub.queries.crimes import district_group_series, monthly_cells, qa_queue_daily
 from demandhub.settings import Settings
@@ -36,6 +37,21 @@ pytestmark = pytest.mark.integration
 
 FORCE = "cambs"
 TOPIC = "demandhub.crimes.crime.v1"
+INCIDENTS = "demandhub.incidents.incident.v1"
+HARE_COURSING = {
+    "specversion": "1.0",
+    "id": "I7-created-0",
+    "source": "cad",
+    "type": "incident.created.v1",
+    "time": "2024-02-10T17:00:00+00:00",
+    "force_id": FORCE,
+    "subject": "I7",
+    "data": {
+        "channel": "999",
+        "opening_category": "PSW_WILDLIFE_HARE_COURSING",
+        "location": {"district": "Peterborough", "urban_rural": "rural", "address": "Fen Lane"},
+    },
+}
 FIRST, LAST = YearMonth(2024, 1), YearMonth(2024, 4)
 DEFAULTS = Definitions()
 ALTERNATIVES: dict[str, str] = {
@@ -45,6 +61,7 @@ ALTERNATIVES: dict[str, str] = {
     "crimes.prosecution_possible_types": "crimes.prosecution_possible_types=[1,2,18]",
     "crimes.outcome_rate_basis": "crimes.outcome_rate_basis=cohort",
     "crimes.qa_snapshot_time": "crimes.qa_snapshot_time=09:00",
+    "crimes.rural_incident_categories": "crimes.rural_incident_categories=[]",  # I7 leaves rural crime
 }
 
 
@@ -74,6 +91,7 @@ def fill(settings: Settings, wh: Warehouse, definitions: Definitions) -> None:
     own = settings.model_copy(update={"definitions": definitions})
     p = Pipeline(own, wh, folds=registry.folds(), pseudonymisation_key=b"k", refreshers=registry.refreshers())
     raw = [RawMessage(TOPIC, 0, i, json.dumps(e).encode()) for i, e in enumerate(events())]
+    raw.append(RawMessage(INCIDENTS, 0, 0, json.dumps(HARE_COURSING).encode()))
     assert not p.process(raw).dead_letters
 
 
@@ -137,6 +155,12 @@ def test_the_figures_that_move(settings: Settings, wh: Warehouse) -> None:
         cells("crimes.ncrs_hours=48")["crime_recorded_within_24h_rate"][jan].num,
     ) == (1, 2)
     # Feb: C1 type 1, C5 type 8, C6 type 2 are PP by default (3); with [1, 2, 18]: C1, C6, C9 (18), C2 (18).
+    # February's rural crime is I7, the hare-coursing incident (C4, the rural crime, is January's).
+    assert (base["crime_rural"][jan].num, base["crime_rural"][feb].num) == (1, 1)
+    assert cells("crimes.rural_incident_categories=[]")["crime_rural"][feb].num == 0
+    lineage = crime_contributions(wh, FORCE, FIRST, LAST, DEFAULTS)["crime_rural"]
+    assert {m: month_cell(lineage.get(m, []), "count") for m in base["crime_rural"]} == base["crime_rural"]
+    assert [c.entity for c in lineage[feb]] == ["I7"]
     assert (
         base["outcome_rate_all"][feb].num,
         cells("crimes.prosecution_possible_types=[1,2,18]")["outcome_rate_all"][feb].num,

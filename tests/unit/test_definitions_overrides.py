@@ -43,6 +43,13 @@ LEAF_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "crimes.prosecution_possible_types": st.lists(st.integers(1, 22), max_size=8, unique=True),
     "crimes.outcome_rate_basis": st.sampled_from(["period", "cohort"]),
     "crimes.qa_snapshot_time": st.sampled_from(["23:59", "00:00", "08:30", "17:05"]),
+    "crimes.rural_incident_categories": st.lists(
+        st.sampled_from(
+            ["PSW_WILDLIFE_POACHING", "PSW_WILDLIFE_HARE_COURSING", "PSW_WILDLIFE", "PSW_ANIMALS"]
+        ),
+        max_size=3,
+        unique=True,
+    ),
     "social.first_response_target_minutes": st.integers(1, 1440),
     "social.target_basis": st.sampled_from(["responded", "received"]),
     "social.short_abandon_minutes": st.integers(0, 30),
