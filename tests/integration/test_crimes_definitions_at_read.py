@@ -22,7 +22,7 @@ import pytest
 
 from demandhub.board.lineage import crime_contributions, month_cell
 from demandhub.board.public import crime_outcome_sections
-from demandhub.queries.crimes import district_group_series, monthly_cells, qa_queue_daily
+from demandhub.queries.crimes import district_group_series, live_qa_queue, monthly_cells, qa_queue_daily
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from sinks.clickhouse import crimes_sql
@@ -219,3 +219,20 @@ def test_analyst_views_apply_the_active_definitions(settings: Settings, wh: Ware
             ).rows
         )
         assert viewed == {d: n for d, n in days.items() if d <= date(2024, 4, 29)}
+
+
+QA_COLUMNS = ["force_id", "crime_id", "queue", "entry_source", "entry_id", "entered_at", "exited_at"]
+QA_COLUMNS += ["duplicate_entry", "version"]
+
+
+def test_live_qa_today_is_the_local_day_of_the_timezone(wh: Warehouse) -> None:
+    wh.insert(
+        "qa_queue_intervals",
+        [[FORCE, "C1", "qa_linking", "athena", "e1", t("2024-06-10 23:30"), None, False, 1]],
+        QA_COLUMNS,
+    )
+    now = t("2024-06-11 00:30")  # 01:30 BST: the entry at 00:30 BST came in today in London
+    london = live_qa_queue(wh, FORCE, now, DEFAULTS)
+    utc = live_qa_queue(wh, FORCE, now, DEFAULTS.with_overrides(["timezone=UTC"]))
+    assert (london["depth"], london["inflow"]) == (1, 1)
+    assert (utc["depth"], utc["inflow"]) == (1, 0)  # yesterday in UTC
