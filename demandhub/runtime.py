@@ -280,9 +280,8 @@ def run_worker(
     from streams.app import build_app
 
     wh = open_warehouse(settings)
-    # Rollups are refreshed in each write cycle: the lazy refresh once left a stale incident bucket
-    # after a broker restart (test_reliability_kafka); replay keeps the lazy refresh.
-    pipeline = build_pipeline(settings, wh, lazy_rollups=False)
+    # Write cycles only log the rollup buckets they touch; the refresher below recomputes them.
+    pipeline = build_pipeline(settings, wh, lazy_rollups=True)
     refresher = rollups.Refresher(
         connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
     )
