@@ -32,9 +32,10 @@ Fragments are expressions over a row of :func:`source` (``incidents FINAL`` with
   open-incident watch; ``incidents.amber_share`` is :data:`AMBER_SHARE`).
 
 Under ``contact_offered`` the ``incidents_hourly`` rows of an hour are recomputed when an incident of
-that hour is rewritten, not when a linked contact's facts are: a contact offer that reaches the
-warehouse after every event of its incident is counted by readers that bypass the rollup (and by the
-next recompute of that hour), not by rollup rows computed before it arrived.
+that hour is rewritten and also when a linked contact's facts are: the refresh of a logged contact
+bucket refreshes the creation hours of the incidents linked to its contacts
+(:func:`sinks.clickhouse.rollups_incidents.hours_linked_to_contacts`), so an offer that reaches the
+warehouse after every event of its incident reaches the rollup too.
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ MONTHS_PER_STATEMENT = 60
 DELETE_CHUNK = 20_000
 
 
+Linked = Callable[[Warehouse, str, set[datetime], Definitions], set[datetime]]
+
+
 @dataclass(frozen=True)
 class LazyRollup:
     """One rollup table: the fact table whose writes touch it, how rows map to its buckets, how a set
@@ -77,6 +80,10 @@ class LazyRollup:
     refresh: Callable[[Warehouse, str, set[datetime], int, Definitions], None]
     groups: tuple[str, ...]
     all_buckets: Callable[[Warehouse], Buckets]
+    follows: tuple[tuple[str, Linked], ...] = ()
+    """Other rollups whose logged buckets may move this rollup's figures (facts of another table
+    that this rollup's SELECT joins), with how their buckets map to this rollup's buckets of one
+    force under the definitions this rollup is recorded under."""
 
     def definition_hash(self, definitions: Definitions) -> str:
         """The hash this rollup's rows computed under ``definitions`` carry."""
@@ -241,19 +248,31 @@ def refresh_pending(
     refreshed = adopted
     done: list[str] = []
     under: dict[str, Definitions | None] = {}
-    for (table, force_id), buckets in sorted(found.buckets.items()):
-        rollup = by_table.get(table)
-        if rollup is None:
-            continue
+
+    def recorded_definitions(table: str) -> Definitions | None:
         if table not in under:
             recorded = applied(wh, table)
             under[table] = recorded[1] if recorded is not None else None
-        defs = under[table]
+        return under[table]
+
+    work: dict[tuple[str, str], set[datetime]] = defaultdict(set)
+    for (table, force_id), buckets in found.buckets.items():
+        work[(table, force_id)] |= buckets
+        for rollup in rollups:
+            for other, linked in rollup.follows:
+                defs = recorded_definitions(rollup.table) if other == table else None
+                if defs is not None:
+                    work[(rollup.table, force_id)] |= linked(wh, force_id, buckets, defs)
+    for (table, force_id), buckets in sorted(work.items()):
+        rollup = by_table.get(table)
+        if rollup is None or not buckets:
+            continue
+        defs = recorded_definitions(table)
         if defs is not None:
             for run in _by_months(buckets):
                 rollup.refresh(wh, force_id, run, version, defs)
             refreshed += len(buckets)
-        done.extend(found.entries[(table, force_id)])
+        done.extend(found.entries.get((table, force_id), ()))
     for start in range(0, len(done), DELETE_CHUNK):
         wh.command(
             f"DELETE FROM {DIRTY_TABLE} WHERE entry IN {{e:Array(UUID)}}",
@@ -291,6 +310,7 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             ),
             ri.GROUPS,
             ri.all_buckets,
+            (("contact_channel_15m", ri.hours_linked_to_contacts),),
         ),
     )
 

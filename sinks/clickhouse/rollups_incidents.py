@@ -191,3 +191,27 @@ def all_buckets(wh: Warehouse) -> dict[str, set[datetime]]:
     for force_id, hour in wh.query(sql).rows:
         found[str(force_id)].add(_hour_of(hour))
     return found
+
+
+_LINKED_HOURS_SQL = f"""
+SELECT DISTINCT {_HOUR} FROM incidents FINAL
+WHERE force_id = {{f:String}} AND created_at IS NOT NULL AND (
+    incident_id IN (SELECT incident_id FROM contacts FINAL WHERE force_id = {{f:String}} AND incident_id != ''
+        AND toStartOfFifteenMinutes(placed_at) IN {{b:Array(DateTime('UTC'))}})
+    OR ifNull(contact_id, '') IN (SELECT contact_id FROM contacts FINAL WHERE force_id = {{f:String}}
+        AND toStartOfFifteenMinutes(placed_at) IN {{b:Array(DateTime('UTC'))}}))
+"""
+
+
+def hours_linked_to_contacts(
+    wh: Warehouse, force_id: str, buckets: set[datetime], definitions: Definitions
+) -> set[datetime]:
+    """Creation hours of the incidents linked to the contacts of these 15-minute contact buckets
+    (either way), when the response clock starts at the linked contact's offer: a contact whose
+    offer arrives after its incident's events moves that incident's hour, so the hour is refreshed
+    with the contact's bucket. Under any other clock, none."""
+    if definitions.incidents.response_clock != "contact_offered" or not buckets:
+        return set()
+    starts = sorted(b.astimezone(UTC) if b.tzinfo else b.replace(tzinfo=UTC) for b in buckets)
+    params = {"f": force_id, "b": starts}
+    return {_hour_of(h) for (h,) in wh.query(_LINKED_HOURS_SQL, parameters=params).rows}

@@ -110,3 +110,29 @@ def test_a_replay_adopts_the_definitions_of_its_settings(wh: Warehouse, tmp_path
     assert rollups.reads_rollup(wh, "contact_channel_15m", STRICTER)
     assert rollups.reads_rollup(wh, "incidents_hourly", STRICTER)
     assert int(wh.query("SELECT count() FROM rollup_dirty").rows[0][0]) == 0
+
+
+def test_a_contact_offer_after_its_incident_refreshes_the_incident_hour_under_the_offer_clock(
+    wh: Warehouse, tmp_path: Any
+) -> None:
+    from demandhub.queries.incidents import monthly_cells
+    from streams.domain.board.months import YearMonth
+    from tests.integration.test_incidents_definitions import LINKED, NOW, load
+
+    offered = Definitions().with_overrides(["incidents.response_clock=contact_offered"])
+    worker = Settings(data_dir=tmp_path, force_id="cambs", definitions=offered)
+    rollups.adopt(wh, rollups.all_rollups(), offered)
+    incidents_first = [e for e in LINKED if e.subject.startswith("X")]
+    contacts_later = [e for e in LINKED if not e.subject.startswith("X")]
+    load(worker, wh, incidents_first)  # refreshed: no linked offer yet, the clock starts at creation
+    load(worker, wh, contacts_later)  # only contact facts change
+    assert rollups.reads_rollup(wh, "incidents_hourly", offered)
+    march = YearMonth(2024, 3)
+    from_rollup = monthly_cells(wh, "cambs", march, march, offered, now=NOW)
+    # the same definitions but another hash (amber_share does not enter the monthly cells): read
+    # from the facts, bypassing the rollup
+    bypass = monthly_cells(
+        wh, "cambs", march, march, offered.with_overrides(["incidents.amber_share=0.5"]), now=NOW
+    )
+    assert from_rollup["immediate_time_to_respond_mins"][march].num == 16 + 30  # from the offers
+    assert from_rollup == bypass
