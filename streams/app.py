@@ -7,7 +7,7 @@ per-event dispatch: measured on this machine, a do-nothing faust worker shaped l
 0.009 of a bare aiokafka ``getmany`` loop after its first record (0.087 from launch), before any
 processing (BENCHMARKS.md, "What changed"). So, for ``processing_guarantee=at_least_once`` (the
 default), one faust task runs one aiokafka consumer (the library faust's own consumer is built on)
-over the five input topics, in consumer group ``app_id``:
+over the six input topics, in consumer group ``app_id``:
 
 1. ``getmany`` fetches up to ``batch_max_events`` records (waiting at most ``batch_max_seconds``);
 2. the fetch is one write cycle: :class:`~streams.pipeline.Pipeline` ``process`` in a worker thread

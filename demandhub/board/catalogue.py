@@ -1,7 +1,7 @@
 """The measure catalogue (``measures.toml``): what each dashboard row is and where it comes from.
 
 :func:`load_catalogue` reads and validates the catalogue: every id unique, every event-derived
-measure names a domain module (``contacts``, ``incidents``, ``crimes``) and the event entities whose
+measure names a domain module (``contacts``, ``incidents``, ``crimes``, ``social``) and the event entities whose
 watermark decides completeness, every imported measure names its import sources, and every dotted
 definition name resolves to a setting of :class:`~schemas.definitions.Definitions`, and each
 measure's ``definition`` (the measure in words) renders under the default definitions: a
@@ -25,7 +25,7 @@ from schemas.definitions import Definitions
 from schemas.topics import TOPICS
 from streams.domain.board.dashboard import MeasureSpec
 
-DOMAIN_MODULES: tuple[str, ...] = ("contacts", "incidents", "crimes")
+DOMAIN_MODULES: tuple[str, ...] = ("contacts", "incidents", "crimes", "social")
 QUANTITIES: tuple[str, ...] = ("headcount", "hours", "days_per_person")
 """What a ``level`` measure's monthly figure is when it is not a queue depth: a plain headcount
 (Specials or PSV establishment), hours in the month (Specials' duty hours), or days lost per person

@@ -130,7 +130,8 @@ class Completeness:
             f"not publishing {self.month}: {len(self.lagging)} of "
             f"{self.event_measures - len(self.without_events)} event measures are incomplete "
             f"({self.share:.0%}, more than board_publish_max_incomplete_share {max_share:.0%}); "
-            f"sources: {self.sources_text(self.lagging)}; wait for them or pass --allow-incomplete"
+            "wait for their sources or pass --allow-incomplete; "  # before the list, which may be cut
+            f"sources: {self.sources_text(self.lagging)}"
         )
 
     def as_dict(self, max_share: float) -> dict[str, Any]:

@@ -28,11 +28,12 @@ class PackSettings(BaseModel):
 
     version: str = Field("1.0.0", description="Version of these settings; printed in the pack.")
     settle_hours: dict[str, float] = Field(
-        default={"contacts": 1.0, "incidents": 4.0, "queue": 1.0, "crimes": 240.0},
+        default={"contacts": 1.0, "incidents": 4.0, "queue": 1.0, "crimes": 240.0, "social": 24.0},
         description=(
             "Settling periods in hours after month end before an event-derived month counts as "
             "complete, by the catalogue's 'settling' name. Calls settle within the hour; incidents "
-            "need their late arrivals; crime needs ten days for late recording and classification."
+            "need their late arrivals; crime needs ten days for late recording and classification; social "
+            "media threads received late in a month are answered within a day."
         ),
     )
     history_months: int = Field(

@@ -87,6 +87,9 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "transferred": ("crime.transferred.v1",),
     "qa_entered": ("crime.qa_queue_entered.v1",),
     "qa_exited": ("crime.qa_queue_exited.v1",),
+    "received": ("social.received.v1",),
+    "responded": ("social.responded.v1",),
+    "social_closed": ("social.closed.v1",),
 }
 
 
@@ -756,10 +759,12 @@ def contributions(
     definitions: Definitions,
     now: datetime | None = None,
 ) -> Lineage:
-    """measure id -> month -> contributions of every measure of ``module`` over first..last."""
+    """measure id -> month -> contributions of every measure of ``module`` over first..last (a module
+    not listed in :data:`READERS` gives them by its own ``contributions``, e.g. social)."""
     if module == "incidents":
         return incident_contributions(wh, force_id, first, last, definitions, now)
-    return READERS[module](wh, force_id, first, last, definitions)  # type: ignore[operator]
+    reader = READERS.get(module) or importlib.import_module(f"demandhub.queries.{module}").contributions
+    return reader(wh, force_id, first, last, definitions)  # type: ignore[operator,no-any-return]
 
 
 def month_cell(items: Sequence[Contribution], unit: str) -> Cell:

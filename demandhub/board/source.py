@@ -8,7 +8,7 @@
   for a level measure their levels add up to ONE month's level, still a single observation);
 * completeness (see :mod:`demandhub.board.config`): months after the last complete month of a
   measure are dropped, so they are null in the pack, never a partial figure;
-* the channel series (999, 101, online, web chat) from the contact volume measures;
+* the channel series (999, 101, online, web chat, social media) from the volume measures;
 * district and district x offence-group crime series for narrative templates 13 and 14 (from the
   crimes domain's ``district_group_series``); within complete months a district or group with no
   crimes is a true zero;
@@ -48,6 +48,7 @@ CHANNEL_MEASURES: dict[str, str] = {
     "101": "contacts_101",
     "online": "contacts_online",
     "webchat": "contacts_webchat",
+    "social": "social_threads",
 }
 DISTRICT_MEASURE = "crime_all"
 

@@ -1,7 +1,7 @@
 """Feed health: is each source system's data still arriving, judged against what it normally sends.
 
 "LIVE" on the page says only that the browser hears the hub. This module says, per source
-(telephony, web chat, CAD, crime system, online portal), when the hub last received an event and
+(telephony, web chat, CAD, crime system, online portal, social media), when the hub last received an event and
 whether that silence is normal:
 
 - ``expected_per_hour``: the source's arrival rate at this hour of this weekday, from history: the
@@ -46,6 +46,7 @@ FEEDS: tuple[tuple[str, str], ...] = (
     ("cad", "CAD"),
     ("crime", "Crime system"),
     ("portal", "Online portal"),
+    ("social", "Social media"),
 )
 STATES = ("healthy", "quiet", "silent")
 REFRESH_SECONDS = 0.0  # last arrivals are read with every document (the live cache bounds how often)

@@ -5,7 +5,7 @@ Contract:
   ``/api/openapi.json`` to an app built by :func:`demandhub.web.server.build_web_app` (whose
   middleware authenticates every route except ``/health`` and ``/login``).
 - The live document is built by :func:`build_live_document` from the domain readers
-  (``live_queues``, ``live_open_incidents``, ``live_qa_queue``) in a worker thread, never on the
+  (``live_queues``, ``live_open_incidents``, ``live_qa_queue``, ``live_social``) in a worker thread, never on the
   event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
   number of open pages and streams.
 - The live path has a read handle (``Warehouse.open_reader("live")``) and a thread of its own, so
@@ -90,6 +90,7 @@ class LiveReaders:
     incidents: Reader | None
     qa: Reader | None
     feeds: Reader | None = None  # feed health (demandhub.web.feeds.FeedMonitor when None)
+    social: Reader | None = None  # the social media desk (``live_social``); no section when None
 
 
 def _find_reader(module: str, name: str) -> Reader | None:
@@ -102,11 +103,12 @@ def _find_reader(module: str, name: str) -> Reader | None:
 
 
 def default_readers() -> LiveReaders:
-    """The readers of ``demandhub.queries`` (contacts, incidents, crimes)."""
+    """The readers of ``demandhub.queries`` (contacts, incidents, crimes, social media)."""
     return LiveReaders(
         queues=_find_reader("demandhub.queries.contacts", "live_queues"),
         incidents=_find_reader("demandhub.queries.incidents", "live_open_incidents"),
         qa=_find_reader("demandhub.queries.crimes", "live_qa_queue"),
+        social=_find_reader("demandhub.queries.social", "live_social"),
     )
 
 
@@ -254,6 +256,32 @@ def qa_section(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def social_section(raw: Mapping[str, Any], defs: Definitions) -> dict[str, Any]:
+    """The social media desk (``live_social``): threads waiting for a first response, the oldest
+    unanswered one's age, how many are past the first-response target, and today's figures."""
+    responded = _int(raw.get("responded_today"))
+    within = _int(raw.get("within_target_today"))
+    return {
+        "waiting": _int(raw.get("waiting")),
+        "oldest_age_seconds": _num(raw.get("oldest_age_seconds")),
+        "over_target": _int(raw.get("over_target")),
+        "target_minutes": defs.social.first_response_target_minutes,
+        "received_today": _int(raw.get("received_today")),
+        "responded_today": responded,
+        "within_target_today": within,
+        "within_target_share_today": within / responded if responded else None,
+        "abandoned_today": _int(raw.get("abandoned_today")),
+        "platforms": [
+            {
+                "platform": str(p.get("platform", "")),
+                "waiting": _int(p.get("waiting")),
+                "oldest_age_seconds": _num(p.get("oldest_age_seconds")),
+            }
+            for p in raw.get("platforms") or []
+        ],
+    }
+
+
 class ReaderMissing(Exception):
     """No domain reader provides this section (yet)."""
 
@@ -290,6 +318,9 @@ def build_live_document(
     doc["feeds"] = None  # feed health: optional (a document built without a feed reader has none)
     if readers.feeds is not None:
         sections["feeds"] = lambda: _call(readers.feeds, wh, force, now, defs)
+    doc["social"] = None  # the social media desk: optional like the feeds
+    if readers.social is not None:
+        sections["social"] = lambda: social_section(_call(readers.social, wh, force, now, defs), defs)
     for name, build in sections.items():
         try:
             doc[name] = build()

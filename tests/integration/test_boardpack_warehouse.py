@@ -23,7 +23,7 @@ from demandhub.board.msf import parse_msf
 from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
 from demandhub.board.store import publish
 from demandhub.errors import InputError
-from demandhub.queries import contacts, crimes, incidents
+from demandhub.queries import contacts, crimes, incidents, social
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from schemas.topics import topic_for_type
@@ -131,7 +131,12 @@ def test_each_event_measure_comes_from_exactly_one_domain(wh: Warehouse) -> None
     first, last = YearMonth(2019, 1), YearMonth(2019, 2)
     produced = {
         name: set(mod.monthly_cells(wh, "cambs", first, last, Definitions()))
-        for name, mod in (("contacts", contacts), ("incidents", incidents), ("crimes", crimes))
+        for name, mod in (
+            ("contacts", contacts),
+            ("incidents", incidents),
+            ("crimes", crimes),
+            ("social", social),
+        )
     }
     catalogue = load_catalogue()
     for name, ids in produced.items():
@@ -334,9 +339,12 @@ def test_channels_command(wh: Warehouse, settings: Settings, capsys: pytest.Capt
         ("999", "contacts_999"),
         ("101", "contacts_101"),
         ("webchat", "contacts_webchat"),
+        ("social", "social_threads"),
     ):
         assert row["counts"][channel] == jan[measure] + feb[measure]
-    assert row["counts"]["total"] == jan["contacts_total"] + feb["contacts_total"]
+    # the table's total is its columns' sum: the four contact channels and social media threads
+    both = [jan["contacts_total"], feb["contacts_total"], jan["social_threads"], feb["social_threads"]]
+    assert row["counts"]["total"] == sum(both)
     assert "compare with January to February 2018" in table["caption"]
     args = parser.parse_args(["--from", "2019-01", "--to", "2019-02"])
     assert run_channels(args, settings, wh) == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from demandhub.queries import contacts, crimes, incidents
+from demandhub.queries import contacts, crimes, incidents, social
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse
@@ -38,14 +38,17 @@ COUNTS = {
     "incidents_asb",
     "crime_all",
     "crime_domestic_abuse",
+    "social_threads",
+    "social_abandoned",
 }
+MEANS = {"immediate_time_to_respond_mins", "social_first_response_mins"}
 
 
 def _value(measure: str, cell: Cell) -> float:
     if measure in COUNTS:
         return float(cell.num)
     assert cell.den
-    if measure == "immediate_time_to_respond_mins":
+    if measure in MEANS:
         return float(cell.num) / float(cell.den)
     return 100.0 * float(cell.num) / float(cell.den)
 
@@ -80,6 +83,7 @@ def differences_from_truth(config: SimConfig, wh: Warehouse, settings: Settings,
     cells = contacts.monthly_cells(wh, "cambs", first, last, definitions)
     cells |= incidents.monthly_cells(wh, "cambs", first, last, definitions, now=end)
     cells |= crimes.monthly_cells(wh, "cambs", first, last, definitions)
+    cells |= social.monthly_cells(wh, "cambs", first, last, definitions)
 
     differences = []
     for label in months:

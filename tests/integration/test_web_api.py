@@ -43,7 +43,13 @@ _ids = itertools.count(1)
 # -- events ------------------------------------------------------------------------------------------
 def event(etype: str, subject: str, at: datetime, **data: Any) -> dict[str, Any]:
     """One envelope as a producer would send it."""
-    source = {"call": "telephony", "webchat": "chat", "incident": "cad", "crime": "athena"}
+    source = {
+        "call": "telephony",
+        "webchat": "chat",
+        "incident": "cad",
+        "crime": "athena",
+        "social": "social",
+    }
     return {
         "id": f"{subject}-{next(_ids)}",
         "source": source[entity_of(etype)],

@@ -29,8 +29,8 @@ EXAMPLES = re.findall(r"```sql\n(.*?)```", (DOCS / "ANALYSTS.md").read_text(), r
 
 
 def _history() -> list[dict[str, object]]:
-    """The API scene plus an attended incident, a short abandon, a crime that left the QA queue and a
-    domestic-abuse crime."""
+    """The API scene plus an attended incident, a short abandon, a crime that left the QA queue, a
+    domestic-abuse crime and a social media thread answered in 30 minutes."""
     m = timedelta(minutes=1)
     return [
         *scene(),
@@ -47,6 +47,8 @@ def _history() -> list[dict[str, object]]:
             district="Fenland",
             flags={"domestic_abuse": True},
         ),
+        event("social.received.v1", "S1", NOW - 70 * m, platform="facebook"),
+        event("social.responded.v1", "S1", NOW - 40 * m),
     ]
 
 

@@ -15,12 +15,13 @@ from demandhub.board.catalogue import (
     resolve_setting,
 )
 from demandhub.board.config import PackSettings
-from demandhub.queries import contacts, crimes, incidents
+from demandhub.queries import contacts, crimes, incidents, social
 from schemas.definitions import (
     CallDefinitions,
     CrimeDefinitions,
     Definitions,
     IncidentDefinitions,
+    SocialDefinitions,
 )
 
 pytestmark = pytest.mark.unit
@@ -66,8 +67,14 @@ EVENT_IDS = [
     "community_resolutions",
     "crime_recorded_within_24h_rate",
     "qa_linking_queue_month_end",
+    "social_threads",
+    "social_first_response_within_target",
+    "social_first_response_mins",
+    "social_resolved_without_incident",
+    "social_abandoned",
+    "social_abandoned_rate",
 ]
-DOMAINS = {"contacts": contacts, "incidents": incidents, "crimes": crimes}
+DOMAINS = {"contacts": contacts, "incidents": incidents, "crimes": crimes, "social": social}
 
 MINIMAL = """
 [[measure]]
@@ -83,9 +90,10 @@ import_sources = ["s"]
 
 
 def test_the_issue_lists_38_event_ids_and_the_catalogue_has_them_all() -> None:
-    # The issue's 38, plus 101 abandonment per queue (primary and secondary) as board rows.
+    # The issue's 38, plus 101 abandonment per queue (primary and secondary) as board rows, plus
+    # the social media channel's six (issue 22).
     catalogue = load_catalogue()
-    assert len(EVENT_IDS) == 40
+    assert len(EVENT_IDS) == 46
     assert sorted(catalogue.event_ids()) == sorted(EVENT_IDS)
 
 
@@ -208,6 +216,9 @@ ALTERNATIVE = Definitions(
         prosecution_possible_types=(1, 2, 3),
         outcome_rate_basis="cohort",
         qa_snapshot_time="18:00",
+    ),
+    social=SocialDefinitions(
+        first_response_target_minutes=30, target_basis="received", short_abandon_minutes=5
     ),
 )
 

@@ -1,7 +1,7 @@
 """The channel table (DOMAIN 5.4): contacts by channel for a span, a year earlier and last year.
 
-Columns are the channels given (999, 101, online reports, web chat in that order when present) and
-a generated total. Rows: the span ``first..last`` with the % change against the comparison span in
+Columns are the channels given (999, 101, online reports, web chat, social media in that order when
+present) and a generated total. Rows: the span ``first..last`` with the % change against the comparison span in
 brackets (default the same span a year earlier), the comparison span, and the calendar year before
 ``last``'s year. % changes are computed from unrounded counts and printed as whole percents. A
 channel with a null month in a span is null there (with ``require_complete_periods``), and so is
@@ -19,12 +19,13 @@ from streams.domain.board.format import fmt_count, fmt_pct_change, span_phrase
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.rules import BoardRules
 
-CHANNEL_ORDER: tuple[str, ...] = ("999", "101", "online", "webchat")
+CHANNEL_ORDER: tuple[str, ...] = ("999", "101", "online", "webchat", "social")
 CHANNEL_NAMES: dict[str, str] = {
     "999": "999",
     "101": "101",
     "online": "Online reports",
     "webchat": "Web chat",
+    "social": "Social media",
     "total": "Total",
 }
 TOTAL = "total"

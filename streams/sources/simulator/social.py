@@ -6,8 +6,9 @@ public closes it after a reply instead).
 
 Arrivals are a non-homogeneous Poisson process per local hour like the other series:
 ``yearly_volume(year) / 8766 * hour_of_day[h] * day_of_week[d] * season[m]``, the yearly volume at
-scale 1 growing logistically from about a thousand threads in 2018 towards 20k (forces had to take
-crime, incident and intelligence reports over social media from 2021). Threads peak in the evening.
+scale 1 growing logistically from about 4k threads in 2018 and 7k in 2019 towards 36k (forces had to
+take crime, incident and intelligence reports over social media from 2021). Threads peak in the
+evening.
 
 First response (lognormal minutes): median 20 in the day (07-19 local), 35 in the evening, 180
 overnight (23-07, a thin desk), log-sd 0.9; the median drifts up 5 % a year after 2021 as demand
@@ -61,7 +62,7 @@ PUBLIC_CLOSE_AFTER_REPLY = 0.03
 
 def yearly_volume(year: float) -> float:
     """Expected threads per year at scale 1 at fractional ``year`` (logistic growth)."""
-    return 20_000.0 / (1.0 + math.exp(-0.8 * (year - REFERENCE_YEAR - 3.5)))
+    return 36_000.0 / (1.0 + math.exp(-0.7 * (year - REFERENCE_YEAR - 3.0)))
 
 
 def hourly_rate(hour_start_ms: int) -> float:

@@ -1,0 +1,278 @@
+"""Social media readers: the board's monthly cells, the wallboard's waiting threads and the lineage
+of each cell (issue 22).
+
+Every figure is read from the raw facts (``social_threads FINAL``) with the ``social`` definitions
+applied at read time (``sinks/clickhouse/social_sql.py``). Months and days are local to
+``definitions.timezone``; a thread is placed in the month it was received.
+
+Measures (month of receipt):
+- ``social_threads``: threads received.
+- ``social_first_response_within_target``: percent of threads whose first response came within
+  ``social.first_response_target_minutes``; denominator by ``social.target_basis`` (threads with a
+  first response, or every thread except short abandons).
+- ``social_first_response_mins``: mean minutes from receipt to first response (responded threads).
+- ``social_resolved_without_incident``: percent of threads closed by a handler whose disposition is
+  not ``incident_created``.
+- ``social_abandoned``: threads closed by the member of the public before any response, short
+  abandons (within ``social.short_abandon_minutes``) excluded; ``social_abandoned_rate`` the percent
+  of threads received less short abandons.
+
+A month is present when at least one thread was received in it (counts may then be true zeros); a
+percent or mean is present when its denominator is positive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.social_sql import (
+    COUNTED_ABANDON,
+    RESOLVED,
+    RESOLVED_WITHOUT_INCIDENT,
+    SHORT_ABANDON,
+    TARGET_DENOMINATOR,
+    WITHIN_TARGET,
+    social_params,
+)
+from streams.domain.board.cells import Cell
+from streams.domain.board.months import YearMonth
+
+MEASURE_IDS: tuple[str, ...] = (
+    "social_threads",
+    "social_first_response_within_target",
+    "social_first_response_mins",
+    "social_resolved_without_incident",
+    "social_abandoned",
+    "social_abandoned_rate",
+)
+
+_MONTH = "toStartOfMonth(toTimeZone(received_at, {tz:String}))"
+
+_THREAD_COLUMNS = f"""
+    {_MONTH} AS month,
+    {WITHIN_TARGET} AS within,
+    {TARGET_DENOMINATOR} AS in_target_den,
+    first_response_seconds / 60 AS minutes,
+    {RESOLVED} AS resolved,
+    {RESOLVED_WITHOUT_INCIDENT} AS without_incident,
+    {COUNTED_ABANDON} AS abandon,
+    {SHORT_ABANDON} AS short_abandon"""
+
+_FILTER = "force_id = {f:String} AND month BETWEEN {first:Date} AND {last:Date}"
+
+_MONTHLY_SQL = f"""
+SELECT month, count() AS received,
+       countIf(within) AS within, countIf(in_target_den) AS target_den,
+       countIf(minutes IS NOT NULL) AS responded, sumIf(minutes, minutes IS NOT NULL) AS mins,
+       sumIf(minutes * minutes, minutes IS NOT NULL) AS mins_sq,
+       countIf(resolved) AS resolved, countIf(without_incident) AS without_incident,
+       countIf(abandon) AS abandoned, countIf(short_abandon) AS short
+FROM (SELECT force_id, {_THREAD_COLUMNS} FROM social_threads FINAL)
+WHERE {_FILTER}
+GROUP BY month ORDER BY month
+"""
+
+_ROWS_SQL = f"""
+SELECT thread_id, received_at, first_response_at, closed_at, {_THREAD_COLUMNS}
+FROM social_threads FINAL
+WHERE {_FILTER}
+ORDER BY thread_id
+"""
+
+_LIVE_SQL = f"""
+SELECT
+    countIf(closed_at IS NULL AND first_response_at IS NULL AND received_at <= {{now:DateTime64(3)}}) AS waiting,
+    minIf(received_at, closed_at IS NULL AND first_response_at IS NULL AND received_at <= {{now:DateTime64(3)}})
+        AS oldest,
+    countIf(closed_at IS NULL AND first_response_at IS NULL
+        AND dateDiff('second', received_at, {{now:DateTime64(3)}}) > {{d_target_seconds:UInt32}}) AS over_target,
+    countIf(received_at >= {{start:DateTime64(3)}} AND received_at <= {{now:DateTime64(3)}}) AS received_today,
+    countIf(first_response_at >= {{start:DateTime64(3)}} AND first_response_at <= {{now:DateTime64(3)}})
+        AS responded_today,
+    countIf(first_response_at >= {{start:DateTime64(3)}} AND first_response_at <= {{now:DateTime64(3)}}
+        AND {WITHIN_TARGET}) AS within_today,
+    countIf(closed_at >= {{start:DateTime64(3)}} AND closed_at <= {{now:DateTime64(3)}} AND {COUNTED_ABANDON})
+        AS abandoned_today
+FROM social_threads FINAL
+WHERE force_id = {{f:String}} AND received_at <= {{now:DateTime64(3)}}
+"""
+
+_WAITING_BY_PLATFORM_SQL = """
+SELECT platform, count() AS waiting, min(received_at) AS oldest
+FROM social_threads FINAL
+WHERE force_id = {f:String} AND closed_at IS NULL AND first_response_at IS NULL
+  AND received_at <= {now:DateTime64(3)}
+GROUP BY platform ORDER BY platform
+"""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ym(value: date) -> YearMonth:
+    return YearMonth(value.year, value.month)
+
+
+def _params(force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions) -> dict[str, Any]:
+    return {
+        "f": force_id,
+        "tz": definitions.timezone,
+        "first": date(first.year, first.month, 1),
+        "last": date(last.year, last.month, 1),
+        **social_params(definitions),
+    }
+
+
+def monthly_cells(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[YearMonth, Cell]]:
+    """Board cells for every id in :data:`MEASURE_IDS` (module docstring)."""
+    cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
+    rows = wh.query(_MONTHLY_SQL, parameters=_params(force_id, first, last, definitions)).dicts()
+    for r in rows:
+        month = _ym(r["month"])
+        cells["social_threads"][month] = Cell(float(r["received"]))
+        cells["social_abandoned"][month] = Cell(float(r["abandoned"]))
+        ratios = {
+            "social_first_response_within_target": (r["within"], r["target_den"]),
+            "social_resolved_without_incident": (r["without_incident"], r["resolved"]),
+            "social_abandoned_rate": (r["abandoned"], r["received"] - r["short"]),
+        }
+        for measure, (num, den) in ratios.items():
+            if den > 0:
+                cells[measure][month] = Cell(float(num), float(den))
+        if r["responded"]:
+            cells["social_first_response_mins"][month] = Cell(
+                float(r["mins"]), float(r["responded"]), float(r["mins_sq"])
+            )
+    return cells
+
+
+def thread_rows(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """One row per thread received in first..last with the read-time flags the cells count
+    (``within``, ``in_target_den``, ``minutes``, ``resolved``, ``without_incident``, ``abandon``,
+    ``short_abandon``): the same expressions as :func:`monthly_cells`, for lineage."""
+    return wh.query(_ROWS_SQL, parameters=_params(force_id, first, last, definitions)).dicts()
+
+
+def contributions(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[YearMonth, list[Any]]]:
+    """Per thread, its part in each measure's month cell (``demandhub.board.lineage`` contributions),
+    from :func:`thread_rows`; they add up to :func:`monthly_cells` exactly."""
+    from demandhub.board.lineage import Contribution
+
+    target = definitions.social.first_response_target_minutes
+    out: dict[str, dict[YearMonth, list[Any]]] = {m: {} for m in MEASURE_IDS}
+
+    def add(measure: str, month: YearMonth, c: Contribution) -> None:
+        out[measure].setdefault(month, []).append(c)
+
+    for r in thread_rows(wh, force_id, first, last, definitions):
+        month, tid = _ym(r["month"]), str(r["thread_id"])
+        received = ("received", _utc(r["received_at"]))
+        responded = ("responded", _utc(r["first_response_at"]) if r["first_response_at"] else None)
+        closed = ("social_closed", _utc(r["closed_at"]) if r["closed_at"] else None)
+        add(
+            "social_threads",
+            month,
+            Contribution(tid, tid, 1, None, True, "received", "counted: received", None, (received,)),
+        )
+        within, den = int(bool(r["within"])), int(bool(r["in_target_den"]))
+        why = (
+            f"counted: first response within {target} minutes"
+            if within
+            else "counted: not answered within the target"
+            if den
+            else "excluded: no first response (responded basis) or a short abandon"
+        )
+        add(
+            "social_first_response_within_target",
+            month,
+            Contribution(
+                tid, tid, within, den, bool(den), "first_response", why, None, (received, responded)
+            ),
+        )
+        if r["minutes"] is not None:
+            m = float(r["minutes"])
+            add(
+                "social_first_response_mins",
+                month,
+                Contribution(
+                    tid,
+                    tid,
+                    m,
+                    1,
+                    True,
+                    "responded",
+                    "counted: minutes to first response",
+                    m * m,
+                    (received, responded),
+                ),
+            )
+        if r["resolved"]:
+            num = int(bool(r["without_incident"]))
+            why = "counted: resolved without an incident" if num else "counted: an incident was created"
+            add(
+                "social_resolved_without_incident",
+                month,
+                Contribution(tid, tid, num, 1, True, "resolved", why, None, (closed,)),
+            )
+        abandon, short = int(bool(r["abandon"])), bool(r["short_abandon"])
+        why = (
+            "excluded: a short abandon (closed by the public within the threshold)"
+            if short
+            else "counted: closed by the public before any response"
+            if abandon
+            else "counted: not abandoned"
+        )
+        decided = (received, closed)
+        add(
+            "social_abandoned",
+            month,
+            Contribution(tid, tid, abandon, None, not short, "abandoned", why, None, decided),
+        )
+        add(
+            "social_abandoned_rate",
+            month,
+            Contribution(tid, tid, abandon, 0 if short else 1, not short, "abandoned", why, None, decided),
+        )
+    return out
+
+
+def live_social(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> dict[str, Any]:
+    """The social media desk now: threads waiting for a first response (not closed), the age of the
+    oldest, how many are past the first-response target, and today's (local day up to now) received,
+    first responses, first responses within target and counted abandons; waiting threads per
+    platform."""
+    now = _utc(now)
+    tz = ZoneInfo(definitions.timezone)
+    midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
+    params = {"f": force_id, "now": now, "start": midnight, **social_params(definitions)}
+    row = wh.query(_LIVE_SQL, parameters=params).dicts()[0]
+    waiting = int(row["waiting"])
+    platforms = [
+        {
+            "platform": str(p["platform"]),
+            "waiting": int(p["waiting"]),
+            "oldest_age_seconds": (now - _utc(p["oldest"])).total_seconds(),
+        }
+        for p in wh.query(_WAITING_BY_PLATFORM_SQL, parameters={"f": force_id, "now": now}).dicts()
+    ]
+    return {
+        "waiting": waiting,
+        "oldest_age_seconds": (now - _utc(row["oldest"])).total_seconds() if waiting else None,
+        "over_target": int(row["over_target"]),
+        "received_today": int(row["received_today"]),
+        "responded_today": int(row["responded_today"]),
+        "within_target_today": int(row["within_today"]),
+        "abandoned_today": int(row["abandoned_today"]),
+        "platforms": platforms,
+    }
