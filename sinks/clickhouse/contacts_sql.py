@@ -19,6 +19,11 @@ and ``short_abandon_seconds`` (per queue, NULL for a queue the definitions do no
 ``ivr_short_abandon_seconds`` of the IVR entry, else of the offer; or the deciding queue abandon was
 a short abandon of its leg).
 
+The other call definitions act on the counts these columns give, in the readers: the abandon
+convention (:func:`streams.domain.servicelevel.service_level` over the rollup's counters),
+de-duplication of short abandons from volumes (``demandhub/queries/contacts.py``) and the answer-time
+band edges (``demandhub/board/public.py``, query parameters ``b1``/``b2``).
+
 The same fragments are rendered for the analyst views with the definitions the worker runs under
 (``applied_definitions``, name ``active``) in place of the parameters (:data:`ACTIVE`); migration
 0103 holds that rendering and a unit test checks it is the one generated here.
@@ -50,12 +55,6 @@ class Source:
     """Queue expression -> short-abandon threshold of the queue, seconds (Nullable)."""
     ivr_short: str
     """IVR short-abandon threshold, seconds (Nullable: NULL when every IVR hang-up counts)."""
-    band_edges: Callable[[str], str]
-    """Queue expression -> answer-time band edges of the queue (Array(UInt32), empty if none)."""
-    dedupe: str
-    """1 when short abandons never answered leave the volumes (UInt8)."""
-    convention: str
-    """The abandon convention (String)."""
 
 
 def _param_per_queue(name: str, value_type: str) -> Callable[[str], str]:
@@ -68,24 +67,16 @@ def _param_per_queue(name: str, value_type: str) -> Callable[[str], str]:
     return lookup
 
 
-def _bands_param(queue: str) -> str:
-    keys = "{d_bands_q:Array(String)}"
-    return f"if(has({keys}, {queue}), {{d_bands:Array(Array(UInt32))}}[indexOf({keys}, {queue})], [])"
-
-
 PARAMS = Source(
     clock_999="{d_clock_999:String}",
     threshold=_param_per_queue("threshold", "UInt32"),
     short=_param_per_queue("short", "UInt32"),
     ivr_short="{d_ivr_short:Nullable(UInt32)}",
-    band_edges=_bands_param,
-    dedupe="{d_dedupe:UInt8}",
-    convention="{d_convention:String}",
 )
 """Fragments read query parameters built by :func:`params`."""
 
 ACTIVE_DEFS = "_active_definitions"
-"""Name of the WITH alias holding the active definitions' JSON in the analyst views."""
+"""Column of the one-row cross join holding the active definitions' JSON in the analyst views."""
 
 
 def _active_per_queue(key: str, value_type: str) -> Callable[[str], str]:
@@ -100,9 +91,6 @@ ACTIVE = Source(
     threshold=_active_per_queue("service_threshold_seconds", "Nullable(UInt32)"),
     short=_active_per_queue("short_abandon_seconds", "Nullable(UInt32)"),
     ivr_short=f"JSONExtract({ACTIVE_DEFS}, 'calls', 'ivr_short_abandon_seconds', 'Nullable(UInt32)')",
-    band_edges=_active_per_queue("band_edges_seconds", "Array(UInt32)"),
-    dedupe=f"toUInt8(JSONExtractBool({ACTIVE_DEFS}, 'calls', 'dedupe_short_abandons_from_volumes'))",
-    convention=f"JSONExtractString({ACTIVE_DEFS}, 'calls', 'abandon_convention')",
 )
 """Fragments read the definitions the worker runs under (analyst views; see :func:`active_join`)."""
 
@@ -128,7 +116,6 @@ def call_params(calls: CallDefinitions) -> dict[str, Any]:
     """The ``d_*`` query parameters of every contact fragment under the call definitions."""
     thresholds = sorted(calls.service_threshold_seconds.items())
     shorts = sorted(calls.short_abandon_seconds.items())
-    bands = sorted(calls.band_edges_seconds.items())
     return {
         "d_clock_999": calls.clock_start_999,
         "d_threshold_q": [q for q, _ in thresholds],
@@ -136,10 +123,6 @@ def call_params(calls: CallDefinitions) -> dict[str, Any]:
         "d_short_q": [q for q, _ in shorts],
         "d_short": [int(t) for _, t in shorts],
         "d_ivr_short": calls.ivr_short_abandon_seconds,
-        "d_bands_q": [q for q, _ in bands],
-        "d_bands": [[int(e) for e in edges] for _, edges in bands],
-        "d_dedupe": int(calls.dedupe_short_abandons_from_volumes),
-        "d_convention": calls.abandon_convention,
     }
 
 
@@ -223,12 +206,6 @@ def legs_from(where: str = "1", src: Source = PARAMS) -> str:
 def contacts_from(where: str = "1", src: Source = PARAMS) -> str:
     """A subquery of ``contacts`` (FINAL) rows matching ``where`` with the derived columns."""
     return f"(SELECT *, {_derived(contact_columns(src))} FROM contacts FINAL WHERE {where})"
-
-
-def answer_bands(src: Source, queue: str = "queue", wait: str = "service_wait_seconds") -> str:
-    """Index of a wait's answer-time band among the queue's band edges: 0 below the first edge,
-    ``len(edges)`` at or above the last (``arrayCount`` of the edges at or below the wait)."""
-    return f"arrayCount(e -> {wait} >= e, {src.band_edges(queue)})"
 
 
 def applied_select(facts: str) -> str:
