@@ -284,8 +284,10 @@ _CHANNEL_SINCE_SQL = f"SELECT channel, min({_MONTH}) FROM {{rows}} WHERE offered
 
 
 def _channel_since(wh: Warehouse, params: dict[str, Any], definitions: Definitions) -> dict[str, YearMonth]:
-    """The month of each channel's first contact (ever, not only in the months read)."""
-    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions, bounded=False)
+    """The month of each channel's first contact (ever, not only in the months read). Offers depend
+    on no definition, so the rollup's rows of whatever definitions it is complete under answer it."""
+    recorded = applied(wh, CHANNEL_ROLLUP.table)
+    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, recorded[1] if recorded else definitions, bounded=False)
     sql = _CHANNEL_SINCE_SQL.replace("{rows}", rows)
     return {str(ch): _ym(m) for ch, m in wh.query(sql, parameters={**params, **extra}).rows}
 
