@@ -97,9 +97,11 @@ ACTIVE = Source(
 
 def active_join() -> str:
     """``CROSS JOIN`` of an analyst view binding :data:`ACTIVE_DEFS` (one row): the definitions
-    recorded as active (``applied_definitions``), the defaults of ``schemas/definitions.py`` when
-    none are."""
-    defaults = json.dumps(Definitions().as_dict(), sort_keys=True, separators=(",", ":"))
+    recorded as active (``applied_definitions``), the default call definitions of
+    ``schemas/definitions.py`` when none are (only the calls group: the views read nothing else, so
+    a default of another group can change without a migration)."""
+    calls = {"calls": Definitions().calls.model_dump(mode="json")}
+    defaults = json.dumps(calls, sort_keys=True, separators=(",", ":"))
     recorded = "(SELECT any(definitions) FROM applied_definitions FINAL WHERE name = 'active')"
     return (
         f"CROSS JOIN (SELECT if(empty(recorded), '{defaults}', recorded) AS {ACTIVE_DEFS} "
