@@ -237,6 +237,25 @@ def test_an_analyst_reads_through_the_running_hub(hub: HubWorker, cwd: Path, tmp
     board = demandhub("board", "--month", "2026-03", "--extract-time", "2026-04-02T06:00:00", *at, cwd=cwd)
     assert board.code == 0, board.err
     assert json.loads(board.out)["month"] == "2026-03"
+    # definitions for one run, through the hub's API
+    outcomes = "crimes.prosecution_possible_types=[1]"
+    defined = demandhub(
+        "board",
+        "--month",
+        "2026-03",
+        "--define",
+        outcomes,
+        "--compare-define",
+        "crimes.ncrs_hours=12",
+        *at,
+        cwd=cwd,
+    )
+    assert defined.code == 0, defined.err
+    pack = json.loads(defined.out)
+    assert list(pack["definitions"]["metrics"]["overridden"]) == ["crimes.prosecution_possible_types"]
+    assert list(pack["comparison"]["alternative"]["differs_from_configured"]) == ["crimes.ncrs_hours"]
+    bad = demandhub("board", "--month", "2026-03", "--define", "calls.nope=Qz9", *at, cwd=cwd)
+    assert bad.code == 3 and bad.err.count("\n") == 1 and "calls.nope" in bad.err and "Qz9" not in bad.err
     pdf = demandhub(
         "board", "--month", "2026-03", "--format", "pdf", "--out", str(tmp_path / "pack") + "/", *at, cwd=cwd
     )
@@ -247,6 +266,21 @@ def test_an_analyst_reads_through_the_running_hub(hub: HubWorker, cwd: Path, tmp
     assert channels.code == 0, channels.err
     table = json.loads(channels.out)
     assert table["force"] == "cambs"
+    defined = demandhub(
+        "channels",
+        "--from",
+        "2026-03",
+        "--to",
+        "2026-03",
+        "--format",
+        "json",
+        "--define",
+        outcomes,
+        *at,
+        cwd=cwd,
+    )
+    assert defined.code == 0, defined.err
+    assert list(json.loads(defined.out)["definitions"]["overridden"]) == ["crimes.prosecution_possible_types"]
     printed = demandhub("channels", "--from", "2026-03", "--to", "2026-03", *at, cwd=cwd)
     assert printed.code == 0 and printed.out.startswith(table["caption"]), printed
 
