@@ -37,13 +37,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from faust.types import EventT
 
-from demandhub.settings import Settings
 from schemas.events import entity_of
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
 from streams import heap
+from streams.config import WorkerConfig
 from streams.pipeline import BatchReport, Pipeline, RawMessage
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class BatchRunner:
     """Runs one batch through the pipeline until it is durable; never lets a batch be skipped."""
 
     def __init__(
-        self, pipeline: Pipeline, settings: Settings, observers: Sequence[BatchObserver] = ()
+        self, pipeline: Pipeline, settings: WorkerConfig, observers: Sequence[BatchObserver] = ()
     ) -> None:
         self.pipeline = pipeline
         self.settings = settings
@@ -159,7 +159,7 @@ class BatchRunner:
 
 
 def build_app(
-    settings: Settings,
+    settings: WorkerConfig,
     pipeline: Pipeline,
     broker: str,
     observers: Sequence[BatchObserver] = (),
@@ -250,7 +250,7 @@ class HotPath:
         app: faust.App,
         broker: str,
         group: str,
-        settings: Settings,
+        settings: WorkerConfig,
         runner: BatchRunner,
         dlq_topics: dict[str, Any],
     ) -> None:
@@ -321,7 +321,7 @@ class HotPath:
 
 
 def _add_agent(
-    app: faust.App, spec: Topic, settings: Settings, runner: BatchRunner, dlq_topics: dict[str, Any]
+    app: faust.App, spec: Topic, settings: WorkerConfig, runner: BatchRunner, dlq_topics: dict[str, Any]
 ) -> None:
     topic = app.topic(spec.name, partitions=spec.partitions, key_type=bytes, value_type=bytes)
 

@@ -38,12 +38,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from demandhub.settings import Settings
 from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
 from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_json
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
+from streams.config import PipelineConfig
 from streams.domain.base import Fold, FoldResult, Row, conflicts, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
@@ -365,7 +365,7 @@ class Pipeline:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PipelineConfig,
         warehouse: Warehouse,
         folds: Iterable[Fold],
         pseudonymisation_key: bytes,
