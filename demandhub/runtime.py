@@ -245,9 +245,9 @@ def embedded_stack(
 async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: float = 5.0) -> None:
     """Recompute the warehouse-backed live gauges every ``interval`` seconds (``wh``: a read handle
     of their own, so the gauges never wait for the writer or analysts)."""
-    from streams import registry
+    from demandhub.gauges import gauge_refreshers
 
-    refreshers = registry.gauge_refreshers()
+    refreshers = gauge_refreshers()
     while True:
         now = datetime.now(UTC)
         for refresh in refreshers:

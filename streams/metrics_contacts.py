@@ -1,4 +1,4 @@
-"""Prometheus updates for contacts: counters and the answer-wait histogram per batch, live gauges.
+"""Prometheus updates for contacts: counters and the answer-wait histogram per batch.
 
 ``observe(report)`` counts transitions from the batch's newly accepted events (so a fact rewritten
 later is never counted twice): a contact offered to a queue (a call queued, a chat requested), an
@@ -8,37 +8,36 @@ applied to the raw times of the facts written in the same batch: facts hold no d
 Labels come from closed sets: the channel (999, 101, webchat, other) and the queue (canonical
 queues, ``ivr``, or ``other`` for force-specific ones).
 
-``refresh_live_gauges`` sets contacts waiting and the longest current wait per live queue.
+The live gauges read from the warehouse (contacts waiting, longest wait) are set by
+:mod:`demandhub.gauges`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from demandhub.queries.contacts import LIVE_QUEUES, waiting_by_queue
+from schemas.contacts import Queue
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import entity_of, verb_of
-from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import (
     ANSWER_WAIT_SECONDS,
     CONTACTS_ABANDONED,
     CONTACTS_ANSWERED,
     CONTACTS_OFFERED,
-    QUEUE_LONGEST_WAIT,
-    QUEUE_WAITING,
 )
 from streams.domain.contacts import CONTACTS, LEGS
 from streams.domain.servicelevel import service_wait
 from streams.pipeline import BatchReport
 
 CHANNELS = ("999", "101", "webchat")
+QUEUES = frozenset(q.value for q in Queue)
+"""The canonical queues, labelled as they are."""
 
 
 def queue_label(queue: str | None) -> str:
     """A bounded queue label: canonical queues as they are, force-specific ones as ``other``."""
-    if queue in LIVE_QUEUES or queue == "ivr":
+    if queue in QUEUES or queue == "ivr":
         return str(queue)
     return "other"
 
@@ -107,10 +106,3 @@ def observe(report: BatchReport, definitions: Definitions | None = None) -> None
             continue
         key = (event.force_id, event.subject)
         _observe_event(event, legs.get(key, []), channels.get(key), clock)
-
-
-def refresh_live_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:
-    """Set contacts waiting and the longest current wait (0 when none) per live queue."""
-    for queue, item in waiting_by_queue(wh, force_id, now, definitions.calls).items():
-        QUEUE_WAITING.labels(queue).set(item["waiting"])
-        QUEUE_LONGEST_WAIT.labels(queue).set(item["longest_wait_seconds"] or 0.0)

@@ -1,4 +1,4 @@
-"""Prometheus updates for incidents: attendance-time histogram and open-incident gauges.
+"""Prometheus updates for incidents: the attendance-time histogram, per batch.
 
 :func:`observe` is called by the agent after each batch. It observes ``ATTENDANCE_SECONDS`` (creation
 to first arrival, labelled by grade at arrival and urban/rural) once per incident: when the batch
@@ -8,20 +8,16 @@ duplicate) and is not self-initiated. The histogram is a live indicator with thi
 published figures apply the definitions when read. A first arrival that is itself replaced by an earlier late
 arrival is observed again (rare; the warehouse figures are exact, the histogram is a live indicator).
 
-:func:`refresh_live_gauges` is called every few seconds by the web server and sets
-``INCIDENTS_OPEN`` / ``INCIDENTS_BREACHED`` by grade from the open-incident watch.
+The open and breached incident gauges, read from the warehouse, are set by :mod:`demandhub.gauges`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from demandhub.queries.incidents import live_open_incidents
-from schemas.definitions import Definitions
 from schemas.events import entity_of, verb_of
-from sinks.clickhouse.client import Warehouse
-from sinks.prometheus.metrics import ATTENDANCE_SECONDS, INCIDENTS_BREACHED, INCIDENTS_OPEN
-from streams.domain.incidents import INCIDENTS_TABLE, WATCH_GRADES
+from sinks.prometheus.metrics import ATTENDANCE_SECONDS
+from streams.domain.incidents import INCIDENTS_TABLE
 from streams.pipeline import BatchReport
 
 
@@ -51,12 +47,3 @@ def observe(report: BatchReport) -> None:
     """Update the attendance histogram from one processed batch."""
     for grade, urban_rural, seconds in attendance_observations(report):
         ATTENDANCE_SECONDS.labels(grade=grade, urban_rural=urban_rural).observe(seconds)
-
-
-def refresh_live_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:
-    """Set the open and breached gauges for every watched grade (zero when none)."""
-    items = live_open_incidents(wh, force_id, now, definitions)
-    for grade in WATCH_GRADES:
-        mine = [i for i in items if i["grade"] == grade]
-        INCIDENTS_OPEN.labels(grade=grade).set(len(mine))
-        INCIDENTS_BREACHED.labels(grade=grade).set(sum(1 for i in mine if i["status"] == "red"))

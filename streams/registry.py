@@ -1,5 +1,5 @@
-"""Which pure fold handles which event entity, and which rollups, metric observers and live gauges
-belong to which domain.
+"""Which pure fold handles which event entity, and which rollups and metric observers belong to which
+domain (the live gauges read from the warehouse are listed in ``demandhub.gauges``).
 
 The one place the pipeline's domain plug-ins are listed (imported by the worker, replay and tests).
 """
@@ -7,20 +7,16 @@ The one place the pipeline's domain plug-ins are listed (imported by the worker,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 
 from schemas.definitions import Definitions
-from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import all_rollups, by_fact_table
-from streams import metrics_contacts, metrics_crimes, metrics_incidents
+from streams import metrics_contacts, metrics_incidents
 from streams.domain.base import Fold
 from streams.domain.contacts import CallFold, OnlineReportFold, WebchatFold
 from streams.domain.crimes import CrimeFold
 from streams.domain.incidents import IncidentFold
 from streams.domain.social import SocialFold
 from streams.pipeline import BatchReport, RollupRefresher
-
-GaugeRefresher = Callable[[Warehouse, str, datetime, Definitions], None]
 
 
 def folds() -> list[Fold]:
@@ -43,12 +39,3 @@ def observers(definitions: Definitions | None = None) -> list[Callable[[BatchRep
         metrics_contacts.observe(report, definitions)
 
     return [contacts, metrics_incidents.observe]
-
-
-def gauge_refreshers() -> list[GaugeRefresher]:
-    """Live gauges computed from the warehouse every few seconds: (warehouse, force, now, definitions)."""
-    return [
-        metrics_contacts.refresh_live_gauges,
-        metrics_incidents.refresh_live_gauges,
-        metrics_crimes.refresh_live_gauges,
-    ]

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pytest
 
+from demandhub.gauges import refresh_contact_gauges
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import REGISTRY
-from streams.metrics_contacts import observe, refresh_live_gauges
+from streams.metrics_contacts import observe
 from tests.integration.test_contacts_warehouse import messages, pipeline
 from tests.unit.test_contacts_golden import T0, ev, golden_raw
 
@@ -55,7 +56,7 @@ def test_live_gauges(wh: Warehouse, settings: Settings) -> None:
         ev("G2", "webchat.answered.v1", 40, 1),
     ]
     pipeline(settings, wh).process(messages(raw))
-    refresh_live_gauges(wh, "cambs", T0 + timedelta(seconds=90), Definitions())
+    refresh_contact_gauges(wh, "cambs", T0 + timedelta(seconds=90), Definitions())
     assert value("demandhub_queue_waiting_contacts", queue="webchat") == 1
     assert value("demandhub_queue_longest_wait_seconds", queue="webchat") == 90
     assert value("demandhub_queue_waiting_contacts", queue="999") == 0

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demandhub.gauges import refresh_crime_gauges
 from demandhub.queries.crimes import (
     district_group_series,
     growth_drivers,
@@ -32,7 +33,6 @@ from sinks.prometheus.metrics import QA_QUEUE_DEPTH, QA_QUEUE_OLDEST_SECONDS
 from streams import registry
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
-from streams.metrics_crimes import refresh_live_gauges
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_crimes_fold import envelope, golden_raw, t
 
@@ -208,7 +208,7 @@ def test_live_queue_and_gauges(settings: Settings, wh: Warehouse) -> None:
     }
     assert qa_queue_depth_at(wh, FORCE, t("2024-01-31 23:59:29")) == 2
     assert qa_queue_depth_at(wh, FORCE, t("2024-01-31 23:59:30")) == 1
-    refresh_live_gauges(wh, FORCE, t("2024-02-15 13:00"), DEFS)
+    refresh_crime_gauges(wh, FORCE, t("2024-02-15 13:00"), DEFS)
     assert QA_QUEUE_DEPTH._value.get() == 2
     assert QA_QUEUE_OLDEST_SECONDS._value.get() == 1_044_000.0
 

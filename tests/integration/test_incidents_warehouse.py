@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demandhub.gauges import refresh_incident_gauges
 from demandhub.queries.incidents import live_open_incidents, monthly_cells
 from demandhub.settings import Settings
 from schemas.definitions import Definitions, IncidentDefinitions
@@ -179,7 +180,7 @@ def test_open_incident_watch(settings: Settings, wh: Warehouse) -> None:
         "target_minutes": 15,
         "watch_status": "red",
     }
-    metrics_incidents.refresh_live_gauges(wh, "cambs", NOW_NOT_YET, settings.definitions)
+    refresh_incident_gauges(wh, "cambs", NOW_NOT_YET, settings.definitions)
     assert INCIDENTS_OPEN.labels(grade="IMMEDIATE")._value.get() == 1
     assert INCIDENTS_BREACHED.labels(grade="IMMEDIATE")._value.get() == 0
     assert INCIDENTS_OPEN.labels(grade="PRIORITY")._value.get() == 0
