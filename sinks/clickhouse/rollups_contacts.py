@@ -22,10 +22,13 @@ from typing import Any
 from schemas.definitions import Definitions
 from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
-from streams.domain.base import Row
-from streams.domain.servicelevel import WAIT_EDGES
+from sinks.clickhouse.rollups import Row
 
 BUCKET_SECONDS = 15 * 60
+WAIT_EDGES: tuple[int, ...] = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
+"""Wait edges (seconds) whose "answered within" / "abandoned within" counts the rollups store (the
+``*_within`` arrays, one count per edge, in this order; migration 0100 names its earlier home,
+``streams.domain.servicelevel``)."""
 GROUPS: tuple[str, ...] = ("calls",)
 """Definition groups the contact rollups depend on (their rows carry this groups' hash)."""
 

@@ -20,7 +20,7 @@ from typing import Any
 from schemas.definitions import Definitions
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
-from streams.domain.base import Row
+from sinks.clickhouse.rollups import Row
 
 GROUPS: tuple[str, ...] = ("incidents",)
 """Definition groups ``incidents_hourly`` depends on (its rows carry this groups' hash)."""

@@ -27,8 +27,6 @@ CONVENTIONS: tuple[AbandonConvention, ...] = (
     "count_as_missed",
     "offered_basis",
 )
-WAIT_EDGES: tuple[int, ...] = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
-"""Wait edges (seconds) whose "answered within" / "abandoned within" counts the rollups store."""
 
 STAGES: tuple[str, ...] = ("ivr", "primary_queue", "in_transfer", "secondary_queue")
 IN_QUEUE_STAGES: tuple[str, ...] = ("primary_queue", "secondary_queue")
@@ -215,44 +213,9 @@ def band_counts(waits: Iterable[float], edges: Sequence[int]) -> tuple[int, ...]
     return tuple(counts)
 
 
-def bands_from_within(total: int, within_counts: Sequence[int]) -> tuple[int, ...]:
-    """Band counts from cumulative "within edge" counts (aligned with the edges) and the total."""
-    bounds = [0, *within_counts, total]
-    return tuple(bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1))
-
-
-def within_edge(within_counts: Sequence[int], edge: int, edges: Sequence[int] = WAIT_EDGES) -> int:
-    """The stored "within ``edge``" count; ValueError when ``edge`` is not a stored edge."""
-    return within_counts[list(edges).index(edge)]
-
-
 def stage_abandonment(reached: Mapping[str, int], abandoned: Mapping[str, int]) -> dict[str, Ratio]:
     """Abandonment by stage: each stage's abandons / the contacts that reached it (DOMAIN 4.3)."""
     return {s: Ratio(abandoned.get(s, 0), reached.get(s, 0)) for s in STAGES}
-
-
-@dataclass(frozen=True)
-class WaitStats:
-    """Sum, sum of squares, count and maximum of waits, enough for mean and standard deviation."""
-
-    n: int = 0
-    total: float = 0.0
-    sumsq: float = 0.0
-    longest: float | None = None
-
-    @classmethod
-    def of(cls, waits: Iterable[float]) -> WaitStats:
-        values = list(waits)
-        return cls(
-            n=len(values),
-            total=sum(values),
-            sumsq=sum(v * v for v in values),
-            longest=max(values) if values else None,
-        )
-
-    @property
-    def mean(self) -> float | None:
-        return None if self.n == 0 else self.total / self.n
 
 
 def applied_leg(leg: Mapping[str, Any], calls: CallDefinitions) -> dict[str, Any]:
