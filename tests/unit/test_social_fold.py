@@ -21,8 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.definitions import Definitions
-from schemas.envelope import Envelope
-from schemas.events import parse_event
+from schemas.envelope import Envelope, PiiTreatment, pii_fields
+from schemas.events import EVENT_MODELS, parse_event
+from streams.domain.pii import HASH_PREFIX, sanitise
 from streams.domain.social import THREADS, SocialFold
 
 pytestmark = pytest.mark.unit
@@ -129,3 +130,29 @@ def test_the_fold_is_a_function_of_the_set_of_events(rng: random.Random, copies:
     shuffled = events + [events[i] for i in copies]
     rng.shuffle(shuffled)
     assert SocialFold().fold(shuffled, Definitions()) == SocialFold().fold(events, Definitions())
+
+
+def test_no_message_text_is_kept_and_the_handle_is_pseudonymised_like_a_phone_number() -> None:
+    marked = {
+        t: {path: (m.kind, m.treatment) for path, m in pii_fields(EVENT_MODELS[t])}
+        for t in EVENT_MODELS
+        if t.startswith("social.")
+    }
+    assert marked["social.received.v1"] == {
+        "data.account_handle": ("social_handle", PiiTreatment.PSEUDONYMISE),
+        "data.display_name": ("name", PiiTreatment.DROP),
+        "data.message_text": ("free_text", PiiTreatment.DROP),
+    }
+    assert marked["social.responded.v1"]["data.response_text"] == ("free_text", PiiTreatment.DROP)
+    assert marked["social.closed.v1"]["data.notes"] == ("free_text", PiiTreatment.DROP)
+    raw = next(e for e in golden() if e["id"] == "S1-1")
+    raw["data"] |= {
+        "account_handle": "@jo_smith",
+        "display_name": "Jo Smith",
+        "message_text": "call me on 07700900123",
+    }
+    one = sanitise(parse_event(raw), b"k").data
+    two = sanitise(parse_event(dict(raw, id="other")), b"k").data
+    assert one.message_text is None and one.display_name is None  # type: ignore[attr-defined]
+    assert one.account_handle.startswith(HASH_PREFIX) and "jo_smith" not in one.account_handle  # type: ignore[attr-defined]
+    assert one.account_handle == two.account_handle  # type: ignore[attr-defined]
