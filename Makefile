@@ -25,9 +25,11 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -m integration
 
+# lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -15,7 +15,6 @@ runs on the data directory, ``sql``, ``board``, ``channels`` and ``reconcile`` a
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import sys
@@ -303,32 +302,6 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    from demandhub.jsonable import to_jsonable
-
-    if fmt == "json":
-        return json.dumps([dict(zip(columns, to_jsonable(list(r)), strict=True)) for r in rows], indent=1)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(columns)
-        writer.writerows(to_jsonable(list(r)) for r in rows)
-        return buf.getvalue().rstrip("\n")
-    from rich.console import Console
-    from rich.table import Column, Table
-    from rich.text import Text
-
-    # Cells and headers are Text, never markup: a value such as "[a-z]" or "[/bold]" is data.
-    table = Table(*(Column(header=Text(str(c))) for c in columns), show_lines=False)
-    for r in rows:
-        table.add_row(*(Text("" if v is None else str(v)) for v in to_jsonable(list(r))))
-    console = Console(
-        file=io.StringIO(), width=200, color_system=None, markup=False, emoji=False, highlight=False
-    )
-    console.print(table)
-    return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
-
-
 EX_TEMPFAIL = BUSY  # every analyst session of the hub is taken: try again later (demandhub.errors)
 
 
@@ -385,8 +358,10 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             wh.close()
         columns, rows, types = list(result.columns), [list(r) for r in result.rows], list(result.types)
+    from demandhub.tables import format_rows
+
     zone = "UTC" if args.utc else settings.definitions.timezone
-    print(_format_rows(columns, local_times(rows, types, zone), args.format))
+    print(format_rows(columns, local_times(rows, types, zone), args.format))
     return 0
 
 

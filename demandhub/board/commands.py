@@ -601,9 +601,9 @@ def run_channels(
         print(json.dumps(table, indent=1))
         return 0
     from demandhub.board.layout import channel_rows
-    from demandhub.cli import _format_rows
+    from demandhub.tables import format_rows
 
     header, rows = channel_rows(table)
     print(table["caption"])
-    print(_format_rows(header, rows, "table"))
+    print(format_rows(header, rows, "table"))
     return 0
