@@ -104,6 +104,26 @@ LIMITS: dict[str, list[str]] = {
         "parse the query before running it). A smaller figure would need the settings read without "
         "pydantic on this path.",
     ],
+    "startup": [
+        "From launch, both commands pay for Python, the settings (pydantic and pydantic-settings), "
+        "the ClickHouse client and chDB (its library, pyarrow and numpy), then for opening the "
+        "embedded engine, which loads every active part of the ten-year warehouse (about 400, most "
+        "of them monthly partitions of the ledger and the 15-minute rollups) and costs about twice "
+        "what it does on an empty warehouse. `demandhub sql` stops there. No renderer (WeasyPrint, "
+        "matplotlib, openpyxl, Jinja2), faust, Kafka client, web server, Prometheus client, event "
+        "pipeline or fold registry is imported by either command (tests/unit/test_startup_imports.py "
+        "guards this).",
+        "`demandhub board` adds the board modules and the pack itself. Its largest import is "
+        "`scipy.stats` (with numpy), loaded at module level by `streams/domain/board/stats.py` for "
+        "four functions (`binomtest`, `norm.sf`, `t.sf`, `ttest_ind_from_stats`): on its own it takes "
+        "most of the 1 s budget over the baseline. The same figures from `scipy.special` "
+        "(`ndtr`, `stdtr`, and the binomial terms) or from `math` would remove most of it.",
+        "In process, about two thirds of the pack is reading the warehouse (`read_board_source`: the "
+        "domain readers' monthly cells over ten years, watermarks, districts, peers), the rest is "
+        "pure Python building it, led by the narrative's rolling 12-month sums recomputed for every "
+        "month (`streams/domain/board/narrative.py` `_rolling`) and the exact binomial tests. The "
+        "JSON encoding itself is a few milliseconds.",
+    ],
 }
 
 FIXES: list[str] = [

@@ -158,6 +158,12 @@ def run(ctx: RunContext) -> Result:
             "x",
             "what start-up adds to the pack",
         ),
+        Figure(
+            "1-minute load average at the end",
+            os.getloadavg()[0],
+            "",
+            f"{ctx.machine.get('cores')} cores; at the start: {ctx.machine.get('load_average_at_start')}",
+        ),
     ]
     return Result(
         name="startup",
