@@ -44,7 +44,7 @@ from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
 from streams.config import PipelineConfig
-from streams.domain.base import Fold, FoldResult, Row, conflicts, dedupe_sorted, fingerprint
+from streams.domain.base import Fold, FoldResult, Row, conflicts, copy_key, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
 
@@ -535,13 +535,11 @@ class Pipeline:
             prior, merged = dedupe_sorted(histories[key]), dedupe_sorted(every)
             fresh_ids = {id(e) for e in added}
             kept_now = [e for e in merged if id(e) in fresh_ids]  # new events and copies that now win
-            known = {(e.source, e.id) for e in histories[key]}
-            report.events.extend(e for e in kept_now if (e.source, e.id) not in known)
+            known = {e.dedup_key for e in histories[key]}
+            report.events.extend(e for e in kept_now if e.dedup_key not in known)
             ledger.extend(self._ledger_row(e, ingest) for e in kept_now)
-            recorded = {(e.source, e.id, fingerprint(e)) for e, _ in conflicts(histories[key])}
-            report.conflicts.extend(
-                (e, why) for e, why in conflicts(every) if (e.source, e.id, fingerprint(e)) not in recorded
-            )
+            recorded = {copy_key(e) for e, _ in conflicts(histories[key])}
+            report.conflicts.extend((e, why) for e, why in conflicts(every) if copy_key(e) not in recorded)
             if kept_now:
                 self._fold_subject(key, prior, merged, old_rows, new_rows, report)
             self.cache.put(key, tuple(every))
@@ -557,10 +555,10 @@ class Pipeline:
         Content is hashed only when an id is seen again."""
         copies: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
         for e in history:
-            copies[(e.source, e.id)].append(e)
+            copies[e.dedup_key].append(e)
         added: list[Envelope] = []
         for e in events:
-            same_id = copies[(e.source, e.id)]
+            same_id = copies[e.dedup_key]
             if not same_id:
                 report.accepted += 1
                 report.accepted_by_topic[_topic_of(e)] += 1
@@ -591,8 +589,8 @@ class Pipeline:
             return
         before = fold.fold(prior, self.definitions) if prior else FoldResult()
         after = fold.fold(merged, self.definitions)
-        was = {(e.source, e.id): (e, why) for e, why in before.quarantined}
-        now = {(e.source, e.id): (e, why) for e, why in after.quarantined}
+        was = {e.dedup_key: (e, why) for e, why in before.quarantined}
+        now = {e.dedup_key: (e, why) for e, why in after.quarantined}
         for k, (event, why) in now.items():
             old = was.get(k)
             if old is None or old[1] != why or old[0] is not event:

@@ -76,7 +76,7 @@ def fingerprint(event: Envelope) -> str:
 
 def copy_key(event: Envelope) -> tuple[str, str, str]:
     """One distinct copy: ``(source, id, fingerprint)``."""
-    return (event.source, event.id, fingerprint(event))
+    return (*event.dedup_key, fingerprint(event))
 
 
 def copy_rank(event: Envelope) -> tuple[int, str]:
@@ -92,7 +92,7 @@ def _kept(events: Sequence[Envelope]) -> dict[tuple[str, str], Envelope]:
     """The kept copy per (source, id); content is hashed only where there are several copies."""
     groups: dict[tuple[str, str], list[Envelope]] = {}
     for e in events:
-        groups.setdefault((e.source, e.id), []).append(e)
+        groups.setdefault(e.dedup_key, []).append(e)
     return {k: copies[0] if len(copies) == 1 else min(copies, key=copy_rank) for k, copies in groups.items()}
 
 
@@ -122,15 +122,15 @@ def conflicts(events: Sequence[Envelope]) -> list[tuple[Envelope, str]]:
     copy, in a deterministic order."""
     counts: dict[tuple[str, str], int] = {}
     for e in events:
-        counts[(e.source, e.id)] = counts.get((e.source, e.id), 0) + 1
-    several = [e for e in events if counts[(e.source, e.id)] > 1]
+        counts[e.dedup_key] = counts.get(e.dedup_key, 0) + 1
+    several = [e for e in events if counts[e.dedup_key] > 1]
     if not several:
         return []
     kept = _kept(several)
     seen: set[tuple[str, str, str]] = set()
     out: list[tuple[Envelope, str]] = []
     for e in sorted(several, key=copy_key):
-        winner = kept[(e.source, e.id)]
+        winner = kept[e.dedup_key]
         key = copy_key(e)
         if key in seen or key == copy_key(winner):
             continue
