@@ -10,7 +10,6 @@ Nothing here loads chDB.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -163,9 +162,3 @@ def ensure_writable(folder: Path) -> None:
             f"data directory {folder} is not usable ({reason}); choose a writable one with --data-dir "
             "(or DEMANDHUB_DATA_DIR)"
         ) from exc
-
-
-def remove_if_empty(folder: Path) -> None:
-    """Remove ``folder`` if a failed start left it empty."""
-    with contextlib.suppress(OSError):
-        folder.rmdir()

@@ -92,19 +92,6 @@ def write_hub_file(settings: Settings, url: str) -> None:
     os.chmod(path, 0o600)
 
 
-def running_hub(settings: Settings) -> str | None:
-    """URL of a hub running on this data directory, if its process is alive."""
-    path = hub_file(settings)
-    if not path.exists():
-        return None
-    info = json.loads(path.read_text())
-    try:
-        os.kill(int(info["pid"]), 0)
-    except (OSError, KeyError, ValueError):
-        return None
-    return str(info["url"])
-
-
 # -- the embedded stack's processes ------------------------------------------------------------------
 class HubAlreadyRunning(BusyError):
     """Another ``demandhub up`` is running on this data directory (exit code BUSY)."""

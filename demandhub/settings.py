@@ -211,8 +211,3 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The settings as printable data; secrets appear as '**********'."""
         return self.model_dump(mode="json")
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with explicit overrides (tests pass overrides, not env)."""
-    return Settings(**overrides)

@@ -293,10 +293,6 @@ def force_series(
     return ForceSeries(force_id, series, through, watermarks)
 
 
-def _as_int_cells(months: Mapping[YearMonth, int]) -> Series:
-    return {m: Cell(float(v)) for m, v in months.items()}
-
-
 def district_series(
     wh: Warehouse,
     force_id: str,

@@ -159,10 +159,6 @@ class Warehouse:
         self._closed = False
 
     @property
-    def embedded(self) -> bool:
-        return is_embedded(self.dsn)
-
-    @property
     def is_reader(self) -> bool:
         return self.role != WRITER
 

@@ -46,12 +46,6 @@ def _paths(event_type: str) -> tuple[tuple[tuple[str, ...], str, PiiTreatment], 
     return tuple((tuple(p.split(".")), m.kind, m.treatment) for p, m in pii_fields(model))
 
 
-@cache
-def pii_key_names() -> frozenset[str]:
-    """Every field name that carries personal data in any event type (for scrubbing by name)."""
-    return frozenset(path[-1] for t in EVENT_MODELS for path, _, _ in _paths(t))
-
-
 def _apply(
     obj: dict[str, Any], path: tuple[str, ...], kind: str, treatment: PiiTreatment, key: bytes
 ) -> None:

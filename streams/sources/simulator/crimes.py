@@ -21,7 +21,6 @@ from streams.sources.simulator.clock import (
     next_local_midnight,
 )
 from streams.sources.simulator.context import ForceContext
-from streams.sources.simulator.demand import category_factors
 from streams.sources.simulator.reference import (
     CYBER_OFFENCES,
     DA_OFFENCES,
@@ -231,8 +230,3 @@ class CrimeModel:
             data["subtype"] = "community_resolution"
             data["offender_age_band"] = "adult" if rng.random() < 0.7 else "youth"
         return data
-
-
-def crime_share_factor(hour_start_ms: int) -> float:
-    """Trend multiplier on the chance an incident becomes a recorded crime."""
-    return category_factors(hour_start_ms)[1]
