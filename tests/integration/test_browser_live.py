@@ -512,3 +512,30 @@ def test_a_wall_screen_keeps_its_display_session_until_revoked(
         )
     finally:
         server.stop()
+
+
+def test_the_social_media_desk_shows_threads_waiting_and_the_oldest_past_target(
+    browser: WebDriver, tmp_path: Path, wh: Warehouse
+) -> None:
+    settings: Settings = make_settings(tmp_path)
+    now, m = datetime.now(UTC), timedelta(minutes=1)
+    Feed(settings, wh, lambda: datetime.now(UTC)).send(
+        [
+            event("social.received.v1", "SM-1", now - 75 * m, platform="facebook"),
+            event("social.received.v1", "SM-2", now - 10 * m, platform="x"),
+            event("social.received.v1", "SM-3", now - 50 * m, platform="instagram"),
+            event("social.responded.v1", "SM-3", now - 30 * m),
+        ]
+    )
+    server = serve(settings, wh, lambda: datetime.now(UTC))
+    assert server is not None
+    try:
+        sign_in(browser, server)
+        browser.wait_for("the social desk", lambda: browser.text("#social-waiting") == "2")
+        assert browser.text("#social-over") == "1"  # SM-1 waits 75 of 60 minutes
+        assert browser.text("#social-target") == "target 60 min"
+        assert browser.text("#social-oldest").startswith("1 h 1")
+        assert browser.script("return document.querySelector('#social-oldest').classList.contains('red');")
+        browser.screenshot(ARTIFACTS / "live-page-social.png")
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@
     const s = Math.max(0, Math.floor(seconds));
     const h = Math.floor(s / 3600);
     const m = Math.floor((s % 3600) / 60);
-    if (h) return `${h} h ${String(m).padStart(2, "0")} min`;
+    if (h) return `${h} h ${String(m).padStart(2, "0")}`;
     return `${m} min`;
   }
 
