@@ -6,12 +6,12 @@
   written in :mod:`streams.sources.simulator.truth`), :class:`Simulation` (events and truth in one
   pass), :func:`write_jsonl` and :func:`produce_kafka` (output adapters, the only I/O).
 - The model (DOMAIN 3.8): :mod:`.demand` (arrival profiles, seasonality, trends), :mod:`.queues`
-  (Erlang-A style queue simulation), :mod:`.contacts`, :mod:`.incidents`, :mod:`.crimes`
-  (lifecycles), :mod:`.faults` and :mod:`.pii` (fault injection), :mod:`.geography` and
+  (Erlang-A style queue simulation), :mod:`.contacts`, :mod:`.incidents`, :mod:`.crimes`,
+  :mod:`.social` (lifecycles), :mod:`.faults` and :mod:`.pii` (fault injection), :mod:`.geography` and
   :mod:`.reference` (districts, categories, offence and outcome codes).
 
 Sources and their event types: ``telephony`` (call.*), ``chat`` (webchat.*), ``portal``
-(online_report.*), ``cad`` (incident.*), ``crime`` (crime.*). Event ids are unique per source;
+(online_report.*), ``cad`` (incident.*), ``crime`` (crime.*), ``social`` (social.*, :mod:`.social`). Event ids are unique per source;
 live runs stamp a run id into every id, so a restarted live feed never reuses one.
 Every event type of the contract is produced except ``incident.reopened`` and ``crime.transferred``
 (not modelled, so the truth needs no rule for them).
