@@ -1,11 +1,15 @@
 """The channel table (DOMAIN 5.4): contacts by channel for a span, a year earlier and last year.
 
-Columns are the channels given (999, 101, online reports, web chat, social media in that order when
-present) and a generated total. Rows: the span ``first..last`` with the % change against the comparison span in
-brackets (default the same span a year earlier), the comparison span, and the calendar year before
-``last``'s year. % changes are computed from unrounded counts and printed as whole percents. A
-channel with a null month in a span is null there (with ``require_complete_periods``), and so is
-the total; the total is never typed, always summed.
+Columns are the contact channels given (999, 101, online reports, web chat in that order when
+present), their generated total, then the channels outside the total (social media). The total is
+"Total contacts" as DOMAIN 4.1 defines it (999 + 101 + online reports + web chat), the same figure as
+the dashboard row ``contacts_total``: social media threads are shown beside it, never added to it,
+so the board prints one total of contacts. Rows: the span ``first..last`` with the % change against
+the comparison span in brackets (default the same span a year earlier), the comparison span, and the
+calendar year before ``last``'s year. % changes are computed from unrounded counts and printed as
+whole percents. A channel with a null month in a span is null there (with
+``require_complete_periods``), and so is the total if the channel is in it; the total is never typed,
+always summed.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ CHANNEL_NAMES: dict[str, str] = {
     "online": "Online reports",
     "webchat": "Web chat",
     "social": "Social media",
-    "total": "Total",
+    "total": "Total contacts",
 }
 TOTAL = "total"
+OUTSIDE_TOTAL: frozenset[str] = frozenset({"social"})
+"""Channels shown after the total and not added to it: Total contacts is 999 + 101 + online reports +
+web chat (DOMAIN 4.1, the dashboard row ``contacts_total``)."""
 
 ChannelSeries = Mapping[str, Mapping[YearMonth, Cell | None]]
 
@@ -90,6 +97,10 @@ def _ordered_channels(series: ChannelSeries) -> tuple[str, ...]:
     return (*known, *(c for c in series if c not in CHANNEL_ORDER))
 
 
+def _in_total(channels: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in channels if c not in OUTSIDE_TOTAL)
+
+
 def _span_count(
     series: Mapping[YearMonth, Cell | None], months: tuple[YearMonth, ...], rules: BoardRules
 ) -> float | None:
@@ -109,8 +120,9 @@ def _span_counts(
 ) -> dict[str, float | None]:
     months = month_range(first, last)
     counts = {c: _span_count(series[c], months, rules) for c in channels}
-    present = [v for v in counts.values() if v is not None]
-    counts[TOTAL] = float(sum(present)) if len(present) == len(counts) else None
+    summed = [counts[c] for c in _in_total(channels)]
+    present = [v for v in summed if v is not None]
+    counts[TOTAL] = float(sum(present)) if present and len(present) == len(summed) else None
     return counts
 
 
@@ -136,10 +148,18 @@ def channel_table(
         ChannelRow(compared, prev_first, prev_last, previous),
         ChannelRow(str(year), YearMonth(year, 1), YearMonth(year, 12), calendar),
     )
-    columns = (*channels, TOTAL)
+    inside = _in_total(channels)
+    outside = tuple(c for c in channels if c in OUTSIDE_TOTAL)
+    columns = (*inside, TOTAL, *outside)
     caption = (
         f"Contacts by channel, {span_phrase(first, last)}. Bracketed % changes compare with "
         f"{compared} (whole percents from unrounded counts). The last row is calendar year {year}."
     )
+    if outside:
+        names_outside = " and ".join(CHANNEL_NAMES.get(c, c) for c in outside)
+        caption += (
+            " Total contacts is 999, 101, online reports and web chat (the dashboard's Total contacts); "
+            f"{names_outside} is shown after it and not added to it."
+        )
     names = {c: CHANNEL_NAMES.get(c, c) for c in columns}
     return ChannelTable(columns, names, rows, caption)

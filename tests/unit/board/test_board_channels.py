@@ -103,3 +103,21 @@ def test_a_null_month_makes_the_channel_and_total_null() -> None:
 def test_empty_input_is_rejected() -> None:
     with pytest.raises(ValueError):
         channel_table({}, YearMonth(2019, 1), NOV19, BoardRules())
+
+
+def test_social_media_is_shown_outside_total_contacts() -> None:
+    # DOMAIN 4.1: Total contacts = 999 + 101 + online reports + web chat, the dashboard row's figure;
+    # social media threads sit after the total and are not added to it.
+    series = channels() | {"social": monthly([50] * 12, 80)}
+    table = channel_table(series, YearMonth(2019, 1), NOV19, BoardRules())
+    assert table.columns == ("999", "101", "online", "webchat", "total", "social")
+    assert table.column_names["total"] == "Total contacts"
+    span, previous, calendar = table.rows
+    assert span.counts["social"] == 11 * 80
+    assert span.counts["total"] == 11506 + 21890 + 3630 + 1650
+    assert previous.counts["total"] == 36800
+    assert calendar.counts["total"] == 12000 + 24000 + 3600 + 600
+    assert "Social media is shown after it and not added to it" in table.caption
+    gap = dict(series)
+    gap["social"] = {**series["social"], YearMonth(2019, 3): None}
+    assert channel_table(gap, YearMonth(2019, 1), NOV19, BoardRules()).rows[0].counts["total"] == 38676
