@@ -232,7 +232,7 @@ class Definitions(_Group):
         try:
             return Definitions.model_validate(data)
         except ValueError as exc:
-            first = exc.errors()[0] if hasattr(exc, "errors") else {}  # type: ignore[attr-defined]
+            first = exc.errors()[0] if hasattr(exc, "errors") else {}
             loc = [str(p) for p in first.get("loc", ())]
             # name the leaf only: a deeper location can be a key inside the value given
             where = ".".join(loc[: 2 if loc and loc[0] in _GROUPS else 1]) or "definitions"

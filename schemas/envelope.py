@@ -14,11 +14,12 @@ Contract:
 
 from __future__ import annotations
 
+import builtins
 import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -82,6 +83,9 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
 
 
+P = TypeVar("P", bound=Payload)
+
+
 class Envelope(BaseModel):
     """Fields common to every event (CloudEvents 1.0 names plus ``force_id``)."""
 
@@ -97,10 +101,23 @@ class Envelope(BaseModel):
     force_id: ForceId = Field(description="Owning force.")
     subject: Identifier = Field(description="Contact, incident or crime id.")
 
+    if TYPE_CHECKING:
+        # Every event model (``schemas/events.py``) declares ``data`` as its own payload type; the base
+        # states only that there is one. Narrow it with :meth:`payload`.
+        @property
+        def data(self) -> Payload: ...
+
     @property
     def dedup_key(self) -> tuple[str, str]:
         """The key under which copies of this event are one event."""
         return (self.source, self.id)
+
+    def payload(self, kind: builtins.type[P]) -> P:
+        """This event's payload as ``kind``; TypeError if the event carries another payload type."""
+        data = self.data
+        if not isinstance(data, kind):
+            raise TypeError(f"{self.type} carries {type(data).__name__}, not {kind.__name__}")
+        return data
 
 
 def pii_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, PII]]:

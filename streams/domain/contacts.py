@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from schemas.contacts import CallAbandoned, CallCallbackRequested, CallOffered, CallTransferred
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
@@ -89,14 +90,15 @@ def _call_event(e: Envelope) -> _Ev:
     if verb == "ivr_entered":
         return _Ev("ivr", e.time, e)
     if verb == "callback_requested":
-        return _Ev("callback", e.time, e, queue=d.queue)  # type: ignore[attr-defined]
+        return _Ev("callback", e.time, e, queue=e.payload(CallCallbackRequested).queue)
     if verb == "transferred":
-        q = d.from_queue  # type: ignore[attr-defined]
-        return _Ev("transferred", e.time, e, queue=q, to_queue=d.to_queue)  # type: ignore[attr-defined]
+        moved = e.payload(CallTransferred)
+        return _Ev("transferred", e.time, e, queue=moved.from_queue, to_queue=moved.to_queue)
     if verb == "abandoned":
-        stage = str(d.stage)  # type: ignore[attr-defined]
-        wait = d.wait_seconds  # type: ignore[attr-defined]
-        return _Ev("abandoned", e.time, e, queue=d.queue, stage=stage, platform_wait=wait)  # type: ignore[attr-defined]
+        gone = e.payload(CallAbandoned)
+        return _Ev(
+            "abandoned", e.time, e, queue=gone.queue, stage=str(gone.stage), platform_wait=gone.wait_seconds
+        )
     return _Ev(verb, e.time, e, queue=getattr(d, "queue", None))
 
 
@@ -257,7 +259,7 @@ def _leg_row(life: _Lifecycle, leg: _Leg, index: int, base: Row) -> Row:
     wait = _seconds(leg.entered_at, end_at)
     if wait is None and end is not None and end.platform_wait is not None:
         wait = float(end.platform_wait)
-    stage = end.stage if kind == "abandoned" else None
+    stage = end.stage if end is not None and end.kind == "abandoned" else None
     in_queue_abandon = kind == "abandoned" and stage in IN_QUEUE_STAGES
     t_in, t_out = leg.transfer_in, _first(leg.transfers_out)
     return {
@@ -288,7 +290,9 @@ def _leg_row(life: _Lifecycle, leg: _Leg, index: int, base: Row) -> Row:
 
 def _infer_channel(life: _Lifecycle) -> str:
     if life.offered is not None:
-        return life.channel if life.channel == "webchat" else str(life.offered.env.data.channel)  # type: ignore[attr-defined]
+        return (
+            life.channel if life.channel == "webchat" else str(life.offered.env.payload(CallOffered).channel)
+        )
     if life.channel == "webchat":
         return "webchat"
     queues = set(life.legs)

@@ -59,6 +59,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.crimes import (
+    CrimeCancelled,
+    CrimeFlags,
+    CrimeOutcomeAssigned,
+    CrimeOutcomeChanged,
+    CrimeQaQueueEntered,
+    CrimeQaQueueExited,
+    CrimeReclassified,
+    CrimeRecorded,
+    CrimeReported,
+    CrimeTransferred,
+)
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
@@ -95,6 +107,30 @@ def _of(ordered: Sequence[Envelope], *verbs: str) -> list[Envelope]:
     return [e for e in ordered if verb_of(e.type) in verbs]
 
 
+def _classifying(event: Envelope) -> CrimeRecorded | CrimeReclassified:
+    """The payload of an event that sets the offence code (recorded or reclassified)."""
+    data = event.data
+    if not isinstance(data, CrimeRecorded | CrimeReclassified):
+        raise TypeError(f"{event.type} does not classify a crime")
+    return data
+
+
+def _outcome(event: Envelope) -> CrimeOutcomeAssigned | CrimeOutcomeChanged:
+    """The payload of an outcome event (assigned or changed)."""
+    data = event.data
+    if not isinstance(data, CrimeOutcomeAssigned | CrimeOutcomeChanged):
+        raise TypeError(f"{event.type} is not an outcome event")
+    return data
+
+
+def _qa_queue(event: Envelope) -> str:
+    """The QA queue an entry or exit event names."""
+    data = event.data
+    if not isinstance(data, CrimeQaQueueEntered | CrimeQaQueueExited):
+        raise TypeError(f"{event.type} is not a QA queue event")
+    return data.queue
+
+
 @dataclass(frozen=True)
 class _Report:
     reported_at: datetime | None
@@ -108,20 +144,18 @@ def _report(ordered: Sequence[Envelope]) -> _Report:
     reports = _of(ordered, "reported")
     if not reports:
         return _Report(None, None, None, None, None)
-    times = [e.time for e in reports] + [
-        e.data.first_reported_at for e in reports if e.data.first_reported_at
-    ]
+    said = [e.payload(CrimeReported) for e in reports]
+    times = [e.time for e in reports] + [d.first_reported_at for d in said if d.first_reported_at]
 
     def first(attr: str) -> str | None:
-        return next((getattr(e.data, attr) for e in reports if getattr(e.data, attr)), None)
+        return next((str(getattr(d, attr)) for d in said if getattr(d, attr)), None)
 
     return _Report(
         reports[0].time, min(times), first("incident_id"), first("online_report_id"), first("contact_id")
     )
 
 
-def _flags(data: Any) -> dict[str, Any]:
-    flags = data.flags
+def _flags(flags: CrimeFlags) -> dict[str, Any]:
     strands = sorted(str(s) for s in flags.hate_strands)
     return {
         "domestic_abuse": flags.domestic_abuse,
@@ -199,6 +233,7 @@ class CrimeFold:
         outcomes: Sequence[Envelope],
     ) -> Row:
         report = _report(ordered)
+        facts = recorded.payload(CrimeRecorded) if recorded else None
         row: Row = {
             "reported_at": report.reported_at,
             "first_reported_at": report.first_reported_at,
@@ -207,9 +242,9 @@ class CrimeFold:
             "contact_id": report.contact_id,
             "recorded": recorded is not None,
             "recorded_at": recorded.time if recorded else None,
-            "occurred_at": recorded.data.occurred_at if recorded else None,
-            "district": recorded.data.district if recorded else None,
-            "area": recorded.data.area if recorded else None,
+            "occurred_at": facts.occurred_at if facts else None,
+            "district": facts.district if facts else None,
+            "area": facts.area if facts else None,
         }
         row.update(_classification(ordered, recorded, REFERENCE_CALENDAR))
         row.update(_removal(ordered))
@@ -225,22 +260,24 @@ def _classification(ordered: Sequence[Envelope], recorded: Envelope | None, tz: 
         "offence_code": None,
         "offence_group": UNCLASSIFIED,
         "unknown_offence_code": False,
-        "original_offence_code": recorded.data.offence_code if recorded else None,
+        "original_offence_code": _classifying(recorded).offence_code if recorded else None,
         "original_offence_group": UNCLASSIFIED,
         "reclassification_count": len(reclassified),
         "last_reclassified_at": reclassified[-1].time if reclassified else None,
         **_NO_FLAGS,
     }
     if recorded is not None:
-        row["original_offence_group"] = classify(recorded.data.offence_code, _local_date(recorded, tz)).group
+        original = _classifying(recorded).offence_code
+        row["original_offence_group"] = classify(original, _local_date(recorded, tz)).group
     if steps:
         current = steps[-1]
-        found = classify(current.data.offence_code, _local_date(current, tz))
-        row.update(offence_code=current.data.offence_code, offence_group=found.group)
+        code = _classifying(current).offence_code
+        found = classify(code, _local_date(current, tz))
+        row.update(offence_code=code, offence_group=found.group)
         row["unknown_offence_code"] = not found.known
-    with_flags = [e for e in steps if e.data.flags is not None]
-    if with_flags:
-        row.update(_flags(with_flags[-1].data))
+    flags = [f for f in (_classifying(e).flags for e in steps) if f is not None]
+    if flags:
+        row.update(_flags(flags[-1]))
     return row
 
 
@@ -254,10 +291,10 @@ def _removal(ordered: Sequence[Envelope]) -> Row:
     return {
         "cancelled": bool(cancels),
         "cancelled_at": cancels[0].time if cancels else None,
-        "cancellation_reason": cancels[0].data.reason if cancels else None,
+        "cancellation_reason": cancels[0].payload(CrimeCancelled).reason if cancels else None,
         "transferred": bool(transfers),
         "transferred_at": transfers[0].time if transfers else None,
-        "transferred_to": transfers[0].data.to_force if transfers else None,
+        "transferred_to": transfers[0].payload(CrimeTransferred).to_force if transfers else None,
     }
 
 
@@ -278,10 +315,10 @@ _NO_OUTCOME: Row = {
 def _current_outcome(outcomes: Sequence[Envelope], recorded_at: datetime | None) -> Row:
     if not outcomes:
         return dict(_NO_OUTCOME)
-    current = outcomes[-1].data
+    current = _outcome(outcomes[-1])
     set_at = outcomes[-1].time
     for event in reversed(outcomes):
-        if event.data.outcome_type != current.outcome_type:
+        if _outcome(event).outcome_type != current.outcome_type:
             break
         set_at = event.time
     band = current.offender_age_band.value if current.offender_age_band else None
@@ -318,7 +355,7 @@ def _outcome_rows(
     previous: int | None = None
     current = valid[-1] if valid else None
     for event in every:
-        data = event.data
+        data = _outcome(event)
         early = event not in valid
         rows.append(
             {
@@ -347,7 +384,7 @@ def _qa_intervals(ordered: Sequence[Envelope]) -> tuple[list[Row], int]:
     open_stay: dict[str, Row] = {}
     unmatched = 0
     for event in _of(ordered, "qa_queue_entered", "qa_queue_exited"):
-        queue = event.data.queue
+        queue = _qa_queue(event)
         if verb_of(event.type) == "qa_queue_entered":
             row: Row = {
                 "queue": queue,

@@ -50,6 +50,16 @@ from zoneinfo import ZoneInfo
 from schemas.definitions import Definitions, IncidentDefinitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
+from schemas.incidents import (
+    IncidentClosed,
+    IncidentCreated,
+    IncidentGraded,
+    IncidentMergedAsDuplicate,
+    IncidentQualifierAdded,
+    IncidentQualifierRemoved,
+    IncidentRegraded,
+    IncidentResourceArrived,
+)
 from streams.domain.base import FoldResult, Row, dedupe_sorted
 from streams.domain.geography import DistrictMap, default_districts
 from streams.domain.nicl import NiclCatalogue, default_catalogue
@@ -195,29 +205,30 @@ def _grade_change(st: _State, e: Envelope, kind: str, new: str, claimed: str | N
 
 
 def _apply(st: _State, e: Envelope, verb: str) -> None:
-    d: Any = e.data
     if verb == "graded":
-        _grade_change(st, e, "graded", str(d.grade), None)
+        _grade_change(st, e, "graded", str(e.payload(IncidentGraded).grade), None)
     elif verb == "regraded":
-        _grade_change(st, e, "regraded", str(d.new_grade), str(d.old_grade))
+        regrade = e.payload(IncidentRegraded)
+        _grade_change(st, e, "regraded", str(regrade.new_grade), str(regrade.old_grade))
     elif verb == "resource_assigned":
         st.first_assigned_at = st.first_assigned_at or e.time
     elif verb == "resource_arrived" and st.arrival_at is None:
-        st.arrival_at, st.delay_reason = e.time, d.delay_reason
+        st.arrival_at, st.delay_reason = e.time, e.payload(IncidentResourceArrived).delay_reason
         st.arrival_grade, st.arrival_grade_at = st.grade, st.grade_at
     elif verb == "qualifier_added":
-        st.qualifiers.add(str(d.qualifier))
-        st.qualifiers_ever.add(str(d.qualifier))
-        if d.hate_strand is not None:
-            st.hate_strand = str(d.hate_strand)
+        added = e.payload(IncidentQualifierAdded)
+        st.qualifiers.add(str(added.qualifier))
+        st.qualifiers_ever.add(str(added.qualifier))
+        if added.hate_strand is not None:
+            st.hate_strand = str(added.hate_strand)
     elif verb == "qualifier_removed":
-        st.qualifiers.discard(str(d.qualifier))
+        st.qualifiers.discard(str(e.payload(IncidentQualifierRemoved).qualifier))
     elif verb == "cancelled":
         st.cancelled_at = st.cancelled_at or e.time
     elif verb == "merged_as_duplicate":
-        st.duplicate_of = st.duplicate_of or d.duplicate_of
+        st.duplicate_of = st.duplicate_of or e.payload(IncidentMergedAsDuplicate).duplicate_of
     elif verb == "closed":
-        st.closed_at, st.final_category = e.time, d.final_category
+        st.closed_at, st.final_category = e.time, e.payload(IncidentClosed).final_category
 
 
 def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) -> list[Envelope]:
@@ -229,7 +240,7 @@ def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) 
     while i < len(ordered):
         e = ordered[i]
         if verb_of(e.type) == "graded":
-            grade = str(e.data.grade)  # type: ignore[attr-defined]
+            grade = str(e.payload(IncidentGraded).grade)
         if verb_of(e.type) != "regraded":
             out.append(e)
             i += 1
@@ -239,10 +250,12 @@ def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) 
             j += 1
         pending = ordered[i:j]
         while pending:
-            nxt = next((r for r in pending if str(r.data.old_grade) == grade), pending[0])  # type: ignore[attr-defined]
+            nxt = next(
+                (r for r in pending if str(r.payload(IncidentRegraded).old_grade) == grade), pending[0]
+            )
             pending.remove(nxt)
             out.append(nxt)
-            grade = str(nxt.data.new_grade)  # type: ignore[attr-defined]
+            grade = str(nxt.payload(IncidentRegraded).new_grade)
         i = j
     return out
 
@@ -309,7 +322,7 @@ class IncidentFold:
 
     def _creation(self, st: _State, definitions: Definitions) -> Row:
         c = st.created
-        d: Any = c.data if c is not None else None
+        d = c.payload(IncidentCreated) if c is not None else None
         district, area = self._place(c, DISTRICTS_CALENDAR)
         opening = d.opening_category if d else None
         return {
@@ -329,7 +342,7 @@ class IncidentFold:
     def _place(self, created: Envelope | None, timezone: str) -> tuple[str | None, str | None]:
         if created is None:
             return None, None
-        loc: Any = created.data.location  # type: ignore[attr-defined]
+        loc = created.payload(IncidentCreated).location
         day = created.time.astimezone(ZoneInfo(timezone)).date()
         period = self.districts.lookup(created.force_id, loc.district, day)
         if period is None:

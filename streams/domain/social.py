@@ -22,11 +22,12 @@ Choices the fold makes (all deterministic in the SET of events):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
 
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
+from schemas.social import SocialClosed, SocialReceived
 from streams.domain.base import FoldResult, Row, dedupe_sorted
 
 THREADS = "social_threads"
@@ -40,7 +41,7 @@ def lifecycle_order(events: Sequence[Envelope]) -> list[Envelope]:
     )
 
 
-def _seconds(later: Any, earlier: Any) -> float | None:
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
     if later is None or earlier is None:
         return None
     return float((later - earlier).total_seconds())
@@ -90,9 +91,9 @@ class SocialFold:
 def _row(
     opening: Envelope, assigned: list[Envelope], responses: list[Envelope], closed: Envelope | None
 ) -> Row:
-    data: Any = opening.data
+    data = opening.payload(SocialReceived)
     first_response = responses[0].time if responses else None
-    close: Any = closed.data if closed is not None else None
+    close = closed.payload(SocialClosed) if closed is not None else None
     closed_by = str(close.closed_by) if close is not None else ""
     abandoned = closed is not None and closed_by == "public" and not responses
     return {

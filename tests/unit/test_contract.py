@@ -92,6 +92,15 @@ def test_every_type_validates_and_round_trips(event_type: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", sorted(PAYLOADS))
+def test_payload_narrows_to_the_declared_payload_type(event_type: str) -> None:
+    event = parse_event(envelope(event_type))
+    assert event.payload(PAYLOADS[event_type]) is event.data
+    other = next(p for t, p in PAYLOADS.items() if p is not PAYLOADS[event_type] and t != event_type)
+    with pytest.raises(TypeError, match=f"^{event_type} carries {PAYLOADS[event_type].__name__}, not"):
+        event.payload(other)
+
+
+@pytest.mark.parametrize("event_type", sorted(PAYLOADS))
 def test_every_type_has_a_topic_keyed_by_domain(event_type: str) -> None:
     topic = topic_for_type(event_type)
     assert topic.name.startswith(f"demandhub.{topic.domain}.") and topic.name.endswith(".v1")
