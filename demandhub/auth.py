@@ -64,7 +64,7 @@ def embedded_tokens(settings: Settings) -> dict[str, str]:
         stored.setdefault(role, secrets.token_urlsafe(24))
     path.write_text(json.dumps(stored))
     os.chmod(path, 0o600)
-    return {role: configured[role] or stored[role] for role in ROLES}  # type: ignore[misc]
+    return {role: configured[role] or stored[role] for role in ROLES}
 
 
 def credentials(settings: Settings) -> Credentials:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
@@ -245,12 +245,20 @@ async def refresh_gauges_forever(settings: Settings, wh: Warehouse, interval: fl
         await asyncio.sleep(interval)
 
 
+class LogStream(Protocol):
+    """A text stream the worker can log to (``logging.StreamHandler`` writes and flushes it)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 def run_worker(
     settings: Settings,
     broker: str,
     serve_web: bool = True,
     on_ready: Callable[[str], None] | None = None,
-    log: TextIO | None = None,
+    log: LogStream | None = None,
 ) -> None:
     """Run the faust worker (and the web server in the same process) until stopped by a signal.
 
@@ -319,7 +327,7 @@ def run_worker(
         wh.close()
 
 
-def _log_config(stream: TextIO) -> dict[str, Any]:
+def _log_config(stream: LogStream) -> dict[str, Any]:
     """Logging to ``stream`` (mode's own set-up ignores a stream given as ``logfile`` and writes to
     standard error)."""
     return {
@@ -340,7 +348,7 @@ def _close_idle_thread_loop(app: Any) -> None:
         loop.close()
 
 
-def _release(log: TextIO | None) -> None:
+def _release(log: LogStream | None) -> None:
     release = getattr(log, "release", None)
     if release is not None:
         release()

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -200,11 +200,11 @@ def build_app(
         hot = HotPath(app, broker, app_id, settings, runner, dlq_topics)
         app.task(hot.run)
         _add_lag_timer(app, lambda: hot.consumer)
-        app.conf.demandhub_hot_path = hot  # type: ignore[attr-defined]
+        app.conf.demandhub_hot_path = hot
     _add_heap_settling(app)
     if refresher is not None:
         _add_rollup_refresh(app, refresher, settings.rollup_refresh_seconds)
-    app.conf.demandhub_runner = runner  # type: ignore[attr-defined]
+    app.conf.demandhub_runner = runner
     return app
 
 
@@ -228,7 +228,7 @@ def raw_record(record: ConsumerRecord[bytes, bytes]) -> RawMessage:
     )
 
 
-class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+class _HandOver(ConsumerRebalanceListener):
     """Partitions are revoked only between write cycles: the cycle in progress commits first."""
 
     def __init__(self, cycle: asyncio.Lock) -> None:
@@ -325,7 +325,9 @@ def _add_agent(
 ) -> None:
     topic = app.topic(spec.name, partitions=spec.partitions, key_type=bytes, value_type=bytes)
 
-    async def consume(stream: faust.StreamT) -> None:
+    async def consume(agent_stream: faust.StreamT[Any]) -> None:
+        # faust hands an agent a Stream, whose noack_take yields the buffered events (typed as values)
+        stream = cast("faust.Stream[EventT[Any]]", agent_stream)
         async for events in stream.noack_take(settings.batch_max_events, within=settings.batch_max_seconds):
             raws = [raw_message(e) for e in events]
             report = await runner.run(spec.name, raws)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import CallDefinitions, Definitions
@@ -63,6 +63,10 @@ MAX_WAITING_AGE = timedelta(days=1)
 """A contact still 'waiting' after this long lost its end event; the wallboard leaves it out."""
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -126,11 +130,13 @@ def waiting_by_queue(
     wh: Warehouse, force_id: str, now: datetime, calls: CallDefinitions
 ) -> dict[str, dict[str, Any]]:
     params = {"f": force_id, "lo": now - MAX_WAITING_AGE, "now": now, **contacts_sql.call_params(calls)}
-    out = {q: {"waiting": 0, "longest_wait_seconds": None, "waiting_past_threshold": 0} for q in LIVE_QUEUES}
+    out: dict[str, dict[str, Any]] = {
+        q: {"waiting": 0, "longest_wait_seconds": None, "waiting_past_threshold": 0} for q in LIVE_QUEUES
+    }
     for queue, started in wh.query(_WAITING_SQL, parameters=params).rows:
         if queue not in out:
             continue
-        age = (now - _utc(started)).total_seconds()  # type: ignore[operator]
+        age = (now - _utc(started)).total_seconds()
         item = out[queue]
         item["waiting"] += 1
         item["longest_wait_seconds"] = max(age, item["longest_wait_seconds"] or 0.0)

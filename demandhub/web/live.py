@@ -329,7 +329,7 @@ def build_live_document(
         except Exception:
             log.exception("live section %s failed", name)
             doc[name], doc["errors"][name] = None, "reader failed"
-    return to_jsonable(doc)  # type: ignore[no-any-return]
+    return to_jsonable(doc)
 
 
 def fingerprint(doc: Any) -> str:

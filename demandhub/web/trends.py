@@ -172,7 +172,7 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
                 "staffing": staffing_hours(hours, measures[queue], threshold, target, per_handler, basis),
             }
         )
-    return to_jsonable(  # type: ignore[no-any-return]
+    return to_jsonable(
         {
             "generated_at": now,
             "force_id": force,

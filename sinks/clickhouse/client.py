@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -194,7 +194,8 @@ class Warehouse:
         return QueryResult(
             tuple(result.column_names),
             tuple(t.name for t in result.column_types),
-            list(result.result_rows),
+            # clickhouse-connect declares its rows Sequence[Sequence[Any]]; they are tuples (zip of columns)
+            list(cast(Sequence[tuple[Any, ...]], result.result_rows)),
         )
 
     def _query_capped(

@@ -264,13 +264,13 @@ def refresh_pending(
                 if defs is not None:
                     work[(rollup.table, force_id)] |= linked(wh, force_id, buckets, defs)
     for (table, force_id), buckets in sorted(work.items()):
-        rollup = by_table.get(table)
-        if rollup is None or not buckets:
+        target = by_table.get(table)
+        if target is None or not buckets:
             continue
         defs = recorded_definitions(table)
         if defs is not None:
             for run in _by_months(buckets):
-                rollup.refresh(wh, force_id, run, version, defs)
+                target.refresh(wh, force_id, run, version, defs)
             refreshed += len(buckets)
         done.extend(found.entries.get((table, force_id), ()))
     for start in range(0, len(done), DELETE_CHUNK):

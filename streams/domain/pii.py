@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -205,7 +206,7 @@ def _is_time(value: str) -> bool:
 
 
 def _in_bounds(value: float, node: dict[str, Any]) -> bool:
-    checks = (
+    checks: tuple[tuple[str, Callable[[float], bool]], ...] = (
         ("minimum", lambda b: value >= b),
         ("maximum", lambda b: value <= b),
         ("exclusiveMinimum", lambda b: value > b),

@@ -48,7 +48,9 @@ from streams.domain.board.dashboard import (
     COLUMNS,
     LABEL_COLUMNS,
     DashboardRow,
+    LabelColumn,
     MeasureSpec,
+    PeriodValue,
     compute_row,
 )
 from streams.domain.board.format import fmt_value
@@ -124,9 +126,10 @@ def _straddles(months: tuple[YearMonth, ...], starts: YearMonth) -> bool:
 def _column_months(row: DashboardRow, column: str) -> tuple[YearMonth, ...]:
     """The months a column rests on: a label's subject and reference; a value column's own months
     with the as-of month it is read against (the current month is read on its own)."""
-    value = getattr(row, column)
     if column in LABEL_COLUMNS:
-        return value.subject.months + value.reference.months
+        label: LabelColumn = getattr(row, column)
+        return label.subject.months + label.reference.months
+    value: PeriodValue = getattr(row, column)
     if column == "current":
         return value.months
     return (*value.months, row.as_of)
@@ -242,7 +245,7 @@ def _revision_note(old: Any, new: Any, column: str, unit: Unit, decimals: int = 
 
 def _differs(old: Any, new: Any, column: str, unit: Unit, decimals: int = 0) -> bool:
     if column in LABEL_COLUMNS:
-        return old != new
+        return bool(old != new)
     return fmt_value(old, unit, decimals) != fmt_value(new, unit, decimals)
 
 
