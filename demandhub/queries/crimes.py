@@ -21,7 +21,7 @@ Conventions (documented once here):
 - NCRS timeliness is by recording month: recorded within ``crimes.ncrs_hours`` of the first report /
   counted crimes with a known first report. The first report is the earliest on any channel: the
   crime's own report, the linked incident created, the linked call or chat offered, the linked
-  online report submitted (view ``crime_first_report``).
+  online report submitted, a social media thread that reported it (view ``crime_first_report``).
 - A month is present for the crime measures when at least one counted crime falls in it (for
   outcome and disposal measures: or an outcome was set in it); then a segment with no crimes is a
   true zero. A month with no crime data at all is absent (null), never a zero cell.
@@ -148,7 +148,8 @@ GROUP BY month
 """
 # crime_first_report (migrations 0302, 0303) holds the counted crimes with the first report taken
 # across channels: the earliest of the crime's own report, the linked incident's creation and the
-# linked call / chat offered or online report submitted (DOMAIN 4.9), and the raw hours to record.
+# linked call / chat offered or online report submitted, the social media thread closed with the
+# crime reported (migration 0501) (DOMAIN 4.9), and the raw hours to record.
 
 _DISTRICT_SQL = f"""
 SELECT ifNull(district, '') AS district, offence_group, {cs.PERIOD_MONTH} AS month, count() AS crimes

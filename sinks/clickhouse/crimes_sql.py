@@ -23,7 +23,7 @@ Fragments over a row of ``crimes`` (read ``FINAL``):
   ``crimes.outcome_rate_basis``: ``period`` counts a prosecution-possible outcome in the month it was
   set, ``cohort`` counts it in the crime's own period month).
 
-Over the view ``crime_first_report`` (migration 0303: the first report on any channel, raw
+Over the view ``crime_first_report`` (migrations 0303, 0501: the first report on any channel, raw
 ``hours_to_record``): :data:`WITHIN_NCRS` (recorded within ``crimes.ncrs_hours``).
 
 The QA/Linking snapshot (``crimes.qa_snapshot_time``) is applied by the parameterised view

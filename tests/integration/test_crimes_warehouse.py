@@ -387,3 +387,62 @@ def test_ncrs_timeliness_runs_from_the_first_report_on_any_channel(settings: Set
     report = p.process([RawMessage("demandhub.incidents.incident.v1", 0, 0, json.dumps(incident).encode())])
     assert not report.dead_letters and not report.quarantined
     assert cells(wh)["crime_recorded_within_24h_rate"][JAN] == Cell(0, 2)
+
+
+def test_a_social_media_thread_reporting_the_crime_is_a_first_report(
+    settings: Settings, wh: Warehouse
+) -> None:
+    # C1 (recorded 5 Jan 20:00, its own report 5 Jan 08:00: 12 h) was first reported on social media:
+    # thread S1 received 4 Jan 06:00 and closed with the crime reported as C1 -> 38 h, not within 24 h,
+    # and January's NCRS share falls from 1 / 2 to 0 / 2. S2 names C2 but was received after C2's own
+    # report; S3 was received before C1's report but closed as advice (no crime reported).
+    def social(eid: str, verb: str, time: str, subject: str, data: dict[str, Any]) -> RawMessage:
+        event = {
+            "id": eid,
+            "source": "social",
+            "type": f"social.{verb}.v1",
+            "time": time,
+            "force_id": FORCE,
+            "subject": subject,
+            "data": data,
+        }
+        return RawMessage(
+            "demandhub.contacts.social.v1", 0, int(eid.split("-")[1]), json.dumps(event).encode()
+        )
+
+    p = load(settings, wh)
+    assert cells(wh)["crime_recorded_within_24h_rate"][JAN] == Cell(1, 2)
+    report = p.process(
+        [
+            social("S1-1", "received", "2024-01-04T06:00:00+00:00", "S1", {"platform": "facebook"}),
+            social("S1-2", "responded", "2024-01-04T06:20:00+00:00", "S1", {}),
+            social(
+                "S1-3",
+                "closed",
+                "2024-01-04T07:00:00+00:00",
+                "S1",
+                {"disposition": "crime_reported", "crime_id": "C1"},
+            ),
+            social("S2-4", "received", "2024-01-11T06:00:00+00:00", "S2", {"platform": "x"}),
+            social(
+                "S2-5",
+                "closed",
+                "2024-01-11T07:00:00+00:00",
+                "S2",
+                {"disposition": "crime_reported", "crime_id": "C2"},
+            ),
+            social("S3-6", "received", "2024-01-03T06:00:00+00:00", "S3", {"platform": "x"}),
+            social("S3-7", "closed", "2024-01-03T07:00:00+00:00", "S3", {"disposition": "advice"}),
+        ]
+    )
+    assert not report.dead_letters and not report.quarantined
+    rows = _view(
+        wh,
+        "SELECT crime_id, social_received_at, first_report_at, hours_to_record FROM crime_first_report "
+        "WHERE crime_id IN ('C1', 'C2') ORDER BY crime_id",
+    )
+    assert [(c, _naive(s), _naive(f), h) for c, s, f, h in rows] == [
+        ("C1", datetime(2024, 1, 4, 6), datetime(2024, 1, 4, 6), 38.0),
+        ("C2", datetime(2024, 1, 11, 6), datetime(2024, 1, 10, 10), 48.0),
+    ]
+    assert cells(wh)["crime_recorded_within_24h_rate"][JAN] == Cell(0, 2)

@@ -172,3 +172,18 @@ def test_the_analysts_view_applies_the_active_definitions(loaded: Warehouse) -> 
         parameters={"h": active.config_hash(), "d": json.dumps(active.as_dict())},
     )
     assert loaded.query(sql).rows[0] == (5, 0, 2, 2)
+
+
+def test_the_analysts_view_months_in_the_active_time_zone(loaded: Warehouse) -> None:
+    sql = (
+        "SELECT toString(month), sum(threads_received) FROM social_threads_monthly "
+        "WHERE force_id = 'cambs' GROUP BY month ORDER BY month"
+    )
+    assert loaded.query(sql).rows == [("2024-03-01", 5), ("2024-04-01", 1)]  # London: S6 in April
+    active = Definitions().with_overrides(["timezone=UTC"])
+    loaded.command(
+        "INSERT INTO applied_definitions SELECT 'active', {h:String}, {d:String}, "
+        "(SELECT max(version) + 1 FROM applied_definitions)",
+        parameters={"h": active.config_hash(), "d": json.dumps(active.as_dict())},
+    )
+    assert loaded.query(sql).rows == [("2024-03-01", 6)]  # S6 at 23:30 UTC on 31 March
