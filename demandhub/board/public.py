@@ -699,7 +699,12 @@ def page_html(
 def build_site(
     wh: Warehouse, force_id: str, defs: Definitions, catalogue: Catalogue, min_count: int = 5
 ) -> dict[str, bytes]:
-    """Every file of the public site (module docstring)."""
+    """Every file of the public site (module docstring). The figures and their words follow the
+    definitions stored with the latest published pack (``defs`` only when none is stored), so the
+    site never shows a published month under definitions the board did not publish."""
+    from demandhub.board.store import latest_definitions
+
+    defs = latest_definitions(wh, force_id) or defs
     months_by_section, last_updated = published_months(wh, force_id, catalogue)
     sections = read_sections(wh, force_id, defs, months_by_section)
     notes = restatements(wh, force_id)

@@ -71,7 +71,7 @@ def _ym_date(ym: YearMonth) -> date:
 
 def figures(pack_json: Mapping[str, Any]) -> list[tuple[str, str, str, float | None, str | None]]:
     """(measure_id, as_of, column, value, label) of every dashboard cell of a pack's JSON."""
-    out = []
+    out: list[tuple[str, str, str, float | None, str | None]] = []
     for entry in pack_json["measures"]:
         for column in COLUMNS:
             raw = entry[column]
@@ -220,3 +220,14 @@ def published_sources(wh: Warehouse, force_id: str) -> dict[tuple[str, str, str]
         (str(mid), a.strftime("%Y-%m"), str(col)): (pm.strftime("%Y-%m"), int(v))
         for mid, a, col, pm, v in rows
     }
+
+
+def latest_definitions(wh: Warehouse, force_id: str) -> Definitions | None:
+    """The metric definitions of the force's latest published pack (by publication time), as
+    stored with it; None when nothing is published (or its settings no longer fit)."""
+    rows = wh.query(
+        "SELECT pack_json FROM board_pack_versions WHERE force_id = {f:String} "
+        "ORDER BY published_at DESC, month DESC, pack_version DESC LIMIT 1",
+        parameters={"f": force_id},
+    ).rows
+    return definitions_of(json.loads(rows[0][0])) if rows else None

@@ -225,7 +225,7 @@ def test_channels_with_define(loaded: Warehouse, settings: Settings) -> None:
 def test_published_packs_keep_their_definitions_for_explain_and_revisions(
     loaded: Warehouse, settings: Settings
 ) -> None:
-    run_board(board_args("--publish"), settings, loaded)
+    run_board(board_args("--publish", "--allow-incomplete"), settings, loaded)
     stored = loaded.query("SELECT pack_json FROM board_pack_versions").rows
     assert json.loads(stored[0][0])["definitions"]["metrics"]["settings"] == Definitions().as_dict()
     changed = settings.model_copy(update={"definitions": Definitions().with_overrides([OUTCOMES])})
@@ -238,6 +238,14 @@ def test_published_packs_keep_their_definitions_for_explain_and_revisions(
     now = explain_cell(changed, loaded, MONTH, "outcome_rate_all", "current")
     assert now["definitions"]["basis"] == "configured"
     assert now["definitions"]["config_hash"] == Definitions().with_overrides([OUTCOMES]).config_hash()
+    # the public site keeps showing the published month under the definitions it was published with
+    from demandhub.board.catalogue import load_catalogue
+    from demandhub.board.public import build_site
+
+    targets = Definitions().with_overrides(["incidents.target_minutes.IMMEDIATE_urban=1"])
+    site = build_site(loaded, "cambs", targets, load_catalogue())
+    assert site == build_site(loaded, "cambs", Definitions(), load_catalogue())
+    assert b"15 minutes in urban" in site["index.html"] and b" 1 minutes in urban" not in site["index.html"]
     # a figure restated because the definitions changed says so
     pack = run_json(board_args(), changed, loaded)
     revised = [
