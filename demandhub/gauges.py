@@ -14,6 +14,7 @@ from datetime import datetime
 from demandhub.queries.contacts import waiting_by_queue
 from demandhub.queries.crimes import live_qa_queue
 from demandhub.queries.incidents import live_open_incidents
+from demandhub.queries.social import live_social
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import (
@@ -23,6 +24,9 @@ from sinks.prometheus.metrics import (
     QA_QUEUE_OLDEST_SECONDS,
     QUEUE_LONGEST_WAIT,
     QUEUE_WAITING,
+    SOCIAL_OLDEST_UNANSWERED_SECONDS,
+    SOCIAL_THREADS_OVER_TARGET,
+    SOCIAL_THREADS_WAITING,
 )
 from streams.domain.incidents import WATCH_GRADES
 
@@ -52,6 +56,15 @@ def refresh_crime_gauges(wh: Warehouse, force_id: str, now: datetime, definition
     QA_QUEUE_OLDEST_SECONDS.set(live["oldest_age_seconds"] or 0.0)
 
 
+def refresh_social_gauges(wh: Warehouse, force_id: str, now: datetime, definitions: Definitions) -> None:
+    """Set the social media threads waiting for a first response, the age of the oldest (0 when none)
+    and how many are past ``social.first_response_target_minutes``."""
+    desk = live_social(wh, force_id, now, definitions)
+    SOCIAL_THREADS_WAITING.set(desk["waiting"])
+    SOCIAL_OLDEST_UNANSWERED_SECONDS.set(desk["oldest_age_seconds"] or 0.0)
+    SOCIAL_THREADS_OVER_TARGET.set(desk["over_target"])
+
+
 def gauge_refreshers() -> list[GaugeRefresher]:
     """Every live gauge refresher: (warehouse, force, now, definitions)."""
-    return [refresh_contact_gauges, refresh_incident_gauges, refresh_crime_gauges]
+    return [refresh_contact_gauges, refresh_incident_gauges, refresh_crime_gauges, refresh_social_gauges]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from schemas.definitions import Definitions
 from sinks.clickhouse.rollups import all_rollups, by_fact_table
-from streams import metrics_contacts, metrics_incidents
+from streams import metrics_contacts, metrics_incidents, metrics_social
 from streams.domain.base import Fold
 from streams.domain.contacts import CallFold, OnlineReportFold, WebchatFold
 from streams.domain.crimes import CrimeFold
@@ -38,4 +38,4 @@ def observers(definitions: Definitions | None = None) -> list[Callable[[BatchRep
     def contacts(report: BatchReport) -> None:
         metrics_contacts.observe(report, definitions)
 
-    return [contacts, metrics_incidents.observe]
+    return [contacts, metrics_incidents.observe, metrics_social.observe]

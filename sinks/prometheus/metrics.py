@@ -189,6 +189,39 @@ QA_QUEUE_OLDEST_SECONDS = Gauge(
     registry=REGISTRY,
 )
 
+# --- live social media measures -------------------------------------------------------------
+FIRST_RESPONSE_BUCKETS = (300, 600, 900, 1800, 2700, 3600, 7200, 14400, 28800, 86400)
+"""Seconds: 5, 10, 15, 30, 45 min, 1, 2, 4, 8 h and a day (social media is answered in minutes to hours)."""
+
+SOCIAL_THREADS_RECEIVED = Counter(
+    "demandhub_social_threads_received_total",
+    "Social media threads received, by platform (reference data; other when the force's own).",
+    ["platform"],
+    registry=REGISTRY,
+)
+SOCIAL_FIRST_RESPONSE_SECONDS = Histogram(
+    "demandhub_social_first_response_seconds",
+    "Wait from a social media thread's receipt to the force's first response.",
+    ["platform"],
+    buckets=FIRST_RESPONSE_BUCKETS,
+    registry=REGISTRY,
+)
+SOCIAL_THREADS_WAITING = Gauge(
+    "demandhub_social_threads_waiting",
+    "Social media threads open with no response yet.",
+    registry=REGISTRY,
+)
+SOCIAL_OLDEST_UNANSWERED_SECONDS = Gauge(
+    "demandhub_social_oldest_unanswered_seconds",
+    "Age of the oldest social media thread waiting for a first response (0 when none).",
+    registry=REGISTRY,
+)
+SOCIAL_THREADS_OVER_TARGET = Gauge(
+    "demandhub_social_threads_over_target",
+    "Social media threads waiting for a first response past social.first_response_target_minutes.",
+    registry=REGISTRY,
+)
+
 # --- feed health (per source system; demandhub/web/feeds.py) ---------------------------------
 FEED_STATE = Gauge(
     "demandhub_feed_state",

@@ -56,6 +56,7 @@ EXAMPLE_LABELS = {
     "grade": "IMMEDIATE",
     "urban_rural": "urban",
     "source": "telephony",
+    "platform": "facebook",
 }
 
 
@@ -281,6 +282,7 @@ def test_alert_rules_cover_the_required_alerts() -> None:
         "increase(demandhub_sink_failures_total[5m])",
         "demandhub_sink_backing_off",
         "demandhub_sink_out_of_space",
+        "demandhub_social_threads_over_target",
     ):
         assert needed in exprs, needed
 

@@ -187,3 +187,20 @@ def test_the_analysts_view_months_in_the_active_time_zone(loaded: Warehouse) -> 
         parameters={"h": active.config_hash(), "d": json.dumps(active.as_dict())},
     )
     assert loaded.query(sql).rows == [("2024-03-01", 6)]  # S6 at 23:30 UTC on 31 March
+
+
+def test_the_live_gauges_show_the_desk(loaded: Warehouse) -> None:
+    from demandhub.gauges import refresh_social_gauges
+    from sinks.prometheus.metrics import (
+        SOCIAL_OLDEST_UNANSWERED_SECONDS,
+        SOCIAL_THREADS_OVER_TARGET,
+        SOCIAL_THREADS_WAITING,
+    )
+
+    refresh_social_gauges(loaded, FORCE, datetime(2024, 3, 5, 13, 0, tzinfo=UTC), Definitions())
+    assert SOCIAL_THREADS_WAITING._value.get() == 1  # type: ignore[attr-defined]  # S3 since 10:07
+    assert SOCIAL_OLDEST_UNANSWERED_SECONDS._value.get() == 173 * 60.0  # type: ignore[attr-defined]
+    assert SOCIAL_THREADS_OVER_TARGET._value.get() == 1  # type: ignore[attr-defined]
+    longer = Definitions().with_overrides(["social.first_response_target_minutes=240"])
+    refresh_social_gauges(loaded, FORCE, datetime(2024, 3, 5, 13, 0, tzinfo=UTC), longer)
+    assert SOCIAL_THREADS_OVER_TARGET._value.get() == 0  # type: ignore[attr-defined]

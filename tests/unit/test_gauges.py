@@ -52,4 +52,5 @@ def test_every_domain_has_its_gauges() -> None:
         gauges.refresh_contact_gauges,
         gauges.refresh_incident_gauges,
         gauges.refresh_crime_gauges,
+        gauges.refresh_social_gauges,
     ]
