@@ -25,11 +25,13 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -m integration
 
-# lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter]).
+# lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter]); mypy the types
+# ([tool.mypy]; its cache is .mypy_cache).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -42,4 +44,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -130,7 +130,7 @@ def board_pack(args: argparse.Namespace) -> dict[str, Any]:
         if board is None:
             raise RuntimeError("no board command")
         board()  # first run outside the timing (imports, catalogue parsing)
-        out = {"board": _timed(board, args.repeat), "board_profile": _profiled(board)}
+        out: dict[str, Any] = {"board": _timed(board, args.repeat), "board_profile": _profiled(board)}
         out["ledger_rows"] = int(wh.query("SELECT count() FROM events").rows[0][0])
     finally:
         wh.close()

@@ -25,7 +25,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, cast  # noqa: E402
 
 from schemas.topics import TOPICS  # noqa: E402
 
@@ -61,7 +61,9 @@ def agents(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]
     for spec in TOPICS.values():
         topic = app.topic(spec.name, partitions=spec.partitions, key_type=bytes, value_type=bytes)
 
-        async def consume(stream: faust.StreamT) -> None:
+        async def consume(agent_stream: faust.StreamT[Any]) -> None:
+            # faust hands an agent a Stream, whose noack_take yields the buffered events
+            stream = cast("faust.Stream[Any]", agent_stream)
             async for events in stream.noack_take(batch, within=0.25):
                 if state["first_at"] is None:
                     state["first_at"] = time.time()
@@ -106,7 +108,9 @@ def one_agent(bootstrap: str, group: str, count: int, batch: int) -> dict[str, A
     state: dict[str, Any] = {"seen": 0, "first_at": None, "result": None}
     topic = app.topic(*(t.name for t in TOPICS.values()), key_type=bytes, value_type=bytes)
 
-    async def consume(stream: faust.StreamT) -> None:
+    async def consume(agent_stream: faust.StreamT[Any]) -> None:
+        # faust hands an agent a Stream, whose noack_take yields the buffered events
+        stream = cast("faust.Stream[Any]", agent_stream)
         async for events in stream.noack_take(batch, within=0.25):
             if state["first_at"] is None:
                 state["first_at"] = time.time()

@@ -290,13 +290,13 @@ def child_result(proc: subprocess.Popen[bytes], timeout: float, log_path: Path) 
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         stop(proc, timeout=5)
-        raise BenchError(f"child {proc.args} ran past {timeout:.0f}s") from exc
+        raise BenchError(f"child {proc.args!r} ran past {timeout:.0f}s") from exc
     if proc in _RUNNING:
         _RUNNING.remove(proc)
     lines = out.decode(errors="replace").strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = log_path.read_bytes()[-2000:].decode(errors="replace") if log_path.exists() else ""
-        raise BenchError(f"child {proc.args} exited {proc.returncode}: {tail}")
+        raise BenchError(f"child {proc.args!r} exited {proc.returncode}: {tail}")
     return dict(json.loads(lines[-1]))
 
 

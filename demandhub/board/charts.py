@@ -93,8 +93,8 @@ def draw_trend(ax: Axes, chart: TrendChart, title_size: float | None = 8) -> Non
     if spc is not None:
         centre, lower, upper = spc.centre[k:], spc.lower[k:], spc.upper[k:]
         steps = len(set(lower)) > 1 or len(set(upper)) > 1 or len(set(centre)) > 1
-        style = {"drawstyle": "steps-mid"} if steps else {}
-        (c,) = ax.plot(xs, centre, color=CENTRE, linewidth=0.8, label="Centre", **style)
+        drawstyle = "steps-mid" if steps else "default"
+        (c,) = ax.plot(xs, centre, color=CENTRE, linewidth=0.8, label="Centre", drawstyle=drawstyle)
         (lim,) = ax.plot(
             xs,
             upper,
@@ -104,9 +104,18 @@ def draw_trend(ax: Axes, chart: TrendChart, title_size: float | None = 8) -> Non
             label=f"Limits ({spc.name})",
             clip_on=False,
             zorder=3,
-            **style,
+            drawstyle=drawstyle,
         )
-        ax.plot(xs, lower, color=LIMIT, linewidth=0.8, linestyle="--", clip_on=False, zorder=3, **style)
+        ax.plot(
+            xs,
+            lower,
+            color=LIMIT,
+            linewidth=0.8,
+            linestyle="--",
+            clip_on=False,
+            zorder=3,
+            drawstyle=drawstyle,
+        )
         handles += [c, lim]
         flagged = [i for i, s in enumerate(spc.signals[k:]) if s]
         if flagged:

@@ -132,7 +132,7 @@ def _unit_problem(row: ImportRow, catalogue: Catalogue) -> str | None:
 
 def _validate_line(line: int, record: dict[str, Any], catalogue: Catalogue) -> ImportRow | str:
     try:
-        row = ImportRow(**{c: record.get(c) for c in COLUMNS})
+        row = ImportRow.model_validate({c: record.get(c) for c in COLUMNS})
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
         return f"line {line}: {reasons}"

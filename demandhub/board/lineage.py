@@ -764,7 +764,7 @@ def contributions(
     if module == "incidents":
         return incident_contributions(wh, force_id, first, last, definitions, now)
     reader = READERS.get(module) or importlib.import_module(f"demandhub.queries.{module}").contributions
-    return reader(wh, force_id, first, last, definitions)  # type: ignore[operator,no-any-return]
+    return reader(wh, force_id, first, last, definitions)
 
 
 def month_cell(items: Sequence[Contribution], unit: str) -> Cell:

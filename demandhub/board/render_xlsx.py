@@ -20,11 +20,11 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
-from openpyxl.chart.axis import ChartLines
+from openpyxl.chart.axis import ChartLines, TextAxis
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -110,7 +110,9 @@ def _print_setup(ws: Worksheet, header_rows: str, last_col: int, freeze: str | N
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    page_setup = ws.sheet_properties.pageSetUpPr
+    assert page_setup is not None  # every worksheet openpyxl creates has one
+    page_setup.fitToPage = True
     ws.print_options.gridLines = False
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.5
@@ -156,11 +158,11 @@ def _write_figure(ws: Worksheet, row: int, col: int, entry: Mapping[str, Any], c
     if raw is None:
         cell.comment = _note(_na_reason(entry, column))
         return
-    if column == "msf" and (label := msf_label(entry)) is not None:
+    if column == "msf" and (msf := msf_label(entry)) is not None:
         # The comparison's label, as the other label columns; the figures behind it in a note.
         detail = msf_cell(entry)
         comparison = detail.get("comparison") or {}
-        fill, font = TONE_RGB[label_tone(MSF_TONE_OF.get(label, label), entry["polarity"])]
+        fill, font = TONE_RGB[label_tone(MSF_TONE_OF.get(msf, msf), entry["polarity"])]
         cell.value = msf_text(entry)
         cell.fill, cell.font = _fill(fill), Font(color=font)
         p = comparison.get("p_value")
@@ -284,7 +286,7 @@ def _narrative(ws: Worksheet, data: Mapping[str, Any]) -> None:
             cell = ws.cell(row=r, column=2, value=text)
             cell.alignment = top
             if tone in TONE_RGB:
-                cell.font = Font(color=TONE_RGB[tone][1])  # type: ignore[index]
+                cell.font = Font(color=TONE_RGB[tone][1])
             r += 1
         r += 1
         ws.cell(row=r, column=1, value="Every sentence").font = BOLD
@@ -476,12 +478,15 @@ def _line_chart(data_ws: Worksheet, chart: TrendChart, block: tuple[int, int, in
     lc = LineChart()
     name = "" if chart.spc is None else f" ({chart.spc.name})"
     lc.title = f"{chart.name} (to {chart.as_of.label()}){name}"
-    lc.height, lc.width = 7.0, 15.5
+    # centimetres; openpyxl's stubs say int, its own default is 7.5
+    lc.height, lc.width = 7.0, 15.5  # type: ignore[assignment]
     lc.y_axis.title = {"percent": "%", "count": "count", "minutes": "minutes"}.get(chart.unit, chart.unit)
     lc.y_axis.number_format = number_format(chart.unit)
     lc.y_axis.majorGridlines = ChartLines()
     lc.x_axis.number_format = MONTH_FORMAT
-    lc.x_axis.tickLblSkip = 3
+    # a line chart's x axis is a TextAxis (typed as the base axis in openpyxl's stubs)
+    cast(TextAxis, lc.x_axis).tickLblSkip = 3
+    assert lc.legend is not None  # a new chart has a legend
     lc.legend.position = "b"
     series_count = len(CHART_SERIES) if chart.spc is not None else 1
     values = Reference(data_ws, min_col=3, max_col=2 + series_count, min_row=head, max_row=last)
