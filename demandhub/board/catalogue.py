@@ -275,6 +275,15 @@ def _str_tuple(entry: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _source(entry: dict[str, Any]) -> Source:
+    source = entry.get("source")
+    if source == "events":
+        return "events"
+    if source == "imported":
+        return "imported"
+    raise CatalogueError(f"{entry.get('id')}: source must be 'events' or 'imported'")
+
+
 def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, Any]) -> CatalogueMeasure:
     mid = entry.get("id")
     try:
@@ -296,7 +305,7 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
         raise CatalogueError(f"{mid}: unknown theme {spec.theme!r}")
     measure = CatalogueMeasure(
         spec=spec,
-        source=entry.get("source"),  # type: ignore[arg-type]
+        source=_source(entry),
         query=str(entry.get("query", "")),
         definitions=_str_tuple(entry, "definitions"),
         module=entry.get("module"),

@@ -41,7 +41,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from demandhub.board.catalogue import Catalogue, CatalogueMeasure
@@ -58,7 +58,7 @@ from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.rollups_incidents import MEASURES as INCIDENT_MEASURES
-from streams.domain.board.cells import Cell, pool
+from streams.domain.board.cells import Cell, Unit, pool
 from streams.domain.board.dashboard import LABEL_COLUMNS, VALUE_COLUMNS, PeriodValue, compute_row
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.rules import BoardRules
@@ -124,6 +124,10 @@ class Contribution:
 Lineage = dict[str, dict[YearMonth, list[Contribution]]]
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -795,7 +799,7 @@ def attach_events(wh: Warehouse, force_id: str, items: Iterable[Contribution]) -
     for start in range(0, len(subjects), 5000):
         rows = wh.query(_EVENTS_SQL, parameters={"f": force_id, "s": subjects[start : start + 5000]}).rows
         for subject, source, eid, etype, t in rows:
-            by_subject[str(subject)].append((str(source), str(eid), str(etype), _utc(t)))  # type: ignore[arg-type]
+            by_subject[str(subject)].append((str(source), str(eid), str(etype), _utc(t)))
     for c in listed:
         seen: set[str] = set()
         c.events = []
@@ -1006,14 +1010,14 @@ def _months_of(periods: list[dict[str, Any]]) -> list[YearMonth]:
 
 
 def _reference_period(
-    period: PeriodValue, series: Mapping[YearMonth, Cell], unit: str, rules: BoardRules
+    period: PeriodValue, series: Mapping[YearMonth, Cell], unit: Unit, rules: BoardRules
 ) -> PeriodValue:
     if period.cell is not None or not period.months:
         return period
     # SPC reference sides carry no pooled cell: rebuild the pooled period so its months are listed.
     from streams.domain.board.dashboard import period_value
 
-    return period_value(series, period.months, unit, rules)  # type: ignore[arg-type]
+    return period_value(series, period.months, unit, rules)
 
 
 # -- published lineage -----------------------------------------------------------------------------------
@@ -1247,19 +1251,18 @@ def published_diff(
         "AND pack_version = {v:UInt32} AND measure_id = {mid:String}",
         parameters={"f": force_id, "m": _first_day(month), "v": version, "mid": measure_id},
     ).rows[0][0]
-    changes: dict[str, Any] | None = {}
-    if not kept:
-        changes = None  # published without its entities: what changed cannot be told entity by entity
+    changes: dict[str, Any] = {}
     for m in months if kept else []:
         diff = entity_changes(before.get(m, {}), current.get(m, []))
         if any(diff.values()):
-            changes[str(m)] = diff  # type: ignore[index]
+            changes[str(m)] = diff
     return {
         "pack_version": version,
         "published_at": str(rows[0][1]),
         "value": entry.get(column),
         "cell": (entry.get("cells") or {}).get(column),
-        "changed_since": changes,
+        # published without its entities: what changed cannot be told entity by entity
+        "changed_since": changes if kept else None,
     }
 
 

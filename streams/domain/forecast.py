@@ -141,10 +141,10 @@ def hourly(forecasts: Sequence[SlotForecast | None]) -> list[tuple[datetime, flo
     """Expected counts summed per hour of consecutive slots (``SLOTS_PER_HOUR`` at a time)."""
     out = []
     for i in range(0, len(forecasts) - SLOTS_PER_HOUR + 1, SLOTS_PER_HOUR):
-        group = forecasts[i : i + SLOTS_PER_HOUR]
-        if any(f is None for f in group):
+        group = [f for f in forecasts[i : i + SLOTS_PER_HOUR] if f is not None]
+        if len(group) < SLOTS_PER_HOUR:
             continue
-        out.append((group[0].start, sum(f.expected for f in group if f is not None)))  # type: ignore[union-attr]
+        out.append((group[0].start, sum(f.expected for f in group)))
     return out
 
 

@@ -41,8 +41,9 @@ def _clock_999(leg: Mapping[str, Any], clock_start_999: str) -> datetime | None:
     """The 999 clock start before the fallback to the queue entry (None: the queue entry)."""
     chain = {"bt_connect": ("bt_connect_at", "offered_at"), "offered": ("offered_at",)}
     for name in chain.get(clock_start_999, ()):
-        if leg.get(name) is not None:
-            return leg[name]  # type: ignore[no-any-return]
+        at: datetime | None = leg.get(name)
+        if at is not None:
+            return at
     return None
 
 
@@ -57,8 +58,9 @@ def clock_started_at(leg: Mapping[str, Any], clock_start_999: str) -> datetime |
 def leg_end(leg: Mapping[str, Any]) -> datetime | None:
     """When a leg's queue visit ended (answer, abandon or callback request), None while open."""
     for name in ("answered_at", "abandoned_at", "callback_at"):
-        if leg.get(name) is not None:
-            return leg[name]  # type: ignore[no-any-return]
+        at: datetime | None = leg.get(name)
+        if at is not None:
+            return at
     return None
 
 
