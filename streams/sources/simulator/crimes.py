@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import random
 from bisect import bisect
 from collections import deque
 from dataclasses import dataclass
@@ -56,8 +57,11 @@ class QaQueue:
     staffing plan (weekday heavy, a slow staffing wave, and extra effort when the backlog is high), so
     the depth grows over weekends and lean periods and shrinks again."""
 
-    def __init__(self, ctx: ForceContext, daily_inflow: float, start_ms: int) -> None:
+    def __init__(self, ctx: ForceContext, daily_inflow: float, start_ms: int, seed: int = 0) -> None:
         self.ctx = ctx
+        # a stream of its own: the day's capacity follows the backlog, so drawing it from the force's
+        # shared stream would let any change of crime volume shift every later event of other kinds
+        self.rng = random.Random(f"demandhub-sim-qa:{seed}:{ctx.force}")
         self.daily_inflow = daily_inflow
         self.pending: list[tuple[int, str]] = []
         self.fifo: deque[tuple[int, str]] = deque()
@@ -69,7 +73,7 @@ class QaQueue:
         self.pending.append((t, crime_id))
 
     def _plan_day(self, day_start: int) -> None:
-        rng = self.ctx.rng
+        rng = self.rng
         _, weekday, _, _ = local_hour_info(day_start + 12 * HOUR)
         day_no = day_start // DAY
         wave = 1.0 + 0.12 * math.sin(2 * math.pi * day_no / 173.0)

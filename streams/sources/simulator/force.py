@@ -30,11 +30,11 @@ class ForceModel:
         self.seed = seed
         year = 1970 + start / (365.2425 * 86_400_000)
         inflow = 62_000.0 / 365.0 * self.volume * (yearly_volume("999", year) / 130_000.0) ** 0.5
-        self.qa = QaQueue(ctx, inflow, start)
+        self.qa = QaQueue(ctx, inflow, start, seed)
         self.crimes = CrimeModel(ctx, self.qa)
         self.incidents = IncidentModel(ctx, self.crimes)
         self.contacts = ContactModel(ctx, self.incidents, self.volume, staffing, start)
-        self.social = SocialModel(ctx, self.volume, seed)
+        self.social = SocialModel(ctx, self.volume, seed, self.incidents)
         self._shock: dict[int, float] = {}
 
     def _day_shock(self, t: int) -> float:

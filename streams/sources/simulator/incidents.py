@@ -29,7 +29,14 @@ GRADES = (IMMEDIATE, PRIORITY, SCHEDULED, RWD)
 # Grade mix by category urgency (IMMEDIATE, PRIORITY, SCHEDULED, RWD).
 GRADE_MIX = ((0.40, 0.42, 0.12, 0.06), (0.09, 0.40, 0.33, 0.18), (0.03, 0.20, 0.42, 0.35))
 # Multiplier on the IMMEDIATE probability by channel.
-IMMEDIATE_BY_CHANNEL = {"999": 1.25, "101": 0.35, "webchat": 0.12, "online": 0.08, "self_initiated": 0.5}
+IMMEDIATE_BY_CHANNEL = {
+    "999": 1.25,
+    "101": 0.35,
+    "webchat": 0.12,
+    "online": 0.08,
+    "self_initiated": 0.5,
+    "other": 0.1,  # social media threads
+}
 REGRADES: dict[str, tuple[tuple[str, float, str], ...]] = {
     IMMEDIATE: ((PRIORITY, 0.10, "risk_reassessed"),),
     PRIORITY: ((IMMEDIATE, 0.035, "new_information"), (SCHEDULED, 0.05, "risk_reassessed")),

@@ -15,11 +15,15 @@ overnight (23-07, a thin desk), log-sd 0.9; the median drifts up 5 % a year afte
 outgrows the desk. 6 % of senders withdraw: 40 % of them within two minutes (sent in error: short
 abandons under the default definition), the rest after a lognormal wait (median 90 min, log-sd 1.0);
 a thread withdrawn before its first reply is abandoned. Dispositions: incident created 10 %, crime
-reported 8 %, intelligence 12 %, advice 45 %, no action 25 %. Linked incident and crime ids name
-records the simulated CAD and crime feeds do not carry (their lifecycles are not generated), so the
-other domains' figures are unchanged by this channel.
+reported 8 %, intelligence 12 %, advice 45 %, no action 25 %. A thread closed with an incident or a
+crime opens it through the force's incident and crime generators at the close (incident channel
+``other``, first reported when the thread was received; a crime of the kinds reported online), so
+the linked records exist in the CAD and crime feeds, with their whole lifecycles, and count in their
+domains' figures and truth like any other; the crime's first report is the thread's receipt (NCRS).
 
-The model draws from random streams of its own, so adding it changed no other generated event.
+The model draws from random streams of its own, also while it drives the incident and crime
+generators, so the other channels' draws are unchanged; the incidents and crimes it adds take the
+next ids and places in the QA/Linking queue.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ import numpy as np
 
 from streams.sources.simulator.clock import HOUR, MINUTE, SECOND, local_hour_info
 from streams.sources.simulator.context import ForceContext
+from streams.sources.simulator.crimes import CrimeOrigin
 from streams.sources.simulator.demand import REFERENCE_YEAR, SEASON, _norm
+from streams.sources.simulator.geography import District
+from streams.sources.simulator.incidents import IncidentModel, IncidentOrigin
+from streams.sources.simulator.reference import ONLINE_OFFENCES
 
 SOURCE = "social"
 TARGET_MS = 60 * MINUTE  # social.first_response_target_minutes (default)
@@ -81,9 +89,10 @@ def _pick(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
 class SocialModel:
     """Generates the social media threads of one force and records their truth."""
 
-    def __init__(self, ctx: ForceContext, volume: float, seed: int) -> None:
+    def __init__(self, ctx: ForceContext, volume: float, seed: int, incidents: IncidentModel) -> None:
         self.ctx = ctx
         self.volume = volume
+        self.incidents = incidents
         self.rng = random.Random(f"demandhub-sim-social:{seed}:{ctx.force}")
         self.np = np.random.default_rng(
             [seed & 0xFFFFFFFF, int.from_bytes(ctx.force.encode()[:8], "big"), 22]
@@ -115,14 +124,49 @@ class SocialModel:
             return int((10 + rng.random() * 100) * SECOND)  # sent in error: under two minutes
         return max(int(90 * MINUTE * math.exp(rng.gauss(0, 1))), SHORT_MS + SECOND)
 
+    def _district(self) -> District:
+        cum = self.ctx._district_cum
+        return self.ctx.districts[bisect(cum, self.rng.random() * cum[-1])]
+
+    def _linked(
+        self, disposition: str, received: int, at: int, district: District | None
+    ) -> dict[str, object]:
+        """The incident or crime the thread's close names, generated through the force's incident and
+        crime models (drawing from this model's random stream): ``{}`` for other dispositions."""
+        if disposition not in ("incident_created", "crime_reported"):
+            return {}
+        ctx, rng = self.ctx, self.rng
+        # the thread's incident is not the latest incident of the CAD feed's own sequence (a later
+        # call's duplicate-of draw looks at that one)
+        shared, latest, ctx.rng = ctx.rng, self.incidents.last, rng
+        try:
+            place = district or self._district()
+            if disposition == "incident_created":
+                origin = IncidentOrigin(at, "other", received, district=place)
+                return {"incident_id": self.incidents.incident(origin)}
+            crime = CrimeOrigin(
+                reported_at=at,
+                first_report=received,
+                offence=_pick(rng, ONLINE_OFFENCES),
+                district=place.name,
+                area=place.area,
+                urban=rng.random() < place.urban_share,
+                domestic_abuse=False,
+                hate_strand=None,
+            )
+            return {"crime_id": self.incidents.crimes.crime(crime)}
+        finally:
+            ctx.rng, self.incidents.last = shared, latest
+
     def thread(self, t: int) -> None:
         """One thread received at ``t``: its events and its truth."""
         ctx, rng = self.ctx, self.rng
         sid = ctx.subject("S")
         data: dict[str, object] = {"platform": _pick(rng, PLATFORMS), "message_kind": _pick(rng, KINDS)}
+        district: District | None = None
         if rng.random() < 0.5:
-            cum = ctx._district_cum
-            data["district"] = ctx.districts[bisect(cum, rng.random() * cum[-1])].name
+            district = self._district()
+            data["district"] = district.name
         ctx.emit(SOURCE, "social.received.v1", t, sid, data)
         c = ctx.tally(t)
         c["soc"] += 1
@@ -157,11 +201,10 @@ class SocialModel:
             )
             return
         disposition = _pick(rng, DISPOSITIONS)
+        if closed >= ctx.end:
+            return  # closed after the end of the run: open in the feed, nothing linked yet
         close: dict[str, object] = {"closed_by": "handler", "disposition": disposition}
-        if disposition == "incident_created":
-            close["incident_id"] = ctx.subject("SI")
-        elif disposition == "crime_reported":
-            close["crime_id"] = ctx.subject("SR")
+        close |= self._linked(disposition, t, closed, district)
         if ctx.emit(SOURCE, "social.closed.v1", closed, sid, close):
             c["soc_resolved"] += 1
             if disposition != "incident_created":
