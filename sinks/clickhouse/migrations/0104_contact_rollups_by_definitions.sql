@@ -5,6 +5,9 @@
 -- under its definitions and records them in applied_definitions. Until then readers compute the same
 -- figures from the facts. The analysts' views over the rollups read the rows of the recorded
 -- definitions and bucket local days and months in the active definitions' time zone.
+-- calls_service_level_15m places a contact in the 15 minutes in which it left the queue (the
+-- rollups place it by queue entry, as the board's months do): it is computed from the facts with
+-- the active definitions (contact_legs_applied, migration 0103).
 DROP TABLE IF EXISTS contact_queue_15m;
 
 DROP TABLE IF EXISTS contact_channel_15m;
@@ -167,11 +170,13 @@ WHERE definition_hash = (SELECT any(definition_hash) FROM applied_definitions FI
 GROUP BY force_id, month, channel, district, report_type;
 
 CREATE OR REPLACE VIEW calls_service_level_15m
-COMMENT 'Service level per queue and 15-minute bucket under each abandon convention, with counts'
-AS SELECT force_id, bucket, channel, queue,
-    sum(entered) AS entered, sum(answered) AS answered, sum(answered_within_threshold) AS answered_in_threshold,
-    sum(abandoned) AS abandoned, sum(abandoned_within_threshold) AS abandoned_in_threshold,
-    sum(abandoned_short) AS short_abandoned,
+COMMENT 'Service level per queue and 15-minute bucket in which contacts left the queue (answered, abandoned, called back or transferred out: the contact-centre convention, so a bucket holds waits longer than itself), under each abandon convention, with counts; computed from the facts under the active definitions'
+AS SELECT force_id, toDateTime(toStartOfFifteenMinutes(left_queue_at), 'UTC') AS bucket, channel, queue,
+    countIf(entered_queue) AS entered, countIf(outcome = 'answered') AS answered,
+    countIf(outcome = 'answered' AND service_wait_seconds < threshold_seconds) AS answered_in_threshold,
+    countIf(abandoned_in_queue) AS abandoned,
+    countIf(abandoned_in_queue AND service_wait_seconds < threshold_seconds) AS abandoned_in_threshold,
+    countIf(short_abandon) AS short_abandoned,
     answered_in_threshold AS answered_basis_num, answered AS answered_basis_den,
     answered_in_threshold AS ignore_num, answered + abandoned - abandoned_in_threshold AS ignore_den,
     answered_in_threshold + abandoned_in_threshold AS count_as_met_num, answered + abandoned AS count_as_met_den,
@@ -180,6 +185,10 @@ AS SELECT force_id, bucket, channel, queue,
     if(answered_basis_den = 0, NULL, 100 * answered_basis_num / answered_basis_den) AS service_level_pct,
     abandoned - short_abandoned AS abandonment_num, entered - short_abandoned AS abandonment_den,
     if(abandonment_den = 0, NULL, 100 * abandonment_num / abandonment_den) AS abandonment_pct
-FROM contact_queue_15m FINAL
-WHERE definition_hash = (SELECT any(definition_hash) FROM applied_definitions FINAL WHERE name = 'contact_queue_15m')
+FROM
+(
+    SELECT *, coalesce(answered_at, abandoned_at, callback_at, transferred_out_at) AS left_queue_at
+    FROM contact_legs_applied
+    WHERE left_queue_at IS NOT NULL
+)
 GROUP BY force_id, bucket, channel, queue;
