@@ -171,7 +171,7 @@ GROUP BY force_id, month, channel, district, report_type;
 
 CREATE OR REPLACE VIEW calls_service_level_15m
 COMMENT 'Service level per queue and 15-minute bucket in which contacts left the queue (answered, abandoned, called back or transferred out: the contact-centre convention, so a bucket holds waits longer than itself), under each abandon convention, with counts; computed from the facts under the active definitions'
-AS SELECT force_id, toDateTime(toStartOfFifteenMinutes(left_queue_at), 'UTC') AS bucket, channel, queue,
+AS SELECT force_id, toDateTime(toStartOfFifteenMinutes(assumeNotNull(left_queue_at)), 'UTC') AS bucket, channel, queue,
     countIf(entered_queue) AS entered, countIf(outcome = 'answered') AS answered,
     countIf(outcome = 'answered' AND service_wait_seconds < threshold_seconds) AS answered_in_threshold,
     countIf(abandoned_in_queue) AS abandoned,
