@@ -160,6 +160,8 @@ def pack_context(report: BoardReport) -> dict[str, Any]:
         "charts": _charts(report),
         "revisions": _revisions(data),
         "label_rule": data["label_rule"],
+        "fdr": data.get("fdr"),
+        "column_titles": COLUMN_TITLES,
         "config_hash": data["definitions"]["config_hash"],
         "definitions_id": metrics["definition_id"],
         "definitions_version": metrics["version"],

@@ -161,6 +161,7 @@ class LabelColumn:
             "reference_value": self.reference_value,
             "statistic": self.comparison.statistic,
             "reason": self.comparison.reason,
+            "dispersion": self.comparison.dispersion,
         }
 
 
@@ -281,6 +282,15 @@ def control_limits(
     return ControlLimits(months, values, mean, sigma, mean - rules.spc_k * sigma, mean + rules.spc_k * sigma)
 
 
+def _within_min_effect(a: float, b: float, rules: BoardRules) -> str | None:
+    diff = abs(a - b)
+    if rules.min_effect_abs is not None and diff <= rules.min_effect_abs:
+        return f"difference within the minimum effect of {rules.min_effect_abs}"
+    if rules.min_effect_rel is not None and diff <= rules.min_effect_rel * abs(b):
+        return f"difference within the minimum effect of {rules.min_effect_rel:.0%} of the reference"
+    return None
+
+
 def _floor(
     comparison: Comparison,
     a: float | None,
@@ -289,26 +299,39 @@ def _floor(
     rules: BoardRules,
     decimals: int = 0,
 ) -> Comparison:
-    """With ``min_effect = "printed"``, Higher / Lower becomes Comparable when the two compared
-    values print the same (to the measure's ``decimals``)."""
-    if rules.min_effect != "printed" or comparison.label not in ("Higher", "Lower"):
+    """Higher / Lower becomes Comparable when, with ``min_effect = "printed"`` (the default), the
+    two compared values print the same (to the measure's ``decimals``), or when they differ by no
+    more than ``min_effect_abs`` or ``min_effect_rel`` of the reference (each off unless set)."""
+    if comparison.label not in ("Higher", "Lower") or a is None or b is None:
         return comparison
-    if a is None or b is None or fmt_value(a, unit, decimals) != fmt_value(b, unit, decimals):
+    reason: str | None = None
+    if rules.min_effect == "printed" and fmt_value(a, unit, decimals) == fmt_value(b, unit, decimals):
+        reason = "equal when rounded as printed"
+    else:
+        reason = _within_min_effect(a, b, rules)
+    if reason is None:
         return comparison
     return Comparison(
         "Comparable",
         comparison.test,
         comparison.p_value,
         comparison.statistic,
-        "equal when rounded as printed",
+        reason,
+        comparison.dispersion,
     )
 
 
 def _stat_label(
-    unit: Unit, subject: PeriodValue, reference: PeriodValue, rules: BoardRules, decimals: int = 0
+    series: Mapping[YearMonth, Cell | None],
+    unit: Unit,
+    subject: PeriodValue,
+    reference: PeriodValue,
+    rules: BoardRules,
+    decimals: int = 0,
 ) -> LabelColumn:
+    monthly = tuple(c for m in reference.months if (c := series.get(m)) is not None)
     comparison = compare_cells(
-        unit, subject.cell, subject.exposure, reference.cell, reference.exposure, rules
+        unit, subject.cell, subject.exposure, reference.cell, reference.exposure, rules, monthly
     )
     a, b = mean_month(subject, unit), mean_month(reference, unit)
     return LabelColumn(_floor(comparison, a, b, unit, rules, decimals), subject, reference, a, b)
@@ -343,7 +366,7 @@ def _single_month_label(
 ) -> LabelColumn:
     if rules.label_method == "spc":
         return _spc_label(series, unit, subject, reference, rules, decimals)
-    return _stat_label(unit, subject, reference, rules, decimals)
+    return _stat_label(series, unit, subject, reference, rules, decimals)
 
 
 def compute_row(
@@ -379,7 +402,7 @@ def compute_row(
         fytd_minus_1y=pv(tuple(m - 12 for m in fytd)),
         rolling_12=rolling,
         baseline=baseline,
-        perf_v_benchmark=_stat_label(unit, rolling, baseline, rules, dp),
+        perf_v_benchmark=_stat_label(series, unit, rolling, baseline, rules, dp),
         msf=msf,
     )
 

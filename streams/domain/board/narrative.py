@@ -142,6 +142,11 @@ def _rolling(series: SeriesMap, month: YearMonth, unit: Unit, rules: BoardRules)
     return period_value(series, rolling_12_months(month), unit, rules)
 
 
+def _monthly_cells(series: SeriesMap, period: PeriodValue) -> tuple[Cell, ...]:
+    """The period's monthly cells: the between-month variation the overdispersed tests use."""
+    return tuple(c for m in period.months if (c := series.get(m)) is not None)
+
+
 def _label_facts(column: LabelColumn) -> dict[str, Any]:
     return {
         "label": column.label,
@@ -362,13 +367,15 @@ def t7_year_ending(
         return None
     pct = 100.0 * (now - before) / before
     diff = now - before
+    prior = _rolling(series, month - 12, "count", rules)
     comparison = compare_cells(
         "count",
         _rolling(series, month, "count", rules).cell,
         12,
-        _rolling(series, month - 12, "count", rules).cell,
+        prior.cell,
         12,
         rules,
+        _monthly_cells(series, prior),
     )
     text = (
         f"{measure.name} {was(measure)} {'up' if diff > 0 else 'down'} by {fmt_percent(abs(pct))} "
@@ -427,7 +434,9 @@ def t10_comparable_previous_year(
     "an average of {value}" (the mean of the 12 monthly levels)."""
     now = _rolling(series, month, measure.unit, rules)
     before = _rolling(series, month - 12, measure.unit, rules)
-    comparison = compare_cells(measure.unit, now.cell, 12, before.cell, 12, rules)
+    comparison = compare_cells(
+        measure.unit, now.cell, 12, before.cell, 12, rules, _monthly_cells(series, before)
+    )
     if comparison.label != "Comparable" or now.cell is None:
         return None
     if measure.unit == "percent" and now.cell.den is not None:

@@ -12,7 +12,11 @@
                   "text"}], "paragraphs": [{"theme", "text", "sentences"}], "unremarkable":
                   [{"measure", "name"}], "unremarkable_text", "no_data": [{"measure", "name"}]},
      "revisions": [...],
-     "footnotes": [{"measure", "starts", "columns", "text"}]}
+     "footnotes": [{"measure", "starts", "columns", "text"}],
+     "fdr": null | {"method", "q", "tests", "withheld", "withheld_labels": [{"measure", "name", "column"}]}}
+
+``fdr`` is null unless ``BoardRules.fdr_q`` is set; then it says how many labels the
+false-discovery-rate control considered and which it withheld (:mod:`streams.domain.board.fdr`).
 
 ``narrative`` is every generated sentence (kept for readers of the flat list); ``briefing`` is the
 narrative as the pack prints it: the summary (measures labelled Higher or Lower, worst news first
@@ -53,6 +57,7 @@ from streams.domain.board.dashboard import (
     PeriodValue,
     compute_row,
 )
+from streams.domain.board.fdr import FdrSummary, control_fdr
 from streams.domain.board.format import fmt_value
 from streams.domain.board.months import YearMonth
 from streams.domain.board.narrative import (
@@ -201,6 +206,7 @@ class BoardPack:
     footnotes: tuple[Footnote, ...] = ()
     briefing: Briefing | None = None
     charts: tuple[MeasureChart, ...] = ()
+    fdr: FdrSummary | None = None
 
     def chart_of(self, measure_id: str) -> MeasureChart | None:
         """The measure's trend chart (None when the pack computed none)."""
@@ -223,6 +229,7 @@ class BoardPack:
             "briefing": None if self.briefing is None else self.briefing.as_dict(),
             "revisions": [r.as_dict() for r in self.revisions],
             "footnotes": [f.as_dict() for f in self.footnotes],
+            "fdr": None if self.fdr is None else self.fdr.as_dict(),
         }
 
 
@@ -260,6 +267,7 @@ def find_revisions(
     Measures not in ``measures`` and unknown columns are ignored."""
     by_id = {m.id: m for m in measures}
     out: list[Revision] = []
+    controlled: dict[YearMonth, dict[str, DashboardRow]] = {}
     for measure_id, months in published.items():
         measure = by_id.get(measure_id)
         if measure is None:
@@ -267,7 +275,14 @@ def find_revisions(
         for month_text, columns in sorted(months.items()):
             as_of = YearMonth.from_str(month_text)
             pack_month = as_of + measure.as_of_lag_months
-            row = compute_row(measure, series.get(measure_id, {}), pack_month, rules)
+            if rules.fdr_q is None:
+                row = compute_row(measure, series.get(measure_id, {}), pack_month, rules)
+            else:
+                # Labels under FDR control depend on the whole pack: recompute that pack's rows.
+                if pack_month not in controlled:
+                    rows = [compute_row(m, series.get(m.id, {}), pack_month, rules) for m in measures]
+                    controlled[pack_month] = {r.measure.id: r for r in control_fdr(rows, rules)[0]}
+                row = controlled[pack_month][measure_id]
             out.extend(_row_revisions(measure, row, columns))
     return out
 
@@ -328,9 +343,13 @@ def build_pack(
     charts: list[MeasureChart] = []
     narrative: list[Sentence] = []
     by_measure: dict[str, list[Sentence]] = {}
-    for measure in measures:
+    computed = [
+        compute_row(measure, series.get(measure.id, {}), month, rules, (msf or {}).get(measure.id))
+        for measure in measures
+    ]
+    controlled, fdr = control_fdr(computed, rules)
+    for measure, row in zip(measures, controlled, strict=True):
         measure_series = series.get(measure.id, {})
-        row = compute_row(measure, measure_series, month, rules, (msf or {}).get(measure.id))
         rows.append(row)
         charts.append(measure_chart(measure, measure_series, row.as_of, rules, chart_months))
         own = narrate_measure(measure, measure_series, row, rules)
@@ -357,4 +376,5 @@ def build_pack(
         footnotes=tuple(find_footnotes(tuple(rows), discontinuities or {})),
         briefing=build_briefing(tuple(rows), by_measure, month, {c.measure_id: c for c in charts}),
         charts=tuple(charts),
+        fdr=fdr,
     )

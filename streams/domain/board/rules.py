@@ -22,10 +22,11 @@ class BoardRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: str = Field(
-        "1.1.0",
+        "1.2.0",
         description=(
             "Version of these rules; printed with every figure. 1.1.0 added the label rule for "
-            "level measures."
+            "level measures. 1.2.0 made min_effect 'printed' the default and added count_test, "
+            "proportion_test, overdispersion_min_months, min_effect_abs, min_effect_rel and fdr_q."
         ),
     )
     definition_id: str = Field(
@@ -78,6 +79,46 @@ class BoardRules(BaseModel):
         ),
     )
 
+    count_test: Literal["poisson", "quasi_poisson"] = Field(
+        "poisson",
+        description=(
+            "Counts: 'poisson' is the conditional Poisson rate test above. 'quasi_poisson' allows "
+            "for overdispersion: the dispersion φ = Σ(x - x̄)²/x̄/(n - 1) of the reference months' "
+            "counts scales the score, t = z/√φ on n - 1 degrees of freedom (test "
+            "'quasi_poisson_t'). With fewer than overdispersion_min_months reference months, or "
+            "φ <= 1, the Poisson test runs and its name is printed."
+        ),
+    )
+    proportion_test: Literal["binomial", "overdispersed"] = Field(
+        "binomial",
+        description=(
+            "Proportions: 'binomial' is the two-proportion z-test. 'overdispersed' (a Laney-style "
+            "inflated binomial) scales z by the Pearson dispersion φ of the reference months' "
+            "rates about their pooled rate, t = z/√φ on n - 1 degrees of freedom (test "
+            "'quasi_binomial_t'), so many correlated calls do not make a small difference "
+            "significant. Falls back to the z-test like count_test."
+        ),
+    )
+    overdispersion_min_months: int = Field(
+        6,
+        ge=2,
+        description=(
+            "Fewest reference months from which quasi_poisson / overdispersed estimate the "
+            "dispersion; fewer falls back to the plain test."
+        ),
+    )
+    fdr_q: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "False-discovery-rate control across the pack's labels (null: off). When set, the "
+            "p-values of every statistical label in the pack are adjusted by Benjamini-Hochberg "
+            "(scipy false_discovery_control); a Higher / Lower whose adjusted p-value is not "
+            "below fdr_q is withheld (printed Comparable, reason given) and the pack counts them."
+        ),
+    )
+
     # --- Periods ---------------------------------------------------------------------------------
     fy_start_month: int = Field(4, ge=1, le=12, description="First month of the financial year.")
     baseline: Literal["rolling", "fixed"] = Field(
@@ -106,12 +147,30 @@ class BoardRules(BaseModel):
     v3y_from_offset: int = Field(47, ge=0, description="Current v 3yr avg window: first month m-N.")
     v3y_to_offset: int = Field(12, ge=0, description="Current v 3yr avg window: last month m-N.")
     min_effect: Literal["none", "printed"] = Field(
-        "none",
+        "printed",
         description=(
-            "Minimum effect before Higher / Lower. 'none': the test alone decides. 'printed': a "
-            "significant difference whose two compared values are equal when rounded as the pack "
-            "prints them (counts to whole numbers, percentages to 0.1, minutes to whole minutes) "
-            "is labelled Comparable."
+            "Minimum effect before Higher / Lower. 'printed' (the default: a label contradicting "
+            "the printed figures is wrong): a significant difference whose two compared values are "
+            "equal when rounded as the pack prints them (counts to the measure's decimals, "
+            "percentages to 0.1, minutes to whole minutes) is labelled Comparable. 'none': the "
+            "test alone decides."
+        ),
+    )
+    min_effect_abs: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Optional absolute minimum effect (null: off): Higher / Lower needs the compared values "
+            "to differ by more than this, in the measure's units (percentage points for "
+            "percentages, minutes, events a month for counts)."
+        ),
+    )
+    min_effect_rel: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Optional relative minimum effect (null: off): Higher / Lower needs |subject - "
+            "reference| to exceed this fraction of |reference| (0.05 = 5%)."
         ),
     )
     require_complete_periods: bool = Field(
@@ -191,9 +250,36 @@ class BoardRules(BaseModel):
         return f"the mean month of m-{self.v3y_from_offset}..m-{self.v3y_to_offset}"
 
     def _min_effect_text(self) -> str:
+        out = ""
         if self.min_effect == "printed":
-            return " Two values equal when rounded as printed are Comparable whatever the test."
-        return ""
+            out += " Two values equal when rounded as printed are Comparable whatever the test."
+        if self.min_effect_abs is not None:
+            out += f" A difference of at most {self.min_effect_abs} (in the measure's units) is Comparable."
+        if self.min_effect_rel is not None:
+            out += f" A difference of at most {self.min_effect_rel:.0%} of the reference is Comparable."
+        if self.fdr_q is not None:
+            out += (
+                " False-discovery-rate control: the p-values of all the pack's statistical labels "
+                f"are adjusted by Benjamini-Hochberg and a label whose adjusted p-value is not below "
+                f"{self.fdr_q} is withheld (Comparable)."
+            )
+        return out
+
+    def _dispersion_text(self) -> str:
+        out = ""
+        if self.count_test == "quasi_poisson":
+            out += (
+                "; counts allow for overdispersion (quasi-Poisson: t = z/√φ, φ the dispersion of the "
+                f"reference months' counts, when at least {self.overdispersion_min_months} months "
+                "and φ > 1, else the Poisson test)"
+            )
+        if self.proportion_test == "overdispersed":
+            out += (
+                "; proportions allow for overdispersion (inflated binomial: t = z/√φ, φ the "
+                "dispersion of the reference months' rates, when at least "
+                f"{self.overdispersion_min_months} months and φ > 1, else the z-test)"
+            )
+        return out
 
     def label_rule_text(self) -> str:
         """The Higher/Lower/Comparable rule in words, printed with the pack."""
@@ -208,6 +294,7 @@ class BoardRules(BaseModel):
             "month against the other side's months by the t prediction interval "
             "(t = (x - mean) / (s * sqrt(1 + 1/n)), n - 1 degrees of freedom), and n/a for a "
             "single month against a single month"
+            f"{self._dispersion_text()}"
         )
         spc = (
             f"Current v 1yr avg and Current v 3yr avg are Higher or Lower when the current month "

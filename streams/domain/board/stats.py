@@ -27,6 +27,8 @@ TEST_WELCH = "welch_t"
 TEST_WELCH_MONTHS = "welch_t_monthly_levels"
 TEST_PREDICTION = "t_prediction_interval"
 TEST_SPC = "spc_mean_k_sigma"
+TEST_QUASI_POISSON = "quasi_poisson_t"
+TEST_QUASI_BINOMIAL = "quasi_binomial_t"
 LEVEL_MIN_MONTHS = 2
 
 
@@ -43,6 +45,7 @@ class Comparison:
     p_value: float | None = None
     statistic: float | None = None
     reason: str | None = None
+    dispersion: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The pack's label column: label, test and p-value."""
@@ -212,6 +215,138 @@ def spc_test(value: float | None, history: Sequence[float], rules: BoardRules) -
     return Comparison(label, TEST_SPC, None, _finite(score))
 
 
+def count_dispersion(monthly: Sequence[float]) -> float | None:
+    """Pearson dispersion of monthly counts about their mean: Σ(x - x̄)² / x̄ / (n - 1).
+
+    1 for Poisson months with a constant rate; above 1 when months vary more than Poisson
+    (seasonality, trend, clustering). None when fewer than 2 months or a zero mean."""
+    n = len(monthly)
+    if n < 2:
+        return None
+    mean = statistics.fmean(monthly)
+    if mean <= 0:
+        return None
+    return sum((x - mean) ** 2 for x in monthly) / mean / (n - 1)
+
+
+def proportion_dispersion(monthly: Sequence[tuple[float, float]]) -> float | None:
+    """Pearson dispersion of monthly proportions (x successes of n) about the pooled rate p̄:
+    Σ (x - n p̄)² / (n p̄ (1 - p̄)) / (k - 1) over the k months with n > 0 (the quasi-binomial
+    scale, the square of Laney's σ_z). None with fewer than 2 such months or p̄ of 0 or 1."""
+    months = [(x, n) for x, n in monthly if n > 0]
+    k = len(months)
+    if k < 2:
+        return None
+    total_x = sum(x for x, _ in months)
+    total_n = sum(n for _, n in months)
+    pooled = total_x / total_n
+    if pooled <= 0 or pooled >= 1:
+        return None
+    chi2 = sum((x - n * pooled) ** 2 / (n * pooled * (1 - pooled)) for x, n in months)
+    return chi2 / (k - 1)
+
+
+def _fallback(comparison: Comparison, why: str) -> Comparison:
+    reason = why if comparison.reason is None else f"{comparison.reason}; {why}"
+    return Comparison(
+        comparison.label,
+        comparison.test,
+        comparison.p_value,
+        comparison.statistic,
+        reason,
+        comparison.dispersion,
+    )
+
+
+def _overdispersed(
+    plain: Comparison,
+    diff: float,
+    z: float,
+    phi: float | None,
+    months: int,
+    test: str,
+    rules: BoardRules,
+) -> Comparison:
+    """The plain test's score ``z`` rescaled by the reference months' dispersion ``phi``:
+    t = z / sqrt(phi) on months - 1 degrees of freedom. With too few months, no estimate, or
+    phi <= 1 (no more variation than the plain model) the plain test stands, and ``reason``
+    says why."""
+    if months < rules.overdispersion_min_months or phi is None:
+        return _fallback(
+            plain, f"fewer than {rules.overdispersion_min_months} reference months to estimate dispersion"
+        )
+    if phi <= 1:
+        return _fallback(
+            Comparison(plain.label, plain.test, plain.p_value, plain.statistic, plain.reason, phi),
+            "reference months not overdispersed",
+        )
+    t = z / math.sqrt(phi)
+    p = float(2 * sps.t.sf(abs(t), months - 1))
+    return Comparison(_decide(diff, p, rules.alpha), test, p, t, None, phi)
+
+
+def _score_z(k1: float, t1: float, k2: float, t2: float) -> float:
+    n = k1 + k2
+    p0 = t1 / (t1 + t2)
+    return (k1 - n * p0) / math.sqrt(n * p0 * (1 - p0))
+
+
+def quasi_poisson_test(
+    k1: float, t1: float, k2: float, t2: float, reference_monthly: Sequence[float], rules: BoardRules
+) -> Comparison:
+    """The conditional Poisson rate test allowing for overdispersion (quasi-Poisson).
+
+    The dispersion φ is estimated from the between-month variance of the reference months' counts
+    (:func:`count_dispersion`); the score z of :func:`poisson_rate_test` becomes t = z / √φ, judged
+    on Student's t with (reference months - 1) degrees of freedom. Falls back to the Poisson test
+    (its test name printed, ``reason`` saying why) with fewer than ``overdispersion_min_months``
+    reference months or φ <= 1."""
+    plain = poisson_rate_test(k1, t1, k2, t2, rules)
+    if plain.label == "n/a":
+        return plain
+    return _overdispersed(
+        plain,
+        k1 / t1 - k2 / t2,
+        _score_z(k1, t1, k2, t2),
+        count_dispersion(reference_monthly),
+        len(reference_monthly),
+        TEST_QUASI_POISSON,
+        rules,
+    )
+
+
+def quasi_binomial_test(
+    x1: float,
+    n1: float,
+    x2: float,
+    n2: float,
+    reference_monthly: Sequence[tuple[float, float]],
+    rules: BoardRules,
+) -> Comparison:
+    """The two-proportion z-test allowing for overdispersion (a Laney-style inflated binomial).
+
+    Calls in a month are not independent trials (a busy hour delays many at once), so monthly rates
+    vary far more than p(1 - p)/n. φ, the Pearson dispersion of the reference months' rates
+    (:func:`proportion_dispersion`), inflates the binomial variance: t = z / √φ on (reference
+    months - 1) degrees of freedom. Falls back to the two-proportion z-test like
+    :func:`quasi_poisson_test`. A ratio above 1 takes the Poisson rate route of
+    :func:`two_proportion_test` unscaled, and ``reason`` says so."""
+    plain = two_proportion_test(x1, n1, x2, n2, rules)
+    if plain.label == "n/a" or plain.statistic is None:
+        return plain
+    if plain.test != TEST_TWO_PROPORTION:
+        return _fallback(plain, "a ratio above 1: the Poisson rate test, not adjusted for dispersion")
+    return _overdispersed(
+        plain,
+        x1 / n1 - x2 / n2,
+        plain.statistic,
+        proportion_dispersion(reference_monthly),
+        len(reference_monthly),
+        TEST_QUASI_BINOMIAL,
+        rules,
+    )
+
+
 def default_test_for(unit: Unit) -> str:
     """The statistical test used for a unit (for n/a labels with no data)."""
     return {
@@ -229,22 +364,35 @@ def compare_cells(
     reference: Cell | None,
     reference_months: int,
     rules: BoardRules,
+    reference_cells: Sequence[Cell] = (),
 ) -> Comparison:
     """Compare a subject period with a reference period of the same measure by its unit's test.
 
     For counts the exposures are the numbers of months; for proportions and means the months do
     not matter (the mean month of a ratio is the pooled ratio); for levels the cells carry their
     own number of months (:func:`level_test`).
+
+    ``reference_cells`` are the reference period's monthly cells: with ``count_test =
+    "quasi_poisson"`` or ``proportion_test = "overdispersed"`` the between-month variation among them
+    sets the test's dispersion (with none, the plain test runs and ``reason`` says so).
     """
     if subject is None or reference is None:
         return not_available(default_test_for(unit), "a side is null")
     if unit == "count":
+        if rules.count_test == "quasi_poisson":
+            monthly = [c.num for c in reference_cells]
+            return quasi_poisson_test(
+                subject.num, subject_months, reference.num, reference_months, monthly, rules
+            )
         return poisson_rate_test(subject.num, subject_months, reference.num, reference_months, rules)
     if unit == "level":
         return level_test(subject, reference, rules)
     if subject.den is None or reference.den is None:
         raise ValueError(f"a {unit} cell needs a denominator")
     if unit == "percent":
+        if rules.proportion_test == "overdispersed":
+            pairs = [(c.num, c.den) for c in reference_cells if c.den is not None]
+            return quasi_binomial_test(subject.num, subject.den, reference.num, reference.den, pairs, rules)
         return two_proportion_test(subject.num, subject.den, reference.num, reference.den, rules)
     if subject.sumsq is None or reference.sumsq is None:
         return not_available(TEST_WELCH, "no sum of squares")

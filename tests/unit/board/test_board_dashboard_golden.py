@@ -444,9 +444,10 @@ def test_equal_printed_values_are_not_labelled_with_the_floor() -> None:
     series: dict[YearMonth, Cell | None] = {m: Cell(9_501_000, 10_000_000) for m in months}
     series[MAR19] = Cell(9_504_000, 10_000_000)
     rate = MeasureSpec("answer_rate", "Answer rate", "percent", "higher_is_better", "T")
-    plain = compute_row(rate, series, MAR19, RULES)
+    plain = compute_row(rate, series, MAR19, BoardRules(min_effect="none"))
     assert plain.v1y.label == "Higher"
-    floored = compute_row(rate, series, MAR19, BoardRules(min_effect="printed"))
+    floored = compute_row(rate, series, MAR19, RULES)  # the floor is the default
+    assert RULES.min_effect == "printed"
     assert floored.v1y.label == "Comparable"
     assert floored.v1y.comparison.reason == "equal when rounded as printed"
     assert floored.v1y.comparison.p_value == plain.v1y.comparison.p_value

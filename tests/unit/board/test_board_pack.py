@@ -64,7 +64,9 @@ def test_json_shape_is_exact() -> None:
         "briefing",
         "revisions",
         "footnotes",
+        "fdr",
     ]
+    assert out["fdr"] is None  # false-discovery-rate control is off by default
     assert set(out["briefing"]) == {
         "month",
         "as_of_note",
