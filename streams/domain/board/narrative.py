@@ -674,6 +674,8 @@ TEST_NAMES: dict[str, str] = {
     "welch_t_monthly_levels": "Welch's t-test on the monthly levels",
     "t_prediction_interval": "t prediction interval for one month",
     "spc_mean_k_sigma": "SPC chart: the month beyond the control limits (mean ± k·σ)",
+    "quasi_poisson_t": "quasi-Poisson test of two rates (dispersion from the reference months)",
+    "quasi_binomial_t": "overdispersed two-proportion test (dispersion from the reference months)",
 }
 # Templates narrated in a theme paragraph, in reading order (others are summary-only or noise).
 PARAGRAPH_TEMPLATES: tuple[str, ...] = ("7", "6", "9", "8", "2", "3", "5", "4", "11", "13", "14")

@@ -228,3 +228,19 @@ def test_fdr_labels_are_not_reported_as_revisions_of_themselves() -> None:
     rules = BoardRules(fdr_q=0.05)
     published = published_from_pack(fdr_pack(rules).as_json_dict())
     assert fdr_pack(rules, published).revisions == ()
+
+
+def test_the_briefing_footnote_names_the_overdispersed_test() -> None:
+    pack = build_pack(
+        "f",
+        MAR19,
+        [CALLS],
+        {"calls": seasonal_counts(3000)},
+        BoardRules(count_test="quasi_poisson"),
+        None,
+        None,
+    )
+    assert pack.rows[0].v1y.comparison.test == "quasi_poisson_t"
+    assert pack.briefing is not None
+    notes = [n.text for n in pack.briefing.footnotes]
+    assert any("quasi-Poisson test of two rates (dispersion from the reference months)" in n for n in notes)
