@@ -107,9 +107,13 @@ LIMITS: dict[str, list[str]] = {
     "startup": [
         "From launch, both commands pay for Python, the settings (pydantic and pydantic-settings), "
         "the ClickHouse client and chDB (its library, pyarrow and numpy), then for opening the "
-        "embedded engine, which loads every active part of the ten-year warehouse (about 400, most "
-        "of them monthly partitions of the ledger and the 15-minute rollups) and costs about twice "
-        "what it does on an empty warehouse. `demandhub sql` stops there. No renderer (WeasyPrint, "
+        "embedded engine, which loads every part of every table, one after another, at about a "
+        "millisecond each: a tenth of a second on an empty warehouse, about a second over ten years "
+        "after a replay, where the ledger and the two 15-minute contact rollups are partitioned by "
+        "month and the rollups keep several unmerged parts per month (some 900 parts in all). This "
+        "is the largest part of `demandhub sql`, which stops there; fewer parts (coarser partitions "
+        "for the rollups, or merging them at the end of a replay) would shorten both commands. "
+        "No renderer (WeasyPrint, "
         "matplotlib, openpyxl, Jinja2), faust, Kafka client, web server, Prometheus client, event "
         "pipeline or fold registry is imported by either command (tests/unit/test_startup_imports.py "
         "guards this).",

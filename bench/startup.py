@@ -171,7 +171,7 @@ def run(ctx: RunContext) -> Result:
         command=ctx.command,
         machine=ctx.machine,
         sizes=f"board for {month} over {pack['ledger_rows']:,} ledger events ({wh['first']} to "
-        f"{wh['last']}, the replay benchmark's warehouse; {launched['pack_bytes']:,}-byte JSON pack); "
+        f"{wh['last']}, the replay benchmark's ten years; {launched['pack_bytes']:,}-byte JSON pack); "
         f"{repeat} rounds from launch (baseline, sql, board), interleaved, after one untimed run of "
         "each, bytecode cached; no hub running",
         figures=figures,
