@@ -1,10 +1,12 @@
 """Settings of the warehouse-backed board pack: completeness, history span and revisions.
 
 Completeness rule (printed in every pack): an event-derived month M of a measure is complete once
-the watermark of each of the measure's event entities (the latest event time the ledger holds for
-that force and entity) has passed the end of M (local calendar, ``Definitions.timezone``) plus the
+the watermark of each of the measure's event entities has passed the end of M (local calendar, ``Definitions.timezone``) plus the
 measure's settling period (``settle_hours[settling]``). A month that is not complete is null ("n/a"),
-never a partial value shown as final. Crime settles longer than calls (late recording, transfers and
+never a partial value shown as final. Watermarks are kept per source system (the latest event time
+the ledger holds for that force and source, of any type): an entity's watermark is the earliest of
+its sources' (``demandhub.board.source.watermarks_by_source``), so one lagging feed holds back every
+measure it feeds, and backfill counts only where no live source feeds the entity. Crime settles longer than calls (late recording, transfers and
 reclassifications). An entity with no events at all is ignored when the measure has others; a
 measure none of whose entities has events has no complete month. Imported months are complete as
 imported; a month with no imported row is null.
@@ -66,8 +68,10 @@ class PackSettings(BaseModel):
     def completeness_rule(self) -> str:
         hours = ", ".join(f"{k} {v:g} h" for k, v in sorted(self.settle_hours.items()))
         return (
-            "An event-derived month is complete once every event feed it depends on has events "
-            f"later than the month's end plus its settling period ({hours}); an incomplete month "
+            "An event-derived month is complete once every source system feeding it (telephony, "
+            "chat, command and control, crime system, portal, social; backfill only where no live "
+            "source feeds it) has events later than the month's end plus its settling period "
+            f"({hours}); an incomplete month "
             "is n/a, never a partial figure. Imported figures are complete as imported; a month "
             "with no imported figure is n/a."
         )

@@ -14,8 +14,9 @@
   crimes is a true zero;
 * MSF: the peer forces' figures (see :func:`msf_values`).
 
-The entity watermarks (latest event time per event entity for the force) and the ledger's
-``source_watermarks`` rows are kept for the pack's metadata.
+The entity watermarks (each entity bounded by the watermark of every source system feeding it:
+:func:`watermarks_by_source`) and the ledger's ``source_watermarks`` rows are kept for the pack's
+metadata.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ CHANNEL_MEASURES: dict[str, str] = {
 DISTRICT_MEASURE = "crime_all"
 
 _ENTITY_SQL = (
-    "SELECT splitByChar('.', type)[1] AS entity, max(time) AS watermark FROM events "
-    "WHERE force_id = {f:String} GROUP BY entity ORDER BY entity"
+    "SELECT splitByChar('.', type)[1] AS entity, source, max(time) AS watermark FROM events "
+    "WHERE force_id = {f:String} GROUP BY entity, source ORDER BY entity, source"
 )
+HISTORIC_SOURCES: frozenset[str] = frozenset({"backfill"})
+"""Sources that replay history rather than feed the present: they bound an entity's completeness
+only when no live source feeds it."""
 _SOURCES_SQL = (
     "SELECT source, watermark, last_ingest, events FROM source_watermarks "
     "WHERE force_id = {f:String} ORDER BY source"
@@ -81,9 +85,29 @@ def _first_day(ym: YearMonth) -> date:
 
 
 def entity_watermarks(wh: Warehouse, force_id: str) -> dict[str, datetime]:
-    """Latest event time per event entity (call, webchat, ...) held for ``force_id``."""
+    """Each event entity's completeness watermark for ``force_id`` (:func:`watermarks_by_source`)."""
     rows = wh.query(_ENTITY_SQL, parameters={"f": force_id}).rows
-    return {str(entity): _utc(mark) for entity, mark in rows}
+    return watermarks_by_source((str(entity), str(source), _utc(mark)) for entity, source, mark in rows)
+
+
+def watermarks_by_source(rows: Iterable[tuple[str, str, datetime]]) -> dict[str, datetime]:
+    """Completeness is judged per source system, not per entity. ``rows`` are (entity, source,
+    latest event time of that entity from that source). A source's watermark is the latest event
+    time it has sent for any entity (the ``source_watermarks`` view); an entity is complete only as
+    far as the slowest source feeding it, so its watermark is the earliest watermark of its sources.
+    A lagging feed is never hidden by another source's newer events of the same entity, and a
+    rare event type (an outcome, a regrade) is not taken as lagging while its source is current.
+    ``HISTORIC_SOURCES`` (backfill) count only for an entity no live source feeds."""
+    by_entity: dict[str, set[str]] = defaultdict(set)
+    by_source: dict[str, datetime] = {}
+    for entity, source, mark in rows:
+        by_entity[entity].add(source)
+        by_source[source] = max(mark, by_source.get(source, mark))
+    out: dict[str, datetime] = {}
+    for entity, sources in by_entity.items():
+        live = sources - HISTORIC_SOURCES or sources
+        out[entity] = min(by_source[s] for s in live)
+    return out
 
 
 def source_watermarks(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:

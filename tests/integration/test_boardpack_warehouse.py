@@ -177,6 +177,7 @@ def test_imported_surveys_nulls_and_json_shape(wh: Warehouse) -> None:
         "briefing",
         "revisions",
         "footnotes",
+        "fdr",
         "msf",
         "publication",
     ]
