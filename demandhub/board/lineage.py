@@ -225,7 +225,7 @@ def contact_contributions(
                 Contribution(cid, cid, 1 - dropped, None, not dropped, rule, reason, None, tuple(when)),
             )
         if ch == "101":
-            num, den = never - never_short, (1 - dropped) - never_short
+            num, den = never - never_short, 1 - never_short  # volumes de-duplicated or not
             if never_short:
                 rule, reason = (
                     "short_abandon",

@@ -312,6 +312,7 @@ def _volume_cells(
         # answered call that abandoned a later transfer queue was a real contact).
         t[channel] += int(offered) - (int(never_short) if drop_short else 0)
         if channel == "101":
+            t["offered_101"] += int(offered)  # the rate's own denominator: not de-duplicated
             t["never"] += int(never)
             t["never_short"] += int(never_short)
     for ym, t in totals.items():
@@ -320,9 +321,9 @@ def _volume_cells(
             if first is not None and first <= ym:
                 cells[f"contacts_{channel}"][ym] = Cell(t[channel])
         cells["contacts_total"][ym] = Cell(t["999"] + t["101"] + t["webchat"] + t["online"])
-        if t["101"]:
+        if t["offered_101"]:  # short abandons leave both sides once, de-duplicated volumes or not
             cells["calls_101_abandoned_rate"][ym] = Cell(
-                t["never"] - t["never_short"], t["101"] - t["never_short"]
+                t["never"] - t["never_short"], t["offered_101"] - t["never_short"]
             )
     return cells
 
