@@ -2,8 +2,9 @@
 
 - :func:`simulate` (``SimConfig`` -> envelopes as JSON-ready dicts, event-time ordered, deterministic
   for a seed, with optional faults), :func:`simulate_live` (paced to the wall clock),
-  :func:`truth` (the monthly board figures computed from the generated facts; every definition is
-  written in :mod:`streams.sources.simulator.truth`), :class:`Simulation` (events and truth in one
+  :func:`truth` (the monthly board figures computed from the generated facts under any
+  ``Definitions``; every definition it follows is written in :mod:`streams.sources.simulator.truth`),
+  :class:`Simulation` (events and truth in one
   pass), :func:`write_jsonl` and :func:`produce_kafka` (output adapters, the only I/O).
 - The model (DOMAIN 3.8): :mod:`.demand` (arrival profiles, seasonality, trends), :mod:`.queues`
   (Erlang-A style queue simulation), :mod:`.contacts`, :mod:`.incidents`, :mod:`.crimes`,
@@ -22,6 +23,7 @@ Typical use::
     sim = Simulation(config)
     write_jsonl(sim.events(), "events.jsonl", config.faults)
     figures = sim.truth()  # same as truth(config), without generating twice
+    other = sim.truth(definitions=Definitions().with_overrides(["crimes.ncrs_hours=12"]))  # no new run
 
 Speed (one core, this machine): about 90k events/s generated, about 50k/s written as JSON Lines;
 ``truth()`` alone skips building events and runs about 2.5 times faster.

@@ -28,6 +28,7 @@ from streams.sources.simulator.geography import District
 from streams.sources.simulator.incidents import IncidentModel, IncidentOrigin
 from streams.sources.simulator.queues import ABANDONED, ANSWERED, Entry, QueueSim
 from streams.sources.simulator.reference import ONLINE_OFFENCES
+from streams.sources.simulator.truth import CallFacts
 
 SHORT = 5 * SECOND
 
@@ -66,6 +67,7 @@ class Call:
     channel: str
     offered: int
     district: District
+    facts: CallFacts
     stage_start: int = 0  # when the current stage (queue, transfer) began
 
 
@@ -125,15 +127,17 @@ class ContactModel:
     # --- 999 --------------------------------------------------------------------------------
     def call_999(self, t: int) -> None:
         ctx, rng = self.ctx, self.ctx.rng
-        call = Call(ctx.subject("C"), "999", t, ctx.district())
+        call = Call(ctx.subject("C"), "999", t, ctx.district(), CallFacts("999", t))
         offered: dict[str, Any] = {"channel": "999", "district": call.district.name}
         if rng.random() < 0.85:
-            offered["bt_connect_time"] = iso(t - 2 * SECOND - rng.randrange(7 * SECOND))
+            bt = t - 2 * SECOND - rng.randrange(7 * SECOND)
+            offered["bt_connect_time"] = iso(bt)
+            call.facts.bt_connect = bt
         ctx.emit("telephony", "call.offered.v1", t, call.cid, offered)
-        ctx.tally(t)["c999"] += 1
+        ctx.record("call", call.facts)
         tq = t + 200 + rng.randrange(1000)
         if ctx.emit("telephony", "call.queued.v1", tq, call.cid, {"queue": "999"}):
-            ctx.tally(t)["q999"] += 1
+            call.facts.queued = tq
             call.stage_start = tq
             self.q999.add(self._entry(Q999, tq, call, self._done_999, False))
 
@@ -144,30 +148,28 @@ class ContactModel:
             if when - call.offered == 10 * SECOND:
                 when += 1
             if ctx.emit("telephony", "call.answered.v1", when, call.cid, {"queue": "999"}):
-                c = ctx.tally(call.offered)
-                c["a999"] += 1
-                c["a999_10"] += when - call.offered < 10 * SECOND
+                call.facts.answered = when
             self._serve(call, when, e.service)
             return
         while when - e.arrival == SHORT or when - call.offered == SHORT:
             when += 1  # no wait exactly on the threshold, on either clock
         data = {"stage": "primary_queue", "queue": "999", "wait_seconds": (when - e.arrival) / 1000}
         if ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data):
-            short = when - call.offered < SHORT  # the 999 service clock starts at the offer
-            ctx.tally(call.offered)["q999_short" if short else "q999_ab"] += 1
+            call.facts.abandoned = when
         self._end(call, when + 1, "abandoned", None)
 
     # --- 101 --------------------------------------------------------------------------------
     def call_101(self, t: int) -> None:
         ctx, rng = self.ctx, self.ctx.rng
-        call = Call(ctx.subject("C"), "101", t, ctx.district())
+        call = Call(ctx.subject("C"), "101", t, ctx.district(), CallFacts("101", t))
         ctx.emit(
             "telephony", "call.offered.v1", t, call.cid, {"channel": "101", "district": call.district.name}
         )
-        ctx.tally(t)["c101"] += 1
+        ctx.record("call", call.facts)
         ti = t + 300 + rng.randrange(1200)
         if not ctx.emit("telephony", "call.ivr_entered.v1", ti, call.cid, {"menu": "main"}):
             return
+        call.facts.ivr = ti
         ivr = self._lognormal(35, 0.35) + 2 * SECOND
         if rng.random() < 0.04:
             ta = ti + SHORT + 1 + rng.randrange(max(1, ivr - SHORT))
@@ -175,6 +177,7 @@ class ContactModel:
             return
         tq = ti + ivr
         if ctx.emit("telephony", "call.queued.v1", tq, call.cid, {"queue": "101-primary"}):
+            call.facts.queued = tq
             call.stage_start = tq
             self.q101p.add(self._entry(Q101P, tq, call, self._done_101p, True))
 
@@ -182,9 +185,11 @@ class ContactModel:
         data: dict[str, Any] = {"stage": stage, "wait_seconds": wait / 1000}
         if queue:
             data["queue"] = queue
-        emitted = self.ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data)
-        if emitted and stage in ("ivr", "primary_queue"):  # never answered (end to end)
-            self.ctx.tally(call.offered)["o101_short" if wait < SHORT else "o101_ab"] += 1
+        if self.ctx.emit("telephony", "call.abandoned.v1", when, call.cid, data):
+            if stage == "ivr":
+                call.facts.ivr_abandoned = when
+            elif stage == "primary_queue":
+                call.facts.abandoned = when
         self._end(call, when + 1, "abandoned", None)
 
     def _callback(self, call: Call, when: int, queue: str) -> None:
@@ -198,9 +203,7 @@ class ContactModel:
             if when - e.arrival == 30 * SECOND:
                 when += 1
             if ctx.emit("telephony", "call.answered.v1", when, call.cid, {"queue": "101-primary"}):
-                c = ctx.tally(call.offered)
-                c["p101"] += 1
-                c["p101_30"] += when - e.arrival < 30 * SECOND
+                call.facts.answered = when
             if rng.random() >= TRANSFER_SHARE:
                 self._serve(call, when, e.service)
                 return
@@ -257,22 +260,23 @@ class ContactModel:
     # --- web chat -----------------------------------------------------------------------------
     def webchat(self, t: int) -> None:
         ctx = self.ctx
-        call = Call(ctx.subject("W"), "webchat", t, ctx.district())
+        call = Call(ctx.subject("W"), "webchat", t, ctx.district(), CallFacts("webchat", t, queued=t))
         data = {"queue": "webchat", "district": call.district.name}
         ctx.emit("chat", "webchat.offered.v1", t, call.cid, data)
-        ctx.tally(t)["cweb"] += 1
+        ctx.record("call", call.facts)
         self.qweb.add(self._entry(QWEB, t, call, self._done_web, False))
 
     def _done_web(self, e: Entry, outcome: str, when: int) -> None:
         call: Call = e.ctx
         ctx = self.ctx
         if outcome == ANSWERED:
-            ctx.emit("chat", "webchat.answered.v1", when, call.cid, {"queue": "webchat"})
+            if ctx.emit("chat", "webchat.answered.v1", when, call.cid, {"queue": "webchat"}):
+                call.facts.answered = when
             self._serve(call, when, e.service)
             return
         when = self._abandon_time(e, when)
         if ctx.emit("chat", "webchat.abandoned.v1", when, call.cid, {"queue": "webchat"}):
-            ctx.tally(call.offered)["wc_short" if when - e.arrival < SHORT else "wc_ab"] += 1
+            call.facts.abandoned = when
         self._end(call, when + 1, "abandoned", None)
 
     # --- online reports -----------------------------------------------------------------------
@@ -295,7 +299,7 @@ class ContactModel:
         ctx.emit(
             "portal", "online_report.submitted.v1", t, rid, {"report_type": kind, "district": district.name}
         )
-        ctx.tally(t)["conline"] += 1
+        ctx.record("online", t)
         tt = t + MINUTE + int(5 * HOUR * math.exp(rng.gauss(0, 1)))
         outcome = self._triage(kind)
         if not ctx.emit("portal", "online_report.triaged.v1", tt, rid, {"outcome": outcome}):

@@ -1,4 +1,4 @@
-"""Per-force generation context: random streams, event emission, district choice, truth counters."""
+"""Per-force generation context: random streams, event emission, district choice, truth facts."""
 
 from __future__ import annotations
 
@@ -79,7 +79,6 @@ class ForceContext:
         self._prefix = f"{force}-{run}-" if run else f"{force}-"  # a run id keeps runs' ids apart
         self._id_prefix = {src: f"{self._prefix}{p}" for src, p in SOURCE_PREFIX.items()}
         self._subjects: defaultdict[str, count[int]] = defaultdict(lambda: count(1))
-        self._month_cache: dict[int, str] = {}
 
     def subject(self, kind: str) -> str:
         """A new entity id of ``kind`` (C call, W web chat, O online report, I incident, R crime)."""
@@ -105,16 +104,9 @@ class ForceContext:
             )
         return True
 
-    def tally(self, t: int) -> defaultdict[str, float]:
-        """The truth counters of the local month containing ``t``."""
-        hour = t // 3_600_000
-        label = self._month_cache.get(hour)
-        if label is None:
-            label = self._month_cache[hour] = self.months.label(t)
-            if len(self._month_cache) > 4096:
-                self._month_cache.clear()
-                self._month_cache[hour] = label
-        return self.book.month(self.force, label)
+    def record(self, kind: str, facts: Any) -> None:
+        """Record one entity's raw facts for the truth (see :class:`TruthBook`)."""
+        self.book.add(self.force, kind, facts)
 
     def district(self) -> District:
         """A district drawn by demand weight."""

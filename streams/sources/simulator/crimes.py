@@ -30,6 +30,7 @@ from streams.sources.simulator.reference import (
     RECLASSIFY,
     RURAL_OFFENCES,
 )
+from streams.sources.simulator.truth import CrimeFacts
 
 _OUTCOME_CUM = list(accumulate(o[1] for o in OUTCOMES))
 NCRS_MS = 24 * HOUR
@@ -151,18 +152,14 @@ class CrimeModel:
         )
         if not emitted:
             return cid
+        facts = CrimeFacts(recorded_at, o.first_report, occurred, bool(flags["domestic_abuse"]))
+        ctx.record("crime", facts)
         qa_at = recorded_at + rng.randrange(MINUTE, 30 * MINUTE)
         if ctx.emit("crime", "crime.qa_queue_entered.v1", qa_at, cid, {"queue": "qa_linking"}):
             self.qa.enter(qa_at, cid)
         cancelled_at = self._changes(cid, o.offence, recorded_at)
-        self._outcome(cid, recorded_at, cancelled_at)
-        if cancelled_at is None or cancelled_at >= ctx.end:
-            c = ctx.tally(recorded_at)
-            c["crime"] += 1
-            if flags["domestic_abuse"]:
-                c["crime_da"] += 1
-            if recorded_at - o.first_report < NCRS_MS:
-                c["crime_24h"] += 1
+        self._outcome(cid, recorded_at, cancelled_at, facts)
+        facts.counted = cancelled_at is None or cancelled_at >= ctx.end
         return cid
 
     def _recorded_at(self, o: CrimeOrigin) -> int:
@@ -207,7 +204,7 @@ class CrimeModel:
             )
         return cancelled_at
 
-    def _outcome(self, cid: str, recorded_at: int, cancelled_at: int | None) -> None:
+    def _outcome(self, cid: str, recorded_at: int, cancelled_at: int | None, facts: CrimeFacts) -> None:
         ctx, rng = self.ctx, self.ctx.rng
         i = bisect(_OUTCOME_CUM, rng.random() * _OUTCOME_CUM[-1])
         otype, _, median_days, sd = OUTCOMES[i]
@@ -215,11 +212,13 @@ class CrimeModel:
         if cancelled_at is not None and cancelled_at <= t:
             return
         data = self._disposal(otype)
-        ctx.emit("crime", "crime.outcome_assigned.v1", t, cid, data)
+        if ctx.emit("crime", "crime.outcome_assigned.v1", t, cid, data):
+            facts.outcome_type, facts.outcome_at = otype, t
         if otype in (14, 15, 16, 18) and rng.random() < 0.03:
             t2 = t + MINUTE + int(20 * DAY * math.exp(0.8 * rng.gauss(0, 1)))
-            if cancelled_at is None or t2 < cancelled_at:
-                ctx.emit("crime", "crime.outcome_changed.v1", t2, cid, self._disposal(1))
+            changed = cancelled_at is None or t2 < cancelled_at
+            if changed and ctx.emit("crime", "crime.outcome_changed.v1", t2, cid, self._disposal(1)):
+                facts.outcome_type, facts.outcome_at = 1, t2
 
     def _disposal(self, otype: int) -> dict[str, Any]:
         rng = self.ctx.rng

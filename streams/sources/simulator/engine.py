@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.definitions import Definitions
 from streams.sources.simulator.clock import DAY, HOUR, MonthIndex, local_midnight_ms, to_ms
 from streams.sources.simulator.config import SimConfig
 from streams.sources.simulator.context import EventBuffer, ForceContext
@@ -38,7 +39,7 @@ class Simulation:
         self.chunk = chunk
         self.start, self.end = run_bounds(config)
         self.buffer = EventBuffer()
-        self.book = TruthBook()
+        self.book = TruthBook(self.end)
         months = MonthIndex(self.start - 40 * DAY, self.end + 40 * DAY)
         self.forces = [
             ForceModel(
@@ -76,11 +77,12 @@ class Simulation:
         injector = FaultInjector(faults, self.config.seed, self.fault_report)
         yield from injector.apply(self.clean_events())
 
-    def truth(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Ground truth ``{force: {"YYYY-MM": {measure: value}}}``; needs the run to have finished."""
+    def truth(self, definitions: Definitions | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """Ground truth ``{force: {"YYYY-MM": {measure: value}}}`` under ``definitions`` (the
+        defaults when None; any definitions, without running again); needs the run to have finished."""
         if not self.finished:
             raise RuntimeError("iterate the events to the end before asking for the truth")
-        return self.book.measures()
+        return self.book.measures(definitions)
 
 
 def simulate(config: SimConfig, report: FaultReport | None = None) -> Iterator[dict[str, Any]]:
@@ -94,9 +96,10 @@ def simulate(config: SimConfig, report: FaultReport | None = None) -> Iterator[d
     return sim.events()
 
 
-def truth(config: SimConfig) -> dict[str, dict[str, dict[str, Any]]]:
-    """Ground-truth monthly board figures of ``config`` (identical whatever its fault switches)."""
+def truth(config: SimConfig, definitions: Definitions | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Ground-truth monthly board figures of ``config`` under ``definitions`` (the defaults when
+    None), identical whatever its fault switches."""
     sim = Simulation(config.without_stream_faults(), keep_events=False)
     for _ in sim.clean_events():
         pass
-    return sim.truth()
+    return sim.truth(definitions)

@@ -23,6 +23,7 @@ from streams.sources.simulator.reference import (
     RECATEGORISE,
     Category,
 )
+from streams.sources.simulator.truth import IncidentFacts
 
 IMMEDIATE, PRIORITY, SCHEDULED, RWD = "IMMEDIATE", "PRIORITY", "SCHEDULED", "RWD"
 GRADES = (IMMEDIATE, PRIORITY, SCHEDULED, RWD)
@@ -128,21 +129,20 @@ class IncidentModel:
         created = self._created_payload(o, cat, district, urban, da)
         if not ctx.emit("cad", "incident.created.v1", tc, iid, created):
             return iid  # after the end of the run: nothing of it exists
+        linked = o.first_report if o.contact_id else None  # the offer of the contact it came from
+        facts = IncidentFacts(tc, self_init, urban, cat.code in ASB_CATEGORIES, linked)
+        ctx.record("incident", facts)
         g0 = self._first_grade(cat, o.channel, da, imm_f)
         tg = tc + SECOND + _lognormal_ms(rng, 1.5, 0.8)
         graded = ctx.emit("cad", "incident.graded.v1", tg, iid, {"grade": g0})
+        if graded:
+            facts.graded, facts.first_grade = tg, g0
         plan = self._qualifier_plan(cat, da, tc, tg)
         withdrawn, terminal = self._withdrawn(iid, tc, tg, self_init)
+        facts.merged, facts.cancelled = withdrawn == "merged", withdrawn == "cancelled"
         if withdrawn is None:
-            terminal = self._deploy_and_close(iid, o, cat, district, urban, da, (g0, graded), tc, tg, crime_f)
-        mental_health = self._emit_qualifiers(iid, plan, tg, terminal)
-        c = ctx.tally(tc)
-        if withdrawn != "merged":  # a duplicate is not an incident of its own
-            c["inc"] += 1
-            c["inc_mh"] += mental_health
-        if withdrawn == "" and cat.code in ASB_CATEGORIES:  # withdrawn after the end: still open
-            c["inc_asb"] += 1
-        self._grade_truth(c, graded, g0, withdrawn in ("merged", "cancelled"))
+            terminal = self._deploy_and_close(iid, o, cat, district, urban, da, g0, facts, tc, tg, crime_f)
+        self._emit_qualifiers(iid, plan, tg, terminal, facts)
         return iid
 
     def _created_payload(
@@ -185,13 +185,6 @@ class IncidentModel:
             return ("cancelled" if emitted else ""), t
         return None, 0
 
-    @staticmethod
-    def _grade_truth(c: Any, graded: bool, g0: str, removed: bool) -> None:
-        if graded and not removed:
-            c["graded"] += 1
-            if g0 == IMMEDIATE:
-                c["first_imm"] += 1
-
     def _qualifier_plan(
         self, cat: Category, da: bool, tc: int, tg: int
     ) -> list[tuple[int, str, dict[str, Any]]]:
@@ -215,12 +208,16 @@ class IncidentModel:
         return plan
 
     def _emit_qualifiers(
-        self, iid: str, plan: list[tuple[int, str, dict[str, Any]]], tg: int, terminal: int
-    ) -> bool:
+        self,
+        iid: str,
+        plan: list[tuple[int, str, dict[str, Any]]],
+        tg: int,
+        terminal: int,
+        facts: IncidentFacts,
+    ) -> None:
         """Emit the plan, moving anything at or after the terminal event (close, cancellation,
-        merge) before it; True when mental health is present at the end of the run."""
+        merge) before it; the facts note the qualifiers emitted and those present at the end."""
         ctx = self.ctx
-        mental_health = False
         last = tg
         for t, etype, data in plan:
             if t >= terminal:
@@ -228,9 +225,14 @@ class IncidentModel:
                 if t >= terminal:
                     continue  # no room left before the terminal event
             last = max(last, t)
-            if ctx.emit("cad", etype, t, iid, data) and data["qualifier"] == "mental_health":
-                mental_health = etype.endswith("added.v1")
-        return mental_health
+            if not ctx.emit("cad", etype, t, iid, data):
+                continue
+            added = etype.endswith("added.v1")
+            if data["qualifier"] == "mental_health":
+                facts.mental_health_now = added
+                facts.mental_health_ever |= added
+            elif data["qualifier"] == "asb" and added:
+                facts.asb_qualifier = True
 
     def _regrade(self, g0: str) -> tuple[str, str | None]:
         u = self.ctx.rng.random()
@@ -248,14 +250,14 @@ class IncidentModel:
         district: District,
         urban: bool,
         da: bool,
-        first: tuple[str, bool],
+        g0: str,
+        facts: IncidentFacts,
         tc: int,
         tg: int,
         crime_f: float,
     ) -> int:
         """Regrade, attendance, closure and any crime; returns the closing time."""
         ctx, rng = self.ctx, self.ctx.rng
-        g0, graded = first
         self_init = o.channel == "self_initiated"
         g1, reason = self._regrade(g0)
         arrival: int | None = None
@@ -284,51 +286,22 @@ class IncidentModel:
                 target = TARGET_MS.get((g1, urban))
                 if target is not None and arrival - tc > target and rng.random() < 0.6:
                     arrived["delay_reason"] = rng.choice(DELAY_REASONS)
-                ctx.emit("cad", "incident.resource_arrived.v1", arrival, iid, arrived)
+                if ctx.emit("cad", "incident.resource_arrived.v1", arrival, iid, arrived):
+                    facts.arrived = arrival
                 t_close = arrival + MINUTE + _lognormal_ms(rng, 70.0, 0.8)
-        regraded = False
         if reason is not None:
             data = {"old_grade": g0, "new_grade": g1, "reason": reason}
-            regraded = ctx.emit("cad", "incident.regraded.v1", t_regrade, iid, data)
+            if ctx.emit("cad", "incident.regraded.v1", t_regrade, iid, data):
+                facts.regraded, facts.new_grade = t_regrade, g1
         final = cat.code
         if final in RECATEGORISE and rng.random() < 0.12:
             final = rng.choice(RECATEGORISE[final])
-        closed = ctx.emit("cad", "incident.closed.v1", t_close, iid, {"final_category": final})
-        c = ctx.tally(tc)
-        if (final if closed else cat.code) in ASB_CATEGORIES:  # open at the end: its opening category
-            c["inc_asb"] += 1
-        if not self_init and graded:
-            self._response_truth(c, g1 if regraded else g0, urban, tc, arrival, closed)
+        if ctx.emit("cad", "incident.closed.v1", t_close, iid, {"final_category": final}):
+            facts.closed, facts.final_asb = True, final in ASB_CATEGORIES
         final_cat = CATEGORY_BY_CODE[final]
         if final_cat.offences and rng.random() < final_cat.crime_p * crime_f:
             self._crime(iid, o, final_cat, district, urban, da, tc)
         return t_close
-
-    def _response_truth(
-        self, c: Any, g_now: str, urban: bool, tc: int, arrival: int | None, closed: bool
-    ) -> None:
-        """Response counters; ``g_now`` is the grade held at arrival (or at the end if open)."""
-        end = self.ctx.end
-        if arrival is not None and arrival < end:
-            grade = g_now  # regrades happen before arrival, so this is the grade at arrival
-            target = TARGET_MS.get((grade, urban))
-            if target is None:
-                return
-            hit = arrival - tc < target
-            if grade == IMMEDIATE:
-                c["imm_n"] += 1
-                c["imm_sum_min"] += (arrival - tc) / MINUTE
-                c["imm_den"] += 1
-                c["imm_hit"] += hit
-            else:
-                c["pri_den"] += 1
-                c["pri_hit"] += hit
-            return
-        if closed:
-            return  # never attended
-        target = TARGET_MS.get((g_now, urban))
-        if target is not None and tc + target < end:
-            c["imm_den" if g_now == IMMEDIATE else "pri_den"] += 1
 
     def _crime(
         self,

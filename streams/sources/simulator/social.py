@@ -42,6 +42,7 @@ from streams.sources.simulator.demand import REFERENCE_YEAR, SEASON, _norm
 from streams.sources.simulator.geography import District
 from streams.sources.simulator.incidents import IncidentModel, IncidentOrigin
 from streams.sources.simulator.reference import ONLINE_OFFENCES
+from streams.sources.simulator.truth import ThreadFacts
 
 SOURCE = "social"
 TARGET_MS = 60 * MINUTE  # social.first_response_target_minutes (default)
@@ -168,8 +169,8 @@ class SocialModel:
             district = self._district()
             data["district"] = district.name
         ctx.emit(SOURCE, "social.received.v1", t, sid, data)
-        c = ctx.tally(t)
-        c["soc"] += 1
+        facts = ThreadFacts(t)
+        ctx.record("thread", facts)
         response = t + self._response_ms(t)
         withdraw = self._withdraw_ms()
         if withdraw is not None and t + withdraw < response:
@@ -180,16 +181,13 @@ class SocialModel:
                 sid,
                 {"closed_by": "public", "disposition": "no_action"},
             ):
-                c["soc_short" if withdraw < SHORT_MS else "soc_ab"] += 1
+                facts.public_abandon = t + withdraw
             return
         assigned = t + int((response - t) * (0.1 + 0.5 * rng.random()))
         ctx.emit(SOURCE, "social.assigned.v1", assigned, sid, {})
         if not ctx.emit(SOURCE, "social.responded.v1", response, sid, {}):
             return
-        c["soc_resp"] += 1
-        c["soc_min_sum"] += (response - t) / MINUTE
-        if response - t <= TARGET_MS:
-            c["soc_within"] += 1
+        facts.first_response = response
         last = response
         for _ in range(0 if rng.random() < 0.4 else 1 if rng.random() < 0.58 else 2):
             last += int((10 + rng.random() * 110) * MINUTE)
@@ -206,6 +204,5 @@ class SocialModel:
         close: dict[str, object] = {"closed_by": "handler", "disposition": disposition}
         close |= self._linked(disposition, t, closed, district)
         if ctx.emit(SOURCE, "social.closed.v1", closed, sid, close):
-            c["soc_resolved"] += 1
-            if disposition != "incident_created":
-                c["soc_noinc"] += 1
+            facts.handler_closed = True
+            facts.incident_disposition = disposition == "incident_created"
