@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test test-unit test-integration lint format bench schemas clean
+.PHONY: install demo test test-unit test-integration lint format bench bench-quick schemas clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,9 @@ schemas: install
 
 bench: install
 	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache test-artifacts
