@@ -274,10 +274,11 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Apply pending warehouse migrations in order (--dry-run prints their SQL)."""
     from sinks.clickhouse.client import connect
-    from sinks.clickhouse.migrate import migrate
+    from sinks.clickhouse.migrate import migrate, rebuild_notice
 
     wh = connect(settings.resolved_dsn)
     done = migrate(wh, dry_run=args.dry_run)
+    notice = None if args.dry_run else rebuild_notice(wh, done)
     for m in done:
         print(f"{'would apply' if args.dry_run else 'applied'} {m.number:04d}_{m.name}")
         if args.dry_run:
@@ -285,6 +286,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
                 print(statement + ";\n")
     if not done:
         print("warehouse schema is up to date")
+    if notice:
+        print(f"demandhub: {notice}", file=sys.stderr)
     wh.close()
     return 0
 

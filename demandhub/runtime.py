@@ -41,7 +41,7 @@ from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse, connect
-from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
     from streams.pipeline import BatchReport, Pipeline, RawMessage
@@ -57,7 +57,9 @@ def open_warehouse(settings: Settings, apply_migrations: bool = True) -> Warehou
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     wh = connect(settings.resolved_dsn)
     if apply_migrations:
-        migrate(wh)
+        notice = rebuild_notice(wh, migrate(wh))
+        if notice:
+            print(f"demandhub: {notice}", file=sys.stderr)
     return wh
 
 

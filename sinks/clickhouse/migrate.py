@@ -33,6 +33,12 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
+    @property
+    def needs_rebuild(self) -> bool:
+        """The migration changes what the fact tables hold: facts folded before it must be re-folded
+        from the ledger (``demandhub rebuild``). Marked by a line ``-- needs: rebuild``."""
+        return any(ln.strip() == "-- needs: rebuild" for ln in self.sql.splitlines())
+
     def statements(self) -> list[str]:
         """The migration's statements, comments removed."""
         lines = [ln for ln in self.sql.splitlines() if not ln.strip().startswith("--")]
@@ -102,3 +108,19 @@ def migrate(wh: Warehouse, dry_run: bool = False, directory: Path | None = None)
             ["number", "name", "checksum", "applied_at"],
         )
     return todo
+
+
+def rebuild_notice(wh: Warehouse, applied_now: list[Migration]) -> str | None:
+    """One line telling the operator to run ``demandhub rebuild`` when a migration just applied
+    changed the fact tables of a warehouse whose ledger already holds events; None otherwise."""
+    reshaping = [m for m in applied_now if m.needs_rebuild]
+    if not reshaping:
+        return None
+    if int(wh.query("SELECT count() FROM events").rows[0][0]) == 0:
+        return None
+    names = ", ".join(f"{m.number:04d}_{m.name}" for m in reshaping)
+    return (
+        f"migration {names} changed the fact tables of a warehouse that already holds events: run "
+        "`demandhub rebuild` to re-fold them from the events ledger (figures read before that use the "
+        "facts as they were)"
+    )

@@ -5,6 +5,7 @@
 -- dropped; contacts gain the raw times and values the read-time rules need (IVR entry time, the queue
 -- and raw wait of the deciding queue abandon). Facts folded before this migration lack the new columns
 -- (NULL / empty): `demandhub rebuild` re-folds every subject from the events ledger.
+-- needs: rebuild
 -- contact_legs_applied and contacts_applied give analysts the facts with the derived columns under
 -- the definitions the worker runs under (applied_definitions, name 'active'; the defaults when none
 -- are recorded); the live views read them. Replaces the views of 0100-0102 that read dropped columns.
