@@ -310,6 +310,7 @@ def _measures(c: Counts, d: Definitions) -> dict[str, Any]:
         "calls_101_answered_within_30s": _service_level(c, "p101", d.calls.abandon_convention),
         "calls_999_abandoned_rate": _pct(c["q999_B"] - c["q999_S"], c["q999_in"] - c["q999_S"]),
         "calls_101_abandoned_rate": _pct(c["o101_ab"], c["c101"] - c["o101_short"]),
+        "calls_101_primary_abandoned_rate": _pct(c["p101_B"] - c["p101_S"], c["p101_in"] - c["p101_S"]),
         "webchat_abandoned_rate": _pct(c["wc_ab"], c["cwebchat"] - c["wc_short"]),
         "incidents_total": int(c["inc"]),
         "incidents_mental_health": int(c["inc_mh"]),

@@ -66,6 +66,9 @@ NCRS timeliness always by ``recorded``); social media threads by ``received``.
   entering the IVR; a primary-queue abandon below the 101-primary short threshold from joining the
   queue. Callback requests are not abandons. A call still in progress at the end counts in the
   denominator only.
+- ``calls_101_primary_abandoned_rate``: per queue, like 999: calls abandoned in the 101 primary
+  queue minus short abandons (wait from joining the queue below its short threshold), over calls
+  that joined it minus short abandons. (The secondary queue's rate is not part of the truth.)
 - ``webchat_abandoned_rate``: sessions abandoned with a wait (abandon minus offered) not below the
   webchat short threshold, over sessions offered minus the short ones.
 - ``incidents_total``: incidents created, excluding those merged as duplicates by the end (every
@@ -132,6 +135,7 @@ MEASURES: tuple[str, ...] = (
     "calls_101_answered_within_30s",
     "calls_999_abandoned_rate",
     "calls_101_abandoned_rate",
+    "calls_101_primary_abandoned_rate",
     "webchat_abandoned_rate",
     "incidents_total",
     "incidents_mental_health",
@@ -447,6 +451,9 @@ def _month_values(c: dict[str, float], defs: Definitions) -> dict[str, Any]:
         "calls_101_answered_within_30s": sl["p101"],
         "calls_999_abandoned_rate": _pct(g("q999_B", 0) - g("q999_S", 0), g("q999_in", 0) - g("q999_S", 0)),
         "calls_101_abandoned_rate": _ratio(c, "o101_ab", "c101", "o101_short"),
+        "calls_101_primary_abandoned_rate": _pct(
+            g("p101_B", 0) - g("p101_S", 0), g("p101_in", 0) - g("p101_S", 0)
+        ),
         "webchat_abandoned_rate": _ratio(c, "wc_ab", "cwebchat", "wc_short"),
         "immediate_share": _ratio(c, "first_imm", "graded"),
         "immediate_time_to_respond_mins": (g("imm_sum_min", 0) / mean_n) if mean_n else None,
