@@ -57,10 +57,33 @@ def reads_rollup(wh: Warehouse, definitions: Definitions) -> bool:
     return bool(check is not None and check(wh, ROLLUP, definitions))
 
 
-def hourly_rows(wh: Warehouse, definitions: Definitions, facts_where: str) -> tuple[str, dict[str, Any]]:
+def whole_hour_zone(timezone: str, first: YearMonth, last: YearMonth) -> bool:
+    """True when every month ``first``..``last`` of ``timezone`` starts on a whole UTC hour (the
+    creation hours of ``incidents_hourly`` then fall inside one month each)."""
+    zone = ZoneInfo(timezone)
+    month = first
+    while month <= last:
+        offset = datetime(month.year, month.month, 1, tzinfo=zone).utcoffset()
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+        month = month + 1
+    return True
+
+
+def hourly_rows(
+    wh: Warehouse,
+    definitions: Definitions,
+    facts_where: str,
+    months: tuple[YearMonth, YearMonth] | None = None,
+) -> tuple[str, dict[str, Any]]:
     """A FROM clause giving ``incidents_hourly`` rows under ``definitions`` and its parameters: the
     rollup's rows of the definitions' hash when it is complete under them (refreshed first), else
-    the same rows computed by the rollup's own SELECT over the facts matching ``facts_where``."""
+    the same rows computed by the rollup's own SELECT over the facts matching ``facts_where``. When
+    a month of ``months`` (first, last) starts inside a UTC hour in the definitions' time zone
+    (UTC+5:30), the rows come from the facts in quarter-hour buckets, so no incident changes month."""
+    if months is not None and not whole_hour_zone(definitions.timezone, *months):
+        sql = ri.rollup_rows_sql(facts_where, ri.QUARTER_HOUR)
+        return f"({sql})", ri.query_params(definitions)
     if reads_rollup(wh, definitions):
         ensure_fresh(wh)  # hours logged by recent batches are recomputed first
         sql = f"(SELECT * FROM {ROLLUP} FINAL WHERE definition_hash = {{dh:String}})"
@@ -220,7 +243,7 @@ def monthly_cells(
         "first": _month_start(first),
         "last": _month_start(last),
     }
-    rows, rows_params = hourly_rows(wh, definitions, FACTS_WHERE)
+    rows, rows_params = hourly_rows(wh, definitions, FACTS_WHERE, (first - 1, last + 1))
     accs: dict[YearMonth, _Acc] = defaultdict(_Acc)
     sql = _MONTHLY_SQL.format(rows=rows)
     for r in wh.query(sql, parameters={**params, **rows_params}).dicts():

@@ -136,22 +136,29 @@ def _tombstone_sql() -> str:
     )
 
 
-def select_sql(where: str = "1") -> str:
+QUARTER_HOUR = "toStartOfFifteenMinutes(toDateTime(assumeNotNull(created_at), 'UTC'))"
+"""A finer bucket for the ``hour`` key: a month of a zone whose offset is not a whole number of
+hours (UTC+5:30, +5:45) starts on a quarter hour, never inside one."""
+
+
+def select_sql(where: str = "1", bucket: str = _HOUR) -> str:
     """Rows of ``incidents_hourly`` (keys ``k_*``, measures ``m_*``) computed from the facts
     matching ``where`` under the parameters of :func:`query_params`: the refresh inserts it, and a
-    reader whose definitions the rollup is not complete under reads it instead of the rollup."""
+    reader whose definitions the rollup is not complete under reads it instead of the rollup.
+    ``bucket`` replaces the creation hour (e.g. :data:`QUARTER_HOUR`) for such a reader."""
     # Aliases are prefixed: an alias equal to a column name would replace that column elsewhere.
-    exprs = [f"{_KEY_EXPR[k]} AS k_{k}" for k in KEYS] + [f"{e} AS m_{m}" for m, e in MEASURES]
+    keys = {**_KEY_EXPR, "hour": bucket}
+    exprs = [f"{keys[k]} AS k_{k}" for k in KEYS] + [f"{e} AS m_{m}" for m, e in MEASURES]
     return (
         f"SELECT {', '.join(exprs)} FROM {isql.source(f'created_at IS NOT NULL AND ({where})')} "
         f"GROUP BY {', '.join(f'k_{k}' for k in KEYS)}"
     )
 
 
-def rollup_rows_sql(where: str = "1") -> str:
+def rollup_rows_sql(where: str = "1", bucket: str = _HOUR) -> str:
     """:func:`select_sql` with the rollup's own column names (a reader's bypass of the rollup)."""
     names = [*(f"k_{k} AS {k}" for k in KEYS), *(f"m_{m} AS {m}" for m, _ in MEASURES)]
-    return f"SELECT {', '.join(names)} FROM ({select_sql(where)})"
+    return f"SELECT {', '.join(names)} FROM ({select_sql(where, bucket)})"
 
 
 def _recompute_sql() -> str:

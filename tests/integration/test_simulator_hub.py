@@ -155,11 +155,6 @@ def test_truth_matches_the_hub_figures_under_other_definitions_without_a_replay(
     assert differences(sim, wh, defs) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="incidents are read from hourly buckets (incidents_hourly), so in a zone whose month "
-    "begins on the half hour the incidents of that half hour fall in the wrong month",
-)
 def test_truth_matches_the_hub_figures_in_a_half_hour_zone(replayed: tuple[Simulation, Warehouse]) -> None:
     sim, wh = replayed
     assert differences(sim, wh, Definitions().with_overrides(HALF_HOUR_ZONE)) == []
