@@ -37,6 +37,9 @@ SIM = SimConfig(start=date(2019, 1, 1), days=45, seed=7, scale=0.015, staffing=0
 # runs are added (ids of their own), so every definition has figures to move.
 SOCIAL = SimConfig(start=date(2019, 1, 1), days=45, seed=8, scale=0.3, forces=("cambs",), run="soc")
 CRIMES = SimConfig(start=date(2019, 1, 1), days=45, seed=9, scale=0.06, forces=("cambs",), run="crm")
+# ... and the incidents of one more, so a mental-health qualifier is removed within the month
+# (incidents.mental_health_basis moves only then).
+INCIDENTS = SimConfig(start=date(2019, 1, 1), days=45, seed=10, scale=0.06, forces=("cambs",), run="inc")
 
 ALTERNATIVES: dict[str, Any] = {
     "timezone": "America/New_York",
@@ -99,7 +102,8 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("events") / "month.jsonl"
     social = (e for e in simulate(SOCIAL) if e["type"].startswith("social."))
     crimes = (e for e in simulate(CRIMES) if e["type"].startswith("crime."))
-    write_jsonl(itertools.chain(simulate(SIM), social, crimes), path)
+    incidents = (e for e in simulate(INCIDENTS) if e["type"].startswith("incident."))
+    write_jsonl(itertools.chain(simulate(SIM), social, crimes, incidents), path)
     return path
 
 
