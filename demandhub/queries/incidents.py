@@ -53,8 +53,7 @@ _OPEN_SQL = (
 
 def reads_rollup(wh: Warehouse, definitions: Definitions) -> bool:
     """True when ``incidents_hourly`` holds figures under ``definitions`` (else read the facts)."""
-    check = getattr(rollups, "reads_rollup", None)
-    return bool(check is not None and check(wh, ROLLUP, definitions))
+    return rollups.reads_rollup(wh, ROLLUP, definitions)
 
 
 def whole_hour_zone(timezone: str, first: YearMonth, last: YearMonth) -> bool:

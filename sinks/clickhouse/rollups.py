@@ -305,9 +305,7 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             "incidents_hourly",
             "incidents",
             ri.touched_buckets,
-            lambda wh, force_id, buckets, version, defs: ri.refresh_buckets(
-                wh, {force_id: buckets}, version, defs
-            ),
+            ri.refresh_buckets,
             ri.GROUPS,
             ri.all_buckets,
             (("contact_channel_15m", ri.hours_linked_to_contacts),),

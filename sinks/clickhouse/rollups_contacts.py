@@ -12,7 +12,6 @@ The same SELECTs serve :func:`recompute_rows`, used by the day reconciliation.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -194,18 +193,15 @@ def refresh(
     rollup: Rollup,
     force_id: str,
     buckets: set[datetime],
-    version: int | None = None,
-    definitions: Definitions | None = None,
+    version: int,
+    definitions: Definitions,
 ) -> None:
     """Tombstone (at ``version``) then recompute (at ``version + 1``) ``buckets`` of ``rollup`` for
-    one force under ``definitions`` (default: the defaults); only rows of their hash are touched.
-    The lazy refresher passes a version read from the warehouse's own clock
-    (:mod:`sinks.clickhouse.rollups`); without one, this process's clock."""
+    one force under ``definitions``; only rows of their hash are touched. The version is read from
+    the warehouse's own clock (:mod:`sinks.clickhouse.rollups`)."""
     if not buckets:
         return
-    definitions = Definitions() if definitions is None else definitions
     params = {**_bucket_params(force_id, buckets), **rollup.query_params(definitions)}
-    version = time.time_ns() if version is None else version
     keys = ", ".join(rollup.keys)
     wh.command(
         f"INSERT INTO {rollup.table} ({keys}, definition_hash, is_deleted, version) "

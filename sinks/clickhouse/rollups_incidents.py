@@ -10,8 +10,6 @@ de-duplicated facts makes a replayed batch harmless.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -98,18 +96,6 @@ _KEY_EXPR = {
     "urban_rural": "ifNull(urban_rural, '')",
 }
 
-_lock = threading.Lock()
-_last_version = 0
-
-
-def next_version() -> int:
-    """A strictly increasing refresh version (nanosecond clock, never going backwards); leaves room
-    for the v + 1 of the recomputed rows."""
-    global _last_version
-    with _lock:
-        _last_version = max(time.time_ns(), _last_version + 2)
-        return _last_version
-
 
 def _hour_of(value: datetime) -> datetime:
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
@@ -171,24 +157,17 @@ def _recompute_sql() -> str:
 
 
 def refresh_buckets(
-    wh: Warehouse,
-    buckets: dict[str, set[datetime]],
-    version: int | None = None,
-    definitions: Definitions | None = None,
+    wh: Warehouse, force_id: str, hours: set[datetime], version: int, definitions: Definitions
 ) -> None:
-    """Recompute the given (force, hour) buckets of ``incidents_hourly`` from the facts under
-    ``definitions`` (default: the defaults): tombstones at ``version``, rows at ``version + 1``; the
-    lazy refresher passes a version read from the warehouse's own clock, see
-    :mod:`sinks.clickhouse.rollups`."""
-    definitions = Definitions() if definitions is None else definitions
-    for force_id, hours in buckets.items():
-        if not hours:
-            continue
-        version = next_version() if version is None else version
-        params = {"f": force_id, "h": sorted(hours), **query_params(definitions)}
-        with wh.exclusive():
-            wh.command(_tombstone_sql(), parameters={**params, "v": version})
-            wh.command(_recompute_sql(), parameters={**params, "v": version + 1})
+    """Recompute these creation hours of one force of ``incidents_hourly`` from the facts under
+    ``definitions``: tombstones at ``version``, rows at ``version + 1`` (a version read from the
+    warehouse's own clock, see :mod:`sinks.clickhouse.rollups`)."""
+    if not hours:
+        return
+    params = {"f": force_id, "h": sorted(hours), **query_params(definitions)}
+    with wh.exclusive():
+        wh.command(_tombstone_sql(), parameters={**params, "v": version})
+        wh.command(_recompute_sql(), parameters={**params, "v": version + 1})
 
 
 def all_buckets(wh: Warehouse) -> dict[str, set[datetime]]:

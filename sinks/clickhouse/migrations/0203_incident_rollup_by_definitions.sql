@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS incidents_hourly
     resp_g_within_n      UInt32 DEFAULT 0 COMMENT 'Attended within target (graded clock)',
     resp_g_q             AggregateFunction(quantilesExactInclusive(0.5, 0.9), Float64) COMMENT 'Quantile state of response seconds (graded clock): p50, p90',
     is_deleted           UInt8 DEFAULT 0 COMMENT '1 marks a tombstone written before a bucket is recomputed',
-    version              UInt64 COMMENT 'Refresh version (monotonic clock)'
+    version              UInt64 COMMENT 'Refresh version: the warehouse clock in nanoseconds (the latest row wins)'
 )
 ENGINE = ReplacingMergeTree(version, is_deleted)
 ORDER BY (force_id, definition_hash, hour, first_grade, final_grade, arrival_grade, district, area, urban_rural)
