@@ -178,7 +178,8 @@ class Settings(BaseSettings):
     service_level_targets: dict[str, float] = Field(
         default={"999": 0.90, "101-primary": 0.90, "101-secondary": 0.90, "webchat": 0.90},
         description="Per queue: the share of contacts to answer within the queue's service threshold "
-        "(definitions.calls.service_threshold_seconds). Staffing is sized to meet it.",
+        "(definitions.calls.service_threshold_seconds). Staffing is sized to meet it and the wallboard "
+        "colours each queue's service level against it (a queue not named here has no target).",
     )
     forecast_horizon_hours: int = Field(
         default=4, ge=1, le=24, description="Hours ahead the offered contacts and handlers are forecast."

@@ -4,15 +4,18 @@ Contract:
 - :func:`add_live_routes` adds ``/``, ``/login``, ``/logout``, ``/static/*``, ``/api/live*`` and
   ``/api/openapi.json`` to an app built by :func:`demandhub.web.server.build_web_app` (whose
   middleware authenticates every route except ``/health`` and ``/login``).
-- The live document is built by :func:`build_live_document` from the domain readers
-  (``live_queues``, ``live_open_incidents``, ``live_qa_queue``, ``live_social``) in a worker thread, never on the
-  event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
+- The live document is built by :func:`build_live_document` from a fixed, typed set of readers
+  (:class:`LiveReaders`: ``live_queues``, ``live_open_incidents``, ``live_qa_queue``, ``live_social``
+  and the feed monitor, imported by name, so a missing one fails at import or when the set is built)
+  in a worker thread, never on the event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
   number of open pages and streams.
 - The live path has a read handle (``Warehouse.open_reader("live")``) and a thread of its own, so
   it never waits for the writer, for analyst queries or for the pipeline's threads; both are closed
   when the app is cleaned up.
-- A reader that is missing or fails leaves its section empty and names it under ``errors``; the
-  other sections are still served.
+- A reader that fails leaves its section empty and names it under ``errors``; the other sections
+  are still served.
+- A queue tile's service-level target is the ``service_level_targets`` setting for that queue (none
+  for a queue the setting does not name); its abandonment target the ``abandonment_target`` setting.
 - ``/api/live/stream`` pushes the document (event ``live``) when its content changes, checking
   every ``STREAM_CHECK_SECONDS``, and a ``heartbeat`` event otherwise, so a page can tell a quiet
   feed from a dead one. Figures that tick with the clock (time left, waits, ages) do not count as a
@@ -28,16 +31,19 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from demandhub.queries.contacts import live_queues as read_live_queues
+from demandhub.queries.crimes import live_qa_queue as read_live_qa_queue
+from demandhub.queries.incidents import live_open_incidents as read_live_open_incidents
+from demandhub.queries.social import live_social as read_live_social
 from demandhub.settings import Settings
 from demandhub.web.feeds import FeedMonitor
 from demandhub.web.server import (
@@ -73,42 +79,54 @@ QUEUES: tuple[tuple[str, str], ...] = (
     ("webchat", "Web chat"),
 )
 WINDOWS = ("last_15m", "last_60m", "today")
-DEFAULT_SERVICE_LEVEL_TARGET = 0.90  # the national 999 standard and the historic 101 target
 VOLATILE_KEYS = frozenset(
     {"generated_at", "seconds_left", "longest_wait_seconds", "oldest_age_seconds", "seconds_since_last_event"}
 )
 
-Reader = Callable[..., Any]
-
 
 # -- readers -----------------------------------------------------------------------------------------
+class RowsReader(Protocol):
+    """A live reader returning one mapping per row (queues, open incidents)."""
+
+    def __call__(
+        self, wh: Warehouse, force_id: str, now: datetime, definitions: Definitions, /
+    ) -> Sequence[Mapping[str, Any]]: ...
+
+
+class SectionReader(Protocol):
+    """A live reader returning one mapping (the QA queue, the social media desk, feed health)."""
+
+    def __call__(
+        self, wh: Warehouse, force_id: str, now: datetime, definitions: Definitions, /
+    ) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class LiveReaders:
-    """The domain's live reader functions; None where a domain has not provided one."""
+    """The live page's readers, one per section, every one required: a set built without one (or
+    with something that is not callable) is refused when built, so the server does not start."""
 
-    queues: Reader | None
-    incidents: Reader | None
-    qa: Reader | None
-    feeds: Reader | None = None  # feed health (demandhub.web.feeds.FeedMonitor when None)
-    social: Reader | None = None  # the social media desk (``live_social``); no section when None
+    queues: RowsReader
+    incidents: RowsReader
+    qa: SectionReader
+    social: SectionReader
+    feeds: SectionReader
 
-
-def _find_reader(module: str, name: str) -> Reader | None:
-    try:
-        found = getattr(import_module(module), name, None)
-    except ImportError:
-        log.warning("live reader module %s is not available", module)
-        return None
-    return found if callable(found) else None
+    def __post_init__(self) -> None:
+        missing = [f.name for f in fields(self) if not callable(getattr(self, f.name))]
+        if missing:
+            raise TypeError(f"live readers missing for: {', '.join(missing)}")
 
 
-def default_readers() -> LiveReaders:
-    """The readers of ``demandhub.queries`` (contacts, incidents, crimes, social media)."""
+def default_readers(settings: Settings) -> LiveReaders:
+    """The readers of ``demandhub.queries`` (contacts, incidents, crimes, social media) and a feed
+    monitor on the settings' feed-health thresholds."""
     return LiveReaders(
-        queues=_find_reader("demandhub.queries.contacts", "live_queues"),
-        incidents=_find_reader("demandhub.queries.incidents", "live_open_incidents"),
-        qa=_find_reader("demandhub.queries.crimes", "live_qa_queue"),
-        social=_find_reader("demandhub.queries.social", "live_social"),
+        queues=read_live_queues,
+        incidents=read_live_open_incidents,
+        qa=read_live_qa_queue,
+        social=read_live_social,
+        feeds=FeedMonitor.of(settings),
     )
 
 
@@ -157,7 +175,7 @@ def incident_item(raw: Mapping[str, Any], now: datetime, amber_share: float) -> 
     }
 
 
-def incidents_section(raw: list[Mapping[str, Any]], now: datetime, amber_share: float) -> dict[str, Any]:
+def incidents_section(raw: Sequence[Mapping[str, Any]], now: datetime, amber_share: float) -> dict[str, Any]:
     items = sorted(
         (incident_item(r, now, amber_share) for r in raw),
         key=lambda i: (i["seconds_left"], i["incident_id"]),
@@ -196,26 +214,19 @@ def window_figures(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _definition_target(defs: Definitions, name: str, queue: str) -> float | None:
-    """A per-queue (or single) target from the call definitions, if the definitions carry one."""
-    value = getattr(defs.calls, name, None)
-    if isinstance(value, Mapping):
-        value = value.get(queue)
-    return _num(value)
-
-
 def queue_tile(
     queue: str,
     label: str,
     raw: Mapping[str, Any] | None,
     defs: Definitions,
-    abandonment_targets: Mapping[str, float] | None = None,
+    service_level_targets: Mapping[str, float],
+    abandonment_targets: Mapping[str, float],
 ) -> dict[str, Any]:
     """One queue's tile: waiting now, longest wait, past threshold, and the three windows (each
-    counts the contacts that left the queue in it); the abandonment target from the settings."""
+    counts the contacts that left the queue in it); the service-level and abandonment targets from
+    the settings (None for a queue they do not name)."""
     raw = raw or {}
     periods = raw.get("periods") or {}
-    target = _definition_target(defs, "service_level_target", queue)
     return {
         "queue": queue,
         "label": label,
@@ -223,27 +234,26 @@ def queue_tile(
         "longest_wait_seconds": _num(raw.get("longest_wait_seconds")),
         "waiting_past_threshold": _int(raw.get("waiting_past_threshold")),
         "threshold_seconds": defs.calls.service_threshold_seconds.get(queue),
-        "service_level_target": target if target is not None else DEFAULT_SERVICE_LEVEL_TARGET,
-        "abandonment_target": _abandonment_target(defs, queue, abandonment_targets),
+        "service_level_target": service_level_targets.get(queue),
+        "abandonment_target": abandonment_targets.get(queue),
         "windows": {w: window_figures(periods.get(w)) for w in WINDOWS},
     }
 
 
-def _abandonment_target(defs: Definitions, queue: str, targets: Mapping[str, float] | None) -> float | None:
-    """The queue's abandonment target: the settings' ``abandonment_target``, else the definitions'."""
-    if targets is not None and queue in targets:
-        return _num(targets[queue])
-    return _definition_target(defs, "abandonment_target", queue)
-
-
 def queues_section(
-    raw: list[Mapping[str, Any]], defs: Definitions, abandonment_targets: Mapping[str, float] | None = None
+    raw: Sequence[Mapping[str, Any]],
+    defs: Definitions,
+    service_level_targets: Mapping[str, float],
+    abandonment_targets: Mapping[str, float],
 ) -> list[dict[str, Any]]:
     """The four wallboard queues in a fixed order, then any force-specific queue the reader gave."""
     found = {str(row.get("queue")): row for row in raw}
     labels = dict(QUEUES)
     order = [q for q, _ in QUEUES] + sorted(q for q in found if q not in labels)
-    return [queue_tile(q, labels.get(q, q), found.get(q), defs, abandonment_targets) for q in order]
+    return [
+        queue_tile(q, labels.get(q, q), found.get(q), defs, service_level_targets, abandonment_targets)
+        for q in order
+    ]
 
 
 def qa_section(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,16 +292,6 @@ def social_section(raw: Mapping[str, Any], defs: Definitions) -> dict[str, Any]:
     }
 
 
-class ReaderMissing(Exception):
-    """No domain reader provides this section (yet)."""
-
-
-def _call(reader: Reader | None, *args: Any) -> Any:
-    if reader is None:
-        raise ReaderMissing
-    return reader(*args)
-
-
 def build_live_document(
     wh: Warehouse, settings: Settings, now: datetime, readers: LiveReaders
 ) -> dict[str, Any]:
@@ -308,24 +308,19 @@ def build_live_document(
     }
     sections: dict[str, Callable[[], Any]] = {
         "queues": lambda: queues_section(
-            list(_call(readers.queues, wh, force, now, defs)), defs, settings.abandonment_target
+            readers.queues(wh, force, now, defs),
+            defs,
+            settings.service_level_targets,
+            settings.abandonment_target,
         ),
-        "incidents": lambda: incidents_section(
-            list(_call(readers.incidents, wh, force, now, defs) or []), now, amber
-        ),
-        "qa": lambda: qa_section(_call(readers.qa, wh, force, now, defs)),
+        "incidents": lambda: incidents_section(readers.incidents(wh, force, now, defs), now, amber),
+        "qa": lambda: qa_section(readers.qa(wh, force, now, defs)),
+        "feeds": lambda: readers.feeds(wh, force, now, defs),
+        "social": lambda: social_section(readers.social(wh, force, now, defs), defs),
     }
-    doc["feeds"] = None  # feed health: optional (a document built without a feed reader has none)
-    if readers.feeds is not None:
-        sections["feeds"] = lambda: _call(readers.feeds, wh, force, now, defs)
-    doc["social"] = None  # the social media desk: optional like the feeds
-    if readers.social is not None:
-        sections["social"] = lambda: social_section(_call(readers.social, wh, force, now, defs), defs)
     for name, build in sections.items():
         try:
             doc[name] = build()
-        except ReaderMissing:
-            doc[name], doc["errors"][name] = None, "not available yet"
         except Exception:
             log.exception("live section %s failed", name)
             doc[name], doc["errors"][name] = None, "reader failed"
@@ -611,12 +606,10 @@ def add_live_routes(
 ) -> None:
     """Add the live page, login, live API, event stream and OpenAPI routes to ``app``.
 
-    ``readers`` default to the domain readers; ``now`` is the clock the figures are computed at
-    (tests pass a fixed one)."""
+    ``readers`` default to the domain readers (:func:`default_readers`); ``now`` is the clock the
+    figures are computed at (tests pass a fixed one)."""
     wh, settings = app[WAREHOUSE_KEY].open_reader("live"), app[SETTINGS_KEY]
-    chosen = readers or default_readers()
-    if chosen.feeds is None:
-        chosen = replace(chosen, feeds=FeedMonitor.of(settings))
+    chosen = readers or default_readers(settings)
     app[LIVE_READER_KEY] = wh
     app[CACHE_KEY] = LiveCache(
         lambda: build_live_document(wh, settings, now(), chosen),

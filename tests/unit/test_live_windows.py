@@ -71,6 +71,6 @@ def test_left_queue_at_takes_the_first_end_and_none_while_waiting() -> None:
 
 
 def test_abandonment_target_comes_from_the_settings() -> None:
-    tiles = queues_section([], Definitions(), {"999": 0.04})
+    tiles = queues_section([], Definitions(), {"999": 0.9}, {"999": 0.04})
     assert tiles[0]["abandonment_target"] == 0.04
     assert tiles[1]["abandonment_target"] is None

@@ -13,6 +13,7 @@ from demandhub.web.live import (
     LiveCache,
     LiveReaders,
     build_live_document,
+    default_readers,
     fingerprint,
     incidents_section,
     queues_section,
@@ -71,7 +72,8 @@ def test_queues_come_in_wallboard_order_with_rates_as_shares() -> None:
         reader_queue("x-crime-desk", 2, (1, 1), (0, 1)),
         reader_queue("999", 3, (9, 10), (1, 20)),
     ]
-    tiles = queues_section(raw, Definitions())
+    settings = Settings()
+    tiles = queues_section(raw, Definitions(), settings.service_level_targets, settings.abandonment_target)
     assert [t["queue"] for t in tiles] == ["999", "101-primary", "101-secondary", "webchat", "x-crime-desk"]
     q999 = tiles[0]
     assert (q999["waiting"], q999["longest_wait_seconds"], q999["threshold_seconds"]) == (3, 12.5, 10)
@@ -110,24 +112,53 @@ def test_the_reader_status_wins_when_given() -> None:
     assert incidents_section(raw, NOW, 0.75)["items"][0]["status"] == "red"
 
 
-def _readers(queues: Any = None, incidents: Any = None, qa: Any = None) -> LiveReaders:
-    return LiveReaders(queues=queues, incidents=incidents, qa=qa)
+def _rows(*args: Any) -> list[dict[str, Any]]:
+    return []
 
 
-def test_a_failing_or_missing_reader_blanks_only_its_section() -> None:
+def _section(*args: Any) -> dict[str, Any]:
+    return {}
+
+
+def _readers(queues: Any = _rows, incidents: Any = _rows, qa: Any = _section) -> LiveReaders:
+    return LiveReaders(queues=queues, incidents=incidents, qa=qa, social=_section, feeds=_section)
+
+
+def test_a_failing_reader_blanks_only_its_section() -> None:
     def broken(*args: Any) -> Any:
         raise RuntimeError("warehouse down")
 
-    readers = _readers(
-        queues=lambda *a: [reader_queue("999", 1, (1, 1), (0, 1))],
-        incidents=broken,
-        qa=None,
-    )
+    readers = _readers(queues=lambda *a: [reader_queue("999", 1, (1, 1), (0, 1))], incidents=broken)
     doc = build_live_document(None, Settings(), NOW, readers)  # type: ignore[arg-type]
     assert doc["queues"][0]["waiting"] == 1
-    assert doc["incidents"] is None and doc["qa"] is None
-    assert doc["errors"] == {"incidents": "reader failed", "qa": "not available yet"}
+    assert doc["incidents"] is None and doc["qa"] is not None
+    assert doc["errors"] == {"incidents": "reader failed"}
     assert doc["generated_at"] == NOW.isoformat()
+
+
+def test_a_missing_reader_is_refused_when_the_readers_are_built() -> None:
+    with pytest.raises(TypeError, match="live readers missing for: qa, feeds"):
+        LiveReaders(queues=_rows, incidents=_rows, qa=None, social=_section, feeds=None)  # type: ignore[arg-type]
+
+
+def test_the_default_readers_serve_every_section() -> None:
+    readers = default_readers(Settings())
+    assert all(callable(getattr(readers, name)) for name in ("queues", "incidents", "qa", "social", "feeds"))
+
+
+def test_the_service_level_target_is_the_setting_for_the_queue() -> None:
+    settings = Settings(service_level_targets={"999": 0.95, "101-primary": 0.8})
+    readers = _readers(queues=lambda *a: [reader_queue("x-crime-desk", 0, (0, 0), (0, 0))])
+    doc = build_live_document(None, settings, NOW, readers)  # type: ignore[arg-type]
+    targets = {tile["queue"]: tile["service_level_target"] for tile in doc["queues"]}
+    # a queue the setting does not name has no target rather than an invented one
+    assert targets == {
+        "999": 0.95,
+        "101-primary": 0.8,
+        "101-secondary": None,
+        "webchat": None,
+        "x-crime-desk": None,
+    }
 
 
 def test_qa_section_names_today_explicitly() -> None:

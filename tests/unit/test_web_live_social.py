@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from demandhub.queries.social import live_social
 from demandhub.settings import Settings
 from demandhub.web.live import LiveReaders, build_live_document, default_readers, fingerprint
 from schemas.definitions import Definitions
@@ -28,7 +29,11 @@ RAW = {
 
 def readers(social: Any) -> LiveReaders:
     return LiveReaders(
-        queues=lambda *a: [], incidents=lambda *a: [], qa=lambda *a: {"depth": 0}, social=social
+        queues=lambda *a: [],
+        incidents=lambda *a: [],
+        qa=lambda *a: {"depth": 0},
+        social=social,
+        feeds=lambda *a: {},
     )
 
 
@@ -58,13 +63,13 @@ def test_a_failing_social_reader_blanks_only_its_section() -> None:
     assert doc["qa"] is not None
 
 
-def test_without_a_social_reader_the_document_has_no_section() -> None:
-    doc = build_live_document(None, Settings(), NOW, readers(None))  # type: ignore[arg-type]
-    assert doc["social"] is None and doc["errors"] == {}
+def test_a_live_page_without_a_social_reader_does_not_start() -> None:
+    with pytest.raises(TypeError, match="live readers missing for: social"):
+        readers(None)
 
 
 def test_the_default_readers_include_the_social_desk() -> None:
-    assert default_readers().social is not None
+    assert default_readers(Settings()).social is live_social
 
 
 def test_the_oldest_age_ticks_without_changing_the_fingerprint() -> None:
