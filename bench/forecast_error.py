@@ -19,10 +19,10 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from schemas.queues import QUEUES
 from streams.domain.forecast import BacktestResult, backtest, slot_start
 from streams.sources.simulator import SimConfig, Simulation
 
-QUEUES = ("999", "101-primary", "101-secondary", "webchat")
 TZ = "Europe/London"
 OUT = Path(__file__).resolve().parents[1] / "docs" / "FORECAST.md"
 

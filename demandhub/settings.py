@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.definitions import Definitions
+from schemas.queues import per_queue
 
 
 class Settings(BaseSettings):
@@ -139,7 +140,7 @@ class Settings(BaseSettings):
     )
     # -- wallboard: abandonment target, sessions, feed health ---------------------------------------
     abandonment_target: dict[str, float] = Field(
-        default={"999": 0.03, "101-primary": 0.10, "101-secondary": 0.10, "webchat": 0.10},
+        default=per_queue(0.10, Q999=0.03),
         description="Per queue: the wallboard's abandonment target (share, 0-1). A window at or "
         "under it is green, up to 1.5 times it amber, above that red (as service level is coloured).",
     )
@@ -176,7 +177,7 @@ class Settings(BaseSettings):
     )
     # -- trends, forecast and staffing (live page "Trends" section, /api/live/trends, /api/live/staffing)
     service_level_targets: dict[str, float] = Field(
-        default={"999": 0.90, "101-primary": 0.90, "101-secondary": 0.90, "webchat": 0.90},
+        default=per_queue(0.90),
         description="Per queue: the share of contacts to answer within the queue's service threshold "
         "(definitions.calls.service_threshold_seconds). Staffing is sized to meet it and the wallboard "
         "colours each queue's service level against it (a queue not named here has no target).",

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.envelope import Payload, PiiTreatment, UtcTime, pii_field
+from schemas.queues import Queue as Queue
 from schemas.shapes import QUEUE_PATTERN as QUEUE_PATTERN
 from schemas.shapes import Identifier, MenuCode, PlaceName, QueueCode, SnakeCode, reference_field
 
@@ -19,16 +20,6 @@ from schemas.shapes import Identifier, MenuCode, PlaceName, QueueCode, SnakeCode
 class CallChannel(enum.StrEnum):
     EMERGENCY_999 = "999"
     NON_EMERGENCY_101 = "101"
-
-
-class Queue(enum.StrEnum):
-    """Canonical queues. Force-specific queues use the ``x-`` prefix (e.g. ``x-crime-desk``) and are
-    listed per force in ``schemas/reference/queues.csv``."""
-
-    Q999 = "999"
-    Q101_PRIMARY = "101-primary"
-    Q101_SECONDARY = "101-secondary"
-    WEBCHAT = "webchat"
 
 
 class AbandonStage(enum.StrEnum):

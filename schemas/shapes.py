@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from schemas.queues import QUEUES
+
 IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9._:/-]{0,127}$"
 """Event, contact, incident and crime ids: a letter first (so never a bare phone number), then letters,
 digits and ``. _ : / -``; at most 128 characters."""
@@ -32,7 +34,7 @@ LOCAL_CODE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,15}$"
 """Short force-local codes (beats, force grade codes): a letter, then letters, digits, ``_ -``."""
 PLACE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9 ._'&()-]{0,63}$"
 """The shape of a district or area name; whether it is one is decided by the reference data."""
-QUEUE_PATTERN = r"^(999|101-primary|101-secondary|webchat|x-[a-z][a-z0-9-]{0,31})$"
+QUEUE_PATTERN = rf"^({'|'.join(QUEUES)}|x-[a-z][a-z0-9-]{{0,31}})$"
 """Canonical contact queues, or a force-specific ``x-`` queue listed in ``schemas/reference/queues.csv``."""
 QA_QUEUE_PATTERN = SHORT_SNAKE_CODE_PATTERN
 CATEGORY_PATTERN = r"^[A-Z][A-Z0-9_]{1,47}$"

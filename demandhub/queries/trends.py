@@ -12,13 +12,14 @@ rollup's rows of their hash, or the same rows computed from the facts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from demandhub.queries.contacts import rollup_rows
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
+from sinks.clickhouse.times import as_utc
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,9 @@ _MEASURES_SQL = (
 )
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _naive(value: datetime) -> datetime:
     """Naive UTC, as a DateTime('UTC') parameter."""
-    return _utc(value).replace(tzinfo=None)
+    return as_utc(value).replace(tzinfo=None)
 
 
 def queue_slots(
@@ -81,7 +78,7 @@ def queue_slots(
     sql = _SLOTS_SQL.replace("{rows}", rows)
     for queue, bucket, offered, answered, within, abandoned in wh.query(sql, parameters=params).rows:
         if queue in out:
-            out[queue][_utc(bucket)] = SlotCounts(int(offered), int(answered), int(within), int(abandoned))
+            out[queue][as_utc(bucket)] = SlotCounts(int(offered), int(answered), int(within), int(abandoned))
     return out
 
 
@@ -94,7 +91,7 @@ def history_starts(
     out: dict[str, datetime] = {}
     for queue, first in wh.query(_FIRST_SQL.replace("{rows}", rows), parameters=params).rows:
         if first is not None:
-            out[str(queue)] = _utc(first)
+            out[str(queue)] = as_utc(first)
     return out
 
 

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 from sinks.prometheus.metrics import FEED_EXPECTED_RATE, FEED_SECONDS_SINCE, FEED_SILENT, FEED_STATE
 
 FEEDS: tuple[tuple[str, str], ...] = (
@@ -192,7 +193,7 @@ class FeedMonitor:
                 rows = [(*row, 0) for row in wh.query(_LAST_SQL, parameters=params).rows]
             else:  # no past weeks: the hour before each source's last event is its rate
                 rows = wh.query(_LAST_AND_RECENT_SQL, parameters=params).rows
-            self._last = {str(source): _utc(at) for source, at, _ in rows if at is not None}
+            self._last = {str(source): as_utc(at) for source, at, _ in rows if at is not None}
             self._recent = {str(source): int(n) for source, at, n in rows if at is not None}
             self._read_at = tick
 
@@ -230,8 +231,3 @@ class FeedMonitor:
             "silent": [i["source"] for i in items if i["state"] == "silent"],
             "items": items,
         }
-
-
-def _utc(value: Any) -> datetime:
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -32,6 +32,7 @@ from aiohttp import web
 from demandhub.queries.trends import QueueMeasures, SlotCounts, history_starts, queue_measures, queue_slots
 from demandhub.settings import Settings
 from demandhub.web.server import SETTINGS_KEY, WAREHOUSE_KEY, json_response, to_jsonable
+from schemas.queues import QUEUE_LABELS
 from sinks.clickhouse.client import Warehouse
 from streams.domain import forecast as fc
 from streams.domain import staffing as st
@@ -40,12 +41,7 @@ log = logging.getLogger(__name__)
 
 TREND_TTL_SECONDS = 10.0
 TREND_REFRESH_SECONDS = 30
-TREND_QUEUES: tuple[tuple[str, str], ...] = (
-    ("999", "999"),
-    ("101-primary", "101 primary"),
-    ("101-secondary", "101 secondary"),
-    ("webchat", "Web chat"),
-)
+TREND_QUEUES: tuple[tuple[str, str], ...] = QUEUE_LABELS
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:

@@ -43,11 +43,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -166,16 +167,12 @@ def dirty_rows(
             continue
         for rollup in rollups.get(table, ()):
             for force_id, buckets in rollup.buckets(rows).items():
-                out.extend([rollup.table, force_id, _utc(b)] for b in sorted(buckets))
+                out.extend([rollup.table, force_id, as_utc(b)] for b in sorted(buckets))
     return out
 
 
 def log_dirty(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
     wh.insert(DIRTY_TABLE, rows, ("rollup_table", "force_id", "bucket"))
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def warehouse_version(wh: Warehouse) -> int:
@@ -207,7 +204,7 @@ def pending(wh: Warehouse) -> Pending:
     entries: dict[tuple[str, str], list[str]] = defaultdict(list)
     for rollup, force_id, bucket, ids in rows:
         key = (str(rollup), str(force_id))
-        buckets[key].add(_utc(bucket))
+        buckets[key].add(as_utc(bucket))
         entries[key].extend(ids)
     return Pending(dict(buckets), dict(entries))
 

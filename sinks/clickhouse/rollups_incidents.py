@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from schemas.definitions import Definitions
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import Row
+from sinks.clickhouse.times import as_utc
 
 GROUPS: tuple[str, ...] = ("incidents",)
 """Definition groups ``incidents_hourly`` depends on (its rows carry this groups' hash)."""
@@ -98,8 +99,7 @@ _KEY_EXPR = {
 
 
 def _hour_of(value: datetime) -> datetime:
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.replace(minute=0, second=0, microsecond=0)
+    return as_utc(value).replace(minute=0, second=0, microsecond=0)
 
 
 def touched_buckets(rows: Iterable[Row]) -> dict[str, set[datetime]]:
@@ -198,6 +198,6 @@ def hours_linked_to_contacts(
     with the contact's bucket. Under any other clock, none."""
     if definitions.incidents.response_clock != "contact_offered" or not buckets:
         return set()
-    starts = sorted(b.astimezone(UTC) if b.tzinfo else b.replace(tzinfo=UTC) for b in buckets)
+    starts = sorted(as_utc(b) for b in buckets)
     params = {"f": force_id, "b": starts}
     return {_hour_of(h) for (h,) in wh.query(_LINKED_HOURS_SQL, parameters=params).rows}
