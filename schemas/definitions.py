@@ -8,12 +8,14 @@ the definitions it used together with :meth:`Definitions.config_hash`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.canonical import json_hash
+from schemas.queues import per_queue
 
 AbandonConvention = Literal["answered_basis", "ignore", "count_as_met", "count_as_missed", "offered_basis"]
 
@@ -26,21 +28,16 @@ class CallDefinitions(_Group):
     """Answer-time, service-level and abandonment definitions (DOMAIN 4.1-4.5)."""
 
     service_threshold_seconds: dict[str, int] = Field(
-        default={"999": 10, "101-primary": 30, "101-secondary": 30, "webchat": 30},
+        default=per_queue(30, Q999=10),
         description="Per queue: a contact answered within this many seconds meets the service level.",
     )
     band_edges_seconds: dict[str, tuple[int, ...]] = Field(
-        default={
-            "999": (10, 60),
-            "101-primary": (30, 300, 600),
-            "101-secondary": (30, 300, 600),
-            "webchat": (30, 300, 600),
-        },
+        default=per_queue((30, 300, 600), Q999=(10, 60)),
         description="Per queue: answer-time band edges. 999 uses the Home Office bands <10 s, "
         "10 to <60 s, >=60 s; 101 and web chat add 5 and 10 minutes.",
     )
     short_abandon_seconds: dict[str, int] = Field(
-        default={"999": 5, "101-primary": 5, "101-secondary": 5, "webchat": 5},
+        default=per_queue(5),
         description="Per queue: abandons after a shorter wait are short abandons. They leave the "
         "numerator and the denominator of the abandonment rate (the unadjusted rate is also kept).",
     )
@@ -258,8 +255,8 @@ _GROUPS = frozenset({"calls", "incidents", "crimes", "social"})
 
 
 def _hash(data: Any) -> str:
-    blob = json.dumps(data, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    # Stored in the warehouse (definition_hash, applied_definitions): the form it was first stored in.
+    return json_hash(data, compact=False, length=16)
 
 
 def _assign(data: dict[str, Any], keys: list[str], value: Any, path: str) -> None:

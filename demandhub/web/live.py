@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -58,8 +57,11 @@ from demandhub.web.server import (
     to_jsonable,
 )
 from demandhub.web.sessions import COOKIE
+from schemas.canonical import json_hash
 from schemas.definitions import Definitions
+from schemas.queues import QUEUE_LABELS
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 from streams.domain.incidents import watch_status
 
 log = logging.getLogger(__name__)
@@ -72,12 +74,7 @@ HEARTBEAT_SECONDS = 2.0
 RESYNC_SECONDS = 30.0
 STALE_AFTER_SECONDS = 10
 SESSION_CHECK_SECONDS = 2.0  # an open event stream ends this soon after its session ends
-QUEUES: tuple[tuple[str, str], ...] = (
-    ("999", "999"),
-    ("101-primary", "101 primary"),
-    ("101-secondary", "101 secondary"),
-    ("webchat", "Web chat"),
-)
+QUEUES: tuple[tuple[str, str], ...] = QUEUE_LABELS
 WINDOWS = ("last_15m", "last_60m", "today")
 VOLATILE_KEYS = frozenset(
     {"generated_at", "seconds_left", "longest_wait_seconds", "oldest_age_seconds", "seconds_since_last_event"}
@@ -133,7 +130,7 @@ def default_readers(settings: Settings) -> LiveReaders:
 # -- the document ------------------------------------------------------------------------------------
 def _utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
     if isinstance(value, str) and value:
         with contextlib.suppress(ValueError):
             return _utc(datetime.fromisoformat(value))
@@ -337,8 +334,7 @@ def fingerprint(doc: Any) -> str:
             return [strip(v) for v in value]
         return value
 
-    blob = json.dumps(strip(doc), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return json_hash(strip(doc))
 
 
 # -- the cache ---------------------------------------------------------------------------------------

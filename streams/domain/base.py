@@ -21,12 +21,11 @@ the values) of the fields that differ.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from schemas.canonical import json_hash
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
@@ -70,8 +69,7 @@ def _content(event: Envelope) -> dict[str, Any]:
 def fingerprint(event: Envelope) -> str:
     """Hash of an event's content (type, time, payload); identical copies share it, whatever the
     order of keys or the path (broker or ledger) they came by."""
-    text = json.dumps(_content(event), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_hash(_content(event))
 
 
 def copy_key(event: Envelope) -> tuple[str, str, str]:
