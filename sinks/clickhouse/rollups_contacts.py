@@ -28,6 +28,15 @@ WAIT_EDGES: tuple[int, ...] = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
 """Wait edges (seconds) whose "answered within" / "abandoned within" counts the rollups store (the
 ``*_within`` arrays, one count per edge, in this order; migration 0100 names its earlier home,
 ``streams.domain.servicelevel``)."""
+
+
+def within_index(edge_seconds: int) -> int:
+    """ClickHouse (1-based) index of the count below ``edge_seconds`` in the ``*_within`` arrays:
+    SQL that reads one count names it by its edge through this function (the applied migrations'
+    literal indices are checked against it by a unit test)."""
+    return WAIT_EDGES.index(edge_seconds) + 1
+
+
 GROUPS: tuple[str, ...] = ("calls",)
 """Definition groups the contact rollups depend on (their rows carry this groups' hash)."""
 

@@ -4,13 +4,18 @@ Each test checks that a copy is derived from (or checked against) its one defini
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from schemas import contacts, queues, shapes
+from schemas.canonical import canonical_json, json_hash
+from schemas.definitions import Definitions
 from schemas.queues import QUEUE_LABELS, QUEUES, Queue, per_queue
+from sinks.clickhouse.rollups_contacts import WAIT_EDGES, within_index
 from sinks.clickhouse.times import as_utc
 
 pytestmark = pytest.mark.unit
@@ -50,3 +55,82 @@ def test_as_utc_reads_a_naive_warehouse_time_as_utc() -> None:
     converted = as_utc(plus_one)
     assert converted.tzinfo is UTC and converted.hour == 1
     assert as_utc(None) is None
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sources(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_json_is_hashed_in_one_function() -> None:
+    data = {"b": [1, 2.5, {"z": 1, "a": None}], "a": "x"}
+    assert canonical_json(data) == '{"a":"x","b":[1,2.5,{"a":null,"z":1}]}'
+    assert canonical_json(data, compact=False) == '{"a": "x", "b": [1, 2.5, {"a": null, "z": 1}]}'
+    assert json_hash(data) == hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    assert json_hash(data, length=16) == json_hash(data)[:16]
+    with pytest.raises(ValueError):
+        json_hash({"x": float("nan")}, allow_nan=False)
+    defs = Definitions()
+    assert defs.config_hash() == json_hash(defs.as_dict(), compact=False, length=16)
+
+
+def test_the_wait_edge_indices_in_the_migrations_follow_wait_edges() -> None:
+    """Applied migrations index the rollups' ``*_within`` arrays with literal numbers; each use is
+    named here by the edge it means, so a change to WAIT_EDGES fails here, not in a view."""
+    sql = (ROOT / "sinks/clickhouse/migrations/0100_contacts.sql").read_text()
+    assert f"-- {list(WAIT_EDGES)} seconds" in sql
+    i10, i30, i60, i5 = within_index(10), within_index(30), within_index(60), within_index(5)
+    named = [
+        f"answered_within[{i10}] AS answered_under_10s",
+        f"answered_within[{i60}] - answered_within[{i10}] AS answered_10_to_60s",
+        f"answered - answered_within[{i60}] AS answered_60s_or_more",
+        f"sumIf(answered_within[{i10}], queue = '999') AS a999_within",
+        f"sumIf(abandoned_within[{i5}], queue = '999') AS s999",
+        f"sumIf(answered_within[{i30}], queue = '101-primary') AS a101_within",
+        f"sumIf(abandoned_within[{i5}], queue = 'webchat') AS sw",
+    ]
+    for use in named:
+        assert use in sql, use
+    uses = sum(len(re.findall(r"_within\[\d+\]", use)) for use in named)
+    every = [
+        (p.name, n)
+        for p in sorted((ROOT / "sinks/clickhouse/migrations").glob("*.sql"))
+        for n in re.findall(r"_within\[\d+\]", p.read_text())
+    ]
+    assert len(every) == uses, every
+
+
+def _migration(name: str) -> str:
+    return (ROOT / "sinks/clickhouse/migrations" / name).read_text()
+
+
+def test_the_defaults_baked_into_the_analyst_views_are_the_definitions_defaults() -> None:
+    """Views of applied migrations fall back to default definitions when none are recorded as
+    active; each fallback is checked against schemas/definitions.py, the one place defaults live."""
+    d = Definitions()
+    views = "\n".join(p.read_text() for p in sorted((ROOT / "sinks/clickhouse/migrations").glob("*.sql")))
+    active_tz = f"ifNull(nullIf((SELECT any(timezone) FROM applied_definitions_active), ''), '{d.timezone}')"
+    reads = views.count("(SELECT any(timezone) FROM applied_definitions_active)")
+    assert reads > 0 and views.count(active_tz) == reads
+    crimes = _migration("0303_crimes_raw.sql")
+    c = d.crimes
+    for fallback in (
+        f"ifNull(nullIf(JSONExtractString(j, 'timezone'), ''), '{d.timezone}') AS timezone",
+        f"JSONExtractString(j, 'crimes', 'period_basis'), ''), '{c.period_basis}') AS period_basis",
+        f"JSONExtractFloat(j, 'crimes', 'ncrs_hours'), {float(c.ncrs_hours)}) AS ncrs_hours",
+        f"CAST({list(c.prosecution_possible_types)}, 'Array(UInt8)')) AS prosecution_possible_types",
+        f"JSONExtractString(j, 'crimes', 'outcome_rate_basis'), ''), '{c.outcome_rate_basis}')",
+        f"JSONExtractString(j, 'crimes', 'qa_snapshot_time'), ''), '{c.qa_snapshot_time}')",
+    ):
+        assert fallback in crimes, fallback
+    social = _migration("0500_social.sql")
+    s = d.social
+    for fallback in (
+        f"JSONExtractString(active, 'timezone'), '{d.timezone}') AS tz",
+        f"'first_response_target_minutes'), {s.first_response_target_minutes}) AS target_minutes",
+        f"'short_abandon_minutes'), {s.short_abandon_minutes}) AS short_minutes",
+        f"'target_basis'), '{s.target_basis}') AS basis",
+    ):
+        assert fallback in social, fallback
