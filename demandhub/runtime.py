@@ -271,7 +271,7 @@ def run_worker(
     import faust
 
     from demandhub.web.live import add_live_routes
-    from demandhub.web.server import build_web_app, start_web
+    from demandhub.web.server import HEALTH_CHECKS_KEY, build_web_app, start_web
     from sinks.clickhouse import rollups
     from streams import registry
     from streams.app import build_app
@@ -290,6 +290,7 @@ def run_worker(
 
     if serve_web:
         web_app = build_web_app(settings, wh, credentials(settings))
+        web_app[HEALTH_CHECKS_KEY] = [app.conf.demandhub_watchdog.reason]
         add_live_routes(web_app)
 
         @app.task

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     broker_session_timeout: float = Field(
         default=6.0, description="Consumer session timeout (tansu holds group joins ~half of it)."
     )
+    consumer_stall_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="With messages waiting and no record fetched or committed for this many seconds, "
+        "the worker reports its consumer stalled (/health answers 503 with the reason, "
+        "demandhub_consumer_stalled is 1) until it moves again; 0 turns the check off.",
+    )
     processing_guarantee: str = Field(
         default="at_least_once",
         pattern=r"^(at_least_once|exactly_once)$",

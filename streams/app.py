@@ -45,6 +45,7 @@ from sinks.prometheus import metrics as m
 from streams import heap
 from streams.config import WorkerConfig
 from streams.pipeline import BatchReport, Pipeline, RawMessage
+from streams.watchdog import ProgressWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -191,15 +192,17 @@ def build_app(
         name: app.topic(name, partitions=DLQ_PARTITIONS, key_type=bytes, value_type=bytes)
         for name in DLQ_TOPICS
     }
+    watchdog = ProgressWatchdog(settings.consumer_stall_seconds)
+    app.conf.demandhub_watchdog = watchdog
     if settings.processing_guarantee == "exactly_once":
         for spec in TOPICS.values():
             _add_agent(app, spec, settings, runner, dlq_topics)
-        _add_lag_timer(app, lambda: app.consumer)
+        _add_lag_timer(app, lambda: app.consumer, watchdog)
     else:
         app.boot_strategy.enable_kafka_consumer = False  # the hot path's consumer joins the group
         hot = HotPath(app, broker, app_id, settings, runner, dlq_topics)
         app.task(hot.run)
-        _add_lag_timer(app, lambda: hot.consumer)
+        _add_lag_timer(app, lambda: hot.consumer, watchdog, lambda: hot.cycles)
         app.conf.demandhub_hot_path = hot
     _add_heap_settling(app)
     if refresher is not None:
@@ -378,21 +381,43 @@ def _add_heap_settling(app: faust.App) -> None:
             heap.settle()
 
 
-def _add_lag_timer(app: faust.App, consumer_of: Callable[[], Any]) -> None:
-    @app.timer(interval=5.0)
+LAG_SECONDS = 5.0
+
+
+def _add_lag_timer(
+    app: faust.App,
+    consumer_of: Callable[[], Any],
+    watchdog: ProgressWatchdog,
+    cycles_of: Callable[[], int] = lambda: 0,
+) -> None:
+    @app.timer(interval=LAG_SECONDS)
     async def consumer_lag() -> None:
-        consumer = consumer_of()
-        if consumer is None:
-            return
-        per_topic: dict[str, int] = {}
-        for tp in consumer.assignment():
-            try:
-                position = await consumer.position(tp)
-                high = consumer.highwater(tp)
-            except Exception:  # not yet fetched
-                continue
-            if position is None or high is None:
-                continue
-            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, high - position)
-        for topic, lag in per_topic.items():
-            m.CONSUMER_LAG.labels(topic).set(lag)
+        await observe_consumer(consumer_of(), watchdog, cycles_of(), time.monotonic())
+
+
+async def observe_consumer(consumer: Any, watchdog: ProgressWatchdog, cycles: int, now: float) -> None:
+    """Set the lag gauges from ``consumer``'s positions and high-watermarks and feed the stall
+    watchdog (progress = positions summed + committed write cycles; see :mod:`streams.watchdog`)."""
+    if consumer is None:
+        return
+    per_topic: dict[str, int] = {}
+    fetched = 0
+    for tp in consumer.assignment():
+        try:
+            position = await consumer.position(tp)
+            high = consumer.highwater(tp)
+        except Exception:  # not yet fetched
+            continue
+        if position is None or high is None:
+            continue
+        fetched += position
+        per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, high - position)
+    for topic, lag in per_topic.items():
+        m.CONSUMER_LAG.labels(topic).set(lag)
+    was_stalled = watchdog.stalled
+    watchdog.observe(fetched + cycles, sum(per_topic.values()), now)
+    m.CONSUMER_STALLED.set(1 if watchdog.stalled else 0)
+    if watchdog.stalled and not was_stalled:
+        log.error("%s; /health answers 503 until it moves again", watchdog.reason())
+    elif was_stalled and not watchdog.stalled:
+        log.warning("consumer moving again after a stall")

@@ -2,7 +2,8 @@
 
 Every route needs a bearer token (``Authorization: Bearer <token>``) or a session (the
 ``demandhub_session`` cookie set by the login form, see :mod:`demandhub.web.sessions`) except
-``/health``, which answers only ``ok`` for orchestrators, and ``/login``. Unauthenticated requests
+``/health`` (``ok`` for orchestrators, or 503 ``not ready: <reason>`` while a check of
+:data:`HEALTH_CHECKS_KEY` fails, e.g. the worker's stalled consumer) and ``/login``. Unauthenticated requests
 get 401 and nothing else, except a browser opening the page ``/``, which is sent to ``/login``
 (303); a role without the right gets 403. The cookie never holds a token: the token is exchanged
 for a server-side session at login only, and a session in its second half is renewed on use.
@@ -60,6 +61,10 @@ SQL_POOL_KEY: web.AppKey[ReaderPool] = web.AppKey("sql_pool", ReaderPool)
 ROLE_KEY: web.RequestKey[str] = web.RequestKey("role", str)
 SESSIONS_KEY: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("session", Session)
+HealthCheck = Callable[[], str | None]
+HEALTH_CHECKS_KEY: web.AppKey[list[HealthCheck]] = web.AppKey("health_checks", list)
+"""Checks ``/health`` runs: each returns None when fine, else the reason (counts, never personal
+values) for a 503."""
 OPEN_PATHS = frozenset({"/health", "/login"})
 PAGE_PATHS = frozenset({"/"})  # opened by people: no session -> the sign-in form, not a bare 401
 ANALYST_PREFIXES = ("/api/sql", "/api/board", "/api/channels", "/api/reconcile")
@@ -288,6 +293,10 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def health(request: web.Request) -> web.Response:
+    for check in request.app.get(HEALTH_CHECKS_KEY, ()):
+        reason = check()
+        if reason:
+            return web.Response(status=503, text=f"not ready: {reason}")
     return web.Response(text="ok")
 
 

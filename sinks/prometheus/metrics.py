@@ -93,6 +93,11 @@ CONSUMER_LAG = Gauge(
     ["topic"],
     registry=REGISTRY,
 )
+CONSUMER_STALLED = Gauge(
+    "demandhub_consumer_stalled",
+    "1 while messages wait and the consumer has fetched or committed nothing for consumer_stall_seconds.",
+    registry=REGISTRY,
+)
 DLQ_PRODUCED = Counter(
     "demandhub_dlq_messages_total",
     "Messages produced to dead-letter topics.",

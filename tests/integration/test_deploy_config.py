@@ -278,6 +278,7 @@ def test_alert_rules_cover_the_required_alerts() -> None:
         "demandhub_queue_longest_wait_seconds",
         'demandhub_incidents_breached_unattended{grade="IMMEDIATE"}',
         "demandhub_consumer_lag_messages",
+        "demandhub_consumer_stalled",
         "rate(demandhub_events_invalid_total[10m])",
         "increase(demandhub_sink_failures_total[5m])",
         "demandhub_sink_backing_off",
