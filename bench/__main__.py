@@ -1,6 +1,8 @@
 """``python -m bench [NAME ...] [--quick]``: run benchmarks and rewrite BENCHMARKS.md.
 
-With no NAME every benchmark runs (``make bench``). ``--render`` only rewrites the report from the
+With no NAME every benchmark runs (``make bench``) except those run only on request (``soak``, two
+hours: ``python -m bench soak [--minutes N]``; a run shorter than its full length is a short run,
+kept in the scratch directory like a quick one). ``--render`` only rewrites the report from the
 stored results. ``--quick`` is a smoke run with small sizes:
 its results are written under the scratch directory only, never to ``bench/results/`` or
 BENCHMARKS.md. A full run stores each result in ``bench/results/<name>.json`` and renders
@@ -19,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import board, cli_startup, freshness, profile, replay, scale, startup, throughput
+from bench import board, cli_startup, freshness, profile, replay, scale, soak, startup, throughput
 from bench.harness import REPO, BenchError, RunContext, stop_everything
 from bench.machine import describe
 from bench.report import render
@@ -34,7 +36,10 @@ BENCHMARKS: dict[str, Callable[[RunContext], Result]] = {
     "profile": profile.run,
     "cli": cli_startup.run,
     "startup": startup.run,
+    "soak": soak.run,
 }
+ON_REQUEST = ("soak",)
+"""Run only when named: not by ``make bench`` nor ``--quick`` without names."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="small sizes; results not published")
     parser.add_argument("--work-dir", type=Path, help="scratch directory (default: a fresh temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help=f"soak length (default {soak.FULL_MINUTES:g}; shorter runs are not published)",
+    )
     parser.add_argument(
         "--out", type=Path, default=REPO / "BENCHMARKS.md", help="report to rewrite (full runs)"
     )
@@ -62,15 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(render(load_all()))
         print(f"wrote {args.out}")
         return 0
-    names = args.names or list(BENCHMARKS)
+    names = args.names or [n for n in BENCHMARKS if n not in ON_REQUEST]
+    options = {"minutes": args.minutes} if args.minutes else {}
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="demandhub-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     command = "python -m bench" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     failed: list[str] = []
+    published = False
     started = time.perf_counter()
     try:
         for name in names:
-            failed += _run_one(name, work, args.quick, command)
+            quick = args.quick or (name == "soak" and _short_soak(args.minutes))
+            failed += _run_one(name, work, quick, command, options)
+            published = published or not quick
     finally:
         stop_everything()
         if not args.keep:
@@ -78,15 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"scratch kept in {work}")
     print(f"benchmarks took {time.perf_counter() - started:.0f} s")
-    if not args.quick:
+    if published:
         args.out.write_text(render(load_all()))
         print(f"wrote {args.out}")
     return 1 if failed else 0
 
 
-def _run_one(name: str, work: Path, quick: bool, command: str) -> list[str]:
+def _short_soak(minutes: float | None) -> bool:
+    return minutes is not None and minutes < soak.FULL_MINUTES
+
+
+def _run_one(
+    name: str, work: Path, quick: bool, command: str, options: dict[str, float] | None = None
+) -> list[str]:
     """Run one benchmark; store its result (full runs). Returns [name] if it failed."""
-    ctx = RunContext(work / name, quick, command, describe())
+    ctx = RunContext(work / name, quick, command, describe(), dict(options or {}))
     ctx.work.mkdir(parents=True, exist_ok=True)
     print(f"== {name}", flush=True)
     t0 = time.perf_counter()

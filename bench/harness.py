@@ -302,10 +302,12 @@ def child_result(proc: subprocess.Popen[bytes], timeout: float, log_path: Path) 
 
 @dataclass(frozen=True)
 class RunContext:
-    """Where and how a benchmark runs: its scratch directory, quick mode, the command line and the
-    machine description recorded in the result."""
+    """Where and how a benchmark runs: its scratch directory, quick mode, the command line, the
+    machine description recorded in the result and options of one benchmark (``minutes`` of the
+    soak)."""
 
     work: Path
     quick: bool
     command: str
     machine: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from bench.result import Figure, Result
 MANUAL = Path(__file__).parent / "manual"
 """Hand-made measurements (Markdown sections), copied in after the benchmarks' own sections."""
 
-ORDER = ("throughput", "freshness", "replay", "board", "scale", "cli", "startup", "profile")
+ORDER = ("throughput", "freshness", "replay", "board", "scale", "cli", "startup", "soak", "profile")
 TITLES = {
     "throughput": "1. Whole-hub throughput",
     "freshness": "2. Freshness",
@@ -25,6 +25,7 @@ TITLES = {
     "scale": "5. Scale-out",
     "cli": "6. Analyst command start-up",
     "startup": "7. Board and SQL start-up",
+    "soak": "8. Soak (two hours on Apache Kafka)",
     "profile": "Profile of the hot path",
 }
 
@@ -35,9 +36,11 @@ so every figure is judged as a **ratio against a baseline measured in the same r
 consumer, the warehouse's own bulk insert, `SELECT 1`, `GET /health`), with the machine, date and
 exact command beside it. Timings are never asserted in the test suite.
 
-- `make bench` runs all seven benchmarks and the profile (about 15 minutes on 2 cores) and rewrites
-  this file; `python -m bench NAME` re-runs one (the others keep their last figures and dates);
+- `make bench` runs the first seven benchmarks and the profile (about 15 minutes on 2 cores) and
+  rewrites this file; `python -m bench NAME` re-runs one (the others keep their last figures and dates);
   `python -m bench --quick` is a smoke run with small sizes that publishes nothing.
+- The soak (section 8) takes two hours, so it is left out of `make bench` and `--quick` and runs only
+  when named: `python -m bench soak` (`--minutes N` for a shorter run, which publishes nothing).
 - Every server (tansu, workers) listens on 127.0.0.1 and is stopped at the end; every wait is
   bounded. The code is in `bench/`; results are kept as JSON in `bench/results/`.
 - Measurements made by hand outside `make bench` are kept in `bench/manual/*.md`, each with its
@@ -129,6 +132,26 @@ def _top_frames(title: str, profile: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _soak_windows(r: Result) -> list[str]:
+    windows = r.extra.get("windows") or []
+    if not windows:
+        return []
+    lines = [
+        "Per window (latency = produced -> in the ledger via `/api/sql`; lag = the group's, as the "
+        "broker sees it):",
+        "",
+        "| Window | Markers | p50 | p99 | Worker RSS max | Group lag max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for w in windows:
+        lines.append(
+            f"| {w['from_s'] / 60:.0f}-{w['to_s'] / 60:.0f} min | {w['markers']} | "
+            f"{_num(w['p50_s'], 's')} | {_num(w['p99_s'], 's')} | {_num(w['rss_max_mib'], 'MiB')} | "
+            f"{_num(w['group_lag_max'], 'records')} |"
+        )
+    return [*lines, ""]
+
+
 def _section(name: str, r: Result) -> list[str]:
     lines = [
         f"## {TITLES[name]}",
@@ -148,6 +171,8 @@ def _section(name: str, r: Result) -> list[str]:
     if name == "profile":
         lines += _top_frames("fresh warehouse", r.extra.get("fresh"))
         lines += _top_frames("after ten years of history", r.extra.get("aged"))
+    if name == "soak":
+        lines += _soak_windows(r)
     if LIMITS.get(name):
         lines += ["### What limits it", ""]
         for paragraph in LIMITS[name]:
