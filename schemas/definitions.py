@@ -18,6 +18,7 @@ from schemas.canonical import json_hash
 from schemas.queues import per_queue
 
 AbandonConvention = Literal["answered_basis", "ignore", "count_as_met", "count_as_missed", "offered_basis"]
+CallbackBasis = Literal["excluded", "missed"]
 
 
 class _Group(BaseModel):
@@ -49,6 +50,13 @@ class CallDefinitions(_Group):
         "Connect): abandons within T are successes. count_as_missed (Cisco 'SL Aban Negative', Genesys "
         "default): abandons within T are failures. offered_basis: answered within T / (answered + "
         "abandoned - short abandons). In the Cisco variants abandons after T are always misses.",
+    )
+    callbacks_in_service_level: CallbackBasis = Field(
+        default="excluded",
+        description="How a queue visit that ended in a callback request (the caller asked to be "
+        "called back instead of waiting; neither an answer nor an abandon) enters the service "
+        "level. excluded (default): it leaves the numerator and the denominator. missed: it counts "
+        "in the denominator as not answered within the threshold, under every abandon convention.",
     )
     clock_start_999: Literal["offered", "bt_connect", "queued"] = Field(
         default="offered",

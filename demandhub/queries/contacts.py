@@ -99,8 +99,8 @@ _RECENT_LEGS = contacts_sql.legs_from(
     "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
 )
 _RECENT_SQL = (
-    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, service_wait_seconds, "
-    f"answered_at, abandoned_at, callback_at, transferred_out_at FROM {_RECENT_LEGS}"
+    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, callback_requested, "
+    f"service_wait_seconds, answered_at, abandoned_at, callback_at, transferred_out_at FROM {_RECENT_LEGS}"
 )
 LEFT_QUEUE_FIELDS: tuple[str, ...] = ("answered_at", "abandoned_at", "callback_at", "transferred_out_at")
 
@@ -157,7 +157,7 @@ def _period_figures(legs: list[dict[str, Any]], queue: str, defs: Definitions) -
         "answered": c.answered,
         "service_level": {
             "convention": calls.abandon_convention,
-            **_ratio(service_level(c, calls.abandon_convention)),
+            **_ratio(service_level(c, calls.abandon_convention, calls.callbacks_in_service_level)),
         },
         "abandoned": c.abandoned,
         "short_abandoned": c.short_abandoned,
@@ -171,7 +171,8 @@ def live_queues(
     """Per live queue (999, 101-primary, 101-secondary, webchat): contacts waiting now, the longest
     current wait and how many wait past the threshold; and for ``last_15m``, ``last_60m`` and
     ``today`` (local day): the queued contacts that LEFT the queue in the window (``offered``),
-    answered, service level under the configured convention (numerator, denominator, percent),
+    answered, service level under the configured convention and callback basis (numerator,
+    denominator, percent),
     abandoned and the abandonment rate (short abandons excluded). A contact counts in the window in
     which it was answered or abandoned, so a 15-minute window can hold a 20-minute wait.
     """
@@ -253,7 +254,7 @@ _VOLUME_SQL = (
 )
 _QUEUE_SQL = (
     f"SELECT {_MONTH} AS month, queue, sum(entered), sum(answered), sum(answered_within_threshold), "
-    "sum(abandoned), sum(abandoned_within_threshold), sum(abandoned_short) FROM {rows} "
+    "sum(abandoned), sum(abandoned_within_threshold), sum(abandoned_short), sum(callbacks) FROM {rows} "
     "WHERE queue IN {q:Array(String)} GROUP BY month, queue"
 )
 
@@ -277,11 +278,11 @@ def _queue_counters(
     rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions)
     sql = _QUEUE_SQL.replace("{rows}", rows)
     out: dict[tuple[YearMonth, str], QueueCounters] = {}
-    for month, queue, entered, answered, a_t, abandoned, b_t, short in wh.query(
+    for month, queue, entered, answered, a_t, abandoned, b_t, short, callbacks in wh.query(
         sql, parameters={**params, **extra}
     ).rows:
         out[(_ym(month), queue)] = QueueCounters(
-            int(entered), int(answered), int(a_t), int(abandoned), int(b_t), int(short)
+            int(entered), int(answered), int(a_t), int(abandoned), int(b_t), int(short), int(callbacks)
         )
     return out
 
@@ -338,7 +339,9 @@ def monthly_cells(
     short when ``dedupe_short_abandons_from_volumes`` is set. A channel's months before its first
     contact are absent (no data), not zero. ``calls_999_answered_within_10s`` and
     ``calls_101_answered_within_30s`` (the 101 primary queue) use the configured threshold and
-    abandon convention (default: answered within T / answered). 999 and web-chat abandonment use the
+    abandon convention (default: answered within T / answered); queue visits that ended in a
+    callback request are misses in the denominator when ``callbacks_in_service_level`` is ``missed``
+    (default: left out). 999 and web-chat abandonment use the
     per-queue rule (queue abandons / queued, short abandons out of both); 101 abandonment is end to
     end (offered and never answered / offered, short abandons out of both), and also per queue
     (``calls_101_primary_abandoned_rate``, ``calls_101_secondary_abandoned_rate``: the stage at
@@ -360,7 +363,7 @@ def monthly_cells(
     for (ym, queue), c in _queue_counters(wh, params, definitions).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:
             continue
-        sl = service_level(c, calls.abandon_convention)
+        sl = service_level(c, calls.abandon_convention, calls.callbacks_in_service_level)
         ab = abandonment_rate(c)
         if queue == "999":
             cells["calls_999_answered_within_10s"][ym] = Cell(sl.num, sl.den)

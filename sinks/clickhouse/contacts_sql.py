@@ -20,9 +20,11 @@ and ``short_abandon_seconds`` (per queue, NULL for a queue the definitions do no
 a short abandon of its leg).
 
 The other call definitions act on the counts these columns give, in the readers: the abandon
-convention (:func:`streams.domain.servicelevel.service_level` over the rollup's counters),
+convention and the callback basis (``callbacks_in_service_level``; both in
+:func:`streams.domain.servicelevel.service_level` over the rollup's counters, whose ``callbacks``
+column counts the queue visits that ended in a callback request whatever the definitions),
 de-duplication of short abandons from volumes (``demandhub/queries/contacts.py``) and the answer-time
-band edges (``demandhub/board/public.py``, query parameters ``b1``/``b2``).
+band edges (``demandhub/board/warehouse/public.py``, query parameters ``b1``/``b2``).
 
 The same fragments are rendered for the analyst views with the definitions the worker runs under
 (``applied_definitions``, name ``active``) in place of the parameters (:data:`ACTIVE`); migration

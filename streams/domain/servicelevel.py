@@ -7,7 +7,8 @@ Conventions used throughout:
 - "within T" means a wait strictly below T seconds (``wait < T``), so the first Home Office band
   (<10 s) and "answered within 10 s" are the same count.
 - A short abandon is an abandon (while queued) after a wait strictly below the queue's short-abandon
-  threshold. Callback requests are neither answers nor abandons.
+  threshold. Callback requests are neither answers nor abandons: they leave the service level unless
+  ``callbacks_in_service_level`` is ``missed``, when each is a miss in its denominator.
 - A :class:`Ratio` keeps numerator and denominator; its value is None when the denominator is 0.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from schemas.definitions import AbandonConvention, CallDefinitions
+from schemas.definitions import AbandonConvention, CallbackBasis, CallDefinitions
 
 CONVENTIONS: tuple[AbandonConvention, ...] = (
     "answered_basis",
@@ -123,7 +124,8 @@ class QueueCounters:
 
     ``entered``: contacts that joined the queue; ``answered``; ``answered_within``: answered with a
     wait < T; ``abandoned``: abandoned while queued (short ones included); ``abandoned_within``:
-    abandoned with a wait < T; ``short_abandoned``: abandoned with a wait below the short threshold.
+    abandoned with a wait < T; ``short_abandoned``: abandoned with a wait below the short threshold;
+    ``callbacks``: queue visits that ended in a callback request (neither answered nor abandoned).
     """
 
     entered: int = 0
@@ -132,6 +134,7 @@ class QueueCounters:
     abandoned: int = 0
     abandoned_within: int = 0
     short_abandoned: int = 0
+    callbacks: int = 0
 
     def __add__(self, other: QueueCounters) -> QueueCounters:
         if not isinstance(other, QueueCounters):
@@ -158,6 +161,7 @@ def leg_counters(
             abandoned=int(abandoned),
             abandoned_within=int(abandoned and within(w, threshold_seconds)),
             short_abandoned=int(abandoned and within(w, short_seconds)),
+            callbacks=int(bool(leg.get("callback_requested"))),
         )
     return total
 
@@ -167,13 +171,22 @@ def within(wait_seconds: float | None, threshold_seconds: float) -> bool:
     return wait_seconds is not None and wait_seconds < threshold_seconds
 
 
-def service_level(c: QueueCounters, convention: AbandonConvention) -> Ratio:
+def service_level(
+    c: QueueCounters, convention: AbandonConvention, callbacks: CallbackBasis = "excluded"
+) -> Ratio:
     """Service level of ``c`` under a named convention (DOMAIN 4.4).
 
     answered_basis: A_T / A.  ignore: A_T / (A + B - B_T).  count_as_met: (A_T + B_T) / (A + B).
     count_as_missed: A_T / (A + B).  offered_basis: A_T / (A + B - S).
     (A answered, A_T answered within T, B abandoned, B_T abandoned within T, S short abandons.)
+    ``callbacks`` (``calls.callbacks_in_service_level``): ``excluded`` leaves callback requests out;
+    ``missed`` adds each (C) to the denominator as not answered within T, under every convention.
     """
+    if callbacks == "missed":
+        base = service_level(c, convention)
+        return Ratio(base.num, base.den + c.callbacks)
+    if callbacks != "excluded":
+        raise ValueError(f"unknown callbacks basis {callbacks!r}")
     a, a_t, b, b_t, s = (
         c.answered,
         c.answered_within,
@@ -194,9 +207,11 @@ def service_level(c: QueueCounters, convention: AbandonConvention) -> Ratio:
     raise ValueError(f"unknown abandon convention {convention!r}")
 
 
-def all_service_levels(c: QueueCounters) -> dict[AbandonConvention, Ratio]:
+def all_service_levels(
+    c: QueueCounters, callbacks: CallbackBasis = "excluded"
+) -> dict[AbandonConvention, Ratio]:
     """The service level under every convention, keyed by convention name."""
-    return {name: service_level(c, name) for name in CONVENTIONS}
+    return {name: service_level(c, name, callbacks) for name in CONVENTIONS}
 
 
 def abandonment_rate(c: QueueCounters, exclude_short: bool = True) -> Ratio:

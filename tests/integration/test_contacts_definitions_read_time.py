@@ -47,6 +47,7 @@ ALTERNATIVES: dict[str, list[str]] = {
     "calls.band_edges_seconds": ["calls.band_edges_seconds.999=[8, 30]"],
     "calls.short_abandon_seconds": ["calls.short_abandon_seconds.999=10"],
     "calls.abandon_convention": ["calls.abandon_convention=count_as_met"],
+    "calls.callbacks_in_service_level": ["calls.callbacks_in_service_level=missed"],
     "calls.clock_start_999": ["calls.clock_start_999=bt_connect"],
     "calls.ivr_short_abandon_seconds": ["calls.ivr_short_abandon_seconds=null"],
     "calls.dedupe_short_abandons_from_volumes": ["calls.dedupe_short_abandons_from_volumes=true"],

@@ -52,6 +52,7 @@ ALTERNATIVES: dict[str, Any] = {
     },
     "calls.short_abandon_seconds": {"999": 60, "101-primary": 120, "101-secondary": 90, "webchat": 120},
     "calls.abandon_convention": "count_as_met",
+    "calls.callbacks_in_service_level": "missed",
     "calls.clock_start_999": "bt_connect",
     "calls.ivr_short_abandon_seconds": 20,
     "calls.dedupe_short_abandons_from_volumes": True,

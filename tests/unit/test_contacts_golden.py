@@ -247,9 +247,15 @@ def test_999_clock_from_bt_connect() -> None:
 def test_101_primary_every_convention_and_bands() -> None:
     c = counters(DEFAULT, "101-primary")
     # entered C9..C15 = 7; answered C9 20, C10 45, C13 10, C14 20 -> A=4, A_T(<30)=3;
-    # abandoned C11 2 (short), C15 90 -> B=2, B_T=1, S=1; C12's callback is neither
+    # abandoned C11 2 (short), C15 90 -> B=2, B_T=1, S=1; C12's callback is neither (C=1)
     assert c == QueueCounters(
-        entered=7, answered=4, answered_within=3, abandoned=2, abandoned_within=1, short_abandoned=1
+        entered=7,
+        answered=4,
+        answered_within=3,
+        abandoned=2,
+        abandoned_within=1,
+        short_abandoned=1,
+        callbacks=1,
     )
     assert all_service_levels(c) == {
         "answered_basis": Ratio(3, 4),
@@ -257,6 +263,14 @@ def test_101_primary_every_convention_and_bands() -> None:
         "count_as_met": Ratio(4, 6),  # (3 + 1) / (4 + 2)
         "count_as_missed": Ratio(3, 6),
         "offered_basis": Ratio(3, 5),  # 3 / (6 - 1)
+    }
+    # callbacks_in_service_level = missed: C12's callback is one more miss in every denominator
+    assert all_service_levels(c, "missed") == {
+        "answered_basis": Ratio(3, 5),
+        "ignore": Ratio(3, 6),
+        "count_as_met": Ratio(4, 7),
+        "count_as_missed": Ratio(3, 7),
+        "offered_basis": Ratio(3, 6),
     }
     assert abandonment_rate(c) == Ratio(1, 6)  # (2 - 1) / (7 - 1)
     legs = [r for r in fold_all(golden_events(), DEFAULT)[LEGS] if r["queue"] == "101-primary"]

@@ -5,9 +5,12 @@ Each test checks that a copy is derived from (or checked against) its one defini
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -134,3 +137,27 @@ def test_the_defaults_baked_into_the_analyst_views_are_the_definitions_defaults(
         f"'target_basis'), '{s.target_basis}') AS basis",
     ):
         assert fallback in social, fallback
+
+
+def test_the_simulator_draws_a_weighted_code_in_one_place() -> None:
+    """ForceContext.weighted_code replaces two copies of the same loop: same code, one draw."""
+    from streams.sources.simulator.context import ForceContext
+    from streams.sources.simulator.reference import ONLINE_OFFENCES
+
+    def former(rng: random.Random) -> str:
+        u = rng.random() * sum(w for _, w in ONLINE_OFFENCES)
+        offence = ONLINE_OFFENCES[-1][0]
+        for code, w in ONLINE_OFFENCES:
+            if u < w:
+                offence = code
+                break
+            u -= w
+        return offence
+
+    for seed in range(300):
+        ctx = cast(ForceContext, SimpleNamespace(rng=random.Random(seed)))
+        reference = random.Random(seed)
+        assert ForceContext.weighted_code(ctx, ONLINE_OFFENCES) == former(reference)
+        assert ctx.rng.random() == reference.random()
+    ctx = cast(ForceContext, SimpleNamespace(rng=random.Random(1)))
+    assert ForceContext.weighted_code(ctx, (("only", 1.0),)) == "only"

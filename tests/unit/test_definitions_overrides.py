@@ -29,6 +29,7 @@ LEAF_VALUES: dict[str, st.SearchStrategy[Any]] = {
         ["answered_basis", "ignore", "count_as_met", "count_as_missed", "offered_basis"]
     ),
     "calls.clock_start_999": st.sampled_from(["offered", "bt_connect", "queued"]),
+    "calls.callbacks_in_service_level": st.sampled_from(["excluded", "missed"]),
     "calls.ivr_short_abandon_seconds": st.none() | st.integers(0, 60),
     "calls.dedupe_short_abandons_from_volumes": st.booleans(),
     "incidents.grade_basis": st.sampled_from(["first", "final"]),

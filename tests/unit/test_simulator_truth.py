@@ -60,13 +60,15 @@ def _queue(
     abandoned: Any,
     queue: str,
     d: Definitions,
+    callback: Any = None,
 ) -> bool:
-    """A/A_T/B/B_T/S counters of one queue visit (in the month it joined the queue, ``queued``);
+    """A/A_T/B/B_T/S/C counters of one queue visit (in the month it joined the queue, ``queued``);
     True when the abandon was short."""
     if start is None:
         return False
     c = months[_month(_t(queued), d.timezone)]
     c[f"{p}_in"] += 1
+    c[f"{p}_C"] += bool(callback)
     threshold = _secs(d.calls.service_threshold_seconds.get(queue))
     short = _secs(d.calls.short_abandon_seconds.get(queue))
     if answered:
@@ -102,8 +104,9 @@ def _call(months: dict[str, Counts], f: dict[str, list[dict[str, Any]]], d: Defi
     queued_p = _first(f, "call.queued.v1", queue="101-primary")
     answered_p = _first(f, "call.answered.v1", queue="101-primary")
     abandoned_p = _first(f, "call.abandoned.v1", queue="101-primary")
+    callback_p = _first(f, "call.callback_requested.v1", queue="101-primary")
     if queued_p:
-        _queue(months, "p101", queued_p, _t(queued_p), answered_p, abandoned_p, "101-primary", d)
+        _queue(months, "p101", queued_p, _t(queued_p), answered_p, abandoned_p, "101-primary", d, callback_p)
     abandoned = _first(f, "call.abandoned.v1")
     if abandoned and not f.get("call.answered.v1"):  # end to end: never answered in any queue
         stage = abandoned["data"]["stage"]
@@ -284,8 +287,9 @@ def _pct(num: float, den: float) -> float | None:
     return 100.0 * num / den if den > 0 else None
 
 
-def _service_level(c: Counts, p: str, convention: str) -> float | None:
+def _service_level(c: Counts, p: str, convention: str, callbacks: str = "excluded") -> float | None:
     a, a_t, b, b_t, s = (c[f"{p}_{k}"] for k in ("A", "AT", "B", "BT", "S"))
+    missed = c[f"{p}_C"] if callbacks == "missed" else 0
     num, den = {
         "answered_basis": (a_t, a),
         "ignore": (a_t, a + b - b_t),
@@ -293,7 +297,7 @@ def _service_level(c: Counts, p: str, convention: str) -> float | None:
         "count_as_missed": (a_t, a + b),
         "offered_basis": (a_t, a + b - s),
     }[convention]
-    return _pct(num, den)
+    return _pct(num, den + missed)
 
 
 def _measures(c: Counts, d: Definitions) -> dict[str, Any]:
@@ -306,8 +310,12 @@ def _measures(c: Counts, d: Definitions) -> dict[str, Any]:
         "contacts_webchat": int(vol["webchat"]),
         "contacts_online": int(c["conline"]),
         "contacts_total": int(vol["999"] + vol["101"] + vol["webchat"] + c["conline"]),
-        "calls_999_answered_within_10s": _service_level(c, "q999", d.calls.abandon_convention),
-        "calls_101_answered_within_30s": _service_level(c, "p101", d.calls.abandon_convention),
+        "calls_999_answered_within_10s": _service_level(
+            c, "q999", d.calls.abandon_convention, d.calls.callbacks_in_service_level
+        ),
+        "calls_101_answered_within_30s": _service_level(
+            c, "p101", d.calls.abandon_convention, d.calls.callbacks_in_service_level
+        ),
         "calls_999_abandoned_rate": _pct(c["q999_B"] - c["q999_S"], c["q999_in"] - c["q999_S"]),
         "calls_101_abandoned_rate": _pct(c["o101_ab"], c["c101"] - c["o101_short"]),
         "calls_101_primary_abandoned_rate": _pct(c["p101_B"] - c["p101_S"], c["p101_in"] - c["p101_S"]),
@@ -382,6 +390,8 @@ ALTERNATIVES: tuple[tuple[str, ...], ...] = (
     ("calls.abandon_convention=count_as_met",),
     ("calls.abandon_convention=count_as_missed",),
     ("calls.abandon_convention=offered_basis",),
+    ("calls.callbacks_in_service_level=missed",),
+    ("calls.callbacks_in_service_level=missed", "calls.abandon_convention=ignore"),
     ("calls.clock_start_999=queued",),
     ("calls.clock_start_999=bt_connect",),
     ("calls.ivr_short_abandon_seconds=20",),

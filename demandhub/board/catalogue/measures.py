@@ -168,6 +168,12 @@ WORDS: dict[str, Callable[[Any], str]] = {
             "offered_basis": "as a share of calls answered or abandoned, leaving out short abandons",
         }
     ),
+    "calls.callbacks_in_service_level": _choice(
+        {
+            "excluded": "calls whose caller asked for a callback are left out",
+            "missed": "calls whose caller asked for a callback count as missed",
+        }
+    ),
     "calls.clock_start_999": _choice(
         {
             "offered": "the offer (the call reaching the force)",

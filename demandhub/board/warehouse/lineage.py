@@ -165,7 +165,8 @@ _CONTACTS_SQL = (
 )
 _LEGS_SQL = (
     "SELECT leg_id, contact_id, queue, toStartOfMonth(toDate(toStartOfFifteenMinutes(placed_at), "
-    "{tz:String})) AS month, outcome, entered_queue, abandoned_in_queue, service_wait_seconds, placed_at, "
+    "{tz:String})) AS month, outcome, entered_queue, abandoned_in_queue, callback_requested, "
+    "service_wait_seconds, placed_at, "
     f"answered_at, abandoned_at FROM {contacts_sql.legs_from(_IN_MONTHS + ' AND queue IN {q:Array(String)}')}"
 )
 _VOLUME_CHANNELS = ("999", "101", "webchat", "online")
@@ -278,9 +279,10 @@ def _add_leg(out: Lineage, leg: dict[str, Any], definitions: Definitions) -> Non
     tz = definitions.timezone
     for measure, kind in _QUEUE_MEASURES[queue]:
         if kind == "sl":
-            ratio = service_level(c, calls.abandon_convention)
+            ratio = service_level(c, calls.abandon_convention, calls.callbacks_in_service_level)
             met = "met" if ratio.num else "missed" if ratio.den else "not in the population"
-            words = f"{leg['outcome']}, {met} ({waited}, threshold {threshold} s, {calls.abandon_convention})"
+            basis = f"{calls.abandon_convention}, callbacks {calls.callbacks_in_service_level}"
+            words = f"{leg['outcome']}, {met} ({waited}, threshold {threshold} s, {basis})"
         else:
             ratio = abandonment_rate(c)
             words = (

@@ -324,14 +324,7 @@ class ContactModel:
 
     def _online_crime(self, rid: str, district: District, submitted: int, triaged: int) -> None:
         rng = self.ctx.rng
-        total = sum(w for _, w in ONLINE_OFFENCES)
-        u = rng.random() * total
-        offence = ONLINE_OFFENCES[-1][0]
-        for code, w in ONLINE_OFFENCES:
-            if u < w:
-                offence = code
-                break
-            u -= w
+        offence = self.ctx.weighted_code(ONLINE_OFFENCES)
         reported = triaged + MINUTE
         crime_id = self.incidents.crimes.crime(
             CrimeOrigin(

@@ -6,6 +6,7 @@ import heapq
 import random
 from bisect import bisect
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import accumulate, count
 from typing import Any
 
@@ -111,3 +112,13 @@ class ForceContext:
     def district(self) -> District:
         """A district drawn by demand weight."""
         return self.districts[bisect(self._district_cum, self.rng.random() * self._district_cum[-1])]
+
+    def weighted_code(self, weighted: Sequence[tuple[str, float]]) -> str:
+        """A code drawn by weight with one draw of the force's random stream (the last code when
+        rounding leaves the draw past every weight)."""
+        u = self.rng.random() * sum(w for _, w in weighted)
+        for code, w in weighted:
+            if u < w:
+                return code
+            u -= w
+        return weighted[-1][0]

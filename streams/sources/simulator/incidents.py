@@ -314,15 +314,7 @@ class IncidentModel:
         tc: int,
     ) -> None:
         rng = self.ctx.rng
-        offences = cat.offences
-        total = sum(w for _, w in offences)
-        u = rng.random() * total
-        offence = offences[-1][0]
-        for code, w in offences:
-            if u < w:
-                offence = code
-                break
-            u -= w
+        offence = self.ctx.weighted_code(cat.offences)
         strand = None
         if cat.hate_p and rng.random() < cat.hate_p:
             strand = HATE_STRANDS[bisect(_STRAND_CUM, rng.random() * _STRAND_CUM[-1])][0]

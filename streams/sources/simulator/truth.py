@@ -22,7 +22,8 @@ Supported definitions (:data:`SUPPORTED`; ``{}`` below names the setting):
 
 - ``timezone``: every month is a calendar month in that zone.
 - Calls: ``service_threshold_seconds`` (999, 101-primary), ``short_abandon_seconds`` (999,
-  101-primary, webchat), ``abandon_convention`` (999 and 101 service levels), ``clock_start_999``
+  101-primary, webchat), ``abandon_convention`` and ``callbacks_in_service_level`` (999 and 101
+  service levels), ``clock_start_999``
   (offered, queued, bt_connect: BT's connect time when the offer carried one, else the offer),
   ``ivr_short_abandon_seconds`` (None: no IVR hang-up is short), ``dedupe_short_abandons_from_volumes``.
 - Incidents: ``grade_basis``, ``response_clock`` (created; graded_at_arrival_grade: when the incident
@@ -54,7 +55,9 @@ NCRS timeliness always by ``recorded``); social media threads by ``received``.
   999 queue / the 101 primary queue under ``abandon_convention`` (A answered in the queue, A_T of
   them with a wait below the queue's threshold, B abandoned in the queue, B_T of them with a wait
   below the threshold, S of them short): answered_basis A_T/A, ignore A_T/(A+B-B_T), count_as_met
-  (A_T+B_T)/(A+B), count_as_missed A_T/(A+B), offered_basis A_T/(A+B-S). Calls that joined the
+  (A_T+B_T)/(A+B), count_as_missed A_T/(A+B), offered_basis A_T/(A+B-S). With
+  ``callbacks_in_service_level = missed`` the calls that asked for a callback while in the queue (C)
+  are added to the denominator (never met); ``excluded`` leaves them out. Calls that joined the
   queue only. The 999 wait runs on the service clock (``clock_start_999``) to the answer or
   abandon; the 101 wait from joining the queue (``call.queued``).
 - ``calls_999_abandoned_rate``: percent: calls abandoned in the 999 queue minus short abandons
@@ -161,6 +164,7 @@ SUPPORTED: tuple[str, ...] = (
     "calls.service_threshold_seconds",
     "calls.short_abandon_seconds",
     "calls.abandon_convention",
+    "calls.callbacks_in_service_level",
     "calls.clock_start_999",
     "calls.ivr_short_abandon_seconds",
     "calls.dedupe_short_abandons_from_volumes",
@@ -197,6 +201,7 @@ class CallFacts:
     queued: int | None = None
     answered: int | None = None
     abandoned: int | None = None
+    callback: int | None = None  # asked for a callback while in that first queue
 
 
 @dataclass(slots=True)
@@ -274,11 +279,23 @@ def _within(wait: int | None, minutes: float | None) -> bool:
 
 
 def service_level(
-    a: float, a_t: float, b: float, b_t: float, s: float, convention: str
+    a: float,
+    a_t: float,
+    b: float,
+    b_t: float,
+    s: float,
+    convention: str,
+    callbacks: float = 0,
+    callback_basis: str = "excluded",
 ) -> tuple[float, float]:
-    """(numerator, denominator) of a service level under an abandon convention, as
-    ``schemas/definitions.py`` words them (A answered, A_T answered within T, B abandoned, B_T
-    abandoned within T, S short abandons)."""
+    """(numerator, denominator) of a service level under an abandon convention and a callback
+    basis, as ``schemas/definitions.py`` words them (A answered, A_T answered within T, B abandoned,
+    B_T abandoned within T, S short abandons, C callback requests: misses under ``missed``)."""
+    if callback_basis == "missed":
+        num, den = service_level(a, a_t, b, b_t, s, convention)
+        return num, den + callbacks
+    if callback_basis != "excluded":
+        raise ValueError(f"unknown callback basis {callback_basis!r}")
     if convention == "answered_basis":
         return a_t, a
     if convention == "ignore":
@@ -327,6 +344,7 @@ def _call(by_month: dict[str, Counters], f: CallFacts, defs: Definitions, month:
             q[f"{p}_B"] += 1
             q[f"{p}_BT"] += _below(f.abandoned - start, threshold)
             q[f"{p}_S"] += _below(f.abandoned - start, short_s)
+        q[f"{p}_C"] += f.callback is not None
     if f.channel == "999":
         short = f.abandoned is not None and start is not None and _below(f.abandoned - start, short_s)
         c["dedupe_999"] += short
@@ -435,11 +453,18 @@ def _month_values(c: dict[str, float], defs: Definitions) -> dict[str, Any]:
     for measure, (count, fam) in counts.items():
         if count > 0 or family[fam] > 0:
             values[measure] = int(count)
-    convention = defs.calls.abandon_convention
+    convention, callback_basis = defs.calls.abandon_convention, defs.calls.callbacks_in_service_level
     sl = {
         p: _pct(
             *service_level(
-                g(f"{p}_A", 0), g(f"{p}_AT", 0), g(f"{p}_B", 0), g(f"{p}_BT", 0), g(f"{p}_S", 0), convention
+                g(f"{p}_A", 0),
+                g(f"{p}_AT", 0),
+                g(f"{p}_B", 0),
+                g(f"{p}_BT", 0),
+                g(f"{p}_S", 0),
+                convention,
+                g(f"{p}_C", 0),
+                callback_basis,
             )
         )
         for p in ("q999", "p101")
