@@ -22,6 +22,20 @@ class CallChannel(enum.StrEnum):
     NON_EMERGENCY_101 = "101"
 
 
+class ContactChannel(enum.StrEnum):
+    """The channel of a contact end to end (``contacts.channel``): the two call channels, web chat
+    and online reports."""
+
+    EMERGENCY_999 = "999"
+    NON_EMERGENCY_101 = "101"
+    WEBCHAT = "webchat"
+    ONLINE = "online"
+
+
+CONTACT_CHANNELS: tuple[str, ...] = tuple(c.value for c in ContactChannel)
+"""Every contact channel, in the order the board's volume cells are read (999, 101, web chat, online)."""
+
+
 class AbandonStage(enum.StrEnum):
     IVR = "ivr"
     PRIMARY_QUEUE = "primary_queue"

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, overload
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import CallDefinitions, Definitions
+from schemas.queues import QUEUES
 from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import applied, ensure_fresh, reads_rollup
@@ -36,6 +38,7 @@ from sinks.clickhouse.rollups_contacts import (
 )
 from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
+from sinks.clickhouse.times import as_utc
 from streams.domain.servicelevel import (
     QueueCounters,
     Ratio,
@@ -44,7 +47,7 @@ from streams.domain.servicelevel import (
     service_level,
 )
 
-LIVE_QUEUES: tuple[str, ...] = ("999", "101-primary", "101-secondary", "webchat")
+LIVE_QUEUES: tuple[str, ...] = QUEUES
 MEASURE_IDS: tuple[str, ...] = (
     "contacts_999",
     "contacts_101",
@@ -61,16 +64,6 @@ MEASURE_IDS: tuple[str, ...] = (
 )
 MAX_WAITING_AGE = timedelta(days=1)
 """A contact still 'waiting' after this long lost its end event; the wallboard leaves it out."""
-
-
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: datetime | None) -> datetime | None: ...
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _ratio(r: Ratio) -> dict[str, Any]:
@@ -109,7 +102,7 @@ def left_queue_at(leg: dict[str, Any]) -> datetime | None:
     """When a leg left its queue: answered, abandoned, called back or transferred out (the first
     known, in that order); None while it is still waiting."""
     for name in LEFT_QUEUE_FIELDS:
-        value = _utc(leg.get(name))
+        value = as_utc(leg.get(name))
         if value is not None:
             return value
     return None
@@ -136,7 +129,7 @@ def waiting_by_queue(
     for queue, started in wh.query(_WAITING_SQL, parameters=params).rows:
         if queue not in out:
             continue
-        age = (now - _utc(started)).total_seconds()
+        age = (now - as_utc(started)).total_seconds()
         item = out[queue]
         item["waiting"] += 1
         item["longest_wait_seconds"] = max(age, item["longest_wait_seconds"] or 0.0)
@@ -317,11 +310,11 @@ def _volume_cells(
             t["never"] += int(never)
             t["never_short"] += int(never_short)
     for ym, t in totals.items():
-        for channel in ("999", "101", "webchat", "online"):
+        for channel in CONTACT_CHANNELS:
             first = since.get(channel) if since is not None else ym
             if first is not None and first <= ym:
                 cells[f"contacts_{channel}"][ym] = Cell(t[channel])
-        cells["contacts_total"][ym] = Cell(t["999"] + t["101"] + t["webchat"] + t["online"])
+        cells["contacts_total"][ym] = Cell(sum(t[channel] for channel in CONTACT_CHANNELS))
         if t["offered_101"]:  # short abandons leave both sides once, de-duplicated volumes or not
             cells["calls_101_abandoned_rate"][ym] = Cell(
                 t["never"] - t["never_short"], t["offered_101"] - t["never_short"]
@@ -353,7 +346,7 @@ def monthly_cells(
         "tz": definitions.timezone,
         "lo": lo.replace(tzinfo=None),  # naive UTC for DateTime('UTC') parameters
         "hi": hi.replace(tzinfo=None),
-        "q": ["999", "101-primary", "101-secondary", "webchat"],
+        "q": list(QUEUES),
     }
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
     rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions)
