@@ -68,8 +68,9 @@ GROUP = "demandhub"
 DRAIN_SECONDS = 300.0
 
 
-class _Stop(Exception):
-    """SIGTERM arrived: end the production and write what was measured."""
+class _Stop(BaseException):
+    """SIGTERM arrived: end the production and write what was measured (a BaseException, so no
+    ``except Exception`` around a sample swallows it)."""
 
 
 def rss_kib(pid: int) -> int | None:
