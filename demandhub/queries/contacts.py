@@ -40,6 +40,7 @@ from streams.domain.board.cells import Cell
 from streams.domain.board.months import YearMonth
 from sinks.clickhouse.times import as_utc
 from streams.domain.servicelevel import (
+    QUEUE_MEASURES,
     QueueCounters,
     Ratio,
     abandonment_rate,
@@ -356,18 +357,12 @@ def monthly_cells(
     for (ym, queue), c in _queue_counters(wh, params, definitions).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:
             continue
-        sl = service_level(c, calls.abandon_convention, calls.callbacks_in_service_level)
-        ab = abandonment_rate(c)
-        if queue == "999":
-            cells["calls_999_answered_within_10s"][ym] = Cell(sl.num, sl.den)
-            cells["calls_999_abandoned_rate"][ym] = Cell(ab.num, ab.den)
-        elif queue == "101-primary":
-            cells["calls_101_answered_within_30s"][ym] = Cell(sl.num, sl.den)
-            cells["calls_101_primary_abandoned_rate"][ym] = Cell(ab.num, ab.den)
-        elif queue == "101-secondary":
-            cells["calls_101_secondary_abandoned_rate"][ym] = Cell(ab.num, ab.den)
-        elif queue == "webchat":
-            cells["webchat_abandoned_rate"][ym] = Cell(ab.num, ab.den)
+        rates = {
+            "sl": service_level(c, calls.abandon_convention, calls.callbacks_in_service_level),
+            "ab": abandonment_rate(c),
+        }
+        for measure, rate in QUEUE_MEASURES.get(queue, ()):
+            cells[measure][ym] = Cell(rates[rate].num, rates[rate].den)
     return cells
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from schemas.definitions import AbandonConvention, CallbackBasis, CallDefinitions
+from schemas.queues import Queue
 
 CONVENTIONS: tuple[AbandonConvention, ...] = (
     "answered_basis",
@@ -31,6 +32,20 @@ CONVENTIONS: tuple[AbandonConvention, ...] = (
 
 STAGES: tuple[str, ...] = ("ivr", "primary_queue", "in_transfer", "secondary_queue")
 IN_QUEUE_STAGES: tuple[str, ...] = ("primary_queue", "secondary_queue")
+
+QueueRate = Literal["sl", "ab"]
+QUEUE_MEASURES: dict[str, tuple[tuple[str, QueueRate], ...]] = {
+    Queue.Q999.value: (("calls_999_answered_within_10s", "sl"), ("calls_999_abandoned_rate", "ab")),
+    Queue.Q101_PRIMARY.value: (
+        ("calls_101_answered_within_30s", "sl"),
+        ("calls_101_primary_abandoned_rate", "ab"),
+    ),
+    Queue.Q101_SECONDARY.value: (("calls_101_secondary_abandoned_rate", "ab"),),
+    Queue.WEBCHAT.value: (("webchat_abandoned_rate", "ab"),),
+}
+"""The board measures read from one queue's counters, written once: per queue, each measure and its
+rate (``sl``: :func:`service_level`, ``ab``: :func:`abandonment_rate`). The contacts reader and
+lineage both place a queue's counters by it; the thresholds are the definitions', not the names'."""
 
 
 # -- the service clock and short abandons (the rules sinks/clickhouse/contacts_sql.py applies in SQL) --

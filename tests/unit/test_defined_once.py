@@ -161,3 +161,15 @@ def test_the_simulator_draws_a_weighted_code_in_one_place() -> None:
         assert ctx.rng.random() == reference.random()
     ctx = cast(ForceContext, SimpleNamespace(rng=random.Random(1)))
     assert ForceContext.weighted_code(ctx, (("only", 1.0),)) == "only"
+
+
+def test_the_measures_of_a_queue_are_named_once() -> None:
+    from demandhub.queries import contacts as contacts_reader
+    from streams.domain.servicelevel import QUEUE_MEASURES
+
+    assert tuple(QUEUE_MEASURES) == QUEUES
+    named = [measure for measures in QUEUE_MEASURES.values() for measure, _ in measures]
+    assert len(named) == len(set(named))
+    assert set(named) <= set(contacts_reader.MEASURE_IDS)
+    source = Path(contacts_reader.__file__).read_text()
+    assert not [m for m in named if f'cells["{m}"]' in source], "a queue measure placed by hand"
