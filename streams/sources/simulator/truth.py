@@ -127,6 +127,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions
+from streams.domain.servicelevel import QUEUE_MEASURES
+
+_QUEUE_TALLIES: tuple[tuple[str, str], ...] = (("999", "q999"), ("101-primary", "p101"))
+"""Queues whose visits the truth tallies, with the prefix of their tallies; their measures are named
+by :data:`streams.domain.servicelevel.QUEUE_MEASURES`, the figures are the truth's own arithmetic."""
 
 MEASURES: tuple[str, ...] = (
     "contacts_999",
@@ -471,14 +476,13 @@ def _month_values(c: dict[str, float], defs: Definitions) -> dict[str, Any]:
     }
     received_basis = defs.social.target_basis == "received"
     mean_n = g("imm_n", 0)
+    queue_rates = {
+        p: {"sl": sl[p], "ab": _pct(g(f"{p}_B", 0) - g(f"{p}_S", 0), g(f"{p}_in", 0) - g(f"{p}_S", 0))}
+        for p in ("q999", "p101")
+    }
     ratios = {
-        "calls_999_answered_within_10s": sl["q999"],
-        "calls_101_answered_within_30s": sl["p101"],
-        "calls_999_abandoned_rate": _pct(g("q999_B", 0) - g("q999_S", 0), g("q999_in", 0) - g("q999_S", 0)),
+        **{m: queue_rates[p][rate] for queue, p in _QUEUE_TALLIES for m, rate in QUEUE_MEASURES[queue]},
         "calls_101_abandoned_rate": _ratio(c, "o101_ab", "c101", "o101_short"),
-        "calls_101_primary_abandoned_rate": _pct(
-            g("p101_B", 0) - g("p101_S", 0), g("p101_in", 0) - g("p101_S", 0)
-        ),
         "webchat_abandoned_rate": _ratio(c, "wc_ab", "cwebchat", "wc_short"),
         "immediate_share": _ratio(c, "first_imm", "graded"),
         "immediate_time_to_respond_mins": (g("imm_sum_min", 0) / mean_n) if mean_n else None,
