@@ -25,9 +25,13 @@ import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
-from typing import Any, cast  # noqa: E402
+from collections.abc import Callable, Coroutine  # noqa: E402
+from typing import TYPE_CHECKING, Any, cast  # noqa: E402
 
 from schemas.topics import TOPICS  # noqa: E402
+
+if TYPE_CHECKING:
+    import faust
 
 
 def _result(seen: int, first_at: float | None) -> dict[str, Any]:
@@ -39,6 +43,29 @@ def _result(seen: int, first_at: float | None) -> dict[str, Any]:
         "last_at": time.time(),
         "cpu_seconds": cpu.user + cpu.system,
     }
+
+
+def _null_agent(
+    state: dict[str, Any], count: int, batch: int
+) -> Callable[[faust.StreamT[Any]], Coroutine[Any, Any, None]]:
+    """A do-nothing agent: takes ``batch`` events at a time (0.25 s), acknowledges each, counts them
+    into ``state`` and, once ``count`` arrived, prints the result and ends the worker."""
+
+    async def consume(agent_stream: faust.StreamT[Any]) -> None:
+        # faust hands an agent a Stream, whose noack_take yields the buffered events
+        stream = cast("faust.Stream[Any]", agent_stream)
+        async for events in stream.noack_take(batch, within=0.25):
+            if state["first_at"] is None:
+                state["first_at"] = time.time()
+            state["seen"] += len(events)
+            for event in events:
+                await stream.ack(event)
+            if state["seen"] >= count and state["result"] is None:
+                state["result"] = _result(state["seen"], state["first_at"])
+                print(json.dumps(state["result"]), flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return consume
 
 
 def agents(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]:
@@ -61,20 +88,7 @@ def agents(bootstrap: str, group: str, count: int, batch: int) -> dict[str, Any]
     for spec in TOPICS.values():
         topic = app.topic(spec.name, partitions=spec.partitions, key_type=bytes, value_type=bytes)
 
-        async def consume(agent_stream: faust.StreamT[Any]) -> None:
-            # faust hands an agent a Stream, whose noack_take yields the buffered events
-            stream = cast("faust.Stream[Any]", agent_stream)
-            async for events in stream.noack_take(batch, within=0.25):
-                if state["first_at"] is None:
-                    state["first_at"] = time.time()
-                state["seen"] += len(events)
-                for event in events:
-                    await stream.ack(event)
-                if state["seen"] >= count and state["result"] is None:
-                    state["result"] = _result(state["seen"], state["first_at"])
-                    print(json.dumps(state["result"]), flush=True)
-                    os.kill(os.getpid(), signal.SIGTERM)
-
+        consume = _null_agent(state, count, batch)
         consume.__name__ = f"null_{spec.entity}"
         app.agent(topic, name=f"null.{spec.entity}", concurrency=1)(consume)
 
@@ -108,21 +122,7 @@ def one_agent(bootstrap: str, group: str, count: int, batch: int) -> dict[str, A
     state: dict[str, Any] = {"seen": 0, "first_at": None, "result": None}
     topic = app.topic(*(t.name for t in TOPICS.values()), key_type=bytes, value_type=bytes)
 
-    async def consume(agent_stream: faust.StreamT[Any]) -> None:
-        # faust hands an agent a Stream, whose noack_take yields the buffered events
-        stream = cast("faust.Stream[Any]", agent_stream)
-        async for events in stream.noack_take(batch, within=0.25):
-            if state["first_at"] is None:
-                state["first_at"] = time.time()
-            state["seen"] += len(events)
-            for event in events:
-                await stream.ack(event)
-            if state["seen"] >= count and state["result"] is None:
-                state["result"] = _result(state["seen"], state["first_at"])
-                print(json.dumps(state["result"]), flush=True)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    app.agent(topic, name="null.all", concurrency=1)(consume)
+    app.agent(topic, name="null.all", concurrency=1)(_null_agent(state, count, batch))
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
