@@ -1,11 +1,21 @@
 """Child process of the read-time definitions test (chDB holds one data path per process).
 
-``python -m tests.integration.definitions_child build DATA_DIR EVENTS.jsonl OUT.json [PATH=VALUE...]``
-replays the events into a fresh warehouse whose configured definitions have the assignments applied
-(the settings, as a deployment under those definitions would run) and writes the figures read under
-them. ``... read DATA_DIR REQUESTS.json OUT.json`` opens an existing warehouse and, for each request
-(a name and a list of ``PATH=VALUE``), writes the figures read with them given as ``--define`` (the
-configured definitions stay the defaults): nothing is replayed.
+``python -m tests.integration.definitions_child serve DATA_DIR EVENTS.jsonl`` opens (and migrates) a
+warehouse in DATA_DIR, then takes jobs, one JSON object a line on stdin, and answers each with one line
+on stdout once the job's result is written to the job's ``out`` file:
+
+- ``{"replay": [PATH=VALUE...], "out": ...}``: empty every table, replay the events from scratch
+  under the configured definitions with the assignments applied (the settings, as a deployment under
+  those definitions would run) and write the figures read under them, the replay's totals and, for
+  every rollup, whether it is complete under those definitions (a replay ends on the rollup path);
+- ``{"read": [PATH=VALUE...], "out": ...}``: write the figures read from the warehouse as it is with
+  the assignments given as ``--define`` (the configured definitions stay the defaults): nothing is
+  replayed.
+
+A failing job writes ``{"failed": "..."}`` (one leaf's failure is reported by its own test) and the
+child goes on with the next. Emptying the tables between replays leaves the warehouse as a fresh one
+holds it (the migrations decide no table by the definitions), and saves a process start, chDB's load
+and the migrations per replay.
 
 The figures: the board pack of :data:`MONTH` (JSON) and the channel table of :data:`MONTH`.
 """
@@ -44,43 +54,57 @@ def figures(settings: Any, wh: Any, defines: list[str]) -> dict[str, Any]:
     return {"pack": json.loads(body), "channels": channels}
 
 
-def build(warehouse: Path, events: Path, out: Path, defines: list[str]) -> None:
-    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay
+def empty(wh: Any) -> None:
+    """Every table emptied but the migrations' record (views hold no rows of their own)."""
+    rows = wh.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND engine NOT LIKE '%View' AND name != 'schema_migrations'"
+    ).rows
+    for (name,) in rows:
+        wh.command(f"TRUNCATE TABLE IF EXISTS `{name}`")
+
+
+def replay_under(warehouse: Path, wh: Any, events: Path, defines: list[str]) -> dict[str, Any]:
+    from demandhub.runtime import build_pipeline, file_messages, replay
+    from sinks.clickhouse.rollups import all_rollups, reads_rollup
 
     settings = settings_for(warehouse, defines)
-    wh = open_warehouse(settings)
-    try:
-        totals = replay(build_pipeline(settings, wh, lazy_rollups=True), file_messages(events, 5000))
-        result = figures(settings, wh, [])
-        result["replay"] = totals.as_dict()
-    finally:
-        wh.close()
-    out.write_text(json.dumps(result))
+    empty(wh)
+    totals = replay(build_pipeline(settings, wh, lazy_rollups=True), file_messages(events, 5000))
+    result = figures(settings, wh, [])
+    result["replay"] = totals.as_dict()
+    result["rollups"] = {r.table: reads_rollup(wh, r.table, settings.definitions) for r in all_rollups()}
+    return result
 
 
-def read(warehouse: Path, requests: Path, out: Path) -> None:
+def serve(warehouse: Path, events: Path) -> None:
     from demandhub.runtime import open_warehouse
 
-    settings = settings_for(warehouse, [])
-    wh = open_warehouse(settings)
-    results: dict[str, Any] = {}
+    answers = sys.stdout
+    sys.stdout = sys.stderr  # stdout carries the answers only
+    wh = open_warehouse(settings_for(warehouse, []))
     try:
-        for name, defines in json.loads(requests.read_text()).items():
+        for line in sys.stdin:
+            job = json.loads(line)
             try:
-                results[name] = figures(settings, wh, defines)
-            except Exception as exc:  # one leaf's failure is reported by its own test
-                results[name] = {"failed": f"{type(exc).__name__}: {exc}"}
+                if "replay" in job:
+                    result = replay_under(warehouse, wh, events, job["replay"])
+                else:
+                    result = figures(settings_for(warehouse, []), wh, job["read"])
+            except Exception as exc:
+                result = {"failed": f"{type(exc).__name__}: {exc}"}
+            Path(job["out"]).write_text(json.dumps(result))
+            answers.write("done\n")
+            answers.flush()
     finally:
         wh.close()
-    out.write_text(json.dumps(results))
 
 
 def main(argv: list[str]) -> int:
-    mode, warehouse, source, out, *rest = argv
-    if mode == "build":
-        build(Path(warehouse), Path(source), Path(out), rest)
-    else:
-        read(Path(warehouse), Path(source), Path(out))
+    mode, warehouse, events = argv
+    if mode != "serve":
+        raise SystemExit(f"unknown mode {mode!r}")
+    serve(Path(warehouse), Path(events))
     return 0
 
 

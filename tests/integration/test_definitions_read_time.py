@@ -4,9 +4,13 @@ figures of a from-scratch replay under it.
 A small simulated month is replayed once under the default definitions into W1. For every path of
 ``Definitions.leaves()`` an alternative value (``ALTERNATIVES``; a leaf without one fails, so a new
 definition cannot be forgotten) is applied two ways: read from W1 with ``--define`` (no replay), and
-replayed into a fresh W2 whose settings hold the alternative. Every cell of the board pack (and its
-channel section) and the channel table must be the same. chDB holds one data path per process, so
-each warehouse lives in a child process (``tests/integration/definitions_child.py``).
+replayed from scratch into a W2 whose settings hold the alternative (every table emptied first; the
+replay must end with every rollup complete under the alternative, so W2's figures come from the
+rollup path and W1's from the facts). Every cell of the board pack (and its channel section) and the
+channel table must be the same. chDB holds one data path per process, so each warehouse lives in a
+child process (``tests/integration/definitions_child.py``): the child of W1 reads it under every
+alternative and then, like the other child, takes the replays of W2 one after another, so the
+replays run on two cores without a process start, chDB's load and the migrations each.
 """
 
 from __future__ import annotations
@@ -17,18 +21,21 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from demandhub.board.maths.dashboard import COLUMNS
 from schemas.definitions import Definitions
-from streams.domain.board.dashboard import COLUMNS
 from streams.sources.simulator import SimConfig, simulate
 from streams.sources.simulator.output import write_jsonl
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
+CHILDREN = max(1, min(2, os.cpu_count() or 1))
 
 ROOT = Path(__file__).resolve().parents[2]
 # January 2019 complete (crime's ten days of settling included), a few thousand events.
@@ -85,17 +92,68 @@ def assignment(path: str) -> str:
     return f"{path}={json.dumps(ALTERNATIVES[path])}"
 
 
-def run_child(*args: str) -> None:
+def run_jobs(events: Path, base: Path, pinned: list[dict[str, Any]], shared: list[dict[str, Any]]) -> None:
+    """Run the jobs in children of ``definitions_child`` (one warehouse each): the first child takes
+    ``pinned`` in order before any shared job (W1 is read before a replay empties it); every child
+    takes the next of ``shared`` whenever it is free. A child that dies leaves its job's result
+    missing (its stderr is in ``base/child-N.log``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEMANDHUB_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.integration.definitions_child", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    queue = list(shared)
+    lock = threading.Lock()
+
+    def drive(n: int, own: list[dict[str, Any]]) -> None:
+        with (base / f"child-{n}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.definitions_child",
+                    "serve",
+                    str(base / f"w{n}"),
+                    str(events),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                while True:
+                    with lock:
+                        job = own.pop(0) if own else queue.pop(0) if queue else None
+                    if job is None:
+                        break
+                    proc.stdin.write(json.dumps(job) + "\n")
+                    proc.stdin.flush()
+                    if proc.stdout.readline() != "done\n":
+                        break
+            except BrokenPipeError:
+                pass
+            finally:
+                proc.stdin.close()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    threads = [threading.Thread(target=drive, args=(0, list(pinned)))]
+    threads += [threading.Thread(target=drive, args=(n, [])) for n in range(1, CHILDREN)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def result(base: Path, name: str) -> dict[str, Any]:
+    path = base / "results" / f"{name}.json"
+    logs = "\n".join(p.read_text()[-1500:] for p in sorted(base.glob("child-*.log")))
+    assert path.exists(), f"no result for {name}: a child died\n{logs}"
+    out: dict[str, Any] = json.loads(path.read_text())
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +167,20 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def read_from_w1(events: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """W1 replayed once under the defaults, then read under every alternative (one child each)."""
-    base = tmp_path_factory.mktemp("w1")
-    run_child("build", str(base / "data"), str(events), str(base / "defaults.json"))
-    requests = {path: [assignment(path)] for path in Definitions.leaves() if path in ALTERNATIVES}
-    (base / "requests.json").write_text(json.dumps(requests))
-    run_child("read", str(base / "data"), str(base / "requests.json"), str(base / "read.json"))
-    out: dict[str, Any] = json.loads((base / "read.json").read_text())
-    out["(defaults)"] = json.loads((base / "defaults.json").read_text())
-    return out
+def runs(events: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """W1 replayed once under the defaults and read under every alternative; then a from-scratch
+    replay under each alternative (W2). Results in ``runs/results/<name>.json``."""
+    base = tmp_path_factory.mktemp("runs")
+    (base / "results").mkdir()
+
+    def job(kind: str, name: str, defines: list[str]) -> dict[str, Any]:
+        return {kind: defines, "out": str(base / "results" / f"{name}.json")}
+
+    leaves = [path for path in Definitions.leaves() if path in ALTERNATIVES]
+    pinned = [job("replay", "(defaults)", [])]
+    pinned += [job("read", f"read {path}", [assignment(path)]) for path in leaves]
+    run_jobs(events, base, pinned, [job("replay", f"replay {path}", [assignment(path)]) for path in leaves])
+    return base
 
 
 def cells(result: dict[str, Any]) -> dict[str, Any]:
@@ -159,14 +221,15 @@ def test_every_leaf_has_an_alternative() -> None:
 
 
 @pytest.mark.parametrize("path", Definitions.leaves())
-def test_a_definition_read_without_replay_equals_a_replay_under_it(
-    path: str, events: Path, read_from_w1: dict[str, Any], tmp_path: Path
-) -> None:
+def test_a_definition_read_without_replay_equals_a_replay_under_it(path: str, runs: Path) -> None:
     assert path in ALTERNATIVES, f"no alternative value for {path}: add one to ALTERNATIVES"
-    read = read_from_w1[path]
+    read = result(runs, f"read {path}")
     assert "failed" not in read, f"reading W1 with --define {assignment(path)}: {read.get('failed')}"
-    run_child("build", str(tmp_path / "data"), str(events), str(tmp_path / "w2.json"), assignment(path))
-    replayed = json.loads((tmp_path / "w2.json").read_text())
+    replayed = result(runs, f"replay {path}")
+    assert "failed" not in replayed, f"replaying under {assignment(path)}: {replayed.get('failed')}"
+    # the replay ends on the rollup path: every rollup complete under the alternative
+    assert all(replayed["rollups"].values()), replayed["rollups"]
+    assert replayed["replay"] == result(runs, "(defaults)")["replay"]  # the same events went in
     applied = read["pack"]["definitions"]["metrics"]
     assert applied["config_hash"] == replayed["pack"]["definitions"]["metrics"]["config_hash"]
     assert list(applied["overridden"]) == [path]  # the pack names the path it overrode
@@ -187,14 +250,16 @@ NO_BOARD_FIGURE: dict[str, str] = {
 }
 
 
-def test_each_alternative_moves_some_figure(read_from_w1: dict[str, Any]) -> None:
+def test_each_alternative_moves_some_figure(runs: Path) -> None:
     """The comparison above is not vacuous: under each alternative some figure differs from the
     defaults' (except the leaves that decide no board figure)."""
-    defaults = cells(read_from_w1["(defaults)"])
+    defaults = cells(result(runs, "(defaults)"))
     unmoved = []
     for path in Definitions.leaves():
-        read = read_from_w1.get(path, {})
-        if "failed" in read or path not in ALTERNATIVES:
+        if path not in ALTERNATIVES:
+            continue  # reported by the test of that leaf
+        read = result(runs, f"read {path}")
+        if "failed" in read:
             continue  # reported by the test of that leaf
         mine = cells(read)
         moved = [k for k in mine if not same(mine[k], defaults.get(k))]
