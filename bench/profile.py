@@ -1,8 +1,8 @@
 """Profile of the worker's hot path: pyinstrument over ``Pipeline.process`` on the replay path.
 
 ``bench.child profile`` builds the pipeline exactly as the worker and ``demandhub replay`` do and
-puts one simulated day (one force, scale 1) through ``Pipeline.process`` in chunks of 2,000 events
-(the worker's ``batch_max_events``), sampling every 2 ms:
+puts one simulated day (one force, scale 1) through ``Pipeline.process`` in chunks of the worker's
+default ``batch_max_events`` (its fetch under a backlog), sampling every 2 ms:
 
 - on a fresh warehouse;
 - on the ten-year warehouse left by the replay benchmark, for the day after its history ends (the
@@ -18,9 +18,10 @@ from datetime import date
 from bench import replay
 from bench.harness import RunContext, ratio, run_child
 from bench.result import Figure, Result
+from demandhub.settings import Settings
 
 DAY_AFTER_HISTORY = date(2025, 1, 6)
-CHUNK = 2000
+CHUNK = int(Settings.model_fields["batch_max_events"].default)
 
 
 def _profile(ctx: RunContext, label: str, data_dir: str, start: date, scale: float) -> dict:

@@ -99,3 +99,52 @@ def test_the_default_worker_has_no_faust_agents_and_no_faust_consumer(tmp_path: 
         "127.0.0.1:1",
     )
     assert len(exactly_once.agents) == len(TOPICS)
+
+
+class Declarable:
+    async def maybe_declare(self) -> None:
+        return None
+
+
+class DeclaringApp:
+    def topic(self, name: str, partitions: int) -> Declarable:
+        return Declarable()
+
+
+class FetchOnce:
+    """A consumer whose first fetch stops the hot path (as a stopping worker cancels its task)."""
+
+    def __init__(self) -> None:
+        self.fetches: list[tuple[int, int]] = []
+        self.stopped = False
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.topics = topics
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        self.fetches.append((timeout_ms, max_records))
+        raise asyncio.CancelledError
+
+
+def test_a_backlog_is_written_in_fetches_of_ten_thousand_events_and_a_slow_feed_every_quarter_second(
+    tmp_path: Path,
+) -> None:
+    # A write cycle costs about a dozen warehouse statements whatever its size: under a backlog the
+    # default fetch spreads them over 10,000 events; at low rates the time bound closes a cycle.
+    journal = Journal()
+    consumer = FetchOnce()
+    hot = hot_path(tmp_path, journal)
+    hot.app = DeclaringApp()  # type: ignore[assignment]
+    hot.dlq_topics = {name: Declarable() for name in hot.dlq_topics}
+    hot._consumer = lambda: consumer  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(hot.run())
+    assert consumer.fetches == [(250, 10_000)]
+    assert consumer.stopped
+    assert sorted(consumer.topics) == sorted(t.name for t in TOPICS.values())
