@@ -606,7 +606,7 @@ class Pipeline:
             new_rows[table].extend({**row, "version": version} for row in rows)
 
     def _ledger_row(self, event: Envelope, ingest: datetime) -> list[Any]:
-        data = event.model_dump(mode="json")["data"]
+        data = event.data.model_dump(mode="json")  # the payload alone: the same JSON, without the envelope
         return [
             event.force_id,
             event.subject,

@@ -74,6 +74,13 @@ class _Ev:
         return (self.time, END_RANK.get(self.kind, 9), self.env.source, self.env.id)
 
 
+def _field(data: Any, name: str, default: Any = None) -> Any:
+    """``data``'s field ``name``, or ``default`` when there is no data or its model has no such field
+    (cheaper than ``getattr`` with a default: a missing attribute on a pydantic model builds an
+    exception)."""
+    return getattr(data, name) if data is not None and name in type(data).model_fields else default
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -99,11 +106,11 @@ def _call_event(e: Envelope) -> _Ev:
         return _Ev(
             "abandoned", e.time, e, queue=gone.queue, stage=str(gone.stage), platform_wait=gone.wait_seconds
         )
-    return _Ev(verb, e.time, e, queue=getattr(d, "queue", None))
+    return _Ev(verb, e.time, e, queue=_field(d, "queue"))
 
 
 def _webchat_events(e: Envelope) -> list[_Ev]:
-    verb, q = verb_of(e.type), getattr(e.data, "queue", None)
+    verb, q = verb_of(e.type), _field(e.data, "queue")
     if verb == "offered":  # a chat is queued when it is requested
         return [_Ev("offered", e.time, e), _Ev("queued", e.time, e, queue=q)]
     if verb == "abandoned":
@@ -304,8 +311,8 @@ def _infer_channel(life: _Lifecycle) -> str:
 
 
 def _base(life: _Lifecycle, subject: str, force_id: str) -> Row:
-    district = getattr(life.offered.env.data, "district", None) if life.offered else None
-    bt = getattr(life.offered.env.data, "bt_connect_time", None) if life.offered else None
+    district = _field(life.offered.env.data, "district") if life.offered else None
+    bt = _field(life.offered.env.data, "bt_connect_time") if life.offered else None
     return {
         "force_id": force_id,
         "contact_id": subject,
@@ -367,8 +374,8 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
         "abandon_wait_seconds": abandon_wait,
         "callback_requested": any(leg["callback_requested"] for leg in legs),
         "ended_at": life.ended.time if life.ended else None,
-        "disposition": getattr(ended_data, "disposition", "") or "",
-        "incident_id": getattr(ended_data, "incident_id", None) or "",
+        "disposition": _field(ended_data, "disposition", "") or "",
+        "incident_id": _field(ended_data, "incident_id") or "",
     }
 
 
