@@ -6,7 +6,7 @@ nothing else. Run as a child process; prints one JSON object on its last stdout 
 - ``markers``: read until every event id listed in ``--ids`` (one per line) arrived or ``--count``
   records did; reports ``{id: receive time}``. Writes ``--ready`` once it holds its partitions.
 
-Both join consumer group ``--group`` with the hub's session settings (6 s session, 1 s heartbeat)
+Both join consumer group ``--group`` with the hub's session and fetch settings (6 s session, 1 s heartbeat)
 and start from the earliest offset; ``--deadline`` bounds the run in seconds.
 """
 
@@ -22,6 +22,9 @@ from typing import Any
 from schemas.topics import TOPICS
 
 _ID_MARK = b'"id":"'
+FETCH_MAX_WAIT_MS = 50
+"""The hub's consumer's ``fetch_max_wait_ms`` (``streams.app.FETCH_MAX_WAIT_MS``, not imported: that
+loads faust, and this process's start-up is part of the baseline), so both read the broker alike."""
 
 
 def event_id(value: bytes) -> str | None:
@@ -46,6 +49,7 @@ def _consumer(bootstrap: str, group: str) -> Any:
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
         max_partition_fetch_bytes=4 << 20,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
 
 
