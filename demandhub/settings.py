@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.definitions import Definitions
-from schemas.queues import per_queue
+from schemas.queues import QUEUES, per_queue
 
 
 class Settings(BaseSettings):
@@ -193,7 +193,8 @@ class Settings(BaseSettings):
         default=per_queue(0.90),
         description="Per queue: the share of contacts to answer within the queue's service threshold "
         "(definitions.calls.service_threshold_seconds). Staffing is sized to meet it and the wallboard "
-        "colours each queue's service level against it (a queue not named here has no target).",
+        "colours each queue's service level against it. Every canonical queue needs one (0-1); a "
+        "force-specific queue not named here has no target on the wallboard.",
     )
     forecast_horizon_hours: int = Field(
         default=4, ge=1, le=24, description="Hours ahead the offered contacts and handlers are forecast."
@@ -215,6 +216,17 @@ class Settings(BaseSettings):
         description="Per queue: contacts one handler takes at once (web chat: two); others take one.",
     )
     definitions: Definitions = Field(default_factory=Definitions)
+
+    @field_validator("service_level_targets")
+    @classmethod
+    def _a_target_per_queue(cls, targets: dict[str, float]) -> dict[str, float]:
+        missing = [q for q in QUEUES if q not in targets]
+        if missing:
+            raise ValueError(f"no target for {', '.join(missing)} (every queue needs one)")
+        outside = sorted(q for q, t in targets.items() if not 0 < t <= 1)
+        if outside:
+            raise ValueError(f"targets are shares between 0 and 1; not so for {', '.join(outside)}")
+        return targets
 
     @property
     def resolved_dsn(self) -> str:

@@ -141,7 +141,7 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
             hours = [(current + fc.SLOT + timedelta(hours=i), rate) for i in range(horizon)]
             basis = "last_60_minutes"
         threshold = float(defs.calls.service_threshold_seconds.get(queue, 0))
-        target = settings.service_level_targets.get(queue, 0.9)
+        target = settings.service_level_targets[queue]
         per_handler = settings.contacts_per_handler.get(queue, 1)
         out.append(
             {

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from demandhub.settings import Settings
 from demandhub.web.live import (
@@ -147,18 +148,27 @@ def test_the_default_readers_serve_every_section() -> None:
 
 
 def test_the_service_level_target_is_the_setting_for_the_queue() -> None:
-    settings = Settings(service_level_targets={"999": 0.95, "101-primary": 0.8})
+    chosen = {"999": 0.95, "101-primary": 0.8, "101-secondary": 0.85, "webchat": 0.7}
+    settings = Settings(service_level_targets=chosen)
     readers = _readers(queues=lambda *a: [reader_queue("x-crime-desk", 0, (0, 0), (0, 0))])
     doc = build_live_document(None, settings, NOW, readers)  # type: ignore[arg-type]
     targets = {tile["queue"]: tile["service_level_target"] for tile in doc["queues"]}
-    # a queue the setting does not name has no target rather than an invented one
-    assert targets == {
-        "999": 0.95,
-        "101-primary": 0.8,
-        "101-secondary": None,
-        "webchat": None,
-        "x-crime-desk": None,
-    }
+    # a force-specific queue the setting does not name has no target rather than an invented one
+    assert targets == {**chosen, "x-crime-desk": None}
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        ({"999": 0.9}, "no target for 101-primary, 101-secondary, webchat"),
+        ({"999": 0.9, "101-primary": 0.9, "101-secondary": 0.9, "webchat": 90}, "not so for webchat"),
+    ],
+)
+def test_settings_without_a_valid_target_for_every_queue_are_refused(
+    targets: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(service_level_targets=targets)
 
 
 def test_qa_section_names_today_explicitly() -> None:
