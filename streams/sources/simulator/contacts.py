@@ -193,7 +193,9 @@ class ContactModel:
         self._end(call, when + 1, "abandoned", None)
 
     def _callback(self, call: Call, when: int, queue: str) -> None:
-        self.ctx.emit("telephony", "call.callback_requested.v1", when, call.cid, {"queue": queue})
+        emitted = self.ctx.emit("telephony", "call.callback_requested.v1", when, call.cid, {"queue": queue})
+        if emitted and queue == "101-primary":
+            call.facts.callback = when
         self._end(call, when + 1, "callback_requested", None)
 
     def _done_101p(self, e: Entry, outcome: str, when: int) -> None:
