@@ -63,10 +63,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Most events in one write cycle. A backlog is written in fetches of this size, which "
         "spreads each cycle's fixed cost (about a dozen warehouse statements) over more events; at low "
-        "rates a cycle closes after batch_max_seconds with whatever arrived.",
+        "rates a cycle takes what arrived during the one before.",
     )
     batch_max_seconds: float = Field(
-        default=0.25, gt=0, description="A batch closes after this many seconds even if not full."
+        default=0.25,
+        gt=0,
+        description="How long the worker's consumer waits for records while it has none. It never holds "
+        "records back to fill a batch: a fetch returns as soon as any are prefetched. (With "
+        "processing_guarantee=exactly_once, each topic's agent closes a batch after this long even "
+        "if not full.)",
     )
     rollup_refresh_seconds: float = Field(
         default=1.0,
