@@ -260,7 +260,8 @@ def run(ctx: RunContext) -> Result:
             finally:
                 prod.close()
                 poller.stopping.set()
-                poller.join(5)
+                if poller.is_alive():
+                    poller.join(5)
             baseline = child_result(bare, 120, ctx.work / "bare.log")
         finally:
             worker.stop()
