@@ -15,7 +15,6 @@ the ``metrics`` settings that block records (:func:`definitions_in_words`). ``ms
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from demandhub.board.source import (
 )
 from demandhub.board.store import latest_published, published_definitions, published_sources
 from demandhub.queries.crimes import measure_discontinuities
+from schemas.canonical import json_hash
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.months import YearMonth
@@ -111,11 +111,6 @@ def auto_month(wh: Warehouse, config: BoardConfig, force_id: str) -> YearMonth |
         if last is not None:
             candidates.append(last + m.spec.as_of_lag_months)
     return min(candidates) if candidates else None
-
-
-def _canonical_hash(data: Any) -> str:
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def extra_definitions(config: BoardConfig) -> dict[str, Any]:
@@ -212,7 +207,7 @@ def assemble_json(pack: BoardPack, source: BoardSource, extract_time: datetime) 
     """The pack JSON with the warehouse metadata (module docstring)."""
     base = pack.as_json_dict()
     definitions = dict(base["definitions"])
-    definitions["config_hash"] = _canonical_hash(definitions)
+    definitions["config_hash"] = json_hash(definitions, allow_nan=False)
     out: dict[str, Any] = {
         "force": base["force"],
         "month": base["month"],

@@ -77,6 +77,18 @@ def test_json_is_hashed_in_one_function() -> None:
         json_hash({"x": float("nan")}, allow_nan=False)
     defs = Definitions()
     assert defs.config_hash() == json_hash(defs.as_dict(), compact=False, length=16)
+    copies = []
+    for folder in ("schemas", "streams", "sinks", "demandhub", "bench"):
+        for path in _sources(folder):
+            if path.name == "canonical.py" and path.parent.name == "schemas":
+                continue
+            lines = path.read_text().splitlines()
+            for i, line in enumerate(lines):
+                for arg in re.findall(r"sha256\((\w+)", line):
+                    before = lines[max(0, i - 3) : i]
+                    if arg == "json" or any(re.search(rf"\b{arg} = json\.dumps", b) for b in before):
+                        copies.append(f"{path.relative_to(ROOT)}:{i + 1}")
+    assert copies == [], "JSON hashed outside schemas.canonical.json_hash"
 
 
 def test_the_wait_edge_indices_in_the_migrations_follow_wait_edges() -> None:
@@ -173,3 +185,18 @@ def test_the_measures_of_a_queue_are_named_once() -> None:
     assert set(named) <= set(contacts_reader.MEASURE_IDS)
     source = Path(contacts_reader.__file__).read_text()
     assert not [m for m in named if f'cells["{m}"]' in source], "a queue measure placed by hand"
+
+
+def test_warehouse_times_are_made_aware_in_one_function() -> None:
+    copy = re.compile(
+        r"replace\(tzinfo=UTC\) if \w+\.tzinfo is None else \w+\.astimezone\(UTC\)"
+        r"|astimezone\(UTC\) if \w+\.tzinfo else \w+\.replace\(tzinfo=UTC\)"
+    )
+    copies = [
+        f"{path.relative_to(ROOT)}:{i + 1}"
+        for path in _sources("schemas", "streams", "sinks", "demandhub", "bench")
+        if path.relative_to(ROOT).as_posix() != "sinks/clickhouse/times.py"
+        for i, line in enumerate(path.read_text().splitlines())
+        if copy.search(line)
+    ]
+    assert copies == [], "a copy of sinks.clickhouse.times.as_utc"

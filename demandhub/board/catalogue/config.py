@@ -14,11 +14,11 @@ imported; a month with no imported row is null.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.canonical import json_hash
 
 from streams.domain.board.pack import CHART_MONTHS
 
@@ -62,8 +62,7 @@ class PackSettings(BaseModel):
         return self.model_dump(mode="json")
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return json_hash(self.as_dict())
 
     def completeness_rule(self) -> str:
         hours = ", ".join(f"{k} {v:g} h" for k, v in sorted(self.settle_hours.items()))

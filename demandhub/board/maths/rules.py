@@ -7,11 +7,11 @@ rules it was computed with. Change a default only by issuing a new ``version``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.canonical import json_hash
 
 from streams.domain.board.months import YearMonth
 
@@ -237,8 +237,7 @@ class BoardRules(BaseModel):
 
     def config_hash(self) -> str:
         """SHA-256 of the settings in canonical JSON; two packs with the same hash used the same rules."""
-        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return json_hash(self.as_dict())
 
     def definitions(self) -> dict[str, Any]:
         """The settings plus the configuration hash: the pack's ``definitions`` block."""

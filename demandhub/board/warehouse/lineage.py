@@ -34,14 +34,13 @@ restatement in a pack's revision log.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, overload
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from demandhub.board.catalogue import Catalogue, CatalogueMeasure
@@ -51,6 +50,8 @@ from demandhub.errors import InputError
 from demandhub.queries import contacts as q_contacts
 from demandhub.queries import crimes as q_crimes
 from demandhub.queries import incidents as q_incidents
+from schemas.canonical import json_hash
+from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import Definitions
 from sinks.clickhouse import contacts_sql
 from sinks.clickhouse import crimes_sql as cs
@@ -58,11 +59,12 @@ from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.rollups_incidents import MEASURES as INCIDENT_MEASURES
+from sinks.clickhouse.times import as_utc
 from streams.domain.board.cells import Cell, Unit, pool
 from streams.domain.board.dashboard import LABEL_COLUMNS, VALUE_COLUMNS, PeriodValue, compute_row
 from streams.domain.board.months import YearMonth, month_range
 from streams.domain.board.rules import BoardRules
-from streams.domain.servicelevel import abandonment_rate, leg_counters, service_level
+from streams.domain.servicelevel import QUEUE_MEASURES, abandonment_rate, leg_counters, service_level
 
 EXPLAINABLE_COLUMNS: tuple[str, ...] = (*VALUE_COLUMNS, *LABEL_COLUMNS)
 
@@ -124,22 +126,12 @@ class Contribution:
 Lineage = dict[str, dict[YearMonth, list[Contribution]]]
 
 
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: datetime | None) -> datetime | None: ...
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
 
 def _day(value: datetime | None, tz: str) -> str:
-    v = _utc(value)
+    v = as_utc(value)
     return "unknown date" if v is None else v.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
@@ -169,13 +161,8 @@ _LEGS_SQL = (
     "service_wait_seconds, placed_at, "
     f"answered_at, abandoned_at FROM {contacts_sql.legs_from(_IN_MONTHS + ' AND queue IN {q:Array(String)}')}"
 )
-_VOLUME_CHANNELS = ("999", "101", "webchat", "online")
-_QUEUE_MEASURES = {
-    "999": (("calls_999_answered_within_10s", "sl"), ("calls_999_abandoned_rate", "ab")),
-    "101-primary": (("calls_101_answered_within_30s", "sl"), ("calls_101_primary_abandoned_rate", "ab")),
-    "101-secondary": (("calls_101_secondary_abandoned_rate", "ab"),),
-    "webchat": (("webchat_abandoned_rate", "ab"),),
-}
+_VOLUME_CHANNELS = CONTACT_CHANNELS
+_QUEUE_MEASURES = QUEUE_MEASURES
 
 
 def contact_contributions(
@@ -202,7 +189,7 @@ def contact_contributions(
         never = int(r["outcome"] == "abandoned" and not r["ever_answered"])
         never_short = int(bool(never and r["short_abandon"]))
         dropped = never_short if drop else 0
-        when = [("offered", _utc(r["placed_at"]))]
+        when = [("offered", as_utc(r["placed_at"]))]
         if ch not in _VOLUME_CHANNELS:
             c = Contribution(
                 cid, cid, 0, None, False, "channel_unknown", "excluded: channel not known", None, tuple(when)
@@ -215,7 +202,7 @@ def contact_contributions(
                 f"(calls.dedupe_short_abandons_from_volumes), offered {_day(r['placed_at'], tz)} on {ch}"
             )
             rule = "short_abandon_dedupe"
-            when.append(("abandoned", _utc(r["abandoned_at"])))
+            when.append(("abandoned", as_utc(r["abandoned_at"])))
         else:
             reason, rule = f"counted: offered {_day(r['placed_at'], tz)} on {ch}", "counted"
         for measure in (f"contacts_{ch}", "contacts_total"):
@@ -246,7 +233,7 @@ def contact_contributions(
                 *when,
                 (
                     "abandoned" if never else "answered",
-                    _utc(r["abandoned_at"] if never else r["answered_at"]),
+                    as_utc(r["abandoned_at"] if never else r["answered_at"]),
                 ),
             )
             _add(
@@ -273,9 +260,9 @@ def _add_leg(out: Lineage, leg: dict[str, Any], definitions: Definitions) -> Non
     end_kind = (
         "answered" if leg["outcome"] == "answered" else "abandoned" if leg["abandoned_in_queue"] else None
     )
-    decided: list[tuple[str, datetime | None]] = [("queued", _utc(leg["placed_at"]))]
+    decided: list[tuple[str, datetime | None]] = [("queued", as_utc(leg["placed_at"]))]
     if end_kind:
-        decided.append((end_kind, _utc(leg[f"{end_kind}_at"])))
+        decided.append((end_kind, as_utc(leg[f"{end_kind}_at"])))
     tz = definitions.timezone
     for measure, kind in _QUEUE_MEASURES[queue]:
         if kind == "sl":
@@ -390,7 +377,7 @@ def _incident_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, breaches
     acc = q_incidents._Acc()
     q_incidents._add_row(acc, r, defs)
     iid, ym = str(r["incident_id"]), _ym(r["month"])
-    created = ("created", _utc(r["created"]))
+    created = ("created", as_utc(r["created"]))
     made = f"created {_day(r['created'], tz)}"
 
     def add(
@@ -455,7 +442,7 @@ def _incident_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, breaches
             ("cancelled_incident", None),
         )
     arrival = r["arrival_grade"]
-    arrived = ("arrived", _utc(r["arrived"]))
+    arrived = ("arrived", as_utc(r["arrived"]))
     exclusion = str(r["exclusion"] or "")
     if arrival == "IMMEDIATE" and acc.imm_n:
         minutes = acc.imm_sum_min
@@ -544,13 +531,13 @@ def _not_counted_why(r: dict[str, Any]) -> tuple[str, str, tuple[str, datetime |
         return (
             "cancelled",
             "excluded: cancelled under the recording rules",
-            ("cancelled", _utc(r["cancelled_at"])),
+            ("cancelled", as_utc(r["cancelled_at"])),
         )
     if r["transferred"]:
         return (
             "transferred",
             "excluded: transferred to another force",
-            ("transferred", _utc(r["transferred_at"])),
+            ("transferred", as_utc(r["transferred_at"])),
         )
     return "not_recorded", "excluded: not recorded", ("reported", None)
 
@@ -574,7 +561,7 @@ def crime_contributions(
     for r in wh.query(_NCRS_ROWS_SQL, parameters=params).dicts():
         hours = r["hours_to_record"]
         cid, ym = str(r["crime_id"]), _ym(r["month"])
-        rec = ("recorded", _utc(r["recorded_at"]))
+        rec = ("recorded", as_utc(r["recorded_at"]))
         if hours is None:
             c = Contribution(
                 cid, cid, 0, 0, False, "no_report_time", "excluded: no first report time known", None, (rec,)
@@ -591,7 +578,7 @@ def crime_contributions(
                 "within" if met else "late",
                 f"counted as {'on time' if met else 'late'} against {defs.ncrs_hours} h: {words}",
                 None,
-                (("reported", _utc(r["first_report_at"])), rec),
+                (("reported", as_utc(r["first_report_at"])), rec),
             )
         _add(out, "crime_recorded_within_24h_rate", ym, c)
     for r in wh.query(_RURAL_ROWS_SQL, parameters=params).dicts():
@@ -610,7 +597,7 @@ def crime_contributions(
                 "rural_incident",
                 f"counted: {words} (crimes.rural_incident_categories)",
                 None,
-                (("created", _utc(r["created_at"])),),
+                (("created", as_utc(r["created_at"])),),
             ),
         )
     _qa_rows(out, wh, force_id, first, last, definitions)
@@ -619,7 +606,7 @@ def crime_contributions(
 
 def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str) -> None:
     cid, segments = str(r["crime_id"]), list(r["segments"])
-    rec = ("recorded", _utc(r["recorded_at"]))
+    rec = ("recorded", as_utc(r["recorded_at"]))
     code = r["offence_code"] or "no code"
     pm = _ym(r["pmonth"]) if r["pmonth"] is not None else None
     om = _ym(r["omonth"]) if r["omonth"] is not None else None
@@ -666,7 +653,7 @@ def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str) -> None:
                         "counted",
                         f"counted: {words}{tail}",
                         None,
-                        (rec, ("outcome", _utc(r["outcome_assigned_at"]))),
+                        (rec, ("outcome", as_utc(r["outcome_assigned_at"]))),
                     ),
                 )
         else:
@@ -681,7 +668,7 @@ def _crime_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str) -> None:
                     )
     if om is None or not r["counted"]:
         return
-    decided = (("outcome", _utc(r["outcome_assigned_at"])), rec)
+    decided = (("outcome", as_utc(r["outcome_assigned_at"])), rec)
     words = f"outcome type {otype} set {_day(r['outcome_assigned_at'], tz)}"
     if defs.outcome_rate_basis == "period" and om != pm and is_pp:
         for seg in q_crimes.RATE_SEGMENTS:
@@ -744,7 +731,7 @@ def _qa_rows(
                     "in_queue",
                     f"counted: {words}",
                     None,
-                    (("qa_entered", _utc(entered)),),
+                    (("qa_entered", as_utc(entered)),),
                 )
             )
 
@@ -801,7 +788,7 @@ def attach_events(wh: Warehouse, force_id: str, items: Iterable[Contribution]) -
     for start in range(0, len(subjects), 5000):
         rows = wh.query(_EVENTS_SQL, parameters={"f": force_id, "s": subjects[start : start + 5000]}).rows
         for subject, source, eid, etype, t in rows:
-            by_subject[str(subject)].append((str(source), str(eid), str(etype), _utc(t)))
+            by_subject[str(subject)].append((str(source), str(eid), str(etype), as_utc(t)))
     for c in listed:
         seen: set[str] = set()
         c.events = []
@@ -1051,7 +1038,8 @@ REF_COLUMNS = (
 
 def _digest(items: Sequence[Contribution]) -> str:
     rows = sorted((c.entity, c.counted, c.num, c.den, c.sumsq) for c in items if c.counted)
-    return hashlib.sha256(json.dumps(rows, allow_nan=False).encode()).hexdigest()[:32]
+    # Kept with every published pack and compared when it is explained: the form it was first kept in.
+    return json_hash(rows, compact=False, allow_nan=False, length=32)
 
 
 def pack_lineage(

@@ -27,7 +27,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from demandhub.board.msf import MsfConfig
 from demandhub.board.population import Populations, load_populations
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 from streams.domain.board.cells import Cell, pool
 from streams.domain.board.dashboard import MeasureSpec, span_header
 from streams.domain.board.months import YearMonth, month_range
@@ -76,10 +77,6 @@ _FORCES_SQL = (
 _EVENT_FORCES_SQL = "SELECT DISTINCT force_id FROM events ORDER BY force_id"
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _first_day(ym: YearMonth) -> date:
     return date(ym.year, ym.month, 1)
 
@@ -87,7 +84,7 @@ def _first_day(ym: YearMonth) -> date:
 def entity_watermarks(wh: Warehouse, force_id: str) -> dict[str, datetime]:
     """Each event entity's completeness watermark for ``force_id`` (:func:`watermarks_by_source`)."""
     rows = wh.query(_ENTITY_SQL, parameters={"f": force_id}).rows
-    return watermarks_by_source((str(entity), str(source), _utc(mark)) for entity, source, mark in rows)
+    return watermarks_by_source((str(entity), str(source), as_utc(mark)) for entity, source, mark in rows)
 
 
 def watermarks_by_source(rows: Iterable[tuple[str, str, datetime]]) -> dict[str, datetime]:
@@ -116,8 +113,8 @@ def source_watermarks(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
     return [
         {
             "source": str(source),
-            "watermark": _utc(mark).isoformat(),
-            "last_ingest": _utc(ingest).isoformat(),
+            "watermark": as_utc(mark).isoformat(),
+            "last_ingest": as_utc(ingest).isoformat(),
             "events": int(events),
         }
         for source, mark, ingest, events in rows

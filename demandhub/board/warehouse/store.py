@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from schemas.canonical import json_hash
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
@@ -83,8 +83,8 @@ def figures(pack_json: Mapping[str, Any]) -> list[tuple[str, str, str, float | N
 
 
 def figures_hash(pack_json: Mapping[str, Any], config_hash: str) -> str:
-    blob = json.dumps([config_hash, figures(pack_json)], sort_keys=True, allow_nan=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    # Stored with every published pack and compared across releases: the form it was first stored in.
+    return json_hash([config_hash, figures(pack_json)], compact=False, allow_nan=False)
 
 
 def latest_version(wh: Warehouse, force_id: str, month: YearMonth) -> tuple[int, datetime, str] | None:
