@@ -83,9 +83,9 @@ def _timed(fn: Callable[[], Any], repeat: int) -> dict[str, Any]:
 
 
 def readers(args: argparse.Namespace) -> dict[str, Any]:
+    from demandhub.board.maths.months import YearMonth
     from demandhub.queries import contacts, crimes, incidents
     from demandhub.runtime import open_warehouse
-    from streams.domain.board.months import YearMonth
 
     settings = _settings(args.data_dir)
     defs = settings.definitions

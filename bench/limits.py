@@ -77,7 +77,7 @@ LIMITS: dict[str, list[str]] = {
         "the pack, most of it the narrative template `t4_rolling_high_since`, which recomputes a "
         "rolling 12-month sum (`rolling_12_months` over a fresh `month_range`) for every month of "
         "every measure. A sliding-window sum computed once per measure series "
-        "(`streams/domain/board/narrative.py` `_rolling`) would remove most of that half and bring "
+        "(`demandhub/board/maths/narrative.py` `_rolling`) would remove most of that half and bring "
         "the pack under 1 s at this history size. The whole command "
         'takes a few seconds more, almost all of it start-up that `demandhub sql "SELECT 1"` '
         "pays too (Python imports, loading chDB's ~350 MB library, opening the warehouse).",
@@ -135,14 +135,14 @@ LIMITS: dict[str, list[str]] = {
         "pipeline or fold registry is imported by either command (tests/unit/test_startup_imports.py "
         "guards this).",
         "`demandhub board` adds the board modules and the pack itself. Its largest import is "
-        "`scipy.stats` (with numpy), loaded at module level by `streams/domain/board/stats.py` for "
+        "`scipy.stats` (with numpy), loaded at module level by `demandhub/board/maths/stats.py` for "
         "four functions (`binomtest`, `norm.sf`, `t.sf`, `ttest_ind_from_stats`): on its own it takes "
         "most of the 1 s budget over the baseline. The same figures from `scipy.special` "
         "(`ndtr`, `stdtr`, and the binomial terms) or from `math` would remove most of it.",
         "In process, about two thirds of the pack is reading the warehouse (`read_board_source`: the "
         "domain readers' monthly cells over ten years, watermarks, districts, peers), the rest is "
         "pure Python building it, led by the narrative's rolling 12-month sums recomputed for every "
-        "month (`streams/domain/board/narrative.py` `_rolling`) and the exact binomial tests. The "
+        "month (`demandhub/board/maths/narrative.py` `_rolling`) and the exact binomial tests. The "
         "JSON encoding itself is a few milliseconds.",
     ],
 }
@@ -161,7 +161,7 @@ FIXES: list[str] = [
     "**Parallel decode and folds for replay**: shard the file by subject hash over worker "
     "processes that each fold their subjects, then write from one process (chDB allows one "
     "process per data path).",
-    "**Board narrative: rolling sums once per series** (`streams/domain/board/narrative.py`): "
+    "**Board narrative: rolling sums once per series** (`demandhub/board/maths/narrative.py`): "
     "`t4_rolling_high_since` calls `_rolling` for every month, each building a 12-month "
     "`month_range` and summing it; a single sliding-window pass per measure does the same work in "
     "linear time.",

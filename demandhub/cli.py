@@ -748,7 +748,7 @@ def cmd_board(args: argparse.Namespace, settings: Settings) -> int:
 @command("public")
 def cmd_public(args: argparse.Namespace, settings: Settings) -> int:
     """The public force dashboard and feed written as static files (`public build --out DIR`)."""
-    from demandhub.board.public import run_public
+    from demandhub.board.warehouse.public import run_public
 
     return run_public(args, settings, hub=HubClient.of(settings))
 

@@ -10,10 +10,10 @@ naming the sources and their watermarks) a month where more than
 ``board_publish_max_incomplete_share`` of the event measures are incomplete, unless
 ``--allow-incomplete``. Incomplete measures are named in a warning on standard error either way;
 a month that has not ended and a month with no data at all are refused (see
-:mod:`demandhub.board.completeness`). ``demandhub board import FILE.csv``
-imports monthly figures (see :mod:`demandhub.board.imports`). ``demandhub board explain --month M
+:mod:`demandhub.board.warehouse.completeness`). ``demandhub board import FILE.csv``
+imports monthly figures (see :mod:`demandhub.board.warehouse.imports`). ``demandhub board explain --month M
 --measure ID [--column C] [--version N] [--limit K]`` lists the entities behind one cell, with the
-deciding events and the rule that counted or excluded each (see :mod:`demandhub.board.lineage`).
+deciding events and the rule that counted or excluded each (see :mod:`demandhub.board.warehouse.lineage`).
 
 ``demandhub channels --from YYYY-MM --to YYYY-MM`` prints the channel table for any period.
 
@@ -43,11 +43,11 @@ from demandhub import argtypes
 from demandhub.errors import BusyError, InputError, UsageError
 
 if TYPE_CHECKING:  # the board modules are imported when a command runs, not to build the parser
+    from demandhub.board.maths.months import YearMonth
     from demandhub.board.report import BoardConfig, BoardReport
     from demandhub.settings import Settings
     from schemas.definitions import Definitions
     from sinks.clickhouse.client import Warehouse
-    from streams.domain.board.months import YearMonth
 
 FORMATS: tuple[str, ...] = ("json", "xlsx", "html", "pdf", "png")
 
@@ -172,11 +172,11 @@ def board_config(
     """The pack's configuration: the configured definitions (``definitions``, default the
     settings') with ``defines`` (``PATH=VALUE``) applied for this run; the configured set is kept
     so the pack can say which paths were overridden."""
-    from demandhub.board.catalogue import load_catalogue
-    from demandhub.board.config import PackSettings
-    from demandhub.board.msf import load_msf
+    from demandhub.board.catalogue.config import PackSettings
+    from demandhub.board.catalogue.measures import load_catalogue
+    from demandhub.board.catalogue.msf import load_msf
+    from demandhub.board.maths.rules import BoardRules
     from demandhub.board.report import BoardConfig
-    from streams.domain.board.rules import BoardRules
 
     catalogue, msf = getattr(args, "catalogue", None), getattr(args, "msf", None)
     configured = definitions or settings.definitions
@@ -210,20 +210,20 @@ def _renderer(fmt: str) -> Callable[[BoardReport], bytes]:
     if fmt == "json":
         return lambda report: report.json_text().encode()
     if fmt == "xlsx":
-        from demandhub.board.render_xlsx import render_xlsx
+        from demandhub.board.render.xlsx import render_xlsx
 
         return render_xlsx
     if fmt == "html":
-        from demandhub.board.render_html import render_html
+        from demandhub.board.render.html import render_html
 
         return render_html
-    from demandhub.board.render_pdf import render_pdf
+    from demandhub.board.render.pdf import render_pdf
 
     return render_pdf
 
 
 def _png_of_pdf(pdf: bytes, args: argparse.Namespace | None) -> bytes:
-    from demandhub.board.render_png import DEFAULT_DPI, pdf_page_png
+    from demandhub.board.render.png import DEFAULT_DPI, pdf_page_png
 
     return pdf_page_png(pdf, getattr(args, "page", 1), getattr(args, "dpi", DEFAULT_DPI))
 
@@ -239,7 +239,7 @@ def output_path(out: str, force: str, month: YearMonth | str, fmt: str) -> Path:
 
 
 def _run_import(args: argparse.Namespace, settings: Settings, wh: Warehouse | None) -> int:
-    from demandhub.board.imports import CsvImportError, import_csv
+    from demandhub.board.warehouse.imports import CsvImportError, import_csv
 
     if not args.file:
         raise UsageError("usage: demandhub board import FILE.csv")
@@ -305,13 +305,13 @@ def build_board(
     ``publish`` meets more incomplete event measures than ``board_publish_max_incomplete_share``
     without ``allow_incomplete`` (the line names the sources and their watermarks). The
     completeness is in the JSON (``completeness``) and its warning goes to ``warn``
-    (:mod:`demandhub.board.completeness`)."""
-    from demandhub.board.completeness import assess, month_not_ended, no_data
-    from demandhub.board.forces import display_name
+    (:mod:`demandhub.board.warehouse.completeness`)."""
+    from demandhub.board.catalogue.forces import display_name
+    from demandhub.board.maths.months import YearMonth
     from demandhub.board.report import auto_month, build_report, config_hash_of
-    from demandhub.board.source import entity_watermarks
-    from demandhub.board.store import published_versions
-    from streams.domain.board.months import YearMonth
+    from demandhub.board.warehouse.completeness import assess, month_not_ended, no_data
+    from demandhub.board.warehouse.source import entity_watermarks
+    from demandhub.board.warehouse.store import published_versions
 
     if publish and (defines or compare):
         raise UsageError(
@@ -355,7 +355,7 @@ def build_board(
         )
         report = with_comparison(report, other)
     if publish or report.data.get("revisions"):
-        from demandhub.board.lineage import annotate_revisions, pack_lineage, store_lineage
+        from demandhub.board.warehouse.lineage import annotate_revisions, pack_lineage, store_lineage
 
         revised = None if publish else {r["measure"] for r in report.data["revisions"]}
         lineage = pack_lineage(
@@ -363,7 +363,7 @@ def build_board(
         )
         annotate_revisions(wh, config.catalogue, force, report.data, lineage, config.rules)
     if publish:
-        from demandhub.board.store import publish as publish_pack
+        from demandhub.board.warehouse.store import publish as publish_pack
 
         publication = publish_pack(wh, report.data, config_hash_of(report))
         if publication.new:
@@ -385,16 +385,16 @@ def explain_cell(
     limit: int | None = None,
     defines: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The lineage of one cell (:func:`demandhub.board.lineage.explain`); ``month`` YYYY-MM or auto.
+    """The lineage of one cell (:func:`demandhub.board.warehouse.lineage.explain`); ``month`` YYYY-MM or auto.
     Used by ``demandhub board explain`` and ``GET /api/board/explain``.
 
     The definitions applied: with ``version``, the ones stored with that published version (so what
     changed since is what the data changed, not the definitions), else the configured ones; with
     ``defines`` (``PATH=VALUE``) applied on top. The answer's ``definitions`` names them."""
-    from demandhub.board.lineage import explain
+    from demandhub.board.maths.months import YearMonth
     from demandhub.board.report import auto_month, overridden
-    from demandhub.board.store import stored_definitions
-    from streams.domain.board.months import YearMonth
+    from demandhub.board.warehouse.lineage import explain
+    from demandhub.board.warehouse.store import stored_definitions
 
     config = board_config(settings, defines=defines)
     force = settings.force_id
@@ -469,10 +469,10 @@ def channels_table(
     year earlier; InputError when there are no contact figures. Used by the command and the API.
     ``defines`` (``PATH=VALUE``) override the configured definitions; the table's ``definitions``
     names those applied (id, version, hash, the paths overridden)."""
+    from demandhub.board.maths.channels import channel_table
+    from demandhub.board.maths.months import YearMonth
     from demandhub.board.report import overridden
-    from demandhub.board.source import channel_series_of, force_series, imported_series
-    from streams.domain.board.channels import channel_table
-    from streams.domain.board.months import YearMonth
+    from demandhub.board.warehouse.source import channel_series_of, force_series, imported_series
 
     lo, hi = YearMonth.from_str(first), YearMonth.from_str(last)
     if hi < lo:
@@ -532,7 +532,7 @@ def run_board(
             raise BusyError(hub.owns("importing figures writes to the warehouse"))
         return _run_import(args, settings, wh)
     if args.if_first_working_day:
-        from demandhub.board.workdays import first_working_day, is_first_working_day
+        from demandhub.board.maths.workdays import first_working_day, is_first_working_day
 
         today = _today(args, settings)
         if not is_first_working_day(today):
@@ -600,7 +600,7 @@ def run_channels(
     if args.format == "json":
         print(json.dumps(table, indent=1))
         return 0
-    from demandhub.board.layout import channel_rows
+    from demandhub.board.maths.layout import channel_rows
     from demandhub.tables import format_rows
 
     header, rows = channel_rows(table)

@@ -1,6 +1,6 @@
 """Build the board pack from the warehouse: source -> pure pack -> the JSON every renderer reads.
 
-The JSON is the pure pack's :meth:`~streams.domain.board.pack.BoardPack.as_json_dict` with, after
+The JSON is the pure pack's :meth:`~demandhub.board.maths.pack.BoardPack.as_json_dict` with, after
 ``month``, ``extract_time`` and ``source_watermarks`` (entity watermarks, the ledger's
 ``source_watermarks`` rows and each measure's last complete month), and a ``definitions`` block that
 holds every setting used, each with its version: ``board_rules`` (labels, periods, narrative),
@@ -21,31 +21,31 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from demandhub.board.catalogue import Catalogue
-from demandhub.board.config import PackSettings
-from demandhub.board.msf import MsfConfig
-from demandhub.board.source import (
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import Catalogue
+from demandhub.board.catalogue.msf import MsfConfig
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.pack import BoardPack, build_pack
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.spc import ControlChart
+from demandhub.board.warehouse.source import (
     BoardSource,
     entity_watermarks,
     last_complete_month,
     read_board_source,
     specs_as_of,
 )
-from demandhub.board.store import latest_published, published_definitions, published_sources
+from demandhub.board.warehouse.store import latest_published, published_definitions, published_sources
 from demandhub.queries.crimes import measure_discontinuities
 from schemas.canonical import json_hash
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
-from streams.domain.board.pack import BoardPack, build_pack
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.spc import ControlChart
 
 
 @dataclass(frozen=True)
 class TrendChart:
     """A measure's monthly values for the chart window and its control chart (``spc``, None when
-    the months before the as-of month hold too few values; :mod:`streams.domain.board.spc`).
+    the months before the as-of month hold too few values; :mod:`demandhub.board.maths.spc`).
     ``mean``/``lower``/``upper`` are the chart's centre and limits at the as-of month."""
 
     measure_id: str
@@ -311,7 +311,7 @@ def comparison(base: BoardReport, alternative: BoardReport) -> dict[str, Any]:
     version, hash and the paths where the alternative differs from the pack's) and, for each
     measure whose figures differ, every dashboard cell under both (``differs`` names the columns
     whose figures or labels differ). MSF is imported, so it is the same under both and left out."""
-    from streams.domain.board.dashboard import COLUMNS
+    from demandhub.board.maths.dashboard import COLUMNS
 
     def block(report: BoardReport) -> dict[str, Any]:
         metrics = report.data["definitions"]["metrics"]

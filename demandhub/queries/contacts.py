@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import CallDefinitions, Definitions
 from schemas.queues import QUEUES
@@ -36,8 +38,6 @@ from sinks.clickhouse.rollups_contacts import (
     recompute_rows,
     stored_rows,
 )
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from sinks.clickhouse.times import as_utc
 from streams.domain.servicelevel import (
     QUEUE_MEASURES,

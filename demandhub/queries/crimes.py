@@ -40,12 +40,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.pack import Discontinuity
 from schemas.definitions import Definitions
 from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.pack import Discontinuity
 from streams.domain.classification import GROUPS, discontinuities
 
 QA_QUEUE = "qa_linking"

@@ -17,14 +17,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from schemas.definitions import Definitions, IncidentDefinitions
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse import rollups
 from sinks.clickhouse import rollups_incidents as ri
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.domain.incidents import WATCH_GRADES, watch_status
 
 MEASURE_IDS: tuple[str, ...] = (

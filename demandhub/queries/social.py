@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.social_sql import (
@@ -38,8 +40,6 @@ from sinks.clickhouse.social_sql import (
     WITHIN_TARGET,
     social_params,
 )
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 
 MEASURE_IDS: tuple[str, ...] = (
     "social_threads",
@@ -165,9 +165,9 @@ def thread_rows(
 def contributions(
     wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
 ) -> dict[str, dict[YearMonth, list[Any]]]:
-    """Per thread, its part in each measure's month cell (``demandhub.board.lineage`` contributions),
+    """Per thread, its part in each measure's month cell (``demandhub.board.warehouse.lineage`` contributions),
     from :func:`thread_rows`; they add up to :func:`monthly_cells` exactly."""
-    from demandhub.board.lineage import Contribution
+    from demandhub.board.warehouse.lineage import Contribution
 
     target = definitions.social.first_response_target_minutes
     out: dict[str, dict[YearMonth, list[Any]]] = {m: {} for m in MEASURE_IDS}

@@ -1,4 +1,4 @@
-"""The public dashboard served without login under ``/public/`` (see :mod:`demandhub.board.public`).
+"""The public dashboard served without login under ``/public/`` (see :mod:`demandhub.board.warehouse.public`).
 
 Only GET and HEAD; the files are built on a read handle of their own in a worker thread and kept
 for ``CACHE_SECONDS``, so a busy public page costs the warehouse one build a minute at most.
@@ -29,8 +29,8 @@ def is_public(path: str) -> bool:
 
 
 def _build(app: web.Application) -> dict[str, bytes]:
-    from demandhub.board.catalogue import load_catalogue
-    from demandhub.board.public import build_site
+    from demandhub.board.catalogue.measures import load_catalogue
+    from demandhub.board.warehouse.public import build_site
     from demandhub.web.server import REPORTS_KEY, SETTINGS_KEY
 
     settings = app[SETTINGS_KEY]

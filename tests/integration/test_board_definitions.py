@@ -239,8 +239,8 @@ def test_published_packs_keep_their_definitions_for_explain_and_revisions(
     assert now["definitions"]["basis"] == "configured"
     assert now["definitions"]["config_hash"] == Definitions().with_overrides([OUTCOMES]).config_hash()
     # the public site keeps showing the published month under the definitions it was published with
-    from demandhub.board.catalogue import load_catalogue
-    from demandhub.board.public import build_site
+    from demandhub.board.catalogue.measures import load_catalogue
+    from demandhub.board.warehouse.public import build_site
 
     targets = Definitions().with_overrides(["incidents.target_minutes.IMMEDIATE_urban=1"])
     site = build_site(loaded, "cambs", targets, load_catalogue())

@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.catalogue.msf import parse_msf
 from demandhub.board.commands import add_board_arguments, run_board
-from demandhub.board.config import PackSettings
-from demandhub.board.lineage import (
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
+from demandhub.board.warehouse.lineage import (
     explain,
     pack_lineage,
     reconcile_pack,
 )
-from demandhub.board.msf import parse_msf
-from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
-from demandhub.board.store import publish
+from demandhub.board.warehouse.store import publish
 from demandhub.errors import InputError, UsageError
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
@@ -30,8 +32,6 @@ from schemas.definitions import Definitions
 from schemas.topics import topic_for_type
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
 from streams.pipeline import Pipeline, RawMessage
 from streams.sources.simulator import SimConfig, Simulation, simulate, write_jsonl
 from tests.conftest import TEST_KEY

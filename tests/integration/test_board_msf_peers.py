@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.config import PackSettings
-from demandhub.board.imports import import_csv
-from demandhub.board.layout import cell_text
-from demandhub.board.msf import parse_msf
-from demandhub.board.population import load_populations
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.catalogue.msf import parse_msf
+from demandhub.board.catalogue.population import load_populations
+from demandhub.board.maths.layout import cell_text
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
 from demandhub.board.report import BoardConfig, build_report
+from demandhub.board.warehouse.imports import import_csv
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.catalogue.msf import parse_msf
 from demandhub.board.commands import add_board_arguments, add_channels_arguments, run_board, run_channels
-from demandhub.board.config import PackSettings
-from demandhub.board.imports import import_csv
-from demandhub.board.msf import parse_msf
+from demandhub.board.maths.dashboard import COLUMNS
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
 from demandhub.board.report import BoardConfig, auto_month, build_report, config_hash_of
-from demandhub.board.store import publish
+from demandhub.board.warehouse.imports import import_csv
+from demandhub.board.warehouse.store import publish
 from demandhub.errors import InputError
 from demandhub.queries import contacts, crimes, incidents, social
 from demandhub.settings import Settings
@@ -29,9 +32,6 @@ from schemas.definitions import Definitions
 from schemas.topics import topic_for_type
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.dashboard import COLUMNS
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
 from streams.pipeline import Pipeline, RawMessage
 from streams.sources.simulator import SimConfig, simulate, truth
 from tests.conftest import TEST_KEY

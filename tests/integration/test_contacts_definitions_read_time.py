@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from demandhub.board import public
-from demandhub.board.lineage import contact_contributions
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse import public
+from demandhub.board.warehouse.lineage import contact_contributions
 from demandhub.queries.contacts import live_queues, monthly_cells
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -28,7 +29,6 @@ from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import reads_rollup
 from streams import registry
-from streams.domain.board.months import YearMonth
 from streams.domain.servicelevel import applied_contact, applied_leg
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_contacts_golden import T0, _call, ev, golden_raw

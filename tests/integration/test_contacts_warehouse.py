@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from demandhub.queries.contacts import live_queues, monthly_cells, reconcile_day
 from demandhub.settings import Settings
 from schemas.definitions import CallDefinitions, Definitions
@@ -18,8 +20,6 @@ from schemas.events import entity_of
 from schemas.topics import TOPICS
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_contacts_golden import T0, ev, golden_raw
 

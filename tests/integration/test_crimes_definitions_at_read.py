@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.lineage import crime_contributions, month_cell
-from demandhub.board.public import crime_outcome_sections
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.lineage import crime_contributions, month_cell
+from demandhub.board.warehouse.public import crime_outcome_sections
 from demandhub.queries.crimes import district_group_series, live_qa_queue, monthly_cells, qa_queue_daily
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -29,7 +30,6 @@ from sinks.clickhouse import crimes_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import record_active
 from streams import registry
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_crimes_fold import envelope, golden_raw, t
 

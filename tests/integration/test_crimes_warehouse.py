@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from demandhub.gauges import refresh_crime_gauges
 from demandhub.queries.crimes import (
     district_group_series,
@@ -31,8 +33,6 @@ from schemas.definitions import CrimeDefinitions, Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import QA_QUEUE_DEPTH, QA_QUEUE_OLDEST_SECONDS
 from streams import registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_crimes_fold import envelope, golden_raw, t
 

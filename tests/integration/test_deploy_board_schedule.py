@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from demandhub.board.workdays import first_working_day
+from demandhub.board.maths.workdays import first_working_day
 
 pytestmark = pytest.mark.integration
 

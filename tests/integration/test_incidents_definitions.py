@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.lineage import incident_contributions
-from demandhub.board.public import _ATTEND_SQL
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.lineage import incident_contributions
+from demandhub.board.warehouse.public import _ATTEND_SQL
 from demandhub.queries.incidents import live_open_incidents, monthly_cells, reads_rollup
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
@@ -23,8 +25,6 @@ from schemas.topics import topic_for_type
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_incidents_golden import GOLDEN, created, ev
 

@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from demandhub.gauges import refresh_incident_gauges
 from demandhub.queries.incidents import live_open_incidents, monthly_cells
 from demandhub.settings import Settings
@@ -21,8 +23,6 @@ from schemas.envelope import Envelope
 from sinks.clickhouse.client import Warehouse
 from sinks.prometheus.metrics import ATTENDANCE_SECONDS, INCIDENTS_BREACHED, INCIDENTS_OPEN
 from streams import metrics_incidents, registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_incidents_golden import GOLDEN, created, ev
 

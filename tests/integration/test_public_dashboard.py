@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.public import build_site, write_site
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.maths.months import YearMonth
 from demandhub.board.report import build_report, config_hash_of
-from demandhub.board.store import publish
+from demandhub.board.warehouse.public import build_site, write_site
+from demandhub.board.warehouse.store import publish
 from demandhub.settings import Settings
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
-from tests.integration.test_boardpack_warehouse import config, load_events
+from tests.integration.test_board_warehouse import config, load_events
 from tests.integration.test_web_api import make_settings, serve
 
 pytestmark = pytest.mark.integration

@@ -115,8 +115,8 @@ def test_a_replay_adopts_the_definitions_of_its_settings(wh: Warehouse, tmp_path
 def test_a_contact_offer_after_its_incident_refreshes_the_incident_hour_under_the_offer_clock(
     wh: Warehouse, tmp_path: Any
 ) -> None:
+    from demandhub.board.maths.months import YearMonth
     from demandhub.queries.incidents import monthly_cells
-    from streams.domain.board.months import YearMonth
     from tests.integration.test_incidents_definitions import LINKED, NOW, load
 
     offered = Definitions().with_overrides(["incidents.response_clock=contact_offered"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from demandhub.board.maths.months import YearMonth
 from demandhub.queries import contacts as contact_queries
 from demandhub.queries import incidents as incident_queries
 from demandhub.settings import Settings
@@ -23,7 +24,6 @@ from sinks.clickhouse import rollups
 from sinks.clickhouse.client import Warehouse, WarehouseUnavailable, connect
 from sinks.clickhouse.rollups_contacts import ROLLUPS, recompute_rows, stored_rows
 from streams import registry
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.conftest import TEST_KEY
 from tests.integration.test_pipeline_idempotence import FailOnce, call

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 from demandhub.queries import contacts, crimes, incidents, social
 from demandhub.runtime import file_messages, replay
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline
 from streams.sources.simulator import Faults, SimConfig, Simulation, write_jsonl
 from streams.sources.simulator.clock import from_ms

@@ -21,14 +21,14 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.lineage import contributions, month_cell
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.lineage import contributions, month_cell
 from demandhub.queries.social import live_social, monthly_cells
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from streams import registry
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
 from streams.pipeline import Pipeline, RawMessage
 from tests.unit.test_social_fold import golden
 

@@ -52,8 +52,8 @@ def test_the_board_pack_path_loads_no_renderer_and_no_worker() -> None:
     server or metrics, and not the event pipeline or the fold registry."""
     modules = loaded_after(
         "import demandhub.cli\n"
-        "import demandhub.board.commands, demandhub.board.report, demandhub.board.source\n"
-        "import demandhub.board.completeness, demandhub.board.forces, demandhub.board.store\n"
+        "import demandhub.board.commands, demandhub.board.report, demandhub.board.warehouse.source\n"
+        "import demandhub.board.warehouse.completeness, demandhub.board.catalogue.forces, demandhub.board.warehouse.store\n"
         "import demandhub.runtime"
     )
     assert heavy(modules, (*RENDERERS, *WORKER)) == []
@@ -68,4 +68,4 @@ def test_the_sql_path_loads_no_board_maths_and_no_worker() -> None:
         "import sinks.clickhouse.client"
     )
     assert heavy(modules, (*RENDERERS, *WORKER, "scipy", "pandas")) == []
-    assert heavy(modules, ("streams.pipeline", "streams.registry", "streams.domain.board.stats")) == []
+    assert heavy(modules, ("streams.pipeline", "streams.registry", "demandhub.board.maths.stats")) == []

@@ -5,7 +5,7 @@ the watermark of each of the measure's event entities has passed the end of M (l
 measure's settling period (``settle_hours[settling]``). A month that is not complete is null ("n/a"),
 never a partial value shown as final. Watermarks are kept per source system (the latest event time
 the ledger holds for that force and source, of any type): an entity's watermark is the earliest of
-its sources' (``demandhub.board.source.watermarks_by_source``), so one lagging feed holds back every
+its sources' (``demandhub.board.warehouse.source.watermarks_by_source``), so one lagging feed holds back every
 measure it feeds, and backfill counts only where no live source feeds the entity. Crime settles longer than calls (late recording, transfers and
 reclassifications). An entity with no events at all is ignored when the measure has others; a
 measure none of whose entities has events has no complete month. Imported months are complete as
@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from demandhub.board.maths.pack import CHART_MONTHS
 from schemas.canonical import json_hash
-
-from streams.domain.board.pack import CHART_MONTHS
 
 
 class PackSettings(BaseModel):

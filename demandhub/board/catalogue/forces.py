@@ -12,7 +12,7 @@ from importlib import resources
 @cache
 def force_names() -> dict[str, str]:
     """Force id -> display name, from the packaged ``forces.toml``."""
-    text = (resources.files("demandhub.board") / "forces.toml").read_text(encoding="utf-8")
+    text = (resources.files("demandhub.board.catalogue") / "forces.toml").read_text(encoding="utf-8")
     return {str(k): str(v) for k, v in tomllib.loads(text).get("forces", {}).items()}
 
 

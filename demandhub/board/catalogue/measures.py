@@ -6,7 +6,7 @@ watermark decides completeness, every imported measure names its import sources,
 definition name resolves to a setting of :class:`~schemas.definitions.Definitions`, and each
 measure's ``definition`` (the measure in words) renders under the default definitions: a
 ``{placeholder}`` naming no setting fails the load (:func:`render_definition`). A
-:class:`CatalogueMeasure` carries the pure :class:`~streams.domain.board.dashboard.MeasureSpec` used
+:class:`CatalogueMeasure` carries the pure :class:`~demandhub.board.maths.dashboard.MeasureSpec` used
 by the board maths plus the catalogue's own fields.
 """
 
@@ -21,9 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from demandhub.board.maths.dashboard import MeasureSpec
 from schemas.definitions import Definitions
 from schemas.topics import TOPICS
-from streams.domain.board.dashboard import MeasureSpec
 
 DOMAIN_MODULES: tuple[str, ...] = ("contacts", "incidents", "crimes", "social")
 QUANTITIES: tuple[str, ...] = ("headcount", "hours", "days_per_person")
@@ -271,7 +271,7 @@ def render_definition(template: str, settings: Mapping[str, Any]) -> str:
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("demandhub.board") / "measures.toml"))
+    return Path(str(resources.files("demandhub.board.catalogue") / "measures.toml"))
 
 
 def _str_tuple(entry: dict[str, Any], key: str) -> tuple[str, ...]:

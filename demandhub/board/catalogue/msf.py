@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from streams.domain.board.months import YearMonth
+from demandhub.board.maths.months import YearMonth
 
 
 @dataclass(frozen=True)
@@ -81,5 +81,5 @@ def parse_msf(text: str) -> MsfConfig:
 
 def load_msf(path: Path | None = None) -> MsfConfig:
     """The peer groups at ``path`` (default: the packaged ``msf.toml``)."""
-    default = Path(str(resources.files("demandhub.board") / "msf.toml"))
+    default = Path(str(resources.files("demandhub.board.catalogue") / "msf.toml"))
     return parse_msf((path or default).read_text())

@@ -13,7 +13,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from streams.domain.board.months import YearMonth
+from demandhub.board.maths.months import YearMonth
 
 
 @dataclass(frozen=True)

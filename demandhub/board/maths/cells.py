@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from streams.domain.board.months import YearMonth
+from demandhub.board.maths.months import YearMonth
 
 Unit = Literal["count", "percent", "minutes", "level"]
 UNITS: tuple[Unit, ...] = ("count", "percent", "minutes", "level")

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.format import fmt_count, fmt_pct_change, span_phrase
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.format import fmt_count, fmt_pct_change, span_phrase
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.rules import BoardRules
 
 CHANNEL_ORDER: tuple[str, ...] = ("999", "101", "online", "webchat", "social")
 CHANNEL_NAMES: dict[str, str] = {

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.domain.board.cells import UNITS, Cell, Unit, pool
-from streams.domain.board.format import fmt_value
-from streams.domain.board.months import YearMonth, fytd_months, month_range
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import Comparison, compare_cells, spc_test
+from demandhub.board.maths.cells import UNITS, Cell, Unit, pool
+from demandhub.board.maths.format import fmt_value
+from demandhub.board.maths.months import YearMonth, fytd_months, month_range
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import Comparison, compare_cells, spc_test
 
 Polarity = Literal["higher_is_better", "lower_is_better", "neutral"]
 POLARITIES: tuple[Polarity, ...] = ("higher_is_better", "lower_is_better", "neutral")

@@ -16,9 +16,9 @@ from typing import Any
 
 from scipy import stats as sps
 
-from streams.domain.board.dashboard import LABEL_COLUMNS, DashboardRow, LabelColumn
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import Comparison
+from demandhub.board.maths.dashboard import LABEL_COLUMNS, DashboardRow, LabelColumn
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import Comparison
 
 METHOD = "benjamini_hochberg"
 

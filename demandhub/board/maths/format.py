@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from streams.domain.board.cells import Unit
-from streams.domain.board.months import YearMonth
+from demandhub.board.maths.cells import Unit
+from demandhub.board.maths.months import YearMonth
 
 NA = "n/a"
 

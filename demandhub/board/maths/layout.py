@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
-from streams.domain.board.format import fmt_value
+from demandhub.board.maths.dashboard import COLUMNS, LABEL_COLUMNS
+from demandhub.board.maths.format import fmt_value
 
 Tone = Literal["good", "bad", "neutral"]
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
-from streams.domain.board.cells import Cell, Unit
-from streams.domain.board.dashboard import (
+from demandhub.board.maths.cells import Cell, Unit
+from demandhub.board.maths.dashboard import (
     DashboardRow,
     LabelColumn,
     MeasureSpec,
@@ -29,17 +29,17 @@ from streams.domain.board.dashboard import (
     period_value,
     rolling_12_months,
 )
-from streams.domain.board.format import (
+from demandhub.board.maths.format import (
     fmt_count,
     fmt_percent,
     fmt_value,
     join_names,
     ordinal,
 )
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import Comparison, compare_cells
-from streams.domain.board.trends import ChartSignal, MeasureChart
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import Comparison, compare_cells
+from demandhub.board.maths.trends import ChartSignal, MeasureChart
 
 SeriesMap = Mapping[YearMonth, Cell | None]
 Direction = Literal["up", "down"]

@@ -16,7 +16,7 @@
      "fdr": null | {"method", "q", "tests", "withheld", "withheld_labels": [{"measure", "name", "column"}]}}
 
 ``fdr`` is null unless ``BoardRules.fdr_q`` is set; then it says how many labels the
-false-discovery-rate control considered and which it withheld (:mod:`streams.domain.board.fdr`).
+false-discovery-rate control considered and which it withheld (:mod:`demandhub.board.maths.fdr`).
 
 ``narrative`` is every generated sentence (kept for readers of the flat list); ``briefing`` is the
 narrative as the pack prints it: the summary (measures labelled Higher or Lower, worst news first
@@ -26,7 +26,7 @@ whose control chart has a rule firing on its as-of month is in the summary too (
 ``"control_chart"``, its footnote naming the chart and the rule).
 
 ``control_chart`` (null when the months before the as-of month hold too few values) is the trend
-chart the pack draws (:mod:`streams.domain.board.trends`): {"chart", "name", "months", "from",
+chart the pack draws (:mod:`demandhub.board.maths.trends`): {"chart", "name", "months", "from",
 "to", "baseline": {"from", "to"}, "sigma_z", "centre", "lower", "upper" (at the as-of month),
 "signal" (the as-of month's, or null), "signals": [{"month", "rules": [{"rule", "direction"}]}]}.
 
@@ -46,9 +46,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.domain.board.cells import Cell, Unit
-from streams.domain.board.channels import ChannelTable, channel_table
-from streams.domain.board.dashboard import (
+from demandhub.board.maths.cells import Cell, Unit
+from demandhub.board.maths.channels import ChannelTable, channel_table
+from demandhub.board.maths.dashboard import (
     COLUMNS,
     LABEL_COLUMNS,
     DashboardRow,
@@ -57,18 +57,18 @@ from streams.domain.board.dashboard import (
     PeriodValue,
     compute_row,
 )
-from streams.domain.board.fdr import FdrSummary, control_fdr
-from streams.domain.board.format import fmt_value
-from streams.domain.board.months import YearMonth
-from streams.domain.board.narrative import (
+from demandhub.board.maths.fdr import FdrSummary, control_fdr
+from demandhub.board.maths.format import fmt_value
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.narrative import (
     Briefing,
     Sentence,
     build_briefing,
     narrate_districts,
     narrate_measure,
 )
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.trends import MeasureChart, measure_chart
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.trends import MeasureChart, measure_chart
 
 SeriesMap = Mapping[YearMonth, Cell | None]
 CHART_MONTHS = 36

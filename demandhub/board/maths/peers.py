@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import TEST_PREDICTION, prediction_test
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import TEST_PREDICTION, prediction_test
 
 MIN_PEERS = 3
 TEST_PEERS = f"{TEST_PREDICTION}_over_peer_forces"

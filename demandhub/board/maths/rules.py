@@ -11,9 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from demandhub.board.maths.months import YearMonth
 from schemas.canonical import json_hash
-
-from streams.domain.board.months import YearMonth
 
 
 class BoardRules(BaseModel):

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from scipy import stats as sps
 
-from streams.domain.board.cells import Cell, Unit
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell, Unit
+from demandhub.board.maths.rules import BoardRules
 
 Label = Literal["Higher", "Lower", "Comparable", "n/a"]
 

@@ -1,11 +1,11 @@
 """A measure's trend chart as the pack computes it: the monthly values of the chart window and its
-control chart (:mod:`streams.domain.board.spc`), and the signals the chart names. Pure: no I/O.
+control chart (:mod:`demandhub.board.maths.spc`), and the signals the chart names. Pure: no I/O.
 
 The pack computes each chart once (:func:`measure_chart`); the drawn chart and the briefing's
 summary both read that one object, so they cannot disagree.
 
 Window: the ``chart_months`` months to the as-of month are shown; the limits come from the
-``rules.spc_months`` months before the as-of month (:func:`~streams.domain.board.dashboard.spc_window`,
+``rules.spc_months`` months before the as-of month (:func:`~demandhub.board.maths.dashboard.spc_window`,
 at least ``rules.spc_min_months`` of them non-null); the rules are judged on the shown months alone.
 Counts use the days in each month as their exposure.
 
@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import MeasureSpec, spc_window
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.spc import ControlChart, Rule, control_chart
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import MeasureSpec, spc_window
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.spc import ControlChart, Rule, control_chart
 
 Direction = Literal["up", "down"]
 SeriesMap = Mapping[YearMonth, Cell | None]

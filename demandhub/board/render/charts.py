@@ -1,7 +1,7 @@
 """Trend charts: a measure's last months as a control chart that suits its unit, with the rules
 that fired named on their points.
 
-The chart and its limits are computed in :mod:`streams.domain.board.spc` (XmR for means and
+The chart and its limits are computed in :mod:`demandhub.board.maths.spc` (XmR for means and
 levels, p-chart with per-month limits for percentages, c- or u-chart for counts; Laney's p′/u′ when
 the data are over-dispersed; limits clipped to the unit's possible range). This module only draws:
 the monthly values from the first month with data, the centre line, the control limits (stepped
@@ -25,8 +25,8 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from demandhub.board.maths.spc import possible_range
 from demandhub.board.report import TrendChart
-from streams.domain.board.spc import possible_range
 
 UNIT_AXIS: dict[str, str] = {"count": "count", "percent": "%", "minutes": "minutes", "level": "level"}
 LINE = "#1f4e79"

@@ -2,13 +2,13 @@
 
 One template per section (``contents``, ``dashboard``, ``channels``, ``narrative``, ``trends``, and
 the ``revisions`` and ``definitions`` appendices) under ``pack.html``, with one stylesheet
-(``pack.css``) whose print rules lay the same page out as the PDF (:mod:`demandhub.board.render_pdf`
+(``pack.css``) whose print rules lay the same page out as the PDF (:mod:`demandhub.board.render.pdf`
 feeds this page to the typesetting engine). The web page (``GET /api/board?format=html``) and the
 file are these bytes. Every value goes through the templates' autoescaping; charts are embedded as
 SVG data URIs, so the page needs nothing from the network.
 
 Dashboard: by theme; each measure's real-month headers above its figures (compact; the full form on hover); labels coloured by
-polarity (:mod:`demandhub.board.layout`); each measure's name links to its trend chart.
+polarity (:mod:`demandhub.board.maths.layout`); each measure's name links to its trend chart.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from demandhub.board.charts import chart_note, chart_title, trend_svg
-from demandhub.board.layout import (
+from demandhub.board.maths.dashboard import COLUMNS, LABEL_COLUMNS
+from demandhub.board.maths.layout import (
     COLUMN_TITLES,
     MSF_TONE_OF,
     TONE_RGB,
@@ -36,16 +36,16 @@ from demandhub.board.layout import (
     row_headers,
     themes,
 )
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.render.charts import chart_note, chart_title, trend_svg
 from demandhub.board.report import BoardReport
-from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
-from streams.domain.board.months import YearMonth
 
 
 @cache
 def environment() -> Environment:
     """The templates' environment: autoescaping on for every template, undefined names fail."""
     return Environment(
-        loader=PackageLoader("demandhub.board", "templates"),
+        loader=PackageLoader("demandhub.board.render", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from demandhub.board.render_html import page_html
+from demandhub.board.render.html import page_html
 from demandhub.board.report import BoardReport
 
 

@@ -1,6 +1,6 @@
 """One page of the PDF pack as a PNG picture (for a README, an e-mail or a slide).
 
-The PDF (:mod:`demandhub.board.render_pdf`) is rasterised by poppler's ``pdftoppm`` (Debian's
+The PDF (:mod:`demandhub.board.render.pdf`) is rasterised by poppler's ``pdftoppm`` (Debian's
 poppler-utils), so the picture is exactly the printed page.
 """
 

@@ -30,7 +30,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from demandhub.board.layout import (
+from demandhub.board.maths.dashboard import COLUMNS, LABEL_COLUMNS
+from demandhub.board.maths.layout import (
     COLUMN_TITLES,
     MSF_TONE_OF,
     TONE_RGB,
@@ -44,9 +45,8 @@ from demandhub.board.layout import (
     overridden_lines,
     themes,
 )
+from demandhub.board.maths.months import YearMonth
 from demandhub.board.report import BoardReport, TrendChart
-from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
-from streams.domain.board.months import YearMonth
 
 NUMBER_FORMATS: dict[str, str] = {
     "percent": '0.0"%"',

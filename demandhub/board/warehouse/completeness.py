@@ -2,7 +2,7 @@
 
 An event-derived row is complete for the pack month when its own as-of month (the pack month less
 the measure's lag) is no later than its last complete month (the completeness rule of
-:mod:`demandhub.board.config`: the watermark of each of its event feeds past the month's end plus
+:mod:`demandhub.board.catalogue.config`: the watermark of each of its event feeds past the month's end plus
 the settling period). :func:`assess` lists every event measure whose row is not, with the reason:
 the watermark of each feed it depends on and the settling period, or "no events" when none of its
 feeds has sent anything (a feed the force does not have; not counted as incomplete).
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from demandhub.board.catalogue import Catalogue, CatalogueMeasure
-from demandhub.board.config import PackSettings
-from demandhub.board.source import last_complete_month
-from streams.domain.board.months import YearMonth
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import Catalogue, CatalogueMeasure
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.source import last_complete_month
 
 
 def _stamp(value: datetime) -> str:

@@ -13,7 +13,7 @@ File format (UTF-8, header row required, columns in any order)::
   days-per-person level (sickness) ``numerator`` is the days lost and ``n`` the people (required);
 * ``as_of`` is when the supplier's figure was current: an imported row's as-of month in a pack is
   the latest month whose ``as_of`` falls on or before the pack month's last day (see
-  :func:`demandhub.board.source.imported_as_of`), so each file sets its own lag;
+  :func:`demandhub.board.warehouse.source.imported_as_of`), so each file sets its own lag;
 * a file with any invalid row is refused whole (every problem is listed with its line number), and
   a (force_id, measure_id, month, source) given twice in one file is an error.
 
@@ -37,10 +37,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from demandhub.board.catalogue import PER_PERSON, Catalogue
+from demandhub.board.catalogue.measures import PER_PERSON, Catalogue
+from demandhub.board.maths.months import YearMonth
 from schemas.envelope import FORCE_ID_PATTERN
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
 
 COLUMNS: tuple[str, ...] = ("force_id", "measure_id", "month", "numerator", "n", "source", "as_of")
 TABLE = "imported_monthly"

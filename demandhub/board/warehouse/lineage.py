@@ -43,9 +43,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from demandhub.board.catalogue import Catalogue, CatalogueMeasure
-from demandhub.board.config import PackSettings
-from demandhub.board.source import entity_watermarks, last_complete_month
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import Catalogue, CatalogueMeasure
+from demandhub.board.maths.cells import Cell, Unit, pool
+from demandhub.board.maths.dashboard import LABEL_COLUMNS, VALUE_COLUMNS, PeriodValue, compute_row
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.warehouse.source import entity_watermarks, last_complete_month
 from demandhub.errors import InputError
 from demandhub.queries import contacts as q_contacts
 from demandhub.queries import crimes as q_crimes
@@ -60,10 +64,6 @@ from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.rollups_incidents import MEASURES as INCIDENT_MEASURES
 from sinks.clickhouse.times import as_utc
-from streams.domain.board.cells import Cell, Unit, pool
-from streams.domain.board.dashboard import LABEL_COLUMNS, VALUE_COLUMNS, PeriodValue, compute_row
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.rules import BoardRules
 from streams.domain.servicelevel import QUEUE_MEASURES, abandonment_rate, leg_counters, service_level
 
 EXPLAINABLE_COLUMNS: tuple[str, ...] = (*VALUE_COLUMNS, *LABEL_COLUMNS)
@@ -1004,7 +1004,7 @@ def _reference_period(
     if period.cell is not None or not period.months:
         return period
     # SPC reference sides carry no pooled cell: rebuild the pooled period so its months are listed.
-    from streams.domain.board.dashboard import period_value
+    from demandhub.board.maths.dashboard import period_value
 
     return period_value(series, period.months, unit, rules)
 

@@ -21,7 +21,7 @@ Rules: a month is shown only when the board has published it (``board_pack_versi
 month M publishes calls and incidents as of M and crimes as of M minus the catalogue lag), and at
 most the last 24 such months. A month whose board figure was revised after its first publication
 carries a note. Counts from 1 to ``min_count - 1`` are shown as "fewer than N" with secondary
-suppression (:mod:`streams.domain.board.suppression`); rates and means are shown only when
+suppression (:mod:`demandhub.board.maths.suppression`); rates and means are shown only when
 everything they are made from is shown and they rest on at least ``min_count`` records. Nothing
 is per incident, per call or per crime, and no id or personal value is read.
 """
@@ -36,14 +36,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from demandhub.board.catalogue import Catalogue
+from demandhub.board.catalogue.measures import Catalogue
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.suppression import Grid, Key, make_grid, suppress
 from schemas.definitions import Definitions
 from sinks.clickhouse import contacts_sql
 from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.months import YearMonth
-from streams.domain.board.suppression import Grid, Key, make_grid, suppress
 
 MONTHS_SHOWN = 24
 UNKNOWN_AREA = "Area not known"
@@ -702,7 +702,7 @@ def build_site(
     """Every file of the public site (module docstring). The figures and their words follow the
     definitions stored with the latest published pack (``defs`` only when none is stored), so the
     site never shows a published month under definitions the board did not publish."""
-    from demandhub.board.store import latest_definitions
+    from demandhub.board.warehouse.store import latest_definitions
 
     defs = latest_definitions(wh, force_id) or defs
     months_by_section, last_updated = published_months(wh, force_id, catalogue)
@@ -764,7 +764,7 @@ def run_public(args: Any, settings: Any, wh: Warehouse | None = None, hub: Any =
     """``demandhub public build --out DIR``: write the public site as static files."""
     import sys
 
-    from demandhub.board.catalogue import load_catalogue
+    from demandhub.board.catalogue.measures import load_catalogue
 
     if hub is not None:
         size = write_site(_files_from_hub(hub), args.out)

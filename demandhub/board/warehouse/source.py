@@ -6,7 +6,7 @@
   measures from their domain's ``demandhub.queries.<module>.monthly_cells``, imported measures from
   ``imported_monthly`` (rows of the measure's import sources; several sources in one month pool;
   for a level measure their levels add up to ONE month's level, still a single observation);
-* completeness (see :mod:`demandhub.board.config`): months after the last complete month of a
+* completeness (see :mod:`demandhub.board.catalogue.config`): months after the last complete month of a
   measure are dropped, so they are null in the pack, never a partial figure;
 * the channel series (999, 101, online, web chat, social media) from the volume measures;
 * district and district x offence-group crime series for narrative templates 13 and 14 (from the
@@ -31,18 +31,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from demandhub.board.catalogue import PER_PERSON, Catalogue, CatalogueMeasure
-from demandhub.board.config import PackSettings
-from demandhub.board.msf import MsfConfig
-from demandhub.board.population import Populations, load_populations
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import PER_PERSON, Catalogue, CatalogueMeasure
+from demandhub.board.catalogue.msf import MsfConfig
+from demandhub.board.catalogue.population import Populations, load_populations
+from demandhub.board.maths.cells import Cell, pool
+from demandhub.board.maths.dashboard import MeasureSpec, span_header
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
+from demandhub.board.maths.rules import BoardRules
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
-from streams.domain.board.cells import Cell, pool
-from streams.domain.board.dashboard import MeasureSpec, span_header
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.peers import PeerComparison, compare_with_peers, per_thousand
-from streams.domain.board.rules import BoardRules
 
 Series = dict[YearMonth, Cell]
 CHANNEL_MEASURES: dict[str, str] = {
@@ -128,7 +128,7 @@ def last_complete_month(
     timezone: str,
 ) -> YearMonth | None:
     """The latest month of an event-derived measure that is complete (module docstring of
-    :mod:`demandhub.board.config`); None when none of its entities has events."""
+    :mod:`demandhub.board.catalogue.config`); None when none of its entities has events."""
     marks = [watermarks[e] for e in measure.entities if e in watermarks]
     if not marks:
         return None
@@ -346,7 +346,7 @@ def district_series(
 @dataclass(frozen=True)
 class MsfFigure:
     """The MSF value of one measure, the peers it pooled, the peer data's as-of month and the
-    force's comparison with its peers (:mod:`streams.domain.board.peers`). For a count the value
+    force's comparison with its peers (:mod:`demandhub.board.maths.peers`). For a count the value
     is the peers' mean rate per 1,000 population and the comparison's ``home`` the force's rate."""
 
     value: float | None
@@ -414,7 +414,7 @@ def msf_figure(
     of its population at ``as_of`` (a peer without a population is left out) and the value is the
     peers' mean rate; without populations it is the mean count per peer force. ``home`` (force,
     series) is compared with the peers' figures over the same months by
-    :func:`~streams.domain.board.peers.compare_with_peers`. Null when no peer has the whole period."""
+    :func:`~demandhub.board.maths.peers.compare_with_peers`. Null when no peer has the whole period."""
     months = (as_of,) if settings.msf_period == "current" else tuple(month_range(as_of - 11, as_of))
     used: list[str] = []
     cells: list[Cell] = []

@@ -7,7 +7,7 @@
   version, so a retried run is harmless.
 * :func:`latest_published` returns, for a force, the latest published figure of every measure,
   as-of month and column, in the ``published`` form of
-  :func:`streams.domain.board.pack.find_revisions`.
+  :func:`demandhub.board.maths.pack.find_revisions`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from demandhub.board.maths.dashboard import COLUMNS, LABEL_COLUMNS
+from demandhub.board.maths.months import YearMonth
 from schemas.canonical import json_hash
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
-from streams.domain.board.dashboard import COLUMNS, LABEL_COLUMNS
-from streams.domain.board.months import YearMonth
 
 FIGURE_COLUMNS: tuple[str, ...] = (
     "force_id",

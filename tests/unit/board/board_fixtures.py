@@ -19,8 +19,8 @@ import math
 
 from scipy import stats as sps
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
 
 FIRST = YearMonth(2015, 4)
 MAR19 = YearMonth(2019, 3)

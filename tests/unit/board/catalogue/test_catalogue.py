@@ -6,7 +6,8 @@ import typing
 
 import pytest
 
-from demandhub.board.catalogue import (
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import (
     WORDS,
     CatalogueError,
     load_catalogue,
@@ -14,7 +15,6 @@ from demandhub.board.catalogue import (
     render_definition,
     resolve_setting,
 )
-from demandhub.board.config import PackSettings
 from demandhub.queries import contacts, crimes, incidents, social
 from schemas.definitions import (
     CallDefinitions,

@@ -7,14 +7,13 @@ from datetime import date
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.config import PackSettings
-from demandhub.board.msf import parse_msf
-from demandhub.board.population import load_populations, parse_populations
-from demandhub.board.source import ForceSeries, latest_available, msf_figure
-from streams.domain.board.cells import Cell
-from streams.domain.board.months import YearMonth
-from streams.domain.board.peers import (
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.catalogue.msf import parse_msf
+from demandhub.board.catalogue.population import load_populations, parse_populations
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.peers import (
     ABOVE,
     BELOW,
     IN_LINE,
@@ -23,7 +22,8 @@ from streams.domain.board.peers import (
     compare_with_peers,
     per_thousand,
 )
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.warehouse.source import ForceSeries, latest_available, msf_figure
 
 pytestmark = pytest.mark.unit
 
@@ -166,8 +166,8 @@ def _entry(
 
 
 def test_the_msf_cell_prints_the_label_with_the_peer_range_and_its_colour() -> None:
-    from demandhub.board.layout import cell_text, label_tone, msf_label
-    from demandhub.board.render_html import _cell
+    from demandhub.board.maths.layout import cell_text, label_tone, msf_label
+    from demandhub.board.render.html import _cell
 
     above = _entry({"label": ABOVE, "low": 10.0, "high": 12.04, "home": 14.0, "peers": 4})
     assert cell_text(above, "msf") == "Above MSF average (peers 10.0 to 12.0 per 1,000)"
@@ -195,7 +195,7 @@ def test_the_peer_data_period_heads_the_msf_cell() -> None:
 def test_the_workbook_msf_cell_holds_the_label_and_a_note_with_the_figures() -> None:
     from openpyxl import Workbook
 
-    from demandhub.board.render_xlsx import _write_figure
+    from demandhub.board.render.xlsx import _write_figure
 
     ws = Workbook().active
     assert ws is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.domain.board.cells import Cell, pool, value_of
-from streams.domain.board.format import (
+from demandhub.board.maths.cells import Cell, pool, value_of
+from demandhub.board.maths.format import (
     fmt_count,
     fmt_minutes,
     fmt_pct_change,
@@ -18,7 +18,7 @@ from streams.domain.board.format import (
     twelve_months_ending,
     year_ending,
 )
-from streams.domain.board.months import (
+from demandhub.board.maths.months import (
     YearMonth,
     fy_end,
     fy_label,
@@ -26,7 +26,7 @@ from streams.domain.board.months import (
     fytd_months,
     month_range,
 )
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.channels import channel_table
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.channels import channel_table
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,13 @@ from the textbook formulas in board_fixtures, never from the code under test.
 from __future__ import annotations
 
 import pytest
-from board_fixtures import (
+
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import DashboardRow, MeasureSpec, compute_row
+from demandhub.board.maths.format import fmt_value
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
+from tests.unit.board.board_fixtures import (
     APR19,
     MAR19,
     binomial_two_sided_by_hand,
@@ -19,12 +25,6 @@ from board_fixtures import (
     two_proportion_by_hand,
     welch_by_hand,
 )
-
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import DashboardRow, MeasureSpec, compute_row
-from streams.domain.board.format import fmt_value
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 
@@ -391,7 +391,7 @@ def test_spc_labels() -> None:
 def test_control_limits_for_the_trend_chart() -> None:
     import statistics
 
-    from streams.domain.board.dashboard import control_limits
+    from demandhub.board.maths.dashboard import control_limits
 
     limits = control_limits(count_history(), "count", MAR19, RULES)
     assert limits is not None

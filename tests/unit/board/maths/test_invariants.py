@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.board.cells import Cell, Unit
-from streams.domain.board.dashboard import MeasureSpec, PeriodValue, compute_row
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell, Unit
+from demandhub.board.maths.dashboard import MeasureSpec, PeriodValue, compute_row
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 

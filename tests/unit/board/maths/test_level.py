@@ -22,18 +22,18 @@ from __future__ import annotations
 import math
 
 import pytest
-from board_fixtures import welch_by_hand
 from scipy import stats as sps
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.imports import CsvImportError, parse_csv
-from streams.domain.board import narrative as nv
-from streams.domain.board.cells import Cell, pool
-from streams.domain.board.dashboard import DashboardRow, MeasureSpec, compute_row, mean_month
-from streams.domain.board.format import fmt_value
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import compare_cells, level_test
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.maths import narrative as nv
+from demandhub.board.maths.cells import Cell, pool
+from demandhub.board.maths.dashboard import DashboardRow, MeasureSpec, compute_row, mean_month
+from demandhub.board.maths.format import fmt_value
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import compare_cells, level_test
+from demandhub.board.warehouse.imports import CsvImportError, parse_csv
+from tests.unit.board.board_fixtures import welch_by_hand
 
 pytestmark = pytest.mark.unit
 

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from board_fixtures import APR19, MAR19, count_history
 
-from streams.domain.board import narrative as nv
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import MeasureSpec, compute_row
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.pack import build_pack
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.spc import CHART_NAMES
-from streams.domain.board.spc import RULES as RULES_FIRED
+from demandhub.board.maths import narrative as nv
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import MeasureSpec, compute_row
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.pack import build_pack
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.spc import CHART_NAMES
+from demandhub.board.maths.spc import RULES as RULES_FIRED
+from tests.unit.board.board_fixtures import APR19, MAR19, count_history
 
 pytestmark = pytest.mark.unit
 

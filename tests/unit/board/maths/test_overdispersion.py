@@ -10,14 +10,19 @@ from __future__ import annotations
 import math
 
 import pytest
-from board_fixtures import MAR19, count_history, poisson_normal_by_hand, two_proportion_by_hand
 from scipy import stats as sps
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import MeasureSpec, compute_row
-from streams.domain.board.months import YearMonth
-from streams.domain.board.pack import build_pack, published_from_pack
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import MeasureSpec, compute_row
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.pack import build_pack, published_from_pack
+from demandhub.board.maths.rules import BoardRules
+from tests.unit.board.board_fixtures import (
+    MAR19,
+    count_history,
+    poisson_normal_by_hand,
+    two_proportion_by_hand,
+)
 
 pytestmark = pytest.mark.unit
 

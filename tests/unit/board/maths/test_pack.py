@@ -6,13 +6,13 @@ import json
 import math
 
 import pytest
-from board_fixtures import MAR19, count_history, minutes_history, percent_history
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import COLUMNS, MeasureSpec
-from streams.domain.board.months import YearMonth
-from streams.domain.board.pack import build_pack, published_from_pack
-from streams.domain.board.rules import BoardRules
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import COLUMNS, MeasureSpec
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.pack import build_pack, published_from_pack
+from demandhub.board.maths.rules import BoardRules
+from tests.unit.board.board_fixtures import MAR19, count_history, minutes_history, percent_history
 
 pytestmark = pytest.mark.unit
 
@@ -226,7 +226,7 @@ def test_invisible_differences_are_not_revisions() -> None:
 
 
 def test_comparisons_that_straddle_a_definitional_break_are_footnoted() -> None:
-    from streams.domain.board.pack import Discontinuity
+    from demandhub.board.maths.pack import Discontinuity
 
     # A break starting April 2017: the March 2019 pack's current month and its 1-year baseline
     # (Apr-17..Mar-18) lie after it; the 3-year window (Apr-15..Mar-18) and the same month 2 and

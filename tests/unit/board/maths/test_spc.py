@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.board.spc import (
+from demandhub.board.maths.spc import (
     Limits,
     c_limits,
     chart_kind,

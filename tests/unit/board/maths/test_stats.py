@@ -5,18 +5,18 @@ from __future__ import annotations
 import math
 
 import pytest
-from board_fixtures import binomial_two_sided_by_hand, poisson_normal_by_hand, welch_by_hand
 from scipy import stats as sps
 
-from streams.domain.board.cells import Cell
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import (
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import (
     compare_cells,
     poisson_rate_test,
     spc_test,
     two_proportion_test,
     welch_test,
 )
+from tests.unit.board.board_fixtures import binomial_two_sided_by_hand, poisson_normal_by_hand, welch_by_hand
 
 pytestmark = pytest.mark.unit
 

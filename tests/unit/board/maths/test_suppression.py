@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.board.suppression import Key, make_grid, recoverable, suppress
+from demandhub.board.maths.suppression import Key, make_grid, recoverable, suppress
 
 pytestmark = pytest.mark.unit
 

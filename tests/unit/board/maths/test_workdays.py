@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from demandhub.board.commands import add_board_arguments, run_board
-from demandhub.board.workdays import (
+from demandhub.board.maths.workdays import (
     bank_holidays,
     easter_sunday,
     first_working_day,
@@ -118,7 +118,7 @@ def test_the_command_does_nothing_on_other_days(tmp_path, capsys: pytest.Capture
     assert list(tmp_path.iterdir()) == []
 
 
-CRON = Path(__file__).resolve().parents[2] / "deploy" / "cron" / "demandhub-board.cron"
+CRON = Path(__file__).resolve().parents[4] / "deploy" / "cron" / "demandhub-board.cron"
 
 
 def cron_jobs() -> list[tuple[list[str], str]]:

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from demandhub.board.render_html import page_html
+from demandhub.board.render.html import page_html
 from demandhub.board.report import BoardReport
-from tests.unit.test_boardpack_render import report  # noqa: F401  (the module's pack fixture)
+from tests.unit.board.render.test_render import report  # noqa: F401  (the module's pack fixture)
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ def test_revisions_say_nothing_published_yet_when_nothing_was(report: BoardRepor
 
 
 def test_force_display_name_from_reference_data() -> None:
-    from demandhub.board.forces import display_name, force_names
+    from demandhub.board.catalogue.forces import display_name, force_names
 
     assert display_name("cambs") == "Cambridgeshire Constabulary"
     assert display_name("cambs", "Cambs Police") == "Cambs Police"  # DEMANDHUB_FORCE_NAME wins

@@ -8,10 +8,10 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from demandhub.board.charts import NO_DATA, chart_note, draw_trend, trend_svg
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.spc import control_chart
+from demandhub.board.render.charts import NO_DATA, chart_note, draw_trend, trend_svg
 from demandhub.board.report import TrendChart
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.spc import control_chart
 
 pytestmark = pytest.mark.unit
 

@@ -10,20 +10,20 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
-from demandhub.board.catalogue import load_catalogue, parse_catalogue
-from demandhub.board.config import PackSettings
-from demandhub.board.layout import cell_text
-from demandhub.board.msf import parse_msf
-from demandhub.board.render_xlsx import render_xlsx
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue, parse_catalogue
+from demandhub.board.catalogue.msf import parse_msf
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import MeasureSpec, compute_row
+from demandhub.board.maths.format import fmt_value
+from demandhub.board.maths.layout import cell_text
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.pack import BoardPack, build_pack, find_revisions
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.render.xlsx import render_xlsx
 from demandhub.board.report import BoardConfig, BoardReport, extra_definitions, report_from
-from demandhub.board.source import BoardSource
+from demandhub.board.warehouse.source import BoardSource
 from schemas.definitions import Definitions
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import MeasureSpec, compute_row
-from streams.domain.board.format import fmt_value
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.pack import BoardPack, build_pack, find_revisions
-from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 

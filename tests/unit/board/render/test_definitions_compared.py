@@ -10,12 +10,12 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from demandhub.board.render_html import page_html
-from demandhub.board.render_xlsx import render_xlsx
+from demandhub.board.maths.cells import Cell
+from demandhub.board.render.html import page_html
+from demandhub.board.render.xlsx import render_xlsx
 from demandhub.board.report import BoardReport, comparison, extra_definitions, overridden, with_comparison
 from schemas.definitions import Definitions
-from streams.domain.board.cells import Cell
-from tests.unit.test_boardpack_render import config, pack_and_report, series
+from tests.unit.board.render.test_render import config, pack_and_report, series
 
 pytestmark = pytest.mark.unit
 

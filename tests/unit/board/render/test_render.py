@@ -19,25 +19,25 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from demandhub.board import render_html as render_html_module
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.charts import trend_svg
-from demandhub.board.config import PackSettings
-from demandhub.board.layout import COLUMN_TITLES, cell_text, label_tone
-from demandhub.board.msf import parse_msf
-from demandhub.board.render_html import render_html
-from demandhub.board.render_pdf import render_pdf
-from demandhub.board.render_png import pdf_page_png
-from demandhub.board.render_xlsx import render_xlsx
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.catalogue.msf import parse_msf
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import COLUMNS
+from demandhub.board.maths.layout import COLUMN_TITLES, cell_text, label_tone
+from demandhub.board.maths.months import YearMonth, month_range
+from demandhub.board.maths.pack import BoardPack, build_pack
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.render import html as render_html_module
+from demandhub.board.render.charts import trend_svg
+from demandhub.board.render.html import render_html
+from demandhub.board.render.pdf import render_pdf
+from demandhub.board.render.png import pdf_page_png
+from demandhub.board.render.xlsx import render_xlsx
 from demandhub.board.report import BoardConfig, BoardReport, extra_definitions, report_from
-from demandhub.board.source import BoardSource, MsfFigure
+from demandhub.board.warehouse.source import BoardSource, MsfFigure
 from demandhub.errors import InputError
 from schemas.definitions import Definitions
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import COLUMNS
-from streams.domain.board.months import YearMonth, month_range
-from streams.domain.board.pack import BoardPack, build_pack
-from streams.domain.board.rules import BoardRules
 
 pytestmark = pytest.mark.unit
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from demandhub.board.render_html import render_html
+from demandhub.board.maths.pack import build_pack
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.render.html import render_html
 from demandhub.board.report import BoardReport, extra_definitions, report_from
-from demandhub.board.source import BoardSource
-from streams.domain.board.pack import build_pack
-from streams.domain.board.rules import BoardRules
-from tests.unit.test_boardpack_render import MAR19, MONTHS, config, series
+from demandhub.board.warehouse.source import BoardSource
+from tests.unit.board.render.test_render import MAR19, MONTHS, config, series
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.completeness import assess, month_not_ended, no_data
-from demandhub.board.config import PackSettings
-from streams.domain.board.months import YearMonth
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.completeness import assess, month_not_ended, no_data
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.imports import CsvImportError, parse_csv
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.warehouse.imports import CsvImportError, parse_csv
 
 pytestmark = pytest.mark.unit
 

@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import PER_PERSON, CatalogueError, load_catalogue, parse_catalogue
-from demandhub.board.imports import CsvImportError, parse_csv
-from demandhub.board.source import imported_series, latest_available, specs_as_of
-from streams.domain.board.cells import Cell
-from streams.domain.board.dashboard import compute_row
-from streams.domain.board.months import YearMonth
-from streams.domain.board.rules import BoardRules
-from streams.domain.board.stats import TEST_POISSON_EXACT, TEST_POISSON_NORMAL
+from demandhub.board.catalogue.measures import PER_PERSON, CatalogueError, load_catalogue, parse_catalogue
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.dashboard import compute_row
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.stats import TEST_POISSON_EXACT, TEST_POISSON_NORMAL
+from demandhub.board.warehouse.imports import CsvImportError, parse_csv
+from demandhub.board.warehouse.source import imported_series, latest_available, specs_as_of
 
 pytestmark = pytest.mark.unit
 
 CATALOGUE = load_catalogue()
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "board_import.csv"
+EXAMPLE = Path(__file__).resolve().parents[4] / "docs" / "examples" / "board_import.csv"
 HEADER = "force_id,measure_id,month,numerator,n,source,as_of"
 NEW_ROWS = {
     "trials_effective": ("percent", None),

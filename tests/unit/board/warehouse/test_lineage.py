@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from demandhub.board.commands import add_board_arguments, run_board
-from demandhub.board.lineage import Contribution, _digest, entity_changes, month_cell
+from demandhub.board.maths.cells import Cell
+from demandhub.board.warehouse.lineage import Contribution, _digest, entity_changes, month_cell
 from demandhub.settings import Settings
-from streams.domain.board.cells import Cell
 
 pytestmark = pytest.mark.unit
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from demandhub.board.catalogue import load_catalogue
-from demandhub.board.completeness import assess
-from demandhub.board.config import PackSettings
-from demandhub.board.source import entity_watermarks, watermarks_by_source
-from streams.domain.board.months import YearMonth
+from demandhub.board.catalogue.config import PackSettings
+from demandhub.board.catalogue.measures import load_catalogue
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.completeness import assess
+from demandhub.board.warehouse.source import entity_watermarks, watermarks_by_source
 
 pytestmark = pytest.mark.unit
 
