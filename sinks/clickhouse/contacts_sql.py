@@ -97,12 +97,22 @@ ACTIVE = Source(
 """Fragments read the definitions the worker runs under (analyst views; see :func:`active_join`)."""
 
 
+ACTIVE_KEYS = (
+    "clock_start_999",
+    "ivr_short_abandon_seconds",
+    "service_threshold_seconds",
+    "short_abandon_seconds",
+)
+"""The call definitions :data:`ACTIVE` reads: the only defaults an analyst view embeds, so a new
+call definition the views do not read changes no view (an applied migration never changes)."""
+
+
 def active_join() -> str:
     """``CROSS JOIN`` of an analyst view binding :data:`ACTIVE_DEFS` (one row): the definitions
-    recorded as active (``applied_definitions``), the default call definitions of
-    ``schemas/definitions.py`` when none are (only the calls group: the views read nothing else, so
-    a default of another group can change without a migration)."""
-    calls = {"calls": Definitions().calls.model_dump(mode="json")}
+    recorded as active (``applied_definitions``), the defaults of ``schemas/definitions.py`` for
+    the call definitions the views read (:data:`ACTIVE_KEYS`) when none are."""
+    every = Definitions().calls.model_dump(mode="json")
+    calls = {"calls": {key: every[key] for key in ACTIVE_KEYS}}
     defaults = json.dumps(calls, sort_keys=True, separators=(",", ":"))
     recorded = "(SELECT any(definitions) FROM applied_definitions FINAL WHERE name = 'active')"
     return (

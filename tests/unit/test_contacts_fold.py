@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -213,8 +214,21 @@ def test_facts_hold_no_definition() -> None:
         assert raw(DEFS.with_overrides([item])) == base, item
 
 
-def test_migration_0103_holds_the_generated_analyst_views() -> None:
-    """contact_legs_applied / contacts_applied apply the same fragments as every reader."""
-    sql = next(m for m in load_migrations() if m.number == 103).sql
+def test_the_newest_migration_of_each_analyst_view_holds_its_generated_text() -> None:
+    """contact_legs_applied / contacts_applied apply the same fragments as every reader: the last
+    migration that (re)creates each view holds the text contacts_sql generates today."""
     for facts in ("contact_legs", "contacts"):
-        assert contacts_sql.applied_select(facts) in sql, facts
+        creates = f"CREATE OR REPLACE VIEW {facts}_applied\n"
+        newest = [m for m in load_migrations() if creates in m.sql][-1]
+        assert contacts_sql.applied_select(facts) in newest.sql, (facts, newest.number)
+
+
+def test_the_analyst_views_embed_a_default_for_every_call_definition_they_read() -> None:
+    """A view falls back to the defaults it embeds (ACTIVE_KEYS) when no definitions are recorded:
+    a fragment reading any other call definition would read NULL there."""
+    text = " ".join(
+        str(part) if isinstance(part, str) else " ".join(part(q) for q in ("'999'",))
+        for part in vars(contacts_sql.ACTIVE).values()
+    )
+    read = set(re.findall(r"'calls', '([a-z_0-9]+)'", text))
+    assert read == set(contacts_sql.ACTIVE_KEYS)
