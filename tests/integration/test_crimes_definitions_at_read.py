@@ -108,10 +108,14 @@ def figures(wh: Warehouse, definitions: Definitions) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def read_from_defaults(settings: Settings, wh: Warehouse) -> dict[str, dict[str, Any]]:
-    """Figures read under each alternative from one warehouse filled under the defaults."""
-    fill(settings, wh, DEFAULTS)
+@pytest.fixture(scope="module")
+def read_from_defaults(
+    warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """Figures read under each alternative from one warehouse filled under the defaults (once for the
+    module: the figures are plain data; ``fill`` empties the warehouse first, whatever ran before)."""
+    wh = warehouse
+    fill(Settings(data_dir=tmp_path_factory.mktemp("crimes"), force_id=FORCE), wh, DEFAULTS)
     out = {"defaults": figures(wh, DEFAULTS)}
     for leaf, assignment in ALTERNATIVES.items():
         out[leaf] = figures(wh, DEFAULTS.with_overrides([assignment]))
