@@ -3,10 +3,10 @@ patience the staffing maths needs.
 
 Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain parameters and returns
 plain data (UTC datetimes, counts). Offered per 15 minutes is the rollup's ``entered`` (contacts
-queued, by queue-entry time, the volume the forecast is made of); the service level of a slot is
-answered within the threshold / answered (the answered basis), under the definitions given: the
-rollup's rows of their hash, or the same rows computed from the facts
-(:func:`demandhub.queries.contacts.rollup_rows`).
+queued, by queue-entry time, the volume the forecast is made of); a slot carries the queue's
+counters, so its service level is the one rule (``streams.domain.servicelevel.service_level``) under
+the definitions given (threshold, short abandons, abandon convention, callbacks): the rollup's rows of
+their hash, or the same rows computed from the facts (:func:`demandhub.queries.contacts.rollup_rows`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
 from sinks.clickhouse.times import as_utc
+from streams.domain.servicelevel import QueueCounters
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,7 @@ class SlotCounts:
     """One queue's counts in one 15-minute slot."""
 
     offered: int
-    answered: int
-    answered_within: int
-    abandoned: int
+    counters: QueueCounters
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,8 @@ class QueueMeasures:
 
 
 _SLOTS_SQL = (
-    "SELECT queue, bucket, sum(entered), sum(answered), sum(answered_within_threshold), sum(abandoned) "
+    "SELECT queue, bucket, sum(entered), sum(answered), sum(answered_within_threshold), sum(abandoned), "
+    "sum(abandoned_within_threshold), sum(abandoned_short), sum(callbacks) "
     "FROM {rows} WHERE queue IN {q:Array(String)} GROUP BY queue, bucket"
 )
 _FIRST_SQL = "SELECT queue, min(bucket) FROM {rows} WHERE queue IN {q:Array(String)} GROUP BY queue"
@@ -76,9 +76,10 @@ def queue_slots(
     params: dict[str, Any] = {"f": force_id, "lo": _naive(lo), "hi": _naive(hi), "q": list(queues), **extra}
     out: dict[str, dict[datetime, SlotCounts]] = {q: {} for q in queues}
     sql = _SLOTS_SQL.replace("{rows}", rows)
-    for queue, bucket, offered, answered, within, abandoned in wh.query(sql, parameters=params).rows:
+    for queue, bucket, *counts in wh.query(sql, parameters=params).rows:
         if queue in out:
-            out[queue][as_utc(bucket)] = SlotCounts(int(offered), int(answered), int(within), int(abandoned))
+            counters = QueueCounters(*(int(n) for n in counts))
+            out[queue][as_utc(bucket)] = SlotCounts(counters.entered, counters)
     return out
 
 

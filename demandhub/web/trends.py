@@ -32,10 +32,12 @@ from aiohttp import web
 from demandhub.queries.trends import QueueMeasures, SlotCounts, history_starts, queue_measures, queue_slots
 from demandhub.settings import Settings
 from demandhub.web.server import SETTINGS_KEY, WAREHOUSE_KEY, json_response, to_jsonable
+from schemas.definitions import CallDefinitions
 from schemas.queues import QUEUE_LABELS
 from sinks.clickhouse.client import Warehouse
 from streams.domain import forecast as fc
 from streams.domain import staffing as st
+from streams.domain.servicelevel import service_level
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,12 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _slot_service_level(counts: SlotCounts | None) -> float | None:
-    if counts is None or counts.answered == 0:
+def _slot_service_level(counts: SlotCounts | None, calls: CallDefinitions) -> float | None:
+    """The slot's service level under the call definitions (None when it has no denominator)."""
+    if counts is None:
         return None
-    return counts.answered_within / counts.answered
+    rate = service_level(counts.counters, calls.abandon_convention, calls.callbacks_in_service_level)
+    return None if rate.den == 0 else rate.num / rate.den
 
 
 def staffing_hours(
@@ -126,7 +130,7 @@ def build_trends_document(wh: Warehouse, settings: Settings, now: datetime) -> d
                     "expected": _round(band.expected if band else None),
                     "low": _round(band.low if band else None),
                     "high": _round(band.high if band else None),
-                    "service_level": _round(_slot_service_level(c), 3),
+                    "service_level": _round(_slot_service_level(c, defs.calls), 3),
                 }
             )
         done = [b for s, b in zip(today_slots, today_bands, strict=True) if s < current and b is not None]
