@@ -200,3 +200,16 @@ def test_warehouse_times_are_made_aware_in_one_function() -> None:
         if copy.search(line)
     ]
     assert copies == [], "a copy of sinks.clickhouse.times.as_utc"
+
+
+def test_the_board_channels_are_listed_once() -> None:
+    from demandhub.board.maths import channels
+    from demandhub.board.warehouse import source
+    from schemas.contacts import CONTACT_CHANNELS
+
+    assert source.CHANNEL_MEASURES is channels.CHANNEL_MEASURES
+    assert tuple(channels.CHANNEL_MEASURES) == channels.CHANNEL_ORDER
+    in_total = [c for c in channels.CHANNELS if c.in_total]
+    assert sorted(c.code for c in in_total) == sorted(CONTACT_CHANNELS)
+    assert all(c.measure == f"contacts_{c.code}" for c in in_total)
+    assert frozenset({"social"}) == channels.OUTSIDE_TOTAL

@@ -23,17 +23,32 @@ from demandhub.board.maths.format import fmt_count, fmt_pct_change, span_phrase
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.rules import BoardRules
 
-CHANNEL_ORDER: tuple[str, ...] = ("999", "101", "online", "webchat", "social")
-CHANNEL_NAMES: dict[str, str] = {
-    "999": "999",
-    "101": "101",
-    "online": "Online reports",
-    "webchat": "Web chat",
-    "social": "Social media",
-    "total": "Total contacts",
-}
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel of the board's channel table: its code, its name, the volume measure it is read
+    from and whether Total contacts adds it."""
+
+    code: str
+    name: str
+    measure: str
+    in_total: bool = True
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel("999", "999", "contacts_999"),
+    Channel("101", "101", "contacts_101"),
+    Channel("online", "Online reports", "contacts_online"),
+    Channel("webchat", "Web chat", "contacts_webchat"),
+    Channel("social", "Social media", "social_threads", in_total=False),
+)
+"""The board's channels in table order, written once; the lists below are derived from it."""
 TOTAL = "total"
-OUTSIDE_TOTAL: frozenset[str] = frozenset({"social"})
+CHANNEL_ORDER: tuple[str, ...] = tuple(c.code for c in CHANNELS)
+CHANNEL_NAMES: dict[str, str] = {**{c.code: c.name for c in CHANNELS}, TOTAL: "Total contacts"}
+CHANNEL_MEASURES: dict[str, str] = {c.code: c.measure for c in CHANNELS}
+"""Channel -> the volume measure its series is read from."""
+OUTSIDE_TOTAL: frozenset[str] = frozenset(c.code for c in CHANNELS if not c.in_total)
 """Channels shown after the total and not added to it: Total contacts is 999 + 101 + online reports +
 web chat (DOMAIN 4.1, the dashboard row ``contacts_total``)."""
 

@@ -40,18 +40,12 @@ from demandhub.board.maths.dashboard import MeasureSpec, span_header
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
 from demandhub.board.maths.rules import BoardRules
+from demandhub.board.maths.channels import CHANNEL_MEASURES
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
 
 Series = dict[YearMonth, Cell]
-CHANNEL_MEASURES: dict[str, str] = {
-    "999": "contacts_999",
-    "101": "contacts_101",
-    "online": "contacts_online",
-    "webchat": "contacts_webchat",
-    "social": "social_threads",
-}
 DISTRICT_MEASURE = "crime_all"
 
 _ENTITY_SQL = (
