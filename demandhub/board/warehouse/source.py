@@ -36,11 +36,11 @@ from demandhub.board.catalogue.measures import PER_PERSON, Catalogue, CatalogueM
 from demandhub.board.catalogue.msf import MsfConfig
 from demandhub.board.catalogue.population import Populations, load_populations
 from demandhub.board.maths.cells import Cell, pool
+from demandhub.board.maths.channels import CHANNEL_MEASURES
 from demandhub.board.maths.dashboard import MeasureSpec, span_header
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
 from demandhub.board.maths.rules import BoardRules
-from demandhub.board.maths.channels import CHANNEL_MEASURES
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
