@@ -46,6 +46,7 @@ from demandhub.board.maths.pack import Discontinuity
 from schemas.definitions import Definitions
 from sinks.clickhouse import crimes_sql as cs
 from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 from streams.domain.classification import GROUPS, discontinuities
 
 QA_QUEUE = "qa_linking"
@@ -177,10 +178,6 @@ ORDER BY day
 """
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
@@ -190,7 +187,7 @@ def _month_params(first: YearMonth, last: YearMonth) -> dict[str, date]:
 
 
 def _utc_text(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 # -- QA/Linking queue -------------------------------------------------------------------------------
@@ -198,12 +195,12 @@ def live_qa_queue(wh: Warehouse, force_id: str, now: datetime, definitions: Defi
     """The QA/Linking queue now: ``depth`` (stays with entered_at <= now < exited_at),
     ``oldest_age_seconds`` (None when empty), and today's (local day up to now) ``inflow`` and
     ``outflow``."""
-    now = _utc(now)
+    now = as_utc(now)
     tz = ZoneInfo(definitions.timezone)
     midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
     params = {"f": force_id, "q": QA_QUEUE, "now": now, "start": midnight}
     depth, oldest, inflow, outflow = wh.query(_LIVE_SQL, parameters=params).rows[0]
-    age = (now - _utc(oldest)).total_seconds() if depth else None
+    age = (now - as_utc(oldest)).total_seconds() if depth else None
     return {"depth": int(depth), "oldest_age_seconds": age, "inflow": int(inflow), "outflow": int(outflow)}
 
 
@@ -214,7 +211,7 @@ def qa_queue_depth_at(wh: Warehouse, force_id: str, at: datetime) -> int:
         "AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
         "AND (exited_at IS NULL OR exited_at > {t:DateTime64(3)})"
     )
-    return int(wh.query(sql, parameters={"f": force_id, "q": QA_QUEUE, "t": _utc(at)}).rows[0][0])
+    return int(wh.query(sql, parameters={"f": force_id, "q": QA_QUEUE, "t": as_utc(at)}).rows[0][0])
 
 
 def qa_queue_daily(
@@ -226,7 +223,7 @@ def qa_queue_daily(
     params = {**cs.params(definitions), "until": _utc_text(until), "f": force_id}
     rows = wh.query(_DAILY_SQL, parameters=params).dicts()
     for row in rows:
-        row["snapshot_at"] = _utc(row["snapshot_at"])
+        row["snapshot_at"] = as_utc(row["snapshot_at"])
         row["depth"], row["inflow"], row["outflow"] = (
             int(row["depth"]),
             int(row["inflow"]),

@@ -25,6 +25,7 @@ from sinks.clickhouse import rollups
 from sinks.clickhouse import rollups_incidents as ri
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
+from sinks.clickhouse.times import as_utc
 from streams.domain.incidents import WATCH_GRADES, watch_status
 
 MEASURE_IDS: tuple[str, ...] = (
@@ -90,12 +91,6 @@ def hourly_rows(
     return f"({ri.rollup_rows_sql(facts_where)})", ri.query_params(definitions)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def live_open_incidents(
     wh: Warehouse, force_id: str, now: datetime, definitions: Definitions
 ) -> list[dict[str, Any]]:
@@ -112,7 +107,7 @@ def live_open_incidents(
     params = {"f": force_id, "g": list(WATCH_GRADES), **isql.params(definitions)}
     out: list[dict[str, Any]] = []
     for row in wh.query(_OPEN_SQL, parameters=params).dicts():
-        start = _utc(row["clock_start_at"])
+        start = as_utc(row["clock_start_at"])
         target = float(row["target_seconds"])
         if start is None:
             continue
@@ -124,7 +119,7 @@ def live_open_incidents(
                 "district": row["district"],
                 "area": row["area"],
                 "urban_rural": row["urban_rural"],
-                "created_at": _utc(row["created_at"]),
+                "created_at": as_utc(row["created_at"]),
                 "clock_start_at": start,
                 "target_minutes": target / 60,
                 "minutes_elapsed": elapsed / 60,

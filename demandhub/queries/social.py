@@ -40,6 +40,7 @@ from sinks.clickhouse.social_sql import (
     WITHIN_TARGET,
     social_params,
 )
+from sinks.clickhouse.times import as_utc
 
 MEASURE_IDS: tuple[str, ...] = (
     "social_threads",
@@ -110,10 +111,6 @@ GROUP BY platform ORDER BY platform
 """
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
@@ -177,9 +174,9 @@ def contributions(
 
     for r in thread_rows(wh, force_id, first, last, definitions):
         month, tid = _ym(r["month"]), str(r["thread_id"])
-        received = ("received", _utc(r["received_at"]))
-        responded = ("responded", _utc(r["first_response_at"]) if r["first_response_at"] else None)
-        closed = ("social_closed", _utc(r["closed_at"]) if r["closed_at"] else None)
+        received = ("received", as_utc(r["received_at"]))
+        responded = ("responded", as_utc(r["first_response_at"]) if r["first_response_at"] else None)
+        closed = ("social_closed", as_utc(r["closed_at"]) if r["closed_at"] else None)
         add(
             "social_threads",
             month,
@@ -252,7 +249,7 @@ def live_social(wh: Warehouse, force_id: str, now: datetime, definitions: Defini
     oldest, how many are past the first-response target, and today's (local day up to now) received,
     first responses, first responses within target and counted abandons; waiting threads per
     platform."""
-    now = _utc(now)
+    now = as_utc(now)
     tz = ZoneInfo(definitions.timezone)
     midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
     params = {"f": force_id, "now": now, "start": midnight, **social_params(definitions)}
@@ -262,13 +259,13 @@ def live_social(wh: Warehouse, force_id: str, now: datetime, definitions: Defini
         {
             "platform": str(p["platform"]),
             "waiting": int(p["waiting"]),
-            "oldest_age_seconds": (now - _utc(p["oldest"])).total_seconds(),
+            "oldest_age_seconds": (now - as_utc(p["oldest"])).total_seconds(),
         }
         for p in wh.query(_WAITING_BY_PLATFORM_SQL, parameters={"f": force_id, "now": now}).dicts()
     ]
     return {
         "waiting": waiting,
-        "oldest_age_seconds": (now - _utc(row["oldest"])).total_seconds() if waiting else None,
+        "oldest_age_seconds": (now - as_utc(row["oldest"])).total_seconds() if waiting else None,
         "over_target": int(row["over_target"]),
         "received_today": int(row["received_today"]),
         "responded_today": int(row["responded_today"]),
