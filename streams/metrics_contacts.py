@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.contacts import Queue
+from schemas.contacts import CONTACT_CHANNELS, ContactChannel
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import entity_of, verb_of
+from schemas.queues import QUEUES as CANONICAL_QUEUES
 from sinks.prometheus.metrics import (
     ANSWER_WAIT_SECONDS,
     CONTACTS_ABANDONED,
@@ -30,8 +31,9 @@ from streams.domain.contacts import CONTACTS, LEGS
 from streams.domain.servicelevel import service_wait
 from streams.pipeline import BatchReport
 
-CHANNELS = ("999", "101", "webchat")
-QUEUES = frozenset(q.value for q in Queue)
+CHANNELS = tuple(c for c in CONTACT_CHANNELS if c != ContactChannel.ONLINE)
+"""The channels whose contacts queue (calls and web chat; an online report never does)."""
+QUEUES = frozenset(CANONICAL_QUEUES)
 """The canonical queues, labelled as they are."""
 
 
