@@ -1,8 +1,9 @@
 """The measure catalogue (``measures.toml``): what each dashboard row is and where it comes from.
 
-:func:`load_catalogue` reads and validates the catalogue: every id unique, every event-derived
-measure names a domain module (``contacts``, ``incidents``, ``crimes``, ``social``) and the event entities whose
-watermark decides completeness, every imported measure names its import sources, and every dotted
+:func:`load_catalogue` reads and validates the catalogue: every id unique, no field the catalogue
+does not define, every event-derived measure names a registered domain reader in ``module`` (one of
+:data:`READER_NAMES`; :data:`demandhub.board.warehouse.readers.MONTHLY_CELLS` serves each) and the
+event entities whose watermark decides completeness, every imported measure names its import sources, and every dotted
 definition name resolves to a setting of :class:`~schemas.definitions.Definitions`, and each
 measure's ``definition`` (the measure in words) renders under the default definitions: a
 ``{placeholder}`` naming no setting fails the load (:func:`render_definition`). A
@@ -19,13 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from demandhub.board.maths.dashboard import MeasureSpec
+from demandhub.errors import InputError
 from schemas.definitions import Definitions
 from schemas.topics import TOPICS
 
-DOMAIN_MODULES: tuple[str, ...] = ("contacts", "incidents", "crimes", "social")
+ReaderName = Literal["contacts", "incidents", "crimes", "social"]
+READER_NAMES: tuple[ReaderName, ...] = get_args(ReaderName)
+"""The domain readers an event-derived measure may name in ``module``."""
 QUANTITIES: tuple[str, ...] = ("headcount", "hours", "days_per_person")
 """What a ``level`` measure's monthly figure is when it is not a queue depth: a plain headcount
 (Specials or PSV establishment), hours in the month (Specials' duty hours), or days lost per person
@@ -41,8 +45,8 @@ THEMES: tuple[str, ...] = ("Victims", "Offenders", "Communities", "Transformatio
 Source = Literal["events", "imported"]
 
 
-class CatalogueError(ValueError):
-    """The catalogue file is malformed or inconsistent."""
+class CatalogueError(InputError, ValueError):
+    """The catalogue file is malformed or inconsistent (one line; the command's input error)."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,8 @@ class CatalogueMeasure:
 
     spec: MeasureSpec
     source: Source
-    query: str
     definitions: tuple[str, ...] = ()
-    module: str | None = None
+    module: ReaderName | None = None
     entities: tuple[str, ...] = ()
     settling: str | None = None
     import_sources: tuple[str, ...] = ()
@@ -85,7 +88,6 @@ class CatalogueMeasure:
         """The catalogue fields as plain data (printed in the pack's definitions)."""
         return {
             "source": self.source,
-            "query": self.query,
             "module": self.module,
             "definitions": list(self.definitions),
             "entities": list(self.entities),
@@ -290,8 +292,45 @@ def _source(entry: dict[str, Any]) -> Source:
     raise CatalogueError(f"{entry.get('id')}: source must be 'events' or 'imported'")
 
 
+FIELDS: frozenset[str] = frozenset(
+    {
+        "id",
+        "name",
+        "unit",
+        "polarity",
+        "theme",
+        "as_of_lag_months",
+        "noun",
+        "quantity",
+        "source",
+        "module",
+        "definitions",
+        "entities",
+        "settling",
+        "import_sources",
+        "definition",
+    }
+)
+"""The fields a ``[[measure]]`` may have (``measures.toml`` describes each)."""
+
+
+def _module(entry: dict[str, Any]) -> ReaderName | None:
+    module = entry.get("module")
+    if module is None:
+        return None
+    for name in READER_NAMES:
+        if module == name:
+            return name
+    raise CatalogueError(
+        f"measure {entry.get('id')}: module {module!r} is not a registered reader ({', '.join(READER_NAMES)})"
+    )
+
+
 def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, Any]) -> CatalogueMeasure:
     mid = entry.get("id")
+    unknown = sorted(set(entry) - FIELDS)
+    if unknown:
+        raise CatalogueError(f"measure {mid}: unknown field {', '.join(map(repr, unknown))}")
     try:
         spec = MeasureSpec(
             id=str(mid),
@@ -312,9 +351,8 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
     measure = CatalogueMeasure(
         spec=spec,
         source=_source(entry),
-        query=str(entry.get("query", "")),
         definitions=_str_tuple(entry, "definitions"),
-        module=entry.get("module"),
+        module=_module(entry),
         entities=_str_tuple(entry, "entities"),
         settling=entry.get("settling"),
         import_sources=_str_tuple(entry, "import_sources"),
@@ -327,8 +365,10 @@ def _measure(entry: dict[str, Any], themes: tuple[str, ...], known: dict[str, An
 
 def _check(m: CatalogueMeasure, known: dict[str, Any]) -> None:
     if m.source == "events":
-        if m.module not in DOMAIN_MODULES:
-            raise CatalogueError(f"{m.id}: module must be one of {DOMAIN_MODULES}")
+        if m.module is None:
+            raise CatalogueError(
+                f"measure {m.id}: module (its reader: {', '.join(READER_NAMES)}) is required"
+            )
         if not m.entities or any(e not in TOPICS for e in m.entities):
             raise CatalogueError(f"{m.id}: entities must be event entities {sorted(TOPICS)}")
         if not m.settling:
@@ -340,8 +380,6 @@ def _check(m: CatalogueMeasure, known: dict[str, Any]) -> None:
         raise CatalogueError(f"{m.id}: source must be 'events' or 'imported'")
     if m.quantity is not None and (m.quantity not in QUANTITIES or m.spec.unit != "level"):
         raise CatalogueError(f"{m.id}: quantity must be one of {QUANTITIES}, on a level measure")
-    if not m.query:
-        raise CatalogueError(f"{m.id}: query is required")
     for name in m.definitions:
         try:
             resolve_setting(known, name)
@@ -358,7 +396,7 @@ def parse_catalogue(text: str) -> Catalogue:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"measures.toml: {exc}") from exc
+        raise CatalogueError(f"not valid TOML: {exc}") from exc
     themes = tuple(data.get("themes", THEMES))
     known = Definitions().as_dict()
     measures = tuple(_measure(entry, themes, known) for entry in data.get("measure", []))
@@ -378,5 +416,10 @@ def parse_catalogue(text: str) -> Catalogue:
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
-    """The catalogue at ``path`` (default: the packaged ``measures.toml``)."""
-    return parse_catalogue((path or default_path()).read_text())
+    """The catalogue at ``path`` (default: the packaged ``measures.toml``); a CatalogueError names
+    the file and the first problem."""
+    path = path or default_path()
+    try:
+        return parse_catalogue(path.read_text())
+    except CatalogueError as exc:
+        raise CatalogueError(f"catalogue {path}: {exc}") from None

@@ -148,7 +148,7 @@ def definitions_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         if key != "measures":
             walk(key, defs[key])
     for mid, meta in defs.get("measures", {}).items():
-        walk(f"measures.{mid}", {"source": meta["source"], "query": meta["query"], **meta["settings"]})
+        walk(f"measures.{mid}", {"source": meta["source"], **meta["settings"]})
     return out
 
 

@@ -34,26 +34,27 @@ restatement in a pack's revision log.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from demandhub.board.catalogue.config import PackSettings
-from demandhub.board.catalogue.measures import Catalogue, CatalogueMeasure
+from demandhub.board.catalogue.measures import Catalogue, CatalogueMeasure, ReaderName
 from demandhub.board.maths.cells import Cell, Unit, pool
 from demandhub.board.maths.dashboard import LABEL_COLUMNS, VALUE_COLUMNS, PeriodValue, compute_row
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.rules import BoardRules
+from demandhub.board.warehouse.readers import MONTHLY_CELLS
 from demandhub.board.warehouse.source import entity_watermarks, last_complete_month
 from demandhub.errors import InputError
 from demandhub.queries import contacts as q_contacts
 from demandhub.queries import crimes as q_crimes
 from demandhub.queries import incidents as q_incidents
+from demandhub.queries import social as q_social
 from schemas.canonical import json_hash
 from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import Definitions
@@ -736,28 +737,61 @@ def _qa_rows(
             )
 
 
-READERS = {
-    "contacts": contact_contributions,
+class ContributionReader(Protocol):
+    """Reads one domain's contributions of every measure it serves (open incidents judged at ``now``)."""
+
+    def __call__(
+        self,
+        wh: Warehouse,
+        force_id: str,
+        first: YearMonth,
+        last: YearMonth,
+        definitions: Definitions,
+        now: datetime | None,
+        /,
+    ) -> Lineage: ...
+
+
+def _at_any_time(
+    reader: Callable[[Warehouse, str, YearMonth, YearMonth, Definitions], Lineage],
+) -> ContributionReader:
+    """A reader whose contributions do not depend on the instant they are read at."""
+
+    def read(
+        wh: Warehouse,
+        force_id: str,
+        first: YearMonth,
+        last: YearMonth,
+        definitions: Definitions,
+        now: datetime | None,
+        /,
+    ) -> Lineage:
+        return reader(wh, force_id, first, last, definitions)
+
+    return read
+
+
+READERS: Mapping[ReaderName, ContributionReader] = {
+    "contacts": _at_any_time(contact_contributions),
     "incidents": incident_contributions,
-    "crimes": crime_contributions,
+    "crimes": _at_any_time(crime_contributions),
+    "social": _at_any_time(q_social.contributions),
 }
+"""Reader name (a catalogue measure's ``module``) -> its contributions, as
+:data:`~demandhub.board.warehouse.readers.MONTHLY_CELLS` gives its cells."""
 
 
 def contributions(
     wh: Warehouse,
-    module: str,
+    module: ReaderName,
     force_id: str,
     first: YearMonth,
     last: YearMonth,
     definitions: Definitions,
     now: datetime | None = None,
 ) -> Lineage:
-    """measure id -> month -> contributions of every measure of ``module`` over first..last (a module
-    not listed in :data:`READERS` gives them by its own ``contributions``, e.g. social)."""
-    if module == "incidents":
-        return incident_contributions(wh, force_id, first, last, definitions, now)
-    reader = READERS.get(module) or importlib.import_module(f"demandhub.queries.{module}").contributions
-    return reader(wh, force_id, first, last, definitions)
+    """measure id -> month -> contributions of every measure of ``module`` over first..last."""
+    return READERS[module](wh, force_id, first, last, definitions, now)
 
 
 def month_cell(items: Sequence[Contribution], unit: str) -> Cell:
@@ -818,6 +852,13 @@ def row_months(measure: CatalogueMeasure, month: YearMonth, rules: BoardRules) -
     return sorted(found)
 
 
+def _reader_of(measure: CatalogueMeasure) -> ReaderName:
+    """The domain reader of an event-derived measure (the catalogue's load requires one)."""
+    if measure.module is None:
+        raise InputError(f"{measure.id} is not an event-derived measure")
+    return measure.module
+
+
 def _series(
     wh: Warehouse,
     measure: CatalogueMeasure,
@@ -830,12 +871,10 @@ def _series(
     """The measure's complete-only monthly cells over the months its row rests on (as the pack
     reads them), the last complete month, and the instant open incidents are judged at."""
     marks = entity_watermarks(wh, force_id)
-    module = measure.module or ""
+    module = _reader_of(measure)
     now = marks.get("incident") if module == "incidents" else None
-    kwargs = {"now": now} if now is not None else {}
     months = row_months(measure, month, rules)
-    reader = importlib.import_module(f"demandhub.queries.{module}").monthly_cells
-    cells = reader(wh, force_id, months[0], months[-1], definitions, **kwargs)
+    cells = MONTHLY_CELLS[module](wh, force_id, months[0], months[-1], definitions, marks)
     through = last_complete_month(measure, marks, settings, definitions.timezone)
     series = {m: c for m, c in cells.get(measure.id, {}).items() if through is not None and m <= through}
     return series, through, now
@@ -952,7 +991,7 @@ def explain(
     unit = measure.spec.unit
     value = getattr(row, column)
     covered = value.subject.months + value.reference.months if column in LABEL_COLUMNS else value.months
-    lineage = contributions(wh, measure.module or "", force_id, min(covered), max(covered), definitions, now)
+    lineage = contributions(wh, _reader_of(measure), force_id, min(covered), max(covered), definitions, now)
     mine = lineage.get(measure_id, {})
     out: dict[str, Any] = {
         **head,

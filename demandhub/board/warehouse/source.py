@@ -3,7 +3,8 @@
 :func:`read_board_source` reads, for one force and pack month:
 
 * each catalogue measure's monthly cells over ``history_months`` before the pack month: event
-  measures from their domain's ``demandhub.queries.<module>.monthly_cells``, imported measures from
+  measures from the domain reader their ``module`` names
+  (:data:`~demandhub.board.warehouse.readers.MONTHLY_CELLS`), imported measures from
   ``imported_monthly`` (rows of the measure's import sources; several sources in one month pool;
   for a level measure their levels add up to ONE month's level, still a single observation);
 * completeness (see :mod:`demandhub.board.catalogue.config`): months after the last complete month of a
@@ -22,8 +23,6 @@ metadata.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ from demandhub.board.maths.dashboard import MeasureSpec, span_header
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
 from demandhub.board.maths.rules import BoardRules
+from demandhub.board.warehouse.readers import MONTHLY_CELLS
+from demandhub.queries.crimes import district_group_series
 from schemas.definitions import Definitions
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
@@ -131,22 +132,6 @@ def last_complete_month(
     return YearMonth(cutoff.year, cutoff.month) - 1
 
 
-def _call_monthly_cells(
-    module: str,
-    wh: Warehouse,
-    force_id: str,
-    first: YearMonth,
-    last: YearMonth,
-    definitions: Definitions,
-    now: datetime | None,
-) -> dict[str, dict[YearMonth, Cell]]:
-    mod = importlib.import_module(f"demandhub.queries.{module}")
-    fn = mod.monthly_cells
-    if now is not None and "now" in inspect.signature(fn).parameters:
-        return fn(wh, force_id, first, last, definitions, now=now)
-    return fn(wh, force_id, first, last, definitions)
-
-
 def event_series(
     wh: Warehouse,
     catalogue: Catalogue,
@@ -163,8 +148,7 @@ def event_series(
     out: dict[str, dict[YearMonth, Cell]] = {}
     modules = sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
     for module in modules:
-        now = watermarks.get("incident") if module == "incidents" else None
-        cells = _call_monthly_cells(module, wh, force_id, first, last, definitions, now)
+        cells = MONTHLY_CELLS[module](wh, force_id, first, last, definitions, watermarks)
         for measure_id in catalogue.event_ids(module):
             out[measure_id] = dict(cells.get(measure_id, {}))
     return out
@@ -319,12 +303,8 @@ def district_series(
     where ``complete`` (the force's complete crime_all series) has a cell; zeros filled there."""
     if not complete:
         return {}, {}
-    crimes = importlib.import_module("demandhub.queries.crimes")
-    reader = getattr(crimes, "district_group_series", None)
-    if reader is None:
-        return {}, {}
     months = sorted(complete)
-    raw = reader(wh, force_id, max(first, months[0]), months[-1], definitions)
+    raw = district_group_series(wh, force_id, max(first, months[0]), months[-1], definitions)
     districts: dict[str, Series] = {}
     groups: dict[str, dict[str, Series]] = {}
     for district, by_group in sorted(raw.items()):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import typing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from demandhub.board.catalogue.config import PackSettings
 from demandhub.board.catalogue.measures import (
+    READER_NAMES,
     WORDS,
     CatalogueError,
     load_catalogue,
@@ -15,6 +19,10 @@ from demandhub.board.catalogue.measures import (
     render_definition,
     resolve_setting,
 )
+from demandhub.board.maths.months import YearMonth
+from demandhub.board.warehouse.lineage import READERS as CONTRIBUTIONS
+from demandhub.board.warehouse.readers import MONTHLY_CELLS
+from demandhub.errors import INPUT, describe
 from demandhub.queries import contacts, crimes, incidents, social
 from schemas.definitions import (
     CallDefinitions,
@@ -84,7 +92,6 @@ unit = "count"
 polarity = "neutral"
 theme = "Victims"
 source = "imported"
-query = "imported_monthly"
 import_sources = ["s"]
 """
 
@@ -102,7 +109,6 @@ def test_each_event_id_is_declared_by_exactly_one_domain_module_the_catalogue_na
     for measure_id in EVENT_IDS:
         owners = [name for name, mod in DOMAINS.items() if measure_id in mod.MEASURE_IDS]
         assert owners == [catalogue[measure_id].module], measure_id
-        assert catalogue[measure_id].query == f"demandhub.queries.{owners[0]}.monthly_cells"
 
 
 def test_survey_measures_are_imported_percentages() -> None:
@@ -185,6 +191,49 @@ def test_unknown_definition_setting_and_duplicate_ids_are_refused() -> None:
     events = MINIMAL.replace('source = "imported"', 'source = "events"\nmodule = "contacts"')
     with pytest.raises(CatalogueError, match="entities"):
         parse_catalogue(events)
+
+
+EVENTS = MINIMAL.replace(
+    'source = "imported"\nimport_sources = ["s"]',
+    'source = "events"\nmodule = "contacts"\nentities = ["call"]\nsettling = "contacts"',
+)
+
+
+def test_an_event_measure_naming_an_unregistered_reader_fails_at_load(tmp_path: Path) -> None:
+    parse_catalogue(EVENTS)  # the unchanged entry is valid
+    path = tmp_path / "measures.toml"
+    path.write_text(EVENTS.replace('module = "contacts"', 'module = "traffic"'))
+    with pytest.raises(CatalogueError) as refused:
+        load_catalogue(path)
+    assert str(refused.value) == (
+        f"catalogue {path}: measure x: module 'traffic' is not a registered reader "
+        "(contacts, incidents, crimes, social)"
+    )
+    assert describe(refused.value).code == INPUT  # the command's one line, as an input error
+    path.write_text(EVENTS.replace('module = "contacts"\n', ""))
+    with pytest.raises(CatalogueError, match=r"measure x: module .* is required"):
+        load_catalogue(path)
+
+
+def test_a_field_the_catalogue_does_not_define_fails_at_load() -> None:
+    with pytest.raises(CatalogueError, match="measure x: unknown field 'query'"):
+        parse_catalogue(MINIMAL + 'query = "imported_monthly"\n')
+
+
+def test_every_reader_a_catalogue_may_name_is_registered() -> None:
+    assert set(MONTHLY_CELLS) == set(READER_NAMES) == set(CONTRIBUTIONS)
+    assert {m.module for m in load_catalogue().measures if m.source == "events"} == set(READER_NAMES)
+
+
+def test_open_incidents_are_read_at_the_incident_feeds_watermark(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(
+        incidents, "monthly_cells", lambda *args, now=None: seen.append(now) or {"immediate_mins": {}}
+    )
+    mark = datetime(2019, 3, 1, 12, tzinfo=UTC)
+    month = YearMonth(2019, 1)
+    cells = MONTHLY_CELLS["incidents"](None, "cambs", month, month, Definitions(), {"incident": mark})  # type: ignore[arg-type]
+    assert cells == {"immediate_mins": {}} and seen == [mark]
 
 
 ALTERNATIVE = Definitions(

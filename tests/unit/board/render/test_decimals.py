@@ -103,7 +103,7 @@ def test_the_catalogue_gives_days_per_person_two_decimals_and_other_measures_non
     # a days_per_person quantity on a count is still refused as a quantity error, not a spec error
     entry = (
         '[[measure]]\nid = "x"\nname = "X"\nunit = "count"\npolarity = "neutral"\ntheme = "Victims"\n'
-        'source = "imported"\nquery = "imported_monthly"\nimport_sources = ["s"]\n'
+        'source = "imported"\nimport_sources = ["s"]\n'
         'quantity = "days_per_person"\n'
     )
     with pytest.raises(ValueError, match="quantity"):

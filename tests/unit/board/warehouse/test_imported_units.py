@@ -72,7 +72,7 @@ def test_the_seed_rows_are_in_the_catalogue_with_their_units_polarity_and_theme(
 def test_a_quantity_is_only_allowed_on_a_level_measure() -> None:
     entry = (
         '[[measure]]\nid = "x"\nname = "X"\nunit = "count"\npolarity = "neutral"\ntheme = "Victims"\n'
-        'source = "imported"\nquery = "imported_monthly"\nimport_sources = ["s"]\nquantity = "hours"\n'
+        'source = "imported"\nimport_sources = ["s"]\nquantity = "hours"\n'
     )
     with pytest.raises(CatalogueError, match="quantity"):
         parse_catalogue(entry)

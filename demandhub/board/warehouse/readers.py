@@ -1,0 +1,104 @@
+"""The board's domain readers: which function reads the monthly cells of each catalogue ``module``.
+
+Every event-derived measure of ``measures.toml`` names its domain reader in ``module`` (one of
+:data:`~demandhub.board.catalogue.measures.READER_NAMES`, checked when the catalogue is loaded), and
+:data:`MONTHLY_CELLS` maps each of those names to a :class:`MonthlyCells` reader, built by plain
+imports: a reader that is missing, renamed or of another shape fails when this module is imported
+(and under the type checker), not when a pack reads it.
+
+A reader returns measure id -> month -> cell for every measure of its domain over ``first..last``.
+It is given the force's entity watermarks: open incidents are judged against their targets at the
+incident feed's watermark, so the same ledger gives the same figures whenever the pack is run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from demandhub.board.catalogue.measures import READER_NAMES, ReaderName
+from demandhub.board.maths.cells import Cell
+from demandhub.board.maths.months import YearMonth
+from demandhub.queries import contacts, crimes, incidents, social
+from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+
+Cells = dict[str, dict[YearMonth, Cell]]
+
+
+class MonthlyCells(Protocol):
+    """Reads one domain's monthly cells of every measure it serves."""
+
+    def __call__(
+        self,
+        wh: Warehouse,
+        force_id: str,
+        first: YearMonth,
+        last: YearMonth,
+        definitions: Definitions,
+        watermarks: Mapping[str, datetime],
+        /,
+    ) -> Cells: ...
+
+
+def contact_cells(
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    watermarks: Mapping[str, datetime],
+    /,
+) -> Cells:
+    return contacts.monthly_cells(wh, force_id, first, last, definitions)
+
+
+def incident_cells(
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    watermarks: Mapping[str, datetime],
+    /,
+) -> Cells:
+    """Open incidents are judged at the incident feed's watermark (module docstring)."""
+    return incidents.monthly_cells(wh, force_id, first, last, definitions, now=watermarks.get("incident"))
+
+
+def crime_cells(
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    watermarks: Mapping[str, datetime],
+    /,
+) -> Cells:
+    return crimes.monthly_cells(wh, force_id, first, last, definitions)
+
+
+def social_cells(
+    wh: Warehouse,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    watermarks: Mapping[str, datetime],
+    /,
+) -> Cells:
+    return social.monthly_cells(wh, force_id, first, last, definitions)
+
+
+MONTHLY_CELLS: Mapping[ReaderName, MonthlyCells] = {
+    "contacts": contact_cells,
+    "incidents": incident_cells,
+    "crimes": crime_cells,
+    "social": social_cells,
+}
+"""Reader name (a catalogue measure's ``module``) -> its monthly cells."""
+
+_unserved = sorted(set(READER_NAMES) - set(MONTHLY_CELLS))
+if _unserved:  # a name the catalogue accepts must have a reader: refuse to start otherwise
+    raise ImportError(f"board readers missing for catalogue modules: {', '.join(_unserved)}")
