@@ -51,8 +51,10 @@ LIMITS: dict[str, list[str]] = {
         "one insert per fact table touched, the ledger), almost all of its time. So the p99 is "
         "about two short write cycles plus the fetch wait and the poll: the statement count per "
         "cycle decides the margin under 0.3 s, and fewer statements per cycle is what would widen "
-        "it. The rollup refresher (once a second, on its own handle) and the poller's queries take "
-        "CPU from the same two cores.",
+        "it. The rollup refresher (at most once a second, on its own handle) takes the same two "
+        "cores: in process on a loaded machine, a refresh took longer than its one-second "
+        "interval, so it ran back to back, and three-event write cycles took about twice as long "
+        "while it ran (every five seconds, much less). The poller's queries also take CPU.",
         "At 1,000 events/s the worker keeps up, so the latency is not a growing backlog: fetches "
         "are larger (what arrived during the previous cycle) and the per-event work of the cycle "
         "(decode, folds, row building) adds to the fixed statement cost.",
