@@ -2,7 +2,7 @@
 of each cell (issue 22).
 
 Every figure is read from the raw facts (``social_threads FINAL``) with the ``social`` definitions
-applied at read time (``sinks/clickhouse/social_sql.py``). Months and days are local to
+applied at read time, by the statements of :mod:`sinks.clickhouse.social_sql`. Months and days are local to
 ``definitions.timezone``; a thread is placed in the month it was received.
 
 Measures (month of receipt):
@@ -30,16 +30,8 @@ from zoneinfo import ZoneInfo
 from demandhub.board.maths.cells import Cell
 from demandhub.board.maths.months import YearMonth
 from schemas.definitions import Definitions
+from sinks.clickhouse import social_sql
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.social_sql import (
-    COUNTED_ABANDON,
-    RESOLVED,
-    RESOLVED_WITHOUT_INCIDENT,
-    SHORT_ABANDON,
-    TARGET_DENOMINATOR,
-    WITHIN_TARGET,
-    social_params,
-)
 from sinks.clickhouse.times import as_utc
 
 MEASURE_IDS: tuple[str, ...] = (
@@ -51,78 +43,13 @@ MEASURE_IDS: tuple[str, ...] = (
     "social_abandoned_rate",
 )
 
-_MONTH = "toStartOfMonth(toTimeZone(received_at, {tz:String}))"
-
-_THREAD_COLUMNS = f"""
-    {_MONTH} AS month,
-    {WITHIN_TARGET} AS within,
-    {TARGET_DENOMINATOR} AS in_target_den,
-    first_response_seconds / 60 AS minutes,
-    {RESOLVED} AS resolved,
-    {RESOLVED_WITHOUT_INCIDENT} AS without_incident,
-    {COUNTED_ABANDON} AS abandon,
-    {SHORT_ABANDON} AS short_abandon"""
-
-_FILTER = "force_id = {f:String} AND month BETWEEN {first:Date} AND {last:Date}"
-
-_MONTHLY_SQL = f"""
-SELECT month, count() AS received,
-       countIf(within) AS within, countIf(in_target_den) AS target_den,
-       countIf(minutes IS NOT NULL) AS responded, sumIf(minutes, minutes IS NOT NULL) AS mins,
-       sumIf(minutes * minutes, minutes IS NOT NULL) AS mins_sq,
-       countIf(resolved) AS resolved, countIf(without_incident) AS without_incident,
-       countIf(abandon) AS abandoned, countIf(short_abandon) AS short
-FROM (SELECT force_id, {_THREAD_COLUMNS} FROM social_threads FINAL)
-WHERE {_FILTER}
-GROUP BY month ORDER BY month
-"""
-
-_ROWS_SQL = f"""
-SELECT thread_id, received_at, first_response_at, closed_at, {_THREAD_COLUMNS}
-FROM social_threads FINAL
-WHERE {_FILTER}
-ORDER BY thread_id
-"""
-
-_LIVE_SQL = f"""
-SELECT
-    countIf(closed_at IS NULL AND first_response_at IS NULL AND received_at <= {{now:DateTime64(3)}}) AS waiting,
-    minIf(received_at, closed_at IS NULL AND first_response_at IS NULL AND received_at <= {{now:DateTime64(3)}})
-        AS oldest,
-    countIf(closed_at IS NULL AND first_response_at IS NULL
-        AND dateDiff('second', received_at, {{now:DateTime64(3)}}) > {{d_target_seconds:UInt32}}) AS over_target,
-    countIf(received_at >= {{start:DateTime64(3)}} AND received_at <= {{now:DateTime64(3)}}) AS received_today,
-    countIf(first_response_at >= {{start:DateTime64(3)}} AND first_response_at <= {{now:DateTime64(3)}})
-        AS responded_today,
-    countIf(first_response_at >= {{start:DateTime64(3)}} AND first_response_at <= {{now:DateTime64(3)}}
-        AND {WITHIN_TARGET}) AS within_today,
-    countIf(closed_at >= {{start:DateTime64(3)}} AND closed_at <= {{now:DateTime64(3)}} AND {COUNTED_ABANDON})
-        AS abandoned_today
-FROM social_threads FINAL
-WHERE force_id = {{f:String}} AND received_at <= {{now:DateTime64(3)}}
-"""
-
-_WAITING_BY_PLATFORM_SQL = """
-SELECT platform, count() AS waiting, min(received_at) AS oldest
-FROM social_threads FINAL
-WHERE force_id = {f:String} AND closed_at IS NULL AND first_response_at IS NULL
-  AND received_at <= {now:DateTime64(3)}
-GROUP BY platform ORDER BY platform
-"""
-
 
 def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
 
-def _params(force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions) -> dict[str, Any]:
-    return {
-        "f": force_id,
-        "tz": definitions.timezone,
-        "first": date(first.year, first.month, 1),
-        "last": date(last.year, last.month, 1),
-        **social_params(definitions),
-    }
+def _first_day(month: YearMonth) -> date:
+    return date(month.year, month.month, 1)
 
 
 def monthly_cells(
@@ -130,7 +57,7 @@ def monthly_cells(
 ) -> dict[str, dict[YearMonth, Cell]]:
     """Board cells for every id in :data:`MEASURE_IDS` (module docstring)."""
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
-    rows = wh.query(_MONTHLY_SQL, parameters=_params(force_id, first, last, definitions)).dicts()
+    rows = social_sql.monthly_rows(wh, force_id, _first_day(first), _first_day(last), definitions)
     for r in rows:
         month = _ym(r["month"])
         cells["social_threads"][month] = Cell(float(r["received"]))
@@ -156,7 +83,7 @@ def thread_rows(
     """One row per thread received in first..last with the read-time flags the cells count
     (``within``, ``in_target_den``, ``minutes``, ``resolved``, ``without_incident``, ``abandon``,
     ``short_abandon``): the same expressions as :func:`monthly_cells`, for lineage."""
-    return wh.query(_ROWS_SQL, parameters=_params(force_id, first, last, definitions)).dicts()
+    return social_sql.thread_rows(wh, force_id, _first_day(first), _first_day(last), definitions)
 
 
 def contributions(
@@ -252,8 +179,7 @@ def live_social(wh: Warehouse, force_id: str, now: datetime, definitions: Defini
     now = as_utc(now)
     tz = ZoneInfo(definitions.timezone)
     midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
-    params = {"f": force_id, "now": now, "start": midnight, **social_params(definitions)}
-    row = wh.query(_LIVE_SQL, parameters=params).dicts()[0]
+    row = social_sql.live_row(wh, force_id, now, midnight, definitions)
     waiting = int(row["waiting"])
     platforms = [
         {
@@ -261,7 +187,7 @@ def live_social(wh: Warehouse, force_id: str, now: datetime, definitions: Defini
             "waiting": int(p["waiting"]),
             "oldest_age_seconds": (now - as_utc(p["oldest"])).total_seconds(),
         }
-        for p in wh.query(_WAITING_BY_PLATFORM_SQL, parameters={"f": force_id, "now": now}).dicts()
+        for p in social_sql.waiting_by_platform(wh, force_id, now)
     ]
     return {
         "waiting": waiting,
