@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from schemas.envelope import FORCE_ID_PATTERN, ID_PATTERN, Envelope
 from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_json
 from schemas.topics import TOPICS
+from sinks.clickhouse import history_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
 from streams.config import PipelineConfig
@@ -480,17 +481,9 @@ class Pipeline:
                 found[key] = list(cached)
         for (force_id, entity), subjects in missing.items():
             for chunk_start in range(0, len(subjects), 5000):
-                result = self.warehouse.query(
-                    "SELECT subject, source, id, type, time, data FROM events "
-                    "WHERE force_id = {f:String} AND subject IN {s:Array(String)} "
-                    "AND startsWith(type, {prefix:String})",
-                    parameters={
-                        "f": force_id,
-                        "s": subjects[chunk_start : chunk_start + 5000],
-                        "prefix": f"{entity}.",
-                    },
-                )
-                for subject, source, eid, etype, time, data in result.rows:
+                chunk = subjects[chunk_start : chunk_start + 5000]
+                rows = history_sql.ledger_history(self.warehouse, force_id, entity, chunk)
+                for subject, source, eid, etype, time, data in rows:
                     found[(force_id, entity, subject)].append(
                         parse_event(
                             {
@@ -649,11 +642,7 @@ class Pipeline:
         """The identity columns of a fact table: its ReplacingMergeTree sorting key."""
         found = self._identities.get(table)
         if found is None:
-            key = self.warehouse.query(
-                "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
-                parameters={"t": table},
-            ).rows
-            found = tuple(c.strip() for c in str(key[0][0]).split(",")) if key else ()
+            found = history_sql.identity_columns(self.warehouse, table)
             self._identities[table] = found
         return found
 
@@ -669,11 +658,7 @@ class Pipeline:
         gone = sorted({tuple(str(r[c]) for c in columns) for r in previous} - still)
         if not gone:
             return
-        listed = ", ".join(f"toString({c})" for c in columns)
-        self.warehouse.command(
-            f"DELETE FROM {table} WHERE has({{k:Array(Array(String))}}, [{listed}])",
-            parameters={"k": [list(g) for g in gone]},
-        )
+        history_sql.delete_identities(self.warehouse, table, columns, gone)
 
     def _write(
         self,

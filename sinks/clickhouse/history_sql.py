@@ -1,0 +1,50 @@
+"""The pipeline's statements against the warehouse besides its inserts, written once: a subject's
+history read back from the ``events`` ledger, a fact table's identity (its sorting key), and the
+lightweight delete of fact rows a subject no longer produces. Each function takes the warehouse and
+plain values and returns plain rows; :mod:`streams.pipeline` decodes and folds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sinks.clickhouse.client import Warehouse
+
+_HISTORY_SQL = (
+    "SELECT subject, source, id, type, time, data FROM events "
+    "WHERE force_id = {f:String} AND subject IN {s:Array(String)} "
+    "AND startsWith(type, {prefix:String})"
+)
+
+
+def ledger_history(
+    wh: Warehouse, force_id: str, entity: str, subjects: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """(subject, source, id, type, time, data) of every ledger event of ``entity`` for ``subjects``."""
+    return wh.query(
+        _HISTORY_SQL,
+        parameters={"f": force_id, "s": list(subjects), "prefix": f"{entity}."},
+    ).rows
+
+
+def identity_columns(wh: Warehouse, table: str) -> tuple[str, ...]:
+    """The identity columns of a fact table: its ReplacingMergeTree sorting key (empty when the
+    table is not there)."""
+    key = wh.query(
+        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        parameters={"t": table},
+    ).rows
+    return tuple(c.strip() for c in str(key[0][0]).split(",")) if key else ()
+
+
+def delete_identities(
+    wh: Warehouse, table: str, columns: Sequence[str], identities: Sequence[Sequence[str]]
+) -> None:
+    """Delete (lightweight DELETE) the rows of ``table`` whose ``columns``, as strings, are one of
+    ``identities``."""
+    listed = ", ".join(f"toString({c})" for c in columns)
+    wh.command(
+        f"DELETE FROM {table} WHERE has({{k:Array(Array(String))}}, [{listed}])",
+        parameters={"k": [list(g) for g in identities]},
+    )
