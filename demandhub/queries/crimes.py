@@ -5,7 +5,7 @@ Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain par
 plain data. Figures are computed from the crime facts read with FINAL (the latest version of every
 crime), so reclassifications, cancellations and late outcomes restate past months by themselves.
 Months and days are local to ``definitions.timezone``. The facts keep what happened; every
-definition is applied here, at read time, by the SQL of :mod:`sinks.clickhouse.crimes_sql` with the
+definition is applied at read time, by the statements of :mod:`sinks.clickhouse.crimes_sql` with the
 ``Definitions`` passed in, so a changed definition changes the figures without a replay.
 
 Conventions (documented once here):
@@ -102,92 +102,12 @@ def measure_discontinuities(measure_ids: list[str]) -> dict[str, tuple[Discontin
     return out
 
 
-_SEGMENTS_SQL = cs.SEGMENTS
-
-_RECORDED_SQL = f"""
-SELECT {cs.PERIOD_MONTH} AS month, segment, count() AS crimes
-FROM crimes FINAL
-ARRAY JOIN {cs.SEGMENTS} AS segment
-WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, segment
-"""
-
-_RATE_SQL = f"""
-SELECT month, segment, sum(recorded) AS crimes, sum(rate_num) AS num
-FROM {cs.OUTCOME_RATE_ROWS}
-ARRAY JOIN segments AS segment
-WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, segment
-"""
-
-_RURAL_INCIDENTS_SQL = f"""
-SELECT month, count() AS incidents
-FROM {cs.RURAL_INCIDENTS}
-WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month
-"""
-
-_OUTCOME_SQL = f"""
-SELECT {cs.OUTCOME_MONTH} AS month,
-       countIf(conditional_caution_adult) AS cc_adult,
-       countIf(conditional_caution_youth) AS cc_youth,
-       countIf(community_resolution) AS community
-FROM crimes FINAL
-WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month
-"""
-
-_NCRS_SQL = f"""
-SELECT {cs.RECORDED_MONTH} AS month,
-       countIf({cs.WITHIN_NCRS}) AS within, countIf(hours_to_record IS NOT NULL) AS known
-FROM crime_first_report
-WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month
-"""
-# crime_first_report (migrations 0302, 0303) holds the counted crimes with the first report taken
-# across channels: the earliest of the crime's own report, the linked incident's creation and the
-# linked call / chat offered or online report submitted, the social media thread closed with the
-# crime reported (migration 0501) (DOMAIN 4.9), and the raw hours to record.
-
-_DISTRICT_SQL = f"""
-SELECT ifNull(district, '') AS district, offence_group, {cs.PERIOD_MONTH} AS month, count() AS crimes
-FROM crimes FINAL
-WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY district, offence_group, month
-"""
-
-_LIVE_SQL = """
-SELECT countIf(entered_at <= {now:DateTime64(3)} AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS depth,
-       minIf(entered_at, entered_at <= {now:DateTime64(3)}
-             AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS oldest,
-       countIf(entered_at >= {start:DateTime64(3)} AND entered_at <= {now:DateTime64(3)}) AS inflow,
-       countIf(exited_at >= {start:DateTime64(3)} AND exited_at <= {now:DateTime64(3)}) AS outflow
-FROM qa_queue_intervals FINAL
-WHERE force_id = {f:String} AND queue = {q:String} AND NOT duplicate_entry
-"""
-
-_DAILY_SQL = f"""
-SELECT day, snapshot_at, depth, oldest_age_seconds, inflow, outflow
-FROM qa_queue_daily_p({cs.QA_DAILY_ARGS}, until = {{until:String}})
-WHERE force_id = {{f:String}}
-ORDER BY day
-"""
-
-
 def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
 
-def _month_params(first: YearMonth, last: YearMonth) -> dict[str, date]:
-    return {"first": date(first.year, first.month, 1), "last": date(last.year, last.month, 1)}
-
-
-def _utc_text(value: datetime) -> str:
-    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def _first_days(first: YearMonth, last: YearMonth) -> tuple[date, date]:
+    return date(first.year, first.month, 1), date(last.year, last.month, 1)
 
 
 # -- QA/Linking queue -------------------------------------------------------------------------------
@@ -198,20 +118,14 @@ def live_qa_queue(wh: Warehouse, force_id: str, now: datetime, definitions: Defi
     now = as_utc(now)
     tz = ZoneInfo(definitions.timezone)
     midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
-    params = {"f": force_id, "q": QA_QUEUE, "now": now, "start": midnight}
-    depth, oldest, inflow, outflow = wh.query(_LIVE_SQL, parameters=params).rows[0]
+    depth, oldest, inflow, outflow = cs.qa_live_row(wh, force_id, QA_QUEUE, now, midnight)
     age = (now - as_utc(oldest)).total_seconds() if depth else None
     return {"depth": int(depth), "oldest_age_seconds": age, "inflow": int(inflow), "outflow": int(outflow)}
 
 
 def qa_queue_depth_at(wh: Warehouse, force_id: str, at: datetime) -> int:
     """Crimes in the QA/Linking queue at instant ``at`` (entered at or before, not exited by then)."""
-    sql = (
-        "SELECT count() FROM qa_queue_intervals FINAL WHERE force_id = {f:String} AND queue = {q:String} "
-        "AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
-        "AND (exited_at IS NULL OR exited_at > {t:DateTime64(3)})"
-    )
-    return int(wh.query(sql, parameters={"f": force_id, "q": QA_QUEUE, "t": as_utc(at)}).rows[0][0])
+    return cs.qa_depth_at(wh, force_id, QA_QUEUE, as_utc(at))
 
 
 def qa_queue_daily(
@@ -220,8 +134,7 @@ def qa_queue_daily(
     """One item per local day from the first queue entry to the last snapshot not after ``until``:
     day, snapshot_at (UTC), depth and oldest_age_seconds at the snapshot, inflow / outflow in the 24
     hours ending at it. The snapshot is at ``crimes.qa_snapshot_time`` local time."""
-    params = {**cs.params(definitions), "until": _utc_text(until), "f": force_id}
-    rows = wh.query(_DAILY_SQL, parameters=params).dicts()
+    rows = cs.qa_daily_rows(wh, force_id, until, definitions)
     for row in rows:
         row["snapshot_at"] = as_utc(row["snapshot_at"])
         row["depth"], row["inflow"], row["outflow"] = (
@@ -263,32 +176,28 @@ def qa_queue_monthly(
 
 
 # -- board ------------------------------------------------------------------------------------------
-def _query(wh: Warehouse, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return wh.query(sql, parameters=params).dicts()
-
-
 def monthly_cells(
     wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
 ) -> dict[str, dict[YearMonth, Cell]]:
     """Board cells for every id in :data:`MEASURE_IDS` (see the module docstring for the rules)."""
-    params: dict[str, Any] = {"f": force_id, **cs.params(definitions), **_month_params(first, last)}
-    recorded = _by_month_segment(_query(wh, _RECORDED_SQL, params))
-    rates = _by_month_segment(_query(wh, _RATE_SQL, params))
-    outcomes = {_ym(r["month"]): r for r in _query(wh, _OUTCOME_SQL, params)}
+    months = _first_days(first, last)
+    recorded = _by_month_segment(cs.recorded_rows(wh, force_id, *months, definitions))
+    rates = _by_month_segment(cs.outcome_rate_rows(wh, force_id, *months, definitions))
+    outcomes = {_ym(r["month"]): r for r in cs.disposal_rows(wh, force_id, *months, definitions)}
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
     crime_months = {m for m, seg in recorded if seg == "all"}
     outcome_months = crime_months | {m for m, seg in rates if seg == "all"} | set(outcomes)
     for month in crime_months:
         for seg in COUNT_SEGMENTS:
             cells[f"crime_{seg}"][month] = Cell(recorded.get((month, seg), {}).get("crimes", 0))
-    for row in _query(wh, _RURAL_INCIDENTS_SQL, params):
+    for row in cs.rural_incident_rows(wh, force_id, *months, definitions):
         month = _ym(row["month"])
         cells["crime_rural"][month] = Cell(
             cells["crime_rural"].get(month, Cell(0)).num + int(row["incidents"])
         )
     for month in outcome_months:
         _outcome_cells(cells, month, rates, outcomes.get(month, {}))
-    for row in _query(wh, _NCRS_SQL, params):
+    for row in cs.ncrs_rows(wh, force_id, *months, definitions):
         cells["crime_recorded_within_24h_rate"][_ym(row["month"])] = Cell(row["within"], row["known"])
     _qa_cells(cells, wh, force_id, first, last, definitions)
     return cells
@@ -335,9 +244,8 @@ def district_group_series(
 ) -> dict[str, dict[str, dict[YearMonth, int]]]:
     """Counted crimes per district, per current offence group, per month in [first, last] (months
     with none are absent), for the board narrative's growth drivers."""
-    params = {"f": force_id, **cs.params(definitions), **_month_params(first, last)}
     out: dict[str, dict[str, dict[YearMonth, int]]] = defaultdict(lambda: defaultdict(dict))
-    for row in _query(wh, _DISTRICT_SQL, params):
+    for row in cs.district_group_rows(wh, force_id, *_first_days(first, last), definitions):
         out[row["district"]][row["offence_group"]][_ym(row["month"])] = int(row["crimes"])
     return {d: dict(groups) for d, groups in out.items()}
 

@@ -33,13 +33,20 @@ The QA/Linking snapshot (``crimes.qa_snapshot_time``) is applied by the paramete
 (``crimes.rural_incident_categories``, poaching and hare coursing by default, as the source board
 pack): by the category known when read (final if closed, else opening), cancelled and duplicate
 incidents left out, in the local month they were created.
+
+The statements of the crime readers (``demandhub/queries/crimes.py``) are here too, behind named
+functions that take the warehouse and plain parameters and return plain rows (the board's monthly
+figures, the growth drivers' district series, the live and daily QA/Linking queue).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from schemas.definitions import Definitions
+from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.times import as_utc
 
 TZ = "{d_tz:String}"
 """The calendar of months and days (``definitions.timezone``)."""
@@ -100,3 +107,166 @@ def params(definitions: Definitions) -> dict[str, Any]:
         "d_qa_snapshot": crimes.qa_snapshot_time,
         "d_rural_categories": list(crimes.rural_incident_categories),
     }
+
+
+# -- reads -------------------------------------------------------------------------------------------
+# Every statement the crime readers (``demandhub/queries/crimes.py``) run against the warehouse.
+# ``first`` and ``last`` are the first days of the first and last local months read.
+
+_RECORDED_SQL = f"""
+SELECT {PERIOD_MONTH} AS month, segment, count() AS crimes
+FROM crimes FINAL
+ARRAY JOIN {SEGMENTS} AS segment
+WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month, segment
+"""
+
+_RATE_SQL = f"""
+SELECT month, segment, sum(recorded) AS crimes, sum(rate_num) AS num
+FROM {OUTCOME_RATE_ROWS}
+ARRAY JOIN segments AS segment
+WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month, segment
+"""
+
+_RURAL_INCIDENTS_SQL = f"""
+SELECT month, count() AS incidents
+FROM {RURAL_INCIDENTS}
+WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month
+"""
+
+_OUTCOME_SQL = f"""
+SELECT {OUTCOME_MONTH} AS month,
+       countIf(conditional_caution_adult) AS cc_adult,
+       countIf(conditional_caution_youth) AS cc_youth,
+       countIf(community_resolution) AS community
+FROM crimes FINAL
+WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month
+"""
+
+_NCRS_SQL = f"""
+SELECT {RECORDED_MONTH} AS month,
+       countIf({WITHIN_NCRS}) AS within, countIf(hours_to_record IS NOT NULL) AS known
+FROM crime_first_report
+WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY month
+"""
+# crime_first_report (migrations 0302, 0303) holds the counted crimes with the first report taken
+# across channels: the earliest of the crime's own report, the linked incident's creation and the
+# linked call / chat offered or online report submitted, the social media thread closed with the
+# crime reported (migration 0501) (DOMAIN 4.9), and the raw hours to record.
+
+_DISTRICT_SQL = f"""
+SELECT ifNull(district, '') AS district, offence_group, {PERIOD_MONTH} AS month, count() AS crimes
+FROM crimes FINAL
+WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
+  AND month BETWEEN {{first:Date}} AND {{last:Date}}
+GROUP BY district, offence_group, month
+"""
+
+_LIVE_SQL = """
+SELECT countIf(entered_at <= {now:DateTime64(3)} AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS depth,
+       minIf(entered_at, entered_at <= {now:DateTime64(3)}
+             AND (exited_at IS NULL OR exited_at > {now:DateTime64(3)})) AS oldest,
+       countIf(entered_at >= {start:DateTime64(3)} AND entered_at <= {now:DateTime64(3)}) AS inflow,
+       countIf(exited_at >= {start:DateTime64(3)} AND exited_at <= {now:DateTime64(3)}) AS outflow
+FROM qa_queue_intervals FINAL
+WHERE force_id = {f:String} AND queue = {q:String} AND NOT duplicate_entry
+"""
+
+_DEPTH_AT_SQL = (
+    "SELECT count() FROM qa_queue_intervals FINAL WHERE force_id = {f:String} AND queue = {q:String} "
+    "AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
+    "AND (exited_at IS NULL OR exited_at > {t:DateTime64(3)})"
+)
+
+_DAILY_SQL = f"""
+SELECT day, snapshot_at, depth, oldest_age_seconds, inflow, outflow
+FROM qa_queue_daily_p({QA_DAILY_ARGS}, until = {{until:String}})
+WHERE force_id = {{f:String}}
+ORDER BY day
+"""
+
+
+def _month_rows(
+    wh: Warehouse, sql: str, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    values: dict[str, Any] = {"f": force_id, **params(definitions), "first": first, "last": last}
+    return wh.query(sql, parameters=values).dicts()
+
+
+def recorded_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """Counted crimes per period month and board segment: ``month``, ``segment``, ``crimes``."""
+    return _month_rows(wh, _RECORDED_SQL, force_id, first, last, definitions)
+
+
+def outcome_rate_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """The outcome rate per rate month and segment (:data:`OUTCOME_RATE_ROWS`): ``month``,
+    ``segment``, ``crimes`` (recorded in the month) and ``num`` (its numerator)."""
+    return _month_rows(wh, _RATE_SQL, force_id, first, last, definitions)
+
+
+def rural_incident_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """The incidents rural crime counts (:data:`RURAL_INCIDENTS`) per month: ``month``, ``incidents``."""
+    return _month_rows(wh, _RURAL_INCIDENTS_SQL, force_id, first, last, definitions)
+
+
+def disposal_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """Counted crimes whose current outcome was set in the month, per month: ``month``,
+    ``cc_adult``, ``cc_youth`` (conditional cautions) and ``community`` (community resolutions)."""
+    return _month_rows(wh, _OUTCOME_SQL, force_id, first, last, definitions)
+
+
+def ncrs_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """NCRS timeliness per recording month: ``month``, ``within`` (:data:`WITHIN_NCRS`) and
+    ``known`` (crimes with a known first report)."""
+    return _month_rows(wh, _NCRS_SQL, force_id, first, last, definitions)
+
+
+def district_group_rows(
+    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """Counted crimes per district ('' when unknown), current offence group and period month:
+    ``district``, ``offence_group``, ``month``, ``crimes``."""
+    return _month_rows(wh, _DISTRICT_SQL, force_id, first, last, definitions)
+
+
+def qa_live_row(wh: Warehouse, force_id: str, queue: str, now: datetime, start: datetime) -> tuple[Any, ...]:
+    """Queue ``queue`` at ``now``: (depth, oldest entry among the stays open at ``now``, entries
+    and exits in ``[start, now]``)."""
+    values = {"f": force_id, "q": queue, "now": now, "start": start}
+    return wh.query(_LIVE_SQL, parameters=values).rows[0]
+
+
+def qa_depth_at(wh: Warehouse, force_id: str, queue: str, at: datetime) -> int:
+    """Stays in queue ``queue`` at instant ``at`` (entered at or before, not exited by then)."""
+    return int(wh.query(_DEPTH_AT_SQL, parameters={"f": force_id, "q": queue, "t": at}).rows[0][0])
+
+
+def _utc_text(value: datetime) -> str:
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def qa_daily_rows(
+    wh: Warehouse, force_id: str, until: datetime, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """The daily QA/Linking snapshots (view ``qa_queue_daily_p`` under :data:`QA_DAILY_ARGS`) up to
+    ``until``, by day: ``day``, ``snapshot_at``, ``depth``, ``oldest_age_seconds``, ``inflow``,
+    ``outflow``."""
+    values = {**params(definitions), "until": _utc_text(until), "f": force_id}
+    return wh.query(_DAILY_SQL, parameters=values).dicts()
