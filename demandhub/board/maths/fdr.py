@@ -3,7 +3,7 @@
 A pack prints about 120 labels, each from a test at ``alpha``; even with no real change anywhere,
 about ``alpha`` of them would read Higher or Lower. With ``fdr_q`` set, the p-values of every
 statistical label in the pack (the label columns whose test gave a p-value: not n/a, not SPC) are
-adjusted together by Benjamini-Hochberg (scipy ``false_discovery_control``). A Higher / Lower whose
+adjusted together by Benjamini-Hochberg (as scipy ``false_discovery_control``). A Higher / Lower whose
 adjusted p-value is not below ``fdr_q`` is withheld: printed Comparable with its raw p-value, the
 reason naming the adjusted one. The pack lists what was withheld (:class:`FdrSummary`). Pure: no I/O.
 """
@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from scipy import stats as sps
-
 from demandhub.board.maths.dashboard import LABEL_COLUMNS, DashboardRow, LabelColumn
+from demandhub.board.maths.distributions import bh_adjust
 from demandhub.board.maths.rules import BoardRules
 from demandhub.board.maths.stats import Comparison
 
@@ -76,7 +75,7 @@ def control_fdr(
                 family.append((i, name, comparison.p_value))
     if not family:
         return tuple(rows), FdrSummary(q, 0, ())
-    adjusted = sps.false_discovery_control([p for _, _, p in family], method="bh")
+    adjusted = bh_adjust([p for _, _, p in family])
     out = list(rows)
     withheld: list[tuple[str, str, str]] = []
     for (i, name, _), p_adj in zip(family, adjusted, strict=True):

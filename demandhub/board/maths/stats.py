@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scipy import stats as sps
-
 from demandhub.board.maths.cells import Cell, Unit
+from demandhub.board.maths.distributions import binom_test_two_sided, norm_sf, t_sf, welch_t
 from demandhub.board.maths.rules import BoardRules
 
 Label = Literal["Higher", "Lower", "Comparable", "n/a"]
@@ -77,7 +76,7 @@ def poisson_rate_test(k1: float, t1: float, k2: float, t2: float, rules: BoardRu
     """Compare the rate of ``k1`` events in exposure ``t1`` with ``k2`` events in ``t2``.
 
     Conditional on n = k1 + k2, k1 ~ Binomial(n, t1 / (t1 + t2)) when the rates are equal. The exact
-    two-sided binomial test (scipy ``binomtest``) is used when n <= ``count_exact_max_total`` and the
+    two-sided binomial test (as scipy ``binomtest``) is used when n <= ``count_exact_max_total`` and the
     counts are whole numbers; otherwise the score z = (k1 - n p0) / sqrt(n p0 (1 - p0)).
     """
     if t1 <= 0 or t2 <= 0:
@@ -90,11 +89,10 @@ def poisson_rate_test(k1: float, t1: float, k2: float, t2: float, rules: BoardRu
     p0 = t1 / (t1 + t2)
     diff = k1 / t1 - k2 / t2
     if n <= rules.count_exact_max_total and _is_integral(k1) and _is_integral(k2):
-        result = sps.binomtest(round(k1), round(n), p0, alternative="two-sided")
-        p = float(result.pvalue)
+        p = binom_test_two_sided(round(k1), round(n), p0)
         return Comparison(_decide(diff, p, rules.alpha), TEST_POISSON_EXACT, p, k1 / n)
     z = (k1 - n * p0) / math.sqrt(n * p0 * (1 - p0))
-    p = float(2 * sps.norm.sf(abs(z)))
+    p = 2 * norm_sf(abs(z))
     return Comparison(_decide(diff, p, rules.alpha), TEST_POISSON_NORMAL, p, z)
 
 
@@ -121,7 +119,7 @@ def two_proportion_test(x1: float, n1: float, x2: float, n2: float, rules: Board
         # All successes or all failures on both sides: the proportions are equal.
         return Comparison("Comparable", TEST_TWO_PROPORTION, 1.0, 0.0)
     z = (p1 - p2) / se
-    p = float(2 * sps.norm.sf(abs(z)))
+    p = 2 * norm_sf(abs(z))
     return Comparison(_decide(p1 - p2, p, rules.alpha), TEST_TWO_PROPORTION, p, z)
 
 
@@ -140,13 +138,12 @@ def _welch(a: Sums, b: Sums, rules: BoardRules, test: str) -> Comparison:
     m2, sd2 = _mean_sd(n2, s2, ss2)
     if sd1 == 0 and sd2 == 0:
         return not_available(test, "no variation on either side")
-    result = sps.ttest_ind_from_stats(m1, sd1, n1, m2, sd2, n2, equal_var=False)
-    p = float(result.pvalue)
-    return Comparison(_decide(m1 - m2, p, rules.alpha), test, p, float(result.statistic))
+    statistic, p = welch_t(m1, sd1, n1, m2, sd2, n2)
+    return Comparison(_decide(m1 - m2, p, rules.alpha), test, p, statistic)
 
 
 def welch_test(a: Sums, b: Sums, rules: BoardRules) -> Comparison:
-    """Welch's t-test from (n, sum, sum of squares) on each side (scipy ``ttest_ind_from_stats``)."""
+    """Welch's t-test from (n, sum, sum of squares) on each side (as scipy ``ttest_ind_from_stats``)."""
     if min(a[0], b[0]) < rules.min_n_mean:
         return not_available(TEST_WELCH, f"fewer than {rules.min_n_mean} records")
     return _welch(a, b, rules, TEST_WELCH)
@@ -167,7 +164,7 @@ def prediction_test(value: float, reference: Sums, rules: BoardRules) -> Compari
     if sd == 0:
         return not_available(TEST_PREDICTION, "no variation in the reference months")
     t = (value - mean) / (sd * math.sqrt(1 + 1 / n))
-    p = float(2 * sps.t.sf(abs(t), n - 1))
+    p = 2 * t_sf(abs(t), n - 1)
     return Comparison(_decide(value - mean, p, rules.alpha), TEST_PREDICTION, p, t)
 
 
@@ -281,7 +278,7 @@ def _overdispersed(
             "reference months not overdispersed",
         )
     t = z / math.sqrt(phi)
-    p = float(2 * sps.t.sf(abs(t), months - 1))
+    p = 2 * t_sf(abs(t), months - 1)
     return Comparison(_decide(diff, p, rules.alpha), test, p, t, None, phi)
 
 
