@@ -3,7 +3,7 @@
 Every function takes a :class:`~sinks.clickhouse.client.Warehouse`, plain parameters and the
 :class:`~schemas.definitions.Definitions` to apply, and returns plain data. Months are local calendar
 months in ``definitions.timezone``. Every ``definitions.incidents`` choice is applied when read, by
-the SQL of :mod:`sinks.clickhouse.incidents_sql`: monthly figures come from the ``incidents_hourly``
+the statements of :mod:`sinks.clickhouse.incidents_sql`: monthly figures come from the ``incidents_hourly``
 rollup (read with FINAL, rows of the definitions' hash) when it is complete under the definitions
 (:func:`sinks.clickhouse.rollups.reads_rollup`), else from the rollup's own SELECT over the facts,
 so both give the same figures; open incidents are read from the facts.
@@ -22,9 +22,7 @@ from demandhub.board.maths.months import YearMonth
 from schemas.definitions import Definitions, IncidentDefinitions
 from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse import rollups
-from sinks.clickhouse import rollups_incidents as ri
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups import ensure_fresh
 from sinks.clickhouse.times import as_utc
 from streams.domain.incidents import WATCH_GRADES, watch_status
 
@@ -38,18 +36,7 @@ MEASURE_IDS: tuple[str, ...] = (
     "immediate_share",
 )
 
-ROLLUP = "incidents_hourly"
-
-_OPEN_SQL = (
-    "SELECT incident_id, final_grade, district, area, urban_rural, created_at, "
-    f"{isql.CLOCK_START} AS clock_start_at, {isql.TARGET_SECONDS} AS target_seconds "
-    "FROM "
-    + isql.source(
-        "force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL AND created_at IS NOT NULL "
-        "AND final_grade IN {g:Array(String)}"
-    )
-    + f" WHERE {isql.WATCHED}"
-)
+ROLLUP = isql.HOURLY_ROLLUP
 
 
 def reads_rollup(wh: Warehouse, definitions: Definitions) -> bool:
@@ -70,27 +57,6 @@ def whole_hour_zone(timezone: str, first: YearMonth, last: YearMonth) -> bool:
     return True
 
 
-def hourly_rows(
-    wh: Warehouse,
-    definitions: Definitions,
-    facts_where: str,
-    months: tuple[YearMonth, YearMonth] | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """A FROM clause giving ``incidents_hourly`` rows under ``definitions`` and its parameters: the
-    rollup's rows of the definitions' hash when it is complete under them (refreshed first), else
-    the same rows computed by the rollup's own SELECT over the facts matching ``facts_where``. When
-    a month of ``months`` (first, last) starts inside a UTC hour in the definitions' time zone
-    (UTC+5:30), the rows come from the facts in quarter-hour buckets, so no incident changes month."""
-    if months is not None and not whole_hour_zone(definitions.timezone, *months):
-        sql = ri.rollup_rows_sql(facts_where, ri.QUARTER_HOUR)
-        return f"({sql})", ri.query_params(definitions)
-    if reads_rollup(wh, definitions):
-        ensure_fresh(wh)  # hours logged by recent batches are recomputed first
-        sql = f"(SELECT * FROM {ROLLUP} FINAL WHERE definition_hash = {{dh:String}})"
-        return sql, {"dh": definitions.group_hash(*ri.GROUPS)}
-    return f"({ri.rollup_rows_sql(facts_where)})", ri.query_params(definitions)
-
-
 def live_open_incidents(
     wh: Warehouse, force_id: str, now: datetime, definitions: Definitions
 ) -> list[dict[str, Any]]:
@@ -104,9 +70,8 @@ def live_open_incidents(
     ``exclude_self_initiated`` (an officer is already there); incidents without a target for
     their grade and location are left out."""
     defs = definitions.incidents
-    params = {"f": force_id, "g": list(WATCH_GRADES), **isql.params(definitions)}
     out: list[dict[str, Any]] = []
-    for row in wh.query(_OPEN_SQL, parameters=params).dicts():
+    for row in isql.open_incidents(wh, force_id, WATCH_GRADES, definitions):
         start = as_utc(row["clock_start_at"])
         target = float(row["target_seconds"])
         if start is None:
@@ -132,24 +97,6 @@ def live_open_incidents(
 
 
 # --- monthly board cells -------------------------------------------------------------------------
-_MONTHLY_SQL = """
-SELECT toStartOfMonth(toTimeZone(hour, {{tz:String}})) AS month, first_grade, final_grade, arrival_grade,
-       sum(incidents) AS incidents, sum(mix_base) AS mix_base, sum(mental_health_now) AS mh_now,
-       sum(mental_health_ever) AS mh_ever, sum(asb) AS asb,
-       sum(resp_n) AS resp_n, sum(resp_sum_s) AS resp_sum_s, sum(resp_sumsq_s) AS resp_sumsq_s,
-       sum(resp_target_n) AS resp_target_n, sum(resp_within_n) AS resp_within_n
-FROM {rows}
-WHERE force_id = {{f:String}} AND hour >= {{lo:DateTime('UTC')}} AND hour < {{hi:DateTime('UTC')}}
-GROUP BY month, first_grade, final_grade, arrival_grade
-HAVING month >= {{first:Date}} AND month <= {{last:Date}}
-"""
-FACTS_WHERE = (
-    "force_id = {f:String} AND created_at IS NOT NULL "
-    "AND created_at >= {lo:DateTime('UTC')} AND created_at < {hi:DateTime('UTC')}"
-)
-"""The facts a month range reads when the rollup is bypassed (same margins as the hours read)."""
-
-
 @dataclass
 class _Acc:
     """Sums of one month, in the units the cells need."""
@@ -229,18 +176,18 @@ def monthly_cells(
     defs = definitions.incidents
     now = now or datetime.now(UTC)
     lo, hi = _month_start(first - 1), _month_start(last + 2)  # generous UTC margin around local months
-    params = {
-        "tz": definitions.timezone,
-        "f": force_id,
-        "lo": datetime(lo.year, lo.month, 1, tzinfo=UTC),
-        "hi": datetime(hi.year, hi.month, 1, tzinfo=UTC),
-        "first": _month_start(first),
-        "last": _month_start(last),
-    }
-    rows, rows_params = hourly_rows(wh, definitions, FACTS_WHERE, (first - 1, last + 1))
+    rows = isql.monthly_rows(
+        wh,
+        force_id,
+        definitions,
+        datetime(lo.year, lo.month, 1, tzinfo=UTC),
+        datetime(hi.year, hi.month, 1, tzinfo=UTC),
+        _month_start(first),
+        _month_start(last),
+        quarter_hours=not whole_hour_zone(definitions.timezone, first - 1, last + 1),
+    )
     accs: dict[YearMonth, _Acc] = defaultdict(_Acc)
-    sql = _MONTHLY_SQL.format(rows=rows)
-    for r in wh.query(sql, parameters={**params, **rows_params}).dicts():
+    for r in rows:
         _add_row(accs[YearMonth(r["month"].year, r["month"].month)], r, defs)
     breaches = {
         k: v for k, v in _open_breaches(wh, force_id, now, definitions).items() if first <= k[0] <= last

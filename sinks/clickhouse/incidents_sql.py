@@ -36,13 +36,23 @@ that hour is rewritten and also when a linked contact's facts are: the refresh o
 bucket refreshes the creation hours of the incidents linked to its contacts
 (:func:`sinks.clickhouse.rollups_incidents.hours_linked_to_contacts`), so an offer that reaches the
 warehouse after every event of its incident reaches the rollup too.
+
+The statements of the incident readers (``demandhub/queries/incidents.py``) are here too, behind
+named functions that take the warehouse and plain parameters and return plain rows:
+:func:`open_incidents` (the open-incident watch) and :func:`monthly_rows` (the board's months, from
+``incidents_hourly`` when it is complete under the definitions, else from the rollup's own SELECT
+over the facts, so both give the same figures).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from schemas.definitions import Definitions
+from sinks.clickhouse import rollups
+from sinks.clickhouse.client import Warehouse
 
 GRADED_CLOCK_START = "if(first_arrival_at IS NULL, final_grade_at, graded_at_arrival_grade_at)"
 CLOCK_START = (
@@ -120,3 +130,96 @@ def source(where: str) -> str:
         f"FROM contacts FINAL WHERE {on} GROUP BY b_force, b_contact) AS b "
         "ON b.b_force = i.force_id AND b.b_contact = ifNull(i.contact_id, ''))"
     )
+
+
+# -- reads -------------------------------------------------------------------------------------------
+# Every statement the incident readers (``demandhub/queries/incidents.py``) run against the warehouse.
+
+HOURLY_ROLLUP = "incidents_hourly"
+
+_OPEN_SQL = (
+    "SELECT incident_id, final_grade, district, area, urban_rural, created_at, "
+    f"{CLOCK_START} AS clock_start_at, {TARGET_SECONDS} AS target_seconds "
+    "FROM "
+    + source(
+        "force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL AND created_at IS NOT NULL "
+        "AND final_grade IN {g:Array(String)}"
+    )
+    + f" WHERE {WATCHED}"
+)
+
+
+def open_incidents(
+    wh: Warehouse, force_id: str, grades: Sequence[str], definitions: Definitions
+) -> list[dict[str, Any]]:
+    """The open, unattended incidents of ``grades`` that are :data:`WATCHED` under ``definitions``:
+    ``incident_id``, ``final_grade``, ``district``, ``area``, ``urban_rural``, ``created_at``,
+    ``clock_start_at`` (:data:`CLOCK_START`) and ``target_seconds`` (:data:`TARGET_SECONDS`)."""
+    values = {"f": force_id, "g": list(grades), **params(definitions)}
+    return wh.query(_OPEN_SQL, parameters=values).dicts()
+
+
+_MONTHLY_SQL = """
+SELECT toStartOfMonth(toTimeZone(hour, {{tz:String}})) AS month, first_grade, final_grade, arrival_grade,
+       sum(incidents) AS incidents, sum(mix_base) AS mix_base, sum(mental_health_now) AS mh_now,
+       sum(mental_health_ever) AS mh_ever, sum(asb) AS asb,
+       sum(resp_n) AS resp_n, sum(resp_sum_s) AS resp_sum_s, sum(resp_sumsq_s) AS resp_sumsq_s,
+       sum(resp_target_n) AS resp_target_n, sum(resp_within_n) AS resp_within_n
+FROM {rows}
+WHERE force_id = {{f:String}} AND hour >= {{lo:DateTime('UTC')}} AND hour < {{hi:DateTime('UTC')}}
+GROUP BY month, first_grade, final_grade, arrival_grade
+HAVING month >= {{first:Date}} AND month <= {{last:Date}}
+"""
+_MONTH_FACTS = (
+    "force_id = {f:String} AND created_at IS NOT NULL "
+    "AND created_at >= {lo:DateTime('UTC')} AND created_at < {hi:DateTime('UTC')}"
+)
+"""The facts a month range reads when the rollup is bypassed (same margins as the hours read)."""
+
+
+def _hourly_rows(
+    wh: Warehouse, definitions: Definitions, facts_where: str, quarter_hours: bool
+) -> tuple[str, dict[str, Any]]:
+    """A FROM clause giving ``incidents_hourly`` rows under ``definitions`` and its parameters: the
+    rollup's rows of the definitions' hash when it is complete under them (refreshed first), else
+    the same rows computed by the rollup's own SELECT over the facts matching ``facts_where``; in
+    quarter-hour buckets from the facts when ``quarter_hours`` (a month of the time zone starts
+    inside a UTC hour, UTC+5:30, so no incident changes month)."""
+    from sinks.clickhouse import rollups_incidents as ri  # here: it is built on these fragments
+
+    if quarter_hours:
+        sql = ri.rollup_rows_sql(facts_where, ri.QUARTER_HOUR)
+        return f"({sql})", ri.query_params(definitions)
+    if rollups.reads_rollup(wh, HOURLY_ROLLUP, definitions):
+        rollups.ensure_fresh(wh)  # hours logged by recent batches are recomputed first
+        sql = f"(SELECT * FROM {HOURLY_ROLLUP} FINAL WHERE definition_hash = {{dh:String}})"
+        return sql, {"dh": definitions.group_hash(*ri.GROUPS)}
+    return f"({ri.rollup_rows_sql(facts_where)})", ri.query_params(definitions)
+
+
+def monthly_rows(
+    wh: Warehouse,
+    force_id: str,
+    definitions: Definitions,
+    lo: datetime,
+    hi: datetime,
+    first: date,
+    last: date,
+    quarter_hours: bool = False,
+) -> list[dict[str, Any]]:
+    """Sums of ``incidents_hourly`` rows under ``definitions`` per local month (``first``..``last``,
+    first days of months) and first, final and arrival grade, from the hours in ``[lo, hi)`` (a UTC
+    margin around the months): ``month``, ``first_grade``, ``final_grade``, ``arrival_grade``,
+    ``incidents``, ``mix_base``, ``mh_now``, ``mh_ever``, ``asb``, ``resp_n``, ``resp_sum_s``,
+    ``resp_sumsq_s``, ``resp_target_n``, ``resp_within_n``. ``quarter_hours``: as :func:`_hourly_rows`."""
+    values = {
+        "tz": definitions.timezone,
+        "f": force_id,
+        "lo": lo,
+        "hi": hi,
+        "first": first,
+        "last": last,
+    }
+    rows, rows_params = _hourly_rows(wh, definitions, _MONTH_FACTS, quarter_hours)
+    sql = _MONTHLY_SQL.format(rows=rows)
+    return wh.query(sql, parameters={**values, **rows_params}).dicts()
