@@ -4,13 +4,14 @@ Every function takes a :class:`~sinks.clickhouse.client.Warehouse` and plain par
 plain data. Days and months are local periods in ``definitions.timezone``.
 
 Facts hold no definition: every figure applies the definitions given when it is read, in ClickHouse
-(:mod:`sinks.clickhouse.contacts_sql`: the service clock, thresholds, short abandons).
+(:mod:`sinks.clickhouse.contacts_sql`: the service clock, thresholds, short abandons). Every statement
+is a named function there; this module turns its rows into figures.
 
 - Live figures are read from the leg facts (FINAL) of the last two days, with the service wait and
   clock start of the definitions given, and computed with the same pure rules as the golden tests
   (:mod:`streams.domain.servicelevel`).
 - Monthly figures are read from the 15-minute rollups when they are complete under the definitions
-  given (:func:`sinks.clickhouse.rollups.reads_rollup`: rows of the definitions' hash); under any
+  given (:func:`sinks.clickhouse.contacts_sql.rollup_rows`: rows of the definitions' hash); under any
   other definitions the same figures are computed from the facts by the rollup's own SELECT, so
   both paths give identical figures and no replay is needed.
 """
@@ -29,15 +30,8 @@ from schemas.definitions import CallDefinitions, Definitions
 from schemas.queues import QUEUES
 from sinks.clickhouse import contacts_sql
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups import applied, ensure_fresh, reads_rollup
-from sinks.clickhouse.rollups_contacts import (
-    CHANNEL_ROLLUP,
-    QUEUE_ROLLUP,
-    ROLLUPS,
-    Rollup,
-    recompute_rows,
-    stored_rows,
-)
+from sinks.clickhouse.rollups import applied, ensure_fresh
+from sinks.clickhouse.rollups_contacts import ROLLUPS
 from sinks.clickhouse.times import as_utc
 from streams.domain.servicelevel import (
     QUEUE_MEASURES,
@@ -80,22 +74,6 @@ def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
 
 
 # -- live ------------------------------------------------------------------------------------------
-_WAITING_LEGS = contacts_sql.legs_from(
-    "force_id = {f:String} AND outcome = 'waiting' AND entered_at IS NOT NULL AND contact_ended_at IS NULL"
-)
-_WAITING_SQL = (
-    f"SELECT queue, clock_started_at FROM {_WAITING_LEGS} WHERE clock_started_at IS NOT NULL "
-    "AND clock_started_at > {lo:DateTime64(3, 'UTC')} AND clock_started_at <= {now:DateTime64(3, 'UTC')}"
-)
-_RECENT_LEGS = contacts_sql.legs_from(
-    "force_id = {f:String} AND placed_at >= {placed_lo:DateTime64(3, 'UTC')} "
-    "AND placed_at <= {now:DateTime64(3, 'UTC')} AND coalesce(answered_at, abandoned_at, callback_at, "
-    "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
-)
-_RECENT_SQL = (
-    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, callback_requested, "
-    f"service_wait_seconds, answered_at, abandoned_at, callback_at, transferred_out_at FROM {_RECENT_LEGS}"
-)
 LEFT_QUEUE_FIELDS: tuple[str, ...] = ("answered_at", "abandoned_at", "callback_at", "transferred_out_at")
 
 
@@ -123,11 +101,10 @@ def legs_left_in(legs: list[dict[str, Any]], start: datetime, end: datetime) -> 
 def waiting_by_queue(
     wh: Warehouse, force_id: str, now: datetime, calls: CallDefinitions
 ) -> dict[str, dict[str, Any]]:
-    params = {"f": force_id, "lo": now - MAX_WAITING_AGE, "now": now, **contacts_sql.call_params(calls)}
     out: dict[str, dict[str, Any]] = {
         q: {"waiting": 0, "longest_wait_seconds": None, "waiting_past_threshold": 0} for q in LIVE_QUEUES
     }
-    for queue, started in wh.query(_WAITING_SQL, parameters=params).rows:
+    for queue, started in contacts_sql.waiting_legs(wh, force_id, now - MAX_WAITING_AGE, now, calls):
         if queue not in out:
             continue
         age = (now - as_utc(started)).total_seconds()
@@ -173,14 +150,7 @@ def live_queues(
     now = now.astimezone(UTC)
     starts = window_starts(now, definitions.timezone)
     lo = min(starts.values())
-    params = {
-        "f": force_id,
-        "lo": lo,
-        "placed_lo": lo - MAX_WAITING_AGE,
-        "now": now,
-        **contacts_sql.params(definitions),
-    }
-    recent = wh.query(_RECENT_SQL, parameters=params).dicts()
+    recent = contacts_sql.recent_legs(wh, force_id, lo, lo - MAX_WAITING_AGE, now, definitions)
     waiting = waiting_by_queue(wh, force_id, now, definitions.calls)
     return [
         {"queue": queue, **waiting[queue], "periods": window_periods(recent, queue, starts, now, definitions)}
@@ -214,45 +184,6 @@ def window_periods(
 
 
 # -- monthly -----------------------------------------------------------------------------------------
-_MONTH = "toStartOfMonth(toDate(bucket, {tz:String}))"
-_IN_MONTHS = "force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')}"
-_FACTS_IN_MONTHS = (
-    "force_id = {f:String} AND placed_at >= toDateTime64({lo:DateTime('UTC')}, 3, 'UTC') "
-    "AND placed_at < toDateTime64({hi:DateTime('UTC')}, 3, 'UTC')"
-)
-
-
-def rollup_rows(
-    wh: Warehouse, rollup: Rollup, definitions: Definitions, bounded: bool = True, fresh: bool = True
-) -> tuple[str, dict[str, Any]]:
-    """A subquery of ``rollup``'s rows of force ``{f}`` (buckets in ``[{lo}, {hi})`` when
-    ``bounded``) under ``definitions``, and the parameters it adds: the stored rows of the
-    definitions' hash when the rollup is complete under them (refreshed first when ``fresh``), else
-    the same rows computed from the facts by the rollup's own SELECT."""
-    extra = rollup.query_params(definitions)
-    if reads_rollup(wh, rollup.table, definitions):
-        if fresh:
-            ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
-        where = _IN_MONTHS if bounded else "force_id = {f:String}"
-        return (
-            f"(SELECT * FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND {where})",
-            extra,
-        )
-    where = _FACTS_IN_MONTHS if bounded else "force_id = {f:String}"
-    return f"({rollup.select(where)})", extra
-
-
-_VOLUME_SQL = (
-    f"SELECT {_MONTH} AS month, channel, sum(offered), sum(abandoned_never_answered), "
-    "sum(abandoned_never_answered_short) FROM {rows} GROUP BY month, channel"
-)
-_QUEUE_SQL = (
-    f"SELECT {_MONTH} AS month, queue, sum(entered), sum(answered), sum(answered_within_threshold), "
-    "sum(abandoned), sum(abandoned_within_threshold), sum(abandoned_short), sum(callbacks) FROM {rows} "
-    "WHERE queue IN {q:Array(String)} GROUP BY month, queue"
-)
-
-
 def _month_bounds(first: YearMonth, last: YearMonth, tz: str) -> tuple[datetime, datetime]:
     start, _ = local_day_bounds(date(first.year, first.month, 1), tz)
     after = last + 1
@@ -264,33 +195,26 @@ def _ym(value: date) -> YearMonth:
     return YearMonth(value.year, value.month)
 
 
+_Months = tuple[str, str, datetime, datetime, tuple[str, ...]]
+"""The months read: force, time zone, naive UTC start and end, and the queues."""
+
+
 def _queue_counters(
-    wh: Warehouse, params: dict[str, Any], definitions: Definitions
+    wh: Warehouse, months: _Months, definitions: Definitions
 ) -> dict[tuple[YearMonth, str], QueueCounters]:
     """Counters per (month, queue) under the definitions (thresholds and short abandons as the
     rollup's value expressions apply them)."""
-    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions)
-    sql = _QUEUE_SQL.replace("{rows}", rows)
     out: dict[tuple[YearMonth, str], QueueCounters] = {}
-    for month, queue, entered, answered, a_t, abandoned, b_t, short, callbacks in wh.query(
-        sql, parameters={**params, **extra}
-    ).rows:
-        out[(_ym(month), queue)] = QueueCounters(
-            int(entered), int(answered), int(a_t), int(abandoned), int(b_t), int(short), int(callbacks)
-        )
+    for month, queue, *counts in contacts_sql.month_queue_rows(wh, *months, definitions):
+        # entered, answered, within threshold, abandoned, within threshold, short, callbacks
+        out[(_ym(month), queue)] = QueueCounters(*(int(n) for n in counts))
     return out
 
 
-_CHANNEL_SINCE_SQL = f"SELECT channel, min({_MONTH}) FROM {{rows}} WHERE offered > 0 GROUP BY channel"
-
-
-def _channel_since(wh: Warehouse, params: dict[str, Any], definitions: Definitions) -> dict[str, YearMonth]:
+def _channel_since(wh: Warehouse, months: _Months, definitions: Definitions) -> dict[str, YearMonth]:
     """The month of each channel's first contact (ever, not only in the months read). Offers depend
     on no definition, so the rollup's rows of whatever definitions it is complete under answer it."""
-    recorded = applied(wh, CHANNEL_ROLLUP.table)
-    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, recorded[1] if recorded else definitions, bounded=False)
-    sql = _CHANNEL_SINCE_SQL.replace("{rows}", rows)
-    return {str(ch): _ym(m) for ch, m in wh.query(sql, parameters={**params, **extra}).rows}
+    return {str(ch): _ym(m) for ch, m in contacts_sql.channel_first_months(wh, *months, definitions)}
 
 
 def _volume_cells(
@@ -342,19 +266,18 @@ def monthly_cells(
     which callers gave up).
     """
     lo, hi = _month_bounds(first, last, definitions.timezone)
-    params = {
-        "f": force_id,
-        "tz": definitions.timezone,
-        "lo": lo.replace(tzinfo=None),  # naive UTC for DateTime('UTC') parameters
-        "hi": hi.replace(tzinfo=None),
-        "q": list(QUEUES),
-    }
+    months: _Months = (
+        force_id,
+        definitions.timezone,
+        lo.replace(tzinfo=None),  # naive UTC for DateTime('UTC') parameters
+        hi.replace(tzinfo=None),
+        QUEUES,
+    )
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
-    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions)
-    volumes = wh.query(_VOLUME_SQL.replace("{rows}", rows), parameters={**params, **extra}).rows
-    cells = _volume_cells(volumes, drop_short, _channel_since(wh, params, definitions))
+    volumes = contacts_sql.month_channel_rows(wh, *months, definitions)
+    cells = _volume_cells(volumes, drop_short, _channel_since(wh, months, definitions))
     calls = definitions.calls
-    for (ym, queue), c in _queue_counters(wh, params, definitions).items():
+    for (ym, queue), c in _queue_counters(wh, months, definitions).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:
             continue
         rates = {
@@ -388,20 +311,13 @@ def reconcile_day(
     defs = definitions or Definitions()
     tz = defs.timezone
     start, end = local_day_bounds(day, tz)
-    params = {"f": force_id, "s": start, "e": end}
-    facts_where = "force_id = {f:String} AND placed_at >= {s:DateTime64(3, 'UTC')} AND placed_at < {e:DateTime64(3, 'UTC')}"
-    stored_where = (
-        "force_id = {f:String} AND bucket >= {s:DateTime64(3, 'UTC')} AND bucket < {e:DateTime64(3, 'UTC')}"
-    )
     diffs: list[dict[str, Any]] = []
     for rollup in ROLLUPS:
         recorded = applied(wh, rollup.table)  # the stored rows are those of the recorded definitions
         under = recorded[1] if recorded is not None else defs
-        fresh_rows = recompute_rows(wh, rollup, facts_where, params, under)
+        fresh_rows, stored_rows = contacts_sql.day_rollup_rows(wh, rollup, force_id, start, end, under)
         fresh = {tuple(r[k] for k in rollup.keys): r for r in fresh_rows}
-        kept = {
-            tuple(r[k] for k in rollup.keys): r for r in stored_rows(wh, rollup, stored_where, params, under)
-        }
+        kept = {tuple(r[k] for k in rollup.keys): r for r in stored_rows}
         for key in sorted(set(fresh) | set(kept), key=str):
             named = dict(zip(rollup.keys, key, strict=True))
             a, b = kept.get(key), fresh.get(key)

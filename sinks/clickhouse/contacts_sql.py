@@ -29,16 +29,29 @@ band edges (``demandhub/board/warehouse/public.py``, query parameters ``b1``/``b
 The same fragments are rendered for the analyst views with the definitions the worker runs under
 (``applied_definitions``, name ``active``) in place of the parameters (:data:`ACTIVE`); migration
 0103 holds that rendering and a unit test checks it is the one generated here.
+
+The statements of the contact readers (``demandhub/queries/contacts.py``) are here too, behind named
+functions that take the warehouse and plain parameters and return plain rows: the live legs
+(:func:`waiting_legs`, :func:`recent_legs`), the board's months from the rollups under the
+definitions given (:func:`rollup_rows`: the stored rows of the definitions' hash when the rollup is
+complete under them, else the rollup's own SELECT over the facts) and a day's rollup rows for the
+reconciliation (:func:`day_rollup_rows`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from schemas.definitions import CallDefinitions, Definitions
+from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.rollups import applied, ensure_fresh, reads_rollup
+
+if TYPE_CHECKING:
+    from sinks.clickhouse.rollups_contacts import Rollup
 
 IN_QUEUE_STAGES = ("primary_queue", "secondary_queue")
 LEG_END = "coalesce(answered_at, abandoned_at, callback_at)"
@@ -227,3 +240,168 @@ def applied_select(facts: str) -> str:
     columns under the definitions the worker runs under (migration 0103 holds this text)."""
     columns = leg_columns(ACTIVE) if facts == "contact_legs" else contact_columns(ACTIVE)
     return f"SELECT * EXCEPT ({ACTIVE_DEFS}), {_derived(columns)} FROM {facts} FINAL {active_join()}"
+
+
+# -- reads -------------------------------------------------------------------------------------------
+# Every statement the contact readers (``demandhub/queries/contacts.py``, ``trends.py``) run against
+# the warehouse. The rollup modules are built on the fragments above, so the reads that name a
+# rollup import them where they run.
+
+_WAITING_LEGS = legs_from(
+    "force_id = {f:String} AND outcome = 'waiting' AND entered_at IS NOT NULL AND contact_ended_at IS NULL"
+)
+_WAITING_SQL = (
+    f"SELECT queue, clock_started_at FROM {_WAITING_LEGS} WHERE clock_started_at IS NOT NULL "
+    "AND clock_started_at > {lo:DateTime64(3, 'UTC')} AND clock_started_at <= {now:DateTime64(3, 'UTC')}"
+)
+_RECENT_LEGS = legs_from(
+    "force_id = {f:String} AND placed_at >= {placed_lo:DateTime64(3, 'UTC')} "
+    "AND placed_at <= {now:DateTime64(3, 'UTC')} AND coalesce(answered_at, abandoned_at, callback_at, "
+    "transferred_out_at) >= {lo:DateTime64(3, 'UTC')}"
+)
+_RECENT_SQL = (
+    "SELECT queue, placed_at, outcome, entered_queue, abandoned_in_queue, callback_requested, "
+    f"service_wait_seconds, answered_at, abandoned_at, callback_at, transferred_out_at FROM {_RECENT_LEGS}"
+)
+
+
+def waiting_legs(
+    wh: Warehouse, force_id: str, lo: datetime, now: datetime, calls: CallDefinitions
+) -> list[tuple[Any, ...]]:
+    """(queue, clock_started_at) of every leg still waiting whose service clock started in
+    ``(lo, now]``, under the call definitions."""
+    values = {"f": force_id, "lo": lo, "now": now, **call_params(calls)}
+    return wh.query(_WAITING_SQL, parameters=values).rows
+
+
+def recent_legs(
+    wh: Warehouse, force_id: str, lo: datetime, placed_lo: datetime, now: datetime, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """The legs placed in ``[placed_lo, now]`` that left their queue at or after ``lo``: ``queue``,
+    ``placed_at``, ``outcome``, ``entered_queue``, ``abandoned_in_queue``, ``callback_requested``,
+    ``service_wait_seconds`` (under ``definitions``), ``answered_at``, ``abandoned_at``,
+    ``callback_at``, ``transferred_out_at``."""
+    values = {"f": force_id, "lo": lo, "placed_lo": placed_lo, "now": now, **params(definitions)}
+    return wh.query(_RECENT_SQL, parameters=values).dicts()
+
+
+_MONTH = "toStartOfMonth(toDate(bucket, {tz:String}))"
+_IN_MONTHS = "force_id = {f:String} AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')}"
+_FACTS_IN_MONTHS = (
+    "force_id = {f:String} AND placed_at >= toDateTime64({lo:DateTime('UTC')}, 3, 'UTC') "
+    "AND placed_at < toDateTime64({hi:DateTime('UTC')}, 3, 'UTC')"
+)
+
+
+def rollup_rows(
+    wh: Warehouse, rollup: Rollup, definitions: Definitions, bounded: bool = True, fresh: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """A subquery of ``rollup``'s rows of force ``{f}`` (buckets in ``[{lo}, {hi})`` when
+    ``bounded``) under ``definitions``, and the parameters it adds: the stored rows of the
+    definitions' hash when the rollup is complete under them (refreshed first when ``fresh``), else
+    the same rows computed from the facts by the rollup's own SELECT."""
+    extra = rollup.query_params(definitions)
+    if reads_rollup(wh, rollup.table, definitions):
+        if fresh:
+            ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+        where = _IN_MONTHS if bounded else "force_id = {f:String}"
+        return (
+            f"(SELECT * FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND {where})",
+            extra,
+        )
+    where = _FACTS_IN_MONTHS if bounded else "force_id = {f:String}"
+    return f"({rollup.select(where)})", extra
+
+
+_VOLUME_SQL = (
+    f"SELECT {_MONTH} AS month, channel, sum(offered), sum(abandoned_never_answered), "
+    "sum(abandoned_never_answered_short) FROM {rows} GROUP BY month, channel"
+)
+_QUEUE_SQL = (
+    f"SELECT {_MONTH} AS month, queue, sum(entered), sum(answered), sum(answered_within_threshold), "
+    "sum(abandoned), sum(abandoned_within_threshold), sum(abandoned_short), sum(callbacks) FROM {rows} "
+    "WHERE queue IN {q:Array(String)} GROUP BY month, queue"
+)
+_CHANNEL_SINCE_SQL = f"SELECT channel, min({_MONTH}) FROM {{rows}} WHERE offered > 0 GROUP BY channel"
+
+
+def _months(force_id: str, tz: str, lo: datetime, hi: datetime, queues: Sequence[str]) -> dict[str, Any]:
+    return {"f": force_id, "tz": tz, "lo": lo, "hi": hi, "q": list(queues)}
+
+
+def month_channel_rows(
+    wh: Warehouse,
+    force_id: str,
+    tz: str,
+    lo: datetime,
+    hi: datetime,
+    queues: Sequence[str],
+    definitions: Definitions,
+) -> list[tuple[Any, ...]]:
+    """(month, channel, offered, abandoned never answered, of which short) per local month of ``tz``
+    and channel, from the channel rollup's buckets in ``[lo, hi)`` (naive UTC) under ``definitions``."""
+    from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP
+
+    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions)
+    values = {**_months(force_id, tz, lo, hi, queues), **extra}
+    return wh.query(_VOLUME_SQL.replace("{rows}", rows), parameters=values).rows
+
+
+def channel_first_months(
+    wh: Warehouse,
+    force_id: str,
+    tz: str,
+    lo: datetime,
+    hi: datetime,
+    queues: Sequence[str],
+    definitions: Definitions,
+) -> list[tuple[Any, ...]]:
+    """(channel, local month of its first contact) of each channel, ever (not only in ``[lo, hi)``).
+    Offers depend on no definition, so the channel rollup's rows of whatever definitions it is
+    complete under answer it (``definitions`` when none are recorded)."""
+    from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP
+
+    recorded = applied(wh, CHANNEL_ROLLUP.table)
+    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, recorded[1] if recorded else definitions, bounded=False)
+    values = {**_months(force_id, tz, lo, hi, queues), **extra}
+    return wh.query(_CHANNEL_SINCE_SQL.replace("{rows}", rows), parameters=values).rows
+
+
+def month_queue_rows(
+    wh: Warehouse,
+    force_id: str,
+    tz: str,
+    lo: datetime,
+    hi: datetime,
+    queues: Sequence[str],
+    definitions: Definitions,
+) -> list[tuple[Any, ...]]:
+    """(month, queue, entered, answered, answered within threshold, abandoned, abandoned within
+    threshold, short abandons, callbacks) per local month of ``tz`` and queue of ``queues``, from the
+    queue rollup's buckets in ``[lo, hi)`` (naive UTC), thresholds and short abandons as
+    ``definitions`` set them."""
+    from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
+
+    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions)
+    values = {**_months(force_id, tz, lo, hi, queues), **extra}
+    return wh.query(_QUEUE_SQL.replace("{rows}", rows), parameters=values).rows
+
+
+_DAY_FACTS = (
+    "force_id = {f:String} AND placed_at >= {s:DateTime64(3, 'UTC')} AND placed_at < {e:DateTime64(3, 'UTC')}"
+)
+_DAY_BUCKETS = (
+    "force_id = {f:String} AND bucket >= {s:DateTime64(3, 'UTC')} AND bucket < {e:DateTime64(3, 'UTC')}"
+)
+
+
+def day_rollup_rows(
+    wh: Warehouse, rollup: Rollup, force_id: str, start: datetime, end: datetime, definitions: Definitions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``rollup``'s rows of contacts placed in ``[start, end)`` under ``definitions``: recomputed
+    from the facts, and as stored (buckets in ``[start, end)``), keys and compared columns only."""
+    from sinks.clickhouse.rollups_contacts import recompute_rows, stored_rows
+
+    values = {"f": force_id, "s": start, "e": end}
+    fresh = recompute_rows(wh, rollup, _DAY_FACTS, values, definitions)
+    return fresh, stored_rows(wh, rollup, _DAY_BUCKETS, values, definitions)
