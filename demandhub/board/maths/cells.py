@@ -85,11 +85,23 @@ class Cell:
 
 
 def pool(cells: Iterable[Cell]) -> Cell | None:
-    """Sum cells; None when there are none."""
-    total: Cell | None = None
-    for cell in cells:
-        total = cell if total is None else total + cell
-    return total
+    """Sum cells; None when there are none.
+
+    The same sums, in the same order, as adding the cells one by one with ``+`` (so the same
+    floats and the same error for a cell with a denominator pooled with one without), without
+    building a cell for every partial sum."""
+    it = iter(cells)
+    first = next(it, None)
+    if first is None:
+        return None
+    num, den, sumsq = first.num, first.den, first.sumsq
+    count = 1
+    for cell in it:
+        count += 1
+        num = num + cell.num
+        den = _add_optional(den, cell.den, "denominator", strict=True)
+        sumsq = _add_optional(sumsq, cell.sumsq, "sum of squares", strict=False)
+    return first if count == 1 else Cell(num=num, den=den, sumsq=sumsq)
 
 
 def value_of(cell: Cell | None, unit: Unit) -> float | None:

@@ -15,7 +15,7 @@ month against the same month a year earlier) is written for levels: it compares 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
@@ -140,6 +140,31 @@ def _rolling_phrase(measure: MeasureSpec) -> str:
 
 def _rolling(series: SeriesMap, month: YearMonth, unit: Unit, rules: BoardRules) -> PeriodValue:
     return period_value(series, rolling_12_months(month), unit, rules)
+
+
+class _RollingValues(Mapping[YearMonth, float | None]):
+    """The rolling 12 month value of every month from ``first`` to ``last``, each computed when
+    first read: the "since" search reads only the months back to the last one as extreme."""
+
+    def __init__(self, series: SeriesMap, unit: Unit, rules: BoardRules, first: YearMonth, last: YearMonth):
+        self._series, self._unit, self._rules = series, unit, rules
+        self._first, self._last = first, last
+        self._known: dict[YearMonth, float | None] = {}
+
+    def __getitem__(self, month: YearMonth) -> float | None:
+        if month in self._known:
+            return self._known[month]
+        if not self._first <= month <= self._last:
+            raise KeyError(month)
+        value = _rolling(self._series, month, self._unit, self._rules).value
+        self._known[month] = value
+        return value
+
+    def __iter__(self) -> Iterator[YearMonth]:
+        return iter(_months(self._first, self._last))
+
+    def __len__(self) -> int:
+        return max(self._last - self._first + 1, 0)
 
 
 def _monthly_cells(series: SeriesMap, period: PeriodValue) -> tuple[Cell, ...]:
@@ -287,7 +312,7 @@ def t4_rolling_high_since(
     if measure.unit not in ("count", "level") or not series:
         return None
     first = min(series) + 11
-    values = {m: _rolling(series, m, measure.unit, rules).value for m in _months(first, month)}
+    values = _RollingValues(series, measure.unit, rules, first, month)
     found = _since_sentence(measure, values, month, rules)
     if found is None:
         return None
