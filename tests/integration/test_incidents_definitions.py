@@ -15,14 +15,13 @@ import pytest
 from demandhub.board.maths.cells import Cell
 from demandhub.board.maths.months import YearMonth
 from demandhub.board.warehouse.lineage import incident_contributions
-from demandhub.board.warehouse.public import _ATTEND_SQL
 from demandhub.queries.incidents import live_open_incidents, monthly_cells, reads_rollup
 from demandhub.settings import Settings
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import parse_event
 from schemas.topics import topic_for_type
-from sinks.clickhouse import incidents_sql as isql
+from sinks.clickhouse import public_sql
 from sinks.clickhouse.client import Warehouse
 from streams import registry
 from streams.pipeline import Pipeline, RawMessage
@@ -107,10 +106,7 @@ def figures(wh: Warehouse, defs: Definitions) -> dict[str, Any]:
         for i in live_open_incidents(wh, "cambs", WATCH_AT, defs)
     ]
     month = datetime(2024, 3, 1).date()
-    public = wh.query(
-        _ATTEND_SQL,
-        parameters={"f": "cambs", "tz": defs.timezone, "first": month, "last": month, **isql.params(defs)},
-    ).dicts()
+    public = public_sql.attendance_rows(wh, "cambs", defs, month, month)
     return {"cells": cells, "watch": watch, "public": sorted(public, key=lambda r: r["area"])}
 
 

@@ -40,10 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from demandhub.board.catalogue.measures import PER_PERSON, Catalogue
 from demandhub.board.maths.months import YearMonth
 from schemas.envelope import FORCE_ID_PATTERN
+from sinks.clickhouse import board_sql
 from sinks.clickhouse.client import Warehouse
 
 COLUMNS: tuple[str, ...] = ("force_id", "measure_id", "month", "numerator", "n", "source", "as_of")
-TABLE = "imported_monthly"
 
 
 class CsvImportError(ValueError):
@@ -199,11 +199,7 @@ def write_rows(wh: Warehouse, rows: Iterable[ImportRow], now: datetime | None = 
         ]
         for r in rows
     ]
-    wh.insert(
-        TABLE,
-        data,
-        [*COLUMNS, "imported_at", "version"],
-    )
+    board_sql.insert_imported(wh, data)
     return len(data)
 
 

@@ -58,12 +58,9 @@ from demandhub.queries import social as q_social
 from schemas.canonical import json_hash
 from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import Definitions
-from sinks.clickhouse import contacts_sql
-from sinks.clickhouse import crimes_sql as cs
-from sinks.clickhouse import incidents_sql as isql
+from sinks.clickhouse import board_sql, lineage_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import ensure_fresh
-from sinks.clickhouse.rollups_incidents import MEASURES as INCIDENT_MEASURES
 from sinks.clickhouse.times import as_utc
 from streams.domain.servicelevel import QUEUE_MEASURES, abandonment_rate, leg_counters, service_level
 
@@ -147,21 +144,6 @@ def _add(out: Lineage, measure: str, month: YearMonth, c: Contribution) -> None:
 # -- contacts -----------------------------------------------------------------------------------------
 # facts hold no definition: short abandons and service waits are derived under the definitions
 # given when read (contacts_sql, the same expressions as the rollups the board reads)
-_IN_MONTHS = (
-    "force_id = {f:String} AND toStartOfFifteenMinutes(placed_at) >= {lo:DateTime('UTC')} "
-    "AND toStartOfFifteenMinutes(placed_at) < {hi:DateTime('UTC')}"
-)
-_CONTACTS_SQL = (
-    "SELECT contact_id, channel, toStartOfMonth(toDate(toStartOfFifteenMinutes(placed_at), {tz:String})) "
-    "AS month, outcome, ever_answered, short_abandon, placed_at, answered_at, abandoned_at "
-    f"FROM {contacts_sql.contacts_from(_IN_MONTHS)}"
-)
-_LEGS_SQL = (
-    "SELECT leg_id, contact_id, queue, toStartOfMonth(toDate(toStartOfFifteenMinutes(placed_at), "
-    "{tz:String})) AS month, outcome, entered_queue, abandoned_in_queue, callback_requested, "
-    "service_wait_seconds, placed_at, "
-    f"answered_at, abandoned_at FROM {contacts_sql.legs_from(_IN_MONTHS + ' AND queue IN {q:Array(String)}')}"
-)
 _VOLUME_CHANNELS = CONTACT_CHANNELS
 _QUEUE_MEASURES = QUEUE_MEASURES
 
@@ -174,18 +156,18 @@ def contact_contributions(
     ensure_fresh(wh)
     tz = definitions.timezone
     lo, hi = q_contacts._month_bounds(first, last, tz)
-    params = {
-        "f": force_id,
-        "tz": tz,
-        "lo": lo.replace(tzinfo=None),
-        "hi": hi.replace(tzinfo=None),
-        "q": list(_QUEUE_MEASURES),
-        **contacts_sql.params(definitions),
-    }
+    window = (
+        force_id,
+        tz,
+        lo.replace(tzinfo=None),
+        hi.replace(tzinfo=None),
+        list(_QUEUE_MEASURES),
+        definitions,
+    )
     calls = definitions.calls
     drop = calls.dedupe_short_abandons_from_volumes
     out: Lineage = {}
-    for r in wh.query(_CONTACTS_SQL, parameters=params).dicts():
+    for r in lineage_sql.contact_rows(wh, *window):
         ym, ch, cid = _ym(r["month"]), str(r["channel"]), str(r["contact_id"])
         never = int(r["outcome"] == "abandoned" and not r["ever_answered"])
         never_short = int(bool(never and r["short_abandon"]))
@@ -243,7 +225,7 @@ def contact_contributions(
                 ym,
                 Contribution(cid, cid, num, den, bool(num or den), rule, reason, None, decided),
             )
-    for leg in wh.query(_LEGS_SQL, parameters=params).dicts():
+    for leg in lineage_sql.leg_rows(wh, *window):
         _add_leg(out, leg, definitions)
     return out
 
@@ -301,38 +283,6 @@ def _add_leg(out: Lineage, leg: dict[str, Any], definitions: Definitions) -> Non
 
 
 # -- incidents ------------------------------------------------------------------------------------------
-_INCIDENT_ALIAS = {"mental_health_now": "mh_now", "mental_health_ever": "mh_ever"}
-_INCIDENT_WANTED = {
-    "incidents", "mix_base", "mental_health_now", "mental_health_ever", "asb", "resp_n", "resp_sum_s",
-    "resp_sumsq_s", "resp_target_n", "resp_within_n",
-}  # fmt: skip
-
-
-def _incident_sql() -> str:
-    """The rollup's own measure expressions evaluated per incident, over the same facts and linked
-    contacts (:func:`sinks.clickhouse.incidents_sql.source`), under the ``d_*`` parameters."""
-    exprs = ", ".join(
-        f"{expr} AS {_INCIDENT_ALIAS.get(name, name)}"
-        for name, expr in INCIDENT_MEASURES
-        if name in _INCIDENT_WANTED
-    )
-    hour = "toStartOfHour(toDateTime(assumeNotNull(created_at), 'UTC'))"
-    facts = isql.source(
-        "force_id = {f:String} AND created_at IS NOT NULL "
-        f"AND {hour} >= {{lo:DateTime('UTC')}} AND {hour} < {{hi:DateTime('UTC')}}"
-    )
-    return (
-        f"SELECT incident_id, toStartOfMonth(toTimeZone({hour}, {{tz:String}})) AS month, "
-        "ifNull(first_grade, '') AS k_first, ifNull(final_grade, '') AS k_final, "
-        f"ifNull(grade_at_arrival, '') AS k_arrival, any({isql.RESPONSE_EXCLUSION}) AS exclusion, "
-        "any(duplicate) AS is_duplicate, any(cancelled) AS is_cancelled, any(created_at) AS created, "
-        f"any(first_arrival_at) AS arrived, {exprs} "
-        f"FROM {facts} "
-        "GROUP BY incident_id, month, k_first, k_final, k_arrival "
-        "HAVING month >= {first:Date} AND month <= {last:Date}"
-    )
-
-
 def incident_contributions(
     wh: Warehouse,
     force_id: str,
@@ -349,22 +299,23 @@ def incident_contributions(
     tz = definitions.timezone
     now = now or datetime.now(UTC)
     lo, hi = _first_day(first - 1), _first_day(last + 2)
-    params = {
-        "tz": tz,
-        "f": force_id,
-        "lo": datetime(lo.year, lo.month, 1),
-        "hi": datetime(hi.year, hi.month, 1),
-        "first": _first_day(first),
-        "last": _first_day(last),
-        **isql.params(definitions),
-    }
     breaches = {
         item["incident_id"]: item["grade"]
         for item in q_incidents.live_open_incidents(wh, force_id, now, definitions)
         if item["status"] == "red"
     }
     out: Lineage = {}
-    for r in wh.query(_incident_sql(), parameters=params).dicts():
+    rows = lineage_sql.incident_rows(
+        wh,
+        force_id,
+        tz,
+        datetime(lo.year, lo.month, 1),
+        datetime(hi.year, hi.month, 1),
+        _first_day(first),
+        _first_day(last),
+        definitions,
+    )
+    for r in rows:
         r["first_grade"], r["final_grade"], r["arrival_grade"] = (
             r.pop("k_first"),
             r.pop("k_final"),
@@ -498,35 +449,6 @@ def _incident_rows(out: Lineage, r: dict[str, Any], defs: Any, tz: str, breaches
 
 
 # -- crimes ----------------------------------------------------------------------------------------------
-_CRIMES_SQL = f"""
-SELECT crime_id, counted, recorded, cancelled, transferred, offence_code, outcome_type,
-       conditional_caution_adult, conditional_caution_youth, community_resolution,
-       {cs.PERIOD_AT} AS period_at, recorded_at, outcome_assigned_at, cancelled_at, transferred_at,
-       {cs.PERIOD_MONTH} AS pmonth, {cs.OUTCOME_MONTH} AS omonth,
-       {cs.PROSECUTION_POSSIBLE} AS is_pp, {cs.SEGMENTS} AS segments
-FROM crimes FINAL
-WHERE force_id = {{f:String}}
-  AND ((pmonth IS NOT NULL AND pmonth BETWEEN {{first:Date}} AND {{last:Date}})
-       OR (omonth IS NOT NULL AND omonth BETWEEN {{first:Date}} AND {{last:Date}}))
-"""
-_NCRS_ROWS_SQL = f"""
-SELECT crime_id, recorded_at, first_report_at, hours_to_record, {cs.WITHIN_NCRS} AS within,
-       {cs.RECORDED_MONTH} AS month
-FROM crime_first_report
-WHERE force_id = {{f:String}} AND recorded_at IS NOT NULL AND month BETWEEN {{first:Date}} AND {{last:Date}}
-"""
-_RURAL_ROWS_SQL = f"""
-SELECT incident_id, created_at, category, month
-FROM {cs.RURAL_INCIDENTS}
-WHERE force_id = {{f:String}} AND month BETWEEN {{first:Date}} AND {{last:Date}}
-"""
-_QA_ROWS_SQL = (
-    "SELECT crime_id, entered_at FROM qa_queue_intervals FINAL WHERE force_id = {f:String} "
-    "AND queue = {q:String} AND NOT duplicate_entry AND entered_at <= {t:DateTime64(3)} "
-    "AND (exited_at IS NULL OR exited_at > {t:DateTime64(3)})"
-)
-
-
 def _not_counted_why(r: dict[str, Any]) -> tuple[str, str, tuple[str, datetime | None]]:
     if r["cancelled"]:
         return (
@@ -550,16 +472,11 @@ def crime_contributions(
     of :mod:`demandhub.queries.crimes` for the conventions)."""
     defs = definitions.crimes
     tz = definitions.timezone
-    params: dict[str, Any] = {
-        "f": force_id,
-        **cs.params(definitions),
-        "first": _first_day(first),
-        "last": _first_day(last),
-    }
+    span = (force_id, _first_day(first), _first_day(last), definitions)
     out: Lineage = {}
-    for r in wh.query(_CRIMES_SQL, parameters=params).dicts():
+    for r in lineage_sql.crime_rows(wh, *span):
         _crime_rows(out, r, defs, tz)
-    for r in wh.query(_NCRS_ROWS_SQL, parameters=params).dicts():
+    for r in lineage_sql.ncrs_rows(wh, *span):
         hours = r["hours_to_record"]
         cid, ym = str(r["crime_id"]), _ym(r["month"])
         rec = ("recorded", as_utc(r["recorded_at"]))
@@ -582,7 +499,7 @@ def crime_contributions(
                 (("reported", as_utc(r["first_report_at"])), rec),
             )
         _add(out, "crime_recorded_within_24h_rate", ym, c)
-    for r in wh.query(_RURAL_ROWS_SQL, parameters=params).dicts():
+    for r in lineage_sql.rural_rows(wh, *span):
         iid = str(r["incident_id"])
         words = f"incident created {_day(r['created_at'], tz)}, category {r['category']}"
         _add(
@@ -718,7 +635,7 @@ def _qa_rows(
     for ym, snap in last_snap.items():
         if not first <= ym <= last:
             continue
-        rows = wh.query(_QA_ROWS_SQL, parameters={"f": force_id, "q": q_crimes.QA_QUEUE, "t": snap}).rows
+        rows = lineage_sql.qa_queue_rows(wh, force_id, q_crimes.QA_QUEUE, snap)
         items = out.setdefault("qa_linking_queue_month_end", {}).setdefault(ym, [])
         words = f"in the QA/Linking queue at the month-end snapshot {snap.astimezone(tz):%Y-%m-%d %H:%M}"
         for cid, entered in rows:
@@ -807,12 +724,6 @@ def month_cell(items: Sequence[Contribution], unit: str) -> Cell:
 
 
 # -- deciding events -----------------------------------------------------------------------------------
-_EVENTS_SQL = (
-    "SELECT subject, source, id, type, time FROM events WHERE force_id = {f:String} "
-    "AND subject IN {s:Array(String)} ORDER BY subject, time, id"
-)
-
-
 def attach_events(wh: Warehouse, force_id: str, items: Iterable[Contribution]) -> None:
     """Fill each contribution's ``events`` with the ledger events that decided it: for every fact time
     its rule read, the event of the matching type nearest that time (the latest when no time)."""
@@ -820,7 +731,7 @@ def attach_events(wh: Warehouse, force_id: str, items: Iterable[Contribution]) -
     subjects = sorted({c.subject for c in listed})
     by_subject: dict[str, list[tuple[str, str, str, datetime]]] = defaultdict(list)
     for start in range(0, len(subjects), 5000):
-        rows = wh.query(_EVENTS_SQL, parameters={"f": force_id, "s": subjects[start : start + 5000]}).rows
+        rows = lineage_sql.subject_events(wh, force_id, subjects[start : start + 5000])
         for subject, source, eid, etype, t in rows:
             by_subject[str(subject)].append((str(source), str(eid), str(etype), as_utc(t)))
     for c in listed:
@@ -1049,30 +960,8 @@ def _reference_period(
 
 
 # -- published lineage -----------------------------------------------------------------------------------
-SET_COLUMNS = (
-    "force_id",
-    "measure_id",
-    "data_month",
-    "digest",
-    "entity_id",
-    "counted",
-    "num",
-    "den",
-    "sumsq",
-    "rule",
-)
-REF_COLUMNS = (
-    "force_id",
-    "month",
-    "pack_version",
-    "measure_id",
-    "data_month",
-    "digest",
-    "entities",
-    "num",
-    "den",
-    "sumsq",
-)
+SET_COLUMNS = lineage_sql.SET_COLUMNS
+REF_COLUMNS = lineage_sql.REF_COLUMNS
 
 
 def _digest(items: Sequence[Contribution]) -> str:
@@ -1124,13 +1013,7 @@ def store_lineage(
 ) -> int:
     """Store the counted entities of every (measure, data month) of a published version: entity rows
     once per distinct content (digest), and the version's references. Returns entity rows written."""
-    existing = {
-        (str(mid), d, str(dg))
-        for mid, d, dg in wh.query(
-            "SELECT DISTINCT measure_id, data_month, digest FROM board_lineage_sets WHERE force_id = {f:String}",
-            parameters={"f": force_id},
-        ).rows
-    }
+    existing = {(str(mid), d, str(dg)) for mid, d, dg in lineage_sql.stored_sets(wh, force_id)}
     sets: list[list[Any]] = []
     refs: list[list[Any]] = []
     for measure_id, months in sorted(lineage.items()):
@@ -1172,9 +1055,9 @@ def store_lineage(
                 for c in counted
             )
     if sets:
-        wh.insert("board_lineage_sets", sets, SET_COLUMNS)
+        lineage_sql.insert_sets(wh, sets)
     if refs:
-        wh.insert("board_lineage_refs", refs, REF_COLUMNS)
+        lineage_sql.insert_refs(wh, refs)
     return len(sets)
 
 
@@ -1190,22 +1073,16 @@ def published_entities(
     ``version``, or else in the latest version that stored the data month."""
     if not months:
         return {}
-    cond = "month = {m:Date} AND pack_version = {v:UInt32}" if version is not None else "1"
-    sql = (
-        "SELECT s.data_month, s.entity_id, s.num, s.den FROM board_lineage_sets AS s INNER JOIN ("
-        "SELECT data_month, argMax(digest, (published, pack_version)) AS digest FROM ("
-        "SELECT r.data_month, r.digest, r.pack_version, v.published_at AS published FROM board_lineage_refs AS r "
-        "INNER JOIN board_pack_versions AS v ON v.force_id = r.force_id AND v.month = r.month "
-        "AND v.pack_version = r.pack_version "
-        f"WHERE r.force_id = {{f:String}} AND r.measure_id = {{mid:String}} AND r.data_month IN {{ds:Array(Date)}} AND {cond.replace('month', 'r.month').replace('pack_version', 'r.pack_version')}"
-        ") GROUP BY data_month) AS pick ON pick.data_month = s.data_month AND pick.digest = s.digest "
-        "WHERE s.force_id = {f:String} AND s.measure_id = {mid:String}"
+    rows = lineage_sql.published_entity_rows(
+        wh,
+        force_id,
+        measure_id,
+        [_first_day(m) for m in months],
+        None if month is None else _first_day(month),
+        version,
     )
-    params: dict[str, Any] = {"f": force_id, "mid": measure_id, "ds": [_first_day(m) for m in months]}
-    if version is not None and month is not None:
-        params |= {"m": _first_day(month), "v": version}
     out: dict[YearMonth, dict[str, tuple[float, float | None]]] = {}
-    for d, entity, num, den in wh.query(sql, parameters=params).rows:
+    for d, entity, num, den in rows:
         out.setdefault(_ym(d), {})[str(entity)] = (float(num), None if den is None else float(den))
     return out
 
@@ -1262,24 +1139,16 @@ def published_diff(
 ) -> dict[str, Any]:
     """The figure of ``measure_id``/``column`` as published in ``version`` of pack ``month``, and
     the entities changed since, per data month."""
-    rows = wh.query(
-        "SELECT pack_json, published_at FROM board_pack_versions WHERE force_id = {f:String} "
-        "AND month = {m:Date} AND pack_version = {v:UInt32}",
-        parameters={"f": force_id, "m": _first_day(month), "v": version},
-    ).rows
-    if not rows:
+    stored = board_sql.version_pack(wh, force_id, _first_day(month), version)
+    if stored is None:
         raise InputError(f"no published version {version} of {month} for force {force_id}")
-    pack = json.loads(rows[0][0])
+    pack = json.loads(stored[0])
     entry = next((e for e in pack["measures"] if e["id"] == measure_id), None)
     if entry is None:
         raise InputError(f"measure {measure_id} is not in published version {version}")
     months = _column_months(entry, column)
     before = published_entities(wh, force_id, measure_id, months, month, version)
-    kept = wh.query(
-        "SELECT count() FROM board_lineage_refs WHERE force_id = {f:String} AND month = {m:Date} "
-        "AND pack_version = {v:UInt32} AND measure_id = {mid:String}",
-        parameters={"f": force_id, "m": _first_day(month), "v": version, "mid": measure_id},
-    ).rows[0][0]
+    kept = lineage_sql.version_measure_refs(wh, force_id, _first_day(month), version, measure_id)
     changes: dict[str, Any] = {}
     for m in months if kept else []:
         diff = entity_changes(before.get(m, {}), current.get(m, []))
@@ -1287,7 +1156,7 @@ def published_diff(
             changes[str(m)] = diff
     return {
         "pack_version": version,
-        "published_at": str(rows[0][1]),
+        "published_at": str(stored[1]),
         "value": entry.get(column),
         "cell": (entry.get("cells") or {}).get(column),
         # published without its entities: what changed cannot be told entity by entity

@@ -40,9 +40,7 @@ from demandhub.board.catalogue.measures import Catalogue
 from demandhub.board.maths.months import YearMonth
 from demandhub.board.maths.suppression import Grid, Key, make_grid, suppress
 from schemas.definitions import Definitions
-from sinks.clickhouse import contacts_sql
-from sinks.clickhouse import crimes_sql as cs
-from sinks.clickhouse import incidents_sql as isql
+from sinks.clickhouse import public_sql
 from sinks.clickhouse.client import Warehouse
 
 MONTHS_SHOWN = 24
@@ -60,67 +58,11 @@ SECTION_TITLES = {
     "crime_outcomes": "Crime outcomes (resolution)",
 }
 
-_CALLS_LEGS = contacts_sql.legs_from("force_id = {f:String} AND queue = '999' AND outcome = 'answered'")
-_CALLS_SQL = f"""
-SELECT toStartOfMonth(toDate(placed_at, {{tz:String}})) AS month, district AS area,
-       countIf(service_wait_seconds < {{b1:UInt32}}) AS under_10s,
-       countIf(service_wait_seconds >= {{b1:UInt32}} AND service_wait_seconds < {{b2:UInt32}}) AS from_10s_to_under_60s,
-       countIf(service_wait_seconds >= {{b2:UInt32}}) AS s60_and_over,
-       sum(service_wait_seconds) AS wait_sum
-FROM {_CALLS_LEGS}
-WHERE service_wait_seconds IS NOT NULL AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, area
-"""
-"""999 answer-time bands at the first two 999 edges of ``calls.band_edges_seconds`` (the police.uk
-publication's 10 and 60 seconds by default; the column names keep those), on the service clock of
-the definitions (``calls.clock_start_999``): sinks/clickhouse/contacts_sql.py."""
-
 
 def band_edges_999(defs: Definitions) -> tuple[int, int]:
     """The two 999 band edges the public answer-time table uses (a single edge: an empty middle band)."""
     edges = tuple(defs.calls.band_edges_seconds.get("999", (10, 60))) or (10, 60)
     return (int(edges[0]), int(edges[1] if len(edges) > 1 else edges[0]))
-
-
-_ATTEND_FACTS = isql.source(
-    "force_id = {f:String} AND created_at IS NOT NULL AND grade_at_arrival = 'IMMEDIATE' "
-    "AND urban_rural IN ('urban', 'rural')"
-)
-_ATTEND_SQL = f"""
-SELECT toStartOfMonth(toTimeZone(assumeNotNull(created_at), {{tz:String}})) AS month, ifNull(district, '') AS area,
-       countIf(urban_rural = 'urban' AND {isql.WITHIN_TARGET}) AS urban_within,
-       countIf(urban_rural = 'urban' AND NOT {isql.WITHIN_TARGET}) AS urban_over,
-       countIf(urban_rural = 'rural' AND {isql.WITHIN_TARGET}) AS rural_within,
-       countIf(urban_rural = 'rural' AND NOT {isql.WITHIN_TARGET}) AS rural_over,
-       sum({isql.RESPONSE_SECONDS}) AS response_sum
-FROM {_ATTEND_FACTS}
-WHERE {isql.IN_RESPONSE} AND {isql.TARGET_SECONDS} IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, area
-"""
-_RECORDED_SQL = f"""
-SELECT {cs.PERIOD_MONTH} AS month, ifNull(district, '') AS area,
-       count() AS recorded, countIf({cs.PROSECUTION_POSSIBLE}) AS resolved_cohort
-FROM crimes FINAL
-WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, area
-"""
-_RESOLVED_SQL = f"""
-SELECT {cs.OUTCOME_MONTH} AS month, ifNull(district, '') AS area, countIf({cs.PROSECUTION_POSSIBLE}) AS resolved
-FROM crimes FINAL
-WHERE force_id = {{f:String}} AND counted AND outcome_assigned_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, area
-"""
-_PUBLISHED_SQL = """
-SELECT month, max(published_at) FROM board_pack_versions WHERE force_id = {f:String} GROUP BY month
-"""
-_HISTORY_SQL = """
-SELECT measure_id, as_of, pack_version, published_at, value FROM board_published
-WHERE force_id = {f:String} AND column = 'current' AND measure_id IN {ms:Array(String)}
-ORDER BY measure_id, as_of, pack_version
-"""
 
 
 def _day(ym: YearMonth) -> date:
@@ -203,7 +145,7 @@ def published_months(
 ) -> tuple[dict[str, list[YearMonth]], datetime | None]:
     """Per section, the 24 months up to the latest as-of month the board has published (oldest
     first), and the time of the latest publication."""
-    rows = wh.query(_PUBLISHED_SQL, parameters={"f": force_id}).rows
+    rows = public_sql.published_pack_months(wh, force_id)
     if not rows:
         return {s: [] for s in SECTIONS}, None
     packs = sorted(_ym(m) for m, _ in rows)
@@ -220,7 +162,7 @@ def published_months(
 def restatements(wh: Warehouse, force_id: str) -> dict[tuple[str, YearMonth], str]:
     """(section, month) -> note, where the board's figure changed after it was first published."""
     ids = {v: k for k, v in BOARD_MEASURE.items()}
-    rows = wh.query(_HISTORY_SQL, parameters={"f": force_id, "ms": sorted(ids)}).rows
+    rows = public_sql.current_history(wh, force_id, sorted(ids))
     first: dict[tuple[str, YearMonth], tuple[Any, Any]] = {}
     notes: dict[tuple[str, YearMonth], str] = {}
     for measure_id, as_of, _version, at, value in rows:
@@ -260,16 +202,7 @@ def answer_time_sections(
     if not months:
         return out
     b1, b2 = band_edges_999(defs)
-    params = {
-        "f": force_id,
-        "tz": defs.timezone,
-        "first": _day(min(months)),
-        "last": _day(max(months)),
-        "b1": b1,
-        "b2": b2,
-        **contacts_sql.params(defs),
-    }
-    calls = wh.query(_CALLS_SQL, parameters=params).dicts()
+    calls = public_sql.answer_time_rows(wh, force_id, defs, _day(min(months)), _day(max(months)), b1, b2)
     cols = ("under_10s", "from_10s_to_under_60s", "s60_and_over")
     for month in months:
         areas, counts, mine = _section_rows(calls, month, cols)
@@ -289,13 +222,7 @@ def read_sections(
     every = [m for ms in months.values() for m in ms]
     if not every:
         return out
-    params = {
-        "f": force_id,
-        "tz": defs.timezone,
-        "first": _day(min(every)),
-        "last": _day(max(every)),
-    }
-    attend = wh.query(_ATTEND_SQL, parameters={**params, **isql.params(defs)}).dicts()
+    attend = public_sql.attendance_rows(wh, force_id, defs, _day(min(every)), _day(max(every)))
     out["answer_times_999"] = answer_time_sections(wh, force_id, defs, months["answer_times_999"])
     for month in months["emergency_attendance"]:
         cols = ("urban_within", "urban_over", "rural_within", "rural_over")
@@ -320,9 +247,9 @@ def crime_outcome_sections(
     out: dict[YearMonth, Section] = {}
     if not months:
         return out
-    params = {"f": force_id, "first": _day(min(months)), "last": _day(max(months)), **cs.params(defs)}
-    recorded = wh.query(_RECORDED_SQL, parameters=params).dicts()
-    resolved = wh.query(_RESOLVED_SQL, parameters=params).dicts()
+    recorded, resolved = public_sql.crime_outcome_rows(
+        wh, force_id, defs, _day(min(months)), _day(max(months))
+    )
     cohort = defs.crimes.outcome_rate_basis == "cohort"
     for month in months:
         if cohort:

@@ -43,33 +43,16 @@ from demandhub.board.maths.rules import BoardRules
 from demandhub.board.warehouse.readers import MONTHLY_CELLS
 from demandhub.queries.crimes import district_group_series
 from schemas.definitions import Definitions
+from sinks.clickhouse import board_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
 
 Series = dict[YearMonth, Cell]
 DISTRICT_MEASURE = "crime_all"
 
-_ENTITY_SQL = (
-    "SELECT splitByChar('.', type)[1] AS entity, source, max(time) AS watermark FROM events "
-    "WHERE force_id = {f:String} GROUP BY entity, source ORDER BY entity, source"
-)
 HISTORIC_SOURCES: frozenset[str] = frozenset({"backfill"})
 """Sources that replay history rather than feed the present: they bound an entity's completeness
 only when no live source feeds it."""
-_SOURCES_SQL = (
-    "SELECT source, watermark, last_ingest, events FROM source_watermarks "
-    "WHERE force_id = {f:String} ORDER BY source"
-)
-_IMPORTED_SQL = (
-    "SELECT force_id, measure_id, month, source, numerator, n FROM imported_monthly FINAL "
-    "WHERE force_id IN {fs:Array(String)} AND month >= {lo:Date} AND month <= {hi:Date} "
-    "ORDER BY force_id, measure_id, month, source"
-)
-_FORCES_SQL = (
-    "SELECT force_id FROM (SELECT DISTINCT force_id FROM events UNION DISTINCT "
-    "SELECT DISTINCT force_id FROM imported_monthly) ORDER BY force_id"
-)
-_EVENT_FORCES_SQL = "SELECT DISTINCT force_id FROM events ORDER BY force_id"
 
 
 def _first_day(ym: YearMonth) -> date:
@@ -78,7 +61,7 @@ def _first_day(ym: YearMonth) -> date:
 
 def entity_watermarks(wh: Warehouse, force_id: str) -> dict[str, datetime]:
     """Each event entity's completeness watermark for ``force_id`` (:func:`watermarks_by_source`)."""
-    rows = wh.query(_ENTITY_SQL, parameters={"f": force_id}).rows
+    rows = board_sql.entity_source_watermarks(wh, force_id)
     return watermarks_by_source((str(entity), str(source), as_utc(mark)) for entity, source, mark in rows)
 
 
@@ -104,7 +87,7 @@ def watermarks_by_source(rows: Iterable[tuple[str, str, datetime]]) -> dict[str,
 
 def source_watermarks(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
     """The ledger's ``source_watermarks`` rows for ``force_id`` (JSON-ready)."""
-    rows = wh.query(_SOURCES_SQL, parameters={"f": force_id}).rows
+    rows = board_sql.source_watermarks(wh, force_id)
     return [
         {
             "source": str(source),
@@ -162,9 +145,9 @@ def imported_series(
     Imported measures read only their catalogue ``import_sources``; event-derived measures (peer
     forces' figures) read every source."""
     by_id = catalogue.by_id()
-    params = {"fs": sorted(set(forces)), "lo": _first_day(first), "hi": _first_day(last)}
+    rows = board_sql.imported_rows(wh, sorted(set(forces)), _first_day(first), _first_day(last))
     grouped: dict[tuple[str, str, YearMonth], list[Cell]] = defaultdict(list)
-    for force, measure_id, month, source, numerator, n in wh.query(_IMPORTED_SQL, parameters=params).rows:
+    for force, measure_id, month, source, numerator, n in rows:
         measure = by_id.get(str(measure_id))
         if measure is None:
             continue
@@ -189,13 +172,6 @@ def imported_series(
         if pooled is not None:
             out[force][measure_id][ym] = pooled
     return {f: dict(m) for f, m in out.items()}
-
-
-_IMPORTED_AS_OF_SQL = (
-    "SELECT measure_id, source, max(month) FROM imported_monthly FINAL "
-    "WHERE force_id IN {fs:Array(String)} AND month <= {hi:Date} AND as_of <= {cut:Date} "
-    "GROUP BY measure_id, source ORDER BY measure_id, source"
-)
 
 
 def latest_available(
@@ -230,8 +206,7 @@ def imported_as_of(
     latest month (<= ``month``) with a row of the measure's sources whose ``as_of`` is on or before
     the pack month's last day. A measure with no such row is absent (its catalogue lag applies)."""
     last_day = _first_day(month + 1) - timedelta(days=1)
-    params = {"fs": sorted(set(forces)), "hi": _first_day(month), "cut": last_day}
-    rows = wh.query(_IMPORTED_AS_OF_SQL, parameters=params).rows
+    rows = board_sql.imported_latest_months(wh, sorted(set(forces)), _first_day(month), last_day)
     return latest_available(rows, catalogue, events_too)
 
 
@@ -431,8 +406,8 @@ def msf_figure(
 
 def present_forces(wh: Warehouse) -> tuple[list[str], set[str]]:
     """(every force with events or imported rows, the forces with events)."""
-    every = [str(r[0]) for r in wh.query(_FORCES_SQL).rows]
-    with_events = {str(r[0]) for r in wh.query(_EVENT_FORCES_SQL).rows}
+    every = board_sql.forces_present(wh)
+    with_events = set(board_sql.forces_with_events(wh))
     return every, with_events
 
 

@@ -22,29 +22,11 @@ from demandhub.board.maths.dashboard import COLUMNS, LABEL_COLUMNS
 from demandhub.board.maths.months import YearMonth
 from schemas.canonical import json_hash
 from schemas.definitions import Definitions
+from sinks.clickhouse import board_sql
 from sinks.clickhouse.client import Warehouse
 
-FIGURE_COLUMNS: tuple[str, ...] = (
-    "force_id",
-    "month",
-    "as_of",
-    "measure_id",
-    "column",
-    "value",
-    "label",
-    "published_at",
-    "pack_version",
-    "config_hash",
-)
-VERSION_COLUMNS: tuple[str, ...] = (
-    "force_id",
-    "month",
-    "pack_version",
-    "published_at",
-    "config_hash",
-    "figures_hash",
-    "pack_json",
-)
+FIGURE_COLUMNS = board_sql.FIGURE_COLUMNS
+VERSION_COLUMNS = board_sql.VERSION_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -89,14 +71,10 @@ def figures_hash(pack_json: Mapping[str, Any], config_hash: str) -> str:
 
 def latest_version(wh: Warehouse, force_id: str, month: YearMonth) -> tuple[int, datetime, str] | None:
     """(pack_version, published_at, figures_hash) of the month's latest version, or None."""
-    rows = wh.query(
-        "SELECT pack_version, published_at, figures_hash FROM board_pack_versions "
-        "WHERE force_id = {f:String} AND month = {m:Date} ORDER BY pack_version DESC LIMIT 1",
-        parameters={"f": force_id, "m": _ym_date(month)},
-    ).rows
-    if not rows:
+    row = board_sql.latest_version(wh, force_id, _ym_date(month))
+    if row is None:
         return None
-    version, at, digest = rows[0]
+    version, at, digest = row
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     return int(version), at, str(digest)
 
@@ -132,13 +110,9 @@ def publish(
             ]
             for mid, a, col, value, label in figures(pack_json)
         ]
-        wh.insert("board_published", rows, FIGURE_COLUMNS)
+        board_sql.insert_figures(wh, rows)
         body = json.dumps(pack_json, sort_keys=False, allow_nan=False)
-        wh.insert(
-            "board_pack_versions",
-            [[force_id, _ym_date(month), version, at, config_hash, digest, body]],
-            VERSION_COLUMNS,
-        )
+        board_sql.insert_version(wh, [force_id, _ym_date(month), version, at, config_hash, digest, body])
     return Publication(force_id, month, version, at, new=True)
 
 
@@ -147,12 +121,7 @@ def latest_published(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """measure -> as-of month -> column -> the latest published figure (a number, None or a label)
     for as-of months ``since..until``. MSF is left out (it is imported, not recomputed)."""
-    rows = wh.query(
-        "SELECT measure_id, as_of, column, value, label FROM board_published_latest "
-        "WHERE force_id = {f:String} AND as_of >= {lo:Date} AND as_of <= {hi:Date} AND column != 'msf' "
-        "ORDER BY measure_id, as_of, column",
-        parameters={"f": force_id, "lo": _ym_date(since), "hi": _ym_date(until)},
-    ).rows
+    rows = board_sql.latest_figures(wh, force_id, _ym_date(since), _ym_date(until))
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for measure_id, as_of, column, value, label in rows:
         figure = label if column in LABEL_COLUMNS else value
@@ -162,11 +131,7 @@ def latest_published(
 
 def published_versions(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
     """Every published version of ``force_id`` (month, version, published_at, config hash)."""
-    rows = wh.query(
-        "SELECT month, pack_version, published_at, config_hash FROM board_pack_versions "
-        "WHERE force_id = {f:String} ORDER BY month, pack_version",
-        parameters={"f": force_id},
-    ).rows
+    rows = board_sql.versions(wh, force_id)
     return [
         {"month": m.strftime("%Y-%m"), "pack_version": int(v), "published_at": str(at), "config_hash": h}
         for m, v, at, h in rows
@@ -177,14 +142,10 @@ def stored_definitions(wh: Warehouse, force_id: str, month: YearMonth, version: 
     """The metric definitions published version ``version`` of ``month`` was computed under, as
     stored with it (the pack JSON's ``definitions.metrics.settings``); None when there is no such
     version or its settings no longer fit the definitions (written by an older release)."""
-    rows = wh.query(
-        "SELECT pack_json FROM board_pack_versions WHERE force_id = {f:String} AND month = {m:Date} "
-        "AND pack_version = {v:UInt32} LIMIT 1",
-        parameters={"f": force_id, "m": _ym_date(month), "v": version},
-    ).rows
-    if not rows:
+    body = board_sql.version_pack_json(wh, force_id, _ym_date(month), version)
+    if body is None:
         return None
-    return definitions_of(json.loads(rows[0][0]))
+    return definitions_of(json.loads(body))
 
 
 def definitions_of(pack_json: Mapping[str, Any]) -> Definitions | None:
@@ -201,21 +162,13 @@ def definitions_of(pack_json: Mapping[str, Any]) -> Definitions | None:
 def published_definitions(wh: Warehouse, force_id: str) -> dict[tuple[str, int], str]:
     """(pack month YYYY-MM, version) -> the metric definitions' hash each published version was
     computed under (from its stored pack JSON)."""
-    rows = wh.query(
-        "SELECT month, pack_version, JSONExtractString(pack_json, 'definitions', 'metrics', 'config_hash') "
-        "FROM board_pack_versions WHERE force_id = {f:String}",
-        parameters={"f": force_id},
-    ).rows
+    rows = board_sql.version_definition_hashes(wh, force_id)
     return {(m.strftime("%Y-%m"), int(v)): str(h) for m, v, h in rows}
 
 
 def published_sources(wh: Warehouse, force_id: str) -> dict[tuple[str, str, str], tuple[str, int]]:
     """(measure, as-of YYYY-MM, column) -> (pack month YYYY-MM, version) of the latest published figure."""
-    rows = wh.query(
-        "SELECT measure_id, as_of, column, pack_month, latest_pack_version FROM board_published_latest "
-        "WHERE force_id = {f:String}",
-        parameters={"f": force_id},
-    ).rows
+    rows = board_sql.figure_sources(wh, force_id)
     return {
         (str(mid), a.strftime("%Y-%m"), str(col)): (pm.strftime("%Y-%m"), int(v))
         for mid, a, col, pm, v in rows
@@ -225,9 +178,5 @@ def published_sources(wh: Warehouse, force_id: str) -> dict[tuple[str, str, str]
 def latest_definitions(wh: Warehouse, force_id: str) -> Definitions | None:
     """The metric definitions of the force's latest published pack (by publication time), as
     stored with it; None when nothing is published (or its settings no longer fit)."""
-    rows = wh.query(
-        "SELECT pack_json FROM board_pack_versions WHERE force_id = {f:String} "
-        "ORDER BY published_at DESC, month DESC, pack_version DESC LIMIT 1",
-        parameters={"f": force_id},
-    ).rows
-    return definitions_of(json.loads(rows[0][0])) if rows else None
+    body = board_sql.latest_pack_json(wh, force_id)
+    return definitions_of(json.loads(body)) if body is not None else None
