@@ -132,11 +132,11 @@ class FetchOnce:
         raise asyncio.CancelledError
 
 
-def test_a_backlog_is_written_in_fetches_of_ten_thousand_events_and_a_slow_feed_every_quarter_second(
+def test_a_backlog_is_written_in_fetches_of_twenty_thousand_events_and_a_slow_feed_every_quarter_second(
     tmp_path: Path,
 ) -> None:
     # A write cycle costs about a dozen warehouse statements whatever its size: under a backlog the
-    # default fetch spreads them over 10,000 events; at low rates the time bound closes a cycle.
+    # default fetch spreads them over 20,000 events; at low rates the time bound closes a cycle.
     journal = Journal()
     consumer = FetchOnce()
     hot = hot_path(tmp_path, journal)
@@ -145,6 +145,6 @@ def test_a_backlog_is_written_in_fetches_of_ten_thousand_events_and_a_slow_feed_
     hot._consumer = lambda: consumer  # type: ignore[method-assign]
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(hot.run())
-    assert consumer.fetches == [(250, 10_000)]
+    assert consumer.fetches == [(250, 20_000)]
     assert consumer.stopped
     assert sorted(consumer.topics) == sorted(t.name for t in TOPICS.values())
