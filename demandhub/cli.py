@@ -582,6 +582,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
                 progress.advance(task, n)
 
             totals = replay(pipeline, file_messages(path, args.chunk), advance)
+        from sinks.clickhouse.compact import compact
+
+        compact(wh)  # one part per partition: fewer parts to open, nothing left for FINAL to merge
     except KeyboardInterrupt:
         raise Interrupted(
             f"replay interrupted after {done[0]:,} of {lines:,} lines of {path} (every batch before "
@@ -617,6 +620,9 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
                 progress.advance(task, n)
 
             totals = rebuild(pipeline, advance, args.chunk)
+        from sinks.clickhouse.compact import compact
+
+        compact(wh)  # one part per partition: fewer parts to open, nothing left for FINAL to merge
     except KeyboardInterrupt:
         raise Interrupted(
             f"rebuild interrupted after {done[0]:,} subjects: the facts are incomplete until "
