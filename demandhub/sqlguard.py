@@ -56,6 +56,7 @@ from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
 from demandhub.settings import Settings
 from sinks.clickhouse import client as warehouse_client
+from sinks.clickhouse import guard_sql
 from sinks.clickhouse.client import value_bytes
 
 MAX_QUERY_CHARS = 20_000
@@ -279,19 +280,11 @@ def _is_denied(name: str) -> bool:
 
 def load_catalog(wh: Runner) -> Catalog:
     """Read the current database, its tables and the engine's functions (no settings, no analyst text)."""
-    database = str(wh.query("SELECT currentDatabase()").rows[0][0])
-    databases = {str(r[0]) for r in wh.query("SELECT name FROM system.databases").rows}
-    rows = wh.query(
-        "SELECT name, is_aggregate, case_insensitive, alias_to, categories FROM system.functions"
-    ).rows
-    table_functions = {str(r[0]) for r in wh.query("SELECT name FROM system.table_functions").rows}
-    combinators = tuple(
-        sorted(
-            (str(r[0]) for r in wh.query("SELECT name FROM system.aggregate_function_combinators").rows),
-            key=len,
-            reverse=True,
-        )
-    )
+    database = guard_sql.current_database(wh)
+    databases = guard_sql.database_names(wh)
+    rows = guard_sql.function_rows(wh)
+    table_functions = guard_sql.table_function_names(wh)
+    combinators = tuple(sorted(guard_sql.combinator_names(wh), key=len, reverse=True))
     exact: dict[str, str] = {}
     insensitive: dict[str, str] = {}
     category: dict[str, str] = {}
@@ -331,10 +324,7 @@ def load_catalog(wh: Runner) -> Catalog:
 
 
 def refresh_tables(catalog: Catalog, wh: Runner) -> None:
-    rows = wh.query(
-        "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": catalog.database}
-    ).rows
-    names = {str(r[0]) for r in rows}
+    names = guard_sql.table_names(wh, catalog.database)
     with catalog.lock:
         catalog.tables = frozenset(names | {f"{catalog.database}.{n}" for n in names})
 
@@ -361,14 +351,13 @@ def formatted(sql: str, wh: Runner) -> str:
     has no comments and every name quoted as the engine needs: this text is what is checked and run,
     so the check and the run read the same statement."""
     try:
-        result = wh.query("SELECT formatQuerySingleLine({q:String})", parameters={"q": sql})
+        return guard_sql.formatted_text(wh, sql)
     except ClickHouseError as exc:
         if not engine_spoke(exc):
             raise
         message = engine_message(exc)
         message = re.sub(r"\s*In scope SELECT formatQuerySingleLine\(.*$", "", message, flags=re.DOTALL)
         raise EngineError(message.rstrip(": .") or "the query could not be read") from None
-    return str(result.rows[0][0])
 
 
 def explain(sql: str, wh: Runner) -> list[str]:
@@ -376,12 +365,11 @@ def explain(sql: str, wh: Runner) -> list[str]:
 
     No parameters and no settings are passed, so the text reaches the parser as it will when run."""
     try:
-        result = wh.query(f"EXPLAIN AST {sql}")
+        return guard_sql.parse_tree(wh, sql)
     except ClickHouseError as exc:
         if not engine_spoke(exc):
             raise
         raise EngineError(engine_message(exc, explained=True)) from None
-    return [str(row[0]) for row in result.rows]
 
 
 def check(sql: str, wh: Runner) -> str:
@@ -459,7 +447,7 @@ _CODE_PREFIX = re.compile(r"^.*?Code: \d+\. DB::Exception: (?:[\w-]+: )?", re.DO
 _VERSION = re.compile(r" \(version [\d.]+(?: \([^)]*\))?\)")
 _OUR_SETTINGS = re.compile(r"\s*SETTINGS (?:\w+ = '[^']*'(?:, )?)+")
 _POSITION = re.compile(r"(position |col )(\d+)")
-EXPLAIN_PREFIX = len("EXPLAIN AST ")
+EXPLAIN_PREFIX = len(guard_sql.EXPLAIN_AST)
 
 
 def engine_spoke(exc: BaseException) -> bool:
@@ -482,7 +470,7 @@ def engine_message(exc: BaseException, explained: bool = False) -> str:
     text = _OUR_SETTINGS.sub("", text)
     text = text.replace("\n FORMAT Native", "").replace(" FORMAT Native", "")
     if explained:
-        text = text.replace("EXPLAIN AST ", "")
+        text = text.replace(guard_sql.EXPLAIN_AST, "")
         text = _POSITION.sub(lambda m: f"{m.group(1)}{max(1, int(m.group(2)) - EXPLAIN_PREFIX)}", text)
     text = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return text[:500] or type(exc).__name__
