@@ -6,27 +6,32 @@ from __future__ import annotations
 
 LIMITS: dict[str, list[str]] = {
     "throughput": [
-        "The worker is bound by `Pipeline.process`, not by faust or the broker. The worker's rate after "
-        "its first ledger row is close to what `Pipeline.process` alone does in process (see the "
-        "profile: same batch size, no Kafka), and the bare consumer reads the same records nearly a "
-        "hundred times faster. Per-event faust overhead does not show: events reach the pipeline in "
-        "batches of about a thousand (`noack_take`), and the five agents spend their time waiting "
-        "for `Pipeline.process`, whose writes hold the one warehouse lock (`Warehouse.exclusive`), "
-        "so batches of the five topics are written one after another.",
-        "Inside `Pipeline.process` (profile below), the warehouse work of each batch dominates: "
-        "recomputing the touched 15-minute contact rollups and hourly incident rollups (two "
-        "`INSERT ... SELECT ... FINAL` statements per rollup and batch, each reading the fact table "
-        "with `FINAL`, which cannot be pruned by bucket because the fact tables are ordered by "
-        "entity id) and inserting fact rows from dicts. Then come the pure folds, pydantic "
-        "validation (each event is validated twice when its type has personal-data fields: "
-        "`sanitise` dumps and re-parses it) and building ledger rows (`model_dump` of the whole "
-        "envelope, then `json.dumps`).",
-        "Start-up is part of the figure from launch: importing faust and chDB, opening and migrating "
-        "the warehouse and the consumer group join (tansu holds a join for about half the 6 s "
-        "session timeout) cost several seconds that the bare consumer (no chDB) mostly avoids.",
-        "Target missed. The fixes that would move it, by expected gain, are listed at the end "
-        "(rollups per time window instead of per batch, prunable rollup reads, column-oriented "
-        "inserts, one validation per event).",
+        "The worker's records do not go through faust's per-event dispatch: one aiokafka consumer "
+        "in a faust task (`streams/app.py` `HotPath`) runs one `getmany` loop over the six input "
+        "topics, and each fetch of up to `batch_max_events` (20,000) records is one write cycle: "
+        "`Pipeline.process` in a worker thread, one insert per table for every topic of the fetch, "
+        "then the dead letters confirmed and the offsets committed. Rollups are lazy: a cycle only "
+        "logs the buckets it touched, and the worker's refresher recomputes them at most once a "
+        "second on a warehouse handle of its own. Under a backlog the cycles run back to back, so "
+        "after its first ledger row the worker is bound by `Pipeline.process` on its one Python "
+        "thread, while the bare consumer reads the same records many times faster.",
+        "Inside a cycle (profile below) the pure Python work leads: the folds, then decode "
+        "(validation, range checks, de-identification) and building ledger rows; the warehouse "
+        "statements (about a dozen per cycle whatever its size: the history read, the dirty-bucket "
+        "log twice, one insert per fact table, the ledger) come next, and chDB lets the Python "
+        "thread run during them. The worker's CPU per event is the steadiest figure of a loaded "
+        "machine.",
+        "Start-up is part of the figure from launch, and the bare consumer's run is mostly its own "
+        "start-up and group join (tansu holds a join for about half the 6 s session timeout). The "
+        "worker's join and first fetch run while the warehouse opens and migrates on a thread of its "
+        "own (`streams/startup.py`); the first write cycle waits for it. So launch to the first "
+        "ledger row is Python, the settings and faust's imports, then the longer of the join and "
+        "opening chDB (loading its library, the engine opening every part, the migrations), then "
+        "the first cycle; the start-up figures give each step from launch. With start-up fixed, the "
+        "ratio from launch rises with the run's size towards the ratio after the first record.",
+        "What would move it further: decode and folds off the one Python thread (processes started "
+        "before chDB is imported, as a replay may), a cheaper decoder, and overlapping a cycle's "
+        "writes with the next fetch's decode and folds.",
     ],
     "freshness": [
         "What is timed is the marker's ledger row becoming visible to a reader of the worker's "

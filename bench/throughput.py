@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from bench.harness import (
 )
 from bench.result import Figure, Result
 from demandhub.settings import Settings
+from streams.startup import STAGES as STARTUP_STAGES
 
 BATCH_EVENTS = int(Settings.model_fields["batch_max_events"].default)
 BATCH_SECONDS = float(Settings.model_fields["batch_max_seconds"].default)
@@ -54,6 +55,8 @@ class HubRun:
     pipeline_seconds: float  # sum of the workers' demandhub_sink_write_seconds (Pipeline.process)
     batches: int
     cpu_seconds: float = 0.0  # user + system CPU of the worker processes, launch to the last event
+    first_row_seconds: float = 0.0  # launch -> the first ledger row seen (to within one poll)
+    startup_marks: dict[str, float] = field(default_factory=dict)  # the first worker's, by stage
 
     @property
     def wall_rate(self) -> float:
@@ -72,6 +75,23 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+STARTUP_METRIC = "demandhub_worker_startup_seconds"
+
+
+def startup_marks(worker: Worker) -> dict[str, float]:
+    """Seconds from the worker's launch to each start-up step (``streams.startup``), from /metrics."""
+    status, body = worker.get("metrics")
+    marks: dict[str, float] = {}
+    if status != 200:
+        return marks
+    for line in body.decode().splitlines():
+        if line.startswith(STARTUP_METRIC + "{"):
+            head, _, value = line.rpartition(" ")
+            stage = head.split('stage="', 1)[1].split('"', 1)[0]
+            marks[stage] = float(value)
+    return marks
 
 
 def sizes(ctx: RunContext) -> tuple[int, float]:
@@ -127,6 +147,7 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
             pipeline_seconds = sum(w.metric("demandhub_sink_write_seconds_sum") for w in hub)
             batches = int(sum(w.metric("demandhub_sink_batches_total") for w in hub))
             cpu_seconds = sum(process_cpu_seconds(w.proc.pid) for w in hub if w.proc is not None)
+            marks = startup_marks(hub[0])
         finally:
             for w in hub:
                 w.stop()
@@ -142,6 +163,8 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
         pipeline_seconds,
         batches,
         cpu_seconds,
+        first_seen - launched,
+        marks,
     )
 
 
@@ -188,6 +211,16 @@ def run(ctx: RunContext) -> Result:
             Figure("demandhub worker, launch to all events in the ledger", hub.wall_rate, "events/s"),
             Figure("worker, first ledger row to all events", hub.steady_rate, "events/s"),
             Figure("worker start-up (launch to web server answering)", hub.startup_seconds, "s"),
+            Figure(
+                "worker launch to its first ledger row seen",
+                hub.first_row_seconds,
+                "s",
+                f"polled every {POLL_SECONDS:g} s",
+            ),
+            *(
+                Figure(f"worker launch to {stage.replace('_', ' ')}", hub.startup_marks.get(stage), "s")
+                for stage in STARTUP_STAGES
+            ),
             Figure(
                 "worker CPU per event (user + system, launch to all events)",
                 hub.cpu_seconds / n * 1e6 if hub.cpu_seconds else None,

@@ -264,37 +264,102 @@ def run_worker(
 ) -> None:
     """Run the faust worker (and the web server in the same process) until stopped by a signal.
 
-    A failure to start (broker unreachable, web port taken) or a crash raises the original exception
-    (faust's own ``execute_from_commandline`` would log it and exit 0 or 1 without it). ``log`` is the
-    stream the worker logs to (default standard error); its ``release()``, if it has one, is called
-    once the worker is up."""
+    The warehouse opens and migrates on a thread of its own, started first, while faust starts and
+    the hot path's consumer joins its group (:mod:`streams.startup`); the first write cycle, the web
+    server, the live gauges and the rollup refresher wait for it. A failure to start (broker
+    unreachable, web port taken, the warehouse or a migration failing) or a crash raises the original
+    exception (faust's own ``execute_from_commandline`` would log it and exit 0 or 1 without it).
+    ``log`` is the stream the worker logs to (default standard error); its ``release()``, if it has
+    one, is called once the worker is up."""
+    # What both threads use is imported here, before the opening thread starts, so the two never
+    # import one module at once; the thread then loads chDB while this one loads faust and the web.
+    from sinks.clickhouse import faults, rollups  # noqa: F401
+    from streams import registry, startup  # noqa: F401
+
+    marks = startup.StartupMarks()
+    opening = startup.Opening(lambda: open_worker_warehouse(settings, marks), "warehouse-opening").start()
+    try:
+        _run_worker(settings, broker, opening, marks, serve_web, on_ready, log)
+    finally:
+        with contextlib.suppress(Exception):  # its failure, if any, was raised by the worker
+            opening.result().close()
+
+
+@dataclass(frozen=True)
+class _WorkerWarehouse:
+    """The worker's warehouse handles and what writes through them (a :class:`streams.app.Opened`)."""
+
+    wh: Warehouse
+    pipeline: Pipeline
+    refresher: Any  # sinks.clickhouse.rollups.Refresher, imported with the warehouse
+
+    def close(self) -> None:
+        from sinks.clickhouse import rollups
+
+        rollups.unregister(self.refresher)
+        with contextlib.suppress(Exception):  # the lease lapses by itself if this fails
+            self.refresher.release()
+        self.refresher.wh.close()
+        self.wh.close()
+
+
+def open_worker_warehouse(settings: Settings, marks: Any) -> _WorkerWarehouse:
+    """Open and migrate the warehouse, then build the pipeline and the rollup refresher on it (run on
+    the opening thread; ``marks``: the worker's :class:`streams.startup.StartupMarks`)."""
+    from sinks.clickhouse import rollups
+    from streams import startup
+
+    wh = open_warehouse(settings, apply_migrations=False)
+    marks.mark(startup.WAREHOUSE_OPEN)
+    try:
+        notice = rebuild_notice(wh, migrate(wh))
+        if notice:
+            print(f"demandhub: {notice}", file=sys.stderr)
+        marks.mark(startup.MIGRATED)
+        # Write cycles only log the rollup buckets they touch; the refresher recomputes them.
+        pipeline = build_pipeline(settings, wh, lazy_rollups=True)
+        refresher = rollups.Refresher(
+            connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
+        )
+    except BaseException:
+        wh.close()
+        raise
+    rollups.register(refresher)  # readers in this process (web routes) refresh through it
+    return _WorkerWarehouse(wh, pipeline, refresher)
+
+
+def _run_worker(
+    settings: Settings,
+    broker: str,
+    opening: Any,
+    marks: Any,
+    serve_web: bool,
+    on_ready: Callable[[str], None] | None,
+    log: LogStream | None,
+) -> None:
     import faust
 
-    from demandhub.web.live import add_live_routes
-    from demandhub.web.server import HEALTH_CHECKS_KEY, build_web_app, start_web
-    from sinks.clickhouse import rollups
-    from streams import registry
+    from streams import registry, startup
     from streams.app import build_app
 
-    wh = open_warehouse(settings)
-    # Write cycles only log the rollup buckets they touch; the refresher below recomputes them.
-    pipeline = build_pipeline(settings, wh, lazy_rollups=True)
-    refresher = rollups.Refresher(
-        connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
-    )
-    rollups.register(refresher)  # readers in this process (web routes) refresh through it
     app = build_app(
-        settings, pipeline, broker, observers=registry.observers(settings.definitions), refresher=refresher
+        settings, opening, broker, observers=registry.observers(settings.definitions), marks=marks
     )
     url = f"http://{settings.web_host}:{settings.web_port}/"
 
     if serve_web:
-        web_app = build_web_app(settings, wh, credentials(settings))
-        web_app[HEALTH_CHECKS_KEY] = [app.conf.demandhub_watchdog.reason]
-        add_live_routes(web_app)
+        from demandhub.web.live import add_live_routes
+        from demandhub.web.server import HEALTH_CHECKS_KEY, build_web_app, start_web
 
         @app.task
         async def web_server() -> None:
+            try:
+                wh = (await opening.wait()).wh
+            except Exception:  # the hot path's opening task stops the worker
+                return
+            web_app = build_web_app(settings, wh, credentials(settings))
+            web_app[HEALTH_CHECKS_KEY] = [app.conf.demandhub_watchdog.reason]
+            add_live_routes(web_app)
             await start_web(web_app, settings.web_host, settings.web_port)
             write_hub_file(settings, url)
             _release(log)
@@ -303,6 +368,10 @@ def run_worker(
 
         @app.task
         async def live_gauges() -> None:
+            try:
+                wh = (await opening.wait()).wh
+            except Exception:
+                return
             await refresh_gauges_forever(settings, wh.open_reader("gauges"))
 
     else:
@@ -318,16 +387,12 @@ def run_worker(
         redirect_stdouts=False,
         logging_config=None if log is None else _log_config(log),
     )
+    marks.mark(startup.IMPORTS)
     try:
         run_until_stopped(worker)
     finally:
         _close_idle_thread_loop(app)
         hub_file(settings).unlink(missing_ok=True)
-        rollups.unregister(refresher)
-        with contextlib.suppress(Exception):  # the lease lapses by itself if this fails
-            refresher.release()
-        refresher.wh.close()
-        wh.close()
 
 
 def _log_config(stream: LogStream) -> dict[str, Any]:

@@ -20,6 +20,12 @@ over the six input topics, in consumer group ``app_id``:
    partition is handed over only after the cycle in progress committed (the rebalance listener waits
    for it), and records fetched for a partition no longer held are left to its new owner.
 
+Start-up overlaps (:mod:`streams.startup`): the app is built before the warehouse is open and is
+handed an :class:`~streams.startup.Opening` of the :class:`Opened` parts, so the consumer's group
+join and first fetch run while the warehouse opens and migrates on a thread; the first write cycle
+waits for it, and a failed opening stops the worker (the hot path's consumer leaves its group on
+the way out). While the warehouse is opening the stall watchdog counts no stall.
+
 With ``processing_guarantee=exactly_once`` the former agents run instead (one per topic, with
 ``Stream.noack_take``; faust's ``take()`` acknowledges its buffer in a ``finally:`` block even when
 the consumer raised, which would lose a batch whose insert failed), so dead letters and offsets are
@@ -32,6 +38,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -44,9 +51,10 @@ from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
-from streams import heap
+from streams import heap, startup
 from streams.config import WorkerConfig
 from streams.pipeline import BatchReport, Pipeline, RawMessage
+from streams.startup import Opening, StartupMarks
 from streams.watchdog import ProgressWatchdog
 
 log = logging.getLogger(__name__)
@@ -68,15 +76,40 @@ def raw_message(event: EventT) -> RawMessage:
     return RawMessage(msg.topic, msg.partition, msg.offset, value, key, int(msg.timestamp * 1000))
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What the write cycles need once the warehouse is open: the pipeline writing to it and the
+    worker's rollup refresher (None: no refresh task)."""
+
+    pipeline: Pipeline
+    refresher: Refresher | None
+
+
 class BatchRunner:
-    """Runs one batch through the pipeline until it is durable; never lets a batch be skipped."""
+    """Runs one batch through the pipeline until it is durable; never lets a batch be skipped.
+
+    Given an :class:`~streams.startup.Opening` instead of a pipeline, the first batch waits for it."""
 
     def __init__(
-        self, pipeline: Pipeline, settings: WorkerConfig, observers: Sequence[BatchObserver] = ()
+        self,
+        pipeline: Pipeline | Opening[Opened],
+        settings: WorkerConfig,
+        observers: Sequence[BatchObserver] = (),
     ) -> None:
-        self.pipeline = pipeline
+        self.opening: Opening[Opened] | None = pipeline if isinstance(pipeline, Opening) else None
+        self.pipeline: Pipeline = None if isinstance(pipeline, Opening) else pipeline  # type: ignore[assignment]
         self.settings = settings
         self.observers = list(observers)
+
+    @property
+    def waiting_for_warehouse(self) -> bool:
+        """True until the pipeline is there (the warehouse is still opening)."""
+        return self.pipeline is None
+
+    async def ready(self) -> None:
+        """Wait until the warehouse is open (raises what its opening raised)."""
+        if self.pipeline is None and self.opening is not None:
+            self.pipeline = (await self.opening.wait()).pipeline
 
     async def run(
         self, topic: str | Sequence[str], raws: list[RawMessage], stalled: Sequence[str] = ()
@@ -84,7 +117,9 @@ class BatchRunner:
         """Process ``raws`` (of ``topic``, or of several topics); on failure back off and retry the
         same batch (never raises, except cancellation). Dead letters are not produced here (see
         :func:`build_app`). While it backs off, the failure metrics name every topic in ``stalled``
-        too (the hot path's one consumer holds all its partitions while a write cycle retries)."""
+        too (the hot path's one consumer holds all its partitions while a write cycle retries). The
+        first batch waits for the warehouse to open (:meth:`ready`; raises if that failed)."""
+        await self.ready()
         topics = [topic] if isinstance(topic, str) else sorted(set(topic))
         where = ", ".join(topics)
         held_up = sorted({*topics, *stalled})
@@ -163,16 +198,18 @@ class BatchRunner:
 
 def build_app(
     settings: WorkerConfig,
-    pipeline: Pipeline,
+    opened: Opened | Opening[Opened],
     broker: str,
     observers: Sequence[BatchObserver] = (),
     app_id: str = "demandhub",
-    refresher: Refresher | None = None,
+    marks: StartupMarks | None = None,
 ) -> faust.App:
-    """The worker's faust app, wired to ``pipeline``: the hot path over every input topic (or, for
-    ``exactly_once``, one agent per topic; see the module docstring), the consumer-lag timer, heap
-    settling and, with ``refresher``, a task that refreshes the rollup buckets the batches logged
-    (at most every ``settings.rollup_refresh_seconds``)."""
+    """The worker's faust app, wired to the pipeline of ``opened`` (or of the opening, awaited
+    before the first write cycle): the hot path over every input topic (or, for ``exactly_once``,
+    one agent per topic; see the module docstring), the consumer-lag timer, heap settling and, with a
+    refresher, a task that refreshes the rollup buckets the batches logged (at most every
+    ``settings.rollup_refresh_seconds``). A task waits for the opening and stops the worker with its
+    exception if it failed."""
     app = faust.App(
         app_id,
         broker=f"kafka://{broker}",
@@ -189,7 +226,9 @@ def build_app(
         broker_commit_interval=1.0,
         datadir=str(settings.data_dir / "faust"),  # not ./<app id>-data in the working directory
     )
-    runner = BatchRunner(pipeline, settings, observers)
+    opening = opened if isinstance(opened, Opening) else Opening.of(opened)
+    marks = marks or StartupMarks()
+    runner = BatchRunner(opening, settings, observers)
     dlq_topics = {
         name: app.topic(name, partitions=DLQ_PARTITIONS, key_type=bytes, value_type=bytes)
         for name in DLQ_TOPICS
@@ -199,18 +238,31 @@ def build_app(
     if settings.processing_guarantee == "exactly_once":
         for spec in TOPICS.values():
             _add_agent(app, spec, settings, runner, dlq_topics)
-        _add_lag_timer(app, lambda: app.consumer, watchdog)
+        _add_lag_timer(app, lambda: app.consumer, watchdog, opening_of=lambda: runner.waiting_for_warehouse)
     else:
         app.boot_strategy.enable_kafka_consumer = False  # the hot path's consumer joins the group
-        hot = HotPath(app, broker, app_id, settings, runner, dlq_topics)
+        hot = HotPath(app, broker, app_id, settings, runner, dlq_topics, marks)
         app.task(hot.run)
-        _add_lag_timer(app, lambda: hot.consumer, watchdog, lambda: hot.cycles)
+        _add_lag_timer(
+            app, lambda: hot.consumer, watchdog, lambda: hot.cycles, lambda: runner.waiting_for_warehouse
+        )
         app.conf.demandhub_hot_path = hot
-    _add_heap_settling(app)
-    if refresher is not None:
-        _add_rollup_refresh(app, refresher, settings.rollup_refresh_seconds)
+    _add_opening(app, opening, runner, marks)
+    _add_heap_settling(app, opening)
+    _add_rollup_refresh(app, opening, settings.rollup_refresh_seconds)
     app.conf.demandhub_runner = runner
+    app.conf.demandhub_startup = marks
     return app
+
+
+def _add_opening(app: faust.App, opening: Opening[Opened], runner: BatchRunner, marks: StartupMarks) -> None:
+    """Mark faust started; wait for the warehouse and stop the worker if its opening failed (even
+    with no record to write)."""
+
+    @app.task
+    async def warehouse_opening() -> None:
+        marks.mark(startup.FAUST_STARTED)
+        await runner.ready()
 
 
 async def send_dead_letters(report: BatchReport, dlq_topics: dict[str, Any]) -> None:
@@ -269,7 +321,9 @@ class HotPath:
         settings: WorkerConfig,
         runner: BatchRunner,
         dlq_topics: dict[str, Any],
+        marks: StartupMarks | None = None,
     ) -> None:
+        self.marks = marks or StartupMarks()
         self.app = app
         self.broker = broker
         self.group = group
@@ -294,16 +348,19 @@ class HotPath:
         )
 
     async def run(self) -> None:
-        """Fetch, write, confirm dead letters, commit; until the app stops."""
-        for spec in TOPICS.values():
-            await self.app.topic(spec.name, partitions=spec.partitions).maybe_declare()
-        for dlq in self.dlq_topics.values():
-            await dlq.maybe_declare()
+        """Fetch, write, confirm dead letters, commit; until the app stops. The consumer joins its
+        group and fetches while the warehouse may still be opening: the first write cycle waits for
+        it (outside the cycle lock, so a rebalance meanwhile is not held up; records of partitions
+        it took away are left to their new owner)."""
+        declared = [self.app.topic(spec.name, partitions=spec.partitions) for spec in TOPICS.values()]
+        await asyncio.gather(*(t.maybe_declare() for t in (*declared, *self.dlq_topics.values())))
+        self.marks.mark(startup.TOPICS_DECLARED)
         cycle = asyncio.Lock()
         consumer = self._consumer()
         consumer.subscribe([t.name for t in TOPICS.values()], listener=_HandOver(cycle))
-        await consumer.start()
+        await consumer.start()  # returns once the group assigned the partitions
         self.consumer = consumer
+        self.marks.mark(startup.CONSUMER_ASSIGNED)
         wait_ms = int(self.settings.batch_max_seconds * 1000)
         try:
             while True:
@@ -312,6 +369,8 @@ class HotPath:
                 )
                 if not fetched:
                     continue
+                self.marks.mark(startup.FIRST_FETCH)
+                await self.runner.ready()  # at once once the warehouse is open
                 async with cycle:
                     await self._cycle(consumer, fetched)
         finally:
@@ -335,6 +394,7 @@ class HotPath:
                 type(exc).__name__,
             )
         self.cycles += 1
+        self.marks.mark(startup.FIRST_CYCLE)
 
 
 def _add_agent(
@@ -357,12 +417,19 @@ def _add_agent(
     app.agent(topic, name=f"demandhub.{spec.entity}", concurrency=1)(consume)
 
 
-def _add_rollup_refresh(app: faust.App, refresher: Refresher, interval: float) -> None:
-    """The worker's one rollup refresher (see :mod:`sinks.clickhouse.rollups`): on a warehouse
-    handle of its own, so it never waits for the pipeline's writes, nor they for it."""
+def _add_rollup_refresh(app: faust.App, opening: Opening[Opened], interval: float) -> None:
+    """The worker's one rollup refresher (see :mod:`sinks.clickhouse.rollups`), once the warehouse
+    is open: on a warehouse handle of its own, so it never waits for the pipeline's writes, nor
+    they for it."""
 
     @app.task
     async def refresh_rollups() -> None:
+        try:
+            refresher = (await opening.wait()).refresher
+        except Exception:  # the opening task stops the worker
+            return
+        if refresher is None:
+            return
         try:
             while True:
                 started = time.monotonic()
@@ -383,12 +450,16 @@ def _add_rollup_refresh(app: faust.App, refresher: Refresher, interval: float) -
 HEAP_SETTLE_SECONDS = 10.0
 
 
-def _add_heap_settling(app: faust.App) -> None:
-    """Freeze what start-up left alive, then every few seconds the cache entries added since (see
-    :mod:`streams.heap`), so no full collection walks the history cache."""
+def _add_heap_settling(app: faust.App, opening: Opening[Opened]) -> None:
+    """Freeze what start-up left alive (once the warehouse is open), then every few seconds the cache
+    entries added since (see :mod:`streams.heap`), so no full collection walks the history cache."""
 
     @app.task
     async def settle_heap() -> None:
+        try:
+            await opening.wait()
+        except Exception:  # the opening task stops the worker
+            return
         heap.settle_after_startup()
         while True:
             await asyncio.sleep(HEAP_SETTLE_SECONDS)
@@ -403,15 +474,19 @@ def _add_lag_timer(
     consumer_of: Callable[[], Any],
     watchdog: ProgressWatchdog,
     cycles_of: Callable[[], int] = lambda: 0,
+    opening_of: Callable[[], bool] = lambda: False,
 ) -> None:
     @app.timer(interval=LAG_SECONDS)
     async def consumer_lag() -> None:
-        await observe_consumer(consumer_of(), watchdog, cycles_of(), time.monotonic())
+        await observe_consumer(consumer_of(), watchdog, cycles_of(), time.monotonic(), opening_of())
 
 
-async def observe_consumer(consumer: Any, watchdog: ProgressWatchdog, cycles: int, now: float) -> None:
+async def observe_consumer(
+    consumer: Any, watchdog: ProgressWatchdog, cycles: int, now: float, opening: bool = False
+) -> None:
     """Set the lag gauges from ``consumer``'s positions and high-watermarks and feed the stall
-    watchdog (progress = positions summed + committed write cycles; see :mod:`streams.watchdog`)."""
+    watchdog (progress = positions summed + committed write cycles; see :mod:`streams.watchdog`).
+    While the warehouse is ``opening`` the consumer waits by design: the watchdog counts no stall."""
     if consumer is None:
         return
     per_topic: dict[str, int] = {}
@@ -429,7 +504,10 @@ async def observe_consumer(consumer: Any, watchdog: ProgressWatchdog, cycles: in
     for topic, lag in per_topic.items():
         m.CONSUMER_LAG.labels(topic).set(lag)
     was_stalled = watchdog.stalled
-    watchdog.observe(fetched + cycles, sum(per_topic.values()), now)
+    if opening:
+        watchdog.wait(now)
+    else:
+        watchdog.observe(fetched + cycles, sum(per_topic.values()), now)
     m.CONSUMER_STALLED.set(1 if watchdog.stalled else 0)
     if watchdog.stalled and not was_stalled:
         log.error("%s; /health answers 503 until it moves again", watchdog.reason())

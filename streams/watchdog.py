@@ -38,6 +38,12 @@ class ProgressWatchdog:
             return
         self._stalled_for = now - self._since
 
+    def wait(self, now: float) -> None:
+        """The consumer is not expected to move (the warehouse is still opening): no stall, and the
+        clock restarts from ``now``."""
+        self._since = now
+        self._stalled_for = 0.0
+
     @property
     def stalled(self) -> bool:
         return self.stall_seconds > 0 and self._lag > 0 and self._stalled_for >= self.stall_seconds

@@ -98,6 +98,13 @@ CONSUMER_STALLED = Gauge(
     "1 while messages wait and the consumer has fetched or committed nothing for consumer_stall_seconds.",
     registry=REGISTRY,
 )
+WORKER_STARTUP_SECONDS = Gauge(
+    "demandhub_worker_startup_seconds",
+    "Seconds from the worker's launch to each start-up step (imports, warehouse_open, migrated, "
+    "faust_started, topics_declared, consumer_assigned, first_fetch, first_cycle).",
+    ["stage"],
+    registry=REGISTRY,
+)
 DLQ_PRODUCED = Counter(
     "demandhub_dlq_messages_total",
     "Messages produced to dead-letter topics.",

@@ -23,7 +23,7 @@ import pytest
 
 from demandhub import datadir
 from demandhub.embedded import TansuBroker, free_port
-from demandhub.errors import BUSY, INPUT, INTERRUPTED, UNAVAILABLE, USAGE
+from demandhub.errors import BUSY, INPUT, INTERNAL, INTERRUPTED, UNAVAILABLE, USAGE
 from tests.fixtures.hub import REPO, HubWorker, wait_until
 
 pytestmark = pytest.mark.integration
@@ -161,6 +161,37 @@ def test_worker_without_a_broker_exits_non_zero(cwd: Path, tmp_path: Path) -> No
     assert tree(cwd) == set()  # faust's data folder is under the data directory, not here
     debug = demandhub("--debug", "worker", "--kafka", "127.0.0.1:1", "--data-dir", str(data), cwd=cwd)
     assert debug.code == UNAVAILABLE and "Traceback" in debug.err
+
+
+_CHANGE_A_MIGRATION = """
+import sys
+from datetime import UTC, datetime
+from sinks.clickhouse.client import connect
+wh = connect("chdb://" + sys.argv[1])
+wh.insert("schema_migrations", [[1, "core", "0" * 16, datetime.now(UTC)]], ["number", "name", "checksum", "applied_at"])
+wh.close()
+"""
+
+
+def test_a_worker_whose_migration_fails_stops_with_one_line(cwd: Path, tmp_path: Path) -> None:
+    # The warehouse opens on a thread while the consumer joins its group on a reachable broker; the
+    # failed migration must still stop the whole worker, with one line and a non-zero exit.
+    data = tmp_path / "data"
+    demandhub("migrate", "--data-dir", str(data), cwd=cwd)
+    subprocess.run(
+        [sys.executable, "-c", _CHANGE_A_MIGRATION, str(data / "warehouse")],
+        env=clean_env(),
+        cwd=cwd,
+        check=True,
+        timeout=120,
+    )
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    try:
+        run = demandhub("worker", "--kafka", broker.bootstrap, "--data-dir", str(data), cwd=cwd)
+    finally:
+        broker.stop()
+    run.failed(INTERNAL, "migration 0001_core changed after it was applied", "write a new migration")
+    assert not (data / datadir.HUB_FILE).exists()
 
 
 def test_up_with_the_web_port_taken_exits_non_zero(cwd: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from demandhub.embedded import TansuBroker
 from schemas.topics import TOPICS
+from streams import startup
 from tests.fixtures.hub import HubWorker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -169,3 +170,30 @@ def test_warehouse_outage_holds_offsets_and_loses_nothing(
     worker = hub_worker(data_dir=data_dir, bootstrap=tansu.bootstrap)
     wait_until(lambda: count(worker, "events", force) == 60, what="all events after the outage")
     wait_until(lambda: committed(tansu.bootstrap, CALLS) == 60, what="offsets committed")
+
+
+def test_the_consumer_joins_its_group_while_the_warehouse_opens(
+    own_tansu: TansuBroker, tmp_path: Path
+) -> None:
+    # The child's warehouse opening waits until its consumer holds its partitions: with a start-up
+    # that opens the warehouse first, the worker would stop before its web server ever answered.
+    worker = HubWorker(
+        own_tansu.bootstrap, tmp_path / "hub", command=["-m", "tests.integration.startup_child"]
+    )
+    force = force_id()
+    produce(own_tansu.bootstrap, CALLS, call_events(5, force, datetime.now(UTC) - timedelta(hours=2)))
+    try:
+        worker.start()
+        wait_until(lambda: count(worker, "events", force) == 20, what="20 ledger rows")
+        status, body = worker.get("metrics")
+        assert status == 200
+        marks = {
+            line.split('stage="')[1].split('"')[0]: float(line.rpartition(" ")[2])
+            for line in body.decode().splitlines()
+            if line.startswith("demandhub_worker_startup_seconds{")
+        }
+        assert set(marks) == set(startup.STAGES)
+        order = sorted(marks, key=marks.__getitem__)
+        assert order.index("consumer_assigned") < order.index("warehouse_open") < order.index("first_cycle")
+    finally:
+        worker.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from demandhub.settings import Settings
 from demandhub.web.server import HEALTH_CHECKS_KEY, health
 from schemas.topics import TOPICS
 from sinks.prometheus import metrics as m
-from streams.app import HotPath, observe_consumer
+from streams.app import BatchRunner, HotPath, Opened, observe_consumer
 from streams.pipeline import BatchReport, RawMessage
+from streams.startup import Opening
 from streams.watchdog import ProgressWatchdog
 
 pytestmark = pytest.mark.unit
@@ -59,11 +61,22 @@ class GatedRunner:
         self.gate = asyncio.Event()
         self.gate.set()
         self.blocked = asyncio.Event()
+        self.waiting_for_warehouse = False
+
+    async def ready(self) -> None:
+        return None
 
     async def run(self, topics: list[str], raws: list[RawMessage], stalled: list[str]) -> BatchReport:
         if not self.gate.is_set():
             self.blocked.set()
             await self.gate.wait()
+        return BatchReport(consumed=len(raws))
+
+
+class GatedPipeline:
+    """A pipeline whose write cycles do nothing (for a runner given a warehouse opening)."""
+
+    def process(self, raws: list[RawMessage]) -> BatchReport:
         return BatchReport(consumed=len(raws))
 
 
@@ -169,3 +182,44 @@ def test_a_blocked_getmany_loop_turns_health_and_the_gauge_then_they_recover(tmp
         "(limit 60 s)"
     )
     assert seen[3] == (200, "ok", 0.0)
+
+
+def test_no_stall_is_reported_while_the_warehouse_is_still_opening(tmp_path: Path) -> None:
+    # The consumer joined and fetched, records keep arriving, but the first write cycle waits for the
+    # warehouse (opening and migrating on its thread): that is start-up, not a stalled consumer.
+    async def scenario() -> list[tuple[int, str, float]]:
+        consumer = GrowingTopicConsumer()
+        settings = Settings(data_dir=tmp_path, consumer_stall_seconds=60)
+        opened = threading.Event()
+
+        def open_warehouse() -> Opened:
+            opened.wait(60)
+            return Opened(GatedPipeline(), None)  # type: ignore[arg-type]
+
+        runner = BatchRunner(Opening(open_warehouse, "test-opening").start(), settings)
+        hot = HotPath(NoTopics(), "", "g", settings, runner, {})  # type: ignore[arg-type]
+        hot._consumer = lambda: consumer  # type: ignore[method-assign]
+        wd = ProgressWatchdog(settings.consumer_stall_seconds)
+        seen: list[tuple[int, str, float]] = []
+
+        async def look(now: float) -> None:
+            await observe_consumer(hot.consumer, wd, hot.cycles, now, runner.waiting_for_warehouse)
+            seen.append((*(await _status(wd)), m.CONSUMER_STALLED._value.get()))
+
+        task = asyncio.create_task(hot.run())
+        consumer.high = 10
+        await _until(lambda: consumer.pos == 10)  # fetched; the cycle waits for the warehouse
+        consumer.high = 25
+        await look(0)
+        await look(70)  # 70 s without progress and 15 waiting, while the warehouse opens
+        opened.set()
+        await asyncio.wait_for(runner.ready(), 60)
+        await _until(lambda: hot.cycles >= 2)
+        await look(75)
+        await look(140)  # moving: still no stall
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == [(200, "ok", 0.0)] * 4

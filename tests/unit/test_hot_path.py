@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from demandhub.settings import Settings
 from schemas.topics import TOPICS
-from streams.app import HotPath, build_app
+from streams.app import BatchRunner, HotPath, Opened, build_app
 from streams.pipeline import BatchReport, DeadLetter, RawMessage
+from streams.startup import Opening
 
 pytestmark = pytest.mark.unit
 
@@ -148,3 +150,98 @@ def test_a_backlog_is_written_in_fetches_of_twenty_thousand_events_and_a_slow_fe
     assert consumer.fetches == [(250, 20_000)]
     assert consumer.stopped
     assert sorted(consumer.topics) == sorted(t.name for t in TOPICS.values())
+
+
+class JoiningConsumer(FetchOnce):
+    """Joins its group (``start``), hands out one fetch, then stops the hot path like ``FetchOnce``."""
+
+    def __init__(self, journal: Journal, fetch: dict[TopicPartition, list[Any]]) -> None:
+        super().__init__()
+        self.journal, self.fetch = journal, fetch
+        self.assigned = threading.Event()
+
+    async def start(self) -> None:
+        self.journal.calls.append(("assigned", None))
+        self.assigned.set()
+
+    async def stop(self) -> None:
+        self.journal.calls.append(("left the group", None))
+        self.stopped = True
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.fetch)
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if self.fetch and not self.fetches:
+            self.fetches.append((timeout_ms, max_records))
+            return self.fetch
+        raise asyncio.CancelledError
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.journal.calls.append(("commit", dict(offsets)))
+
+
+class RecordingPipeline:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def process(self, raws: list[RawMessage]) -> BatchReport:
+        self.journal.calls.append(("write", [(r.topic, r.offset) for r in raws]))
+        return BatchReport(consumed=len(raws))
+
+
+def opening_hot_path(
+    tmp_path: Path, journal: Journal, consumer: JoiningConsumer, open_: Any
+) -> tuple[HotPath, BatchRunner]:
+    settings = Settings(data_dir=tmp_path)
+    runner = BatchRunner(Opening(open_, "test-opening").start(), settings)
+    hot = HotPath(DeclaringApp(), "", "g", settings, runner, {})  # type: ignore[arg-type]
+    hot._consumer = lambda: consumer  # type: ignore[method-assign]
+    return hot, runner
+
+
+def test_the_consumer_joins_its_group_while_the_warehouse_opens_and_the_first_write_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    # The warehouse opening blocks until the consumer holds its partitions: a start-up that opened
+    # the warehouse before starting the consumer would never get there (the opening gives up).
+    journal = Journal()
+    calls = TopicPartition(CALLS, 0)
+    consumer = JoiningConsumer(journal, {calls: [record(CALLS, 0, 4), record(CALLS, 0, 5)]})
+
+    def open_warehouse() -> Opened:
+        if not consumer.assigned.wait(60):
+            raise RuntimeError("the consumer never joined while the warehouse was opening")
+        journal.calls.append(("warehouse open", None))
+        return Opened(RecordingPipeline(journal), None)  # type: ignore[arg-type]
+
+    hot, runner = opening_hot_path(tmp_path, journal, consumer, open_warehouse)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(hot.run())
+    assert [kind for kind, _ in journal.calls] == [
+        "assigned",
+        "warehouse open",
+        "write",
+        "commit",
+        "left the group",
+    ]
+    assert journal.calls[3][1] == {calls: 6}
+    assert not runner.waiting_for_warehouse
+
+
+def test_a_warehouse_that_fails_to_open_stops_the_hot_path_and_its_consumer_leaves_the_group(
+    tmp_path: Path,
+) -> None:
+    journal = Journal()
+    calls = TopicPartition(CALLS, 0)
+    consumer = JoiningConsumer(journal, {calls: [record(CALLS, 0, 4)]})
+
+    def failing_open() -> Opened:
+        consumer.assigned.wait(60)
+        raise RuntimeError("migration 0001_core changed after it was applied")
+
+    hot, runner = opening_hot_path(tmp_path, journal, consumer, failing_open)
+    with pytest.raises(RuntimeError, match="changed after it was applied"):
+        asyncio.run(hot.run())
+    assert journal.calls == [("assigned", None), ("left the group", None)]  # nothing written or committed
+    assert runner.waiting_for_warehouse
