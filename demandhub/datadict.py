@@ -18,16 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sinks.clickhouse import admin_sql
 from sinks.clickhouse.client import Warehouse
 
-_TABLES_SQL = (
-    "SELECT name, engine, comment, as_select FROM system.tables "
-    "WHERE database = currentDatabase() AND NOT startsWith(name, '.inner') ORDER BY name"
-)
-_COLUMNS_SQL = (
-    "SELECT table, name, type, comment FROM system.columns "
-    "WHERE database = currentDatabase() ORDER BY table, position"
-)
 _VIEW_ENGINES = ("View", "MaterializedView")
 _ALIAS = re.compile(r"^(?P<expr>.+)\s+AS\s+`?(?P<name>[A-Za-z_][A-Za-z0-9_]*)`?$", re.DOTALL)
 
@@ -184,9 +177,9 @@ def read_relations(wh: Warehouse) -> dict[str, Relation]:
     """Every table and view of the current database with its columns."""
     relations = {
         name: Relation(name, engine, comment or "", select or "")
-        for name, engine, comment, select in wh.query(_TABLES_SQL).rows
+        for name, engine, comment, select in admin_sql.relation_rows(wh)
     }
-    for table, name, ctype, comment in wh.query(_COLUMNS_SQL).rows:
+    for table, name, ctype, comment in admin_sql.column_rows(wh):
         if table in relations:
             relations[table].columns.append(Column(name, ctype, comment or ""))
     _resolve(relations)

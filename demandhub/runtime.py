@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
+from sinks.clickhouse import admin_sql
 from sinks.clickhouse.client import Warehouse, connect
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
@@ -79,6 +80,7 @@ def build_pipeline(settings: Settings, wh: Warehouse, lazy_rollups: bool = False
         registry.folds(),
         pseudonymisation_key(settings),
         registry.refreshers(),
+        cache_max_events=settings.history_cache_events,
         lazy_rollups=lazy_rollups,
     )
 
@@ -524,25 +526,14 @@ class RebuildTotals:
 
 def ledger_subjects(wh: Warehouse) -> list[tuple[str, str, int]]:
     """(force, entity, subjects) held in the ``events`` ledger."""
-    rows = wh.query(
-        "SELECT force_id, splitByChar('.', type)[1] AS entity, uniqExact(subject) FROM events "
-        "GROUP BY force_id, entity ORDER BY force_id, entity"
-    ).rows
+    rows = admin_sql.ledger_subject_counts(wh)
     return [(str(f), str(e), int(n)) for f, e, n in rows]
 
 
 def _subject_pages(wh: Warehouse, force_id: str, entity: str, size: int) -> Iterator[list[str]]:
     after = ""
     while True:
-        page = [
-            str(s)
-            for (s,) in wh.query(
-                "SELECT DISTINCT subject FROM events WHERE force_id = {f:String} "
-                "AND startsWith(type, {prefix:String}) AND subject > {after:String} "
-                "ORDER BY subject LIMIT {n:UInt32}",
-                parameters={"f": force_id, "prefix": f"{entity}.", "after": after, "n": size},
-            ).rows
-        ]
+        page = admin_sql.ledger_subject_page(wh, force_id, entity, after, size)
         if not page:
             return
         yield page
@@ -567,24 +558,17 @@ def rebuild(
     from streams.pipeline import BatchReport
 
     wh = pipeline.warehouse
-    held = wh.query(
-        "SELECT holder FROM rollup_refresh_lease FINAL WHERE name = 'rollups' AND expires > now64(3)"
-    ).rows
-    if held:
+    held = admin_sql.rollup_lease_holder(wh)
+    if held is not None:
         raise BusyError(
-            f"a worker is writing to this warehouse (it holds the rollup lease: {held[0][0]}); "
+            f"a worker is writing to this warehouse (it holds the rollup lease: {held}); "
             "stop the workers, then run demandhub rebuild"
         )
-    present = {
-        str(name)
-        for (name,) in wh.query("SELECT name FROM system.tables WHERE database = currentDatabase()").rows
-    }
+    present = admin_sql.present_tables(wh)
     facts = sorted({t for fold in pipeline.folds.values() for t in fold.tables} & present)
     rollup_tables = sorted({r.table for r in pipeline.rollups} & present)
     with wh.exclusive():
-        for table in (*facts, *rollup_tables):
-            wh.command(f"TRUNCATE TABLE `{table}`")
-        wh.command("TRUNCATE TABLE rollup_dirty")
+        admin_sql.empty_for_rebuild(wh, (*facts, *rollup_tables))
     totals = RebuildTotals()
     for force_id, entity, _count in ledger_subjects(wh):
         if entity not in pipeline.folds:

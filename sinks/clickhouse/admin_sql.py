@@ -1,0 +1,82 @@
+"""Administrative statements against the warehouse, written once: what ``demandhub rebuild`` reads
+and empties (the ledger's subjects, the rollup lease, the tables present) and what the data
+dictionary reads of the engine's catalogue. Each function takes the warehouse and plain values and
+returns plain rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sinks.clickhouse.client import Warehouse
+
+Row = tuple[Any, ...]
+
+# -- rebuild ------------------------------------------------------------------------------------------
+
+
+def ledger_subject_counts(wh: Warehouse) -> list[Row]:
+    """(force_id, entity, distinct subjects) held in the ``events`` ledger, in order."""
+    return wh.query(
+        "SELECT force_id, splitByChar('.', type)[1] AS entity, uniqExact(subject) FROM events "
+        "GROUP BY force_id, entity ORDER BY force_id, entity"
+    ).rows
+
+
+def ledger_subject_page(wh: Warehouse, force_id: str, entity: str, after: str, size: int) -> list[str]:
+    """Up to ``size`` subjects of ``entity`` after ``after`` (in order) in the ledger of ``force_id``."""
+    return [
+        str(s)
+        for (s,) in wh.query(
+            "SELECT DISTINCT subject FROM events WHERE force_id = {f:String} "
+            "AND startsWith(type, {prefix:String}) AND subject > {after:String} "
+            "ORDER BY subject LIMIT {n:UInt32}",
+            parameters={"f": force_id, "prefix": f"{entity}.", "after": after, "n": size},
+        ).rows
+    ]
+
+
+def rollup_lease_holder(wh: Warehouse) -> str | None:
+    """The holder of the unexpired rollup refresh lease, or None."""
+    held = wh.query(
+        "SELECT holder FROM rollup_refresh_lease FINAL WHERE name = 'rollups' AND expires > now64(3)"
+    ).rows
+    return str(held[0][0]) if held else None
+
+
+def present_tables(wh: Warehouse) -> set[str]:
+    """The names of the tables and views of the current database."""
+    return {
+        str(name)
+        for (name,) in wh.query("SELECT name FROM system.tables WHERE database = currentDatabase()").rows
+    }
+
+
+def empty_for_rebuild(wh: Warehouse, tables: Iterable[str]) -> None:
+    """Empty ``tables`` and the rollup dirty-bucket log (the caller holds the writer lock)."""
+    for table in tables:
+        wh.command(f"TRUNCATE TABLE `{table}`")
+    wh.command("TRUNCATE TABLE rollup_dirty")
+
+
+# -- data dictionary ------------------------------------------------------------------------------------
+_TABLES_SQL = (
+    "SELECT name, engine, comment, as_select FROM system.tables "
+    "WHERE database = currentDatabase() AND NOT startsWith(name, '.inner') ORDER BY name"
+)
+_COLUMNS_SQL = (
+    "SELECT table, name, type, comment FROM system.columns "
+    "WHERE database = currentDatabase() ORDER BY table, position"
+)
+
+
+def relation_rows(wh: Warehouse) -> list[Row]:
+    """(name, engine, comment, as_select) of every table and view of the current database (inner
+    tables of materialised views left out), by name."""
+    return wh.query(_TABLES_SQL).rows
+
+
+def column_rows(wh: Warehouse) -> list[Row]:
+    """(table, name, type, comment) of every column of the current database, in table order."""
+    return wh.query(_COLUMNS_SQL).rows
