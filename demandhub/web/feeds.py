@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions
+from sinks.clickhouse import feeds_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
 from sinks.prometheus.metrics import FEED_EXPECTED_RATE, FEED_SECONDS_SINCE, FEED_SILENT, FEED_STATE
@@ -52,24 +53,6 @@ FEEDS: tuple[tuple[str, str], ...] = (
 STATES = ("healthy", "quiet", "silent")
 REFRESH_SECONDS = 0.0  # last arrivals are read with every document (the live cache bounds how often)
 LOOKBACK = timedelta(days=2)  # last arrivals are looked for among events of the last two days
-
-_LAST_SQL = (
-    "SELECT source, max(ingest_time) FROM events WHERE force_id = {f:String} "
-    "AND time >= {lo:DateTime64(3, 'UTC')} GROUP BY source"
-)
-_LAST_AND_RECENT_SQL = (
-    "SELECT e.source, max(e.ingest_time), countIf(e.ingest_time >= l.last - INTERVAL 1 HOUR) "
-    "FROM events AS e INNER JOIN (SELECT source, max(ingest_time) AS last FROM events "
-    "WHERE force_id = {f:String} AND time >= {lo:DateTime64(3, 'UTC')} GROUP BY source) AS l "
-    "ON e.source = l.source WHERE e.force_id = {f:String} AND e.time >= {lo:DateTime64(3, 'UTC')} "
-    "GROUP BY e.source"
-)
-_HISTORY_SQL = (
-    "SELECT source, arrayFirstIndex(s -> time >= s AND time < s + INTERVAL 1 HOUR, "
-    "{starts:Array(DateTime64(3, 'UTC'))}) AS slot, count() FROM events "
-    "WHERE force_id = {f:String} AND time >= {lo:DateTime64(3, 'UTC')} "
-    "AND time < {hi:DateTime64(3, 'UTC')} AND slot > 0 GROUP BY source, slot"
-)
 
 
 # -- the rule (pure) ---------------------------------------------------------------------------------
@@ -175,24 +158,18 @@ class FeedMonitor:
     def _refresh(self, wh: Warehouse, force_id: str, now: datetime, timezone: str) -> None:
         starts = history_slots(now, timezone, self.weeks)
         if self._history is None or self._history.slot_start != starts[0]:
-            params = {
-                "f": force_id,
-                "starts": starts,
-                "lo": min(starts),
-                "hi": max(starts) + timedelta(hours=1),
-            }
-            counts = {
-                (str(s), int(slot)): int(n) for s, slot, n in wh.query(_HISTORY_SQL, parameters=params).rows
-            }
+            rows = feeds_sql.hourly_counts(
+                wh, force_id, starts, min(starts), max(starts) + timedelta(hours=1)
+            )
+            counts = {(str(s), int(slot)): int(n) for s, slot, n in rows}
             rates, observed = expected_rates(counts, self.weeks)
             self._history = _History(starts[0], rates, observed)
         tick = self.clock()
         if self._read_at is None or tick - self._read_at >= self.refresh_seconds:
-            params = {"f": force_id, "lo": now - LOOKBACK}
             if self._history is not None and self._history.weeks:
-                rows = [(*row, 0) for row in wh.query(_LAST_SQL, parameters=params).rows]
+                rows = [(*row, 0) for row in feeds_sql.last_arrivals(wh, force_id, now - LOOKBACK)]
             else:  # no past weeks: the hour before each source's last event is its rate
-                rows = wh.query(_LAST_AND_RECENT_SQL, parameters=params).rows
+                rows = feeds_sql.last_arrivals_and_last_hour(wh, force_id, now - LOOKBACK)
             self._last = {str(source): as_utc(at) for source, at, _ in rows if at is not None}
             self._recent = {str(source): int(n) for source, at, n in rows if at is not None}
             self._read_at = tick
