@@ -58,4 +58,6 @@ def test_a_reader_runs_no_statement_itself(path: Path) -> None:
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in {"query", "command", "insert", "insert_dicts"}
     ]
-    assert calls == [], f"{path.name} queries the warehouse at lines {calls}: call a sinks.clickhouse function"
+    assert calls == [], (
+        f"{path.name} queries the warehouse at lines {calls}: call a sinks.clickhouse function"
+    )
