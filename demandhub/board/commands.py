@@ -332,7 +332,7 @@ def build_board(
     max_share = settings.board_publish_max_incomplete_share
     if publish and not allow_incomplete and (refused := completeness.refusal(max_share)) is not None:
         raise InputError(refused)
-    report = build_report(wh, config, force, resolved, extract_time)
+    report = build_report(wh, config, force, resolved, extract_time, marks)
     if not completeness.lagging and (refused := no_data(resolved, force, report.data)) is not None:
         raise InputError(refused)
     if (warning := completeness.warning()) is not None and warn is not None:

@@ -235,8 +235,10 @@ def build_report(
     force_id: str,
     month: YearMonth,
     extract_time: datetime | None = None,
+    marks: Mapping[str, datetime] | None = None,
 ) -> BoardReport:
-    """Read the warehouse and compute the pack for ``force_id`` and ``month``."""
+    """Read the warehouse and compute the pack for ``force_id`` and ``month`` (``marks``: the
+    force's entity watermarks when the caller has read them already)."""
     source = read_board_source(
         wh,
         config.catalogue,
@@ -246,6 +248,7 @@ def build_report(
         config.pack,
         config.msf,
         rules=config.rules,
+        marks=marks,
     )
     max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
     published = latest_published(wh, force_id, month - max_lag - config.pack.revision_lookback_months, month)

@@ -247,12 +247,14 @@ def force_series(
     settings: PackSettings,
     imported: Mapping[str, Mapping[YearMonth, Cell]],
     use_events: bool = True,
+    marks: Mapping[str, datetime] | None = None,
 ) -> ForceSeries:
     """Series of every catalogue measure for ``force_id``, incomplete months removed.
 
     With ``use_events`` false (a peer force with no events in the warehouse), event-derived
-    measures come from the force's imported rows instead, complete as imported."""
-    watermarks = entity_watermarks(wh, force_id) if use_events else {}
+    measures come from the force's imported rows instead, complete as imported. ``marks`` are the
+    force's :func:`entity_watermarks` when the caller has read them already."""
+    watermarks = (dict(marks) if marks is not None else entity_watermarks(wh, force_id)) if use_events else {}
     raw = event_series(wh, catalogue, force_id, first, last, definitions, watermarks) if use_events else {}
     series: dict[str, Series] = {}
     through: dict[str, YearMonth | None] = {}
@@ -484,11 +486,13 @@ def read_board_source(
     first: YearMonth | None = None,
     rules: BoardRules | None = None,
     populations: Populations | None = None,
+    marks: Mapping[str, datetime] | None = None,
 ) -> BoardSource:
-    """Read everything for the pack of ``force_id`` and ``month`` (module docstring)."""
+    """Read everything for the pack of ``force_id`` and ``month`` (module docstring); ``marks``
+    are the force's :func:`entity_watermarks` when the caller has read them already."""
     first = first or month - settings.history_months
     imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
-    home = force_series(wh, catalogue, force_id, first, month, definitions, settings, imported)
+    home = force_series(wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks)
     districts, groups = district_series(
         wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions
     )
