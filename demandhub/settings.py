@@ -66,10 +66,10 @@ class Settings(BaseSettings):
         "rates a cycle takes what arrived during the one before.",
     )
     history_cache_events: int = Field(
-        default=100_000,
+        default=20_000,
         ge=0,
-        description="Most events the worker keeps in memory as the histories of live subjects (about "
-        "1.8 KB each), so their next events are folded without a ledger read. Subjects whose lifecycle "
+        description="Most events the worker keeps in memory as the histories of live subjects (2-3 KB "
+        "each), so their next events are folded without a ledger read. Subjects whose lifecycle "
         "ended leave at once; the least recently used leave past this bound. 0: always read the ledger.",
     )
     batch_max_seconds: float = Field(

@@ -29,8 +29,7 @@ import hmac
 import json
 import logging
 import re
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,7 @@ from streams.config import PipelineConfig
 from streams.domain.base import Fold, FoldResult, Row, conflicts, copy_key, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
+from streams.history_cache import DEFAULT_MAX_EVENTS, HistoryCache, SubjectKey
 
 log = logging.getLogger(__name__)
 
@@ -329,38 +329,6 @@ def _topic_of(event: Envelope) -> str:
     return spec.name if spec else ""
 
 
-SubjectKey = tuple[str, str, str]
-"""(force_id, entity, subject): a call and an incident may share an id string, never a history."""
-
-
-class SubjectCache:
-    """LRU of subject histories, so a live entity's events are not re-read from the ledger.
-    Agents of different topics share one pipeline from worker threads, hence the lock."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[SubjectKey, tuple[Envelope, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: SubjectKey) -> tuple[Envelope, ...] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: SubjectKey, events: tuple[Envelope, ...]) -> None:
-        with self._lock:
-            self._items[key] = events
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 class Pipeline:
     """Decode -> validate -> de-identify -> fold -> write, for batches of any topic."""
 
@@ -371,7 +339,7 @@ class Pipeline:
         folds: Iterable[Fold],
         pseudonymisation_key: bytes,
         refreshers: Mapping[str, RollupRefresher] | None = None,
-        cache_capacity: int = 50_000,
+        cache_max_events: int = DEFAULT_MAX_EVENTS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         lazy_rollups: bool = False,
     ) -> None:
@@ -389,7 +357,8 @@ class Pipeline:
         self._adopted = False
         """False: every batch ends with a refresh of the logged buckets; True: someone else refreshes
         them (the worker's refresher loop, the end of a replay, a reader)."""
-        self.cache = SubjectCache(cache_capacity)
+        self.cache = HistoryCache(cache_max_events)
+        """Histories of live subjects (see :mod:`streams.history_cache`)."""
         self._identities: dict[str, tuple[str, ...]] = {}
         self.now = now
         self._latest: datetime | None = None
