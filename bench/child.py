@@ -56,7 +56,7 @@ def _ledger_rows(path: Path) -> list[list[Any]]:
 
 def bulk(args: argparse.Namespace) -> dict[str, Any]:
     from demandhub.runtime import open_warehouse
-    from streams.pipeline import LEDGER_COLUMNS
+    from sinks.clickhouse.history_sql import LEDGER_COLUMNS
 
     t0 = time.perf_counter()
     rows = _ledger_rows(args.file)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
-from sinks.clickhouse import admin_sql
+from sinks.clickhouse import admin_sql, history_sql
 from sinks.clickhouse.client import Warehouse, connect
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
@@ -586,7 +586,7 @@ def rebuild(
             with wh.exclusive():
                 log_dirty(wh, dirty_rows(pipeline.refreshers, {}, new_rows))
                 for table, rows in new_rows.items():
-                    wh.insert_dicts(table, rows)
+                    history_sql.insert_facts(wh, table, rows)
                     totals.rows += len(rows)
             totals.subjects += len(page)
             totals.quarantined += len(report.quarantined)

@@ -51,21 +51,6 @@ from streams.history_cache import DEFAULT_MAX_EVENTS, HistoryCache, SubjectKey
 
 log = logging.getLogger(__name__)
 
-LEDGER_COLUMNS = ("force_id", "subject", "source", "id", "type", "time", "ingest_time", "data")
-REJECT_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "kind",
-    "reason",
-    "force_id",
-    "type",
-    "subject",
-    "received_at",
-    "payload",
-    "resolved_at",
-)
-
 RollupRefresher = Sequence[LazyRollup]
 """The rollups whose buckets the rows of one fact table fall in (see :mod:`sinks.clickhouse.rollups`)."""
 
@@ -646,7 +631,7 @@ class Pipeline:
             log_dirty(wh, dirty)
             report.rows_written["rollup_dirty"] += len(dirty)
             for table, rows in new_rows.items():
-                wh.insert_dicts(table, rows)
+                history_sql.insert_facts(wh, table, rows)
                 report.rows_written[table] += len(rows)
                 report.new_rows[table].extend(rows)
             for table, previous in old_rows.items():
@@ -657,9 +642,9 @@ class Pipeline:
             log_dirty(wh, dirty)
             report.rows_written["rollup_dirty"] += len(dirty)
             rejects = self._reject_rows(report, ingest)
-            wh.insert("rejected_events", rejects, REJECT_COLUMNS)
+            history_sql.insert_rejected(wh, rejects)
             report.rows_written["rejected_events"] += len(rejects)
-            wh.insert("events", ledger, LEDGER_COLUMNS)
+            history_sql.insert_ledger(wh, ledger)
             report.rows_written["events"] += len(ledger)
             if not self.lazy_rollups:
                 self.refresh_rollups()

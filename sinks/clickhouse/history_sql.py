@@ -1,6 +1,6 @@
-"""The pipeline's statements against the warehouse besides its inserts, written once: a subject's
-history read back from the ``events`` ledger, a fact table's identity (its sorting key), and the
-lightweight delete of fact rows a subject no longer produces. Each function takes the warehouse and
+"""The pipeline's statements against the warehouse, written once: its inserts (fact rows, rejected
+events, the ``events`` ledger), a subject's history read back from the ledger, a fact table's
+identity (its sorting key), and the lightweight delete of fact rows a subject no longer produces. Each function takes the warehouse and
 plain values and returns plain rows; :mod:`streams.pipeline` decodes and folds them.
 """
 
@@ -10,6 +10,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from sinks.clickhouse.client import Warehouse
+
+LEDGER_COLUMNS = ("force_id", "subject", "source", "id", "type", "time", "ingest_time", "data")
+REJECT_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "kind",
+    "reason",
+    "force_id",
+    "type",
+    "subject",
+    "received_at",
+    "payload",
+    "resolved_at",
+)
+"""Columns of the ``events`` ledger rows :func:`insert_ledger` takes (``REJECT_COLUMNS``: of
+``rejected_events``, :func:`insert_rejected`)."""
+
+
+def insert_facts(wh: Warehouse, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert fact rows (dicts keyed by column) into the fact table ``table``."""
+    wh.insert_dicts(table, rows)
+
+
+def insert_rejected(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rejected-event rows (values in :data:`REJECT_COLUMNS` order)."""
+    wh.insert("rejected_events", rows, REJECT_COLUMNS)
+
+
+def insert_ledger(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ledger rows (values in :data:`LEDGER_COLUMNS` order) into ``events``."""
+    wh.insert("events", rows, LEDGER_COLUMNS)
+
 
 _HISTORY_SQL = (
     "SELECT subject, source, id, type, time, data FROM events "

@@ -25,6 +25,7 @@ from demandhub.dlq import DlqRecord, DlqValidator
 from demandhub.settings import Settings
 from schemas.envelope import Envelope
 from schemas.topics import topic_for_type
+from sinks.clickhouse import history_sql
 from sinks.clickhouse.client import Warehouse
 from streams.pipeline import (
     SHAPE_CLASSES,
@@ -90,7 +91,7 @@ def dead(raw: bytes, key: bytes | None = PERSON.encode(), p: Pipeline = PIPELINE
 def rejected_row(dl: DeadLetter) -> dict[str, Any]:
     report = BatchReport(dead_letters=[dl])
     (row,) = PIPELINE._reject_rows(report, NOW)
-    return dict(zip(pipeline_module.REJECT_COLUMNS, row, strict=False))
+    return dict(zip(history_sql.REJECT_COLUMNS, row, strict=False))
 
 
 def assert_no_leak(dl: DeadLetter, force_too: bool = True, payload_too: bool = True) -> None:

@@ -129,6 +129,59 @@ def test_no_warehouse_statement_outside_sinks() -> None:
     )
 
 
+_CLIENT_CALLS = frozenset(
+    {
+        "query",
+        "query_df",
+        "query_arrow",
+        "raw_query",
+        "command",
+        "insert",
+        "insert_dicts",
+        "insert_df",
+        "insert_arrow",
+    }
+)
+"""Methods of the warehouse client (``sinks.clickhouse.client.Warehouse`` and clickhouse-connect)."""
+
+ANALYST_QUERIES: dict[str, str] = {
+    # `demandhub sql` runs the analyst's own query once sqlguard has checked it: not our statement.
+    "demandhub/cli.py": "query",
+}
+"""Files that run a query text they were given (never one of ours), with the one method they call."""
+
+
+def client_calls_in(source: str) -> Iterator[tuple[int, str]]:
+    """(line, method) of every call of a warehouse client method on a name that holds a warehouse
+    (``wh``, ``warehouse``, ``*.warehouse``, ``client``, ``self._wh`` ...)."""
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in _CLIENT_CALLS:
+            continue
+        target = ast.unparse(node.func.value)
+        if re.search(r"(?:^|[._])(?:wh|warehouse|client|writer|reader)$", target):
+            yield node.lineno, f"{target}.{node.func.attr}"
+
+
+def test_no_warehouse_call_outside_sinks() -> None:
+    """Inserts and queries go through the named functions of sinks/clickhouse too, so the write path's
+    tables and columns are written there once."""
+    found = []
+    for path in _modules():
+        rel = path.relative_to(ROOT).as_posix()
+        for line, call in client_calls_in(path.read_text(encoding="utf-8")):
+            if ANALYST_QUERIES.get(rel) == call.rsplit(".", 1)[1]:
+                continue
+            found.append(f"{rel}:{line}: {call}")
+    assert not found, "warehouse client calls outside sinks/clickhouse:\n" + "\n".join(found)
+
+
+def test_client_calls_are_recognised() -> None:
+    source = "wh.insert('events', rows, cols)\nself.warehouse.query(q)\nticks.insert(0, 0)\n"
+    assert [call for _, call in client_calls_in(source)] == ["wh.insert", "self.warehouse.query"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
