@@ -78,14 +78,19 @@ LIMITS: dict[str, list[str]] = {
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
-        "In the board profile (call tree above) about half the time is reading the warehouse "
-        "(`read_board_source`: every measure's monthly cells for the three domains, district and "
-        "offence-group series, watermarks, peer forces) and the other half is pure Python building "
-        "the pack, most of it the narrative template `t4_rolling_high_since`, which recomputes a "
-        "rolling 12-month sum (`rolling_12_months` over a fresh `month_range`) for every month of "
-        "every measure. A sliding-window sum computed once per measure series "
-        "(`demandhub/board/maths/narrative.py` `_rolling`) would remove most of that half and bring "
-        "the pack under 1 s at this history size. The whole command "
+        "In the board profile (call tree above) most of the time is reading the warehouse "
+        "(`read_board_source`: some 30 queries, every measure's monthly cells for the three domains "
+        "over the whole history, district and offence-group series, watermarks, peer forces); the "
+        "largest are the crimes readers (NCRS timeliness, the QA queue's daily snapshots, outcome "
+        "rates), the `FINAL` reads of the two 15-minute contact rollups and the two scans of the "
+        "ledger for watermarks (`entity_source_watermarks`, `source_watermarks`). A `FINAL` read "
+        "costs most when a partition holds several parts, so replay and rebuild now end by merging "
+        "each table to one part per partition (`sinks/clickhouse/compact.py`). The rest is pure "
+        "Python building the pack (pooling cells, the label tests in plain `math`, the narrative, "
+        "whose 'highest since' search computes a rolling sum only for the months it reads). What "
+        "is left to gain is in the warehouse: reading only the months a pack uses where the "
+        "narrative does not need the whole history, and watermarks kept by the writer instead of "
+        "scanned from the ledger. The whole command "
         'takes a few seconds more, almost all of it start-up that `demandhub sql "SELECT 1"` '
         "pays too (Python imports, loading chDB's ~350 MB library, opening the warehouse).",
         "The live document is three readers (queues, open incidents, QA/Linking queue) over "
@@ -135,22 +140,25 @@ LIMITS: dict[str, list[str]] = {
         "millisecond each: a tenth of a second on an empty warehouse, about a second over ten years "
         "after a replay, where the ledger and the two 15-minute contact rollups are partitioned by "
         "month and the rollups keep several unmerged parts per month (some 900 parts in all). This "
-        "is the largest part of `demandhub sql`, which stops there; fewer parts (coarser partitions "
-        "for the rollups, or merging them at the end of a replay) would shorten both commands. "
+        "is the largest part of `demandhub sql`, which stops there. Replay and rebuild now end by "
+        "merging every table to one part per partition, but the merged-away parts stay on disk "
+        "(and are loaded at open) until a process has run past the engine's `old_parts_lifetime` "
+        "(8 minutes), so a `demandhub sql` right after a replay still opens them; the ledger's "
+        "monthly partitions keep at least one part per month (yearly partitions would need a new "
+        "migration that moves the ledger). "
         "No renderer (WeasyPrint, "
         "matplotlib, openpyxl, Jinja2), faust, Kafka client, web server, Prometheus client, event "
         "pipeline or fold registry is imported by either command (tests/unit/test_startup_imports.py "
         "guards this).",
-        "`demandhub board` adds the board modules and the pack itself. Its largest import is "
-        "`scipy.stats` (with numpy), loaded at module level by `demandhub/board/maths/stats.py` for "
-        "four functions (`binomtest`, `norm.sf`, `t.sf`, `ttest_ind_from_stats`): on its own it takes "
-        "most of the 1 s budget over the baseline. The same figures from `scipy.special` "
-        "(`ndtr`, `stdtr`, and the binomial terms) or from `math` would remove most of it.",
+        "`demandhub board` adds the board modules and the pack itself. It no longer imports numpy "
+        "or scipy: the label tests' distributions (normal and Student's t tails, the exact binomial "
+        "test, Welch's test, Benjamini-Hochberg) are plain `math` in "
+        "`demandhub/board/maths/distributions.py`, pinned against scipy.stats to a relative 1e-12 "
+        "by the unit tests.",
         "In process, about two thirds of the pack is reading the warehouse (`read_board_source`: the "
         "domain readers' monthly cells over ten years, watermarks, districts, peers), the rest is "
-        "pure Python building it, led by the narrative's rolling 12-month sums recomputed for every "
-        "month (`demandhub/board/maths/narrative.py` `_rolling`) and the exact binomial tests. The "
-        "JSON encoding itself is a few milliseconds.",
+        "pure Python building it (see the board limits). The JSON encoding itself is a few "
+        "milliseconds.",
     ],
 }
 
@@ -168,8 +176,7 @@ FIXES: list[str] = [
     "**Parallel decode and folds for replay**: shard the file by subject hash over worker "
     "processes that each fold their subjects, then write from one process (chDB allows one "
     "process per data path).",
-    "**Board narrative: rolling sums once per series** (`demandhub/board/maths/narrative.py`): "
-    "`t4_rolling_high_since` calls `_rolling` for every month, each building a 12-month "
-    "`month_range` and summing it; a single sliding-window pass per measure does the same work in "
-    "linear time.",
+    "**Board watermarks without scanning the ledger**: `entity_source_watermarks` and "
+    "`source_watermarks` read `max(time)` over every event of the force for each pack; the writer "
+    "could keep them in a small table as it inserts.",
 ]
