@@ -180,6 +180,8 @@ def describe(exc: BaseException) -> HubError:
     for item in chain:
         if type(item).__name__ == "HubAlreadyRunning":  # demandhub.runtime (kept free of imports here)
             return BusyError(str(item))
+        if type(item).__name__ == "MigrationChanged":  # sinks.clickhouse.migrate: the data directory's
+            return InputError(one_line(str(item)))  # warehouse belongs to another version
     for item in chain:
         module = _module(item)
         if module.startswith(("aiokafka", "kafka")):

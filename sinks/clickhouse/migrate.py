@@ -78,6 +78,10 @@ def applied(wh: Warehouse) -> dict[int, str]:
     return {int(n): str(c) for n, c in rows}
 
 
+class MigrationChanged(RuntimeError):
+    """An applied migration's file differs from what the warehouse applied (its checksum)."""
+
+
 def pending(wh: Warehouse, directory: Path | None = None) -> list[Migration]:
     """Migrations not yet applied; raises if an applied one changed on disk."""
     done = applied(wh)
@@ -85,9 +89,10 @@ def pending(wh: Warehouse, directory: Path | None = None) -> list[Migration]:
     for m in load_migrations(directory):
         if m.number in done:
             if done[m.number] != m.checksum:
-                raise RuntimeError(
-                    f"migration {m.number:04d}_{m.name} changed after it was applied; "
-                    "write a new migration instead"
+                raise MigrationChanged(
+                    f"migration {m.number:04d}_{m.name} changed after it was applied: this warehouse was "
+                    "migrated by another version of demandhub; run that version, or write the change "
+                    "as a new migration instead"
                 )
             continue
         out.append(m)

@@ -23,7 +23,7 @@ import pytest
 
 from demandhub import datadir
 from demandhub.embedded import TansuBroker, free_port
-from demandhub.errors import BUSY, INPUT, INTERNAL, INTERRUPTED, UNAVAILABLE, USAGE
+from demandhub.errors import BUSY, INPUT, INTERRUPTED, UNAVAILABLE, USAGE
 from tests.fixtures.hub import REPO, HubWorker, wait_until
 
 pytestmark = pytest.mark.integration
@@ -190,7 +190,9 @@ def test_a_worker_whose_migration_fails_stops_with_one_line(cwd: Path, tmp_path:
         run = demandhub("worker", "--kafka", broker.bootstrap, "--data-dir", str(data), cwd=cwd)
     finally:
         broker.stop()
-    run.failed(INTERNAL, "migration 0001_core changed after it was applied", "write a new migration")
+    run.failed(
+        INPUT, "migration 0001_core changed after it was applied", "write the change as a new migration"
+    )
     assert not (data / datadir.HUB_FILE).exists()
 
 

@@ -102,6 +102,17 @@ def test_the_cause_of_a_wrapped_failure_is_found() -> None:
     assert busy.code == errors.BUSY and "pid 7" in str(busy)
 
 
+def test_a_changed_applied_migration_is_an_input_error_naming_what_to_do() -> None:
+    from sinks.clickhouse.migrate import MigrationChanged
+
+    failure = MigrationChanged("migration 0001_core changed after it was applied: run that version")
+    try:
+        raise RuntimeError("opening the warehouse failed") from failure
+    except RuntimeError as outer:
+        said = errors.describe(outer)
+    assert said.code == errors.INPUT and "0001_core changed after it was applied" in str(said)
+
+
 def test_clickhouse_server_errors_name_the_engine_line_only() -> None:
     from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
