@@ -97,19 +97,26 @@ class BatchRunner:
         observers: Sequence[BatchObserver] = (),
     ) -> None:
         self.opening: Opening[Opened] | None = pipeline if isinstance(pipeline, Opening) else None
-        self.pipeline: Pipeline = None if isinstance(pipeline, Opening) else pipeline  # type: ignore[assignment]
+        self._pipeline: Pipeline | None = None if isinstance(pipeline, Opening) else pipeline
         self.settings = settings
         self.observers = list(observers)
 
     @property
     def waiting_for_warehouse(self) -> bool:
         """True until the pipeline is there (the warehouse is still opening)."""
-        return self.pipeline is None
+        return self._pipeline is None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline, once the warehouse is open (:meth:`ready`)."""
+        if self._pipeline is None:
+            raise RuntimeError("the warehouse is still opening: await ready() first")
+        return self._pipeline
 
     async def ready(self) -> None:
         """Wait until the warehouse is open (raises what its opening raised)."""
-        if self.pipeline is None and self.opening is not None:
-            self.pipeline = (await self.opening.wait()).pipeline
+        if self._pipeline is None and self.opening is not None:
+            self._pipeline = (await self.opening.wait()).pipeline
 
     async def run(
         self, topic: str | Sequence[str], raws: list[RawMessage], stalled: Sequence[str] = ()
