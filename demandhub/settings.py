@@ -8,7 +8,6 @@ tansu as the broker, chDB under ``data_dir`` as the warehouse, no service to ins
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -246,7 +245,3 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn:
             return self.clickhouse_dsn
         return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
-
-    def masked(self) -> dict[str, Any]:
-        """The settings as printable data; secrets appear as '**********'."""
-        return self.model_dump(mode="json")

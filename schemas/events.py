@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, Field, TypeAdapter, create_model
+from pydantic import Field, TypeAdapter, create_model
 
 from schemas import contacts as c
 from schemas import crimes as cr
@@ -111,8 +111,3 @@ def verb_of(event_type: str) -> str:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema of every event type, keyed by type (what ``demandhub schemas export`` writes)."""
     return {t: m.model_json_schema() for t, m in EVENT_MODELS.items()}
-
-
-def model_for(event_type: str) -> type[BaseModel]:
-    """The envelope model of one event type; KeyError for an unknown type."""
-    return EVENT_MODELS[event_type]

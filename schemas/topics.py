@@ -44,11 +44,3 @@ DLQ_PARTITIONS = 1
 def topic_for_type(event_type: str) -> Topic:
     """The topic that carries events of ``event_type``; KeyError when the entity is unknown."""
     return TOPICS[event_type.split(".", 1)[0]]
-
-
-def topic_by_name(name: str) -> Topic:
-    """The input topic called ``name``; KeyError otherwise."""
-    for topic in TOPICS.values():
-        if topic.name == name:
-            return topic
-    raise KeyError(name)
