@@ -5,8 +5,12 @@ topics have 4 partitions, web chat and online reports 2), the workers launched t
 its own data directory (its own embedded warehouse). Done when the ledgers together hold every
 distinct event: the per-worker ``uniqExact(source, id)`` counts are summed, and once the sum reaches
 N the union of the workers' ids is checked exactly (a partition that moved between workers before a
-commit leaves the same event in two ledgers). Rates are from the first launch (start-up included)
-and from the first ledger row; ratios are against the one-worker run of the same invocation.
+commit leaves the same event in two ledgers). Rates are from the first launch (start-up included),
+from the first ledger row, and once started: from the poll at which every worker has written a row,
+over the events written after it (so a late worker's start-up and the group's rebalances count in
+start-up, reported separately). The headline is the issue's target: 2 workers once started against
+1 worker once started, >= 1.5 on two cores. Ratios are against the one-worker run of the same
+invocation.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ START = date(2024, 4, 8)
 DAYS_FULL = 7
 DAYS_QUICK = 1
 WORKERS = (1, 2, 4)
+TARGET = 1.5
+"""2 workers once started / 1 worker once started."""
+
+
+def _times(value: float | None) -> str:
+    return "n/a" if value is None else f"x{value:.2f}"
 
 
 def run(ctx: RunContext) -> Result:
@@ -35,16 +45,24 @@ def run(ctx: RunContext) -> Result:
                 f"{k} worker(s), launch to all events",
                 r.wall_rate,
                 "events/s",
-                f"x{ratio(r.wall_rate, one.wall_rate):.2f} of 1 worker; start-up {r.startup_seconds:.0f} s",
+                _times(ratio(r.wall_rate, one.wall_rate))
+                + f" of 1 worker; start-up {r.startup_seconds:.0f} s",
+            ),
+            Figure(
+                f"{k} worker(s), once every worker has written",
+                r.started_rate,
+                "events/s",
+                _times(ratio(r.started_rate, one.started_rate)) + " of 1 worker",
             ),
             Figure(
                 f"{k} worker(s), first ledger row to all events",
                 r.steady_rate,
                 "events/s",
-                f"x{ratio(r.steady_rate, one.steady_rate):.2f} of 1 worker; {r.duplicates} held twice",
+                _times(ratio(r.steady_rate, one.steady_rate)) + f" of 1 worker; {r.duplicates} held twice",
             ),
         ]
-    top = runs[max(WORKERS)]
+    two = runs[2]
+    headline = ratio(two.started_rate, one.started_rate)
     return Result(
         name="scale",
         title="Scale-out over worker processes",
@@ -53,9 +71,9 @@ def run(ctx: RunContext) -> Result:
         sizes=f"{len(records):,} events ({days} day(s) of one force at scale 1 from {START}) per run; "
         f"{', '.join(str(k) for k in WORKERS)} workers in one consumer group, fresh broker each",
         figures=figures,
-        ratio=ratio(top.wall_rate, one.wall_rate),
-        ratio_label=f"{max(WORKERS)} workers events/s / 1 worker events/s (from launch)",
-        target="shows how it grows (no fixed target)",
-        met=None,
+        ratio=headline,
+        ratio_label="2 workers events/s / 1 worker events/s, once every worker has written (start-up apart)",
+        target=f">= {TARGET:g}",
+        met=headline is not None and headline >= TARGET,
         extra={str(k): r.__dict__ for k, r in runs.items()},
     )

@@ -57,6 +57,7 @@ class HubRun:
     cpu_seconds: float = 0.0  # user + system CPU of the worker processes, launch to the last event
     first_row_seconds: float = 0.0  # launch -> the first ledger row seen (to within one poll)
     startup_marks: dict[str, float] = field(default_factory=dict)  # the first worker's, by stage
+    started_rate: float = 0.0  # events/s once every worker has written its first row (to the last event)
 
     @property
     def wall_rate(self) -> float:
@@ -131,13 +132,17 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
                 w.wait_healthy()
             startup = time.perf_counter() - launched
             first_seen: float | None = None
+            all_started: tuple[float, int] | None = None  # when every worker had written, and the total then
             deadline = time.monotonic() + timeout
             total = 0
             while time.monotonic() < deadline:
-                total = sum(w.distinct_events() for w in hub)
+                counts = [w.distinct_events() for w in hub]
+                total = sum(counts)
                 now = time.perf_counter()
                 if total and first_seen is None:
                     first_seen = now
+                if all_started is None and all(counts):
+                    all_started = (now, total)
                 if total >= n and (workers == 1 or _union_size(hub) >= n):
                     done = now
                     break
@@ -152,6 +157,7 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
             for w in hub:
                 w.stop()
     assert first_seen is not None
+    started_at, started_total = all_started if all_started is not None else (first_seen, 0)
     return HubRun(
         workers,
         n,
@@ -165,6 +171,7 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
         cpu_seconds,
         first_seen - launched,
         marks,
+        (n - started_total) / (done - started_at) if done > started_at else 0.0,
     )
 
 
