@@ -57,6 +57,7 @@ EXAMPLE_LABELS = {
     "urban_rural": "urban",
     "source": "telephony",
     "platform": "facebook",
+    "stage": "first_cycle",
 }
 
 
