@@ -104,10 +104,13 @@ LIMITS: dict[str, list[str]] = {
         "processes, each batch's `Pipeline.process` takes longer under CPU contention (the summed "
         "process time in the stored result grows with the worker count). Partitions (4 for calls, "
         "incidents and crimes, 2 for web chat and online reports) cap useful workers at 4.",
-        "The rates from the first ledger row overlap the later workers' start-up and rebalances, "
-        "and the poller reads the workers one after another (each answer waits for that worker's "
-        "warehouse lock), so with several workers they are rough; the rates from launch are the "
-        "headline.",
+        "The headline is the rate once every worker has written its first row (from that poll to "
+        "the last event), so a later worker's start-up and the group's rebalances fall outside it; "
+        "start-up is the rate from launch beside it. Polls are half a second apart and a worker "
+        "writes up to 20,000 events per cycle, so a run of a few cycles gives a rough rate: the "
+        "figure says whether the second worker adds throughput, not by how much to the percent. "
+        "One worker already uses both cores in part (chDB's own threads run its inserts and merges), "
+        "so a second Python process adds less than a core.",
         "Each worker here writes its own embedded warehouse, so the figures are of the processing, "
         "not of a deployment, where the workers share one ClickHouse server (see "
         "deploy/SCALING.md). On a machine with a core per worker the pipeline would scale until the "
