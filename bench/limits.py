@@ -108,9 +108,7 @@ LIMITS: dict[str, list[str]] = {
         "the last event), so a later worker's start-up and the group's rebalances fall outside it; "
         "start-up is the rate from launch beside it. Polls are half a second apart and a worker "
         "writes up to 20,000 events per cycle, so a run of a few cycles gives a rough rate: the "
-        "figure says whether the second worker adds throughput, not by how much to the percent. "
-        "One worker already uses both cores in part (chDB's own threads run its inserts and merges), "
-        "so a second Python process adds less than a core.",
+        "figure says whether the second worker adds throughput, not by how much to the percent.",
         "Each worker here writes its own embedded warehouse, so the figures are of the processing, "
         "not of a deployment, where the workers share one ClickHouse server (see "
         "deploy/SCALING.md). On a machine with a core per worker the pipeline would scale until the "
