@@ -18,8 +18,7 @@ subjects so that history is not re-read from the warehouse ledger. It holds what
 Before this bound the cache held up to 50,000 subjects of any kind (about 220,000 events, 4.4 per
 subject in the simulator's mix): at 50 events/s it only filled after about an hour, so a worker's
 memory grew for that hour. Eviction never changes a result, only whether the history comes from
-here or from the ledger. Agents of different topics share one pipeline from worker threads, hence
-the lock.
+here or from the ledger. The pipeline runs its write cycles on worker threads, hence the lock.
 """
 
 from __future__ import annotations
