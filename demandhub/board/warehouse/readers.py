@@ -42,16 +42,29 @@ class MonthlyCells(Protocol):
     ) -> Cells: ...
 
 
-def contact_cells(
-    wh: Warehouse,
-    force_id: str,
-    first: YearMonth,
-    last: YearMonth,
-    definitions: Definitions,
-    watermarks: Mapping[str, datetime],
-    /,
-) -> Cells:
-    return contacts.monthly_cells(wh, force_id, first, last, definitions)
+class DomainCells(Protocol):
+    """A domain reader's own ``monthly_cells`` (no watermarks)."""
+
+    def __call__(
+        self, wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions, /
+    ) -> Cells: ...
+
+
+def _without_watermarks(read: DomainCells) -> MonthlyCells:
+    """``read`` as a :class:`MonthlyCells` reader, for a domain no watermark changes."""
+
+    def cells(
+        wh: Warehouse,
+        force_id: str,
+        first: YearMonth,
+        last: YearMonth,
+        definitions: Definitions,
+        watermarks: Mapping[str, datetime],
+        /,
+    ) -> Cells:
+        return read(wh, force_id, first, last, definitions)
+
+    return cells
 
 
 def incident_cells(
@@ -67,35 +80,11 @@ def incident_cells(
     return incidents.monthly_cells(wh, force_id, first, last, definitions, now=watermarks.get("incident"))
 
 
-def crime_cells(
-    wh: Warehouse,
-    force_id: str,
-    first: YearMonth,
-    last: YearMonth,
-    definitions: Definitions,
-    watermarks: Mapping[str, datetime],
-    /,
-) -> Cells:
-    return crimes.monthly_cells(wh, force_id, first, last, definitions)
-
-
-def social_cells(
-    wh: Warehouse,
-    force_id: str,
-    first: YearMonth,
-    last: YearMonth,
-    definitions: Definitions,
-    watermarks: Mapping[str, datetime],
-    /,
-) -> Cells:
-    return social.monthly_cells(wh, force_id, first, last, definitions)
-
-
 MONTHLY_CELLS: Mapping[ReaderName, MonthlyCells] = {
-    "contacts": contact_cells,
+    "contacts": _without_watermarks(contacts.monthly_cells),
     "incidents": incident_cells,
-    "crimes": crime_cells,
-    "social": social_cells,
+    "crimes": _without_watermarks(crimes.monthly_cells),
+    "social": _without_watermarks(social.monthly_cells),
 }
 """Reader name (a catalogue measure's ``module``) -> its monthly cells."""
 
