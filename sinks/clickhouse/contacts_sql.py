@@ -329,6 +329,23 @@ def _months(force_id: str, tz: str, lo: datetime, hi: datetime, queues: Sequence
     return {"f": force_id, "tz": tz, "lo": lo, "hi": hi, "q": list(queues)}
 
 
+def _month_rows(
+    wh: Warehouse,
+    rollup: Rollup,
+    sql: str,
+    force_id: str,
+    tz: str,
+    lo: datetime,
+    hi: datetime,
+    queues: Sequence[str],
+    definitions: Definitions,
+) -> list[tuple[Any, ...]]:
+    """``sql`` over ``rollup``'s rows (``{rows}``) of the buckets in ``[lo, hi)`` under ``definitions``."""
+    rows, extra = rollup_rows(wh, rollup, definitions)
+    values = {**_months(force_id, tz, lo, hi, queues), **extra}
+    return wh.query(sql.replace("{rows}", rows), parameters=values).rows
+
+
 def month_channel_rows(
     wh: Warehouse,
     force_id: str,
@@ -342,9 +359,7 @@ def month_channel_rows(
     and channel, from the channel rollup's buckets in ``[lo, hi)`` (naive UTC) under ``definitions``."""
     from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP
 
-    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, definitions)
-    values = {**_months(force_id, tz, lo, hi, queues), **extra}
-    return wh.query(_VOLUME_SQL.replace("{rows}", rows), parameters=values).rows
+    return _month_rows(wh, CHANNEL_ROLLUP, _VOLUME_SQL, force_id, tz, lo, hi, queues, definitions)
 
 
 def channel_first_months(
@@ -382,9 +397,7 @@ def month_queue_rows(
     ``definitions`` set them."""
     from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
 
-    rows, extra = rollup_rows(wh, QUEUE_ROLLUP, definitions)
-    values = {**_months(force_id, tz, lo, hi, queues), **extra}
-    return wh.query(_QUEUE_SQL.replace("{rows}", rows), parameters=values).rows
+    return _month_rows(wh, QUEUE_ROLLUP, _QUEUE_SQL, force_id, tz, lo, hi, queues, definitions)
 
 
 _DAY_FACTS = (
