@@ -1,15 +1,18 @@
 """A benchmark's result: figures, the ratio against its same-run baseline, the target, the machine
 and the exact command. Stored as ``bench/results/<name>.json``; BENCHMARKS.md is rendered from them.
+``BENCH_RESULTS_DIR`` stores them elsewhere (a trial run that must not replace the published figures;
+pair it with ``--out``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
 
 @dataclass
