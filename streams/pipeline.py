@@ -42,7 +42,7 @@ from schemas.events import EVENT_MODELS, entity_of, parse_event, parse_event_jso
 from schemas.topics import TOPICS
 from sinks.clickhouse import history_sql
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending
+from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending, watch_refreshes
 from streams.config import PipelineConfig
 from streams.domain.base import Fold, FoldResult, Row, conflicts, copy_key, dedupe_sorted, fingerprint
 from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
@@ -628,6 +628,7 @@ class Pipeline:
         wh = self.warehouse
         dirty = dirty_rows(self.refreshers, old_rows, new_rows)
         with wh.exclusive():
+            quiet = watch_refreshes(wh) if dirty else None
             log_dirty(wh, dirty)
             report.rows_written["rollup_dirty"] += len(dirty)
             for table, rows in new_rows.items():
@@ -636,11 +637,14 @@ class Pipeline:
                 report.new_rows[table].extend(rows)
             for table, previous in old_rows.items():
                 self._withdraw(table, previous, new_rows.get(table, []))
-            # Logged again once the facts are in: a refresher (of this or another process) that ran
-            # between the first log and the facts consumed those entries and recomputed the
-            # buckets from the facts before them; these entries make the next refresh see them.
-            log_dirty(wh, dirty)
-            report.rows_written["rollup_dirty"] += len(dirty)
+            # Logged again once the facts are in, unless no refresh can have run since the first
+            # log (this process's refresher holds the lease and began none meanwhile): a refresher
+            # (of this or another process) that ran between the first log and the facts consumed
+            # those entries and recomputed the buckets from the facts before them; these entries
+            # make the next refresh see them.
+            if quiet is not None and not quiet():
+                log_dirty(wh, dirty)
+                report.rows_written["rollup_dirty"] += len(dirty)
             rejects = self._reject_rows(report, ingest)
             history_sql.insert_rejected(wh, rejects)
             report.rows_written["rejected_events"] += len(rejects)

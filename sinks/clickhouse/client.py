@@ -157,6 +157,9 @@ class Warehouse:
         self._children: list[Warehouse | ReaderPool] = []
         self._children_lock = threading.Lock()
         self._closed = False
+        self._column_types: dict[tuple[str, tuple[str, ...]], Sequence[Any]] = {}
+        """Column types per (table, columns) inserted into, so an insert is one statement (see
+        :meth:`insert`)."""
 
     @property
     def is_reader(self) -> bool:
@@ -230,8 +233,23 @@ class Warehouse:
         if not rows:
             return
         self._check_open()
+        key = (table, tuple(columns))
         with self._lock:
-            self._client.insert(table, list(rows), column_names=list(columns), settings=settings)
+            # clickhouse-connect asks the table's column types (DESCRIBE TABLE) before every insert
+            # it is given no types for: a second statement per insert, each costing about as much
+            # as a small insert in chDB. The types are asked once per table and column list; a
+            # failed insert forgets them (a migration may have changed the table meanwhile).
+            types = self._column_types.get(key)
+            if types is None:
+                context = self._client.create_insert_context(table, list(columns), settings=settings)
+                types = self._column_types[key] = tuple(context.column_types)
+            try:
+                self._client.insert(
+                    table, list(rows), column_names=list(columns), column_types=types, settings=settings
+                )
+            except Exception:
+                self._column_types.pop(key, None)
+                raise
 
     def insert_dicts(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows given as dicts; every row must have the same keys."""

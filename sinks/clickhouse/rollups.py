@@ -7,8 +7,11 @@ Contract (the rollup pattern of the hub, replacing a refresh after every batch):
 - The pipeline logs the buckets a batch's fact rows touch (old and new versions) in ``rollup_dirty``
   *before* it writes the facts, hence before the ledger: whatever point a crash hits, a bucket whose
   facts may have changed stays logged until a refresh after that change has recomputed it. It logs
-  them again once the facts are written: a refresh that ran between the two (in this or another
-  process) consumed the first entries and read the facts before they changed.
+  them again once the facts are written when a refresh may have run between the two (in this or
+  another process): that refresh consumed the first entries and read the facts before they
+  changed. When this process's :class:`Refresher` holds the lease throughout and no refresh of it
+  began or ran meanwhile (:func:`watch_refreshes`), no refresh can have read the first entries,
+  and the second log is left out (one statement fewer per write cycle).
 - :func:`refresh_pending` reads the log, recomputes the logged buckets (one statement pair per rollup,
   force and run of at most :data:`MONTHS_PER_STATEMENT` months, under ClickHouse's limit of 100
   partitions per insert) and then deletes exactly the entries it read; an entry logged meanwhile
@@ -173,6 +176,16 @@ def dirty_rows(
 
 def log_dirty(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
     wh.insert(DIRTY_TABLE, rows, ("rollup_table", "force_id", "bucket"))
+
+
+def watch_refreshes(wh: Warehouse) -> Callable[[], bool]:
+    """:meth:`Refresher.watch` of this process's refresher of ``wh``'s warehouse; with none
+    registered, a check that is always False (any process may refresh: log the buckets again)."""
+    with _local_lock:
+        refresher = _local.get(wh.dsn)
+    if refresher is None:
+        return lambda: False
+    return refresher.watch()
 
 
 def warehouse_version(wh: Warehouse) -> int:
@@ -343,6 +356,12 @@ class Refresher:
         self.holder = holder or holder_id()
         self._lock = threading.Lock()
         self._confirmed = False
+        self._state = threading.Lock()  # guards the three fields below, never held during a statement
+        self._started = 0
+        """Refreshes begun (each may read the log and delete the entries it read)."""
+        self._running = False
+        self._held_until = 0.0
+        """``time.monotonic()`` before which this refresher surely holds the lease (0: not held)."""
 
     def _lease(self) -> tuple[str, float] | None:
         """(holder, seconds left on the server's clock; negative once lapsed), if ever claimed."""
@@ -366,23 +385,55 @@ class Refresher:
         A held lease is renewed once half of it has run. A new claim is confirmed by the next call
         before it is used: two processes that claimed a free lease at the same moment both see the
         later claim by then, and only its holder refreshes."""
+        asked = time.monotonic()
         current = self._lease()
         if current is not None and current[0] != self.holder and current[1] > 0:
             self._confirmed = False
+            self._note_held(None)
             return False
         mine = current is not None and current[0] == self.holder and current[1] > 0
         if mine and self._confirmed and current is not None and current[1] > self.lease_seconds / 2:
+            self._note_held(asked + current[1])
             return True
         self._claim(self.lease_seconds)
+        asked = time.monotonic()
         current = self._lease()
         held = current is not None and current[0] == self.holder
         ready = held and (mine or self._confirmed)
         self._confirmed = held
+        self._note_held(asked + current[1] if ready and current is not None else None)
         return ready
+
+    def _note_held(self, until: float | None) -> None:
+        """Record until when (monotonic; asked before the server answered, so never later than the
+        lease's expiry) this refresher holds a confirmed lease; None: it does not."""
+        with self._state:
+            self._held_until = until or 0.0
+
+    def watch(self) -> Callable[[], bool]:
+        """For a writer about to log buckets and write the facts they cover: a check, called once
+        the facts are written, that is True only when no refresh can have read the log meanwhile
+        (none was running or began since this call, and this refresher held the lease throughout,
+        so no other process refreshed). Then the entries logged before the facts still name their
+        buckets for a refresh that will read those facts, and need not be logged again."""
+        with self._state:
+            started, running = self._started, self._running
+
+        def quiet() -> bool:
+            with self._state:
+                return (
+                    not running
+                    and not self._running
+                    and self._started == started
+                    and time.monotonic() < self._held_until
+                )
+
+        return quiet
 
     def release(self) -> None:
         """Give the lease up (a stopping worker), so another process need not wait for it to lapse."""
         with self._lock:
+            self._note_held(None)
             current = self._lease()
             if current is not None and current[0] == self.holder:
                 self._claim(0)
@@ -391,14 +442,21 @@ class Refresher:
         """One cycle: if there is anything logged and the lease is held, refresh it. Returns the
         buckets refreshed (0 when nothing was logged or another process holds the lease)."""
         with self._lock:
-            if self._adopted and not pending(self.wh):
-                return 0
-            if not self.hold() and not self.hold():  # a fresh claim is confirmed by a second look
-                return 0
-            adopting = None if self._adopted else self.definitions
-            done = refresh_pending(self.wh, self.rollups, definitions=adopting)
-            self._adopted = True
-            return done
+            with self._state:  # counted before the log is read (see :meth:`watch`)
+                self._started += 1
+                self._running = True
+            try:
+                if self._adopted and not pending(self.wh):
+                    return 0
+                if not self.hold() and not self.hold():  # a fresh claim is confirmed by a second look
+                    return 0
+                adopting = None if self._adopted else self.definitions
+                done = refresh_pending(self.wh, self.rollups, definitions=adopting)
+                self._adopted = True
+                return done
+            finally:
+                with self._state:
+                    self._running = False
 
     def wait_fresh(self, timeout: float = 10.0, poll: float = 0.05) -> bool:
         """Until the entries logged now are refreshed (by this refresher, or by the lease holder):

@@ -269,3 +269,74 @@ def test_a_refresh_racing_a_write_cycle_leaves_the_buckets_logged(
         ].num
         == 1
     )
+
+
+class CountInserts(Warehouse):
+    """Counts the inserts per table, optionally running this process's refresher just before the
+    facts of ``race_table`` are written (a refresh racing a write cycle)."""
+
+    def __init__(self, inner: Warehouse, race: tuple[str, rollups.Refresher] | None = None) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.race = race
+        self.inserts: dict[str, int] = {}
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        if rows:
+            self.inserts[table] = self.inserts.get(table, 0) + 1
+        if self.race is not None and table == self.race[0] and rows:
+            self.race[1].refresh()
+            self.race = None
+        super().insert(table, rows, columns, settings)
+
+
+@pytest.fixture
+def registered(restart: Warehouse, settings: Settings) -> Iterator[rollups.Refresher]:
+    """This process's refresher (the worker's), holding the lease."""
+    refresher = rollups.Refresher(restart, rollups.all_rollups(), definitions=settings.definitions)
+    refresher.refresh()  # adopted, holds the lease
+    rollups.register(refresher)
+    yield refresher
+    rollups.unregister(refresher)
+    refresher.release()
+
+
+def test_a_write_cycle_logs_its_buckets_once_while_this_process_refreshes_alone(
+    wh: Warehouse, registered: rollups.Refresher, settings: Settings
+) -> None:
+    counting = CountInserts(wh)
+    pipeline = lazy(settings, counting)
+    pipeline.process(messages(call("A")[:1]))
+    pipeline.process(messages(call("A")[1:2]))  # one cached event
+    assert counting.inserts["rollup_dirty"] == 2  # once per cycle
+    registered.refresh()
+    assert logged(wh) == 0
+    assert stored(wh) == recomputed(wh) != [[], []]
+
+
+def test_a_write_cycle_logs_its_buckets_twice_once_the_lease_is_given_up(
+    wh: Warehouse, registered: rollups.Refresher, settings: Settings
+) -> None:
+    registered.release()  # another process may take the lease and refresh at any time
+    counting = CountInserts(wh)
+    lazy(settings, counting).process(messages(call("A")[:1]))
+    assert counting.inserts["rollup_dirty"] == 2
+
+
+@pytest.mark.parametrize("table", ["contact_legs", "contacts", "incidents"])
+def test_a_refresh_of_this_process_racing_a_write_cycle_leaves_the_buckets_logged(
+    wh: Warehouse, registered: rollups.Refresher, settings: Settings, table: str
+) -> None:
+    counting = CountInserts(wh, race=(table, registered))
+    events = call("A") + call("B", 30) + [incident("I-1", "2025-02-03T10:05:00Z")]
+    lazy(settings, counting).process(messages(events))
+    assert counting.race is None  # the refresh ran between the dirty log and the facts
+    assert logged(wh) > 0  # ... and the buckets are still logged for the next one
+    assert counting.inserts["rollup_dirty"] == 2
+    registered.refresh()
+    assert stored(wh) == recomputed(wh) != [[], []]
