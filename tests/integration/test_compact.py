@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.compact import active_parts, compact, fragmented_tables
+from sinks.clickhouse.compact import active_parts, compact, fragmented_tables, mutation_records
 from streams.sources.simulator import SimConfig, simulate
 from streams.sources.simulator.output import write_jsonl
 
@@ -75,3 +75,22 @@ def test_replay_ends_with_no_fragmented_table(tmp_path: Path) -> None:
     fragmented, events = out.stdout.strip().rsplit(" ", 1)
     assert fragmented == "[]"
     assert int(events) > 0
+
+
+def test_compact_drops_the_empty_dirty_logs_mutation_records(wh: Warehouse) -> None:
+    """Lightweight deletes of the dirty-bucket log leave mutation records that every start-up parses;
+    compact removes them once the log is empty, and keeps a log that still holds entries."""
+    log = "rollup_dirty"
+    insert = f"INSERT INTO {log} (rollup_table, force_id, bucket) SELECT 'r', 'f', toDateTime(number * 900, 'UTC') FROM numbers(50)"
+    wh.command(insert)
+    wh.command(f"DELETE FROM {log} WHERE bucket < toDateTime(900 * 25, 'UTC')")
+    assert mutation_records(wh, log) >= 1
+    compact(wh)
+    assert mutation_records(wh, log) >= 1  # 25 entries still to refresh: left alone
+    assert wh.query(f"SELECT count() FROM {log}").rows[0][0] == 25
+
+    wh.command(f"DELETE FROM {log} WHERE 1")
+    assert wh.query(f"SELECT count() FROM {log}").rows[0][0] == 0
+    compact(wh)
+    assert mutation_records(wh, log) == 0
+    assert compact(wh) == []
