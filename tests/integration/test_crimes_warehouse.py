@@ -446,3 +446,35 @@ def test_a_social_media_thread_reporting_the_crime_is_a_first_report(
         ("C2", datetime(2024, 1, 11, 6), datetime(2024, 1, 10, 10), 48.0),
     ]
     assert cells(wh)["crime_recorded_within_24h_rate"][JAN] == Cell(0, 2)
+
+
+def test_board_ncrs_rows_equal_the_first_report_view(settings: Settings, wh: Warehouse) -> None:
+    """The board's NCRS rows join only the force's linked incidents, contacts and threads; they are
+    the view crime_first_report's figures all the same (links through an incident, a call and an
+    online report, another force's contact with the same id left out)."""
+    from sinks.clickhouse import crimes_sql
+
+    load(settings, wh)
+    wh.insert(
+        "incidents",
+        [[FORCE, "I1", t("2024-01-04 10:00"), 1], ["other", "I1", t("2023-12-01 10:00"), 1]],
+        ["force_id", "incident_id", "created_at", "version"],
+    )
+    wh.insert(
+        "contacts",
+        [[FORCE, "R2", t("2024-01-09 09:00"), 1], ["other", "R2", t("2023-12-01 09:00"), 1]],
+        ["force_id", "contact_id", "offered_at", "version"],
+    )
+    view = (
+        f"SELECT {crimes_sql.RECORDED_MONTH} AS month, countIf({crimes_sql.WITHIN_NCRS}) AS within, "
+        "countIf(hours_to_record IS NOT NULL) AS known FROM crime_first_report "
+        "WHERE force_id = {f:String} AND recorded_at IS NOT NULL "
+        "AND month BETWEEN {first:Date} AND {last:Date} GROUP BY month ORDER BY month"
+    )
+    for hours in (1.0, 24.0, 100.0):
+        defs = DEFS.model_copy(update={"crimes": DEFS.crimes.model_copy(update={"ncrs_hours": hours})})
+        values = {"f": FORCE, **crimes_sql.params(defs), "first": date(2024, 1, 1), "last": date(2024, 4, 1)}
+        expected = [(m, w, k) for m, w, k in wh.query(view, parameters=values).rows]
+        rows = crimes_sql.ncrs_rows(wh, FORCE, date(2024, 1, 1), date(2024, 4, 1), defs)
+        assert sorted((r["month"], r["within"], r["known"]) for r in rows) == expected
+        assert expected  # the force has NCRS figures to compare
