@@ -221,6 +221,15 @@ def _outcome_cells(
     cells["community_resolutions"][month] = Cell(disposals.get("community", 0))
 
 
+def qa_queue_month_ends(
+    wh: Warehouse, force_id: str, until: datetime, definitions: Definitions
+) -> dict[YearMonth, int]:
+    """The ``month_end_depth`` of every month of :func:`qa_queue_monthly` (the depth at the month's
+    last daily snapshot not after ``until``), read without the days between."""
+    rows = cs.qa_month_end_rows(wh, force_id, QA_QUEUE, as_utc(until), definitions)
+    return {_ym(row["day"]): int(row["depth"]) for row in rows}
+
+
 def _qa_cells(
     cells: dict[str, dict[YearMonth, Cell]],
     wh: Warehouse,
@@ -234,9 +243,9 @@ def _qa_cells(
     end = datetime(after_last.year, after_last.month, 1, tzinfo=tz).astimezone(UTC)
     until = min(end - timedelta(milliseconds=1), datetime.now(UTC))
     wanted = set(month_range(first, last))
-    for month, summary in qa_queue_monthly(wh, force_id, until, definitions).items():
+    for month, depth in qa_queue_month_ends(wh, force_id, until, definitions).items():
         if month in wanted:
-            cells["qa_linking_queue_month_end"][month] = Cell.level(summary["month_end_depth"])
+            cells["qa_linking_queue_month_end"][month] = Cell.level(depth)
 
 
 def district_group_series(

@@ -227,6 +227,45 @@ ORDER BY day
 """
 
 
+_LOCAL_SNAPSHOT_DAY = """toDate(toTimeZone({t}, tz)) + toUInt8(toHour(toTimeZone({t}, tz)) * 3600000
+                + toMinute(toTimeZone({t}, tz)) * 60000 + toSecond(toTimeZone({t}, tz)) * 1000
+                + toMillisecond(toTimeZone({t}, tz)) > snap_ms)"""
+# The local day of the first snapshot at or after instant {t}, as qa_queue_daily_p computes it.
+
+_MONTH_END_SQL = f"""
+WITH
+    {{d_tz:String}} AS tz,
+    toUInt32(substring({{d_qa_snapshot:String}}, 1, 2)) * 3600000
+        + toUInt32(substring({{d_qa_snapshot:String}}, 4, 2)) * 60000 AS snap_ms,
+    toDateTime64({{until:String}}, 3, 'UTC') AS until_at,
+    toTimeZone(until_at, tz) AS until_local,
+    toDate(until_local) - toUInt8(toHour(until_local) * 3600000 + toMinute(until_local) * 60000
+        + toSecond(until_local) * 1000 + toMillisecond(until_local) < snap_ms) AS last_day,
+    stays AS
+    (
+        SELECT {_LOCAL_SNAPSHOT_DAY.format(t="entered_at")} AS entry_day,
+            if(exited_at IS NULL, NULL, {_LOCAL_SNAPSHOT_DAY.format(t="assumeNotNull(exited_at)")}) AS exit_day
+        FROM qa_queue_intervals FINAL
+        WHERE force_id = {{f:String}} AND queue = {{q:String}} AND NOT duplicate_entry AND entered_at <= until_at
+    ),
+    (SELECT minOrNull(entry_day) FROM stays) AS first_day,
+    arrayFilter(d -> d >= first_day, arrayMap(
+        n -> least(toLastDayOfMonth(addMonths(toStartOfMonth(assumeNotNull(first_day)), n)), last_day),
+        range(toUInt32(if(first_day IS NULL OR first_day > last_day, 0,
+            dateDiff('month', toStartOfMonth(assumeNotNull(first_day)), toStartOfMonth(last_day)) + 1))))) AS ends
+SELECT e.day AS day, countIf(s.entry_day <= e.day AND (s.exit_day IS NULL OR e.day < s.exit_day)) AS depth
+FROM (SELECT arrayJoin(ends) AS day) AS e CROSS JOIN stays AS s
+GROUP BY day
+ORDER BY day
+"""
+# The month-end snapshots of qa_queue_daily_p (migrations 0301, 0303) without the days between: for
+# each local month from the first queue entry to the last snapshot not after ``until``, its last
+# snapshot day (the month's last day, or the last snapshot day in the month ``until`` falls in) and
+# the depth then (stays entered on or before that snapshot and not exited by it). The board needs
+# only these (one level a month) and the daily series expands every stay into its days over ten
+# years; tests/integration/test_crimes_warehouse.py holds them equal to the view's month ends.
+
+
 def _month_rows(
     wh: Warehouse, sql: str, force_id: str, first: date, last: date, definitions: Definitions
 ) -> list[dict[str, Any]]:
@@ -304,3 +343,12 @@ def qa_daily_rows(
     ``outflow``."""
     values = {**params(definitions), "until": _utc_text(until), "f": force_id}
     return wh.query(_DAILY_SQL, parameters=values).dicts()
+
+
+def qa_month_end_rows(
+    wh: Warehouse, force_id: str, queue: str, until: datetime, definitions: Definitions
+) -> list[dict[str, Any]]:
+    """Queue ``queue``'s depth at each local month's last daily snapshot not after ``until``
+    (:data:`QA_DAILY_ARGS`' snapshot time), from the month of the first entry: ``day``, ``depth``."""
+    values = {**params(definitions), "until": _utc_text(until), "f": force_id, "q": queue}
+    return wh.query(_MONTH_END_SQL, parameters=values).dicts()

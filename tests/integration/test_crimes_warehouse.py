@@ -26,6 +26,7 @@ from demandhub.queries.crimes import (
     monthly_cells,
     qa_queue_daily,
     qa_queue_depth_at,
+    qa_queue_month_ends,
     qa_queue_monthly,
 )
 from demandhub.settings import Settings
@@ -478,3 +479,29 @@ def test_board_ncrs_rows_equal_the_first_report_view(settings: Settings, wh: War
         rows = crimes_sql.ncrs_rows(wh, FORCE, date(2024, 1, 1), date(2024, 4, 1), defs)
         assert sorted((r["month"], r["within"], r["known"]) for r in rows) == expected
         assert expected  # the force has NCRS figures to compare
+
+
+@pytest.mark.parametrize("snapshot", ["23:59", "09:00", "00:00"])
+def test_qa_month_ends_equal_the_daily_series_month_ends(
+    settings: Settings, wh: Warehouse, snapshot: str
+) -> None:
+    """The board reads each month's last snapshot directly; it is the daily series' month end for any
+    ``until`` (mid-month, between a day's entries and its snapshot, before the first entry)."""
+    load(settings, wh, golden_raw() + _extra())
+    defs = Definitions(crimes=CrimeDefinitions(qa_snapshot_time=snapshot))
+    for until in (
+        "2023-12-31 12:00",
+        "2024-01-05 08:00",
+        "2024-01-31 23:59",
+        "2024-02-01 00:00",
+        "2024-02-15 13:00",
+        "2024-02-29 23:59",
+        "2024-04-30 23:59",
+        "2024-09-01 00:00",
+    ):
+        daily = qa_queue_monthly(wh, FORCE, t(until), defs)
+        assert qa_queue_month_ends(wh, FORCE, t(until), defs) == {
+            m: s["month_end_depth"] for m, s in daily.items()
+        }, until
+    assert qa_queue_month_ends(wh, FORCE, t("2024-04-30 23:59"), defs)  # the queue has months
+    assert qa_queue_month_ends(wh, "another", t("2024-04-30 23:59"), defs) == {}
