@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         "rates a cycle takes what arrived during the one before.",
     )
     history_cache_events: int = Field(
-        default=20_000,
+        default=10_000,
         ge=0,
         description="Most events the worker keeps in memory as the histories of live subjects (2-3 KB "
         "each), so their next events are folded without a ledger read. Subjects whose lifecycle "
