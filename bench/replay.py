@@ -2,7 +2,8 @@
 
 The simulator writes ten years of one force at a documented scale to a JSONL file (untimed). Then:
 
-- ``demandhub replay FILE --data-dir DIR --quiet`` runs as a child; its rate is lines over the
+- ``demandhub replay FILE --data-dir DIR --quiet`` (its default: the whole file, each subject
+  folded once, in one process per core) runs as a child; its rate is lines over the
   seconds it reports (its processing loop: the whole pipeline, facts, rollups, ledger); the
   command's wall time from launch (start-up and migrations included) is reported beside it.
 - Baseline, same run: ``bench.child bulk`` builds the ledger rows of the same file in memory
@@ -65,8 +66,6 @@ def run_replay(file: Path, data_dir: Path, log: Path, timeout: float) -> dict[st
                 "--data-dir",
                 str(data_dir),
                 "--quiet",
-                "--chunk",
-                str(CHUNK),
             ],
             stdout=subprocess.PIPE,
             stderr=err,
@@ -115,7 +114,7 @@ def run(ctx: RunContext) -> Result:
         machine=ctx.machine,
         sizes=f"{n:,} events: {YEARS} years ({START} to {last}) of one force at scale {scale:g} "
         f"(scale 1 would be ~30 M events: too long for the time budget; nothing is extrapolated); "
-        f"`demandhub replay --chunk {CHUNK}`",
+        "`demandhub replay` (the whole file, each subject folded once, one process per core)",
         figures=[
             Figure(
                 "demandhub replay (its processing loop)",

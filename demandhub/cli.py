@@ -566,11 +566,22 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     lines = _count_lines(path)
     if args.kafka:
         return _replay_to_kafka(path, lines, args.kafka, args.quiet)
-    from demandhub.runtime import build_pipeline, file_messages, open_warehouse, replay
+    from demandhub.runtime import (
+        build_pipeline,
+        default_replay_workers,
+        file_messages,
+        open_warehouse,
+        replay,
+        replay_file,
+        start_replay_workers,
+    )
 
     started = time.perf_counter()
     done = [0]
     wh = None
+    # The worker processes start first: spawned before this process loads chDB, and starting while
+    # the warehouse opens.
+    pool = None if args.chunk else start_replay_workers(settings, args.workers or default_replay_workers())
     try:
         wh = open_warehouse(settings)
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)  # rollups refreshed once at the end
@@ -581,7 +592,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
                 done[0] += n
                 progress.advance(task, n)
 
-            totals = replay(pipeline, file_messages(path, args.chunk), advance)
+            if args.chunk:
+                totals = replay(pipeline, file_messages(path, args.chunk), advance)
+            else:
+                totals = replay_file(pipeline, path, pool, advance)
         from sinks.clickhouse.compact import compact
 
         compact(wh)  # one part per partition: fewer parts to open, nothing left for FINAL to merge
@@ -592,6 +606,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             "recognised as duplicates"
         ) from None
     finally:
+        if pool is not None:
+            pool.close()
         if wh is not None:
             wh.close()
     out = totals.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}
@@ -915,7 +931,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("replay", "put a JSONL file through the processors into the warehouse")
     p.add_argument("file", type=argtypes.existing_file, help="JSONL file, one event per line")
-    p.add_argument("--chunk", type=argtypes.positive_int, default=20_000, help="events per batch")
+    p.add_argument(
+        "--chunk",
+        type=argtypes.positive_int,
+        help="put the file through the worker's write cycle in batches of this many events, instead "
+        "of folding each subject once over the whole file",
+    )
+    p.add_argument(
+        "--workers",
+        type=argtypes.positive_int,
+        help="processes that decode and fold the file (default: one per core, at most 4)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--kafka",

@@ -41,11 +41,12 @@ from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse import admin_sql, history_sql
-from sinks.clickhouse.client import Warehouse, connect
+from sinks.clickhouse.client import Warehouse, connect, is_embedded
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
     from streams.pipeline import BatchReport, Pipeline, RawMessage
+    from streams.replay_shards import ShardPool
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
@@ -505,6 +506,110 @@ def replay(
             progress(len(batch))
     if pipeline.lazy_rollups:
         pipeline.refresh_rollups()  # once per file, in runs of months
+    return totals
+
+
+def default_replay_workers() -> int:
+    """Processes a file replay decodes and folds in by default: one per core, at most four (the
+    warehouse's inserts, in this process, take the rest)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def start_replay_workers(settings: Settings, workers: int) -> ShardPool | None:
+    """The worker processes of a file replay (None for one: it folds in this process). Call it
+    before the warehouse is opened: they are spawned, never forked, and start while it opens."""
+    if workers <= 1:
+        return None
+    from streams.replay_shards import ShardPool
+
+    return ShardPool(workers, settings, pseudonymisation_key(settings))
+
+
+def replay_file(
+    pipeline: Pipeline,
+    path: Path,
+    pool: ShardPool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayTotals:
+    """Put a whole JSONL file through the pipeline, each subject folded once (see
+    :mod:`streams.replay_shards`): the result equals the worker's, or :func:`replay`'s, for the same
+    lines. The file's lines are read into one shard per worker process (one in all without ``pool``);
+    each shard is decoded and folded (in the pool), with the ledger's history of the subjects it
+    already holds (none is read on a fresh warehouse). Then, as one write cycle does and in its order,
+    in large statements: the rollup buckets touched are logged, the facts written (rows no longer
+    produced withdrawn), the buckets logged again, the rejected events and, last, the ledger. Lines
+    whose event names another subject than their line seemed to go through :meth:`Pipeline.process`
+    after that. Last, every month holding a logged bucket is recomputed whole
+    (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
+    already in the ledger are recognised as duplicates and the logged buckets are still refreshed."""
+    from sinks.clickhouse import replay_sql
+    from sinks.clickhouse.rollups import log_dirty, rebuild_logged_months
+    from streams import heap
+    from streams.replay_shards import HistoryRow, fold_all, peek_subject, shard_lines, shard_of
+
+    heap.settle_after_startup()
+    wh = pipeline.warehouse
+    count = pool.workers if pool is not None else 1
+    shards, _lines = shard_lines(path, count)
+    histories: dict[int, list[HistoryRow]] = defaultdict(list)
+    if not replay_sql.ledger_is_empty(wh):
+        subjects = {peek_subject(m.value) for shard in shards for m in shard}
+        for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
+            histories[shard_of(row[1], count)].append(row)
+    if pool is not None:
+        pool.wait_started()
+    totals = ReplayTotals()
+    facts: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    previous: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    ledger: list[list[Any]] = []
+    rejected: list[list[Any]] = []
+    dirty: set[tuple[str, str, datetime]] = set()
+    strays: list[RawMessage] = []
+    for part in fold_all(shards, histories, pipeline, pool):
+        totals.lines += part.consumed
+        totals.accepted += part.accepted
+        totals.duplicates += part.duplicates
+        totals.dead_letters += part.dead_letters
+        totals.quarantined += part.quarantine_change
+        for table, (columns, rows) in part.facts.items():
+            if table not in facts:
+                facts[table] = (columns, rows)
+            elif facts[table][0] == columns:
+                facts[table][1].extend(rows)
+            else:
+                order = [columns.index(c) for c in facts[table][0]]
+                facts[table][1].extend([row[i] for i in order] for row in rows)
+        for table, old in part.previous.items():
+            previous[table].extend(old)
+        ledger.extend(part.ledger)
+        rejected.extend(part.rejected)
+        dirty.update(part.dirty)
+        strays.extend(part.strays)
+        if progress:
+            progress(part.consumed)
+    del shards, histories
+    buckets = [list(d) for d in sorted(dirty)]
+    # Embedded, this process is the warehouse's only one and holds the writer lock: no refresh can
+    # run between the first log and the facts, so the second log (for one that did) is not needed.
+    sole_writer = is_embedded(wh.dsn)
+    with wh.exclusive():
+        log_dirty(wh, buckets)
+        for table, (columns, rows) in facts.items():
+            replay_sql.bulk_insert(wh, table, columns, rows)
+        for table, old in previous.items():
+            columns, rows = facts.get(table, ([], []))
+            pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
+        if not sole_writer:
+            log_dirty(wh, buckets)
+        history_sql.insert_rejected(wh, rejected)
+        replay_sql.bulk_insert(wh, "events", history_sql.LEDGER_COLUMNS, ledger)
+    del facts, ledger, rejected
+    if strays:
+        totals.add(pipeline.process(strays))
+        if progress:
+            progress(len(strays))
+    with wh.exclusive():
+        rebuild_logged_months(wh, pipeline.rollups, pipeline.settings.definitions, sole_writer)
     return totals
 
 

@@ -88,6 +88,9 @@ class LazyRollup:
     """Other rollups whose logged buckets may move this rollup's figures (facts of another table
     that this rollup's SELECT joins), with how their buckets map to this rollup's buckets of one
     force under the definitions this rollup is recorded under."""
+    refresh_range: Callable[[Warehouse, str, datetime, datetime, int, Definitions], None] | None = None
+    """:attr:`refresh` of every bucket of one force from a start (included) to an end (excluded),
+    both month starts, by a time range (a replay's rebuild by months, :func:`rebuild_logged_months`)."""
 
     def definition_hash(self, definitions: Definitions) -> str:
         """The hash this rollup's rows computed under ``definitions`` carry."""
@@ -291,6 +294,98 @@ def refresh_pending(
     return refreshed
 
 
+def month_ranges(buckets: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """The calendar months (UTC) holding ``buckets`` as [start, end) ranges, consecutive months
+    joined into one range of at most :data:`MONTHS_PER_STATEMENT` months."""
+    months = sorted({(b.year, b.month) for b in buckets})
+    out: list[tuple[datetime, datetime]] = []
+    run: list[tuple[int, int]] = []
+
+    def close() -> None:
+        if run:
+            y, m = run[-1]
+            out.append((datetime(run[0][0], run[0][1], 1), datetime(y + m // 12, m % 12 + 1, 1)))
+
+    for y, m in months:
+        follows = bool(run) and (y * 12 + m) - (run[-1][0] * 12 + run[-1][1]) == 1
+        if not follows or len(run) >= MONTHS_PER_STATEMENT:
+            close()
+            run = []
+        run.append((y, m))
+    close()
+    return out
+
+
+def rebuild_logged_months(
+    wh: Warehouse, rollups: Iterable[LazyRollup], definitions: Definitions, sole_writer: bool = False
+) -> int:
+    """A bulk writer's refresh (``demandhub replay``): every month holding a logged bucket is
+    recomputed whole, by time range (one statement pair per rollup, force and run of consecutive
+    months, see :func:`month_ranges`), instead of bucket by bucket; then the entries read are deleted.
+    A rollup not complete under ``definitions`` is adopted as :func:`adopt` does, by months, and
+    that covers its logged buckets. Returns the months recomputed. Rollups without
+    :attr:`LazyRollup.refresh_range` are refreshed by :func:`refresh_pending`. Call it where one
+    refresher runs (the replay holds the warehouse).
+
+    ``sole_writer``: nothing else can log an entry during the call (an embedded warehouse, whose
+    one process is the caller's, with the writer lock held throughout): when every entry read is one
+    this call refreshes, the log is then emptied at once (``TRUNCATE``) instead of entry by entry
+    (a lightweight delete of tens of thousands of entries costs seconds)."""
+    rollups = tuple(rollups)
+    ranged = tuple(r for r in rollups if r.refresh_range is not None)
+    rest = tuple(r for r in rollups if r.refresh_range is None)
+    found = pending(wh)
+    record_active(wh, definitions)
+    version = warehouse_version(wh)
+    done: list[str] = []
+    months = 0
+    work: dict[tuple[str, str], set[datetime]] = defaultdict(set)
+    adopting: dict[str, Definitions] = {}
+    under: dict[str, Definitions] = {}
+    for rollup in ranged:
+        wanted = rollup.definition_hash(definitions)
+        found_defs = applied(wh, rollup.table)
+        if found_defs is not None and found_defs[0] == wanted:
+            under[rollup.table] = found_defs[1]
+        else:
+            adopting[rollup.table] = definitions
+            under[rollup.table] = definitions
+            for force_id, buckets in rollup.all_buckets(wh).items():
+                work[(rollup.table, force_id)] |= buckets
+    for (table, force_id), buckets in found.buckets.items():
+        if table not in under:
+            continue
+        if table not in adopting:
+            work[(table, force_id)] |= buckets
+        for rollup in ranged:
+            for other, linked in rollup.follows:
+                if other == table and rollup.table not in adopting:
+                    work[(rollup.table, force_id)] |= linked(wh, force_id, buckets, under[rollup.table])
+        done.extend(found.entries.get((table, force_id), ()))
+    by_table = {r.table: r for r in ranged}
+    for (table, force_id), buckets in sorted(work.items()):
+        refresh = by_table[table].refresh_range
+        assert refresh is not None
+        for lo, hi in month_ranges(buckets):
+            refresh(wh, force_id, lo, hi, version, under[table])
+            months += (hi.year - lo.year) * 12 + hi.month - lo.month
+    for table, defs in adopting.items():
+        wanted = by_table[table].definition_hash(defs)
+        wh.command(f"DELETE FROM {table} WHERE definition_hash != {{h:String}}", parameters={"h": wanted})
+        record_applied(wh, table, wanted, defs)
+    if sole_writer and len(done) == len(found.ids()):
+        wh.command(f"TRUNCATE TABLE {DIRTY_TABLE}")
+    else:
+        for start in range(0, len(done), DELETE_CHUNK):
+            wh.command(
+                f"DELETE FROM {DIRTY_TABLE} WHERE entry IN {{e:Array(UUID)}}",
+                parameters={"e": done[start : start + DELETE_CHUNK]},
+            )
+    if rest:
+        refresh_pending(wh, rest, definitions=definitions)
+    return months
+
+
 def all_rollups() -> tuple[LazyRollup, ...]:
     """Every rollup of the hub (contact queues and channels per 15 minutes, incidents per hour)."""
     from sinks.clickhouse import rollups_contacts as rc
@@ -306,6 +401,9 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             ),
             rc.GROUPS,
             lambda wh: rc.all_buckets(wh, rollup),
+            refresh_range=lambda wh, force_id, start, end, version, defs: rc.refresh_range(
+                wh, rollup, force_id, start, end, version, defs
+            ),
         )
 
     return (
@@ -319,6 +417,7 @@ def all_rollups() -> tuple[LazyRollup, ...]:
             ri.GROUPS,
             ri.all_buckets,
             (("contact_channel_15m", ri.hours_linked_to_contacts),),
+            ri.refresh_range,
         ),
     )
 

@@ -227,6 +227,45 @@ def refresh(
     )
 
 
+def refresh_range(
+    wh: Warehouse,
+    rollup: Rollup,
+    force_id: str,
+    start: datetime,
+    end: datetime,
+    version: int,
+    definitions: Definitions,
+) -> None:
+    """:func:`refresh` of every bucket from ``start`` (included) to ``end`` (excluded), both on a
+    bucket boundary (a replay's months), by a time range instead of a list of buckets."""
+    params = {
+        "f": force_id,
+        "lo": as_naive_utc(start),
+        "hi": as_naive_utc(end),
+        **rollup.query_params(definitions),
+    }
+    keys = ", ".join(rollup.keys)
+    wh.command(
+        f"INSERT INTO {rollup.table} ({keys}, definition_hash, is_deleted, version) "
+        f"SELECT {keys}, definition_hash, 1, {version} FROM {rollup.table} FINAL "
+        "WHERE force_id = {f:String} AND definition_hash = {dh:String} "
+        "AND bucket >= {lo:DateTime('UTC')} AND bucket < {hi:DateTime('UTC')}",
+        parameters=params,
+    )
+    where = "force_id = {f:String} AND placed_at >= {lo:DateTime('UTC')} AND placed_at < {hi:DateTime('UTC')}"
+    columns = ", ".join([*rollup.keys, *(c for c, _ in rollup.values)])
+    wh.command(
+        f"INSERT INTO {rollup.table} ({columns}, definition_hash, is_deleted, version) "
+        f"SELECT *, {{dh:String}}, 0, {version + 1} FROM ({rollup.select(where)})",
+        parameters=params,
+    )
+
+
+def as_naive_utc(at: datetime) -> datetime:
+    """``at`` as a naive UTC datetime (what a ``DateTime('UTC')`` parameter takes)."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
 def all_buckets(wh: Warehouse, rollup: Rollup) -> dict[str, set[datetime]]:
     """Every bucket per force that the facts of ``rollup`` cover (for a rebuild)."""
     found: dict[str, set[datetime]] = defaultdict(set)

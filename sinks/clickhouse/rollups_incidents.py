@@ -170,6 +170,38 @@ def refresh_buckets(
         wh.command(_recompute_sql(), parameters={**params, "v": version + 1})
 
 
+def _range_sqls() -> tuple[str, str]:
+    keys = ", ".join(KEYS)
+    tombstone = (
+        f"INSERT INTO incidents_hourly ({keys}, definition_hash, is_deleted, version) "
+        f"SELECT {keys}, definition_hash, 1, {{v:UInt64}} FROM incidents_hourly FINAL "
+        "WHERE force_id = {f:String} AND definition_hash = {dh:String} "
+        "AND hour >= {lo:DateTime('UTC')} AND hour < {hi:DateTime('UTC')}"
+    )
+    names = [*KEYS, *(m for m, _ in MEASURES)]
+    where = (
+        "force_id = {f:String} AND created_at >= {lo:DateTime('UTC')} AND created_at < {hi:DateTime('UTC')}"
+    )
+    recompute = (
+        f"INSERT INTO incidents_hourly ({', '.join(names)}, definition_hash, is_deleted, version) "
+        f"SELECT *, {{dh:String}}, 0, {{v:UInt64}} FROM ({select_sql(where)})"
+    )
+    return tombstone, recompute
+
+
+def refresh_range(
+    wh: Warehouse, force_id: str, start: datetime, end: datetime, version: int, definitions: Definitions
+) -> None:
+    """:func:`refresh_buckets` of every creation hour from ``start`` (included) to ``end``
+    (excluded), both whole hours (a replay's months), by a time range instead of a list of hours."""
+    lo, hi = (as_utc(t).replace(tzinfo=None) for t in (start, end))
+    params = {"f": force_id, "lo": lo, "hi": hi, **query_params(definitions)}
+    tombstone, recompute = _range_sqls()
+    with wh.exclusive():
+        wh.command(tombstone, parameters={**params, "v": version})
+        wh.command(recompute, parameters={**params, "v": version + 1})
+
+
 def all_buckets(wh: Warehouse) -> dict[str, set[datetime]]:
     """Every (force, creation hour) the incident facts cover (for a rebuild)."""
     found: dict[str, set[datetime]] = defaultdict(set)

@@ -1,0 +1,281 @@
+"""File replay by subject: decode and fold a whole file's events once per subject, in shards.
+
+A replayed file holds all its events at once, so, unlike a write cycle of the worker, a replay need
+not fold a subject again for every batch its events fall in, nor read back from the ledger the
+history it has just written. Here:
+
+- :func:`shard_lines` reads the file's lines (offset = line number, as :func:`file_messages` of the
+  application gives them) into ``shards`` lists by a hash of the subject read off the raw line
+  (:func:`peek_subject`; the decoded event decides, see below);
+- :func:`fold_shard` decodes one shard's messages with the pipeline's own decoder (the same dead
+  letters), groups the events by subject and folds every subject once over its history in the
+  warehouse (given by the caller, only for subjects the ledger already holds) plus the file's events,
+  exactly as :meth:`streams.pipeline.Pipeline.process` does for one batch holding all of them. It
+  returns plain rows (:class:`ShardRows`): the facts, the ledger, the rejected events, the rollup
+  buckets touched, and the counts. It touches no warehouse, so it runs in worker processes;
+- an event whose subject hashes to another shard than the one its line was put in (a line whose
+  first ``"subject"`` key is not the envelope's) is not folded there: it comes back in
+  :attr:`ShardRows.strays`, and the caller puts those lines through the ordinary pipeline after every
+  shard is written (its history is in the ledger by then), so no subject is ever split.
+
+Worker processes are started by :class:`ShardPool` with the ``spawn`` method (a fresh interpreter,
+never a fork of a process that may have loaded chDB); each builds its own pipeline from the settings
+and folds the shards it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from schemas.envelope import Envelope
+from schemas.events import entity_of, parse_event
+from schemas.topics import topic_for_type
+from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted
+from streams.history_cache import SubjectKey
+from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage
+
+if TYPE_CHECKING:
+    from sinks.clickhouse.client import Warehouse
+
+_SUBJECT = re.compile(rb'"subject"\s*:\s*"([^"\\]*)"')
+_TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]*)"')
+
+HistoryRow = tuple[str, str, str, str, str, datetime, str]
+"""(force_id, subject, source, id, type, time, data) of one ledger event."""
+
+
+def peek_subject(line: bytes) -> str:
+    """The first ``"subject"`` string of a raw line ('' when there is none): where its line goes."""
+    found = _SUBJECT.search(line)
+    return found[1].decode("utf-8", "replace") if found else ""
+
+
+def shard_of(subject: str, shards: int) -> int:
+    """The shard of a subject (stable across processes and runs)."""
+    return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % shards if shards > 1 else 0
+
+
+def _topic(line: bytes) -> str:
+    found = _TYPE.search(line[:400])
+    if not found:
+        return ""
+    try:
+        return topic_for_type(found[1].decode()).name
+    except (KeyError, UnicodeDecodeError):
+        return ""
+
+
+def shard_lines(path: Path, shards: int) -> tuple[list[list[RawMessage]], int]:
+    """The non-blank lines of a JSONL file as messages (offset = line number), in ``shards`` lists by
+    the subject each line names; and the number of lines."""
+    out: list[list[RawMessage]] = [[] for _ in range(shards)]
+    count = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            count += 1
+            out[shard_of(peek_subject(line), shards)].append(RawMessage(_topic(line), 0, number, line))
+    return out, count
+
+
+def history_envelopes(rows: Sequence[HistoryRow]) -> dict[SubjectKey, list[Envelope]]:
+    """Ledger rows as the histories the pipeline folds, keyed by (force, entity, subject)."""
+    found: dict[SubjectKey, list[Envelope]] = defaultdict(list)
+    for force_id, subject, source, eid, etype, time, data in rows:
+        found[(force_id, entity_of(etype), subject)].append(
+            parse_event(
+                {
+                    "id": eid,
+                    "source": source,
+                    "type": etype,
+                    "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
+                    "force_id": force_id,
+                    "subject": subject,
+                    "data": json.loads(data),
+                }
+            )
+        )
+    return found
+
+
+@dataclass
+class ShardRows:
+    """What one shard adds to the warehouse, as plain rows (picklable), and its counts."""
+
+    consumed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    quarantine_change: int = 0
+    facts: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
+    """Per fact table: its columns and the rows to insert (values in that order)."""
+    previous: dict[str, list[Row]] = field(default_factory=dict)
+    """Per fact table: the rows the subjects had before (only subjects the ledger held), for the
+    withdrawal of rows no longer produced."""
+    ledger: list[list[Any]] = field(default_factory=list)
+    rejected: list[list[Any]] = field(default_factory=list)
+    dirty: list[tuple[str, str, datetime]] = field(default_factory=list)
+    """Rollup buckets (rollup, force, bucket start) the old and new fact rows fall in."""
+    strays: list[RawMessage] = field(default_factory=list)
+
+
+def _columns(table: str, rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
+    columns = list(rows[0])
+    names = set(columns)
+    for row in rows:
+        if row.keys() != names:
+            raise ValueError(f"fact rows of {table} with different columns")
+    return columns, [[row[c] for c in columns] for row in rows]
+
+
+def fold_shard(
+    pipeline: Pipeline,
+    messages: Sequence[RawMessage],
+    history: Sequence[HistoryRow] = (),
+    shard: int = 0,
+    shards: int = 1,
+) -> ShardRows:
+    """Decode and fold one shard (see the module docstring). ``history``: the ledger rows of the
+    shard's subjects that the ledger already holds (none for a subject new to the warehouse)."""
+    from sinks.clickhouse.rollups import dirty_rows
+
+    report = BatchReport(consumed=len(messages))
+    out = ShardRows()
+    fresh: dict[SubjectKey, list[Envelope]] = defaultdict(list)
+    pipeline._latest = pipeline.now() + timedelta(seconds=pipeline.settings.future_tolerance_seconds)
+    try:
+        for message in messages:
+            decoded = pipeline.decode(message)
+            if isinstance(decoded, DeadLetter):
+                report.dead_letters.append(decoded)
+            elif shard_of(decoded.subject, shards) != shard:
+                out.strays.append(message)
+                report.consumed -= 1
+            else:
+                fresh[(decoded.force_id, entity_of(decoded.type), decoded.subject)].append(decoded)
+    finally:
+        pipeline._latest = None
+    histories = history_envelopes(history)
+    ingest = pipeline.now()
+    old_rows: dict[str, list[Row]] = defaultdict(list)
+    new_rows: dict[str, list[Row]] = defaultdict(list)
+    for key, events in fresh.items():
+        before = histories.get(key, [])
+        added = pipeline._new_copies(before, events, report)
+        if not added:
+            continue
+        every = [*before, *added]
+        prior, merged = dedupe_sorted(before), dedupe_sorted(every)
+        fresh_ids = {id(e) for e in added}
+        kept_now = [e for e in merged if id(e) in fresh_ids]
+        out.ledger.extend(pipeline._ledger_row(e, ingest) for e in kept_now)
+        recorded = {copy_key(e) for e, _ in conflicts(before)}
+        report.conflicts.extend((e, why) for e, why in conflicts(every) if copy_key(e) not in recorded)
+        if kept_now:
+            pipeline._fold_subject(key, prior, merged, old_rows, new_rows, report)
+    out.consumed = report.consumed
+    out.accepted = report.accepted
+    out.duplicates = report.duplicates
+    out.dead_letters = len(report.dead_letters)
+    out.quarantine_change = report.quarantine_change
+    out.dirty = [(str(t), str(f), b) for t, f, b in dirty_rows(pipeline.refreshers, old_rows, new_rows)]
+    out.facts = {table: _columns(table, rows) for table, rows in new_rows.items() if rows}
+    out.previous = {table: rows for table, rows in old_rows.items() if rows}
+    out.rejected = pipeline._reject_rows(report, ingest)
+    return out
+
+
+# -- worker processes -----------------------------------------------------------------------------
+PipelineFactory = Callable[[], Pipeline]
+
+_worker_pipeline: Pipeline | None = None
+
+
+def offline_pipeline(settings: Any, key: bytes) -> Pipeline:
+    """A pipeline that decodes and folds but has no warehouse (a worker process's; never writes)."""
+    from streams import registry
+
+    return Pipeline(
+        settings, cast("Warehouse", None), registry.folds(), key, registry.refreshers(), lazy_rollups=True
+    )
+
+
+def _start_worker(settings: Any, key: bytes) -> None:
+    from streams import heap
+
+    global _worker_pipeline
+    _worker_pipeline = offline_pipeline(settings, key)
+    heap.settle_after_startup()
+
+
+def _ready() -> bool:
+    return _worker_pipeline is not None
+
+
+def _fold_in_worker(
+    messages: Sequence[RawMessage], history: Sequence[HistoryRow], shard: int, shards: int
+) -> ShardRows:
+    if _worker_pipeline is None:
+        raise RuntimeError("replay worker not started")
+    return fold_shard(_worker_pipeline, messages, history, shard, shards)
+
+
+class ShardPool:
+    """``workers`` processes started with ``spawn`` (call before the warehouse is opened), each with a
+    pipeline of its own built from ``settings`` and ``key``."""
+
+    def __init__(self, workers: int, settings: Any, key: bytes) -> None:
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(settings, key),
+        )
+        # Start every worker now (a pool starts them on demand): while the caller opens the
+        # warehouse and reads the file, and before this process loads chDB.
+        self._started = [self._pool.submit(_ready) for _ in range(workers)]
+
+    def wait_started(self) -> None:
+        """Until every worker has started (re-raises a worker's start-up failure)."""
+        for future in self._started:
+            future.result()
+
+    def submit(
+        self, messages: Sequence[RawMessage], history: Sequence[HistoryRow], shard: int, shards: int
+    ) -> Future[ShardRows]:
+        return self._pool.submit(_fold_in_worker, messages, history, shard, shards)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fold_all(
+    shards: Sequence[Sequence[RawMessage]],
+    histories: Mapping[int, Sequence[HistoryRow]],
+    pipeline: Pipeline | None,
+    pool: ShardPool | None,
+) -> Iterator[ShardRows]:
+    """Every shard folded, in the pool when there is one, else in this process with ``pipeline``."""
+    n = len(shards)
+    if pool is None:
+        if pipeline is None:
+            raise ValueError("fold_all needs a pipeline or a pool")
+        for i, messages in enumerate(shards):
+            yield fold_shard(pipeline, messages, histories.get(i, ()), i, n)
+        return
+    futures = [pool.submit(messages, histories.get(i, ()), i, n) for i, messages in enumerate(shards)]
+    for future in futures:
+        yield future.result()

@@ -1,0 +1,115 @@
+"""The file replay's shards: however a file's lines are split by subject, folding the shards gives the
+rows of folding the whole file at once; a line put in the wrong subject's shard comes back as a stray
+instead of being folded apart from its subject; months of logged buckets become few range statements."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from demandhub.settings import Settings
+from sinks.clickhouse.rollups import MONTHS_PER_STATEMENT, month_ranges
+from streams.pipeline import Pipeline, RawMessage
+from streams.replay_shards import ShardRows, fold_shard, offline_pipeline, peek_subject, shard_lines, shard_of
+from tests.conftest import TEST_KEY
+
+pytestmark = pytest.mark.unit
+
+
+def _lines() -> list[bytes]:
+    from demandhub.cli import parse_faults
+    from streams.sources.simulator import Faults, SimConfig, simulate
+
+    faults = Faults(**parse_faults("duplicates,late,out_of_order,malformed"))
+    config = SimConfig(start=date(2024, 3, 4), days=2, scale=0.05, seed=3, faults=faults)
+    return [json.dumps(e, separators=(",", ":")).encode() for e in simulate(config)]
+
+
+LINES = _lines()
+
+
+def _pipeline(tmp: Path) -> Pipeline:
+    return offline_pipeline(Settings(data_dir=tmp, force_id="cambs"), TEST_KEY)
+
+
+def _shards(lines: list[tuple[int, bytes]], count: int) -> list[list[RawMessage]]:
+    out: list[list[RawMessage]] = [[] for _ in range(count)]
+    for number, line in lines:
+        out[shard_of(peek_subject(line), count)].append(RawMessage("", 0, number, line))
+    return out
+
+
+def _merged(parts: list[ShardRows]) -> dict[str, Any]:
+    """Rows of several shards as one comparable whole (ingest and receipt times left out)."""
+    facts: dict[str, list[str]] = {}
+    for part in parts:
+        for table, (columns, rows) in part.facts.items():
+            facts.setdefault(table, []).extend(repr(sorted(zip(columns, row, strict=True))) for row in rows)
+    return {
+        "facts": {table: sorted(rows) for table, rows in facts.items()},
+        "ledger": sorted(repr(row[:6] + row[7:]) for part in parts for row in part.ledger),
+        "rejected": sorted(repr(row[:8] + row[9:10]) for part in parts for row in part.rejected),
+        "dirty": sorted({d for part in parts for d in part.dirty}),
+        "counts": [
+            sum(getattr(p, name) for p in parts)
+            for name in ("consumed", "accepted", "duplicates", "dead_letters", "quarantine_change")
+        ],
+    }
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(count=st.integers(min_value=2, max_value=7), seed=st.integers(min_value=0, max_value=10**6))
+def test_shards_fold_to_the_rows_of_the_whole_file(tmp_path: Path, count: int, seed: int) -> None:
+    pipeline = _pipeline(tmp_path)
+    lines = list(enumerate(LINES, start=1))
+    whole = fold_shard(pipeline, _shards(lines, 1)[0])
+    assert whole.facts and whole.dead_letters and whole.duplicates
+    random.Random(seed).shuffle(lines)  # any order of arrival within the file
+    parts = [fold_shard(pipeline, shard, (), i, count) for i, shard in enumerate(_shards(lines, count))]
+    assert not any(p.strays for p in parts)
+    assert _merged(parts) == _merged([whole])
+
+
+def test_a_line_in_another_subjects_shard_is_a_stray(tmp_path: Path) -> None:
+    """The envelope's key written with a JSON escape (valid JSON, the same event): the line's subject
+    cannot be read off the raw bytes, so the line lands in the shard of no subject."""
+    event = json.loads(next(x for x in LINES if b'"call.offered.v1"' in x))
+    line = json.dumps(event).replace('"subject":', '"\\u0073ubject":').encode()
+    assert peek_subject(line) == ""
+    count = next(n for n in range(2, 50) if shard_of("", n) != shard_of(event["subject"], n))
+    found = fold_shard(_pipeline(tmp_path), [RawMessage("", 0, 1, line)], (), shard_of("", count), count)
+    assert [m.value for m in found.strays] == [line]
+    assert not found.facts and not found.ledger and found.consumed == 0 and found.accepted == 0
+    kept = fold_shard(
+        _pipeline(tmp_path), [RawMessage("", 0, 1, line)], (), shard_of(event["subject"], count), count
+    )
+    assert not kept.strays and kept.accepted == 1 and kept.ledger
+
+
+def test_shard_lines_keeps_line_numbers_and_skips_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(LINES[0] + b"\n\n" + LINES[1] + b"\r\n")
+    shards, count = shard_lines(path, 3)
+    assert count == 2
+    assert sorted(m.offset for shard in shards for m in shard) == [1, 3]
+    assert all(m.topic for shard in shards for m in shard)
+
+
+def test_month_ranges_join_consecutive_months_up_to_the_limit() -> None:
+    def at(y: int, m: int) -> datetime:
+        return datetime(y, m, 9, 13, 15, tzinfo=UTC)
+
+    assert month_ranges([at(2024, 1), at(2024, 2), at(2024, 2), at(2024, 4), at(2024, 12), at(2025, 1)]) == [
+        (datetime(2024, 1, 1), datetime(2024, 3, 1)),
+        (datetime(2024, 4, 1), datetime(2024, 5, 1)),
+        (datetime(2024, 12, 1), datetime(2025, 2, 1)),
+    ]
+    long = month_ranges([at(2000 + n // 12, n % 12 + 1) for n in range(MONTHS_PER_STATEMENT + 1)])
+    assert len(long) == 2 and long[1] == (datetime(2005, 1, 1), datetime(2005, 2, 1))
