@@ -310,7 +310,7 @@ def build_board(
     from demandhub.board.maths.months import YearMonth
     from demandhub.board.report import auto_month, build_report, config_hash_of
     from demandhub.board.warehouse.completeness import assess, month_not_ended, no_data
-    from demandhub.board.warehouse.source import entity_watermarks
+    from demandhub.board.warehouse.source import read_ledger_marks
     from demandhub.board.warehouse.store import published_versions
 
     if publish and (defines or compare):
@@ -326,13 +326,14 @@ def build_board(
         raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
     if (refused := month_not_ended(resolved, today or _local_today(settings))) is not None:
         raise InputError(refused)
-    marks = entity_watermarks(wh, force)
+    ledger = read_ledger_marks(wh)  # one scan of the ledger: watermarks, sources, forces with events
+    marks = ledger.entity_watermarks(force)
     tz = config.definitions.timezone
     completeness = assess(config.catalogue, marks, config.pack, tz, resolved)
     max_share = settings.board_publish_max_incomplete_share
     if publish and not allow_incomplete and (refused := completeness.refusal(max_share)) is not None:
         raise InputError(refused)
-    report = build_report(wh, config, force, resolved, extract_time, marks)
+    report = build_report(wh, config, force, resolved, extract_time, marks, ledger)
     if not completeness.lagging and (refused := no_data(resolved, force, report.data)) is not None:
         raise InputError(refused)
     if (warning := completeness.warning()) is not None and warn is not None:
@@ -351,7 +352,13 @@ def build_board(
         from demandhub.board.report import with_comparison
 
         other = build_report(
-            wh, dataclasses.replace(config, definitions=alternative), force, resolved, extract_time
+            wh,
+            dataclasses.replace(config, definitions=alternative),
+            force,
+            resolved,
+            extract_time,
+            marks,
+            ledger,
         )
         report = with_comparison(report, other)
     if publish or report.data.get("revisions"):

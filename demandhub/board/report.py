@@ -30,6 +30,7 @@ from demandhub.board.maths.rules import BoardRules
 from demandhub.board.maths.spc import ControlChart
 from demandhub.board.warehouse.source import (
     BoardSource,
+    LedgerMarks,
     entity_watermarks,
     last_complete_month,
     read_board_source,
@@ -236,9 +237,11 @@ def build_report(
     month: YearMonth,
     extract_time: datetime | None = None,
     marks: Mapping[str, datetime] | None = None,
+    ledger: LedgerMarks | None = None,
 ) -> BoardReport:
     """Read the warehouse and compute the pack for ``force_id`` and ``month`` (``marks``: the
-    force's entity watermarks when the caller has read them already)."""
+    force's entity watermarks, ``ledger`` the ledger's marks of every force, when the caller has
+    read them already)."""
     source = read_board_source(
         wh,
         config.catalogue,
@@ -249,6 +252,7 @@ def build_report(
         config.msf,
         rules=config.rules,
         marks=marks,
+        ledger=ledger,
     )
     max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
     published = latest_published(wh, force_id, month - max_lag - config.pack.revision_lookback_months, month)

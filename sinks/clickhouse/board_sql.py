@@ -33,6 +33,11 @@ _FORCES_SQL = (
     "SELECT DISTINCT force_id FROM imported_monthly) ORDER BY force_id"
 )
 _EVENT_FORCES_SQL = "SELECT DISTINCT force_id FROM events ORDER BY force_id"
+_LEDGER_MARKS_SQL = (
+    "SELECT force_id, type, source, max(time), max(ingest_time), count() FROM events "
+    "GROUP BY force_id, type, source ORDER BY force_id, type, source"
+)
+_IMPORTED_FORCES_SQL = "SELECT DISTINCT force_id FROM imported_monthly ORDER BY force_id"
 _IMPORTED_AS_OF_SQL = (
     "SELECT measure_id, source, max(month) FROM imported_monthly FINAL "
     "WHERE force_id IN {fs:Array(String)} AND month <= {hi:Date} AND as_of <= {cut:Date} "
@@ -43,6 +48,18 @@ _IMPORTED_AS_OF_SQL = (
 def entity_source_watermarks(wh: Warehouse, force_id: str) -> list[Row]:
     """(entity, source, latest event time) of every ledger entity and source of ``force_id``."""
     return wh.query(_ENTITY_SQL, parameters={"f": force_id}).rows
+
+
+def ledger_marks(wh: Warehouse) -> list[Row]:
+    """(force_id, type, source, latest event time, latest ingest time, events) of every force, event
+    type and source of the ledger: one scan that answers :func:`entity_source_watermarks`,
+    :func:`source_watermarks` and :func:`forces_with_events` for every force at once."""
+    return wh.query(_LEDGER_MARKS_SQL).rows
+
+
+def imported_forces(wh: Warehouse) -> list[str]:
+    """Every force with imported rows, in order."""
+    return [str(r[0]) for r in wh.query(_IMPORTED_FORCES_SQL).rows]
 
 
 def source_watermarks(wh: Warehouse, force_id: str) -> list[Row]:

@@ -1,5 +1,6 @@
-"""One board pack reads the force's entity watermarks once: the completeness check and the
-series trimming share them (the query scans the force's whole event ledger)."""
+"""One board pack scans the event ledger once: the completeness check, the series trimming, the
+``source_watermarks`` metadata and the forces with events (for the peers) share one read of every
+force's latest event times (each scan reads the whole ledger)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,38 @@ pytestmark = pytest.mark.integration
 __all__ = ["loaded"]  # the fixture, imported for this module's tests
 
 
-def test_one_pack_reads_the_force_watermarks_once(
+def test_one_pack_scans_the_ledger_once(
     loaded: Warehouse, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    forces: list[str] = []
-    read = source.board_sql.entity_source_watermarks
+    calls: list[str] = []
 
-    def counting(wh: Warehouse, force_id: str) -> Any:
-        forces.append(force_id)
-        return read(wh, force_id)
+    def counting(name: str) -> Any:
+        read = getattr(source.board_sql, name)
 
-    monkeypatch.setattr(source.board_sql, "entity_source_watermarks", counting)
+        def wrapped(*args: Any) -> Any:
+            calls.append(name)
+            return read(*args)
+
+        return wrapped
+
+    for name in (
+        "ledger_marks",
+        "entity_source_watermarks",
+        "source_watermarks",
+        "forces_with_events",
+        "forces_present",
+    ):
+        monkeypatch.setattr(source.board_sql, name, counting(name))
     pack = run_json(board_args(), settings, loaded)
     assert pack["measures"]
-    assert forces.count(settings.force_id) == 1
+    assert calls == ["ledger_marks"]
+    assert pack["source_watermarks"]["sources"]  # the metadata came from that scan
+
+
+def test_the_ledger_marks_answer_as_the_per_force_queries(loaded: Warehouse, settings: Settings) -> None:
+    ledger = source.read_ledger_marks(loaded)
+    force = settings.force_id
+    assert ledger.forces() == source.board_sql.forces_with_events(loaded)
+    assert ledger.entity_watermarks(force) == source.entity_watermarks(loaded, force)
+    assert ledger.source_watermarks(force) == source.source_watermarks(loaded, force)
+    assert source.present_forces(loaded, ledger) == source.present_forces(loaded)

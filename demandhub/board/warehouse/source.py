@@ -59,8 +59,59 @@ def _first_day(ym: YearMonth) -> date:
     return date(ym.year, ym.month, 1)
 
 
-def entity_watermarks(wh: Warehouse, force_id: str) -> dict[str, datetime]:
-    """Each event entity's completeness watermark for ``force_id`` (:func:`watermarks_by_source`)."""
+@dataclass(frozen=True)
+class LedgerMarks:
+    """What one scan of the event ledger says of every force (:func:`read_ledger_marks`): rows of
+    (force, event type, source, latest event time, latest ingest time, events). A pack reads it
+    once for its watermarks, its ``source_watermarks`` metadata and the forces with events."""
+
+    rows: tuple[tuple[str, str, str, datetime, datetime, int], ...]
+
+    def forces(self) -> list[str]:
+        """Every force with events, in order."""
+        return sorted({row[0] for row in self.rows})
+
+    def entity_rows(self, force_id: str) -> list[tuple[str, str, datetime]]:
+        """(entity, source, latest event time) of ``force_id``: the entity is the event type's first
+        dotted part, as :func:`sinks.clickhouse.board_sql.entity_source_watermarks` takes it."""
+        latest: dict[tuple[str, str], datetime] = {}
+        for force, kind, source, mark, _, _ in self.rows:
+            if force == force_id:
+                key = (kind.split(".")[0], source)
+                latest[key] = max(mark, latest.get(key, mark))
+        return [(entity, source, mark) for (entity, source), mark in sorted(latest.items())]
+
+    def entity_watermarks(self, force_id: str) -> dict[str, datetime]:
+        """:func:`entity_watermarks` of ``force_id``."""
+        return watermarks_by_source(self.entity_rows(force_id))
+
+    def source_watermarks(self, force_id: str) -> list[dict[str, Any]]:
+        """:func:`source_watermarks` of ``force_id`` (the ledger's ``source_watermarks`` view rows)."""
+        by_source: dict[str, tuple[datetime, datetime, int]] = {}
+        for force, _, source, mark, ingest, events in self.rows:
+            if force == force_id:
+                seen = by_source.get(source)
+                if seen is not None:
+                    mark, ingest, events = max(mark, seen[0]), max(ingest, seen[1]), events + seen[2]
+                by_source[source] = (mark, ingest, events)
+        return [_source_mark(source, *by_source[source]) for source in sorted(by_source)]
+
+
+def read_ledger_marks(wh: Warehouse) -> LedgerMarks:
+    """One scan of the event ledger for every force's watermarks (:class:`LedgerMarks`)."""
+    return LedgerMarks(
+        tuple(
+            (str(force), str(kind), str(source), as_utc(mark), as_utc(ingest), int(events))
+            for force, kind, source, mark, ingest, events in board_sql.ledger_marks(wh)
+        )
+    )
+
+
+def entity_watermarks(wh: Warehouse, force_id: str, ledger: LedgerMarks | None = None) -> dict[str, datetime]:
+    """Each event entity's completeness watermark for ``force_id`` (:func:`watermarks_by_source`),
+    from ``ledger`` when the caller has read it already."""
+    if ledger is not None:
+        return ledger.entity_watermarks(force_id)
     rows = board_sql.entity_source_watermarks(wh, force_id)
     return watermarks_by_source((str(entity), str(source), as_utc(mark)) for entity, source, mark in rows)
 
@@ -85,16 +136,25 @@ def watermarks_by_source(rows: Iterable[tuple[str, str, datetime]]) -> dict[str,
     return out
 
 
-def source_watermarks(wh: Warehouse, force_id: str) -> list[dict[str, Any]]:
-    """The ledger's ``source_watermarks`` rows for ``force_id`` (JSON-ready)."""
+def _source_mark(source: str, mark: datetime, ingest: datetime, events: int) -> dict[str, Any]:
+    return {
+        "source": source,
+        "watermark": mark.isoformat(),
+        "last_ingest": ingest.isoformat(),
+        "events": events,
+    }
+
+
+def source_watermarks(
+    wh: Warehouse, force_id: str, ledger: LedgerMarks | None = None
+) -> list[dict[str, Any]]:
+    """The ledger's ``source_watermarks`` rows for ``force_id`` (JSON-ready), from ``ledger`` when
+    the caller has read it already."""
+    if ledger is not None:
+        return ledger.source_watermarks(force_id)
     rows = board_sql.source_watermarks(wh, force_id)
     return [
-        {
-            "source": str(source),
-            "watermark": as_utc(mark).isoformat(),
-            "last_ingest": as_utc(ingest).isoformat(),
-            "events": int(events),
-        }
+        _source_mark(str(source), as_utc(mark), as_utc(ingest), int(events))
         for source, mark, ingest, events in rows
     ]
 
@@ -406,11 +466,13 @@ def msf_figure(
     )
 
 
-def present_forces(wh: Warehouse) -> tuple[list[str], set[str]]:
-    """(every force with events or imported rows, the forces with events)."""
-    every = board_sql.forces_present(wh)
-    with_events = set(board_sql.forces_with_events(wh))
-    return every, with_events
+def present_forces(wh: Warehouse, ledger: LedgerMarks | None = None) -> tuple[list[str], set[str]]:
+    """(every force with events or imported rows, the forces with events), the latter from
+    ``ledger`` when the caller has read it already."""
+    if ledger is None:
+        return board_sql.forces_present(wh), set(board_sql.forces_with_events(wh))
+    with_events = set(ledger.forces())
+    return sorted(with_events | set(board_sql.imported_forces(wh))), with_events
 
 
 @dataclass(frozen=True)
@@ -460,6 +522,7 @@ def _peer_series(
     msf_config: MsfConfig,
     every: list[str],
     with_events: set[str],
+    ledger: LedgerMarks | None = None,
 ) -> dict[str, ForceSeries]:
     peers = set(msf_config.peers(force_id, month, every)) & set(every)
     if not peers:
@@ -469,7 +532,16 @@ def _peer_series(
     imported = imported_series(wh, catalogue, peers, first, month)
     return {
         p: force_series(
-            wh, catalogue, p, first, month, definitions, settings, imported.get(p, {}), p in with_events
+            wh,
+            catalogue,
+            p,
+            first,
+            month,
+            definitions,
+            settings,
+            imported.get(p, {}),
+            p in with_events,
+            ledger.entity_watermarks(p) if ledger is not None and p in with_events else None,
         )
         for p in sorted(peers)
     }
@@ -487,18 +559,22 @@ def read_board_source(
     rules: BoardRules | None = None,
     populations: Populations | None = None,
     marks: Mapping[str, datetime] | None = None,
+    ledger: LedgerMarks | None = None,
 ) -> BoardSource:
     """Read everything for the pack of ``force_id`` and ``month`` (module docstring); ``marks``
-    are the force's :func:`entity_watermarks` when the caller has read them already."""
+    are the force's :func:`entity_watermarks` when the caller has read them already, ``ledger``
+    the ledger's marks of every force (:func:`read_ledger_marks`: then the ledger is not read)."""
+    if marks is None and ledger is not None:
+        marks = ledger.entity_watermarks(force_id)
     first = first or month - settings.history_months
     imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
     home = force_series(wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks)
     districts, groups = district_series(
         wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions
     )
-    every, with_events = present_forces(wh)
+    every, with_events = present_forces(wh, ledger)
     peers = _peer_series(
-        wh, catalogue, force_id, month, definitions, settings, msf_config, every, with_events
+        wh, catalogue, force_id, month, definitions, settings, msf_config, every, with_events, ledger
     )
     as_of = imported_as_of(wh, catalogue, [force_id], month)
     peer_as_of = imported_as_of(wh, catalogue, peers, month, events_too=True) if peers else {}
@@ -521,7 +597,7 @@ def read_board_source(
         group_district_series={DISTRICT_MEASURE: groups} if groups else {},
         msf=msf,
         entity_watermarks=home.watermarks,
-        source_watermarks=source_watermarks(wh, force_id),
+        source_watermarks=source_watermarks(wh, force_id, ledger),
         forces_present=every,
         imported_as_of=as_of,
     )
