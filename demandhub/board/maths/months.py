@@ -17,9 +17,13 @@ _PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 DEFAULT_FY_START_MONTH = 4
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, eq=False)
 class YearMonth:
-    """One calendar month; ``month`` is 1..12."""
+    """One calendar month; ``month`` is 1..12.
+
+    Equal, hashed and ordered as the tuple ``(year, month)``. A pack compares and hashes months
+    hundreds of thousands of times, so the hash and the month index are computed once, and month
+    arithmetic returns one shared instance per month (``from_index``)."""
 
     year: int
     month: int
@@ -27,6 +31,38 @@ class YearMonth:
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise ValueError(f"month must be 1..12, got {self.month}")
+        object.__setattr__(self, "_index", self.year * 12 + self.month - 1)
+        object.__setattr__(self, "_hash", hash((self.year, self.month)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is YearMonth:
+            return self._index == other._index  # type: ignore[attr-defined,no-any-return]
+        return NotImplemented
+
+    def __lt__(self, other: YearMonth) -> bool:
+        if other.__class__ is YearMonth:
+            return self._index < other._index  # type: ignore[attr-defined,no-any-return]
+        return NotImplemented
+
+    def __le__(self, other: YearMonth) -> bool:
+        if other.__class__ is YearMonth:
+            return self._index <= other._index  # type: ignore[attr-defined,no-any-return]
+        return NotImplemented
+
+    def __gt__(self, other: YearMonth) -> bool:
+        if other.__class__ is YearMonth:
+            return self._index > other._index  # type: ignore[attr-defined,no-any-return]
+        return NotImplemented
+
+    def __ge__(self, other: YearMonth) -> bool:
+        if other.__class__ is YearMonth:
+            return self._index >= other._index  # type: ignore[attr-defined,no-any-return]
+        return NotImplemented
 
     @classmethod
     def from_str(cls, text: str) -> YearMonth:
@@ -38,19 +74,22 @@ class YearMonth:
 
     @classmethod
     def from_index(cls, index: int) -> YearMonth:
-        """Inverse of :attr:`index`."""
-        year, month0 = divmod(index, 12)
-        return cls(year, month0 + 1)
+        """Inverse of :attr:`index` (one shared instance per month)."""
+        found = _BY_INDEX.get(index)
+        if found is None:
+            year, month0 = divmod(index, 12)
+            found = _BY_INDEX.setdefault(index, YearMonth(year, month0 + 1))
+        return found
 
     @property
     def index(self) -> int:
         """Months since year 0; consecutive months differ by one."""
-        return self.year * 12 + self.month - 1
+        return self._index  # type: ignore[attr-defined,no-any-return]
 
     def __add__(self, months: int) -> YearMonth:
         if not isinstance(months, int):
             return NotImplemented
-        return YearMonth.from_index(self.index + months)
+        return YearMonth.from_index(self._index + months)  # type: ignore[attr-defined]
 
     @overload
     def __sub__(self, other: int) -> YearMonth: ...
@@ -60,9 +99,9 @@ class YearMonth:
 
     def __sub__(self, other: int | YearMonth) -> YearMonth | int:
         if isinstance(other, YearMonth):
-            return self.index - other.index
+            return self._index - other._index  # type: ignore[attr-defined,no-any-return]
         if isinstance(other, int):
-            return YearMonth.from_index(self.index - other)
+            return YearMonth.from_index(self._index - other)  # type: ignore[attr-defined]
         return NotImplemented
 
     def __str__(self) -> str:
@@ -79,6 +118,10 @@ class YearMonth:
     def long(self) -> str:
         """Prose form, e.g. ``"March 2019"``."""
         return f"{self.month_name()} {self.year}"
+
+
+_BY_INDEX: dict[int, YearMonth] = {}
+"""The months month arithmetic has made, by index (a month is immutable: one instance serves)."""
 
 
 @lru_cache(maxsize=8192)
