@@ -90,8 +90,13 @@ def free_port() -> int:
 
 
 def new_cluster_id() -> str:
-    """A random KRaft cluster id (a UUID in Kafka's 22-character URL-safe base64 form)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """A random KRaft cluster id (a UUID in Kafka's 22-character URL-safe base64 form). Like Kafka's
+    own ``Uuid.randomUuid``, never one that starts with "-": the storage tool would read it as an
+    option and refuse to format."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not found.startswith("-"):
+            return found
 
 
 def java_executable() -> str:

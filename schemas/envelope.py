@@ -18,7 +18,7 @@ import builtins
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -47,6 +47,8 @@ class PII:
 def _iso_text_only(value: Any) -> Any:
     """A time is an ISO 8601 string (or a datetime): never a number, nor a string of digits, which
     pydantic would otherwise read as a Unix time (a phone number would become a date)."""
+    if type(value) is str and ":" in value:
+        return value  # the usual case, read from JSON: no number has a colon
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError("a time must be an ISO 8601 string")
     text = value.decode(errors="replace") if isinstance(value, bytes) else value
@@ -59,8 +61,13 @@ _NUMERIC = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
 
 
 def _to_utc_ms(value: datetime) -> datetime:
+    if value.utcoffset() == _NO_OFFSET:  # "Z" or +00:00 (most times): the same instant, UTC's tzinfo
+        return value.replace(tzinfo=UTC, microsecond=(value.microsecond // 1000) * 1000)
     value = value.astimezone(UTC)
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+_NO_OFFSET = timedelta(0)
 
 
 UtcTime = Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_to_utc_ms)]

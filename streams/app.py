@@ -12,13 +12,17 @@ over the six input topics, in consumer group ``app_id``:
 1. ``getmany`` takes up to ``batch_max_events`` of the records the consumer has prefetched, as soon
    as there are any (it waits up to ``batch_max_seconds`` only while there are none; records
    that arrive during a write cycle are prefetched and make the next fetch);
-2. the fetch is one write cycle: :class:`~streams.pipeline.Pipeline` ``process`` in a worker thread
-   (one insert per table for every topic of the fetch), retried with capped exponential back-off
-   until durable; :class:`BatchRunner` never skips a batch;
+2. the fetch is one write cycle: :class:`~streams.pipeline.Pipeline` ``prepare`` (decode, fold) then
+   ``write`` (one insert per table for every topic of the fetch), each in a worker thread. While a
+   fetch is written, the next fetch the consumer has ready is prepared on another thread (chDB
+   releases the GIL while it runs a statement), at most one write in flight; a failed write is
+   retried as a whole cycle (``process``) with capped exponential back-off until durable, after the
+   histories held in process are dropped; :class:`BatchRunner` never skips a batch;
 3. dead letters are produced to the domain's ``.dlq`` topic and confirmed by the broker;
-4. only then are the fetch's offsets committed. A cycle and a rebalance never interleave: a revoked
-   partition is handed over only after the cycle in progress committed (the rebalance listener waits
-   for it), and records fetched for a partition no longer held are left to its new owner.
+4. only then are the fetch's offsets committed (a fetch prepared behind it is committed after its own
+   write). A cycle and a rebalance never interleave: a revoked partition is handed over only after
+   the cycles in progress committed (the rebalance listener waits for them, and no further fetch is
+   prepared meanwhile), and records fetched for a partition no longer held are left to its new owner.
 
 Start-up overlaps (:mod:`streams.startup`): the app is built before the warehouse is open and is
 handed an :class:`~streams.startup.Opening` of the :class:`Opened` parts, so the consumer's group
@@ -53,7 +57,7 @@ from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
 from streams import heap, startup
 from streams.config import WorkerConfig
-from streams.pipeline import BatchReport, Pipeline, RawMessage
+from streams.pipeline import BatchReport, Pipeline, Prepared, RawMessage
 from streams.startup import Opening, StartupMarks
 from streams.watchdog import ProgressWatchdog
 
@@ -128,49 +132,72 @@ class BatchRunner:
         first batch waits for the warehouse to open (:meth:`ready`; raises if that failed)."""
         await self.ready()
         topics = [topic] if isinstance(topic, str) else sorted(set(topic))
-        where = ", ".join(topics)
-        held_up = sorted({*topics, *stalled})
         delay = 0.5
         while True:
             started = time.perf_counter()
             try:
                 report = await asyncio.to_thread(self.pipeline.process, raws)
             except Exception as exc:  # transient by contract: validation never raises
-                full = is_out_of_space(exc)
-                for name in held_up:
-                    m.SINK_FAILURES.labels(name).inc()
-                    m.SINK_BACKING_OFF.labels(name).set(1)
-                    m.SINK_OUT_OF_SPACE.labels(name).set(1 if full else 0)
-                if full:
-                    log.error(
-                        "batch of %d from %s not written: the warehouse is out of disk space in %s. "
-                        "Free space on that volume (or move the data directory to a larger one); "
-                        "the batch is held, nothing is lost, retrying in %.1fs",
-                        len(raws),
-                        where,
-                        data_location(self.settings.resolved_dsn),
-                        delay,
-                    )
-                else:
-                    log.warning(
-                        "batch of %d from %s failed (%s); retrying in %.1fs",
-                        len(raws),
-                        where,
-                        type(exc).__name__,
-                        delay,
-                    )
-                self.pipeline.cache.clear()  # history may be half-written: reload it
+                self.failed(topics, raws, exc, delay, stalled)
+                self.pipeline.forget()  # history may be half-written: reload it
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_seconds)
                 continue
-            seconds = time.perf_counter() - started
-            for name in held_up:
-                m.SINK_BACKING_OFF.labels(name).set(0)
-                m.SINK_OUT_OF_SPACE.labels(name).set(0)
-            for name in topics:
-                m.SINK_WRITE_SECONDS.labels(name).observe(seconds)
-            self._account(topics, raws, report)
+            self.written(topics, raws, report, time.perf_counter() - started, stalled)
             return report
+
+    def failed(
+        self,
+        topics: Sequence[str],
+        raws: list[RawMessage],
+        exc: Exception,
+        delay: float,
+        stalled: Sequence[str] = (),
+    ) -> None:
+        """Account a failed write of a batch of ``topics``, retried in ``delay`` seconds: the failure
+        metrics of every topic held up, and one log line (a full disk named as such)."""
+        topics = sorted(set(topics))
+        where = ", ".join(topics)
+        full = is_out_of_space(exc)
+        for name in sorted({*topics, *stalled}):
+            m.SINK_FAILURES.labels(name).inc()
+            m.SINK_BACKING_OFF.labels(name).set(1)
+            m.SINK_OUT_OF_SPACE.labels(name).set(1 if full else 0)
+        if full:
+            log.error(
+                "batch of %d from %s not written: the warehouse is out of disk space in %s. "
+                "Free space on that volume (or move the data directory to a larger one); "
+                "the batch is held, nothing is lost, retrying in %.1fs",
+                len(raws),
+                where,
+                data_location(self.settings.resolved_dsn),
+                delay,
+            )
+        else:
+            log.warning(
+                "batch of %d from %s failed (%s); retrying in %.1fs",
+                len(raws),
+                where,
+                type(exc).__name__,
+                delay,
+            )
+
+    def written(
+        self,
+        topics: Sequence[str],
+        raws: list[RawMessage],
+        report: BatchReport,
+        seconds: float,
+        stalled: Sequence[str] = (),
+    ) -> None:
+        """Account a durable batch of ``topics`` written in ``seconds`` (metrics and observers)."""
+        topics = sorted(set(topics))
+        for name in sorted({*topics, *stalled}):
+            m.SINK_BACKING_OFF.labels(name).set(0)
+            m.SINK_OUT_OF_SPACE.labels(name).set(0)
+        for name in topics:
+            m.SINK_WRITE_SECONDS.labels(name).observe(seconds)
+        self._account(topics, raws, report)
 
     def _account(self, topics: Sequence[str], raws: list[RawMessage], report: BatchReport) -> None:
         consumed: dict[str, int] = {}
@@ -293,14 +320,20 @@ def raw_record(record: ConsumerRecord[bytes, bytes]) -> RawMessage:
 
 
 class _HandOver(ConsumerRebalanceListener):
-    """Partitions are revoked only between write cycles: the cycle in progress commits first."""
+    """Partitions are revoked only between write cycles: the cycles in progress commit first, and
+    no further fetch is prepared meanwhile (``wanted``)."""
 
     def __init__(self, cycle: asyncio.Lock) -> None:
         self.cycle = cycle
+        self.wanted = False
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.cycle:
-            pass
+        self.wanted = True
+        try:
+            async with self.cycle:
+                pass
+        finally:
+            self.wanted = False
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -363,8 +396,9 @@ class HotPath:
         await asyncio.gather(*(t.maybe_declare() for t in (*declared, *self.dlq_topics.values())))
         self.marks.mark(startup.TOPICS_DECLARED)
         cycle = asyncio.Lock()
+        handover = _HandOver(cycle)
         consumer = self._consumer()
-        consumer.subscribe([t.name for t in TOPICS.values()], listener=_HandOver(cycle))
+        consumer.subscribe([t.name for t in TOPICS.values()], listener=handover)
         await consumer.start()  # returns once the group assigned the partitions
         self.consumer = consumer
         self.marks.mark(startup.CONSUMER_ASSIGNED)
@@ -379,21 +413,116 @@ class HotPath:
                 self.marks.mark(startup.FIRST_FETCH)
                 await self.runner.ready()  # at once once the warehouse is open
                 async with cycle:
-                    await self._cycle(consumer, fetched)
+                    if isinstance(self.runner, BatchRunner):
+                        await self._cycles(consumer, fetched, handover)
+                    else:  # a runner of batches alone (no pipeline to prepare with): one by one
+                        await self._cycle(consumer, fetched)
         finally:
             self.consumer = None
             await consumer.stop()
 
-    async def _cycle(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> None:
+    @staticmethod
+    def _held(consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> _Fetch:
+        """The records of partitions still held (records fetched before a rebalance took their
+        partition are left to its new owner)."""
         held = consumer.assignment()
         records = {tp: rs for tp, rs in fetched.items() if rs and tp in held}
-        if not records:
-            return  # fetched before a rebalance took the partitions: the new owner reads them
-        raws = [raw_record(r) for rs in records.values() for r in rs]
-        report = await self.runner.run([tp.topic for tp in records], raws, [tp.topic for tp in held])
+        return _Fetch(
+            records, [raw_record(r) for rs in records.values() for r in rs], sorted(t.topic for t in held)
+        )
+
+    async def _cycle(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]) -> None:
+        """One fetch as one write cycle, nothing overlapped: write (retried until durable), dead
+        letters, commit."""
+        fetch = self._held(consumer, fetched)
+        if fetch.records:
+            await self._settle(consumer, fetch, await self.runner.run(fetch.topics, fetch.raws, fetch.held))
+
+    async def _cycles(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]], handover: _HandOver
+    ) -> None:
+        """Write ``fetched`` and the fetches the consumer has ready after it, each fetch prepared
+        (decoded and folded, :meth:`Pipeline.prepare`) on a thread while the one before is written
+        on another, so the warehouse's work overlaps the next fetch's Python work. At most one write
+        is in flight, and a fetch's offsets are committed only once its write is durable and its dead
+        letters confirmed (:meth:`_settle`). Stops when no fetch is ready or a rebalance waits, after
+        the last write is settled.
+
+        A failed write or preparation drops every history held in process (written or prepared
+        after it, histories may be half there) and falls back to the plain cycle (:meth:`_cycle`,
+        retried with back-off): the failed fetch first, then the one prepared behind it."""
+        pipeline = self.runner.pipeline
+        pipeline.read_history_apart()
+        writing: tuple[_Fetch, asyncio.Future[tuple[BatchReport, float]]] | None = None
+        while True:
+            fetch = self._held(consumer, fetched)
+            prepared: Prepared | None = None
+            preparing = 0.0
+            failed = False
+            if fetch.records:
+                try:
+                    started = time.perf_counter()
+                    prepared = await asyncio.to_thread(pipeline.prepare, fetch.raws)
+                    preparing = time.perf_counter() - started
+                except Exception as exc:  # e.g. the ledger read failed: the plain cycle retries it
+                    log.warning(
+                        "batch of %d not prepared (%s); retrying", len(fetch.raws), type(exc).__name__
+                    )
+                    failed = True
+            if writing is not None:
+                failed = await self._finish(consumer, *writing) or failed
+                writing = None
+            if failed:
+                pipeline.forget()
+                if fetch.records:
+                    await self._settle(
+                        consumer, fetch, await self.runner.run(fetch.topics, fetch.raws, fetch.held)
+                    )
+                return
+            if prepared is not None:
+                writing = (
+                    fetch,
+                    asyncio.ensure_future(asyncio.to_thread(self._write, pipeline, prepared, preparing)),
+                )
+            fetched = (
+                {}
+                if handover.wanted or writing is None
+                else await consumer.getmany(timeout_ms=0, max_records=self.settings.batch_max_events)
+            )
+            if not fetched:
+                if writing is not None:
+                    await self._finish(consumer, *writing)
+                return
+
+    @staticmethod
+    def _write(pipeline: Pipeline, prepared: Prepared, preparing: float) -> tuple[BatchReport, float]:
+        """Write a prepared batch: its report and the seconds it spent in the pipeline (preparing,
+        then writing; the time ``Pipeline.process`` would have taken)."""
+        started = time.perf_counter() - preparing
+        report = pipeline.write(prepared)
+        return report, time.perf_counter() - started
+
+    async def _finish(
+        self, consumer: AIOKafkaConsumer, fetch: _Fetch, write: asyncio.Future[tuple[BatchReport, float]]
+    ) -> bool:
+        """Wait for a fetch's write and settle it; a failed write is written again as a plain cycle
+        once every history held is dropped (True: it failed)."""
+        try:
+            report, seconds = await write
+        except Exception as exc:
+            self.runner.failed(fetch.topics, fetch.raws, exc, 0.0, fetch.held)
+            self.runner.pipeline.forget()
+            await self._settle(consumer, fetch, await self.runner.run(fetch.topics, fetch.raws, fetch.held))
+            return True
+        self.runner.written(fetch.topics, fetch.raws, report, seconds, fetch.held)
+        await self._settle(consumer, fetch, report)
+        return False
+
+    async def _settle(self, consumer: AIOKafkaConsumer, fetch: _Fetch, report: BatchReport) -> None:
+        """After a fetch's write is durable: its dead letters confirmed, then its offsets committed."""
         await send_dead_letters(report, self.dlq_topics)
         try:
-            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in records.items()})
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in fetch.records.items()})
         except (CommitFailedError, IllegalStateError) as exc:
             log.warning(
                 "offsets of a written fetch not committed (%s): its partitions moved; their new owner "
@@ -402,6 +531,20 @@ class HotPath:
             )
         self.cycles += 1
         self.marks.mark(startup.FIRST_CYCLE)
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """The records of one fetch the consumer still holds, as the pipeline reads them."""
+
+    records: dict[TopicPartition, list[Any]]
+    raws: list[RawMessage]
+    held: list[str]
+    """The topics of every partition held (named by the failure metrics while a write retries)."""
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({tp.topic for tp in self.records})
 
 
 def _add_agent(

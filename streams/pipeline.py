@@ -18,7 +18,9 @@
    (``lazy_rollups``; see :mod:`sinks.clickhouse.rollups`).
 
 It returns a :class:`BatchReport`; the caller acknowledges (commits) the batch only after ``process``
-returned. Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
+returned. ``process`` is ``prepare`` (steps 1-3, no write) then ``write`` (step 4): the worker
+prepares a fetch while the one before it is written, and a prepared batch keeps its subjects'
+histories until it is written, so the next batch's folds see its events (:meth:`Pipeline.prepare`). Any exception means nothing may be acknowledged: writes are idempotent (the ledger and the
 fact tables are ReplacingMergeTree on their keys), so re-processing the same messages is harmless.
 """
 
@@ -29,6 +31,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +130,19 @@ class BatchReport:
         """Net change in the number of events the folds leave out: summed over every batch, the
         number left out now (an answer held until its offer arrived and was taken in counts 0)."""
         return len(self.quarantined) - self.requalified - len(self.resolved)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch decoded, de-identified and folded by :meth:`Pipeline.prepare`, not yet written."""
+
+    report: BatchReport
+    ledger: list[list[Any]]
+    old_rows: dict[str, list[Row]]
+    new_rows: dict[str, list[Row]]
+    ingest: datetime
+    histories: dict[SubjectKey, tuple[Envelope, ...]]
+    """Every subject of the batch with its whole history once the batch is written."""
 
 
 def _reason_class(errors: Sequence[Mapping[str, Any]]) -> str:
@@ -308,6 +324,10 @@ def _peek(dl: DeadLetter) -> tuple[str, str, str]:
     return found[0], found[1], found[2]
 
 
+_LEDGER_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+"""``json.dumps(data, separators=(",", ":"), sort_keys=True)`` without building an encoder per event."""
+
+
 def _topic_of(event: Envelope) -> str:
     """The input topic of a valid event (an event on another topic is a dead letter)."""
     spec = TOPICS.get(entity_of(event.type))
@@ -347,7 +367,12 @@ class Pipeline:
         self._identities: dict[str, tuple[str, ...]] = {}
         self.now = now
         self._latest: datetime | None = None
-        """The latest event time accepted, read once per batch (None outside :meth:`process`)."""
+        """The latest event time accepted, read once per batch (None outside :meth:`prepare`)."""
+        self._unwritten: tuple[Prepared, ...] = ()
+        """Batches prepared and not yet written, oldest first (see :meth:`prepare`)."""
+        self._unwritten_lock = threading.Lock()
+        self._history: Warehouse = warehouse
+        """The handle subjects' histories are read on (:meth:`read_history_apart`)."""
 
     # -- decoding -------------------------------------------------------------------------------
     def decode(self, message: RawMessage) -> Envelope | DeadLetter:
@@ -426,8 +451,11 @@ class Pipeline:
     def _load_histories(self, keys: set[SubjectKey]) -> dict[SubjectKey, list[Envelope]]:
         found: dict[SubjectKey, list[Envelope]] = {}
         missing: dict[tuple[str, str], list[str]] = defaultdict(list)
+        unwritten = self._unwritten
         for key in keys:
-            cached = self.cache.get(key)
+            cached = next((p.histories[key] for p in reversed(unwritten) if key in p.histories), None)
+            if cached is None:
+                cached = self.cache.get(key)
             if cached is None:
                 missing[key[:2]].append(key[2])
                 found[key] = []
@@ -436,7 +464,7 @@ class Pipeline:
         for (force_id, entity), subjects in missing.items():
             for chunk_start in range(0, len(subjects), 5000):
                 chunk = subjects[chunk_start : chunk_start + 5000]
-                rows = history_sql.ledger_history(self.warehouse, force_id, entity, chunk)
+                rows = history_sql.ledger_history(self._history, force_id, entity, chunk)
                 for subject, source, eid, etype, time, data in rows:
                     found[(force_id, entity, subject)].append(
                         parse_event(
@@ -456,6 +484,17 @@ class Pipeline:
     # -- the batch ------------------------------------------------------------------------------
     def process(self, messages: Sequence[RawMessage]) -> BatchReport:
         """Process one batch; see the module docstring for the contract."""
+        return self.write(self.prepare(messages))
+
+    def prepare(self, messages: Sequence[RawMessage]) -> Prepared:
+        """Steps 1-3 of the module docstring: decode, de-identify and fold one batch, writing nothing.
+
+        The worker prepares the next fetch while the previous one is written (:meth:`write`), at most
+        one batch ahead. Its folds need every earlier event of a subject, including those of the batch
+        still being written: a batch prepared and not yet written keeps its subjects' histories
+        (:attr:`Prepared.histories`), and the history of a subject is read from those first, then from
+        the cache, and only then from the ledger (which, for a subject in no unwritten batch, already
+        holds every event of it)."""
         report = BatchReport(consumed=len(messages))
         fresh: dict[SubjectKey, list[Envelope]] = defaultdict(list)
         self._latest = self.now() + timedelta(seconds=self.settings.future_tolerance_seconds)
@@ -473,10 +512,12 @@ class Pipeline:
         ledger: list[list[Any]] = []
         old_rows: dict[str, list[Row]] = defaultdict(list)
         new_rows: dict[str, list[Row]] = defaultdict(list)
+        after: dict[SubjectKey, tuple[Envelope, ...]] = {}
         for key, events in fresh.items():
             added = self._new_copies(histories[key], events, report)
             if not added:
-                self.cache.put(key, tuple(histories[key]))
+                after[key] = tuple(histories[key])
+                self.cache.put(key, after[key])
                 continue
             every = [*histories[key], *added]
             prior, merged = dedupe_sorted(histories[key]), dedupe_sorted(every)
@@ -489,9 +530,40 @@ class Pipeline:
             report.conflicts.extend((e, why) for e, why in conflicts(every) if copy_key(e) not in recorded)
             if kept_now:
                 self._fold_subject(key, prior, merged, old_rows, new_rows, report)
-            self.cache.put(key, tuple(every))
-        self._write(ledger, report, old_rows, new_rows, ingest)
-        return report
+            after[key] = tuple(every)
+            self.cache.put(key, after[key])
+        prepared = Prepared(report, ledger, old_rows, new_rows, ingest, after)
+        with self._unwritten_lock:
+            self._unwritten = (*self._unwritten, prepared)
+        return prepared
+
+    def write(self, prepared: Prepared) -> BatchReport:
+        """Step 4 of the module docstring for a batch from :meth:`prepare`: its report once durable.
+        Batches are written in the order they were prepared. Written or failed, the batch's histories
+        are no longer read by later preparations: after a failure the caller calls :meth:`forget` and
+        prepares the batch again."""
+        try:
+            self._write(
+                prepared.ledger, prepared.report, prepared.old_rows, prepared.new_rows, prepared.ingest
+            )
+        finally:
+            with self._unwritten_lock:
+                self._unwritten = tuple(p for p in self._unwritten if p is not prepared)
+        return prepared.report
+
+    def forget(self) -> None:
+        """Drop every history held in process (the cache, and batches prepared but not written): a
+        write failed half-way, so histories are read from the ledger again."""
+        with self._unwritten_lock:
+            self._unwritten = ()
+        self.cache.clear()
+
+    def read_history_apart(self) -> None:
+        """Read subjects' histories on a read handle of their own from now on, so a batch is prepared
+        while the writer handle is busy writing the one before (a read handle sees every statement
+        the writer committed)."""
+        if self._history is self.warehouse:
+            self._history = self.warehouse.open_reader("history")
 
     @staticmethod
     def _new_copies(
@@ -562,7 +634,7 @@ class Pipeline:
             event.type,
             event.time,
             ingest,
-            json.dumps(data, separators=(",", ":"), sort_keys=True),
+            _LEDGER_JSON(data),
         ]
 
     def _reject_rows(self, report: BatchReport, received: datetime) -> list[list[Any]]:

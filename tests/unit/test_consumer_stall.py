@@ -77,7 +77,19 @@ class GatedPipeline:
     """A pipeline whose write cycles do nothing (for a runner given a warehouse opening)."""
 
     def process(self, raws: list[RawMessage]) -> BatchReport:
+        return self.write(self.prepare(raws))
+
+    def prepare(self, raws: list[RawMessage]) -> list[RawMessage]:
+        return raws
+
+    def write(self, raws: list[RawMessage]) -> BatchReport:
         return BatchReport(consumed=len(raws))
+
+    def read_history_apart(self) -> None:
+        return None
+
+    def forget(self) -> None:
+        return None
 
 
 class GrowingTopicConsumer:

@@ -175,6 +175,8 @@ class JoiningConsumer(FetchOnce):
         if self.fetch and not self.fetches:
             self.fetches.append((timeout_ms, max_records))
             return self.fetch
+        if timeout_ms == 0:
+            return {}  # nothing prefetched: the cycles in progress end
         raise asyncio.CancelledError
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
@@ -186,8 +188,20 @@ class RecordingPipeline:
         self.journal = journal
 
     def process(self, raws: list[RawMessage]) -> BatchReport:
+        return self.write(self.prepare(raws))
+
+    def prepare(self, raws: list[RawMessage]) -> list[RawMessage]:
+        return raws
+
+    def write(self, raws: list[RawMessage]) -> BatchReport:
         self.journal.calls.append(("write", [(r.topic, r.offset) for r in raws]))
         return BatchReport(consumed=len(raws))
+
+    def read_history_apart(self) -> None:
+        return None
+
+    def forget(self) -> None:
+        self.journal.calls.append(("forget", None))
 
 
 def opening_hot_path(
@@ -245,3 +259,118 @@ def test_a_warehouse_that_fails_to_open_stops_the_hot_path_and_its_consumer_leav
         asyncio.run(hot.run())
     assert journal.calls == [("assigned", None), ("left the group", None)]  # nothing written or committed
     assert runner.waiting_for_warehouse
+
+
+class Backlog(JoiningConsumer):
+    """Hands out one fetch, then (asked with no wait, as the hot path asks while a write is in
+    flight) a second one prefetched meanwhile, then nothing; the next waiting fetch stops the path."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        first: dict[TopicPartition, list[Any]],
+        second: dict[TopicPartition, list[Any]],
+    ) -> None:
+        super().__init__(journal, first)
+        self.second: dict[TopicPartition, list[Any]] | None = second
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.fetch) | set(self.second or {})
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if timeout_ms == 0 and self.second is not None:
+            second, self.second = self.second, None
+            return second
+        return await super().getmany(timeout_ms, max_records)
+
+
+class OverlapPipeline:
+    """Records prepare and write; the first write waits until the next fetch is being prepared (so
+    a hot path that did not overlap them would fail the test), and may fail once."""
+
+    def __init__(self, journal: Journal, fail_first_write: bool = False) -> None:
+        self.journal = journal
+        self.fail_first_write = fail_first_write
+        self.prepared_twice = threading.Event()
+        self.prepares = 0
+
+    def process(self, raws: list[RawMessage]) -> BatchReport:
+        return self.write(self.prepare(raws))
+
+    def prepare(self, raws: list[RawMessage]) -> list[RawMessage]:
+        self.journal.calls.append(("prepare", [r.offset for r in raws]))
+        self.prepares += 1
+        if self.prepares == 2:
+            self.prepared_twice.set()
+        return raws
+
+    def write(self, raws: list[RawMessage]) -> BatchReport:
+        if not self.prepared_twice.wait(30):
+            raise AssertionError("the next fetch was not prepared while this one was written")
+        if self.fail_first_write:
+            self.fail_first_write = False
+            self.journal.calls.append(("write failed", [r.offset for r in raws]))
+            raise RuntimeError("the warehouse went away")
+        self.journal.calls.append(("write", [r.offset for r in raws]))
+        return BatchReport(consumed=len(raws))
+
+    def read_history_apart(self) -> None:
+        return None
+
+    def forget(self) -> None:
+        self.journal.calls.append(("forget", None))
+
+
+def run_backlog(tmp_path: Path, pipeline: OverlapPipeline, journal: Journal) -> None:
+    calls = TopicPartition(CALLS, 0)
+    consumer = Backlog(
+        journal, {calls: [record(CALLS, 0, 1), record(CALLS, 0, 2)]}, {calls: [record(CALLS, 0, 3)]}
+    )
+    settings = Settings(data_dir=tmp_path)
+    hot = HotPath(DeclaringApp(), "", "g", settings, BatchRunner(pipeline, settings), {})  # type: ignore[arg-type]
+    hot._consumer = lambda: consumer  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(hot.run())
+
+
+def test_the_next_fetch_is_prepared_while_one_is_written_and_each_is_committed_only_once_written(
+    tmp_path: Path,
+) -> None:
+    journal = Journal()
+    run_backlog(tmp_path, OverlapPipeline(journal), journal)
+    calls = TopicPartition(CALLS, 0)
+    assert journal.calls == [
+        ("assigned", None),
+        ("prepare", [1, 2]),
+        ("prepare", [3]),
+        ("write", [1, 2]),
+        ("commit", {calls: 3}),
+        ("write", [3]),
+        ("commit", {calls: 4}),
+        ("left the group", None),
+    ]
+
+
+def test_a_failed_write_drops_every_history_and_both_fetches_are_prepared_again_in_order(
+    tmp_path: Path,
+) -> None:
+    # The second fetch was prepared against the first, whose write failed: nothing is committed
+    # until each is written again from scratch, the first before the second.
+    journal = Journal()
+    run_backlog(tmp_path, OverlapPipeline(journal, fail_first_write=True), journal)
+    calls = TopicPartition(CALLS, 0)
+    assert journal.calls == [
+        ("assigned", None),
+        ("prepare", [1, 2]),
+        ("prepare", [3]),
+        ("write failed", [1, 2]),
+        ("forget", None),
+        ("prepare", [1, 2]),
+        ("write", [1, 2]),
+        ("commit", {calls: 3}),
+        ("forget", None),
+        ("prepare", [3]),
+        ("write", [3]),
+        ("commit", {calls: 4}),
+        ("left the group", None),
+    ]

@@ -81,9 +81,11 @@ class DiskFullOnce:
     def __init__(self, flag: Path) -> None:
         self.flag = flag
         self.wh = FlakyWarehouse(SimpleNamespace(), flag)  # type: ignore[arg-type]
-        self.cache = SimpleNamespace(clear=lambda: None)
         self.gauge_during_retry: float | None = None
         self.attempts = 0
+
+    def forget(self) -> None:
+        return None
 
     def process(self, raws: list[RawMessage]) -> BatchReport:
         self.attempts += 1
