@@ -509,6 +509,11 @@ def replay(
     return totals
 
 
+SHARDS_PER_WORKER = 4
+"""Shards of a file per worker process: this process writes each shard as it comes while the workers
+fold the next ones."""
+
+
 def default_replay_workers() -> int:
     """Processes a file replay decodes and folds in by default: one per core, at most four (the
     warehouse's inserts, in this process, take the rest)."""
@@ -533,11 +538,13 @@ def replay_file(
 ) -> ReplayTotals:
     """Put a whole JSONL file through the pipeline, each subject folded once (see
     :mod:`streams.replay_shards`): the result equals the worker's, or :func:`replay`'s, for the same
-    lines. The file's lines are read into one shard per worker process (one in all without ``pool``);
-    each shard is decoded and folded (in the pool), with the ledger's history of the subjects it
-    already holds (none is read on a fresh warehouse). Then, as one write cycle does and in its order,
-    in large statements: the rollup buckets touched are logged, the facts written (rows no longer
-    produced withdrawn), the buckets logged again, the rejected events and, last, the ledger. Lines
+    lines. The file's lines are read into :data:`SHARDS_PER_WORKER` shards per worker process (one in
+    all without ``pool``); each shard is decoded and folded (in the pool), with the ledger's history
+    of the subjects it already holds (none is read on a fresh warehouse). Each shard is written as
+    soon as it is folded, as one write cycle is and in its order, in large statements: the rollup
+    buckets touched are logged, the facts written (rows no longer produced withdrawn), the buckets
+    logged again, the rejected events and, last, the ledger (a shard holds every line of its
+    subjects). Lines
     whose event names another subject than their line seemed to go through :meth:`Pipeline.process`
     after that. Last, every month holding a logged bucket is recomputed whole
     (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
@@ -549,7 +556,7 @@ def replay_file(
 
     heap.settle_after_startup()
     wh = pipeline.warehouse
-    count = pool.workers if pool is not None else 1
+    count = pool.workers * SHARDS_PER_WORKER if pool is not None else 1
     shards, _lines = shard_lines(path, count)
     histories: dict[int, list[HistoryRow]] = defaultdict(list)
     if not replay_sql.ledger_is_empty(wh):
@@ -559,51 +566,36 @@ def replay_file(
     if pool is not None:
         pool.wait_started()
     totals = ReplayTotals()
-    facts: dict[str, tuple[list[str], list[list[Any]]]] = {}
-    previous: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    ledger: list[list[Any]] = []
-    rejected: list[list[Any]] = []
-    dirty: set[tuple[str, str, datetime]] = set()
     strays: list[RawMessage] = []
+    # Embedded, this process is the warehouse's only one and holds the writer lock: no refresh can run
+    # between a bucket's first log and the last facts written in it (the refresh is at the end), so
+    # a bucket is logged once, before the first facts in it, and not again after them.
+    sole_writer = is_embedded(wh.dsn)
+    logged: set[tuple[str, str, datetime]] = set()
     for part in fold_all(shards, histories, pipeline, pool):
         totals.lines += part.consumed
         totals.accepted += part.accepted
         totals.duplicates += part.duplicates
         totals.dead_letters += part.dead_letters
         totals.quarantined += part.quarantine_change
-        for table, (columns, rows) in part.facts.items():
-            if table not in facts:
-                facts[table] = (columns, rows)
-            elif facts[table][0] == columns:
-                facts[table][1].extend(rows)
-            else:
-                order = [columns.index(c) for c in facts[table][0]]
-                facts[table][1].extend([row[i] for i in order] for row in rows)
-        for table, old in part.previous.items():
-            previous[table].extend(old)
-        ledger.extend(part.ledger)
-        rejected.extend(part.rejected)
-        dirty.update(part.dirty)
         strays.extend(part.strays)
+        buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
+        with wh.exclusive():
+            log_dirty(wh, buckets)
+            for table, (columns, rows) in part.facts.items():
+                replay_sql.bulk_insert(wh, table, columns, rows)
+            for table, old in part.previous.items():
+                columns, rows = part.facts.get(table, ([], []))
+                pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
+            if sole_writer:
+                logged.update(part.dirty)
+            else:
+                log_dirty(wh, buckets)
+            history_sql.insert_rejected(wh, part.rejected)
+            replay_sql.bulk_insert(wh, "events", history_sql.LEDGER_COLUMNS, part.ledger)
         if progress:
             progress(part.consumed)
     del shards, histories
-    buckets = [list(d) for d in sorted(dirty)]
-    # Embedded, this process is the warehouse's only one and holds the writer lock: no refresh can
-    # run between the first log and the facts, so the second log (for one that did) is not needed.
-    sole_writer = is_embedded(wh.dsn)
-    with wh.exclusive():
-        log_dirty(wh, buckets)
-        for table, (columns, rows) in facts.items():
-            replay_sql.bulk_insert(wh, table, columns, rows)
-        for table, old in previous.items():
-            columns, rows = facts.get(table, ([], []))
-            pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
-        if not sole_writer:
-            log_dirty(wh, buckets)
-        history_sql.insert_rejected(wh, rejected)
-        replay_sql.bulk_insert(wh, "events", history_sql.LEDGER_COLUMNS, ledger)
-    del facts, ledger, rejected
     if strays:
         totals.add(pipeline.process(strays))
         if progress:

@@ -31,7 +31,7 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -268,7 +268,8 @@ def fold_all(
     pipeline: Pipeline | None,
     pool: ShardPool | None,
 ) -> Iterator[ShardRows]:
-    """Every shard folded, in the pool when there is one, else in this process with ``pipeline``."""
+    """Every shard folded, in the pool when there is one (in the order they are done), else in this
+    process with ``pipeline``."""
     n = len(shards)
     if pool is None:
         if pipeline is None:
@@ -277,5 +278,9 @@ def fold_all(
             yield fold_shard(pipeline, messages, histories.get(i, ()), i, n)
         return
     futures = [pool.submit(messages, histories.get(i, ()), i, n) for i, messages in enumerate(shards)]
-    for future in futures:
-        yield future.result()
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
