@@ -450,35 +450,33 @@ class Pipeline:
     # -- history --------------------------------------------------------------------------------
     def _load_histories(self, keys: set[SubjectKey]) -> dict[SubjectKey, list[Envelope]]:
         found: dict[SubjectKey, list[Envelope]] = {}
-        missing: dict[tuple[str, str], list[str]] = defaultdict(list)
+        missing: list[SubjectKey] = []
         unwritten = self._unwritten
         for key in keys:
             cached = next((p.histories[key] for p in reversed(unwritten) if key in p.histories), None)
             if cached is None:
                 cached = self.cache.get(key)
             if cached is None:
-                missing[key[:2]].append(key[2])
+                missing.append(key)
                 found[key] = []
             else:
                 found[key] = list(cached)
-        for (force_id, entity), subjects in missing.items():
-            for chunk_start in range(0, len(subjects), 5000):
-                chunk = subjects[chunk_start : chunk_start + 5000]
-                rows = history_sql.ledger_history(self._history, force_id, entity, chunk)
-                for subject, source, eid, etype, time, data in rows:
-                    found[(force_id, entity, subject)].append(
-                        parse_event(
-                            {
-                                "id": eid,
-                                "source": source,
-                                "type": etype,
-                                "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
-                                "force_id": force_id,
-                                "subject": subject,
-                                "data": json.loads(data),
-                            }
-                        )
+        for chunk_start in range(0, len(missing), 5000):  # one statement, whatever forces and entities
+            rows = history_sql.ledger_histories(self._history, missing[chunk_start : chunk_start + 5000])
+            for force_id, entity, subject, source, eid, etype, time, data in rows:
+                found[(force_id, entity, subject)].append(
+                    parse_event(
+                        {
+                            "id": eid,
+                            "source": source,
+                            "type": etype,
+                            "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
+                            "force_id": force_id,
+                            "subject": subject,
+                            "data": json.loads(data),
+                        }
                     )
+                )
         return found
 
     # -- the batch ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The pipeline's statements against the warehouse, written once: its inserts (fact rows, rejected
-events, the ``events`` ledger), a subject's history read back from the ledger, a fact table's
+events, the ``events`` ledger), the histories of a batch's subjects read back from the ledger (one
+statement whatever their forces and entities), a fact table's
 identity (its sorting key), and the lightweight delete of fact rows a subject no longer produces. Each function takes the warehouse and
 plain values and returns plain rows; :mod:`streams.pipeline` decodes and folds them.
 """
@@ -44,20 +45,26 @@ def insert_ledger(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
     wh.insert("events", rows, LEDGER_COLUMNS)
 
 
-_HISTORY_SQL = (
-    "SELECT subject, source, id, type, time, data FROM events "
-    "WHERE force_id = {f:String} AND subject IN {s:Array(String)} "
-    "AND startsWith(type, {prefix:String})"
+_HISTORIES_SQL = (
+    "SELECT force_id, splitByChar('.', type)[1] AS entity, subject, source, id, type, time, data "
+    "FROM events WHERE force_id IN {f:Array(String)} AND subject IN {s:Array(String)} "
+    "AND (force_id, entity, subject) IN {k:Array(Tuple(String, String, String))}"
 )
 
 
-def ledger_history(
-    wh: Warehouse, force_id: str, entity: str, subjects: Sequence[str]
-) -> list[tuple[Any, ...]]:
-    """(subject, source, id, type, time, data) of every ledger event of ``entity`` for ``subjects``."""
+def ledger_histories(wh: Warehouse, keys: Sequence[tuple[str, str, str]]) -> list[tuple[Any, ...]]:
+    """(force_id, entity, subject, source, id, type, time, data) of every ledger event of the
+    subjects ``keys`` name as (force_id, entity, subject), whatever their forces and entities: one
+    statement (the entity of an event is its type up to the first dot)."""
+    if not keys:
+        return []
     return wh.query(
-        _HISTORY_SQL,
-        parameters={"f": force_id, "s": list(subjects), "prefix": f"{entity}."},
+        _HISTORIES_SQL,
+        parameters={
+            "f": sorted({k[0] for k in keys}),
+            "s": sorted({k[2] for k in keys}),
+            "k": [tuple(k) for k in keys],
+        },
     ).rows
 
 

@@ -242,9 +242,11 @@ def refresh_pending(
     rollups: Iterable[LazyRollup],
     version: int | None = None,
     definitions: Definitions | None = None,
+    found: Pending | None = None,
 ) -> int:
     """Recompute every logged bucket under the definitions its rollup is recorded under, then delete
-    the entries read. Returns the buckets refreshed.
+    the entries read (``found``: the log as the caller just read it, else read here). Returns the
+    buckets refreshed.
 
     A writer passes its ``definitions``: rollups not complete under them are adopted first (see
     :func:`adopt`; the rebuild covers the logged buckets). Entries of a rollup not in ``rollups``
@@ -252,7 +254,7 @@ def refresh_pending(
     reader may use, and its adoption recomputes every bucket). Not exclusive by itself: call it
     where one refresher runs (see :class:`Refresher`)."""
     rollups = tuple(rollups)
-    found = pending(wh)
+    found = pending(wh) if found is None else found
     adopted = adopt(wh, rollups, definitions, version) if definitions is not None else 0
     if not found:
         return adopted
@@ -545,12 +547,15 @@ class Refresher:
                 self._started += 1
                 self._running = True
             try:
-                if self._adopted and not pending(self.wh):
+                found = pending(self.wh)
+                if self._adopted and not found:
                     return 0
                 if not self.hold() and not self.hold():  # a fresh claim is confirmed by a second look
                     return 0
                 adopting = None if self._adopted else self.definitions
-                done = refresh_pending(self.wh, self.rollups, definitions=adopting)
+                # The log as read before the lease was checked: entries logged since wait for the next
+                # refresh (one read of the log per refresh, not two).
+                done = refresh_pending(self.wh, self.rollups, definitions=adopting, found=found)
                 self._adopted = True
                 return done
             finally:
