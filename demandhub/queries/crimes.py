@@ -103,7 +103,7 @@ def measure_discontinuities(measure_ids: list[str]) -> dict[str, tuple[Discontin
 
 
 def _ym(value: date) -> YearMonth:
-    return YearMonth(value.year, value.month)
+    return YearMonth.from_index(value.year * 12 + value.month - 1)  # one shared instance per month
 
 
 def _first_days(first: YearMonth, last: YearMonth) -> tuple[date, date]:

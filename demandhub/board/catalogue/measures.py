@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -391,8 +392,11 @@ def _check(m: CatalogueMeasure, known: dict[str, Any]) -> None:
         raise CatalogueError(f"{m.id}: definition does not render: {exc}") from None
 
 
+@lru_cache(maxsize=8)
 def parse_catalogue(text: str) -> Catalogue:
-    """Parse and validate catalogue TOML text (see the module docstring)."""
+    """Parse and validate catalogue TOML text (see the module docstring). The catalogue is
+    immutable, so the same text gives the same catalogue object (a process that builds many packs,
+    the web server or a benchmark, parses the file once; an error is raised again every time)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

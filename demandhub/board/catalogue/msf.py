@@ -11,6 +11,7 @@ import hashlib
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ class MsfConfig:
         }
 
 
+@lru_cache(maxsize=8)
 def parse_msf(text: str) -> MsfConfig:
-    """Parse ``msf.toml`` text; ValueError on a malformed group."""
+    """Parse ``msf.toml`` text; ValueError on a malformed group. Immutable: the same text gives the
+    same object (parsed once per process)."""
     data = tomllib.loads(text)
     groups = []
     for entry in data.get("group", []):
