@@ -9,12 +9,15 @@ LIMITS: dict[str, list[str]] = {
         "The worker's records do not go through faust's per-event dispatch: one aiokafka consumer "
         "in a faust task (`streams/app.py` `HotPath`) runs one `getmany` loop over the six input "
         "topics, and each fetch of up to `batch_max_events` (20,000) records is one write cycle: "
-        "`Pipeline.process` in a worker thread, one insert per table for every topic of the fetch, "
-        "then the dead letters confirmed and the offsets committed. Rollups are lazy: a cycle only "
-        "logs the buckets it touched, and the worker's refresher recomputes them at most once a "
-        "second on a warehouse handle of its own. Under a backlog the cycles run back to back, so "
-        "after its first ledger row the worker is bound by `Pipeline.process` on its one Python "
-        "thread, while the bare consumer reads the same records many times faster.",
+        "`Pipeline.prepare` (decode, fold) then `Pipeline.write` (one insert per table for every "
+        "topic of the fetch), each in a worker thread, then the dead letters confirmed and the "
+        "offsets committed. Rollups are lazy: a cycle only logs the buckets it touched, and the "
+        "worker's refresher recomputes them at most once a second on a warehouse handle of its own. "
+        "Under a backlog the next fetch is prepared while the one before is written (at most one "
+        "write in flight), so chDB's part of the statements runs beside the next fetch's Python "
+        "work; after its first ledger row the worker is bound by the Python work of a cycle (decode, "
+        "folds, ledger rows, and clickhouse-connect building the inserts) under one GIL, while the "
+        "bare consumer reads the same records many times faster.",
         "Inside a cycle (profile below) the pure Python work leads: the folds, then decode "
         "(validation, range checks, de-identification) and building ledger rows; the warehouse "
         "statements (about a dozen per cycle whatever its size: the history read, the dirty-bucket "
@@ -30,8 +33,9 @@ LIMITS: dict[str, list[str]] = {
         "the first cycle; the start-up figures give each step from launch. With start-up fixed, the "
         "ratio from launch rises with the run's size towards the ratio after the first record.",
         "What would move it further: decode and folds off the one Python thread (processes started "
-        "before chDB is imported, as a replay may), a cheaper decoder, and overlapping a cycle's "
-        "writes with the next fetch's decode and folds.",
+        "before chDB is imported, as a replay may), a cheaper decoder, and the consumer's group join "
+        "started before faust's and the web's imports (it starts only once faust runs, and tansu "
+        "holds a join for about 3 s).",
     ],
     "freshness": [
         "What is timed is the marker's ledger row becoming visible to a reader of the worker's "
