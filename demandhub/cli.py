@@ -571,6 +571,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         default_replay_workers,
         file_messages,
         open_warehouse,
+        read_shards,
         replay,
         replay_file,
         start_replay_workers,
@@ -579,10 +580,13 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     done = [0]
     wh = None
-    # The worker processes start first: spawned before this process loads chDB, and starting while
-    # the warehouse opens.
+    shards = None
+    # The worker processes start first: spawned before this process loads chDB, they start while
+    # this one reads the file and opens the warehouse.
     pool = None if args.chunk else start_replay_workers(settings, args.workers or default_replay_workers())
     try:
+        if not args.chunk:
+            shards = read_shards(path, pool)
         wh = open_warehouse(settings)
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)  # rollups refreshed once at the end
         with _progress("replay", "lines", args.quiet) as progress:
@@ -595,7 +599,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             if args.chunk:
                 totals = replay(pipeline, file_messages(path, args.chunk), advance)
             else:
-                totals = replay_file(pipeline, path, pool, advance)
+                totals = replay_file(pipeline, path, pool, advance, shards)
         from sinks.clickhouse.compact import compact
 
         compact(wh)  # one part per partition: fewer parts to open, nothing left for FINAL to merge

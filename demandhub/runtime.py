@@ -46,7 +46,7 @@ from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
     from streams.pipeline import BatchReport, Pipeline, RawMessage
-    from streams.replay_shards import ShardPool
+    from streams.replay_shards import Line, ShardPool
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
@@ -530,11 +530,19 @@ def start_replay_workers(settings: Settings, workers: int) -> ShardPool | None:
     return ShardPool(workers, settings, pseudonymisation_key(settings))
 
 
+def read_shards(path: Path, pool: ShardPool | None) -> list[list[Line]]:
+    """The lines of a file in the shards :func:`replay_file` folds with ``pool``."""
+    from streams.replay_shards import shard_lines
+
+    return shard_lines(path, pool.workers * SHARDS_PER_WORKER if pool is not None else 1)[0]
+
+
 def replay_file(
     pipeline: Pipeline,
     path: Path,
     pool: ShardPool | None = None,
     progress: Callable[[int], None] | None = None,
+    lines: list[list[Line]] | None = None,
 ) -> ReplayTotals:
     """Put a whole JSONL file through the pipeline, each subject folded once (see
     :mod:`streams.replay_shards`): the result equals the worker's, or :func:`replay`'s, for the same
@@ -548,19 +556,20 @@ def replay_file(
     whose event names another subject than their line seemed to go through :meth:`Pipeline.process`
     after that. Last, every month holding a logged bucket is recomputed whole
     (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
-    already in the ledger are recognised as duplicates and the logged buckets are still refreshed."""
+    already in the ledger are recognised as duplicates and the logged buckets are still refreshed.
+    ``lines``: the file as :func:`read_shards` read it for ``pool``, if it was read already."""
     from sinks.clickhouse import replay_sql
     from sinks.clickhouse.rollups import log_dirty, rebuild_logged_months
     from streams import heap
-    from streams.replay_shards import HistoryRow, fold_all, peek_subject, shard_lines, shard_of
+    from streams.replay_shards import HistoryRow, fold_all, peek_subject, shard_of
 
     heap.settle_after_startup()
     wh = pipeline.warehouse
-    count = pool.workers * SHARDS_PER_WORKER if pool is not None else 1
-    shards, _lines = shard_lines(path, count)
+    shards = read_shards(path, pool) if lines is None else lines
+    count = len(shards)
     histories: dict[int, list[HistoryRow]] = defaultdict(list)
     if not replay_sql.ledger_is_empty(wh):
-        subjects = {peek_subject(m.value) for shard in shards for m in shard}
+        subjects = {peek_subject(line) for shard in shards for _, line in shard}
         for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
             histories[shard_of(row[1], count)].append(row)
     if pool is not None:

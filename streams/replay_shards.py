@@ -75,10 +75,14 @@ def _topic(line: bytes) -> str:
         return ""
 
 
-def shard_lines(path: Path, shards: int) -> tuple[list[list[RawMessage]], int]:
-    """The non-blank lines of a JSONL file as messages (offset = line number), in ``shards`` lists by
-    the subject each line names; and the number of lines."""
-    out: list[list[RawMessage]] = [[] for _ in range(shards)]
+Line = tuple[int, bytes]
+"""A line of the file: its number and its bytes (what is sent to a worker process)."""
+
+
+def shard_lines(path: Path, shards: int) -> tuple[list[list[Line]], int]:
+    """The non-blank lines of a JSONL file with their numbers, in ``shards`` lists by the subject each
+    line names; and the number of lines."""
+    out: list[list[Line]] = [[] for _ in range(shards)]
     count = 0
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -86,8 +90,14 @@ def shard_lines(path: Path, shards: int) -> tuple[list[list[RawMessage]], int]:
             if not line.strip():
                 continue
             count += 1
-            out[shard_of(peek_subject(line), shards)].append(RawMessage(_topic(line), 0, number, line))
+            out[shard_of(peek_subject(line), shards) if shards > 1 else 0].append((number, line))
     return out, count
+
+
+def messages_of(lines: Sequence[Line]) -> list[RawMessage]:
+    """Lines as the messages the pipeline takes (offset = line number; the topic read from the event
+    type, as :func:`demandhub.runtime.file_messages` reads it)."""
+    return [RawMessage(_topic(line), 0, number, line) for number, line in lines]
 
 
 def history_envelopes(rows: Sequence[HistoryRow]) -> dict[SubjectKey, list[Envelope]]:
@@ -225,11 +235,11 @@ def _ready() -> bool:
 
 
 def _fold_in_worker(
-    messages: Sequence[RawMessage], history: Sequence[HistoryRow], shard: int, shards: int
+    lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int
 ) -> ShardRows:
     if _worker_pipeline is None:
         raise RuntimeError("replay worker not started")
-    return fold_shard(_worker_pipeline, messages, history, shard, shards)
+    return fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards)
 
 
 class ShardPool:
@@ -254,16 +264,16 @@ class ShardPool:
             future.result()
 
     def submit(
-        self, messages: Sequence[RawMessage], history: Sequence[HistoryRow], shard: int, shards: int
+        self, lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int
     ) -> Future[ShardRows]:
-        return self._pool.submit(_fold_in_worker, messages, history, shard, shards)
+        return self._pool.submit(_fold_in_worker, lines, history, shard, shards)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def fold_all(
-    shards: Sequence[Sequence[RawMessage]],
+    shards: Sequence[Sequence[Line]],
     histories: Mapping[int, Sequence[HistoryRow]],
     pipeline: Pipeline | None,
     pool: ShardPool | None,
@@ -274,10 +284,10 @@ def fold_all(
     if pool is None:
         if pipeline is None:
             raise ValueError("fold_all needs a pipeline or a pool")
-        for i, messages in enumerate(shards):
-            yield fold_shard(pipeline, messages, histories.get(i, ()), i, n)
+        for i, lines in enumerate(shards):
+            yield fold_shard(pipeline, messages_of(lines), histories.get(i, ()), i, n)
         return
-    futures = [pool.submit(messages, histories.get(i, ()), i, n) for i, messages in enumerate(shards)]
+    futures = [pool.submit(lines, histories.get(i, ()), i, n) for i, lines in enumerate(shards)]
     try:
         for future in as_completed(futures):
             yield future.result()

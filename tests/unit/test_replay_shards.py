@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from demandhub.settings import Settings
 from sinks.clickhouse.rollups import MONTHS_PER_STATEMENT, month_ranges
 from streams.pipeline import Pipeline, RawMessage
-from streams.replay_shards import ShardRows, fold_shard, offline_pipeline, peek_subject, shard_lines, shard_of
+from streams.replay_shards import (
+    ShardRows,
+    fold_shard,
+    messages_of,
+    offline_pipeline,
+    peek_subject,
+    shard_lines,
+    shard_of,
+)
 from tests.conftest import TEST_KEY
 
 pytestmark = pytest.mark.unit
@@ -98,8 +106,8 @@ def test_shard_lines_keeps_line_numbers_and_skips_blank_lines(tmp_path: Path) ->
     path.write_bytes(LINES[0] + b"\n\n" + LINES[1] + b"\r\n")
     shards, count = shard_lines(path, 3)
     assert count == 2
-    assert sorted(m.offset for shard in shards for m in shard) == [1, 3]
-    assert all(m.topic for shard in shards for m in shard)
+    assert sorted(n for shard in shards for n, _ in shard) == [1, 3]
+    assert all(m.topic for shard in shards for m in messages_of(shard))
 
 
 def test_month_ranges_join_consecutive_months_up_to_the_limit() -> None:
