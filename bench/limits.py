@@ -75,16 +75,26 @@ LIMITS: dict[str, list[str]] = {
         "(decode, folds, row building) adds to the fixed statement cost.",
     ],
     "replay": [
-        "`demandhub replay` runs the whole pipeline (validation, de-identification, folds, fact "
-        "tables, rollups, ledger) in batches of 20,000, while the baseline inserts ready-made ledger "
-        "rows only. The profile's proportions hold here too: the rollup recomputation and the fact "
-        "inserts are the largest part, then folds and pydantic work, all single-threaded Python "
-        "around chDB calls. Larger batches amortise the per-batch rollup refresh, which is why "
-        "replay is faster than the worker per event.",
-        "Target missed by a wide margin. Replay would gain most from refreshing rollups once per "
-        "file (or per month of event time) instead of per batch, from column-oriented or Arrow "
-        "inserts of fact rows, and from running decode and folds in parallel processes over "
-        "subject-hashed shards (the folds are pure and per subject).",
+        "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
+        "subject over worker processes (one per core, at most four, spawned before chDB is loaded), "
+        "each shard is decoded and folded there (with the ledger's history only of subjects the "
+        "warehouse already holds: none on a fresh one), and the command's own process writes each "
+        "shard as it comes, one insert per table (facts, rejected events, ledger), then recomputes "
+        "every month holding a logged rollup bucket by time range (was: a batch of 20,000 at a "
+        "time, every subject folded again per batch after reading its history back, and bucket "
+        "lists refreshed then deleted entry by entry from the dirty log, which alone took seconds). "
+        "The baseline inserts ready-made ledger rows only.",
+        "What limits it now is CPU. Same run on a loaded two-core machine, the ten-year file: 407 s "
+        "in batches of 20,000 (105 s of CPU) against 204 s for the whole file in two workers (69 s "
+        "of CPU). About three quarters of what is left is decode and folds (pydantic validation, the "
+        "reference checks, the domain folds, the ledger rows' JSON), spread over the cores; the rest "
+        "is the inserts, in one process. A chDB insert costs the engine about as much as "
+        "clickhouse-connect's serialising it (200,000 ledger rows: 4.4 s inserted as rows; the "
+        "engine alone took 2.9 s for the same rows sent as JSONEachRow), so the replay's inserts "
+        "(facts and ledger) take about half of the 4x budget the target allows over the ledger's "
+        "insert by itself. The target needs about 21 us per event in all; decode and folds alone "
+        "take several times that per core, so more cores, or a cheaper decoder and cheaper folds, "
+        "would move it.",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
@@ -187,9 +197,6 @@ FIXES: list[str] = [
     "at about three times the row insert).",
     "**Cheaper ledger rows** (`Pipeline._ledger_row`): dump only `event.data`, not the whole "
     "envelope, before `json.dumps`.",
-    "**Parallel decode and folds for replay**: shard the file by subject hash over worker "
-    "processes that each fold their subjects, then write from one process (chDB allows one "
-    "process per data path).",
     "**Board watermarks without scanning the ledger**: `entity_source_watermarks` and "
     "`source_watermarks` read `max(time)` over every event of the force for each pack; the writer "
     "could keep them in a small table as it inserts.",
