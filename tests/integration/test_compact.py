@@ -94,3 +94,12 @@ def test_compact_drops_the_empty_dirty_logs_mutation_records(wh: Warehouse) -> N
     compact(wh)
     assert mutation_records(wh, log) == 0
     assert compact(wh) == []
+
+
+def test_the_dirty_log_keeps_one_finished_mutation_record(wh: Warehouse) -> None:
+    """Migration 0005: the engine keeps one finished mutation record of the dirty-bucket log (not
+    100), so the refresher's deletes leave little for the next process to parse when it opens."""
+    settings = wh.query(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'rollup_dirty'"
+    ).rows[0][0]
+    assert "finished_mutations_to_keep = 1" in settings

@@ -15,6 +15,7 @@ RELEASED = {
     2: "edc33e9cfe44ae09",  # quarantine_resolution
     3: "1f6ad621c41a8e7f",  # rollup_dirty
     4: "2d2745d39b799531",  # applied_definitions
+    5: "43ca4205e10c56a8",  # rollup_dirty_mutation_records
     100: "972b4178c63b4973",  # contacts
     101: "0b240769734fbe40",  # live_windows_by_exit
     102: "7a02d93e0745b718",  # contacts_board_month_thresholds
