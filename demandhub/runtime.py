@@ -41,7 +41,7 @@ from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse import admin_sql, history_sql
-from sinks.clickhouse.client import Warehouse, connect, is_embedded
+from sinks.clickhouse.client import Warehouse, connect, is_embedded, load_insert_codecs
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
@@ -319,6 +319,7 @@ def open_worker_warehouse(settings: Settings, marks: Any) -> _WorkerWarehouse:
         if notice:
             print(f"demandhub: {notice}", file=sys.stderr)
         marks.mark(startup.MIGRATED)
+        load_insert_codecs()  # here rather than in the first write cycle
         # Write cycles only log the rollup buckets they touch; the refresher recomputes them.
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)
         refresher = rollups.Refresher(

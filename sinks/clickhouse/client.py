@@ -50,7 +50,10 @@ from typing import Any, cast
 from urllib.parse import urlparse
 
 import clickhouse_connect
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ProgrammingError
+from clickhouse_connect.driver.insert import InsertContext
 
 DATABASE = "default"
 WRITER = "writer"
@@ -159,6 +162,56 @@ def _make_client(dsn: str) -> Client:
     return clickhouse_connect.get_client(dsn=dsn)
 
 
+def _qualified(table: str) -> str:
+    """The table as clickhouse-connect names it in an INSERT (a dotted name is left as it is)."""
+    return table if "." in table else quote_identifier(table)
+
+
+class _RowsInsertContext(InsertContext):
+    """An insert context for rows of plain Python values, which is all :meth:`Warehouse.insert` is
+    given. clickhouse-connect's own ``data`` setter first asks whether the data is a pandas
+    DataFrame or a numpy array, and asking imports pandas (and numpy) the first time: 0.3 s to over
+    1 s of one write cycle in a process that has not loaded them, which no insert here needs. This
+    setter takes the row-oriented branch of clickhouse-connect 1.12's setter (pinned in
+    ``pyproject.toml``) and skips the two checks; everything else of the insert is the library's."""
+
+    @property
+    def data(self) -> Any:
+        return self._raw_data
+
+    @data.setter
+    def data(self, data: Any) -> None:
+        self._raw_data = data
+        self.current_block = 0
+        self.current_row = 0
+        self.row_count = 0
+        self.column_count = 0
+        self._data = None
+        if data is None or len(data) == 0:
+            return
+        self.column_oriented = False
+        self._next_block_data = self._row_block_data
+        self._block_rows = data
+        self._block_columns = None
+        self.row_count = len(data)
+        self.column_count = len(data[0])
+        if self.row_count and self.column_count:
+            if self.column_count != len(self.column_names):
+                raise ProgrammingError("Insert data column count does not match column names")
+            self._data = data
+            self.block_row_count = self._calc_block_size()
+
+
+def load_insert_codecs() -> None:
+    """Load now what the first insert of this process would load: numpy, which clickhouse-connect's
+    integer column writer resolves on every insert (about 0.1 s of CPU the first time; it is not
+    avoidable short of replacing the writer). The worker calls this on the thread that opens the
+    warehouse, so its first write cycle does not pay it; reading commands never call it."""
+    from clickhouse_connect.driver import options
+
+    options.np  # noqa: B018 - resolving the attribute imports numpy (None without it)
+
+
 class Warehouse:
     """One clickhouse-connect client with a lock of its own: the writer handle, or a read handle.
 
@@ -262,9 +315,15 @@ class Warehouse:
                 context = self._client.create_insert_context(table, list(columns), settings=settings)
                 types = self._column_types[key] = tuple(context.column_types)
             try:
-                self._client.insert(
-                    table, list(rows), column_names=list(columns), column_types=types, settings=settings
+                context = _RowsInsertContext(
+                    _qualified(table),
+                    list(columns),
+                    types,
+                    settings=settings,
+                    server_tz=self._client.server_tz,
                 )
+                context.data = list(rows)
+                self._client.insert(context=context)
             except Exception:
                 self._column_types.pop(key, None)
                 raise

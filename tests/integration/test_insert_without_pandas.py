@@ -1,0 +1,97 @@
+"""Inserting through the writer handle never loads pandas: clickhouse-connect asks whether the data
+it is given is a pandas DataFrame, and asking imports pandas the first time; the warehouse only
+ever inserts rows of plain values (:class:`sinks.clickhouse.client._RowsInsertContext`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.exceptions import ProgrammingError
+
+from sinks.clickhouse.client import Warehouse
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+TABLE = """CREATE TABLE t (
+    name String, at DateTime64(3, 'UTC'), n UInt32, x Nullable(Float64), tags Array(String)
+) ENGINE = MergeTree ORDER BY name"""
+
+
+def test_inserts_and_insert_dicts_load_no_pandas(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from sinks.clickhouse.client import connect\n"
+        f"wh = connect('chdb://{tmp_path / 'wh'}')\n"
+        f"wh.command({TABLE!r})\n"
+        "at = datetime(2025, 2, 3, 10, 15, tzinfo=UTC)\n"
+        "wh.insert('t', [('a', at, 1, None, ['p']), ['b', at, 2, 2.5, []]], ('name', 'at', 'n', 'x', 'tags'))\n"
+        "wh.insert_dicts('t', [{'name': 'c', 'at': at, 'n': 3, 'x': -1.0, 'tags': ['q', 'r']}])\n"
+        "wh.insert('t', [['d', at, 4, None, []]], ('name', 'at', 'n', 'x', 'tags'))\n"
+        "rows = wh.query('SELECT name, toString(at), n, x, tags FROM t ORDER BY name').rows\n"
+        "loaded = sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules)\n"
+        "wh.close()\n"
+        "print(json.dumps({'rows': rows, 'loaded': loaded}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    at = "2025-02-03 10:15:00.000"
+    assert out == {
+        "rows": [
+            ["a", at, 1, None, ["p"]],
+            ["b", at, 2, 2.5, []],
+            ["c", at, 3, -1.0, ["q", "r"]],
+            ["d", at, 4, None, []],
+        ],
+        "loaded": [],
+    }
+
+
+def test_a_row_of_the_wrong_width_is_refused_and_nothing_is_written(wh: Warehouse) -> None:
+    at = datetime(2025, 2, 3, 10, 15, tzinfo=UTC)
+    with pytest.raises(ProgrammingError):
+        wh.insert("rollup_dirty", [["contact_queue_15m", "cambs"]], ("rollup_table", "force_id", "bucket"))
+    wh.insert("rollup_dirty", [["contact_queue_15m", "cambs", at]], ("rollup_table", "force_id", "bucket"))
+    assert wh.query("SELECT count() FROM rollup_dirty").rows == [(1,)]
+
+
+def test_the_worker_loads_the_insert_codecs_while_it_opens_its_warehouse(tmp_path: Path) -> None:
+    """numpy (which clickhouse-connect's integer writer imports at a process's first insert) is
+    loaded by the worker's warehouse opening, not by its first write cycle: here on a warehouse
+    already migrated, where opening inserts nothing."""
+    script = (
+        "import json, sys\n"
+        "from demandhub.runtime import open_worker_warehouse\n"
+        "from demandhub.settings import Settings\n"
+        "from streams.startup import StartupMarks\n"
+        "opened = open_worker_warehouse(Settings(), StartupMarks())\n"
+        "loaded = sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules)\n"
+        "opened.close()\n"
+        "print(json.dumps(loaded))"
+    )
+    env = {**os.environ, "DEMANDHUB_DATA_DIR": str(tmp_path)}
+    outs = []
+    for _ in range(2):  # the first run migrates (and inserts); the second opens what it left
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs.append(json.loads(done.stdout.splitlines()[-1]))
+    assert outs == [["numpy"], ["numpy"]]
