@@ -30,8 +30,10 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -531,6 +533,55 @@ def start_replay_workers(settings: Settings, workers: int) -> ShardPool | None:
     return ShardPool(workers, settings, pseudonymisation_key(settings))
 
 
+class _Inserters:
+    """A few threads, each inserting on a writer handle of its own (one statement at a time per
+    handle): chDB runs the statements of several handles at once, outside Python's lock."""
+
+    THREADS = 3
+
+    def __init__(self, dsn: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.dsn = dsn
+        self._local = threading.local()
+        self._handles: list[Warehouse] = []
+        self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(self.THREADS, thread_name_prefix="replay-insert")
+
+    def _handle(self) -> Warehouse:
+        found: Warehouse | None = getattr(self._local, "wh", None)
+        if found is None:
+            found = self._local.wh = connect(self.dsn)
+            with self._lock:
+                self._handles.append(found)
+        return found
+
+    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        from sinks.clickhouse import replay_sql
+
+        replay_sql.bulk_insert(self._handle(), table, columns, rows)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Future[None]:
+        return self._threads.submit(self._insert, table, columns, rows)
+
+    @staticmethod
+    def wait(futures: Sequence[Future[None]]) -> None:
+        """Until every insert is done; the first failure is raised (after all have ended)."""
+        from concurrent.futures import wait
+
+        wait(futures)
+        for future in futures:
+            future.result()
+
+    def __enter__(self) -> _Inserters:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for handle in self._handles:
+            handle.close()
+
+
 def read_shards(path: Path, pool: ShardPool | None) -> list[list[Line]]:
     """The lines of a file in the shards :func:`replay_file` folds with ``pool``."""
     from streams.replay_shards import shard_lines
@@ -582,29 +633,45 @@ def replay_file(
     # a bucket is logged once, before the first facts in it, and not again after them.
     sole_writer = is_embedded(wh.dsn)
     logged: set[tuple[str, str, datetime]] = set()
-    for part in fold_all(shards, histories, pipeline, pool):
-        totals.lines += part.consumed
-        totals.accepted += part.accepted
-        totals.duplicates += part.duplicates
-        totals.dead_letters += part.dead_letters
-        totals.quarantined += part.quarantine_change
-        strays.extend(part.strays)
-        buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
-        with wh.exclusive():
-            log_dirty(wh, buckets)
-            for table, (columns, rows) in part.facts.items():
-                replay_sql.bulk_insert(wh, table, columns, rows)
-            for table, old in part.previous.items():
-                columns, rows = part.facts.get(table, ([], []))
-                pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
-            if sole_writer:
-                logged.update(part.dirty)
-            else:
+    with _Inserters(wh.dsn) as inserters:
+        ledger_written: Future[None] | None = None
+        written = 0
+        for part in fold_all(shards, histories, pipeline, pool):
+            totals.lines += part.consumed
+            totals.accepted += part.accepted
+            totals.duplicates += part.duplicates
+            totals.dead_letters += part.dead_letters
+            totals.quarantined += part.quarantine_change
+            strays.extend(part.strays)
+            buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
+            with wh.exclusive():
                 log_dirty(wh, buckets)
-            history_sql.insert_rejected(wh, part.rejected)
-            replay_sql.bulk_insert(wh, "events", history_sql.LEDGER_COLUMNS, part.ledger)
-        if progress:
-            progress(part.consumed)
+            # The fact tables and the rejected events at once, each on a handle of its own (the
+            # engine's share of an insert runs beside the others' serialising), beside the
+            # previous shard's ledger.
+            inserters.wait(
+                [inserters.insert(table, columns, rows) for table, (columns, rows) in part.facts.items()]
+                + [inserters.insert("rejected_events", history_sql.REJECT_COLUMNS, part.rejected)]
+            )
+            with wh.exclusive():
+                for table, old in part.previous.items():
+                    columns, rows = part.facts.get(table, ([], []))
+                    pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
+                if sole_writer:
+                    logged.update(part.dirty)
+                else:
+                    log_dirty(wh, buckets)
+            if ledger_written is not None:
+                ledger_written.result()
+                if progress:
+                    progress(written)
+            # Last, the shard's ledger: while the next shard's facts go in.
+            ledger_written = inserters.insert("events", history_sql.LEDGER_COLUMNS, part.ledger)
+            written = part.consumed
+        if ledger_written is not None:
+            ledger_written.result()
+            if progress:
+                progress(written)
     del shards, histories
     if strays:
         totals.add(pipeline.process(strays))
