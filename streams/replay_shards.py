@@ -223,8 +223,13 @@ def offline_pipeline(settings: Any, key: bytes) -> Pipeline:
 
 
 def _start_worker(settings: Any, key: bytes) -> None:
+    import signal
+
     from streams import heap
 
+    # Ctrl-C reaches every process of the terminal's group: the replay's own process stops the
+    # pool (and says so in one line); a worker prints nothing and ends with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_pipeline
     _worker_pipeline = offline_pipeline(settings, key)
     heap.settle_after_startup()
