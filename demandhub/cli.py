@@ -939,7 +939,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk",
         type=argtypes.positive_int,
         help="put the file through the worker's write cycle in batches of this many events, instead "
-        "of folding each subject once over the whole file",
+        "of folding each subject once over the whole file: slower, but it streams the file, where "
+        "the default holds every line in memory (about 2 KB an event; use it for files larger than "
+        "memory allows)",
     )
     p.add_argument(
         "--workers",
