@@ -12,7 +12,8 @@ LIMITS: dict[str, list[str]] = {
         "`Pipeline.prepare` (decode, fold) then `Pipeline.write` (one insert per table for every "
         "topic of the fetch), each in a worker thread, then the dead letters confirmed and the "
         "offsets committed. Rollups are lazy: a cycle only logs the buckets it touched, and the "
-        "worker's refresher recomputes them at most once a second on a warehouse handle of its own. "
+        "worker's refresher recomputes them every `rollup_refresh_seconds` (5 s by default) on a "
+        "warehouse handle of its own. "
         "Under a backlog the next fetch is prepared while the one before is written (at most one "
         "write in flight), so chDB's part of the statements runs beside the next fetch's Python "
         "work; after its first ledger row the worker is bound by the Python work of a cycle (decode, "
@@ -20,10 +21,10 @@ LIMITS: dict[str, list[str]] = {
         "bare consumer reads the same records many times faster.",
         "Inside a cycle (profile below) the pure Python work leads: the folds, then decode "
         "(validation, range checks, de-identification) and building ledger rows; the warehouse "
-        "statements (about a dozen per cycle whatever its size: the history read, the dirty-bucket "
-        "log twice, one insert per fact table, the ledger) come next, and chDB lets the Python "
-        "thread run during them. The worker's CPU per event is the steadiest figure of a loaded "
-        "machine.",
+        "statements (a handful per cycle whatever its size: one history read for the fetch's "
+        "uncached subjects, the dirty-bucket log, one insert per fact table touched, the ledger) "
+        "come next, and chDB lets the Python thread run during them. The worker's CPU per event is "
+        "the steadiest figure of a loaded machine.",
         "Start-up is part of the figure from launch, and the bare consumer's run is mostly its own "
         "start-up and group join (tansu holds a join for about half the 6 s session timeout). The "
         "worker's join and first fetch run while the warehouse opens and migrates on a thread of its "
