@@ -324,6 +324,23 @@ def _peek(dl: DeadLetter) -> tuple[str, str, str]:
     return found[0], found[1], found[2]
 
 
+def ledger_event(
+    force_id: str, subject: str, source: str, eid: str, etype: str, time: datetime, data: str
+) -> Envelope:
+    """A ledger row's event as the folds take it (the ledger keeps times in UTC without a zone)."""
+    return parse_event(
+        {
+            "id": eid,
+            "source": source,
+            "type": etype,
+            "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
+            "force_id": force_id,
+            "subject": subject,
+            "data": json.loads(data),
+        }
+    )
+
+
 _LEDGER_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 """``json.dumps(data, separators=(",", ":"), sort_keys=True)`` without building an encoder per event."""
 
@@ -465,17 +482,7 @@ class Pipeline:
             rows = history_sql.ledger_histories(self._history, missing[chunk_start : chunk_start + 5000])
             for force_id, entity, subject, source, eid, etype, time, data in rows:
                 found[(force_id, entity, subject)].append(
-                    parse_event(
-                        {
-                            "id": eid,
-                            "source": source,
-                            "type": etype,
-                            "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
-                            "force_id": force_id,
-                            "subject": subject,
-                            "data": json.loads(data),
-                        }
-                    )
+                    ledger_event(force_id, subject, source, eid, etype, time, data)
                 )
         return found
 

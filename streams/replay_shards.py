@@ -25,7 +25,6 @@ and folds the shards it is given.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import re
 import zlib
@@ -33,16 +32,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from schemas.envelope import Envelope
-from schemas.events import entity_of, parse_event
+from schemas.events import entity_of
 from schemas.topics import topic_for_type
 from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted
 from streams.history_cache import SubjectKey
-from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage
+from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage, ledger_event
 
 if TYPE_CHECKING:
     from sinks.clickhouse.client import Warehouse
@@ -105,17 +104,7 @@ def history_envelopes(rows: Sequence[HistoryRow]) -> dict[SubjectKey, list[Envel
     found: dict[SubjectKey, list[Envelope]] = defaultdict(list)
     for force_id, subject, source, eid, etype, time, data in rows:
         found[(force_id, entity_of(etype), subject)].append(
-            parse_event(
-                {
-                    "id": eid,
-                    "source": source,
-                    "type": etype,
-                    "time": time.replace(tzinfo=UTC) if time.tzinfo is None else time,
-                    "force_id": force_id,
-                    "subject": subject,
-                    "data": json.loads(data),
-                }
-            )
+            ledger_event(force_id, subject, source, eid, etype, time, data)
         )
     return found
 
