@@ -24,7 +24,7 @@ from sinks.clickhouse import incidents_sql as isql
 from sinks.clickhouse import rollups
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.times import as_utc
-from streams.domain.incidents import WATCH_GRADES, watch_status
+from streams.domain.watch import WATCH_GRADES, watch_status
 
 MEASURE_IDS: tuple[str, ...] = (
     "immediate_time_to_respond_mins",

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.definitions import Definitions, IncidentDefinitions
@@ -63,6 +63,9 @@ from schemas.incidents import (
 from streams.domain.base import FoldResult, Row, dedupe_sorted
 from streams.domain.geography import DistrictMap, default_districts
 from streams.domain.nicl import NiclCatalogue, default_catalogue
+from streams.domain.watch import WATCH_GRADES as WATCH_GRADES  # re-exported: the watch rule lives there
+from streams.domain.watch import WatchStatus as WatchStatus
+from streams.domain.watch import watch_status as watch_status
 
 INCIDENTS_TABLE = "incidents"
 DISTRICTS_CALENDAR = "Europe/London"
@@ -71,7 +74,6 @@ mapped on its creation date in this calendar, whatever ``definitions.timezone`` 
 GRADE_HISTORY_TABLE = "incident_grade_history"
 
 GRADE_URGENCY: dict[str, int] = {"IMMEDIATE": 0, "PRIORITY": 1, "SCHEDULED": 2, "RWD": 3}
-WATCH_GRADES: tuple[str, ...] = ("IMMEDIATE", "PRIORITY")
 
 LIFECYCLE_RANK: dict[str, int] = {
     "created": 0,
@@ -86,8 +88,6 @@ LIFECYCLE_RANK: dict[str, int] = {
     "closed": 8,
     "reopened": 9,
 }
-
-WatchStatus = Literal["ok", "amber", "red"]
 
 
 # --- pure response-time rules --------------------------------------------------------------------
@@ -109,16 +109,6 @@ def within_target(seconds: float | None, target: int | None) -> bool | None:
     if seconds is None or target is None:
         return None
     return seconds <= target
-
-
-def watch_status(elapsed_seconds: float, target: float, amber_share: float) -> WatchStatus:
-    """Open-incident watch: ``red`` once past the target, ``amber`` once ``amber_share`` of it has
-    elapsed, else ``ok``."""
-    if elapsed_seconds > target:
-        return "red"
-    if elapsed_seconds >= amber_share * target:
-        return "amber"
-    return "ok"
 
 
 def regrade_direction(old: str | None, new: str) -> str:

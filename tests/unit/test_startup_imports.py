@@ -61,6 +61,27 @@ def test_the_board_pack_path_loads_no_renderer_and_no_worker() -> None:
 
 
 @pytest.mark.unit
+def test_the_board_pack_path_builds_no_event_model() -> None:
+    """The board reads the warehouse's facts, never events: its readers (the open incidents' watch
+    rule among them) load neither the union of every event type nor the incident, crime and social
+    media payload models, whose pydantic classes are most of the event contract's import time."""
+    modules = loaded_after(
+        "import demandhub.cli\n"
+        "import demandhub.board.commands, demandhub.board.report, demandhub.board.warehouse.source\n"
+        "import demandhub.board.warehouse.completeness, demandhub.board.catalogue.forces, demandhub.board.warehouse.store\n"
+        "import demandhub.runtime"
+    )
+    events = (
+        "schemas.events",
+        "schemas.incidents",
+        "schemas.crimes",
+        "schemas.social",
+        "streams.domain.incidents",
+    )
+    assert heavy(modules, events) == []
+
+
+@pytest.mark.unit
 def test_the_sql_path_loads_no_board_maths_and_no_worker() -> None:
     """``demandhub sql`` on the warehouse: settings, the SQL guard and the client, nothing else."""
     modules = loaded_after(
