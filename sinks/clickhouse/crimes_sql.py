@@ -248,20 +248,31 @@ WITH
         FROM qa_queue_intervals FINAL
         WHERE force_id = {{f:String}} AND queue = {{q:String}} AND NOT duplicate_entry AND entered_at <= until_at
     ),
-    (SELECT minOrNull(entry_day) FROM stays) AS first_day,
+    steps AS
+    (
+        SELECT p.1 AS d, sum(p.2) AS step
+        FROM stays
+        ARRAY JOIN if(exit_day IS NULL, [(entry_day, toInt64(1))],
+            [(entry_day, toInt64(1)), (greatest(entry_day, assumeNotNull(exit_day)), toInt64(-1))]) AS p
+        GROUP BY d
+    )
+SELECT e.1 AS day, e.2 AS depth
+FROM (SELECT minOrNull(d) AS first_day, groupArray((d, step)) AS by_day FROM steps)
+ARRAY JOIN arrayMap(
+    end -> (end, toUInt64(arraySum(arrayMap(s -> if(s.1 <= end, s.2, 0), by_day)))),
     arrayFilter(d -> d >= first_day, arrayMap(
         n -> least(toLastDayOfMonth(addMonths(toStartOfMonth(assumeNotNull(first_day)), n)), last_day),
         range(toUInt32(if(first_day IS NULL OR first_day > last_day, 0,
-            dateDiff('month', toStartOfMonth(assumeNotNull(first_day)), toStartOfMonth(last_day)) + 1))))) AS ends
-SELECT e.day AS day, countIf(s.entry_day <= e.day AND (s.exit_day IS NULL OR e.day < s.exit_day)) AS depth
-FROM (SELECT arrayJoin(ends) AS day) AS e CROSS JOIN stays AS s
-GROUP BY day
+            dateDiff('month', toStartOfMonth(assumeNotNull(first_day)), toStartOfMonth(last_day)) + 1)))))) AS e
 ORDER BY day
 """
 # The month-end snapshots of qa_queue_daily_p (migrations 0301, 0303) without the days between: for
 # each local month from the first queue entry to the last snapshot not after ``until``, its last
 # snapshot day (the month's last day, or the last snapshot day in the month ``until`` falls in) and
-# the depth then (stays entered on or before that snapshot and not exited by it). The board needs
+# the depth then (stays entered on or before that snapshot and not exited by it). The stays are read
+# once, as steps by day: +1 on the day a stay is entered, -1 on the later of its entry and exit days,
+# so the depth at a month end is the sum of the steps on or before it (entered by then less entered
+# and exited by then), with no product of every stay and every month end. The board needs
 # only these (one level a month) and the daily series expands every stay into its days over ten
 # years; tests/integration/test_crimes_warehouse.py holds them equal to the view's month ends.
 
