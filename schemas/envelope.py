@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
 from schemas.shapes import FORCE_ID_PATTERN as FORCE_ID_PATTERN
 from schemas.shapes import IDENTIFIER_PATTERN, ForceId, Identifier, SourceCode, SpecVersion
@@ -70,7 +70,29 @@ def _to_utc_ms(value: datetime) -> datetime:
 _NO_OFFSET = timedelta(0)
 
 
-UtcTime = Annotated[AwareDatetime, BeforeValidator(_iso_text_only), AfterValidator(_to_utc_ms)]
+_UTC_MS_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?(?:Z|\+00:00)"
+)
+"""The usual shape of a time on the wire: UTC, whole milliseconds, in the one ISO 8601 form both the
+standard library and pydantic read alike."""
+
+
+def _utc_time(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
+    """:func:`_iso_text_only`, pydantic's aware-datetime validation, then :func:`_to_utc_ms`; a string
+    of the usual shape (:data:`_UTC_MS_TEXT`) that names a real instant is read directly (the same
+    value: UTC's tzinfo, whole milliseconds), anything else takes the full path and its errors."""
+    if type(value) is str and _UTC_MS_TEXT.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:  # e.g. February 30th: pydantic says why, below
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return parsed
+    return _to_utc_ms(handler(_iso_text_only(value)))
+
+
+UtcTime = Annotated[AwareDatetime, WrapValidator(_utc_time)]
 """A timezone-aware instant, stored as UTC with millisecond precision (naive datetimes and numbers are
 rejected)."""
 

@@ -98,14 +98,20 @@ def parse_event_json(raw: bytes | str) -> Envelope:
     return _ADAPTER.validate_json(raw)
 
 
+_ENTITIES: dict[str, str] = {t: t.split(".", 1)[0] for t in PAYLOADS}
+_VERBS: dict[str, str] = {t: t.split(".")[1] for t in PAYLOADS}
+
+
 def entity_of(event_type: str) -> str:
-    """``call.answered.v1`` -> ``call``."""
-    return event_type.split(".", 1)[0]
+    """``call.answered.v1`` -> ``call`` (looked up for the contract's types, split for any other)."""
+    found = _ENTITIES.get(event_type)
+    return found if found is not None else event_type.split(".", 1)[0]
 
 
 def verb_of(event_type: str) -> str:
-    """``call.answered.v1`` -> ``answered``."""
-    return event_type.split(".")[1]
+    """``call.answered.v1`` -> ``answered`` (looked up for the contract's types, split for any other)."""
+    found = _VERBS.get(event_type)
+    return found if found is not None else event_type.split(".")[1]
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from pydantic import ValidationError
@@ -341,14 +342,36 @@ def ledger_event(
     )
 
 
-_LEDGER_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
-"""``json.dumps(data, separators=(",", ":"), sort_keys=True)`` without building an encoder per event."""
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_LEDGER_ENCODER = (
+    c_make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def _ledger_json(data: Any) -> str:
+    """``json.dumps(data, separators=(",", ":"), sort_keys=True)`` for a payload dumped by pydantic
+    (plain JSON values, no cycles): the standard library's C encoder made once, instead of the
+    encoder object and circular-reference bookkeeping ``json.dumps`` builds on every call (same text)."""
+    if _LEDGER_ENCODER is None:
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+    return "".join(_LEDGER_ENCODER(data, 0))
+
+
+_TOPIC_OF_TYPE: dict[str, str] = {}
 
 
 def _topic_of(event: Envelope) -> str:
     """The input topic of a valid event (an event on another topic is a dead letter)."""
-    spec = TOPICS.get(entity_of(event.type))
-    return spec.name if spec else ""
+    found = _TOPIC_OF_TYPE.get(event.type)
+    if found is None:
+        spec = TOPICS.get(entity_of(event.type))
+        found = _TOPIC_OF_TYPE[event.type] = spec.name if spec else ""
+    return found
 
 
 class Pipeline:
@@ -577,16 +600,20 @@ class Pipeline:
         """The events of a batch not yet in ``history``: new ``(source, id)`` (counted as accepted) or
         a copy of a known one with other content (a conflict); identical copies count as duplicates.
         Content is hashed only when an id is seen again."""
-        copies: dict[tuple[str, str], list[Envelope]] = defaultdict(list)
+        copies: dict[tuple[str, str], list[Envelope]] = {}
         for e in history:
-            copies[e.dedup_key].append(e)
+            copies.setdefault(e.dedup_key, []).append(e)
         added: list[Envelope] = []
         for e in events:
-            same_id = copies[e.dedup_key]
-            if not same_id:
+            key = e.dedup_key
+            same_id = copies.get(key)
+            if same_id is None:
                 report.accepted += 1
                 report.accepted_by_topic[_topic_of(e)] += 1
-            elif fingerprint(e) in {fingerprint(c) for c in same_id}:
+                copies[key] = [e]
+                added.append(e)
+                continue
+            if fingerprint(e) in {fingerprint(c) for c in same_id}:
                 report.duplicates += 1
                 report.duplicates_by_topic[_topic_of(e)] += 1
                 continue
@@ -639,7 +666,7 @@ class Pipeline:
             event.type,
             event.time,
             ingest,
-            _LEDGER_JSON(data),
+            _ledger_json(data),
         ]
 
     def _reject_rows(self, report: BatchReport, received: datetime) -> list[list[Any]]:

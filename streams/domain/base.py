@@ -94,9 +94,16 @@ def _kept(events: Sequence[Envelope]) -> dict[tuple[str, str], Envelope]:
     return {k: copies[0] if len(copies) == 1 else min(copies, key=copy_rank) for k, copies in groups.items()}
 
 
+def _all_distinct(events: Sequence[Envelope]) -> bool:
+    """Whether no two events share a ``(source, id)`` (the usual case: nothing to choose between)."""
+    return len({(e.source, e.id) for e in events}) == len(events)
+
+
 def dedupe_sorted(events: Sequence[Envelope]) -> list[Envelope]:
     """One copy of each (source, id), the smallest by :func:`copy_rank`, in :func:`event_sort_key`
     order. The result depends only on the set of copies, never on their order."""
+    if _all_distinct(events):  # every event is its own kept copy; the sort key is then total
+        return sorted(events, key=event_sort_key)
     return sorted(_kept(events).values(), key=event_sort_key)
 
 
@@ -118,6 +125,8 @@ def differing_fields(a: Envelope, b: Envelope) -> list[str]:
 def conflicts(events: Sequence[Envelope]) -> list[tuple[Envelope, str]]:
     """Every copy that :func:`dedupe_sorted` does not keep, with its reason; one entry per distinct
     copy, in a deterministic order."""
+    if _all_distinct(events):
+        return []
     counts: dict[tuple[str, str], int] = {}
     for e in events:
         counts[e.dedup_key] = counts.get(e.dedup_key, 0) + 1

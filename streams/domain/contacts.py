@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from schemas.contacts import CallAbandoned, CallCallbackRequested, CallOffered, CallTransferred
@@ -57,28 +58,41 @@ END_RANK = {"answered": 0, "callback": 1, "abandoned": 2}
 IN_QUEUE_STAGES = ("primary_queue", "secondary_queue")
 
 
-@dataclass(frozen=True)
 class _Ev:
-    """A contact event reduced to what the lifecycle needs."""
+    """A contact event reduced to what the lifecycle needs (never changed once made). ``key`` orders
+    events: time, then ends by rank (answered, callback, abandoned), then source and id."""
 
-    kind: str  # offered, ivr, queued, answered, abandoned, callback, transferred, ended
-    time: datetime
-    env: Envelope
-    queue: str | None = None
-    to_queue: str | None = None
-    stage: str | None = None
-    platform_wait: float | None = None
+    __slots__ = ("env", "key", "kind", "platform_wait", "queue", "stage", "time", "to_queue")
 
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return (self.time, END_RANK.get(self.kind, 9), self.env.source, self.env.id)
+    def __init__(
+        self,
+        kind: str,  # offered, ivr, queued, answered, abandoned, callback, transferred, ended
+        time: datetime,
+        env: Envelope,
+        queue: str | None = None,
+        to_queue: str | None = None,
+        stage: str | None = None,
+        platform_wait: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.time = time
+        self.env = env
+        self.queue = queue
+        self.to_queue = to_queue
+        self.stage = stage
+        self.platform_wait = platform_wait
+        self.key: tuple[Any, ...] = (time, END_RANK.get(kind, 9), env.source, env.id)
+
+
+def _ev_key(ev: _Ev) -> tuple[Any, ...]:
+    return ev.key
 
 
 def _field(data: Any, name: str, default: Any = None) -> Any:
     """``data``'s field ``name``, or ``default`` when there is no data or its model has no such field
     (cheaper than ``getattr`` with a default: a missing attribute on a pydantic model builds an
     exception)."""
-    return getattr(data, name) if data is not None and name in type(data).model_fields else default
+    return getattr(data, name) if data is not None and name in type(data).__pydantic_fields__ else default
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -88,7 +102,9 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def _first(events: Sequence[_Ev]) -> _Ev | None:
-    return min(events, key=lambda e: e.key) if events else None
+    if len(events) == 1:
+        return events[0]
+    return min(events, key=_ev_key) if events else None
 
 
 # -- normalising events ----------------------------------------------------------------------------
@@ -129,21 +145,23 @@ class _Leg:
     ends: list[_Ev] = field(default_factory=list)
     end: _Ev | None = None
 
-    @property
+    # The starts of a leg (its naming, queueing and transfers) are all placed before anything reads
+    # these (the lifecycle places every start, then the ends), so each is computed once.
+    @cached_property
     def queued_at(self) -> datetime | None:
         first = _first(self.queued)
         return first.time if first else None
 
-    @property
+    @cached_property
     def transfer_in(self) -> _Ev | None:
         return _first(self.transfers_in)
 
-    @property
+    @cached_property
     def entered_at(self) -> datetime | None:
         times = [t for t in (self.queued_at, self.transfer_in and self.transfer_in.time) if t]
         return min(times) if times else None
 
-    @property
+    @cached_property
     def start_key(self) -> tuple[Any, ...]:
         start = self.entered_at or min(self.named_at)
         return (start, self.transfer_in is not None, self.queue)
@@ -192,7 +210,7 @@ class _Lifecycle:
             self._settle(leg)
 
     def _single(self, kind: str) -> _Ev | None:
-        found = sorted((e for e in self.events if e.kind == kind), key=lambda e: e.key)
+        found = sorted((e for e in self.events if e.kind == kind), key=_ev_key)
         for extra in found[1:]:
             self.quarantine(extra, f"second {kind} event for the contact")
         return found[0] if found else None
@@ -240,7 +258,7 @@ class _Lifecycle:
 
     def _settle(self, leg: _Leg) -> None:
         start = leg.entered_at
-        for ev in sorted(leg.ends, key=lambda e: e.key):
+        for ev in sorted(leg.ends, key=_ev_key):
             if start is not None and ev.time < start:
                 self.quarantine(ev, f"{ev.kind} in {leg.queue} before the contact entered it")
             elif leg.end is not None:
@@ -434,7 +452,7 @@ def _without_opening(raw: Sequence[_Ev], what: str, opening: str) -> list[tuple[
     """Every event of a subject whose opening event has not arrived: held out of the facts (a contact
     is counted from its offer) until it arrives, when the next fold takes them in again."""
     out: list[tuple[Envelope, str]] = []
-    for ev in sorted(raw, key=lambda e: e.key):
+    for ev in sorted(raw, key=_ev_key):
         if all(ev.env is not q for q, _ in out):
             verb = verb_of(ev.env.type)
             out.append(
