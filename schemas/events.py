@@ -86,16 +86,20 @@ Event: Any = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator=
 checker it is a value, not a type; every member is an :class:`Envelope`."""
 
 _ADAPTER: TypeAdapter[Envelope] = TypeAdapter(Event)
+_VALIDATOR = _ADAPTER.validator
+"""The adapter's compiled validator, called directly (the adapter's methods only pass their defaults on)."""
 
 
 def parse_event(obj: dict[str, Any]) -> Envelope:
     """Validate a decoded JSON object into its event model; raises pydantic.ValidationError."""
-    return _ADAPTER.validate_python(obj)
+    found: Envelope = _VALIDATOR.validate_python(obj)
+    return found
 
 
 def parse_event_json(raw: bytes | str) -> Envelope:
     """Validate raw JSON bytes into its event model; raises pydantic.ValidationError."""
-    return _ADAPTER.validate_json(raw)
+    found: Envelope = _VALIDATOR.validate_json(raw)
+    return found
 
 
 _ENTITIES: dict[str, str] = {t: t.split(".", 1)[0] for t in PAYLOADS}

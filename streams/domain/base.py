@@ -99,12 +99,18 @@ def _all_distinct(events: Sequence[Envelope]) -> bool:
     return len({(e.source, e.id) for e in events}) == len(events)
 
 
+def dedupe(events: Sequence[Envelope]) -> list[Envelope]:
+    """One copy of each (source, id), the smallest by :func:`copy_rank`, in no particular order (for
+    a fold that sorts them by an order of its own that ends with source and id)."""
+    if _all_distinct(events):  # every event is its own kept copy
+        return list(events)
+    return list(_kept(events).values())
+
+
 def dedupe_sorted(events: Sequence[Envelope]) -> list[Envelope]:
     """One copy of each (source, id), the smallest by :func:`copy_rank`, in :func:`event_sort_key`
     order. The result depends only on the set of copies, never on their order."""
-    if _all_distinct(events):  # every event is its own kept copy; the sort key is then total
-        return sorted(events, key=event_sort_key)
-    return sorted(_kept(events).values(), key=event_sort_key)
+    return sorted(dedupe(events), key=event_sort_key)
 
 
 def differing_fields(a: Envelope, b: Envelope) -> list[str]:

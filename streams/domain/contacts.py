@@ -43,7 +43,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from schemas.contacts import CallAbandoned, CallCallbackRequested, CallOffered, CallTransferred
@@ -145,26 +144,21 @@ class _Leg:
     ends: list[_Ev] = field(default_factory=list)
     end: _Ev | None = None
 
-    # The starts of a leg (its naming, queueing and transfers) are all placed before anything reads
-    # these (the lifecycle places every start, then the ends), so each is computed once.
-    @cached_property
-    def queued_at(self) -> datetime | None:
+    # Set by :meth:`seal` once every start of the lifecycle is placed (the lifecycle places every
+    # naming, queueing and transfer, then the ends), read many times after; never read before.
+    queued_at: datetime | None = field(init=False)
+    transfer_in: _Ev | None = field(init=False)
+    entered_at: datetime | None = field(init=False)
+    start_key: tuple[Any, ...] = field(init=False)
+
+    def seal(self) -> None:
+        """Compute the leg's start times from its starts (all placed by now)."""
         first = _first(self.queued)
-        return first.time if first else None
-
-    @cached_property
-    def transfer_in(self) -> _Ev | None:
-        return _first(self.transfers_in)
-
-    @cached_property
-    def entered_at(self) -> datetime | None:
-        times = [t for t in (self.queued_at, self.transfer_in and self.transfer_in.time) if t]
-        return min(times) if times else None
-
-    @cached_property
-    def start_key(self) -> tuple[Any, ...]:
-        start = self.entered_at or min(self.named_at)
-        return (start, self.transfer_in is not None, self.queue)
+        self.queued_at = first.time if first else None
+        self.transfer_in = t_in = _first(self.transfers_in)
+        times = [t for t in (self.queued_at, t_in and t_in.time) if t]
+        self.entered_at = min(times) if times else None
+        self.start_key = (self.entered_at or min(self.named_at), t_in is not None, self.queue)
 
 
 @dataclass
@@ -184,7 +178,9 @@ class _Lifecycle:
             self.quarantined.append((ev.env, why))
 
     def leg(self, queue: str, time: datetime) -> _Leg:
-        found = self.legs.setdefault(queue, _Leg(queue))
+        found = self.legs.get(queue)
+        if found is None:
+            found = self.legs[queue] = _Leg(queue)
         found.named_at.append(time)
         return found
 
@@ -203,6 +199,8 @@ class _Lifecycle:
         for ev in valid:  # starts first, so placing a queue-less abandon sees every transfer
             if ev.kind not in END_RANK:
                 self._place(ev)
+        for leg in self.legs.values():
+            leg.seal()
         for ev in valid:
             if ev.kind in END_RANK:
                 self._place(ev)

@@ -74,7 +74,7 @@ from schemas.crimes import (
 from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
-from streams.domain.base import FoldResult, Row, dedupe_sorted
+from streams.domain.base import FoldResult, Row, dedupe
 from streams.domain.classification import UNCLASSIFIED, classify, is_conditional_subtype
 
 _RANK: dict[str, int] = {
@@ -98,9 +98,8 @@ Rules editions take effect on UK local dates)."""
 
 def lifecycle_order(events: Sequence[Envelope]) -> list[Envelope]:
     """Events by (time, lifecycle rank, source, id); one copy of each (source, id) (see
-    :func:`~streams.domain.base.dedupe_sorted`)."""
-    unique = dedupe_sorted(events)
-    return sorted(unique, key=lambda e: (e.time, _RANK.get(verb_of(e.type), 99), e.source, e.id))
+    :func:`~streams.domain.base.dedupe`)."""
+    return sorted(dedupe(events), key=lambda e: (e.time, _RANK.get(verb_of(e.type), 99), e.source, e.id))
 
 
 def _of(ordered: Sequence[Envelope], *verbs: str) -> list[Envelope]:

@@ -60,7 +60,7 @@ from schemas.incidents import (
     IncidentRegraded,
     IncidentResourceArrived,
 )
-from streams.domain.base import FoldResult, Row, dedupe_sorted
+from streams.domain.base import FoldResult, Row, dedupe
 from streams.domain.geography import DistrictMap, default_districts
 from streams.domain.nicl import NiclCatalogue, default_catalogue
 from streams.domain.watch import WATCH_GRADES as WATCH_GRADES  # re-exported: the watch rule lives there
@@ -221,22 +221,27 @@ def _apply(st: _State, e: Envelope, verb: str) -> None:
         st.closed_at, st.final_category = e.time, e.payload(IncidentClosed).final_category
 
 
-def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) -> list[Envelope]:
+def _chain_same_time_regrades(
+    ordered: list[Envelope], verbs: list[str], first_grade: str | None
+) -> tuple[list[Envelope], list[str]]:
     """Regrades stamped with the same millisecond are put in chain order (each one's old grade is
-    the previous one's new grade, starting from the grade held), ties by source and id."""
+    the previous one's new grade, starting from the grade held), ties by source and id. ``verbs``
+    holds each event's verb; the events are returned with theirs."""
+    if "regraded" not in verbs:
+        return ordered, verbs
     out: list[Envelope] = []
     grade = first_grade
     i = 0
     while i < len(ordered):
         e = ordered[i]
-        if verb_of(e.type) == "graded":
+        if verbs[i] == "graded":
             grade = str(e.payload(IncidentGraded).grade)
-        if verb_of(e.type) != "regraded":
+        if verbs[i] != "regraded":
             out.append(e)
             i += 1
             continue
         j = i
-        while j < len(ordered) and verb_of(ordered[j].type) == "regraded" and ordered[j].time == e.time:
+        while j < len(ordered) and verbs[j] == "regraded" and ordered[j].time == e.time:
             j += 1
         pending = ordered[i:j]
         while pending:
@@ -247,20 +252,20 @@ def _chain_same_time_regrades(ordered: list[Envelope], first_grade: str | None) 
             out.append(nxt)
             grade = str(nxt.payload(IncidentRegraded).new_grade)
         i = j
-    return out
+    return out, [verb_of(e.type) for e in out]
 
 
 def _walk(events: Sequence[Envelope]) -> _State:
     st = _State()
-    ordered = _chain_same_time_regrades(sorted(dedupe_sorted(events), key=lifecycle_key), None)
-    for e in ordered:
-        if verb_of(e.type) == "created":
+    ordered = sorted(dedupe(events), key=lifecycle_key)
+    ordered, verbs = _chain_same_time_regrades(ordered, [verb_of(e.type) for e in ordered], None)
+    for e, verb in zip(ordered, verbs, strict=True):
+        if verb == "created":
             if st.created is None:
                 st.created = e
             else:
                 st.quarantined.append((e, "second created event for the incident"))
-    for e in ordered:
-        verb = verb_of(e.type)
+    for e, verb in zip(ordered, verbs, strict=True):
         if verb == "created":
             continue
         if st.created is not None and e.time < st.created.time:

@@ -97,12 +97,12 @@ def _copy_treated(model: BaseModel, plan: _Plan, key: bytes) -> BaseModel:
     update: dict[str, Any] = {}
     for name, step in plan.items():
         value = getattr(model, name, None)
+        if value is None:  # nothing to treat (a treated None stays None)
+            continue
         if isinstance(step, tuple):
             treated = _treated(value, step[0], step[1], key)
         elif isinstance(value, BaseModel):
             treated = _copy_treated(value, step, key)
-        elif value is None:
-            continue
         else:  # a shape the walk cannot follow: the slow path decides, as strictly as before
             raise _Unfollowable(name)
         if treated is not value:

@@ -28,7 +28,7 @@ from schemas.definitions import Definitions
 from schemas.envelope import Envelope
 from schemas.events import verb_of
 from schemas.social import SocialClosed, SocialReceived
-from streams.domain.base import FoldResult, Row, dedupe_sorted
+from streams.domain.base import FoldResult, Row, dedupe
 
 THREADS = "social_threads"
 _RANK = {"received": 0, "assigned": 1, "responded": 2, "closed": 3}
@@ -36,9 +36,7 @@ _RANK = {"received": 0, "assigned": 1, "responded": 2, "closed": 3}
 
 def lifecycle_order(events: Sequence[Envelope]) -> list[Envelope]:
     """One copy of each (source, id), by (time, lifecycle rank, source, id)."""
-    return sorted(
-        dedupe_sorted(events), key=lambda e: (e.time, _RANK.get(verb_of(e.type), 9), e.source, e.id)
-    )
+    return sorted(dedupe(events), key=lambda e: (e.time, _RANK.get(verb_of(e.type), 9), e.source, e.id))
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:

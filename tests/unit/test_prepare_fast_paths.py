@@ -17,7 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, TypeAdapter
 
 from schemas.envelope import Envelope, UtcTime, _iso_text_only, _to_utc_ms
 from schemas.events import EVENT_MODELS, entity_of, parse_event, verb_of
-from streams.domain.base import _kept, conflicts, dedupe_sorted, event_sort_key
+from streams.domain.base import _kept, conflicts, dedupe, dedupe_sorted, event_sort_key
 from streams.pipeline import _ledger_json
 from tests.unit.test_contacts_golden import golden_raw
 
@@ -138,6 +138,7 @@ def test_dedupe_and_conflicts_match_the_general_path(seed: int, copies: int) -> 
     events = _golden_events(seed, copies)
     assert dedupe_sorted(events) == sorted(_kept(events).values(), key=event_sort_key)
     assert dedupe_sorted(events) == dedupe_sorted(list(reversed(events)))
+    assert sorted(map(id, dedupe(events))) == sorted(map(id, _kept(events).values()))
     if copies == 0:
         assert conflicts(events) == []
 
