@@ -48,7 +48,7 @@ from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
     from streams.pipeline import BatchReport, Pipeline, RawMessage
-    from streams.replay_shards import Line, ShardPool
+    from streams.replay_shards import Line, ShardPool, ShardRows
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
@@ -556,13 +556,14 @@ class _Inserters:
                 self._handles.append(found)
         return found
 
-    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def _insert(self, table: str, columns: Sequence[str], block: bytes) -> None:
         from sinks.clickhouse import replay_sql
 
-        replay_sql.bulk_insert(self._handle(), table, columns, rows)
+        replay_sql.insert_block(self._handle(), table, columns, block)
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Future[None]:
-        return self._threads.submit(self._insert, table, columns, rows)
+    def insert(self, table: str, columns: Sequence[str], block: bytes) -> Future[None]:
+        """Insert a block encoded by :class:`sinks.clickhouse.replay_sql.BlockEncoder`."""
+        return self._threads.submit(self._insert, table, columns, block)
 
     @staticmethod
     def wait(futures: Sequence[Future[None]]) -> None:
@@ -582,6 +583,65 @@ class _Inserters:
             handle.close()
 
 
+FLUSH_BYTES = 512 * 2**20
+"""Encoded rows a file replay holds before it writes them (one insert per table for all it holds):
+every insert writes a part in each month it covers, and parts written apart are merged again by the
+engine (in the background, by :func:`sinks.clickhouse.compact.compact`, and by every ``FINAL`` read
+of the rollup rebuild), so the fewer inserts the less the engine does."""
+
+
+class _Held:
+    """Folded shards' encoded rows not yet written, per table, with what their writing needs."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, tuple[list[str], list[bytes]]] = {}
+        self.ledger: tuple[list[str], list[bytes]] | None = None
+        self.withdrawals: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+        self.buckets: list[list[Any]] = []
+        self.lines = 0
+        self.size = 0
+
+    def add(self, part: ShardRows, buckets: list[list[Any]]) -> None:
+        for table, (columns, block) in part.blocks.items():
+            found = self.blocks.setdefault(table, (columns, []))
+            if found[0] != columns:
+                raise ValueError(f"encoded rows of {table} with different columns")
+            found[1].append(block)
+            self.size += len(block)
+        part.blocks.clear()
+        self.withdrawals.extend((t, old, part.current.get(t, [])) for t, old in part.previous.items())
+        self.buckets.extend(buckets)
+        self.lines += part.consumed
+
+    def write(
+        self,
+        pipeline: Pipeline,
+        inserters: _Inserters,
+        sole_writer: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """As one write cycle writes: the facts and rejected events (each table in one statement, the
+        tables at once), the rows no longer produced withdrawn, the buckets logged again unless this
+        process is the only writer, and last the ledger."""
+        from sinks.clickhouse.rollups import log_dirty
+
+        ledger = self.blocks.pop("events", None)
+        inserters.wait(
+            [inserters.insert(t, columns, b"".join(blocks)) for t, (columns, blocks) in self.blocks.items()]
+        )
+        self.blocks.clear()
+        wh = pipeline.warehouse
+        with wh.exclusive():
+            for table, old, current in self.withdrawals:
+                pipeline._withdraw(table, old, current)
+            if not sole_writer:
+                log_dirty(wh, self.buckets)
+        if ledger is not None:
+            inserters.wait([inserters.insert("events", ledger[0], b"".join(ledger[1]))])
+        if progress and self.lines:
+            progress(self.lines)
+
+
 def read_shards(path: Path, pool: ShardPool | None) -> list[list[Line]]:
     """The lines of a file in the shards :func:`replay_file` folds with ``pool``."""
     from streams.replay_shards import shard_lines
@@ -595,16 +655,18 @@ def replay_file(
     pool: ShardPool | None = None,
     progress: Callable[[int], None] | None = None,
     lines: list[list[Line]] | None = None,
+    flush_bytes: int = FLUSH_BYTES,
 ) -> ReplayTotals:
     """Put a whole JSONL file through the pipeline, each subject folded once (see
     :mod:`streams.replay_shards`): the result equals the worker's, or :func:`replay`'s, for the same
     lines. The file's lines are read into :data:`SHARDS_PER_WORKER` shards per worker process (one in
     all without ``pool``); each shard is decoded and folded (in the pool), with the ledger's history
-    of the subjects it already holds (none is read on a fresh warehouse). Each shard is written as
-    soon as it is folded, as one write cycle is and in its order, in large statements: the rollup
-    buckets touched are logged, the facts written (rows no longer produced withdrawn), the buckets
-    logged again, the rejected events and, last, the ledger (a shard holds every line of its
-    subjects). Lines
+    of the subjects it already holds (none is read on a fresh warehouse), and its rows encoded for
+    insertion there. As each shard comes back the rollup buckets it touches are logged and its
+    encoded rows held; once ``flush_bytes`` are held, and at the end, they are written as one write
+    cycle is and in its order, each table in one statement: the facts (rows no longer produced
+    withdrawn), the buckets logged again, the rejected events and, last, the ledger (a shard holds
+    every line of its subjects). Lines
     whose event names another subject than their line seemed to go through :meth:`Pipeline.process`
     after that. Last, every month holding a logged bucket is recomputed whole
     (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
@@ -624,6 +686,9 @@ def replay_file(
         subjects = {peek_subject(line) for shard in shards for _, line in shard}
         for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
             histories[shard_of(row[1], count)].append(row)
+    encoder = replay_sql.block_encoder(
+        wh, {t for fold in pipeline.folds.values() for t in fold.tables} | {"rejected_events", "events"}
+    )
     if pool is not None:
         pool.wait_started()
     totals = ReplayTotals()
@@ -634,9 +699,8 @@ def replay_file(
     sole_writer = is_embedded(wh.dsn)
     logged: set[tuple[str, str, datetime]] = set()
     with _Inserters(wh.dsn) as inserters:
-        ledger_written: Future[None] | None = None
-        written = 0
-        for part in fold_all(shards, histories, pipeline, pool):
+        held = _Held()
+        for part in fold_all(shards, histories, pipeline, pool, encoder):
             totals.lines += part.consumed
             totals.accepted += part.accepted
             totals.duplicates += part.duplicates
@@ -646,32 +710,13 @@ def replay_file(
             buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
             with wh.exclusive():
                 log_dirty(wh, buckets)
-            # The fact tables and the rejected events at once, each on a handle of its own (the
-            # engine's share of an insert runs beside the others' serialising), beside the
-            # previous shard's ledger.
-            inserters.wait(
-                [inserters.insert(table, columns, rows) for table, (columns, rows) in part.facts.items()]
-                + [inserters.insert("rejected_events", history_sql.REJECT_COLUMNS, part.rejected)]
-            )
-            with wh.exclusive():
-                for table, old in part.previous.items():
-                    columns, rows = part.facts.get(table, ([], []))
-                    pipeline._withdraw(table, old, [dict(zip(columns, row, strict=True)) for row in rows])
-                if sole_writer:
-                    logged.update(part.dirty)
-                else:
-                    log_dirty(wh, buckets)
-            if ledger_written is not None:
-                ledger_written.result()
-                if progress:
-                    progress(written)
-            # Last, the shard's ledger: while the next shard's facts go in.
-            ledger_written = inserters.insert("events", history_sql.LEDGER_COLUMNS, part.ledger)
-            written = part.consumed
-        if ledger_written is not None:
-            ledger_written.result()
-            if progress:
-                progress(written)
+            if sole_writer:
+                logged.update(part.dirty)
+            held.add(part, buckets)
+            if held.size >= flush_bytes:
+                held.write(pipeline, inserters, sole_writer, progress)
+                held = _Held()
+        held.write(pipeline, inserters, sole_writer, progress)
     del shards, histories
     if strays:
         totals.add(pipeline.process(strays))

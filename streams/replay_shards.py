@@ -13,6 +13,10 @@ history it has just written. Here:
   exactly as :meth:`streams.pipeline.Pipeline.process` does for one batch holding all of them. It
   returns plain rows (:class:`ShardRows`): the facts, the ledger, the rejected events, the rollup
   buckets touched, and the counts. It touches no warehouse, so it runs in worker processes;
+- :func:`encode_shard` turns those rows into the insert bytes of each table (the warehouse's Native
+  format, :class:`sinks.clickhouse.replay_sql.BlockEncoder`), in the worker process too: the
+  replay's own process then receives a few byte strings per shard instead of millions of values,
+  and hands them to the engine as they are;
 - an event whose subject hashes to another shard than the one its line was put in (a line whose
   first ``"subject"`` key is not the envelope's) is not folded there: it comes back in
   :attr:`ShardRows.strays`, and the caller puts those lines through the ordinary pipeline after every
@@ -45,6 +49,7 @@ from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage, ledg
 
 if TYPE_CHECKING:
     from sinks.clickhouse.client import Warehouse
+    from sinks.clickhouse.replay_sql import BlockEncoder
 
 _SUBJECT = re.compile(rb'"subject"\s*:\s*"([^"\\]*)"')
 _TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]*)"')
@@ -128,6 +133,30 @@ class ShardRows:
     dirty: list[tuple[str, str, datetime]] = field(default_factory=list)
     """Rollup buckets (rollup, force, bucket start) the old and new fact rows fall in."""
     strays: list[RawMessage] = field(default_factory=list)
+    blocks: dict[str, tuple[list[str], bytes]] = field(default_factory=dict)
+    """Once encoded (:func:`encode_shard`): per table (fact tables, ``rejected_events``, ``events``)
+    its columns and its rows as insert bytes; ``facts``, ``ledger`` and ``rejected`` are then empty."""
+    current: dict[str, list[Row]] = field(default_factory=dict)
+    """Once encoded: the new fact rows of the tables that have :attr:`previous` rows (for the
+    withdrawal), as dicts."""
+
+
+def encode_shard(rows: ShardRows, encoder: BlockEncoder) -> ShardRows:
+    """``rows`` with its facts, rejected events and ledger encoded for insertion (see
+    :attr:`ShardRows.blocks`); the caller inserts each block in one statement."""
+    from sinks.clickhouse.history_sql import LEDGER_COLUMNS, REJECT_COLUMNS
+
+    tables = {table: (columns, data) for table, (columns, data) in rows.facts.items()}
+    tables["rejected_events"] = (list(REJECT_COLUMNS), rows.rejected)
+    tables["events"] = (list(LEDGER_COLUMNS), rows.ledger)
+    for table, (columns, data) in tables.items():
+        if data:
+            rows.blocks[table] = (columns, encoder.encode(table, columns, data))
+    for table in rows.previous:
+        columns, data = rows.facts.get(table, ([], []))
+        rows.current[table] = [dict(zip(columns, row, strict=True)) for row in data]
+    rows.facts, rows.ledger, rows.rejected = {}, [], []
+    return rows
 
 
 def _columns(table: str, rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
@@ -229,11 +258,11 @@ def _ready() -> bool:
 
 
 def _fold_in_worker(
-    lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int
+    lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int, encoder: BlockEncoder
 ) -> ShardRows:
     if _worker_pipeline is None:
         raise RuntimeError("replay worker not started")
-    return fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards)
+    return encode_shard(fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards), encoder)
 
 
 class ShardPool:
@@ -258,9 +287,14 @@ class ShardPool:
             future.result()
 
     def submit(
-        self, lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int
+        self,
+        lines: Sequence[Line],
+        history: Sequence[HistoryRow],
+        shard: int,
+        shards: int,
+        encoder: BlockEncoder,
     ) -> Future[ShardRows]:
-        return self._pool.submit(_fold_in_worker, lines, history, shard, shards)
+        return self._pool.submit(_fold_in_worker, lines, history, shard, shards, encoder)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -271,17 +305,18 @@ def fold_all(
     histories: Mapping[int, Sequence[HistoryRow]],
     pipeline: Pipeline | None,
     pool: ShardPool | None,
+    encoder: BlockEncoder,
 ) -> Iterator[ShardRows]:
-    """Every shard folded, in the pool when there is one (in the order they are done), else in this
-    process with ``pipeline``."""
+    """Every shard folded and encoded (:func:`encode_shard`), in the pool when there is one (in the
+    order they are done), else in this process with ``pipeline``."""
     n = len(shards)
     if pool is None:
         if pipeline is None:
             raise ValueError("fold_all needs a pipeline or a pool")
         for i, lines in enumerate(shards):
-            yield fold_shard(pipeline, messages_of(lines), histories.get(i, ()), i, n)
+            yield encode_shard(fold_shard(pipeline, messages_of(lines), histories.get(i, ()), i, n), encoder)
         return
-    futures = [pool.submit(lines, histories.get(i, ()), i, n) for i, lines in enumerate(shards)]
+    futures = [pool.submit(lines, histories.get(i, ()), i, n, encoder) for i, lines in enumerate(shards)]
     try:
         for future in as_completed(futures):
             yield future.result()

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -231,6 +232,21 @@ class Warehouse:
         self._column_types: dict[tuple[str, tuple[str, ...]], Sequence[Any]] = {}
         """Column types per (table, columns) inserted into, so an insert is one statement (see
         :meth:`insert`)."""
+        self._defaults: dict[str, Any] = {}
+        """Engine settings of every statement of this handle (see :meth:`run_as_background`)."""
+
+    def run_as_background(self, settings: dict[str, Any]) -> None:
+        """From now on, run every statement of this handle with the engine ``settings`` (a call's
+        own settings win), when the engine is embedded: its query threads are this process's,
+        on the cores the write cycles use (e.g. ``max_threads``, ``os_thread_priority``). A server
+        has cores of its own and keeps its settings."""
+        if is_embedded(self.dsn):
+            self._defaults = dict(settings)
+
+    def _settings(self, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not self._defaults:
+            return settings
+        return {**self._defaults, **(settings or {})}
 
     @property
     def is_reader(self) -> bool:
@@ -240,6 +256,11 @@ class Warehouse:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def server_tz(self) -> tzinfo:
+        """The zone the client gives values of columns that name none (inserted and read)."""
+        return self._client.server_tz
+
     def command(
         self,
         sql: str,
@@ -248,7 +269,7 @@ class Warehouse:
     ) -> Any:
         self._check_open()
         with self._lock:
-            return self._client.command(sql, parameters=parameters, settings=settings)
+            return self._client.command(sql, parameters=parameters, settings=self._settings(settings))
 
     def query(
         self,
@@ -261,6 +282,7 @@ class Warehouse:
         and :class:`ResultTooLarge` is raised (the stream closed, the query cancelled) as soon as the
         blocks received add up to more than ``max_bytes`` (see :func:`column_bytes`)."""
         self._check_open()
+        settings = self._settings(settings)
         with self._lock:
             if max_bytes is not None:
                 return self._query_capped(sql, parameters, settings, max_bytes)
@@ -304,6 +326,7 @@ class Warehouse:
         if not rows:
             return
         self._check_open()
+        settings = self._settings(settings)
         key = (table, tuple(columns))
         with self._lock:
             # clickhouse-connect asks the table's column types (DESCRIBE TABLE) before every insert
@@ -327,6 +350,23 @@ class Warehouse:
             except Exception:
                 self._column_types.pop(key, None)
                 raise
+
+    def insert_encoded(
+        self,
+        table: str,
+        columns: Sequence[str],
+        block: bytes,
+        fmt: str = "Native",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert rows already encoded in ``fmt`` (e.g. by :func:`encode_native` in another process)
+        in one statement: the engine parses the bytes as they are."""
+        self._refuse_on_reader("insert")
+        if not block:
+            return
+        self._check_open()
+        with self._lock:
+            self._client.raw_insert(_qualified(table), list(columns), block, settings=settings, fmt=fmt)
 
     def insert_dicts(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows given as dicts; every row must have the same keys."""
