@@ -344,13 +344,17 @@ def district_series(
     raw = district_group_series(wh, force_id, max(first, months[0]), months[-1], definitions)
     districts: dict[str, Series] = {}
     groups: dict[str, dict[str, Series]] = {}
+    zero = Cell(0.0)  # cells are immutable: every month without crimes shares one
     for district, by_group in sorted(raw.items()):
         if not district:
             continue
+        counts = [(g, [s.get(m, 0) for m in months]) for g, s in sorted(by_group.items())]
         groups[district] = {
-            g: {m: Cell(float(s.get(m, 0))) for m in months} for g, s in sorted(by_group.items())
+            g: {m: Cell(float(n)) if n else zero for m, n in zip(months, ns, strict=True)} for g, ns in counts
         }
-        districts[district] = {m: Cell(sum(s[m].num for s in groups[district].values())) for m in months}
+        # the sum of whole numbers of crimes as a float, as the groups' float cells add up
+        totals = [float(sum(column)) for column in zip(*(ns for _, ns in counts), strict=True)]
+        districts[district] = {m: Cell(n) if n else zero for m, n in zip(months, totals, strict=True)}
     return districts, groups
 
 
