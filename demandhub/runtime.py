@@ -618,11 +618,10 @@ class _Held:
         pipeline: Pipeline,
         inserters: _Inserters,
         sole_writer: bool,
-        progress: Callable[[int], None] | None,
-    ) -> None:
+    ) -> Future[None] | None:
         """As one write cycle writes: the facts and rejected events (each table in one statement, the
         tables at once), the rows no longer produced withdrawn, the buckets logged again unless this
-        process is the only writer, and last the ledger."""
+        process is the only writer, and last the ledger: returns its insert, under way."""
         from sinks.clickhouse.rollups import log_dirty
 
         ledger = self.blocks.pop("events", None)
@@ -636,10 +635,7 @@ class _Held:
                 pipeline._withdraw(table, old, current)
             if not sole_writer:
                 log_dirty(wh, self.buckets)
-        if ledger is not None:
-            inserters.wait([inserters.insert("events", ledger[0], b"".join(ledger[1]))])
-        if progress and self.lines:
-            progress(self.lines)
+        return inserters.insert("events", ledger[0], b"".join(ledger[1])) if ledger is not None else None
 
 
 def read_shards(path: Path, pool: ShardPool | None) -> list[list[Line]]:
@@ -714,17 +710,31 @@ def replay_file(
                 logged.update(part.dirty)
             held.add(part, buckets)
             if held.size >= flush_bytes:
-                held.write(pipeline, inserters, sole_writer, progress)
+                _written(held.write(pipeline, inserters, sole_writer), held.lines, progress)
                 held = _Held()
-        held.write(pipeline, inserters, sole_writer, progress)
-    del shards, histories
-    if strays:
-        totals.add(pipeline.process(strays))
-        if progress:
-            progress(len(strays))
-    with wh.exclusive():
-        rebuild_logged_months(wh, pipeline.rollups, pipeline.settings.definitions, sole_writer)
+        ledger, last = held.write(pipeline, inserters, sole_writer), held.lines
+        del shards, histories, held
+        if strays:
+            # Their subjects' histories are read from the ledger: once it is in.
+            _written(ledger, last, progress)
+            ledger, last = None, 0
+            totals.add(pipeline.process(strays))
+            if progress:
+                progress(len(strays))
+        # The rollups read only the facts, all in by now: they are rebuilt while the last ledger
+        # insert runs (interrupted before it ends, a replay run again folds and logs it all again).
+        with wh.exclusive():
+            rebuild_logged_months(wh, pipeline.rollups, pipeline.settings.definitions, sole_writer)
+        _written(ledger, last, progress)
     return totals
+
+
+def _written(ledger: Future[None] | None, lines: int, progress: Callable[[int], None] | None) -> None:
+    """Until a ledger insert is done (its failure raised); then ``lines`` more are saved."""
+    if ledger is not None:
+        ledger.result()
+    if progress and lines:
+        progress(lines)
 
 
 def print_tokens(settings: Settings) -> dict[str, str]:
