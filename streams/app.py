@@ -445,8 +445,11 @@ class HotPath:
         (decoded and folded, :meth:`Pipeline.prepare`) on a thread while the one before is written
         on another, so the warehouse's work overlaps the next fetch's Python work. At most one write
         is in flight, and a fetch's offsets are committed only once its write is durable and its dead
-        letters confirmed (:meth:`_settle`). Stops when no fetch is ready or a rebalance waits, after
-        the last write is settled.
+        letters confirmed (:meth:`_settle`). The next fetch's write begins as soon as the one before
+        is durable, and that one's dead letters and commit (a round trip to the broker each) run
+        while it is written, so they add nothing to an event's way to the ledger; fetches are still
+        settled in order, each before the next write is awaited. Stops when no fetch is ready or a
+        rebalance waits, after the last write is settled.
 
         A failed write or preparation drops every history held in process (written or prepared
         after it, histories may be half there) and falls back to the plain cycle (:meth:`_cycle`,
@@ -469,10 +472,14 @@ class HotPath:
                         "batch of %d not prepared (%s); retrying", len(fetch.raws), type(exc).__name__
                     )
                     failed = True
+            settle: tuple[_Fetch, BatchReport] | None = None
             if writing is not None:
-                failed = await self._finish(consumer, *writing) or failed
+                settle = await self._written(consumer, *writing)
+                failed = failed or settle is None
                 writing = None
             if failed:
+                if settle is not None:
+                    await self._settle(consumer, *settle)
                 pipeline.forget()
                 if fetch.records:
                     await self._settle(
@@ -484,6 +491,13 @@ class HotPath:
                     fetch,
                     asyncio.ensure_future(asyncio.to_thread(self._write, pipeline, prepared, preparing)),
                 )
+            if settle is not None:
+                try:
+                    await self._settle(consumer, *settle)
+                except BaseException:
+                    if writing is not None:  # not left running unseen
+                        await asyncio.wait({writing[1]})
+                    raise
             fetched = (
                 {}
                 if handover.wanted or writing is None
@@ -491,7 +505,9 @@ class HotPath:
             )
             if not fetched:
                 if writing is not None:
-                    await self._finish(consumer, *writing)
+                    settle = await self._written(consumer, *writing)
+                    if settle is not None:
+                        await self._settle(consumer, *settle)
                 return
 
     @staticmethod
@@ -502,21 +518,21 @@ class HotPath:
         report = pipeline.write(prepared)
         return report, time.perf_counter() - started
 
-    async def _finish(
+    async def _written(
         self, consumer: AIOKafkaConsumer, fetch: _Fetch, write: asyncio.Future[tuple[BatchReport, float]]
-    ) -> bool:
-        """Wait for a fetch's write and settle it; a failed write is written again as a plain cycle
-        once every history held is dropped (True: it failed)."""
+    ) -> tuple[_Fetch, BatchReport] | None:
+        """Wait for a fetch's write: the fetch and its report, to settle (:meth:`_settle`). A failed
+        write is written again as a plain cycle once every history held is dropped, and settled
+        (None: it failed)."""
         try:
             report, seconds = await write
         except Exception as exc:
             self.runner.failed(fetch.topics, fetch.raws, exc, 0.0, fetch.held)
             self.runner.pipeline.forget()
             await self._settle(consumer, fetch, await self.runner.run(fetch.topics, fetch.raws, fetch.held))
-            return True
+            return None
         self.runner.written(fetch.topics, fetch.raws, report, seconds, fetch.held)
-        await self._settle(consumer, fetch, report)
-        return False
+        return fetch, report
 
     async def _settle(self, consumer: AIOKafkaConsumer, fetch: _Fetch, report: BatchReport) -> None:
         """After a fetch's write is durable: its dead letters confirmed, then its offsets committed."""
