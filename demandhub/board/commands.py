@@ -196,6 +196,52 @@ def _open(settings: Settings) -> Warehouse:
     return open_warehouse(settings, apply_migrations=settings.resolved_dsn.startswith("chdb:"))
 
 
+class _Opening:
+    """The warehouse opened (:func:`_open`) on a thread of its own, so that the pack's modules are
+    imported and its configuration read meanwhile: loading and opening the engine and importing the
+    board are each a large part of the command's start-up, and chDB does much of its opening
+    outside Python's lock. :meth:`result` is the open warehouse, or raises what the opening raised."""
+
+    def __init__(self, settings: Settings) -> None:
+        import threading
+
+        self._wh: Warehouse | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(settings,), name="board-open", daemon=True)
+        self._thread.start()
+
+    def _run(self, settings: Settings) -> None:
+        try:
+            self._wh = _open(settings)
+        except BaseException as exc:  # handed to the command's thread by result()
+            self._error = exc
+
+    def result(self) -> Warehouse:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._wh is not None
+        return self._wh
+
+    def abandon(self) -> None:
+        """Wait for the opening and close what it opened (the command failed meanwhile)."""
+        self._thread.join()
+        if self._wh is not None:
+            self._wh.close()
+
+
+def _prepare_pack(settings: Settings, args: argparse.Namespace, defines: Sequence[str]) -> None:
+    """Import the modules :func:`build_board` imports and read the pack's configuration (kept by
+    the catalogue's and the MSF file's caches), while the warehouse opens."""
+    import demandhub.board.catalogue.forces
+    import demandhub.board.report
+    import demandhub.board.warehouse.completeness
+    import demandhub.board.warehouse.source
+    import demandhub.board.warehouse.store  # noqa: F401
+
+    board_config(settings, args, defines)
+
+
 def _local_today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.definitions.timezone)).date()
 
@@ -565,7 +611,14 @@ def run_board(
         _write_board(args, settings, body, month)
         return 0
     own = wh is None
-    wh = wh or _open(settings)
+    if wh is None:
+        opening = _Opening(settings)
+        try:
+            _prepare_pack(settings, args, defines)
+        except BaseException:
+            opening.abandon()
+            raise
+        wh = opening.result()
     try:
         body, month = build_board(
             settings,
