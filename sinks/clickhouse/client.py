@@ -202,6 +202,14 @@ class _RowsInsertContext(InsertContext):
             self._data = data
             self.block_row_count = self._calc_block_size()
 
+    def release(self) -> None:
+        """Drop the rows and the bound method that ties the context to itself. The setter (the
+        library's as well as this one) keeps ``self._next_block_data = self._row_block_data``: a
+        reference cycle that holds every row of the insert until a full collection, and for good in
+        a worker whose heap settling froze it mid-insert (:mod:`streams.heap`)."""
+        self._next_block_data = None
+        self._raw_data = self._block_rows = self._data = None
+
 
 def load_insert_codecs() -> None:
     """Load now what the first insert of this process would load: numpy, which clickhouse-connect's
@@ -232,21 +240,6 @@ class Warehouse:
         self._column_types: dict[tuple[str, tuple[str, ...]], Sequence[Any]] = {}
         """Column types per (table, columns) inserted into, so an insert is one statement (see
         :meth:`insert`)."""
-        self._defaults: dict[str, Any] = {}
-        """Engine settings of every statement of this handle (see :meth:`run_as_background`)."""
-
-    def run_as_background(self, settings: dict[str, Any]) -> None:
-        """From now on, run every statement of this handle with the engine ``settings`` (a call's
-        own settings win), when the engine is embedded: its query threads are this process's,
-        on the cores the write cycles use (e.g. ``max_threads``, ``os_thread_priority``). A server
-        has cores of its own and keeps its settings."""
-        if is_embedded(self.dsn):
-            self._defaults = dict(settings)
-
-    def _settings(self, settings: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not self._defaults:
-            return settings
-        return {**self._defaults, **(settings or {})}
 
     @property
     def is_reader(self) -> bool:
@@ -269,7 +262,7 @@ class Warehouse:
     ) -> Any:
         self._check_open()
         with self._lock:
-            return self._client.command(sql, parameters=parameters, settings=self._settings(settings))
+            return self._client.command(sql, parameters=parameters, settings=settings)
 
     def query(
         self,
@@ -282,7 +275,6 @@ class Warehouse:
         and :class:`ResultTooLarge` is raised (the stream closed, the query cancelled) as soon as the
         blocks received add up to more than ``max_bytes`` (see :func:`column_bytes`)."""
         self._check_open()
-        settings = self._settings(settings)
         with self._lock:
             if max_bytes is not None:
                 return self._query_capped(sql, parameters, settings, max_bytes)
@@ -326,7 +318,6 @@ class Warehouse:
         if not rows:
             return
         self._check_open()
-        settings = self._settings(settings)
         key = (table, tuple(columns))
         with self._lock:
             # clickhouse-connect asks the table's column types (DESCRIBE TABLE) before every insert
@@ -334,9 +325,10 @@ class Warehouse:
             # as a small insert in chDB. The types are asked once per table and column list; a
             # failed insert forgets them (a migration may have changed the table meanwhile).
             types = self._column_types.get(key)
+            context: _RowsInsertContext | None = None
             if types is None:
-                context = self._client.create_insert_context(table, list(columns), settings=settings)
-                types = self._column_types[key] = tuple(context.column_types)
+                described = self._client.create_insert_context(table, list(columns), settings=settings)
+                types = self._column_types[key] = tuple(described.column_types)
             try:
                 context = _RowsInsertContext(
                     _qualified(table),
@@ -350,6 +342,9 @@ class Warehouse:
             except Exception:
                 self._column_types.pop(key, None)
                 raise
+            finally:
+                if context is not None:
+                    context.release()
 
     def insert_encoded(
         self,

@@ -3,13 +3,15 @@ column types are known (clickhouse-connect otherwise asks them before every inse
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from sinks.clickhouse.client import Warehouse, connect
+from sinks.clickhouse.client import Warehouse, _RowsInsertContext, connect
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +67,25 @@ def test_a_failed_insert_asks_the_column_types_again(counted: tuple[Warehouse, C
     spy.statements.clear()
     handle.insert("rollup_dirty", [row(15)], COLUMNS)
     assert [s.split()[0] for s in spy.statements] == ["DESCRIBE", "INSERT"]
+
+
+class _Row(list[Any]):
+    """A row that can be watched with a weak reference."""
+
+
+def test_an_insert_leaves_no_reference_cycle_holding_its_rows(wh: Warehouse) -> None:
+    """The insert context refers to itself through a bound method; unless the writer breaks that
+    cycle, every insert's rows wait for a full collection (and stay for good once the worker's heap
+    settling has frozen them)."""
+    rows = [_Row(row(0)), _Row(row(15))]
+    probe = weakref.ref(rows[0])
+    gc.collect()
+    gc.disable()
+    try:
+        wh.insert("rollup_dirty", rows, COLUMNS)
+        wh.insert("rollup_dirty", [row(30)], COLUMNS)
+        del rows
+        assert probe() is None  # freed by reference counting alone
+        assert not [o for o in gc.get_objects() if isinstance(o, _RowsInsertContext)]
+    finally:
+        gc.enable()
