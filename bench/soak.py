@@ -247,6 +247,9 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
         "worker_lag": _worker_metric(worker, "demandhub_consumer_lag_messages"),
         "stalled_gauge": _worker_metric(worker, "demandhub_consumer_stalled"),
         "rss_kib": rss_kib(pid),
+        "frozen": _worker_metric(worker, "demandhub_worker_gc_frozen_objects"),
+        "py_blocks": _worker_metric(worker, "demandhub_worker_python_allocated_blocks"),
+        "gc_reclaimed": _worker_metric(worker, "demandhub_worker_gc_reclaimed_objects_total"),
         "alive": alive,
         "producing": prod.is_alive(),
     }

@@ -105,6 +105,24 @@ WORKER_STARTUP_SECONDS = Gauge(
     ["stage"],
     registry=REGISTRY,
 )
+WORKER_GC_FROZEN = Gauge(
+    "demandhub_worker_gc_frozen_objects",
+    "Objects in the garbage collector's permanent generation (gc.get_freeze_count()): what start-up "
+    "and the heap settling froze. Cycles that die while frozen are reclaimed only by a full "
+    "collection after an unfreeze (streams.heap).",
+    registry=REGISTRY,
+)
+WORKER_GC_RECLAIMED = Counter(
+    "demandhub_worker_gc_reclaimed_objects_total",
+    "Unreachable objects found by the worker's periodic full collection: reference cycles that died "
+    "while frozen by the heap settling, which no young collection frees.",
+    registry=REGISTRY,
+)
+WORKER_PYTHON_BLOCKS = Gauge(
+    "demandhub_worker_python_allocated_blocks",
+    "Memory blocks Python's allocator has handed out and not freed (sys.getallocatedblocks()).",
+    registry=REGISTRY,
+)
 DLQ_PRODUCED = Counter(
     "demandhub_dlq_messages_total",
     "Messages produced to dead-letter topics.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -35,3 +36,27 @@ def test_objects_kept_after_startup_are_frozen_too(restored_gc: None) -> None:
     heap.settle()
     assert gc.get_freeze_count() >= before + len(cache)
     assert gc.get_count()[2] == 0  # nothing left in the oldest generation for a full collection to walk
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+def _frozen_cycle() -> weakref.ref[_Node]:
+    """A reference cycle alive at a settle (an in-flight future and its callback, say), dropped after."""
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    heap.settle()
+    return weakref.ref(a)
+
+
+def test_a_cycle_that_dies_while_frozen_is_freed_by_the_periodic_reclaim(restored_gc: None) -> None:
+    heap.settle_after_startup()
+    gone = _frozen_cycle()
+    heap.settle()
+    gc.collect(1)
+    assert gone() is not None  # frozen: no young collection frees it
+    assert heap.reclaim() >= 2
+    assert gone() is None
+    assert gc.get_freeze_count() > 1000  # the survivors are frozen again
