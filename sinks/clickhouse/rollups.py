@@ -11,7 +11,11 @@ Contract (the rollup pattern of the hub, replacing a refresh after every batch):
   another process): that refresh consumed the first entries and read the facts before they
   changed. When this process's :class:`Refresher` holds the lease throughout and no refresh of it
   began or ran meanwhile (:func:`watch_refreshes`), no refresh can have read the first entries,
-  and the second log is left out (one statement fewer per write cycle).
+  and the second log is left out (one statement fewer per write cycle). Those entries then stay in
+  the log until this refresher's next refresh begins, so until then a write cycle does not log a
+  bucket again that one of them names (:meth:`RefreshWatch.unlogged`): a cycle whose buckets are
+  all logged already sends no log statement at all. Should a refresh begin before its facts are
+  in, the cycle logs every bucket it touches after them, as above.
 - :func:`refresh_pending` reads the log, recomputes the logged buckets (one statement pair per rollup,
   force and run of at most :data:`MONTHS_PER_STATEMENT` months, under ClickHouse's limit of 100
   partitions per insert) and then deletes exactly the entries it read; an entry logged meanwhile
@@ -67,6 +71,9 @@ LEASE_TABLE = "rollup_refresh_lease"
 LEASE_NAME = "rollups"
 MONTHS_PER_STATEMENT = 60
 DELETE_CHUNK = 20_000
+MAX_NOTED_ENTRIES = 100_000
+"""At most this many logged buckets are remembered between two refreshes (beyond, the cycles log
+their buckets again: only a statement more)."""
 
 
 Linked = Callable[[Warehouse, str, set[datetime], Definitions], set[datetime]]
@@ -181,13 +188,47 @@ def log_dirty(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
     wh.insert(DIRTY_TABLE, rows, ("rollup_table", "force_id", "bucket"))
 
 
-def watch_refreshes(wh: Warehouse) -> Callable[[], bool]:
-    """:meth:`Refresher.watch` of this process's refresher of ``wh``'s warehouse; with none
-    registered, a check that is always False (any process may refresh: log the buckets again)."""
+class RefreshWatch:
+    """What a write cycle knows of the refreshes that may read the dirty log while it writes (see
+    :meth:`Refresher.watch`; with no refresher of this process, nothing: any process may refresh
+    at any time, so every bucket is logged before the facts and again after them)."""
+
+    def __init__(self, refresher: Refresher | None = None) -> None:
+        self._refresher = refresher
+        self._started, self._running = refresher._begun() if refresher is not None else (0, True)
+
+    def unlogged(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """The ``rollup_dirty`` rows to log before the facts: ``rows`` less those whose bucket an
+        entry in the log names and no refresh can have read since (logged by a cycle that found
+        no refresh meanwhile, while this refresher held the lease, and before its next refresh
+        began). Those entries name the bucket for the next refresh, which begins after this call."""
+        refresher = self._refresher
+        if refresher is None or self._running:
+            return list(rows)
+        return refresher._unlogged(self._started, rows)
+
+    def quiet(self) -> bool:
+        """True only when no refresh can have read the log since this watch began: none was running
+        or began since, and this refresher held the lease throughout (so no other process
+        refreshed). Then the entries logged before the facts still name their buckets for a
+        refresh that will read those facts, and need not be logged again."""
+        refresher = self._refresher
+        return refresher is not None and not self._running and refresher._quiet_since(self._started)
+
+    def logged(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Note, once the facts are written and :meth:`quiet` said so, that every bucket of
+        ``rows`` is named by an entry in the log that no refresh has read."""
+        if self._refresher is not None and not self._running:
+            self._refresher._note_logged(self._started, rows)
+
+
+def watch_refreshes(wh: Warehouse) -> RefreshWatch:
+    """A :class:`RefreshWatch` of this process's refresher of ``wh``'s warehouse (with none
+    registered, one whose :meth:`~RefreshWatch.quiet` is always False: log the buckets again)."""
     with _local_lock:
         refresher = _local.get(wh.dsn)
     if refresher is None:
-        return lambda: False
+        return RefreshWatch()
     return refresher.watch()
 
 
@@ -462,7 +503,13 @@ class Refresher:
         """Refreshes begun (each may read the log and delete the entries it read)."""
         self._running = False
         self._held_until = 0.0
-        """``time.monotonic()`` before which this refresher surely holds the lease (0: not held)."""
+        """``time.monotonic()`` before which this refresher surely holds the lease (0: not held). It
+        is only renewed by :meth:`refresh` (which counts a refresh begun first), so while ``_started``
+        stays the same and the clock is before it, the lease was held throughout."""
+        self._logged: set[tuple[Any, ...]] = set()
+        """``rollup_dirty`` rows a write cycle logged while no refresh ran, before refresh number
+        ``_logged_at`` + 1 began (see :meth:`RefreshWatch.unlogged`)."""
+        self._logged_at = -1
 
     def _lease(self) -> tuple[str, float] | None:
         """(holder, seconds left on the server's clock; negative once lapsed), if ever claimed."""
@@ -511,25 +558,40 @@ class Refresher:
         with self._state:
             self._held_until = until or 0.0
 
-    def watch(self) -> Callable[[], bool]:
-        """For a writer about to log buckets and write the facts they cover: a check, called once
-        the facts are written, that is True only when no refresh can have read the log meanwhile
-        (none was running or began since this call, and this refresher held the lease throughout,
-        so no other process refreshed). Then the entries logged before the facts still name their
-        buckets for a refresh that will read those facts, and need not be logged again."""
+    def watch(self) -> RefreshWatch:
+        """For a writer about to log buckets and write the facts they cover (:class:`RefreshWatch`):
+        which buckets need logging before the facts, and, once they are written, whether a
+        refresh can have read the log meanwhile."""
+        return RefreshWatch(self)
+
+    def _begun(self) -> tuple[int, bool]:
+        """(refreshes begun, one running now)."""
         with self._state:
-            started, running = self._started, self._running
+            return self._started, self._running
 
-        def quiet() -> bool:
-            with self._state:
-                return (
-                    not running
-                    and not self._running
-                    and self._started == started
-                    and time.monotonic() < self._held_until
-                )
+    def _quiet_since(self, started: int) -> bool:
+        with self._state:
+            return self._quiet_since_locked(started)
 
-        return quiet
+    def _unlogged(self, started: int, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        with self._state:
+            if self._logged_at != started or not self._quiet_since_locked(started):
+                return list(rows)
+            known = self._logged
+            return [row for row in rows if tuple(row) not in known]
+
+    def _quiet_since_locked(self, started: int) -> bool:
+        """No refresh runs or began since ``started`` were begun, and the lease is held (the caller
+        holds ``_state``)."""
+        return not self._running and self._started == started and time.monotonic() < self._held_until
+
+    def _note_logged(self, started: int, rows: Sequence[Sequence[Any]]) -> None:
+        with self._state:
+            if not self._quiet_since_locked(started):
+                return
+            if self._logged_at != started or len(self._logged) > MAX_NOTED_ENTRIES:
+                self._logged, self._logged_at = set(), started
+            self._logged.update(tuple(row) for row in rows)
 
     def release(self) -> None:
         """Give the lease up (a stopping worker), so another process need not wait for it to lapse."""

@@ -312,10 +312,53 @@ def test_a_write_cycle_logs_its_buckets_once_while_this_process_refreshes_alone(
     counting = CountInserts(wh)
     pipeline = lazy(settings, counting)
     pipeline.process(messages(call("A")[:1]))
-    pipeline.process(messages(call("A")[1:2]))  # one cached event
-    assert counting.inserts["rollup_dirty"] == 2  # once per cycle
+    assert counting.inserts["rollup_dirty"] == 1  # before the facts only
     registered.refresh()
     assert logged(wh) == 0
+    pipeline.process(messages(call("A")[1:2]))  # one cached event; a refresh began since
+    assert counting.inserts["rollup_dirty"] == 2
+    registered.refresh()
+    assert logged(wh) == 0
+    assert stored(wh) == recomputed(wh) != [[], []]
+
+
+def test_a_bucket_logged_and_not_yet_read_by_a_refresh_is_not_logged_again(
+    wh: Warehouse, registered: rollups.Refresher, settings: Settings
+) -> None:
+    counting = CountInserts(wh)
+    pipeline = lazy(settings, counting)
+    events = call("A")
+    pipeline.process(messages(events[:2]))
+    assert counting.inserts["rollup_dirty"] == 1
+    entries = logged(wh)
+    pipeline.process(messages(events[2:3]))  # the same buckets: their entries are still in the log
+    assert counting.inserts["rollup_dirty"] == 1
+    assert logged(wh) == entries
+    registered.refresh()  # reads those entries: the next cycle logs its buckets again
+    pipeline.process(messages(events[3:]))
+    assert counting.inserts["rollup_dirty"] == 2
+    registered.refresh()
+    assert logged(wh) == 0
+    assert stored(wh) == recomputed(wh) != [[], []]
+
+
+@pytest.mark.parametrize("table", ["contact_legs", "contacts"])
+def test_a_refresh_racing_a_cycle_that_logged_nothing_before_its_facts_leaves_the_buckets_logged(
+    wh: Warehouse, registered: rollups.Refresher, settings: Settings, table: str
+) -> None:
+    # The second cycle's buckets were logged by the first, so it logs nothing before its facts; a
+    # refresh that reads those entries and recomputes from the facts before the second cycle's are
+    # in must not be the last: the cycle logs its buckets once its facts are in.
+    counting = CountInserts(wh)
+    pipeline = lazy(settings, counting)
+    events = call("A")
+    pipeline.process(messages(events[:2]))
+    counting.race = (table, registered)
+    pipeline.process(messages(events[2:3]))
+    assert counting.race is None  # the refresh ran just before the facts of ``table``
+    assert counting.inserts["rollup_dirty"] == 2  # after the facts, not before
+    assert logged(wh) > 0
+    registered.refresh()
     assert stored(wh) == recomputed(wh) != [[], []]
 
 
