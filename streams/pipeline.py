@@ -654,10 +654,14 @@ class Pipeline:
             if rows == previous:
                 continue
             old_rows[table].extend(previous)
-            new_rows[table].extend({**row, "version": version} for row in rows)
+            for row in rows:  # the fold's own new dicts (FoldResult): versioned in place, not copied
+                row["version"] = version
+            new_rows[table].extend(rows)
 
     def _ledger_row(self, event: Envelope, ingest: datetime) -> list[Any]:
-        data = event.data.model_dump(mode="json")  # the payload alone: the same JSON, without the envelope
+        data = event.data
+        # The payload alone, as ``data.model_dump(mode="json")`` (its compiled serializer, called directly).
+        dumped = type(data).__pydantic_serializer__.to_python(data, mode="json")
         return [
             event.force_id,
             event.subject,
@@ -666,7 +670,7 @@ class Pipeline:
             event.type,
             event.time,
             ingest,
-            _ledger_json(data),
+            _ledger_json(dumped),
         ]
 
     def _reject_rows(self, report: BatchReport, received: datetime) -> list[list[Any]]:

@@ -41,6 +41,9 @@ CONFLICT_CLASS = "conflicting_duplicate"
 
 @dataclass(frozen=True)
 class FoldResult:
+    """A fold's rows and quarantines. Every row is a dict made for this result, which its caller
+    owns (the pipeline adds the ``version`` column to the rows it writes, in place)."""
+
     rows: dict[str, list[Row]] = field(default_factory=dict)
     quarantined: list[tuple[Envelope, str]] = field(default_factory=list)
 

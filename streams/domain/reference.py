@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -29,6 +29,9 @@ from streams.domain.geography import DistrictMap, default_districts, normalise
 ANY_FORCE = "*"
 GENERIC_DISTRICTS = tuple(f"d{i}" for i in range(1, 10))
 GENERIC_AREAS = ("north", "south")
+MAX_REMEMBERED = 100_000
+"""How many known ``(kind, force, value)`` answers :meth:`ReferenceData.knows` keeps (values spelled
+with other case or spacing are other entries, so a hostile source could send many)."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,20 @@ class ReferenceData:
 
     values: dict[tuple[str, str], frozenset[str]]
     forces_with_districts: frozenset[str]
+    _known: set[tuple[str, str, str]] = field(default_factory=set, init=False, repr=False, compare=False)
+    """``(kind, force, value)`` found known before (bounded: :data:`MAX_REMEMBERED`)."""
 
     def knows(self, kind: str, force_id: str, value: str) -> bool:
         """Whether ``value`` is a ``kind`` of ``force_id`` in the reference data."""
+        asked = (kind, force_id, value)
+        if asked in self._known:
+            return True
+        found = self._knows(kind, force_id, value)
+        if found and len(self._known) < MAX_REMEMBERED:
+            self._known.add(asked)
+        return found
+
+    def _knows(self, kind: str, force_id: str, value: str) -> bool:
         key = normalise(value) if kind in ("district", "area") else value
         if key in self.values.get((ANY_FORCE, kind), frozenset()):
             return True

@@ -8,7 +8,7 @@ import json
 import math
 import random
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +17,9 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, TypeAdapter
 
 from schemas.envelope import Envelope, UtcTime, _iso_text_only, _to_utc_ms
 from schemas.events import EVENT_MODELS, entity_of, parse_event, verb_of
+from streams.domain import reference
 from streams.domain.base import _kept, conflicts, dedupe, dedupe_sorted, event_sort_key
-from streams.pipeline import _ledger_json
+from streams.pipeline import Pipeline, _ledger_json
 from tests.unit.test_contacts_golden import golden_raw
 
 pytestmark = pytest.mark.unit
@@ -164,3 +165,28 @@ def test_ledger_json_refuses_what_json_refuses() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         _ledger_json({"at": datetime(2025, 1, 1)})
     assert _ledger_json({"b": math.inf, "a": "é"}) == '{"a":"\\u00e9","b":Infinity}'
+
+
+def test_ledger_payload_is_the_payload_dumped_as_json() -> None:
+    for event in (parse_event(raw) for raw in golden_raw()):
+        row = Pipeline._ledger_row(cast(Pipeline, None), event, datetime(2025, 1, 1, tzinfo=UTC))
+        expected = json.dumps(event.data.model_dump(mode="json"), separators=(",", ":"), sort_keys=True)
+        assert row[-1] == expected
+
+
+def test_reference_answers_are_the_same_remembered_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reference, "MAX_REMEMBERED", 3)
+    fresh = reference.default_reference()
+    data = reference.ReferenceData(fresh.values, fresh.forces_with_districts)
+    asked = [
+        (kind, force, value)
+        for kind in ("district", "area", "queue", "platform")
+        for force in ("cambs", "herts", "nowhere")
+        for value in ("cambs-d1", "Cambs-D1 ", "999", "101-primary", "twitter", "nowhere-north", "x")
+    ]
+    first = [data.knows(*a) for a in asked]
+    again = [data.knows(*a) for a in asked]
+    cold = [reference.ReferenceData(fresh.values, fresh.forces_with_districts)._knows(*a) for a in asked]
+    assert first == again == cold
+    assert any(first) and not all(first)
+    assert len(data._known) == 3  # bounded; unknown values are never remembered
