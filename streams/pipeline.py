@@ -754,9 +754,12 @@ class Pipeline:
             # (of this or another process) that ran between the first log and the facts consumed
             # those entries and recomputed the buckets from the facts before them; these entries
             # make the next refresh see them.
-            if quiet is not None and not quiet():
-                log_dirty(wh, dirty)
-                report.rows_written["rollup_dirty"] += len(dirty)
+            if watch is not None:
+                if watch.quiet():
+                    watch.logged(dirty)
+                else:
+                    log_dirty(wh, dirty)
+                    report.rows_written["rollup_dirty"] += len(dirty)
             rejects = self._reject_rows(report, ingest)
             history_sql.insert_rejected(wh, rejects)
             report.rows_written["rejected_events"] += len(rejects)
