@@ -8,7 +8,9 @@ default ``batch_max_events`` (its fetch under a backlog), sampling every 2 ms:
 - on the ten-year warehouse left by the replay benchmark, for the day after its history ends (the
   cost of the same work once the fact tables hold ten years), when that warehouse exists.
 
-The result keeps the functions with the most self time and the call tree of each profile.
+The result keeps the functions with the most self time and the call tree of each profile, and the
+CPU per event of the pure stages of ``Pipeline.prepare`` (decode, folds, ledger rows; measured without
+the profiler by :mod:`bench.profile_stages`).
 """
 
 from __future__ import annotations
@@ -45,8 +47,27 @@ def _profile(ctx: RunContext, label: str, data_dir: str, start: date, scale: flo
     )
 
 
+STAGES = {
+    "decode": "decode (validation, range and reference checks, de-identification)",
+    "validation": "of which pydantic validation",
+    "folds": "folds (one per subject over the day)",
+    "ledger_rows": "ledger rows (payload dump and JSON)",
+}
+"""The pure stages of ``Pipeline.prepare`` timed by :mod:`bench.profile_stages`."""
+
+
+def _stages(ctx: RunContext, scale: float) -> dict:
+    return run_child(
+        "bench.profile_stages",
+        ["--start", DAY_AFTER_HISTORY.isoformat(), "--days", "1", "--scale", str(scale)],
+        timeout=600,
+        log_path=ctx.work / "stages.log",
+    )
+
+
 def run(ctx: RunContext) -> Result:
     scale = 0.25 if ctx.quick else 1.0
+    stages = _stages(ctx, scale)
     fresh = _profile(ctx, "fresh", str(ctx.work / "fresh"), DAY_AFTER_HISTORY, scale)
     history = replay.replayed_warehouse(ctx.work.parent)
     aged = _profile(ctx, "aged", history["data_dir"], DAY_AFTER_HISTORY, scale) if history else None
@@ -67,6 +88,16 @@ def run(ctx: RunContext) -> Result:
                 f"{aged['events']:,} events in {aged['seconds']:.1f} s (profiler on)",
             )
         )
+    per_event = stages["us_per_event"]
+    figures.extend(
+        Figure(
+            f"CPU per event: {label}",
+            per_event[name],
+            "us",
+            f"{stages['events']:,} events, least of 3 runs, no warehouse (`bench/profile_stages.py`)",
+        )
+        for name, label in STAGES.items()
+    )
     return Result(
         name="profile",
         title="Profile of the hot path (Pipeline.process)",
@@ -79,5 +110,5 @@ def run(ctx: RunContext) -> Result:
         ratio_label="rate after ten years of history / rate on a fresh warehouse",
         target="no target (explains the others)",
         met=None,
-        extra={"fresh": fresh, "aged": aged},
+        extra={"fresh": fresh, "aged": aged, "stages": stages},
     )
