@@ -208,7 +208,9 @@ class _Lifecycle:
             self._settle(leg)
 
     def _single(self, kind: str) -> _Ev | None:
-        found = sorted((e for e in self.events if e.kind == kind), key=_ev_key)
+        found = [e for e in self.events if e.kind == kind]
+        if len(found) > 1:
+            found.sort(key=_ev_key)
         for extra in found[1:]:
             self.quarantine(extra, f"second {kind} event for the contact")
         return found[0] if found else None
@@ -374,7 +376,7 @@ def _contact_row(life: _Lifecycle, base: Row, legs: list[Row], first_time: datet
         "placed_at": offered_at or first_time,
         "first_queue": legs[0]["queue"] if legs else "",
         "legs": len(legs),
-        "reached_ivr": any(e.kind == "ivr" for e in life.events) or life.ivr_abandon is not None,
+        "reached_ivr": bool(ivr_entries) or life.ivr_abandon is not None,
         "ivr_entered_at": min(ivr_entries) if ivr_entries else None,
         "reached_primary": any(leg["stage"] == "primary_queue" and leg["entered_queue"] for leg in legs),
         "transferred": any(leg["transferred_to"] for leg in legs),
