@@ -940,8 +940,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=argtypes.positive_int,
         help="put the file through the worker's write cycle in batches of this many events, instead "
         "of folding each subject once over the whole file: slower, but it streams the file, where "
-        "the default holds every line in memory (about 2 KB an event; use it for files larger than "
-        "memory allows)",
+        "the default holds up to 512 MiB of the file's lines at a time (a larger file is read once "
+        "per segment of its subjects)",
     )
     p.add_argument(
         "--workers",

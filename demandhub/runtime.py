@@ -638,11 +638,25 @@ class _Held:
         return inserters.insert("events", ledger[0], b"".join(ledger[1])) if ledger is not None else None
 
 
-def read_shards(path: Path, pool: ShardPool | None) -> list[list[Line]]:
-    """The lines of a file in the shards :func:`replay_file` folds with ``pool``."""
+SEGMENT_BYTES = 512 * 2**20
+"""A file replay holds the lines of at most about this many bytes of its file at once (in memory
+about 1.6 times as many): a larger file is read once per segment of its subjects (see
+:func:`streams.replay_shards.shard_lines`)."""
+
+
+def replay_segments(path: Path, segment_bytes: int = SEGMENT_BYTES) -> int:
+    """How many segments a file replay reads ``path`` in."""
+    return max(1, -(-path.stat().st_size // max(1, segment_bytes)))
+
+
+def read_shards(
+    path: Path, pool: ShardPool | None, segment: int = 0, segment_bytes: int = SEGMENT_BYTES
+) -> list[list[Line]]:
+    """The lines of ``segment`` of a file in the shards :func:`replay_file` folds with ``pool``."""
     from streams.replay_shards import shard_lines
 
-    return shard_lines(path, pool.workers * SHARDS_PER_WORKER if pool is not None else 1)[0]
+    per = pool.workers * SHARDS_PER_WORKER if pool is not None else 1
+    return shard_lines(path, per, segment, replay_segments(path, segment_bytes))[0]
 
 
 def replay_file(
@@ -652,6 +666,7 @@ def replay_file(
     progress: Callable[[int], None] | None = None,
     lines: list[list[Line]] | None = None,
     flush_bytes: int = FLUSH_BYTES,
+    segment_bytes: int = SEGMENT_BYTES,
 ) -> ReplayTotals:
     """Put a whole JSONL file through the pipeline, each subject folded once (see
     :mod:`streams.replay_shards`): the result equals the worker's, or :func:`replay`'s, for the same
@@ -667,7 +682,10 @@ def replay_file(
     after that. Last, every month holding a logged bucket is recomputed whole
     (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
     already in the ledger are recognised as duplicates and the logged buckets are still refreshed.
-    ``lines``: the file as :func:`read_shards` read it for ``pool``, if it was read already."""
+    A file of more than ``segment_bytes`` is read and folded in segments of its subjects, one after
+    the other (:func:`replay_segments`), so its lines are never all held at once.
+    ``lines``: the file's first segment as :func:`read_shards` read it for ``pool``, if it was read
+    already (the list is emptied)."""
     from sinks.clickhouse import replay_sql
     from sinks.clickhouse.rollups import log_dirty, rebuild_logged_months
     from streams import heap
@@ -675,13 +693,8 @@ def replay_file(
 
     heap.settle_after_startup()
     wh = pipeline.warehouse
-    shards = read_shards(path, pool) if lines is None else lines
-    count = len(shards)
-    histories: dict[int, list[HistoryRow]] = defaultdict(list)
-    if not replay_sql.ledger_is_empty(wh):
-        subjects = {peek_subject(line) for shard in shards for _, line in shard}
-        for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
-            histories[shard_of(row[1], count)].append(row)
+    segments = replay_segments(path, segment_bytes)
+    fresh = replay_sql.ledger_is_empty(wh)
     encoder = replay_sql.block_encoder(
         wh, {t for fold in pipeline.folds.values() for t in fold.tables} | {"rejected_events", "events"}
     )
@@ -696,24 +709,39 @@ def replay_file(
     logged: set[tuple[str, str, datetime]] = set()
     with _Inserters(wh.dsn) as inserters:
         held = _Held()
-        for part in fold_all(shards, histories, pipeline, pool, encoder):
-            totals.lines += part.consumed
-            totals.accepted += part.accepted
-            totals.duplicates += part.duplicates
-            totals.dead_letters += part.dead_letters
-            totals.quarantined += part.quarantine_change
-            strays.extend(part.strays)
-            buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
-            with wh.exclusive():
-                log_dirty(wh, buckets)
-            if sole_writer:
-                logged.update(part.dirty)
-            held.add(part, buckets)
-            if held.size >= flush_bytes:
-                _written(held.write(pipeline, inserters, sole_writer), held.lines, progress)
-                held = _Held()
+        for segment in range(segments):
+            if segment or lines is None:
+                shards = read_shards(path, pool, segment, segment_bytes)
+            else:
+                shards = lines[:]
+                lines.clear()  # the caller's list lets go of the lines: they go once folded
+            count = len(shards)
+            histories: dict[int, list[HistoryRow]] = defaultdict(list)
+            if not fresh:
+                subjects = {peek_subject(line) for shard in shards for _, line in shard}
+                for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
+                    index = shard_of(row[1], count * segments) - segment * count
+                    if 0 <= index < count:
+                        histories[index].append(row)
+            for part in fold_all(shards, histories, pipeline, pool, encoder, segment, segments):
+                totals.lines += part.consumed
+                totals.accepted += part.accepted
+                totals.duplicates += part.duplicates
+                totals.dead_letters += part.dead_letters
+                totals.quarantined += part.quarantine_change
+                strays.extend(part.strays)
+                buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
+                with wh.exclusive():
+                    log_dirty(wh, buckets)
+                if sole_writer:
+                    logged.update(part.dirty)
+                held.add(part, buckets)
+                if held.size >= flush_bytes:
+                    _written(held.write(pipeline, inserters, sole_writer), held.lines, progress)
+                    held = _Held()
+            del shards, histories
         ledger, last = held.write(pipeline, inserters, sole_writer), held.lines
-        del shards, histories, held
+        del held
         if strays:
             # Their subjects' histories are read from the ledger: once it is in.
             _written(ledger, last, progress)

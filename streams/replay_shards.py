@@ -83,9 +83,16 @@ Line = tuple[int, bytes]
 """A line of the file: its number and its bytes (what is sent to a worker process)."""
 
 
-def shard_lines(path: Path, shards: int) -> tuple[list[list[Line]], int]:
+def shard_lines(path: Path, shards: int, segment: int = 0, segments: int = 1) -> tuple[list[list[Line]], int]:
     """The non-blank lines of a JSONL file with their numbers, in ``shards`` lists by the subject each
-    line names; and the number of lines."""
+    line names; and the number of lines (all of them).
+
+    With ``segments`` > 1 the subjects are split in ``shards * segments`` shards and only the lines
+    of ``segment``'s (shards ``segment * shards`` to ``(segment + 1) * shards - 1``, in that order)
+    are kept: a file too large to hold at once is read once per segment, and every line of a
+    subject is in one shard of one segment."""
+    total = shards * segments
+    first = segment * shards
     out: list[list[Line]] = [[] for _ in range(shards)]
     count = 0
     with path.open("rb") as fh:
@@ -94,7 +101,9 @@ def shard_lines(path: Path, shards: int) -> tuple[list[list[Line]], int]:
             if not line.strip():
                 continue
             count += 1
-            out[shard_of(peek_subject(line), shards) if shards > 1 else 0].append((number, line))
+            index = (shard_of(peek_subject(line), total) if total > 1 else 0) - first
+            if 0 <= index < shards:
+                out[index].append((number, line))
     return out, count
 
 
@@ -306,17 +315,24 @@ def fold_all(
     pipeline: Pipeline | None,
     pool: ShardPool | None,
     encoder: BlockEncoder,
+    segment: int = 0,
+    segments: int = 1,
 ) -> Iterator[ShardRows]:
     """Every shard folded and encoded (:func:`encode_shard`), in the pool when there is one (in the
-    order they are done), else in this process with ``pipeline``."""
-    n = len(shards)
+    order they are done), else in this process with ``pipeline``. ``shards`` (and the keys of
+    ``histories``) are those of ``segment`` of ``segments`` (see :func:`shard_lines`)."""
+    n = len(shards) * segments
+    first = segment * len(shards)
     if pool is None:
         if pipeline is None:
             raise ValueError("fold_all needs a pipeline or a pool")
         for i, lines in enumerate(shards):
-            yield encode_shard(fold_shard(pipeline, messages_of(lines), histories.get(i, ()), i, n), encoder)
+            folded = fold_shard(pipeline, messages_of(lines), histories.get(i, ()), first + i, n)
+            yield encode_shard(folded, encoder)
         return
-    futures = [pool.submit(lines, histories.get(i, ()), i, n, encoder) for i, lines in enumerate(shards)]
+    futures = [
+        pool.submit(lines, histories.get(i, ()), first + i, n, encoder) for i, lines in enumerate(shards)
+    ]
     try:
         for future in as_completed(futures):
             yield future.result()

@@ -91,10 +91,13 @@ class BlockEncoder:
                 parsed = self._parsed[name] = get_from_name(name)
             kinds.append(parsed)
         context = _RowsInsertContext(table, list(columns), kinds, server_tz=self.server_tz)
-        context.data = rows if isinstance(rows, list) else list(rows)
-        chunks = list(NativeTransform.build_insert(context))
-        if context.insert_exception is not None:
-            raise context.insert_exception
+        try:
+            context.data = rows if isinstance(rows, list) else list(rows)
+            chunks = list(NativeTransform.build_insert(context))
+            if context.insert_exception is not None:
+                raise context.insert_exception
+        finally:
+            context.release()
         # The first chunk opens with the INSERT statement's line: the bytes after it are the data.
         chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
         return b"".join(chunks)

@@ -15,8 +15,10 @@ from demandhub.runtime import (
     ReplayTotals,
     build_pipeline,
     file_messages,
+    read_shards,
     replay,
     replay_file,
+    replay_segments,
     start_replay_workers,
 )
 from demandhub.settings import Settings
@@ -216,3 +218,38 @@ def test_file_replay_writes_each_table_in_one_insert(
     assert parts.keys() == set(tables)
     assert parts == dict.fromkeys(tables, 0)
     assert_same(snapshot(wh, settings), expected)
+
+
+def test_file_replay_in_segments_equals_the_whole_file(
+    wh: Warehouse, events_file: Path, tmp_path: Path
+) -> None:
+    """A file larger than the segment size is read and folded one segment of its subjects at a
+    time: the same warehouse and totals as in one go, and a second run changes nothing."""
+    settings = _settings(tmp_path)
+    whole = replay_file(build_pipeline(settings, wh, lazy_rollups=True), events_file)
+    expected = snapshot(wh, settings)
+    _empty(wh)
+    size = events_file.stat().st_size // 3 + 1
+    assert replay_segments(events_file, size) == 3
+    pool = start_replay_workers(settings, 2)
+    assert pool is not None
+    try:
+        first = read_shards(events_file, pool, 0, size)
+        assert 0 < sum(map(len, first)) < whole.lines
+        parts = replay_file(
+            build_pipeline(settings, wh, lazy_rollups=True),
+            events_file,
+            pool,
+            lines=first,
+            segment_bytes=size,
+        )
+        assert not first
+        assert_same(snapshot(wh, settings), expected)
+        assert parts.as_dict() == whole.as_dict()
+        again = replay_file(
+            build_pipeline(settings, wh, lazy_rollups=True), events_file, pool, segment_bytes=size
+        )
+    finally:
+        pool.close()
+    assert_same(snapshot(wh, settings), expected)
+    assert again.accepted == 0 and again.duplicates == whole.accepted + whole.duplicates

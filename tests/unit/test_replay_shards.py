@@ -110,6 +110,19 @@ def test_shard_lines_keeps_line_numbers_and_skips_blank_lines(tmp_path: Path) ->
     assert all(m.topic for shard in shards for m in messages_of(shard))
 
 
+def test_segments_of_a_file_are_its_shards_split_in_runs(tmp_path: Path) -> None:
+    """Read in segments, a file's lines are the shards of one split over every segment's shards
+    (segment k holds shards k * n to k * n + n - 1): each line once, a subject in one shard."""
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    whole, count = shard_lines(path, 12)
+    segments = [shard_lines(path, 4, k, 3) for k in range(3)]
+    assert all(n == count == len(LINES) for _, n in segments)
+    assert [shard for lines, _ in segments for shard in lines] == whole
+    assert sum(len(shard) for shard in whole) == count
+    assert all(len(lines) == 4 and any(lines) for lines, _ in segments)
+
+
 def test_month_ranges_join_consecutive_months_up_to_the_limit() -> None:
     def at(y: int, m: int) -> datetime:
         return datetime(y, m, 9, 13, 15, tzinfo=UTC)
