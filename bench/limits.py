@@ -105,8 +105,9 @@ LIMITS: dict[str, list[str]] = {
         "them as they read. Same-run pairs on a loaded two-core machine (load 26-42): 180,000 "
         "events, the replay's own process 9.6 -> 3.8 s of CPU with the workers unchanged "
         "(11.5 -> 10.9 s; encoding costs them what pickling rows did); the ten-year file, the whole "
-        "command 71.5 -> 59.6 s of CPU (workers included). Wall times at that load moved with the "
-        "load, not the change (the baseline's own insert took 11.6 and 21.1 s in the two runs).",
+        "command 71.5 -> 59.6 and 64.1 -> 54.5 s of CPU (workers included, two pairs), its largest "
+        "process 1.33 -> 0.97 GB resident. Wall times at that load moved with the load, not the "
+        "change (the baseline's own insert took 10.6 to 21.1 s in the four runs).",
         "What limits it now is CPU in the worker processes: per 180,000 events about 11-12.5 s of "
         "decode, validation, reference checks, folds, ledger rows and encoding, against about 4 s "
         "in the command's own process (opening and migrating the fresh warehouse 1.2 s, reading "
@@ -114,8 +115,8 @@ LIMITS: dict[str, list[str]] = {
         "of CPU per event in all at that load. The target allows about 23 us of wall time per "
         "event (4 x the quiet bulk insert's 5.8 us per row), so about 46 us of CPU on two busy "
         "cores: the per-event cost of decode and folds in the workers is what would move it now; "
-        "the command's own process mostly waits for them. It holds the file's lines (about 350 "
-        "bytes an event) for the whole run.",
+        "the command's own process mostly waits for them. It holds the lines of up to 512 MiB of "
+        "the file at a time (a larger file is read once per segment of its subjects).",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "

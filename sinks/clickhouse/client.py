@@ -354,7 +354,7 @@ class Warehouse:
         fmt: str = "Native",
         settings: dict[str, Any] | None = None,
     ) -> None:
-        """Insert rows already encoded in ``fmt`` (e.g. by :func:`encode_native` in another process)
+        """Insert rows already encoded in ``fmt`` (e.g. by ``replay_sql.BlockEncoder`` in another process)
         in one statement: the engine parses the bytes as they are."""
         self._refuse_on_reader("insert")
         if not block:
