@@ -207,7 +207,7 @@ class _RowsInsertContext(InsertContext):
         library's as well as this one) keeps ``self._next_block_data = self._row_block_data``: a
         reference cycle that holds every row of the insert until a full collection, and for good in
         a worker whose heap settling froze it mid-insert (:mod:`streams.heap`)."""
-        self._next_block_data = None
+        self._next_block_data = None  # type: ignore[assignment]  # the context is not used again
         self._raw_data = self._block_rows = self._data = None
 
 
