@@ -604,6 +604,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
         compact(wh)  # one part per partition: fewer parts to open, nothing left for FINAL to merge
     except KeyboardInterrupt:
+        if pool is not None:
+            pool.close(now=True)  # the shards being folded are lost with the rest
         raise Interrupted(
             f"replay interrupted after {done[0]:,} of {lines:,} lines of {path} (every batch before "
             "that is saved); running the same command again is safe: events already kept are "

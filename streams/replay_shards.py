@@ -305,7 +305,14 @@ class ShardPool:
     ) -> Future[ShardRows]:
         return self._pool.submit(_fold_in_worker, lines, history, shard, shards, encoder)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Stop the workers once their shards in hand are folded; ``now``: at once (Ctrl-C), their
+        shards in hand lost (the caller writes nothing of them)."""
+        if now:
+            # The executor keeps its processes in a private mapping (3.14 adds terminate_workers).
+            processes: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

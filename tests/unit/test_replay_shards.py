@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from demandhub.settings import Settings
 from sinks.clickhouse.rollups import MONTHS_PER_STATEMENT, month_ranges
 from streams.pipeline import Pipeline, RawMessage
 from streams.replay_shards import (
+    ShardPool,
     ShardRows,
     fold_shard,
     messages_of,
@@ -134,3 +137,15 @@ def test_month_ranges_join_consecutive_months_up_to_the_limit() -> None:
     ]
     long = month_ranges([at(2000 + n // 12, n % 12 + 1) for n in range(MONTHS_PER_STATEMENT + 1)])
     assert len(long) == 2 and long[1] == (datetime(2005, 1, 1), datetime(2005, 2, 1))
+
+
+def test_a_pool_closed_now_stops_its_workers_in_the_middle_of_their_work(tmp_path: Path) -> None:
+    """Ctrl-C during a file replay: the workers stop at once instead of folding their shards in hand
+    to the end (a shard of a large file takes many seconds) for nothing."""
+    pool = ShardPool(1, Settings(data_dir=tmp_path, force_id="cambs"), TEST_KEY)
+    pool.wait_started()
+    processes = list(pool._pool._processes.values())  # type: ignore[attr-defined]
+    busy = pool._pool.submit(time.sleep, 60)  # a long shard
+    pool.close(now=True)
+    assert busy.cancelled() or isinstance(busy.exception(), BrokenProcessPool)
+    assert processes and not any(p.is_alive() for p in processes)
