@@ -36,6 +36,7 @@ import pytest
 from schemas.definitions import CallDefinitions, Definitions
 from schemas.envelope import Envelope
 from schemas.events import entity_of, parse_event
+from streams.domain.base import Fold
 from streams.domain.contacts import CONTACTS, LEGS, CallFold, OnlineReportFold, WebchatFold
 from streams.domain.servicelevel import (
     QueueCounters,
@@ -178,7 +179,7 @@ def golden_events() -> list[Envelope]:
     return [parse_event(e) for e in golden_raw()]
 
 
-FOLDS = {"call": CallFold(), "webchat": WebchatFold(), "online_report": OnlineReportFold()}
+FOLDS: dict[str, Fold] = {"call": CallFold(), "webchat": WebchatFold(), "online_report": OnlineReportFold()}
 
 
 def fold_all(events: list[Envelope], definitions: Definitions) -> dict[str, list[dict[str, Any]]]:
