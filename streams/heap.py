@@ -15,8 +15,10 @@ collector has nothing to find in it. Hence:
   one full collection and freezes the survivors again. A settle freezes whatever is alive at that
   instant, in-flight objects included (a fetch's records, asyncio futures and their callbacks, a web
   request, the Kafka client's buffers), and the ones among them that form reference cycles are never
-  freed while frozen, whatever happens to them: a steady leak of a few thousand objects a minute in a
-  worker at 50 events/s. The full collection costs a fraction of a second every few minutes, far
+  freed while frozen, whatever happens to them: a steady leak of about 4,000 objects a minute in a
+  worker at 50 events/s until the insert contexts' cycle was broken (about 55 a minute since). The
+  full collection costs 35-50 ms of CPU over 123,000 tracked objects (in process, the write path with
+  faust, aiokafka and aiohttp imported; a soak worker holds about 200,000), every five minutes: far
   from the freshness tail's one event in a hundred.
 """
 
