@@ -15,6 +15,7 @@ the ``metrics`` settings that block records (:func:`definitions_in_words`). ``ms
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,7 +24,6 @@ from typing import Any
 from demandhub.board.catalogue.config import PackSettings
 from demandhub.board.catalogue.measures import Catalogue
 from demandhub.board.catalogue.msf import MsfConfig
-from demandhub.board.jsontext import dumps_indent1
 from demandhub.board.maths.months import YearMonth
 from demandhub.board.maths.pack import BoardPack, build_pack
 from demandhub.board.maths.rules import BoardRules
@@ -83,9 +83,8 @@ class BoardReport:
         return replace(self, data={**self.data, "publication": publication})
 
     def json_text(self) -> str:
-        """Deterministic JSON (insertion order kept, no NaN): ``json.dumps(data, indent=1,
-        ensure_ascii=False, allow_nan=False)`` byte for byte (:mod:`demandhub.board.jsontext`)."""
-        return dumps_indent1(self.data) + "\n"
+        """Deterministic JSON (insertion order kept, no NaN)."""
+        return json.dumps(self.data, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 @dataclass(frozen=True)
