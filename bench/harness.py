@@ -240,15 +240,19 @@ class Worker:
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, FileNotFoundError):
             return 0
 
-    def metric(self, name: str) -> float:
-        """Sum of every sample of ``name`` on the worker's ``/metrics`` (0 if absent)."""
+    def metric(self, name: str, labels: str | None = None) -> float:
+        """Sum of every sample of ``name`` on the worker's ``/metrics`` (0 if absent); with ``labels``
+        (the text between the braces, e.g. ``kind="glibc_system"``) only the samples labelled so."""
         status, body = self.get("metrics")
         if status != 200:
             return 0.0
         total = 0.0
         for line in body.decode().splitlines():
             head, _, value = line.rpartition(" ")
-            if not line.startswith("#") and head.split("{")[0] == name:
+            if line.startswith("#"):
+                continue
+            metric, _, labelled = head.partition("{")
+            if metric == name and (labels is None or labelled.rstrip("}") == labels):
                 total += float(value)
         return total
 

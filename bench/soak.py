@@ -73,15 +73,25 @@ class _Stop(BaseException):
     ``except Exception`` around a sample swallows it)."""
 
 
-def rss_kib(pid: int) -> int | None:
-    """``VmRSS`` of ``pid`` in KiB (None once the process is gone)."""
+def _status(pid: int, field: str) -> int | None:
+    """The first number of ``field`` in ``/proc/<pid>/status`` (None once the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         return None
     return None
+
+
+def rss_kib(pid: int) -> int | None:
+    """``VmRSS`` of ``pid`` in KiB (None once the process is gone)."""
+    return _status(pid, "VmRSS")
+
+
+def threads(pid: int) -> int | None:
+    """The number of threads of ``pid`` (None once the process is gone)."""
+    return _status(pid, "Threads")
 
 
 def event_stream(minutes: float) -> Iterator[Record]:
@@ -221,9 +231,9 @@ def group_lag(bootstrap: str) -> int | None:
     return int(sum(ends[tp] - (max(0, committed[tp].offset) if tp in committed else 0) for tp in parts))
 
 
-def _worker_metric(worker: Worker, name: str) -> float | None:
+def _worker_metric(worker: Worker, name: str, labels: str | None = None) -> float | None:
     try:
-        return worker.metric(name)
+        return worker.metric(name, labels)
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return None
 
@@ -250,6 +260,11 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
         "frozen": _worker_metric(worker, "demandhub_worker_gc_frozen_objects"),
         "py_blocks": _worker_metric(worker, "demandhub_worker_python_allocated_blocks"),
         "gc_reclaimed": _worker_metric(worker, "demandhub_worker_gc_reclaimed_objects_total"),
+        **{
+            f"{kind}_bytes": _worker_metric(worker, "demandhub_worker_native_heap_bytes", f'kind="{kind}"')
+            for kind in ("glibc_system", "glibc_in_use", "engine_tracked")
+        },
+        "threads": threads(pid),
         "alive": alive,
         "producing": prod.is_alive(),
     }

@@ -54,6 +54,7 @@ from faust.types import EventT
 
 from schemas.events import entity_of
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
+from sinks.clickhouse.client import is_embedded
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
@@ -598,13 +599,17 @@ def _add_rollup_refresh(app: faust.App, opening: Opening[Opened], interval: floa
             return
         if refresher is None:
             return
+        sampled = 0.0
         try:
             while True:
                 started = time.monotonic()
+                sample = is_embedded(refresher.wh.dsn) and started - sampled >= ENGINE_MEMORY_SECONDS
                 try:
-                    await asyncio.to_thread(refresher.refresh)
+                    await asyncio.to_thread(_refresh, refresher, sample)
                 except Exception as exc:  # the buckets stay logged: the next cycle retries them
                     log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
+                if sample:
+                    sampled = started
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
             # A stopping worker gives the lease up, so a reader or the next worker refreshes what
@@ -613,6 +618,23 @@ def _add_rollup_refresh(app: faust.App, opening: Opening[Opened], interval: floa
                 refresher.release()
             except Exception as exc:
                 log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
+
+
+ENGINE_MEMORY_SECONDS = 60.0
+"""How often the worker asks the embedded engine for its tracked memory (one ``system.metrics`` read on
+the refresher's handle, after a refresh)."""
+
+
+def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
+    """One refresh of the logged rollup buckets; then, if asked, the embedded engine's own memory
+    accounting into ``demandhub_worker_native_heap_bytes{kind="engine_tracked"}``."""
+    try:
+        refresher.refresh()
+    finally:
+        if sample_engine_memory:
+            rows = refresher.wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
+            if rows:
+                m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked").set(int(rows[0][0]))
 
 
 HEAP_SETTLE_SECONDS = 10.0
@@ -649,6 +671,8 @@ def _add_heap_settling(app: faust.App, opening: Opening[Opened]) -> None:
                 heap.settle()
             m.WORKER_GC_FROZEN.set(gc.get_freeze_count())
             m.WORKER_PYTHON_BLOCKS.set(sys.getallocatedblocks())
+            for kind, size in heap.native_heap().items():
+                m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
 
 
 LAG_SECONDS = 5.0

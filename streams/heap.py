@@ -24,7 +24,10 @@ collector has nothing to find in it. Hence:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+from functools import cache
 
 THRESHOLDS = (50_000, 20, 100)
 """Generation 0 collects after 50,000 net allocations (default 700); gen 1 after 20 of those, gen 2
@@ -51,3 +54,50 @@ def reclaim() -> int:
     found = gc.collect()
     gc.freeze()
     return found
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+@cache
+def _mallinfo2() -> object | None:
+    """glibc's ``mallinfo2`` (2.33 and later), or None where there is none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name).mallinfo2
+    except (OSError, AttributeError, TypeError):
+        return None
+    fn.restype = _MallInfo2
+    fn.argtypes = []
+    return fn
+
+
+def native_heap() -> dict[str, int]:
+    """What the C allocator Python uses (glibc's malloc) holds, summed over every arena, in bytes:
+    ``glibc_system`` (taken from the system: the arenas' heaps and the large blocks mapped on their
+    own), ``glibc_in_use`` (handed out and not freed). Their difference is memory the allocator keeps
+    for reuse. Empty where glibc's ``mallinfo2`` is missing. The embedded engine allocates through
+    an allocator of its own, which neither figure counts (see ``WORKER_NATIVE_HEAP_BYTES``)."""
+    fn = _mallinfo2()
+    if fn is None:
+        return {}
+    info = fn()  # type: ignore[operator]
+    return {
+        "glibc_system": int(info.arena + info.hblkhd),
+        "glibc_in_use": int(info.uordblks + info.hblkhd),
+    }

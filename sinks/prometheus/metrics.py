@@ -123,6 +123,15 @@ WORKER_PYTHON_BLOCKS = Gauge(
     "Memory blocks Python's allocator has handed out and not freed (sys.getallocatedblocks()).",
     registry=REGISTRY,
 )
+WORKER_NATIVE_HEAP_BYTES = Gauge(
+    "demandhub_worker_native_heap_bytes",
+    "Native memory by allocator, in bytes: glibc_system (what the C allocator Python uses took from "
+    "the system over every arena, mapped blocks included), glibc_in_use (of it, handed out and not "
+    "freed), engine_tracked (the embedded engine's own accounting, system.metrics MemoryTracking; "
+    "sampled every minute). Set beside the resident set size they show which allocator a growth is in.",
+    ["kind"],
+    registry=REGISTRY,
+)
 DLQ_PRODUCED = Counter(
     "demandhub_dlq_messages_total",
     "Messages produced to dead-letter topics.",

@@ -383,3 +383,17 @@ def test_a_refresh_of_this_process_racing_a_write_cycle_leaves_the_buckets_logge
     assert counting.inserts["rollup_dirty"] == 2
     registered.refresh()
     assert stored(wh) == recomputed(wh) != [[], []]
+
+
+def test_the_worker_refresh_samples_the_engine_memory_when_asked(settings: Settings, wh: Warehouse) -> None:
+    from sinks.prometheus import metrics as m
+    from streams.app import _refresh
+
+    gauge = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked")
+    gauge.set(-1)
+    refresher = rollups.Refresher(wh, rollups.all_rollups(), definitions=settings.definitions)
+    _refresh(refresher, sample_engine_memory=False)
+    assert gauge._value.get() == -1
+    _refresh(refresher, sample_engine_memory=True)
+    tracked = int(wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows[0][0])
+    assert 0 < gauge._value.get() <= 4 * tracked

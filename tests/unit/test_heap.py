@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import weakref
 from collections.abc import Iterator
@@ -60,3 +61,16 @@ def test_a_cycle_that_dies_while_frozen_is_freed_by_the_periodic_reclaim(restore
     assert heap.reclaim() >= 2
     assert gone() is None
     assert gc.get_freeze_count() > 1000  # the survivors are frozen again
+
+
+@pytest.mark.skipif(not heap.native_heap(), reason="no glibc mallinfo2 here")
+def test_native_heap_counts_what_the_c_allocator_holds() -> None:
+    before = heap.native_heap()
+    assert 0 < before["glibc_in_use"] <= before["glibc_system"]
+    block = ctypes.create_string_buffer(64 << 20)  # 64 MiB through malloc: a block mapped on its own
+    during = heap.native_heap()
+    assert during["glibc_in_use"] - before["glibc_in_use"] >= 64 << 20
+    assert during["glibc_system"] - before["glibc_system"] >= 64 << 20
+    del block
+    after = heap.native_heap()
+    assert after["glibc_in_use"] < during["glibc_in_use"] - (32 << 20)
