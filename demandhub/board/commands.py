@@ -354,9 +354,9 @@ def build_board(
     (:mod:`demandhub.board.warehouse.completeness`)."""
     from demandhub.board.catalogue.forces import display_name
     from demandhub.board.maths.months import YearMonth
-    from demandhub.board.report import auto_month, build_report, config_hash_of
+    from demandhub.board.report import auto_month, build_report, config_hash_of, start_published_ahead
     from demandhub.board.warehouse.completeness import assess, month_not_ended, no_data
-    from demandhub.board.warehouse.source import read_ledger_marks
+    from demandhub.board.warehouse.source import read_ledger_marks, start_reads_ahead
     from demandhub.board.warehouse.store import published_versions
 
     if publish and (defines or compare):
@@ -372,19 +372,25 @@ def build_board(
         raise InputError(f"no complete month for force {force}: the warehouse holds no events yet")
     if (refused := month_not_ended(resolved, today or _local_today(settings))) is not None:
         raise InputError(refused)
-    ledger = read_ledger_marks(wh)  # one scan of the ledger: watermarks, sources, forces with events
-    marks = ledger.entity_watermarks(force)
-    tz = config.definitions.timezone
-    completeness = assess(config.catalogue, marks, config.pack, tz, resolved)
-    max_share = settings.board_publish_max_incomplete_share
-    if publish and not allow_incomplete and (refused := completeness.refusal(max_share)) is not None:
-        raise InputError(refused)
-    report = build_report(wh, config, force, resolved, extract_time, marks, ledger)
-    if not completeness.lagging and (refused := no_data(resolved, force, report.data)) is not None:
-        raise InputError(refused)
-    if (warning := completeness.warning()) is not None and warn is not None:
-        warn(warning)
-    ever_published = bool(published_versions(wh, force))
+    # The domain readers that need no watermark start on read handles of their own while the
+    # ledger is scanned here (demandhub/board/warehouse/ahead.py); build_report collects them.
+    with start_reads_ahead(wh, config.catalogue, force, resolved, config.definitions, config.pack) as ahead:
+        start_published_ahead(ahead, config, force, resolved)
+        ahead.start(1, ("versions", force), lambda h: published_versions(h, force))
+        ledger = read_ledger_marks(wh)  # one scan of the ledger: watermarks, sources, forces with events
+        marks = ledger.entity_watermarks(force)
+        tz = config.definitions.timezone
+        completeness = assess(config.catalogue, marks, config.pack, tz, resolved)
+        max_share = settings.board_publish_max_incomplete_share
+        if publish and not allow_incomplete and (refused := completeness.refusal(max_share)) is not None:
+            raise InputError(refused)
+        report = build_report(wh, config, force, resolved, extract_time, marks, ledger, ahead)
+        if not completeness.lagging and (refused := no_data(resolved, force, report.data)) is not None:
+            raise InputError(refused)
+        if (warning := completeness.warning()) is not None and warn is not None:
+            warn(warning)
+        versions = ahead.take(("versions", force))
+        ever_published = bool(versions.result() if versions is not None else published_versions(wh, force))
     report = dataclasses.replace(
         report,
         data={

@@ -28,6 +28,7 @@ from demandhub.board.maths.months import YearMonth
 from demandhub.board.maths.pack import BoardPack, build_pack
 from demandhub.board.maths.rules import BoardRules
 from demandhub.board.maths.spc import ControlChart
+from demandhub.board.warehouse.ahead import ReadsAhead
 from demandhub.board.warehouse.source import (
     BoardSource,
     LedgerMarks,
@@ -230,6 +231,22 @@ def assemble_json(pack: BoardPack, source: BoardSource, extract_time: datetime) 
     return out
 
 
+def published_since(config: BoardConfig, month: YearMonth) -> YearMonth:
+    """The first as-of month whose published figures the pack of ``month`` compares with (its
+    revisions)."""
+    max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
+    return month - max_lag - config.pack.revision_lookback_months
+
+
+def start_published_ahead(ahead: ReadsAhead, config: BoardConfig, force_id: str, month: YearMonth) -> None:
+    """Start the read of the published figures :func:`build_report` compares with on ``ahead``'s
+    second lane (:mod:`demandhub.board.warehouse.ahead`)."""
+    since = published_since(config, month)
+    ahead.start(
+        1, ("published", force_id, since, month), lambda h: latest_published(h, force_id, since, month)
+    )
+
+
 def build_report(
     wh: Warehouse,
     config: BoardConfig,
@@ -238,10 +255,11 @@ def build_report(
     extract_time: datetime | None = None,
     marks: Mapping[str, datetime] | None = None,
     ledger: LedgerMarks | None = None,
+    ahead: ReadsAhead | None = None,
 ) -> BoardReport:
     """Read the warehouse and compute the pack for ``force_id`` and ``month`` (``marks``: the
     force's entity watermarks, ``ledger`` the ledger's marks of every force, when the caller has
-    read them already)."""
+    read them already; ``ahead`` the reads started ahead, :func:`start_reads_ahead`)."""
     source = read_board_source(
         wh,
         config.catalogue,
@@ -253,9 +271,11 @@ def build_report(
         rules=config.rules,
         marks=marks,
         ledger=ledger,
+        ahead=ahead,
     )
-    max_lag = max(m.spec.as_of_lag_months for m in config.catalogue.measures)
-    published = latest_published(wh, force_id, month - max_lag - config.pack.revision_lookback_months, month)
+    since = published_since(config, month)
+    started = ahead.take(("published", force_id, since, month)) if ahead is not None else None
+    published = started.result() if started is not None else latest_published(wh, force_id, since, month)
     pack = build_pack(
         force_id,
         month,

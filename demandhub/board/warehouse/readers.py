@@ -88,6 +88,10 @@ MONTHLY_CELLS: Mapping[ReaderName, MonthlyCells] = {
 }
 """Reader name (a catalogue measure's ``module``) -> its monthly cells."""
 
+NEEDS_WATERMARKS: frozenset[ReaderName] = frozenset({"incidents"})
+"""The readers given the force's watermarks: the others read the same cells without them (so a
+pack may start them before it has read the ledger, :mod:`demandhub.board.warehouse.ahead`)."""
+
 _unserved = sorted(set(READER_NAMES) - set(MONTHLY_CELLS))
 if _unserved:  # a name the catalogue accepts must have a reader: refuse to start otherwise
     raise ImportError(f"board readers missing for catalogue modules: {', '.join(_unserved)}")

@@ -25,13 +25,14 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from demandhub.board.catalogue.config import PackSettings
-from demandhub.board.catalogue.measures import PER_PERSON, Catalogue, CatalogueMeasure
+from demandhub.board.catalogue.measures import PER_PERSON, Catalogue, CatalogueMeasure, ReaderName
 from demandhub.board.catalogue.msf import MsfConfig
 from demandhub.board.catalogue.population import Populations, load_populations
 from demandhub.board.maths.cells import Cell, pool
@@ -40,7 +41,8 @@ from demandhub.board.maths.dashboard import MeasureSpec, span_header
 from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
 from demandhub.board.maths.rules import BoardRules
-from demandhub.board.warehouse.readers import MONTHLY_CELLS
+from demandhub.board.warehouse.ahead import ReadsAhead
+from demandhub.board.warehouse.readers import MONTHLY_CELLS, NEEDS_WATERMARKS, Cells, MonthlyCells
 from demandhub.queries.crimes import district_group_series
 from schemas.definitions import Definitions
 from sinks.clickhouse import board_sql
@@ -175,6 +177,44 @@ def last_complete_month(
     return YearMonth(cutoff.year, cutoff.month) - 1
 
 
+def _cells_key(
+    module: str, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> tuple[object, ...]:
+    """The key of a domain reader's cells read ahead: the same reader, force, months and the very
+    same definitions object."""
+    return ("cells", module, force_id, first, last, id(definitions))
+
+
+def event_modules(catalogue: Catalogue) -> list[ReaderName]:
+    """The domain readers of the catalogue's event-derived measures, in the order they are read."""
+    return sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
+
+
+def start_reads_ahead(
+    wh: Warehouse,
+    catalogue: Catalogue,
+    force_id: str,
+    month: YearMonth,
+    definitions: Definitions,
+    settings: PackSettings,
+    lanes: int | None = None,
+) -> ReadsAhead:
+    """Start, on read handles of their own, the domain readers of the pack of ``force_id`` and
+    ``month`` that need no watermark (:mod:`demandhub.board.warehouse.ahead`): the largest (crimes)
+    on a lane of its own, the others on the next. :func:`read_board_source` given the result (as
+    ``ahead``) collects them; close it when the pack is read."""
+    ahead = ReadsAhead(wh) if lanes is None else ReadsAhead(wh, lanes)
+    first = month - settings.history_months
+    modules = [m for m in event_modules(catalogue) if m not in NEEDS_WATERMARKS]
+    for lane, module in enumerate(sorted(modules, key=lambda m: m != "crimes")):
+
+        def read(handle: Warehouse, reader: MonthlyCells = MONTHLY_CELLS[module]) -> Cells:
+            return reader(handle, force_id, first, month, definitions, {})
+
+        ahead.start(min(lane, 1), _cells_key(module, force_id, first, month, definitions), read)
+    return ahead
+
+
 def event_series(
     wh: Warehouse,
     catalogue: Catalogue,
@@ -183,15 +223,36 @@ def event_series(
     last: YearMonth,
     definitions: Definitions,
     watermarks: Mapping[str, datetime],
+    ahead: ReadsAhead | None = None,
 ) -> dict[str, dict[YearMonth, Cell]]:
     """Raw monthly cells of every event-derived catalogue measure (incomplete months included).
 
     Open incidents are judged against their targets at the incident feed's watermark, so the same
-    ledger gives the same figures whenever the pack is run."""
-    out: dict[str, dict[YearMonth, Cell]] = {}
-    modules = sorted({m.module for m in catalogue.measures if m.source == "events" and m.module})
+    ledger gives the same figures whenever the pack is run. A domain's cells read ahead (``ahead``,
+    :func:`start_reads_ahead`) are collected; the others are read here first, while those run. The
+    first reader in module order that failed raises, as when they were read one after another."""
+    modules = event_modules(catalogue)
+    started: dict[str, Future[Cells]] = {}
+    if ahead is not None:
+        for module in modules:
+            if (future := ahead.take(_cells_key(module, force_id, first, last, definitions))) is not None:
+                started[module] = future
+    read_here: dict[str, Cells | Exception] = {}
     for module in modules:
-        cells = MONTHLY_CELLS[module](wh, force_id, first, last, definitions, watermarks)
+        if module not in started:
+            try:
+                read_here[module] = MONTHLY_CELLS[module](wh, force_id, first, last, definitions, watermarks)
+            except Exception as exc:  # raised below, in module order
+                read_here[module] = exc
+    out: dict[str, dict[YearMonth, Cell]] = {}
+    for module in modules:
+        if module in started:
+            cells = started[module].result()
+        else:
+            outcome = read_here[module]
+            if isinstance(outcome, Exception):
+                raise outcome
+            cells = outcome
         for measure_id in catalogue.event_ids(module):
             out[measure_id] = dict(cells.get(measure_id, {}))
     return out
@@ -308,14 +369,20 @@ def force_series(
     imported: Mapping[str, Mapping[YearMonth, Cell]],
     use_events: bool = True,
     marks: Mapping[str, datetime] | None = None,
+    ahead: ReadsAhead | None = None,
 ) -> ForceSeries:
     """Series of every catalogue measure for ``force_id``, incomplete months removed.
 
     With ``use_events`` false (a peer force with no events in the warehouse), event-derived
     measures come from the force's imported rows instead, complete as imported. ``marks`` are the
-    force's :func:`entity_watermarks` when the caller has read them already."""
+    force's :func:`entity_watermarks` when the caller has read them already; ``ahead`` the reads
+    started ahead (:func:`event_series`)."""
     watermarks = (dict(marks) if marks is not None else entity_watermarks(wh, force_id)) if use_events else {}
-    raw = event_series(wh, catalogue, force_id, first, last, definitions, watermarks) if use_events else {}
+    raw = (
+        event_series(wh, catalogue, force_id, first, last, definitions, watermarks, ahead)
+        if use_events
+        else {}
+    )
     series: dict[str, Series] = {}
     through: dict[str, YearMonth | None] = {}
     for measure in catalogue.measures:
@@ -564,15 +631,19 @@ def read_board_source(
     populations: Populations | None = None,
     marks: Mapping[str, datetime] | None = None,
     ledger: LedgerMarks | None = None,
+    ahead: ReadsAhead | None = None,
 ) -> BoardSource:
     """Read everything for the pack of ``force_id`` and ``month`` (module docstring); ``marks``
     are the force's :func:`entity_watermarks` when the caller has read them already, ``ledger``
-    the ledger's marks of every force (:func:`read_ledger_marks`: then the ledger is not read)."""
+    the ledger's marks of every force (:func:`read_ledger_marks`: then the ledger is not read),
+    ``ahead`` the reads started ahead (:func:`start_reads_ahead`), collected here."""
     if marks is None and ledger is not None:
         marks = ledger.entity_watermarks(force_id)
     first = first or month - settings.history_months
     imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
-    home = force_series(wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks)
+    home = force_series(
+        wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks, ahead=ahead
+    )
     districts, groups = district_series(
         wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions
     )
