@@ -87,6 +87,16 @@ class Settings(BaseSettings):
         "live page reads the facts). Each refresh costs a dozen statements whatever it covers: every "
         "second, it took a core's share from the write cycles at 50 events/s and doubled their time.",
     )
+    rollup_refresh_backlog_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="While the worker catches up a backlog (more records waiting at the broker than one "
+        "write cycle takes, batch_max_events) it postpones the rollup refresh, for at most this many "
+        "seconds at a time, and gives its refresh lease up meanwhile: each refresh recomputes every "
+        "bucket touched since the last, so refreshes during a backlog redo the same hours on the cores "
+        "the write cycles need. Readers of rollups refresh pending buckets first, so no figure is "
+        "staler. 0: never postpone.",
+    )
     sink_retry_max_seconds: float = Field(
         default=30.0, gt=0, description="Cap of the exponential back-off between sink retries."
     )

@@ -286,7 +286,13 @@ def build_app(
         app.conf.demandhub_hot_path = hot
     _add_opening(app, opening, runner, marks)
     _add_heap_settling(app, opening)
-    _add_rollup_refresh(app, opening, settings.rollup_refresh_seconds)
+    _add_rollup_refresh(
+        app,
+        opening,
+        settings.rollup_refresh_seconds,
+        postpone=Postponement(settings.rollup_refresh_backlog_seconds, settings.batch_max_events),
+        waiting=lambda: watchdog.lag,
+    )
     app.conf.demandhub_runner = runner
     app.conf.demandhub_startup = marks
     return app
@@ -586,10 +592,48 @@ def _add_agent(
     app.agent(topic, name=f"demandhub.{spec.entity}", concurrency=1)(consume)
 
 
-def _add_rollup_refresh(app: faust.App, opening: Opening[Opened], interval: float) -> None:
+@dataclass
+class Postponement:
+    """When the worker's refresher postpones a refresh: while more records wait at the broker than one
+    write cycle takes (``backlog``, the settings' ``batch_max_events``), for at most ``seconds`` at a
+    time (the settings' ``rollup_refresh_backlog_seconds``; 0: never).
+
+    A refresh recomputes every bucket the cycles since the last one touched, whatever their number, so
+    during a backlog it is work done again a few seconds later for the same hours, on the cores the
+    write cycles need; one refresh after the backlog does the work of all of them. Readers of rollups
+    refresh the pending buckets themselves before they read (in this process through the same
+    refresher, never postponed), and the live page reads the facts, so no figure is staler for it."""
+
+    seconds: float
+    backlog: int
+    since: float | None = None
+    """``time.monotonic()`` when the current postponement began (None: not postponing)."""
+
+    def postpones(self, waiting: int, now: float) -> bool:
+        """Whether a refresh due at ``now`` waits, with ``waiting`` records at the broker."""
+        if self.seconds <= 0 or waiting <= self.backlog:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = now
+        if now - self.since < self.seconds:
+            return True
+        self.since = None  # refresh once now; a backlog still there postpones the next ones again
+        return False
+
+
+def _add_rollup_refresh(
+    app: faust.App,
+    opening: Opening[Opened],
+    interval: float,
+    postpone: Postponement | None = None,
+    waiting: Callable[[], int] = lambda: 0,
+) -> None:
     """The worker's one rollup refresher (see :mod:`sinks.clickhouse.rollups`), once the warehouse
     is open: on a warehouse handle of its own, so it never waits for the pipeline's writes, nor
-    they for it."""
+    they for it. While the worker catches up a backlog it postpones refreshes (:class:`Postponement`;
+    ``waiting``: the records waiting at the broker, as the lag timer last saw them) and gives its
+    lease up, so a reader in another process need not wait for it to lapse."""
 
     @app.task
     async def refresh_rollups() -> None:
@@ -597,27 +641,58 @@ def _add_rollup_refresh(app: faust.App, opening: Opening[Opened], interval: floa
             refresher = (await opening.wait()).refresher
         except Exception:  # the opening task stops the worker
             return
-        if refresher is None:
-            return
-        sampled = 0.0
-        try:
-            while True:
-                started = time.monotonic()
-                sample = is_embedded(refresher.wh.dsn) and started - sampled >= ENGINE_MEMORY_SECONDS
-                try:
-                    await asyncio.to_thread(_refresh, refresher, sample)
-                except Exception as exc:  # the buckets stay logged: the next cycle retries them
-                    log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
-                if sample:
-                    sampled = started
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
-        finally:
-            # A stopping worker gives the lease up, so a reader or the next worker refreshes what
-            # is still logged at once instead of waiting for the lease to lapse.
+        if refresher is not None:
+            await refresh_loop(refresher, interval, postpone, waiting)
+
+
+async def refresh_loop(
+    refresher: Refresher,
+    interval: float,
+    postpone: Postponement | None = None,
+    waiting: Callable[[], int] = lambda: 0,
+) -> None:
+    """Refresh the logged rollup buckets every ``interval`` seconds until cancelled (see
+    :func:`_add_rollup_refresh`); the lease is given up on the way out."""
+    sampled = 0.0
+    try:
+        while True:
+            started = time.monotonic()
+            if postpone is not None:
+                was_postponing = postpone.since is not None
+                postponing = postpone.postpones(waiting(), started)
+                m.ROLLUP_REFRESH_POSTPONED.set(1 if postponing else 0)
+                if postponing and not was_postponing:
+                    log.info(
+                        "rollup refresh postponed while the worker catches up a backlog "
+                        "(at most %.0f s at a time)",
+                        postpone.seconds,
+                    )
+                    await _give_lease_up(refresher)
+                if postponing:
+                    await asyncio.sleep(interval)
+                    continue
+            sample = is_embedded(refresher.wh.dsn) and started - sampled >= ENGINE_MEMORY_SECONDS
             try:
-                refresher.release()
-            except Exception as exc:
-                log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
+                await asyncio.to_thread(_refresh, refresher, sample)
+            except Exception as exc:  # the buckets stay logged: the next cycle retries them
+                log.warning("rollup refresh failed (%s); retrying", type(exc).__name__)
+            if sample:
+                sampled = started
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        # A stopping worker gives the lease up, so a reader or the next worker refreshes what
+        # is still logged at once instead of waiting for the lease to lapse.
+        try:
+            refresher.release()
+        except Exception as exc:
+            log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
+
+
+async def _give_lease_up(refresher: Refresher) -> None:
+    try:
+        await asyncio.to_thread(refresher.release)
+    except Exception as exc:  # it lapses by itself
+        log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
 
 
 ENGINE_MEMORY_SECONDS = 60.0

@@ -45,6 +45,11 @@ class ProgressWatchdog:
         self._stalled_for = 0.0
 
     @property
+    def lag(self) -> int:
+        """The messages waiting at the last observation (0 before the first)."""
+        return self._lag
+
+    @property
     def stalled(self) -> bool:
         return self.stall_seconds > 0 and self._lag > 0 and self._stalled_for >= self.stall_seconds
 

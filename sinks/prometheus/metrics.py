@@ -123,6 +123,12 @@ WORKER_PYTHON_BLOCKS = Gauge(
     "Memory blocks Python's allocator has handed out and not freed (sys.getallocatedblocks()).",
     registry=REGISTRY,
 )
+ROLLUP_REFRESH_POSTPONED = Gauge(
+    "demandhub_rollup_refresh_postponed",
+    "1 while the worker postpones its rollup refresh to catch up a backlog (at most "
+    "DEMANDHUB_ROLLUP_REFRESH_BACKLOG_SECONDS at a time), else 0.",
+    registry=REGISTRY,
+)
 WORKER_NATIVE_HEAP_BYTES = Gauge(
     "demandhub_worker_native_heap_bytes",
     "Native memory by allocator, in bytes: glibc_system (what the C allocator Python uses took from "
