@@ -29,10 +29,11 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -269,25 +270,89 @@ def run_worker(
 ) -> None:
     """Run the faust worker (and the web server in the same process) until stopped by a signal.
 
-    The warehouse opens and migrates on a thread of its own, started first, while faust starts and
-    the hot path's consumer joins its group (:mod:`streams.startup`); the first write cycle, the web
-    server, the live gauges and the rollup refresher wait for it. A failure to start (broker
-    unreachable, web port taken, the warehouse or a migration failing) or a crash raises the original
-    exception (faust's own ``execute_from_commandline`` would log it and exit 0 or 1 without it).
-    ``log`` is the stream the worker logs to (default standard error); its ``release()``, if it has
-    one, is called once the worker is up."""
-    # What both threads use is imported here, before the opening thread starts, so the two never
-    # import one module at once; the thread then loads chDB while this one loads faust and the web.
+    Start-up overlaps its three long waits (:mod:`streams.startup`): first, on the event loop the
+    worker will run on, the hot path's consumer declares the topics and begins its group join
+    (:class:`streams.hot_consumer.EarlyJoin`; not for ``exactly_once``, where faust's agents
+    consume); meanwhile a thread imports faust, the app and the web server, after starting the
+    warehouse's opening and migration on a thread of its own. Once the imports are done faust runs
+    on the same loop and the hot path takes the joined consumer; the first write cycle, the web
+    server, the live gauges and the rollup refresher wait for the warehouse. A failure to start
+    (broker unreachable, web port taken, the warehouse or a migration failing) or a crash raises the
+    original exception (faust's own ``execute_from_commandline`` would log it and exit 0 or 1
+    without it). SIGINT or SIGTERM during the imports stops the worker cleanly once they are done
+    (the consumer leaves its group). ``log`` is the stream the worker logs to (default standard
+    error); its ``release()``, if it has one, is called once the worker is up."""
+    from streams import startup
+
+    marks = startup.StartupMarks()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # faust's app and worker run on it (mode takes the thread's loop)
+    early: Any = None
+    if settings.processing_guarantee != "exactly_once":
+        from streams.hot_consumer import GROUP, EarlyJoin
+
+        early = EarlyJoin(broker, GROUP, settings.broker_session_timeout, marks)
+    opening: list[Any] = []
+    try:
+        stopped = loop.run_until_complete(_begin(settings, marks, early, opening, serve_web))
+        if not stopped:
+            _run_worker(settings, broker, opening[0], marks, serve_web, on_ready, log, early)
+    finally:
+        if not loop.is_closed():  # the worker did not run (it closes the loop)
+            if early is not None:
+                loop.run_until_complete(early.abandon())
+            loop.close()
+        asyncio.set_event_loop(None)
+        if opening:
+            with contextlib.suppress(Exception):  # its failure, if any, was raised by the worker
+                opening[0].result().close()
+
+
+async def _begin(settings: Settings, marks: Any, early: Any, opening: list[Any], serve_web: bool) -> bool:
+    """Start the consumer's join (if ``early``), then import and start the warehouse opening on a
+    thread (appended to ``opening``); returns once the imports are done, the join still under way.
+    True: a signal asked the worker to stop meanwhile."""
+    loop = asyncio.get_running_loop()
+    stop: list[int] = []
+    handled: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            loop.add_signal_handler(sig, stop.append, sig)
+            handled[sig] = previous
+    try:
+        if early is not None:
+            early.start()
+        await asyncio.to_thread(_import_and_open, settings, marks, opening, serve_web)
+    finally:
+        for sig, previous in handled.items():  # mode's worker installs its own once it starts
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous)
+    return bool(stop)
+
+
+def _import_and_open(settings: Settings, marks: Any, opening: list[Any], serve_web: bool) -> None:
+    """On the start-up thread: start the warehouse opening on a thread of its own, then import faust,
+    the app and the web server."""
+    # What both threads use is imported first, before the opening thread starts, so the two never
+    # import one module at once; the opening thread then loads chDB while this one loads faust.
     from sinks.clickhouse import faults, rollups  # noqa: F401
     from streams import registry, startup  # noqa: F401
 
-    marks = startup.StartupMarks()
-    opening = startup.Opening(lambda: open_worker_warehouse(settings, marks), "warehouse-opening").start()
-    try:
-        _run_worker(settings, broker, opening, marks, serve_web, on_ready, log)
-    finally:
-        with contextlib.suppress(Exception):  # its failure, if any, was raised by the worker
-            opening.result().close()
+    opening.append(
+        startup.Opening(lambda: open_worker_warehouse(settings, marks), "warehouse-opening").start()
+    )
+    import faust
+    import faust.app.base
+    import faust.transport.drivers.aiokafka
+    import faust.worker
+
+    import streams.app  # noqa: F401
+
+    if serve_web:
+        import demandhub.web.live
+        import demandhub.web.server  # noqa: F401
+    faust.App, faust.Worker  # noqa: B018  (faust loads its names lazily)
 
 
 @dataclass(frozen=True)
@@ -342,6 +407,7 @@ def _run_worker(
     serve_web: bool,
     on_ready: Callable[[str], None] | None,
     log: LogStream | None,
+    early: Any,
 ) -> None:
     import faust
 
@@ -349,7 +415,12 @@ def _run_worker(
     from streams.app import build_app
 
     app = build_app(
-        settings, opening, broker, observers=registry.observers(settings.definitions), marks=marks
+        settings,
+        opening,
+        broker,
+        observers=registry.observers(settings.definitions),
+        marks=marks,
+        early=early,
     )
     url = f"http://{settings.web_host}:{settings.web_port}/"
 
@@ -395,7 +466,7 @@ def _run_worker(
     )
     marks.mark(startup.IMPORTS)
     try:
-        run_until_stopped(worker)
+        run_until_stopped(worker, early.abandon if early is not None else None)
     finally:
         _close_idle_thread_loop(app)
         hub_file(settings).unlink(missing_ok=True)
@@ -428,10 +499,11 @@ def _release(log: LogStream | None) -> None:
         release()
 
 
-def run_until_stopped(worker: Any) -> None:
+def run_until_stopped(worker: Any, before_stop: Callable[[], Awaitable[None]] | None = None) -> None:
     """mode's ``Worker.execute_from_commandline`` without its ``exiting`` wrapper: run until a signal
     stops the worker; re-raise a start-up failure or the crash reason instead of turning them into
-    ``SystemExit`` (which the caller could not tell from a clean stop)."""
+    ``SystemExit`` (which the caller could not tell from a clean stop). ``before_stop`` runs on the
+    worker's loop before the worker stops (and closes the loop)."""
     from mode.utils.futures import maybe_cancel
 
     worker._starting_fut = None
@@ -443,6 +515,9 @@ def run_until_stopped(worker: Any) -> None:
     finally:
         maybe_cancel(worker._starting_fut)
         worker.on_worker_shutdown()
+        if before_stop is not None:
+            with contextlib.suppress(Exception):
+                worker.loop.run_until_complete(before_stop())
         worker.stop_and_shutdown()  # raises the crash reason, if the app crashed
 
 

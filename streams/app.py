@@ -24,11 +24,15 @@ over the six input topics, in consumer group ``app_id``:
    the cycles in progress committed (the rebalance listener waits for them, and no further fetch is
    prepared meanwhile), and records fetched for a partition no longer held are left to its new owner.
 
-Start-up overlaps (:mod:`streams.startup`): the app is built before the warehouse is open and is
-handed an :class:`~streams.startup.Opening` of the :class:`Opened` parts, so the consumer's group
-join and first fetch run while the warehouse opens and migrates on a thread; the first write cycle
-waits for it, and a failed opening stops the worker (the hot path's consumer leaves its group on
-the way out). While the warehouse is opening the stall watchdog counts no stall.
+Start-up overlaps (:mod:`streams.startup`): the worker begins the hot path consumer's topic
+declaration and group join before faust is imported (:class:`streams.hot_consumer.EarlyJoin`, on the
+loop faust then runs on) and the hot path takes the joined consumer when faust starts it; the app is
+built before the warehouse is open and is handed an :class:`~streams.startup.Opening` of the
+:class:`Opened` parts, so the join and first fetch run while the warehouse opens and migrates on a
+thread; the first write cycle waits for it, and a failed opening stops the worker (the hot path's
+consumer leaves its group on the way out). While the warehouse is opening the stall watchdog counts
+no stall. Without an early join (tests) the hot path declares the topics through faust and joins
+itself.
 
 With ``processing_guarantee=exactly_once`` the former agents run instead (one per topic, with
 ``Stream.noack_take``; faust's ``take()`` acknowledges its buffer in a ``finally:`` block even when
@@ -48,7 +52,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from faust.types import EventT
 
@@ -60,6 +64,8 @@ from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
 from streams import heap, startup
 from streams.config import WorkerConfig
+from streams.hot_consumer import FETCH_MAX_WAIT_MS as FETCH_MAX_WAIT_MS  # where it was defined before
+from streams.hot_consumer import GROUP, EarlyJoin, HandOver, consumer_options, input_topics
 from streams.pipeline import BatchReport, Pipeline, Prepared, RawMessage
 from streams.startup import Opening, StartupMarks
 from streams.watchdog import ProgressWatchdog
@@ -238,15 +244,18 @@ def build_app(
     opened: Opened | Opening[Opened],
     broker: str,
     observers: Sequence[BatchObserver] = (),
-    app_id: str = "demandhub",
+    app_id: str = GROUP,
     marks: StartupMarks | None = None,
+    early: EarlyJoin | None = None,
 ) -> faust.App:
     """The worker's faust app, wired to the pipeline of ``opened`` (or of the opening, awaited
     before the first write cycle): the hot path over every input topic (or, for ``exactly_once``,
     one agent per topic; see the module docstring), the consumer-lag timer, heap settling and, with a
     refresher, a task that refreshes the rollup buckets the batches logged (at most every
     ``settings.rollup_refresh_seconds``). A task waits for the opening and stops the worker with its
-    exception if it failed."""
+    exception if it failed. ``early``: the hot path consumer's group join, begun before faust ran
+    (in group ``app_id``; the hot path takes that consumer instead of joining itself); not for
+    ``exactly_once``."""
     app = faust.App(
         app_id,
         broker=f"kafka://{broker}",
@@ -272,13 +281,15 @@ def build_app(
     }
     watchdog = ProgressWatchdog(settings.consumer_stall_seconds)
     app.conf.demandhub_watchdog = watchdog
+    if early is not None and (settings.processing_guarantee == "exactly_once" or early.group != app_id):
+        raise ValueError("an early join is for the hot path (at_least_once) of its own group")
     if settings.processing_guarantee == "exactly_once":
         for spec in TOPICS.values():
             _add_agent(app, spec, settings, runner, dlq_topics)
         _add_lag_timer(app, lambda: app.consumer, watchdog, opening_of=lambda: runner.waiting_for_warehouse)
     else:
         app.boot_strategy.enable_kafka_consumer = False  # the hot path's consumer joins the group
-        hot = HotPath(app, broker, app_id, settings, runner, dlq_topics, marks)
+        hot = HotPath(app, broker, app_id, settings, runner, dlq_topics, marks, early)
         app.task(hot.run)
         _add_lag_timer(
             app, lambda: hot.consumer, watchdog, lambda: hot.cycles, lambda: runner.waiting_for_warehouse
@@ -328,37 +339,6 @@ def raw_record(record: ConsumerRecord[bytes, bytes]) -> RawMessage:
     )
 
 
-class _HandOver(ConsumerRebalanceListener):
-    """Partitions are revoked only between write cycles: the cycles in progress commit first, and
-    no further fetch is prepared meanwhile (``wanted``)."""
-
-    def __init__(self, cycle: asyncio.Lock) -> None:
-        self.cycle = cycle
-        self.wanted = False
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.wanted = True
-        try:
-            async with self.cycle:
-                pass
-        finally:
-            self.wanted = False
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
-
-
-FETCH_MAX_WAIT_MS = 50
-"""How long the broker may hold the consumer's fetch request while it has no new records (aiokafka's
-``fetch_max_wait_ms``, 500 by default). tansu, the embedded broker, does not answer a waiting fetch
-when records arrive: it looks for them again after half the remaining wait (at 0, 250, 375 and
-500 ms of the default), so a record produced during the wait reaches the worker up to 250 ms late.
-Measured at 50 events/s, the default put p50 0.14 s and p99 0.29 s between produce and a bare
-consumer's receipt, 50 ms put them at 0.02 s and 0.09 s, for about 4% of a core at the broker and
-1.5% at the worker while idle. Apache Kafka answers as soon as records arrive, so there it only sets
-how often an idle consumer asks."""
-
-
 class HotPath:
     """One aiokafka consumer over every input topic, one write cycle per fetch (module docstring)."""
 
@@ -371,8 +351,10 @@ class HotPath:
         runner: BatchRunner,
         dlq_topics: dict[str, Any],
         marks: StartupMarks | None = None,
+        early: EarlyJoin | None = None,
     ) -> None:
         self.marks = marks or StartupMarks()
+        self.early = early
         self.app = app
         self.broker = broker
         self.group = group
@@ -384,31 +366,37 @@ class HotPath:
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.broker,
-            group_id=self.group,
-            client_id=f"{self.group}-worker",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(self.settings.broker_session_timeout * 1000),
-            heartbeat_interval_ms=1000,
-            max_partition_fetch_bytes=4 << 20,
-            fetch_max_bytes=64 << 20,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            **consumer_options(self.broker, self.group, self.settings.broker_session_timeout)
         )
 
-    async def run(self) -> None:
-        """Fetch, write, confirm dead letters, commit; until the app stops. The consumer joins its
-        group and fetches while the warehouse may still be opening: the first write cycle waits for
-        it (outside the cycle lock, so a rebalance meanwhile is not held up; records of partitions
-        it took away are left to their new owner)."""
+    async def _join(self) -> tuple[AIOKafkaConsumer, HandOver]:
+        """Declare the topics through faust, then subscribe and join the group here (a worker
+        without an :class:`~streams.hot_consumer.EarlyJoin`)."""
         declared = [self.app.topic(spec.name, partitions=spec.partitions) for spec in TOPICS.values()]
         await asyncio.gather(*(t.maybe_declare() for t in (*declared, *self.dlq_topics.values())))
         self.marks.mark(startup.TOPICS_DECLARED)
-        cycle = asyncio.Lock()
-        handover = _HandOver(cycle)
+        handover = HandOver(asyncio.Lock())
         consumer = self._consumer()
-        consumer.subscribe([t.name for t in TOPICS.values()], listener=handover)
-        await consumer.start()  # returns once the group assigned the partitions
+        consumer.subscribe(input_topics(), listener=handover)
+        try:
+            await consumer.start()  # returns once the group assigned the partitions
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer, handover
+
+    async def run(self) -> None:
+        """Fetch, write, confirm dead letters, commit; until the app stops. The consumer joined its
+        group early (``early``, begun before faust was imported) or joins now, and fetches while
+        the warehouse may still be opening: the first write cycle waits for it (outside the cycle
+        lock, so a rebalance meanwhile is not held up; records of partitions it took away are left
+        to their new owner)."""
+        if self.early is not None:
+            joined = await self.early.take()
+            consumer, handover = joined.consumer, joined.handover
+        else:
+            consumer, handover = await self._join()
+        cycle = handover.cycle
         self.consumer = consumer
         self.marks.mark(startup.CONSUMER_ASSIGNED)
         wait_ms = int(self.settings.batch_max_seconds * 1000)
@@ -448,7 +436,7 @@ class HotPath:
             await self._settle(consumer, fetch, await self.runner.run(fetch.topics, fetch.raws, fetch.held))
 
     async def _cycles(
-        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]], handover: _HandOver
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]], handover: HandOver
     ) -> None:
         """Write ``fetched`` and the fetches the consumer has ready after it, each fetch prepared
         (decoded and folded, :meth:`Pipeline.prepare`) on a thread while the one before is written

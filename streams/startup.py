@@ -1,11 +1,13 @@
 """The worker's start-up: what runs at once, and when each step ended.
 
-From launch the worker has two long waits that do not depend on each other: its consumer's group
-join (tansu holds a join for about half the 6 s session timeout) and opening the warehouse (loading
-chDB's library, the engine opening every part, then the migrations). :class:`Opening` runs the
-second on a thread of its own while the event loop runs the first; the hot path waits for it only
-before its first write cycle (:mod:`streams.app`). Threads only: a process must not fork once chDB
-is loaded.
+From launch the worker has three long waits that do not depend on each other: its consumer's group
+join (tansu holds a join for about half the 6 s session timeout), importing faust and the web
+server (about 1 s), and opening the warehouse (loading chDB's library, the engine opening every
+part, then the migrations). The join starts first, on the event loop faust later runs on
+(:class:`streams.hot_consumer.EarlyJoin`), while the imports run on a thread; :class:`Opening` runs
+the warehouse's opening on a thread of its own. The hot path takes the joined consumer once faust
+runs it and waits for the warehouse only before its first write cycle (:mod:`streams.app`).
+Threads only: a process must not fork once chDB is loaded.
 
 :class:`StartupMarks` records the seconds from the process's launch to each step (:data:`STAGES`),
 logs them at debug and sets ``demandhub_worker_startup_seconds{stage}`` (read by the throughput
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+JOIN_STARTED = "join_started"
 IMPORTS = "imports"
 WAREHOUSE_OPEN = "warehouse_open"
 MIGRATED = "migrated"
@@ -39,17 +42,21 @@ CONSUMER_ASSIGNED = "consumer_assigned"
 FIRST_FETCH = "first_fetch"
 FIRST_CYCLE = "first_cycle"
 STAGES = (
+    JOIN_STARTED,
+    TOPICS_DECLARED,
     IMPORTS,
     WAREHOUSE_OPEN,
     MIGRATED,
     FAUST_STARTED,
-    TOPICS_DECLARED,
     CONSUMER_ASSIGNED,
     FIRST_FETCH,
     FIRST_CYCLE,
 )
-"""The marks, in the order a serial start-up would reach them (the warehouse's two run beside the
-faust and consumer ones)."""
+"""The marks, in about the order the worker reaches them: the consumer's topic declaration and group
+join begin first (:class:`streams.hot_consumer.EarlyJoin`) and run beside the imports, the
+warehouse's two steps (on a thread of their own) and faust's start; the join ends at
+``consumer_assigned``. (With ``processing_guarantee=exactly_once`` faust's agents consume instead of
+the hot path: only ``imports``, the warehouse's two and ``faust_started`` are marked.)"""
 
 
 def process_started_at() -> float | None:
