@@ -80,6 +80,7 @@ MEASURE_IDS: tuple[str, ...] = (
     "crime_recorded_within_24h_rate",
     "qa_linking_queue_month_end",
 )
+QA_MEASURE = "qa_linking_queue_month_end"
 
 
 def measure_discontinuities(measure_ids: list[str]) -> dict[str, tuple[Discontinuity, ...]]:
@@ -179,7 +180,18 @@ def qa_queue_monthly(
 def monthly_cells(
     wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
 ) -> dict[str, dict[YearMonth, Cell]]:
-    """Board cells for every id in :data:`MEASURE_IDS` (see the module docstring for the rules)."""
+    """Board cells for every id in :data:`MEASURE_IDS` (see the module docstring for the rules):
+    :func:`counted_cells` with the QA/Linking queue's month ends (:func:`qa_month_end_cells`)."""
+    cells = counted_cells(wh, force_id, first, last, definitions)
+    cells[QA_MEASURE].update(qa_month_end_cells(wh, force_id, first, last, definitions)[QA_MEASURE])
+    return cells
+
+
+def counted_cells(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[YearMonth, Cell]]:
+    """:func:`monthly_cells` of every id but the QA/Linking queue's month end (present, empty):
+    the counts, outcome rates, disposals and timeliness of the force's crimes."""
     months = _first_days(first, last)
     recorded = _by_month_segment(cs.recorded_rows(wh, force_id, *months, definitions))
     rates = _by_month_segment(cs.outcome_rate_rows(wh, force_id, *months, definitions))
@@ -199,6 +211,15 @@ def monthly_cells(
         _outcome_cells(cells, month, rates, outcomes.get(month, {}))
     for row in cs.ncrs_rows(wh, force_id, *months, definitions):
         cells["crime_recorded_within_24h_rate"][_ym(row["month"])] = Cell(row["within"], row["known"])
+    return cells
+
+
+def qa_month_end_cells(
+    wh: Warehouse, force_id: str, first: YearMonth, last: YearMonth, definitions: Definitions
+) -> dict[str, dict[YearMonth, Cell]]:
+    """:func:`monthly_cells` of the QA/Linking queue's month end alone (read apart from
+    :func:`counted_cells`, so a board pack may read the two at once)."""
+    cells: dict[str, dict[YearMonth, Cell]] = {QA_MEASURE: {}}
     _qa_cells(cells, wh, force_id, first, last, definitions)
     return cells
 
@@ -245,7 +266,7 @@ def _qa_cells(
     wanted = set(month_range(first, last))
     for month, depth in qa_queue_month_ends(wh, force_id, until, definitions).items():
         if month in wanted:
-            cells["qa_linking_queue_month_end"][month] = Cell.level(depth)
+            cells[QA_MEASURE][month] = Cell.level(depth)
 
 
 def district_group_series(

@@ -14,8 +14,10 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from demandhub.board.commands import run_board
+from demandhub.board.maths.months import YearMonth
 from demandhub.board.warehouse import ahead as ahead_module
 from demandhub.board.warehouse import source
+from demandhub.board.warehouse.readers import AHEAD_PARTS, MONTHLY_CELLS, merge_parts
 from demandhub.errors import describe
 from demandhub.queries import crimes
 from demandhub.settings import Settings
@@ -113,3 +115,17 @@ def test_a_read_ahead_that_fails_fails_the_pack_as_the_same_read_in_place(
         lines.append((str(error), error.code))
     assert lines[0] == lines[1]
     assert "Unknown table expression identifier" in lines[0][0]
+
+
+def test_a_reader_read_in_parts_gives_its_own_cells_in_the_same_order(
+    loaded: Warehouse, settings: Settings
+) -> None:
+    first, last = YearMonth(2017, 1), YearMonth(2019, 1)
+    args = (loaded, settings.force_id, first, last, settings.definitions)
+    for module, parts in AHEAD_PARTS.items():
+        whole = MONTHLY_CELLS[module](*args, {})
+        merged = merge_parts([part(*args) for part in parts])
+        assert [(m, list(months.items())) for m, months in merged.items()] == [
+            (m, list(months.items())) for m, months in whole.items()
+        ]
+        assert any(whole.values())

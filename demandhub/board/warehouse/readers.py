@@ -13,7 +13,7 @@ incident feed's watermark, so the same ledger gives the same figures whenever th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -87,6 +87,24 @@ MONTHLY_CELLS: Mapping[ReaderName, MonthlyCells] = {
     "social": _without_watermarks(social.monthly_cells),
 }
 """Reader name (a catalogue measure's ``module``) -> its monthly cells."""
+
+AHEAD_PARTS: Mapping[ReaderName, tuple[DomainCells, ...]] = {
+    "crimes": (crimes.counted_cells, crimes.qa_month_end_cells),
+}
+"""Readers a pack reads ahead in parts, the first (the largest) on a read handle of its own and the
+others beside the remaining readers (:mod:`demandhub.board.warehouse.ahead`): the reader's cells
+are its parts' cells merged in order (:func:`merge_parts`), as the reader itself merges them."""
+
+
+def merge_parts(parts: Sequence[Cells]) -> Cells:
+    """The cells of a reader read in parts (:data:`AHEAD_PARTS`): each measure's months from the
+    parts in order (each measure is filled by one part; the others have it empty or absent)."""
+    out: Cells = {}
+    for part in parts:
+        for measure_id, months in part.items():
+            out.setdefault(measure_id, {}).update(months)
+    return out
+
 
 NEEDS_WATERMARKS: frozenset[ReaderName] = frozenset({"incidents"})
 """The readers given the force's watermarks: the others read the same cells without them (so a

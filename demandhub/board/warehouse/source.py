@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,15 @@ from demandhub.board.maths.months import YearMonth, month_range
 from demandhub.board.maths.peers import PeerComparison, compare_with_peers, per_thousand
 from demandhub.board.maths.rules import BoardRules
 from demandhub.board.warehouse.ahead import ReadsAhead
-from demandhub.board.warehouse.readers import MONTHLY_CELLS, NEEDS_WATERMARKS, Cells, MonthlyCells
+from demandhub.board.warehouse.readers import (
+    AHEAD_PARTS,
+    MONTHLY_CELLS,
+    NEEDS_WATERMARKS,
+    Cells,
+    DomainCells,
+    MonthlyCells,
+    merge_parts,
+)
 from demandhub.queries.crimes import district_group_series
 from schemas.definitions import Definitions
 from sinks.clickhouse import board_sql
@@ -199,20 +207,72 @@ def start_reads_ahead(
     settings: PackSettings,
     lanes: int | None = None,
 ) -> ReadsAhead:
-    """Start, on read handles of their own, the domain readers of the pack of ``force_id`` and
-    ``month`` that need no watermark (:mod:`demandhub.board.warehouse.ahead`): the largest (crimes)
-    on a lane of its own, the others on the next. :func:`read_board_source` given the result (as
-    ``ahead``) collects them; close it when the pack is read."""
+    """Start the reads of the pack of ``force_id`` and ``month`` that depend on nothing read
+    before them, on two lanes (:mod:`demandhub.board.warehouse.ahead`): the domain readers that
+    need no watermark, the first part of a reader read in parts (crimes' counted cells,
+    :data:`~demandhub.board.warehouse.readers.AHEAD_PARTS`) on the first lane and everything else,
+    the force's imported rows first (the first read after the ledger), on the second. The caller
+    scans the ledger and reads incidents meanwhile; :func:`read_board_source` given the result (as
+    ``ahead``) collects them. Close it when the pack is read."""
     ahead = ReadsAhead(wh) if lanes is None else ReadsAhead(wh, lanes)
     first = month - settings.history_months
-    modules = [m for m in event_modules(catalogue) if m not in NEEDS_WATERMARKS]
-    for lane, module in enumerate(sorted(modules, key=lambda m: m != "crimes")):
-
-        def read(handle: Warehouse, reader: MonthlyCells = MONTHLY_CELLS[module]) -> Cells:
-            return reader(handle, force_id, first, month, definitions, {})
-
-        ahead.start(min(lane, 1), _cells_key(module, force_id, first, month, definitions), read)
+    ahead.start(
+        1,
+        ("imported", force_id, first, month, id(catalogue)),
+        lambda h: imported_series(h, catalogue, [force_id], first, month).get(force_id, {}),
+    )
+    for module in event_modules(catalogue):
+        if module in NEEDS_WATERMARKS:
+            continue
+        key = _cells_key(module, force_id, first, month, definitions)
+        parts = AHEAD_PARTS.get(module)
+        if parts is None:
+            ahead.start(
+                1, key, partial(_cells_of, MONTHLY_CELLS[module], force_id, first, month, definitions)
+            )
+            continue
+        for n, part in enumerate(parts):
+            ahead.start(
+                0 if n == 0 else 1,
+                (*key, n),
+                partial(_part_of, part, force_id, first, month, definitions),
+            )
     return ahead
+
+
+def _cells_of(
+    reader: MonthlyCells,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    handle: Warehouse,
+) -> Cells:
+    return reader(handle, force_id, first, last, definitions, {})
+
+
+def _part_of(
+    part: DomainCells,
+    force_id: str,
+    first: YearMonth,
+    last: YearMonth,
+    definitions: Definitions,
+    handle: Warehouse,
+) -> Cells:
+    return part(handle, force_id, first, last, definitions)
+
+
+def _take_cells(ahead: ReadsAhead, module: ReaderName, key: tuple[object, ...]) -> Callable[[], Cells] | None:
+    """The cells of ``module`` read ahead under ``key`` (in parts or whole), as a call that waits
+    for them and raises the first failed part's error; None when they were not started."""
+    parts = AHEAD_PARTS.get(module)
+    if parts is None:
+        future = ahead.take(key)
+        return None if future is None else future.result
+    futures = [ahead.take((*key, n)) for n in range(len(parts))]
+    if any(f is None for f in futures):
+        return None
+    return lambda: merge_parts([f.result() for f in futures if f is not None])
 
 
 def event_series(
@@ -232,11 +292,12 @@ def event_series(
     :func:`start_reads_ahead`) are collected; the others are read here first, while those run. The
     first reader in module order that failed raises, as when they were read one after another."""
     modules = event_modules(catalogue)
-    started: dict[str, Future[Cells]] = {}
+    started: dict[str, Callable[[], Cells]] = {}
     if ahead is not None:
         for module in modules:
-            if (future := ahead.take(_cells_key(module, force_id, first, last, definitions))) is not None:
-                started[module] = future
+            key = _cells_key(module, force_id, first, last, definitions)
+            if (collect := _take_cells(ahead, module, key)) is not None:
+                started[module] = collect
     read_here: dict[str, Cells | Exception] = {}
     for module in modules:
         if module not in started:
@@ -247,7 +308,7 @@ def event_series(
     out: dict[str, dict[YearMonth, Cell]] = {}
     for module in modules:
         if module in started:
-            cells = started[module].result()
+            cells = started[module]()
         else:
             outcome = read_here[module]
             if isinstance(outcome, Exception):
@@ -640,7 +701,11 @@ def read_board_source(
     if marks is None and ledger is not None:
         marks = ledger.entity_watermarks(force_id)
     first = first or month - settings.history_months
-    imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
+    started = ahead.take(("imported", force_id, first, month, id(catalogue))) if ahead is not None else None
+    if started is not None:
+        imported = started.result()
+    else:
+        imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
     home = force_series(
         wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks, ahead=ahead
     )
