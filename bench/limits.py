@@ -27,17 +27,30 @@ LIMITS: dict[str, list[str]] = {
         "come next, and chDB lets the Python thread run during them. The worker's CPU per event is "
         "the steadiest figure of a loaded machine.",
         "Start-up is part of the figure from launch, and the bare consumer's run is mostly its own "
-        "start-up and group join (tansu holds a join for about half the 6 s session timeout). The "
-        "worker's join and first fetch run while the warehouse opens and migrates on a thread of its "
-        "own (`streams/startup.py`); the first write cycle waits for it. So launch to the first "
-        "ledger row is Python, the settings and faust's imports, then the longer of the join and "
-        "opening chDB (loading its library, the engine opening every part, the migrations), then "
-        "the first cycle; the start-up figures give each step from launch. With start-up fixed, the "
-        "ratio from launch rises with the run's size towards the ratio after the first record.",
+        "start-up and group join (tansu holds a join for about half the 6 s session timeout, "
+        "whatever the consumer's rebalance timeout). The worker begins its consumer's join at the "
+        "start of the process, once its settings are read: on the event loop faust later runs on, "
+        "the hot path's consumer declares the topics and joins its group "
+        "(`streams/hot_consumer.py` `EarlyJoin`) while a thread imports faust, the app and the web "
+        "server and the warehouse opens and migrates on a thread of its own "
+        "(`streams/startup.py`); faust then starts on the same loop and the hot path task takes "
+        "the joined consumer. So launch to the first ledger row is Python and the settings, then "
+        "the longer of the join and opening chDB (loading its library, the engine opening every "
+        "part, the migrations), then the first cycle; the start-up figures give each step from "
+        "launch. With start-up fixed, the ratio from launch rises with the run's size towards the "
+        "ratio after the first record.",
+        "Was: the join began only once faust ran, after its and the web server's imports (about "
+        "1.5 s from launch on a quiet machine, 1.4-4.7 s on a loaded one). Seven same-run pairs "
+        "beside the two-hour soak and other work (load 8-30), before -> after: launch to consumer "
+        "assigned 4.8-8.2 -> 3.4-4.6 s (0.9-4.7 s earlier in each pair), to the first fetch "
+        "4.9-8.5 -> 3.5-4.8 s, to the first write cycle 8.1-15.6 -> 6.1-11.8 s, to all 132,727 "
+        "events 18.3-47.8 -> 16.1-36.8 s; the ratio 0.103-0.194 -> 0.116-0.236, higher after in "
+        "six of seven pairs (the steady part of the run moves with the load more than start-up "
+        "does).",
         "What would move it further: decode and folds off the one Python thread (processes started "
-        "before chDB is imported, as a replay may), a cheaper decoder, and the consumer's group join "
-        "started before faust's and the web's imports (it starts only once faust runs, and tansu "
-        "holds a join for about 3 s).",
+        "before chDB is imported, as a replay may) and a cheaper decoder; at start-up the join is "
+        "now the longest wait before the first fetch, and the bare consumer waits as long for its "
+        "own.",
     ],
     "freshness": [
         "What is timed is the marker's ledger row becoming visible to a reader of the worker's "
