@@ -54,15 +54,19 @@ def test_the_pack_is_the_same_bytes_with_its_reads_started_ahead(
     loaded: Warehouse, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     roles: list[str] = []
+    statements: list[tuple[str, str]] = []
     query = Warehouse.query
 
-    def recording(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+    def recording(self: Warehouse, sql: str, *args: Any, **kwargs: Any) -> Any:
         roles.append(self.role)
-        return query(self, *args, **kwargs)
+        statements.append((self.role, sql))
+        return query(self, sql, *args, **kwargs)
 
     monkeypatch.setattr(Warehouse, "query", recording)
     ahead = pack_text(settings, loaded)
     assert {"board-0", "board-1"} <= set(roles)  # crimes on one read handle, the rest on the other
+    districts = [role for role, sql in statements if "AS district" in sql]
+    assert districts == ["board-1"]  # read ahead, over months covering those used, and taken
     with monkeypatch.context() as patch:
         sequential(patch)
         roles.clear()

@@ -463,13 +463,24 @@ def district_series(
     first: YearMonth,
     complete: Series,
     definitions: Definitions,
+    ahead: ReadsAhead | None = None,
 ) -> tuple[dict[str, Series], dict[str, dict[str, Series]]]:
     """(district -> series, district -> offence group -> series) of counted crimes, over the months
-    where ``complete`` (the force's complete crime_all series) has a cell; zeros filled there."""
+    where ``complete`` (the force's complete crime_all series) has a cell; zeros filled there.
+    The counts come from a read started ahead over months covering these (``ahead``,
+    :func:`start_district_read`) when there is one."""
+    started = ahead.take(("districts", force_id, id(definitions))) if ahead is not None else None
     if not complete:
         return {}, {}
     months = sorted(complete)
-    raw = district_group_series(wh, force_id, max(first, months[0]), months[-1], definitions)
+    lo, hi = max(first, months[0]), months[-1]
+    raw = None
+    if started is not None:
+        read_lo, read_hi, wide = started.result()
+        if read_lo <= lo and hi <= read_hi:
+            raw = _months_within(wide, lo, hi)
+    if raw is None:
+        raw = district_group_series(wh, force_id, lo, hi, definitions)
     districts: dict[str, Series] = {}
     groups: dict[str, dict[str, Series]] = {}
     zero = Cell(0.0)  # cells are immutable: every month without crimes shares one
@@ -484,6 +495,51 @@ def district_series(
         totals = [float(sum(column)) for column in zip(*(ns for _, ns in counts), strict=True)]
         districts[district] = {m: Cell(n) if n else zero for m, n in zip(months, totals, strict=True)}
     return districts, groups
+
+
+def _months_within(
+    counts: Mapping[str, Mapping[str, Mapping[YearMonth, int]]], lo: YearMonth, hi: YearMonth
+) -> dict[str, dict[str, dict[YearMonth, int]]]:
+    """``counts`` (district -> group -> month -> crimes) within ``lo..hi``, as
+    :func:`~demandhub.queries.crimes.district_group_series` reads them over those months alone: a
+    group or district with no month left is absent."""
+    out: dict[str, dict[str, dict[YearMonth, int]]] = {}
+    for district, by_group in counts.items():
+        kept = {}
+        for group, series in by_group.items():
+            within = {m: n for m, n in series.items() if lo <= m <= hi}
+            if within:
+                kept[group] = within
+        if kept:
+            out[district] = kept
+    return out
+
+
+def start_district_read(
+    ahead: ReadsAhead,
+    catalogue: Catalogue,
+    force_id: str,
+    first: YearMonth,
+    month: YearMonth,
+    definitions: Definitions,
+    settings: PackSettings,
+    marks: Mapping[str, datetime],
+) -> None:
+    """Start, on ``ahead``'s second lane, the district and offence-group counts of every month
+    :func:`district_series` can ask for: from ``first`` to the last complete month of crime_all
+    (by the force's watermarks ``marks``), at most ``month``."""
+    measure = catalogue.by_id().get(DISTRICT_MEASURE)
+    if measure is None or measure.source != "events":
+        return
+    through = last_complete_month(measure, marks, settings, definitions.timezone)
+    if through is None or through < first:
+        return
+    hi = min(through, month)
+    ahead.start(
+        1,
+        ("districts", force_id, id(definitions)),
+        lambda h: (first, hi, district_group_series(h, force_id, first, hi, definitions)),
+    )
 
 
 @dataclass(frozen=True)
@@ -706,11 +762,13 @@ def read_board_source(
         imported = started.result()
     else:
         imported = imported_series(wh, catalogue, [force_id], first, month).get(force_id, {})
+    if ahead is not None and marks is not None:
+        start_district_read(ahead, catalogue, force_id, first, month, definitions, settings, marks)
     home = force_series(
         wh, catalogue, force_id, first, month, definitions, settings, imported, marks=marks, ahead=ahead
     )
     districts, groups = district_series(
-        wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions
+        wh, force_id, first, home.series.get(DISTRICT_MEASURE, {}), definitions, ahead
     )
     every, with_events = present_forces(wh, ledger)
     peers = _peer_series(

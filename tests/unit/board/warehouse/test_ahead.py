@@ -217,3 +217,15 @@ def load_pack_settings() -> Any:
     from demandhub.board.catalogue.config import PackSettings
 
     return PackSettings()
+
+
+def test_district_counts_read_over_more_months_are_cut_to_the_months_asked_for() -> None:
+    jan, feb, mar = YearMonth(2024, 1), YearMonth(2024, 2), YearMonth(2024, 3)
+    wide = {
+        "north": {"theft": {jan: 2, feb: 3}, "arson": {jan: 1}},
+        "south": {"theft": {mar: 4}},
+        "": {"fraud": {feb: 1}},
+    }
+    assert source._months_within(wide, feb, feb) == {"north": {"theft": {feb: 3}}, "": {"fraud": {feb: 1}}}
+    assert source._months_within(wide, jan, mar) == wide
+    assert source._months_within(wide, YearMonth(2024, 4), YearMonth(2024, 5)) == {}
