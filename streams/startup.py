@@ -113,6 +113,11 @@ class Opening(Generic[T]):
         return self
 
     def _run(self) -> None:
+        # Running, the future can no longer be cancelled: a waiter cancelled meanwhile (a worker
+        # stopping during start-up cancels its tasks, and asyncio passes that on to the future it
+        # wrapped) leaves the result to the others, and to whoever closes what was opened.
+        if not self._future.set_running_or_notify_cancel():
+            return
         try:
             self._future.set_result(self._open())
         except BaseException as exc:  # handed to whoever waits

@@ -242,3 +242,25 @@ def test_a_signal_during_the_imports_stops_the_worker_and_its_consumer_leaves_th
     monkeypatch.setattr(runtime, "_run_worker", run)
     runtime.run_worker(Settings(data_dir=tmp_path), "127.0.0.1:1", serve_web=False)
     assert journal == ["join demandhub", "join started", "left the group", "warehouse closed"]
+
+
+def test_a_waiter_cancelled_while_the_warehouse_opens_leaves_the_result_to_the_others() -> None:
+    # A worker stopped during start-up cancels the tasks waiting for the warehouse; the opening must
+    # still finish and hand its result over, so run_worker can close what it opened.
+    release = threading.Event()
+
+    def open_() -> str:
+        release.wait(30)
+        return "warehouse"
+
+    opening = Opening(open_, "test-opening").start()
+
+    async def cancel_a_waiter() -> None:
+        waiter = asyncio.ensure_future(opening.wait())
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+
+    asyncio.run(cancel_a_waiter())
+    release.set()
+    assert opening.result(30) == "warehouse"
