@@ -162,16 +162,18 @@ LIMITS: dict[str, list[str]] = {
         "was not worth a second JSON encoder). The statements no longer run one after another: the "
         "reads that depend on nothing read before them (crimes' counted cells on one read handle; "
         "the force's imported rows, contacts, social media, the QA/Linking month ends and the "
-        "published figures on a second) start as the pack starts, while the command's own handle "
-        "scans the ledger and reads incidents (which need the ledger's watermarks), and each is "
+        "published figures on a second; the district counts once the watermarks are known) start "
+        "as the pack starts, while the command's own handle scans the ledger and reads incidents "
+        "(which need the ledger's watermarks), and each is "
         "collected where it was read before (`demandhub/board/warehouse/ahead.py`; same pack "
         "bytes, same first error, both handles closed at the end). chDB runs statements of "
         "different handles at once outside Python's lock (two 3 s statements on two handles ended "
         "together). Same-process pairs, the two orders alternated, the measuring process given "
         "the CPU share of a quiet machine (its autogroup at nice -15; this machine schedules by "
-        "session, so at a load of 10 a process's threads share one process's slice and the reads "
-        "at once gained nothing, 1.02 of the wall, 1.08 of the CPU): 0.79 of the wall one after "
-        "the other (0.50 -> 0.39-0.40 s, medians of 12 and 15) for 1.05-1.07 of the CPU (the two "
+        "session, so at a load of 10-18 a process's threads share one process's slice and the reads "
+        "at once lost, 1.02-1.10 of the wall for 1.08-1.13 of the CPU): 0.78-0.82 of the wall one "
+        "after the other (0.47-0.50 -> 0.39 s, medians of 12 to 20, in one process and in "
+        "alternating processes) for 1.05-1.07 of the CPU (the two "
         "read handles cost about 15 ms of CPU each to open, mostly clickhouse-connect reading the "
         "engine's settings). The read phase now ends after about 0.22 s with both cores busy, so "
         "it is bound by the statements' CPU (some 0.3 s in all), and what follows it is one "
@@ -291,8 +293,8 @@ LIMITS: dict[str, list[str]] = {
         "districts, peers), now on the command's handle and two read handles at once, the rest is "
         "pure Python building it (see the board limits). The JSON text is some 20 ms. From launch, "
         "same-run pairs against the code before the reads at once (8 interleaved rounds, the "
-        'measuring session at nice -15): 1.34 -> 1.23 s over `python -c "import demandhub"`, '
-        "CPU 1.34 -> 1.40 s.",
+        "measuring session at nice -15, twice): 1.34-1.35 -> 1.23-1.26 s over "
+        '`python -c "import demandhub"`, CPU 1.34-1.36 -> 1.40 s.',
     ],
 }
 
