@@ -100,8 +100,8 @@ CONSUMER_STALLED = Gauge(
 )
 WORKER_STARTUP_SECONDS = Gauge(
     "demandhub_worker_startup_seconds",
-    "Seconds from the worker's launch to each start-up step (imports, warehouse_open, migrated, "
-    "faust_started, topics_declared, consumer_assigned, first_fetch, first_cycle).",
+    "Seconds from the worker's launch to each start-up step (join_started, topics_declared, imports, "
+    "warehouse_open, migrated, faust_started, consumer_assigned, first_fetch, first_cycle).",
     ["stage"],
     registry=REGISTRY,
 )
