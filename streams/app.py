@@ -58,6 +58,7 @@ from faust.types import EventT
 
 from schemas.events import entity_of
 from schemas.topics import DLQ_PARTITIONS, DLQ_TOPICS, TOPICS, Topic
+from sinks.clickhouse import admin_sql
 from sinks.clickhouse.client import is_embedded
 from sinks.clickhouse.errors import data_location, is_out_of_space
 from sinks.clickhouse.rollups import Refresher
@@ -695,9 +696,9 @@ def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
         refresher.refresh()
     finally:
         if sample_engine_memory:
-            rows = refresher.wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
-            if rows:
-                m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked").set(int(rows[0][0]))
+            tracked = admin_sql.engine_memory_tracked(refresher.wh)
+            if tracked is not None:
+                m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked").set(tracked)
 
 
 HEAP_SETTLE_SECONDS = 10.0

@@ -80,3 +80,12 @@ def relation_rows(wh: Warehouse) -> list[Row]:
 def column_rows(wh: Warehouse) -> list[Row]:
     """(table, name, type, comment) of every column of the current database, in table order."""
     return wh.query(_COLUMNS_SQL).rows
+
+
+# -- the worker's gauges --------------------------------------------------------------------------------
+
+
+def engine_memory_tracked(wh: Warehouse) -> int | None:
+    """The engine's own memory accounting in bytes (``system.metrics`` ``MemoryTracking``), if it has one."""
+    rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
+    return int(rows[0][0]) if rows else None
