@@ -58,6 +58,7 @@ EXAMPLE_LABELS = {
     "source": "telephony",
     "platform": "facebook",
     "stage": "first_cycle",
+    "kind": "glibc_system",
 }
 
 
