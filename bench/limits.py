@@ -238,22 +238,26 @@ LIMITS: dict[str, list[str]] = {
         "rates differ by what else the machine did).",
     ],
     "soak": [
-        "The run above is of commit d14eac4 (the history cache bounded at 10,000 events), before the "
-        "write cycle's fewer statements and the prepared-while-written hot path; it ran beside other "
-        "work for its first 80 minutes (load 10-40), which is where its latencies are high, and on a "
-        "quiet machine for the last 40. The worker never stalled: the ledger moved in every 30-second "
-        "sample and the group lag stayed under 200 records (4 s of events).",
-        "Memory is not flat: after the warm-up the worker's RSS grew about 2 MiB a minute for 100 "
-        "minutes, slowing in the last 20. Measured by hand since (below, 'where the worker's memory "
-        "goes' and its second look): the heap settling froze in-flight reference cycles for good "
-        "(each insert's context holding its rows, the web server's socket transports; about 4,000 "
-        "objects a minute), now fixed (the insert context's cycle broken after each insert, a full "
-        "collection after an unfreeze every five minutes). A later run of the soak with both fixes, "
-        "stopped after 67 minutes, had a flat Python heap from minute 30 and sat 60-110 MiB lower minute "
-        "by minute, but its RSS still rose about 1.5 MiB a minute (1.21 from minute 10 to the highest "
-        "after minute 60): native memory outside Python's heap, not yet attributed. chDB's tracked "
-        "memory and caches sampled through a metric in the soak, and a run without the API poller, "
-        "are the next step; the two-hour run of the current code is still to be made.",
+        "The run above is of commit 847f22c (the heap settling's leak fixed, the write cycle's fewer "
+        "statements, the prepared-while-written hot path, gauges of native memory by allocator). Other "
+        "work ran beside it for its first 90 minutes (load 8-33), which is where its latencies are "
+        "high; in the last 20 minutes, on a quiet machine, the p99 was 0.34-0.36 s. The worker never "
+        "stalled: the ledger moved in every 30-second sample and the group lag stayed at or under 105 "
+        "records (2 s of events).",
+        "Memory is not flat: 571 MiB at the end of the warm-up, 785 MiB at the highest (1.38; the run "
+        "before, at d14eac4, 1.36). The worker's gauges attribute it (bench/manual/"
+        "soak-memory-attribution.md, third look): glibc's arenas stay at 42-44 MiB in use (under 50 "
+        "taken from the system), Python's heap is flat once the history cache is full (minute 30), "
+        "the engine's library and files (RssFile) do not move; the engine's own tracked memory rises "
+        "83 -> 165 MiB from minute 10 to 90, about two thirds of the growth, the rest being memory its "
+        "allocator holds beyond what it tracks and a dozen more threads. The engine's merge threads "
+        "rise with it: 0.29 of a core on average over a soak's first 48 minutes, 0.63 at minute 92. "
+        "The fact tables are ReplacingMergeTree tables without a partition key, each write cycle adds "
+        "a small part to every table it touches, and in process the merge levels show large parts "
+        "rewritten whole with every few small ones (a 15,000-row part at level 107 after about a "
+        "hundred inserts): each merge costs the table's size, which grows through the run. Next: a "
+        "partition key that keeps each subject's row in one partition (the month its contact, incident "
+        "or crime began), with a migration that copies the rows, then this soak again.",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
