@@ -23,7 +23,7 @@ from schemas.topics import TOPICS
 
 _ID_MARK = b'"id":"'
 FETCH_MAX_WAIT_MS = 50
-"""The hub's consumer's ``fetch_max_wait_ms`` (``streams.app.FETCH_MAX_WAIT_MS``, not imported: that
+"""The hub's consumer's ``fetch_max_wait_ms`` (``streams.hot_consumer.FETCH_MAX_WAIT_MS``, not imported: that
 loads faust, and this process's start-up is part of the baseline), so both read the broker alike."""
 
 

@@ -68,7 +68,7 @@ LIMITS: dict[str, list[str]] = {
         "An event's way to the ledger has three parts. (1) The broker: the worker's consumer "
         "prefetches in the background, and tansu answers a fetch that found nothing only after "
         "re-checking at half the remaining wait, so the consumer's `fetch_max_wait_ms` bounds the "
-        "delay (`streams.app.FETCH_MAX_WAIT_MS`, 50 ms; aiokafka's default 500 ms delayed an event "
+        "delay (`streams.hot_consumer.FETCH_MAX_WAIT_MS`, 50 ms; aiokafka's default 500 ms delayed an event "
         "by up to 250 ms, about the bare consumer's p99). The bare consumer uses the same wait, so "
         "its latency is this part alone. (2) The fetch: `getmany` returns as soon as records are "
         "prefetched (aiokafka's `Fetcher.fetched_records`), so `batch_max_seconds` is only the "

@@ -65,7 +65,6 @@ from sinks.clickhouse.rollups import Refresher
 from sinks.prometheus import metrics as m
 from streams import heap, startup
 from streams.config import WorkerConfig
-from streams.hot_consumer import FETCH_MAX_WAIT_MS as FETCH_MAX_WAIT_MS  # where it was defined before
 from streams.hot_consumer import GROUP, EarlyJoin, HandOver, consumer_options, input_topics
 from streams.pipeline import BatchReport, Pipeline, Prepared, RawMessage
 from streams.startup import Opening, StartupMarks
@@ -671,17 +670,19 @@ async def refresh_loop(
     finally:
         # A stopping worker gives the lease up, so a reader or the next worker refreshes what
         # is still logged at once instead of waiting for the lease to lapse.
-        try:
-            refresher.release()
-        except Exception as exc:
-            log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
+        _release(refresher)
+
+
+def _release(refresher: Refresher) -> None:
+    """Give the refresh lease up; a failure is logged (the lease lapses by itself)."""
+    try:
+        refresher.release()
+    except Exception as exc:
+        log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
 
 
 async def _give_lease_up(refresher: Refresher) -> None:
-    try:
-        await asyncio.to_thread(refresher.release)
-    except Exception as exc:  # it lapses by itself
-        log.warning("rollup lease not released (%s); it lapses by itself", type(exc).__name__)
+    await asyncio.to_thread(_release, refresher)
 
 
 ENGINE_MEMORY_SECONDS = 60.0

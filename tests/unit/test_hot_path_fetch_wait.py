@@ -12,7 +12,8 @@ import pytest
 import bench.bare
 import streams.app
 from demandhub.settings import Settings
-from streams.app import FETCH_MAX_WAIT_MS, HotPath
+from streams.app import HotPath
+from streams.hot_consumer import FETCH_MAX_WAIT_MS
 
 pytestmark = pytest.mark.unit
 
