@@ -150,13 +150,24 @@ def _load_chdb_without_arrow() -> None:
         del sys.modules["pyarrow"]
 
 
+EMBEDDED_SESSION_SETTINGS = {"use_query_condition_cache": 0}
+"""Set on every client of the embedded engine. The query condition cache remembers, for each filter
+condition and each part read, which granules matched; it lives in the process that opened the
+warehouse (the worker), up to 100 MiB. Here it is cost without gain: the worker's statements name
+new ids or entries every time, the live page's name the current time, and a write cycle's merges
+replace the parts the entries are for. Measured: 3,000 point reads of the ledger of a ten-year
+warehouse left the engine's tracked memory at 94 MiB with the cache and 26 MiB without, for the same
+CPU; a two-hour soak's tracked memory grew 83 -> 165 MiB with it (bench/manual/soak-memory-attribution.md).
+A server keeps its own cache, shared by its clients, and is left to its own configuration."""
+
+
 def _make_client(dsn: str) -> Client:
     if is_embedded(dsn):
         path = dsn.removeprefix("chdb://")
         if path not in ("memory", ":memory:"):
             Path(path).mkdir(parents=True, exist_ok=True)
         _load_chdb_without_arrow()
-        return clickhouse_connect.get_client(dsn=dsn)
+        return clickhouse_connect.get_client(dsn=dsn, settings=EMBEDDED_SESSION_SETTINGS)
     parsed = urlparse(dsn)
     if parsed.scheme not in ("http", "https"):
         raise ValueError(f"unsupported ClickHouse DSN scheme {parsed.scheme!r}")
