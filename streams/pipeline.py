@@ -367,10 +367,15 @@ _TOPIC_OF_TYPE: dict[str, str] = {}
 
 def _topic_of(event: Envelope) -> str:
     """The input topic of a valid event (an event on another topic is a dead letter)."""
-    found = _TOPIC_OF_TYPE.get(event.type)
+    return _topic_of_type(event.type)
+
+
+def _topic_of_type(event_type: str) -> str:
+    """The input topic of a valid event of ``event_type``."""
+    found = _TOPIC_OF_TYPE.get(event_type)
     if found is None:
-        spec = TOPICS.get(entity_of(event.type))
-        found = _TOPIC_OF_TYPE[event.type] = spec.name if spec else ""
+        spec = TOPICS.get(entity_of(event_type))
+        found = _TOPIC_OF_TYPE[event_type] = spec.name if spec else ""
     return found
 
 
@@ -602,14 +607,14 @@ class Pipeline:
         Content is hashed only when an id is seen again."""
         copies: dict[tuple[str, str], list[Envelope]] = {}
         for e in history:
-            copies.setdefault(e.dedup_key, []).append(e)
+            copies.setdefault((e.source, e.id), []).append(e)
         added: list[Envelope] = []
+        accepted: dict[str, int] = {}  # per event type, counted by topic once at the end
         for e in events:
-            key = e.dedup_key
+            key = (e.source, e.id)  # e.dedup_key
             same_id = copies.get(key)
             if same_id is None:
-                report.accepted += 1
-                report.accepted_by_topic[_topic_of(e)] += 1
+                accepted[e.type] = accepted.get(e.type, 0) + 1
                 copies[key] = [e]
                 added.append(e)
                 continue
@@ -619,6 +624,9 @@ class Pipeline:
                 continue
             same_id.append(e)
             added.append(e)
+        for etype, count in accepted.items():
+            report.accepted += count
+            report.accepted_by_topic[_topic_of_type(etype)] += count
         return added
 
     def _fold_subject(

@@ -29,6 +29,7 @@ and folds the shards it is given.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import re
 import zlib
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -132,7 +134,7 @@ class ShardRows:
     duplicates: int = 0
     dead_letters: int = 0
     quarantine_change: int = 0
-    facts: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
+    facts: dict[str, tuple[list[str], list[Sequence[Any]]]] = field(default_factory=dict)
     """Per fact table: its columns and the rows to insert (values in that order)."""
     previous: dict[str, list[Row]] = field(default_factory=dict)
     """Per fact table: the rows the subjects had before (only subjects the ledger held), for the
@@ -155,7 +157,7 @@ def encode_shard(rows: ShardRows, encoder: BlockEncoder) -> ShardRows:
     :attr:`ShardRows.blocks`); the caller inserts each block in one statement."""
     from sinks.clickhouse.history_sql import LEDGER_COLUMNS, REJECT_COLUMNS
 
-    tables = {table: (columns, data) for table, (columns, data) in rows.facts.items()}
+    tables: dict[str, tuple[list[str], Sequence[Sequence[Any]]]] = dict(rows.facts)
     tables["rejected_events"] = (list(REJECT_COLUMNS), rows.rejected)
     tables["events"] = (list(LEDGER_COLUMNS), rows.ledger)
     for table, (columns, data) in tables.items():
@@ -168,13 +170,16 @@ def encode_shard(rows: ShardRows, encoder: BlockEncoder) -> ShardRows:
     return rows
 
 
-def _columns(table: str, rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
+def _columns(table: str, rows: Sequence[Row]) -> tuple[list[str], list[Sequence[Any]]]:
     columns = list(rows[0])
     names = set(columns)
     for row in rows:
         if row.keys() != names:
             raise ValueError(f"fact rows of {table} with different columns")
-    return columns, [[row[c] for c in columns] for row in rows]
+    if len(columns) == 1:  # itemgetter of one name gives the value, not a 1-tuple
+        return columns, [(row[columns[0]],) for row in rows]
+    values = itemgetter(*columns)
+    return columns, [values(row) for row in rows]
 
 
 def fold_shard(
@@ -192,12 +197,17 @@ def fold_shard(
     out = ShardRows()
     fresh: dict[SubjectKey, list[Envelope]] = defaultdict(list)
     pipeline._latest = pipeline.now() + timedelta(seconds=pipeline.settings.future_tolerance_seconds)
+    ours: dict[str, bool] = {}  # subject: whether it hashes to this shard (asked once per subject)
     try:
         for message in messages:
             decoded = pipeline.decode(message)
             if isinstance(decoded, DeadLetter):
                 report.dead_letters.append(decoded)
-            elif shard_of(decoded.subject, shards) != shard:
+                continue
+            mine = ours.get(decoded.subject)
+            if mine is None:
+                mine = ours[decoded.subject] = shard_of(decoded.subject, shards) == shard
+            if not mine:
                 out.strays.append(message)
                 report.consumed -= 1
             else:
@@ -271,7 +281,14 @@ def _fold_in_worker(
 ) -> ShardRows:
     if _worker_pipeline is None:
         raise RuntimeError("replay worker not started")
-    return encode_shard(fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards), encoder)
+    # No collection while the shard is decoded, folded and encoded: the objects it makes are young
+    # and acyclic (the insert context's cycle is broken by its release), every one freed by its last
+    # reference, and a collection would only walk them. Collections resume for the next shard.
+    gc.disable()
+    try:
+        return encode_shard(fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards), encoder)
+    finally:
+        gc.enable()
 
 
 class ShardPool:

@@ -10,7 +10,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from demandhub.settings import Settings
 from sinks.clickhouse.rollups import MONTHS_PER_STATEMENT, month_ranges
-from streams.pipeline import Pipeline, RawMessage
+from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage
 from streams.replay_shards import (
     ShardPool,
     ShardRows,
@@ -149,3 +149,48 @@ def test_a_pool_closed_now_stops_its_workers_in_the_middle_of_their_work(tmp_pat
     pool.close(now=True)
     assert busy.cancelled() or isinstance(busy.exception(), BrokenProcessPool)
     assert processes and not any(p.is_alive() for p in processes)
+
+
+def test_a_worker_collects_no_garbage_while_it_folds_a_shard_and_again_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from streams import replay_shards
+
+    seen: list[bool] = []
+
+    def folding(*args: Any) -> ShardRows:
+        seen.append(gc.isenabled())
+        raise ValueError("a shard that fails")
+
+    monkeypatch.setattr(replay_shards, "_worker_pipeline", _pipeline(tmp_path))
+    monkeypatch.setattr(replay_shards, "fold_shard", folding)
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="a shard that fails"):
+        replay_shards._fold_in_worker([(1, LINES[0])], (), 0, 1, cast(Any, None))
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_fact_columns_are_the_rows_values_in_column_order() -> None:
+    from streams.replay_shards import _columns
+
+    assert _columns("t", [{"a": 1, "b": 2}, {"b": 4, "a": 3}]) == (["a", "b"], [(1, 2), (3, 4)])
+    assert _columns("t", [{"a": 1}, {"a": 2}]) == (["a"], [(1,), (2,)])
+    with pytest.raises(ValueError, match="different columns"):
+        _columns("t", [{"a": 1}, {"b": 2}])
+
+
+def test_accepted_events_are_counted_by_topic_in_the_order_topics_first_come(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path)
+    lines = [x for x in LINES if b'"incident.' in x][:3] + [x for x in LINES if b'"call.' in x][:4]
+    lines += [x for x in LINES if b'"incident.' in x][3:5]
+    report = BatchReport(consumed=len(lines))
+    events = [pipeline.decode(RawMessage("", 0, i, line)) for i, line in enumerate(lines)]
+    added = Pipeline._new_copies([], [e for e in events if not isinstance(e, DeadLetter)], report)
+    assert len(added) == report.accepted == 9
+    assert list(report.accepted_by_topic.items()) == [
+        ("demandhub.incidents.incident.v1", 5),
+        ("demandhub.contacts.call.v1", 4),
+    ]

@@ -1,0 +1,89 @@
+"""The replay's block encoder: its writer of ``DateTime64(3)`` columns gives the very bytes
+clickhouse-connect's own writer gives, for every value a fact or ledger row may hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sinks.clickhouse.client import _RowsInsertContext
+from sinks.clickhouse.replay_sql import BlockEncoder, utc_millis
+
+pytestmark = pytest.mark.unit
+
+TYPES = {
+    "t": {
+        "at": "DateTime64(3, 'UTC')",
+        "maybe": "Nullable(DateTime64(3, 'UTC'))",
+        "name": "LowCardinality(String)",
+        "micro": "DateTime64(6, 'UTC')",
+    }
+}
+COLUMNS = ["at", "maybe", "name", "micro"]
+
+
+def _library_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """What clickhouse-connect's own types write for these rows (no fast writer)."""
+    from clickhouse_connect.datatypes.registry import get_from_name
+    from clickhouse_connect.driver.transform import NativeTransform
+
+    kinds = [get_from_name(TYPES["t"][c]) for c in columns]
+    context = _RowsInsertContext("t", list(columns), kinds, server_tz=UTC)
+    try:
+        context.data = list(rows)
+        chunks = list(NativeTransform.build_insert(context))
+    finally:
+        context.release()
+    chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
+    return b"".join(chunks)
+
+
+_ZONES = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
+_AWARE = st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(2299, 12, 31), timezones=_ZONES)
+_EDGES = st.sampled_from(
+    [
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2100, 1, 1, tzinfo=UTC),
+        datetime(2106, 2, 7, 6, 28, 15, 999999, tzinfo=UTC),
+        datetime(2025, 1, 6, 10, 0, 0, 999999, tzinfo=UTC),
+    ]
+)
+_VALUE = st.one_of(_AWARE, _EDGES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_VALUE, st.one_of(st.none(), _VALUE), _VALUE), min_size=1, max_size=40))
+def test_encoded_times_are_the_library_s_bytes(
+    values: list[tuple[datetime, datetime | None, datetime]],
+) -> None:
+    rows = [[at, maybe, "x", micro] for at, maybe, micro in values]
+    assert BlockEncoder(TYPES).encode("t", COLUMNS, rows) == _library_bytes(COLUMNS, rows)
+
+
+def test_a_nullable_column_of_nulls_and_naive_times_are_the_library_s_bytes() -> None:
+    rows = [[datetime(2024, 3, 4, 5, 6, 7, 891234), None, "y", datetime(2024, 3, 4)] for _ in range(3)]
+    assert BlockEncoder(TYPES).encode("t", COLUMNS, rows) == _library_bytes(COLUMNS, rows)
+
+
+def test_utc_millis_floors_to_the_millisecond() -> None:
+    assert utc_millis(datetime(1970, 1, 1, 0, 0, 1, 999999, tzinfo=UTC)) == 1999
+    assert utc_millis(datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == -1
+
+
+def test_the_encoder_writes_millisecond_times_with_its_own_writer() -> None:
+    from clickhouse_connect.datatypes.temporal import DateTime64
+
+    encoder = BlockEncoder(TYPES)
+    encoder.encode("t", COLUMNS, [[datetime(2024, 1, 1, tzinfo=UTC), None, "z", datetime(2024, 1, 1)]])
+    at, maybe = encoder._parsed["DateTime64(3, 'UTC')"], encoder._parsed["Nullable(DateTime64(3, 'UTC'))"]
+    assert type(at) is not DateTime64 and isinstance(at, DateTime64)
+    assert type(maybe) is type(at) and maybe.nullable
+    assert at.name == "DateTime64(3, 'UTC')"
