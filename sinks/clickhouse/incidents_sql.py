@@ -113,16 +113,25 @@ def params(definitions: Definitions) -> dict[str, Any]:
     }
 
 
-def source(where: str) -> str:
+LINKED_OFFERED_NULL = "CAST(NULL, 'Nullable(DateTime64(3, \\'UTC\\'))') AS linked_offered_at"
+"""``linked_offered_at`` of a row read without contacts: NULL, of the type the contacts give it."""
+
+
+def source(where: str, columns: str = "*", linked: bool = True) -> str:
     """A subquery: the rows of ``incidents FINAL`` matching ``where`` (SQL over its columns), with
     ``linked_offered_at``, the earliest offer of a contact linked to the incident (by the incident's
     ``contact_id`` or the contact's ``incident_id``). Contacts are read only under the
-    ``contact_offered`` clock (otherwise the column is NULL)."""
+    ``contact_offered`` clock (otherwise the column is NULL). ``columns``: the incident columns
+    read (every one by default; with the contacts joined they must include ``force_id``,
+    ``incident_id`` and ``contact_id``). ``linked`` false: the caller knows the clock is not
+    ``contact_offered``, and contacts are not joined at all (the column is NULL all the same)."""
+    if not linked:
+        return f"(SELECT {columns}, {LINKED_OFFERED_NULL} FROM incidents FINAL WHERE {where})"
     on = "{d_clock:String} = 'contact_offered' AND offered_at IS NOT NULL"
     return (
         "(SELECT i.*, multiIf(a.by_incident IS NULL, b.by_contact, b.by_contact IS NULL, a.by_incident, "
         "least(a.by_incident, b.by_contact)) AS linked_offered_at "
-        f"FROM (SELECT * FROM incidents FINAL WHERE {where}) AS i "
+        f"FROM (SELECT {columns} FROM incidents FINAL WHERE {where}) AS i "
         "LEFT JOIN (SELECT force_id AS a_force, incident_id AS a_incident, min(offered_at) AS by_incident "
         f"FROM contacts FINAL WHERE {on} AND incident_id != '' GROUP BY a_force, a_incident) AS a "
         "ON a.a_force = i.force_id AND a.a_incident = i.incident_id "
@@ -137,16 +146,30 @@ def source(where: str) -> str:
 
 HOURLY_ROLLUP = "incidents_hourly"
 
-_OPEN_SQL = (
-    "SELECT incident_id, final_grade, district, area, urban_rural, created_at, "
-    f"{CLOCK_START} AS clock_start_at, {TARGET_SECONDS} AS target_seconds "
-    "FROM "
-    + source(
-        "force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL AND created_at IS NOT NULL "
-        "AND final_grade IN {g:Array(String)}"
-    )
-    + f" WHERE {WATCHED}"
+_OPEN_WHERE = (
+    "force_id = {f:String} AND status = 'open' AND first_arrival_at IS NULL AND created_at IS NOT NULL "
+    "AND final_grade IN {g:Array(String)}"
 )
+_OPEN_COLUMNS = (
+    "force_id, incident_id, contact_id, created_at, district, area, urban_rural, self_initiated, "
+    "final_grade, final_grade_at, grade_at_arrival, graded_at_arrival_grade_at, first_arrival_at, "
+    "attendance_exclusion, status"
+)
+"""The incident columns the open-incident watch reads: its output, :data:`CLOCK_START`,
+:data:`TARGET_SECONDS`, :data:`WATCHED` and the contacts' join keys (reading every column of the
+incidents, most of the statement's work, is left out)."""
+
+
+def _open_sql(linked: bool) -> str:
+    return (
+        "SELECT incident_id, final_grade, district, area, urban_rural, created_at, "
+        f"{CLOCK_START} AS clock_start_at, {TARGET_SECONDS} AS target_seconds "
+        f"FROM {source(_OPEN_WHERE, _OPEN_COLUMNS, linked)} WHERE {WATCHED}"
+    )
+
+
+_OPEN_SQL = {linked: _open_sql(linked) for linked in (True, False)}
+"""The watch's statement with the linked contacts (the ``contact_offered`` clock) and without."""
 
 
 def open_incidents(
@@ -154,9 +177,11 @@ def open_incidents(
 ) -> list[dict[str, Any]]:
     """The open, unattended incidents of ``grades`` that are :data:`WATCHED` under ``definitions``:
     ``incident_id``, ``final_grade``, ``district``, ``area``, ``urban_rural``, ``created_at``,
-    ``clock_start_at`` (:data:`CLOCK_START`) and ``target_seconds`` (:data:`TARGET_SECONDS`)."""
+    ``clock_start_at`` (:data:`CLOCK_START`) and ``target_seconds`` (:data:`TARGET_SECONDS`).
+    Contacts are joined only under the ``contact_offered`` clock, the one clock that reads them."""
     values = {"f": force_id, "g": list(grades), **params(definitions)}
-    return wh.query(_OPEN_SQL, parameters=values).dicts()
+    linked = definitions.incidents.response_clock == "contact_offered"
+    return wh.query(_OPEN_SQL[linked], parameters=values).dicts()
 
 
 _MONTHLY_SQL = """
