@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from demandhub.board.maths.cells import Cell
 from demandhub.board.maths.months import YearMonth
-from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import CallDefinitions, Definitions
 from schemas.queues import QUEUES
 from sinks.clickhouse import contacts_sql
@@ -43,6 +42,10 @@ from streams.domain.servicelevel import (
 )
 
 LIVE_QUEUES: tuple[str, ...] = QUEUES
+CONTACT_CHANNELS: tuple[str, ...] = ("999", "101", "webchat", "online")
+"""``schemas.contacts.CONTACT_CHANNELS`` (every contact channel, in the order the volume cells are
+read), written out here: importing the contact event models for it cost the board's start-up about
+20 ms of CPU (tests/unit/test_defined_once.py holds the two equal)."""
 MEASURE_IDS: tuple[str, ...] = (
     "contacts_999",
     "contacts_101",
@@ -199,22 +202,14 @@ _Months = tuple[str, str, datetime, datetime, tuple[str, ...]]
 """The months read: force, time zone, naive UTC start and end, and the queues."""
 
 
-def _queue_counters(
-    wh: Warehouse, months: _Months, definitions: Definitions
-) -> dict[tuple[YearMonth, str], QueueCounters]:
-    """Counters per (month, queue) under the definitions (thresholds and short abandons as the
-    rollup's value expressions apply them)."""
+def _counters_of(rows: list[tuple[Any, ...]]) -> dict[tuple[YearMonth, str], QueueCounters]:
+    """Counters per (month, queue) of the queue rollup's month rows (thresholds and short abandons
+    as the rollup's value expressions apply them under the definitions read)."""
     out: dict[tuple[YearMonth, str], QueueCounters] = {}
-    for month, queue, *counts in contacts_sql.month_queue_rows(wh, *months, definitions):
+    for month, queue, *counts in rows:
         # entered, answered, within threshold, abandoned, within threshold, short, callbacks
         out[(_ym(month), queue)] = QueueCounters(*(int(n) for n in counts))
     return out
-
-
-def _channel_since(wh: Warehouse, months: _Months, definitions: Definitions) -> dict[str, YearMonth]:
-    """The month of each channel's first contact (ever, not only in the months read). Offers depend
-    on no definition, so the rollup's rows of whatever definitions it is complete under answer it."""
-    return {str(ch): _ym(m) for ch, m in contacts_sql.channel_first_months(wh, *months, definitions)}
 
 
 def _volume_cells(
@@ -274,10 +269,10 @@ def monthly_cells(
         QUEUES,
     )
     drop_short = definitions.calls.dedupe_short_abandons_from_volumes
-    volumes = contacts_sql.month_channel_rows(wh, *months, definitions)
-    cells = _volume_cells(volumes, drop_short, _channel_since(wh, months, definitions))
+    volumes, first_months, queue_rows = contacts_sql.month_rows(wh, *months, definitions)
+    cells = _volume_cells(volumes, drop_short, {str(ch): _ym(m) for ch, m in first_months})
     calls = definitions.calls
-    for (ym, queue), c in _queue_counters(wh, months, definitions).items():
+    for (ym, queue), c in _counters_of(queue_rows).items():
         if c.entered == 0 and c.answered == 0 and c.abandoned == 0:
             continue
         rates = {

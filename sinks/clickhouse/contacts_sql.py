@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.definitions import CallDefinitions, Definitions
 from sinks.clickhouse.client import Warehouse
-from sinks.clickhouse.rollups import applied, ensure_fresh, reads_rollup
+from sinks.clickhouse.rollups import DEFINITIONS_TABLE, all_rollups, ensure_fresh, reads_rollup
 
 if TYPE_CHECKING:
     from sinks.clickhouse.rollups_contacts import Rollup
@@ -300,10 +300,18 @@ def rollup_rows(
     ``bounded``) under ``definitions``, and the parameters it adds: the stored rows of the
     definitions' hash when the rollup is complete under them (refreshed first when ``fresh``), else
     the same rows computed from the facts by the rollup's own SELECT."""
+    stored = reads_rollup(wh, rollup.table, definitions)
+    if stored and fresh:
+        ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+    return _rows_from(rollup, definitions, bounded, stored)
+
+
+def _rows_from(
+    rollup: Rollup, definitions: Definitions, bounded: bool, stored: bool
+) -> tuple[str, dict[str, Any]]:
+    """:func:`rollup_rows` once it is known whether the rollup's ``stored`` rows are read."""
     extra = rollup.query_params(definitions)
-    if reads_rollup(wh, rollup.table, definitions):
-        if fresh:
-            ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+    if stored:
         where = _IN_MONTHS if bounded else "force_id = {f:String}"
         return (
             f"(SELECT * FROM {rollup.table} FINAL WHERE definition_hash = {{dh:String}} AND {where})",
@@ -329,40 +337,31 @@ def _months(force_id: str, tz: str, lo: datetime, hi: datetime, queues: Sequence
     return {"f": force_id, "tz": tz, "lo": lo, "hi": hi, "q": list(queues)}
 
 
-def _month_rows(
-    wh: Warehouse,
-    rollup: Rollup,
-    sql: str,
-    force_id: str,
-    tz: str,
-    lo: datetime,
-    hi: datetime,
-    queues: Sequence[str],
-    definitions: Definitions,
-) -> list[tuple[Any, ...]]:
-    """``sql`` over ``rollup``'s rows (``{rows}``) of the buckets in ``[lo, hi)`` under ``definitions``."""
-    rows, extra = rollup_rows(wh, rollup, definitions)
-    values = {**_months(force_id, tz, lo, hi, queues), **extra}
-    return wh.query(sql.replace("{rows}", rows), parameters=values).rows
+_RECORDED_SQL = (
+    f"SELECT name, definition_hash, definitions FROM {DEFINITIONS_TABLE} FINAL "
+    "WHERE name IN {ns:Array(String)}"
+)
 
 
-def month_channel_rows(
-    wh: Warehouse,
-    force_id: str,
-    tz: str,
-    lo: datetime,
-    hi: datetime,
-    queues: Sequence[str],
-    definitions: Definitions,
-) -> list[tuple[Any, ...]]:
-    """(month, channel, offered, abandoned never answered, of which short) per local month of ``tz``
-    and channel, from the channel rollup's buckets in ``[lo, hi)`` (naive UTC) under ``definitions``."""
-    from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP
-
-    return _month_rows(wh, CHANNEL_ROLLUP, _VOLUME_SQL, force_id, tz, lo, hi, queues, definitions)
+def _recorded(wh: Warehouse, tables: Sequence[str]) -> dict[str, tuple[str, Definitions]]:
+    """:func:`sinks.clickhouse.rollups.applied` of each of ``tables`` in one statement: table ->
+    (hash, definitions) recorded, for the tables with a record."""
+    out: dict[str, tuple[str, Definitions]] = {}
+    for name, definition_hash, definitions in wh.query(_RECORDED_SQL, parameters={"ns": list(tables)}).rows:
+        out.setdefault(str(name), (str(definition_hash), Definitions.model_validate_json(definitions)))
+    return out
 
 
-def channel_first_months(
+def _complete(recorded: dict[str, tuple[str, Definitions]], table: str, definitions: Definitions) -> bool:
+    """:func:`sinks.clickhouse.rollups.reads_rollup` of ``table`` from its ``recorded`` definitions."""
+    rollup = next((r for r in all_rollups() if r.table == table), None)
+    if rollup is None:
+        raise ValueError(f"no rollup {table!r}")
+    found = recorded.get(table)
+    return found is not None and found[0] == rollup.definition_hash(definitions)
+
+
+def month_rows(
     wh: Warehouse,
     force_id: str,
     tz: str,
@@ -370,34 +369,37 @@ def channel_first_months(
     hi: datetime,
     queues: Sequence[str],
     definitions: Definitions,
-) -> list[tuple[Any, ...]]:
-    """(channel, local month of its first contact) of each channel, ever (not only in ``[lo, hi)``).
-    Offers depend on no definition, so the channel rollup's rows of whatever definitions it is
-    complete under answer it (``definitions`` when none are recorded)."""
-    from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The contacts' month rows, in three reads: (month, channel, offered, abandoned never
+    answered, of which short) per local month of ``tz`` and channel, from the channel rollup's
+    buckets in ``[lo, hi)`` (naive UTC) under ``definitions``; (channel, local month of its first
+    contact) of each channel, ever (offers depend on no definition, so the channel rollup's rows of
+    whatever definitions it is complete under answer it, ``definitions`` when none are recorded);
+    and (month, queue, entered, answered, answered within threshold, abandoned, abandoned within
+    threshold, short abandons, callbacks) per local month and queue of ``queues`` from the queue
+    rollup, thresholds and short abandons as ``definitions`` set them. Each read takes the
+    rollup's stored rows when it is complete under its definitions, else the rollup's own SELECT
+    over the facts (:func:`rollup_rows`). The rollups' checks are made once for the three: the
+    definitions both are recorded under are read in one statement, and the buckets logged are
+    refreshed once, before the first read of stored rows."""
+    from sinks.clickhouse.rollups_contacts import CHANNEL_ROLLUP, QUEUE_ROLLUP
 
-    recorded = applied(wh, CHANNEL_ROLLUP.table)
-    rows, extra = rollup_rows(wh, CHANNEL_ROLLUP, recorded[1] if recorded else definitions, bounded=False)
-    values = {**_months(force_id, tz, lo, hi, queues), **extra}
-    return wh.query(_CHANNEL_SINCE_SQL.replace("{rows}", rows), parameters=values).rows
-
-
-def month_queue_rows(
-    wh: Warehouse,
-    force_id: str,
-    tz: str,
-    lo: datetime,
-    hi: datetime,
-    queues: Sequence[str],
-    definitions: Definitions,
-) -> list[tuple[Any, ...]]:
-    """(month, queue, entered, answered, answered within threshold, abandoned, abandoned within
-    threshold, short abandons, callbacks) per local month of ``tz`` and queue of ``queues``, from the
-    queue rollup's buckets in ``[lo, hi)`` (naive UTC), thresholds and short abandons as
-    ``definitions`` set them."""
-    from sinks.clickhouse.rollups_contacts import QUEUE_ROLLUP
-
-    return _month_rows(wh, QUEUE_ROLLUP, _QUEUE_SQL, force_id, tz, lo, hi, queues, definitions)
+    recorded = _recorded(wh, (CHANNEL_ROLLUP.table, QUEUE_ROLLUP.table))
+    since_under = recorded[CHANNEL_ROLLUP.table][1] if CHANNEL_ROLLUP.table in recorded else definitions
+    reads = (
+        (CHANNEL_ROLLUP, _VOLUME_SQL, definitions, True),
+        (CHANNEL_ROLLUP, _CHANNEL_SINCE_SQL, since_under, False),
+        (QUEUE_ROLLUP, _QUEUE_SQL, definitions, True),
+    )
+    stored = [_complete(recorded, rollup.table, under) for rollup, _, under, _ in reads]
+    if any(stored):
+        ensure_fresh(wh)  # rollup buckets logged by recent batches are recomputed first
+    values = _months(force_id, tz, lo, hi, queues)
+    out = []
+    for (rollup, sql, under, bounded), from_rollup in zip(reads, stored, strict=True):
+        rows, extra = _rows_from(rollup, under, bounded, from_rollup)
+        out.append(wh.query(sql.replace("{rows}", rows), parameters={**values, **extra}).rows)
+    return out[0], out[1], out[2]
 
 
 _DAY_FACTS = (
