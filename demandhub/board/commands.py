@@ -30,6 +30,7 @@ publishing, 4 the data directory is held by another process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -191,9 +192,26 @@ def board_config(
 
 
 def _open(settings: Settings) -> Warehouse:
-    from demandhub.runtime import open_warehouse
+    """The configured warehouse, migrated when embedded: :func:`demandhub.runtime.open_warehouse`
+    without importing :mod:`demandhub.runtime` (the embedded stack's processes, the pipeline's
+    wiring, authentication and the admin and history statements, none of which a pack needs)."""
+    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.migrate import migrate, rebuild_notice
 
-    return open_warehouse(settings, apply_migrations=settings.resolved_dsn.startswith("chdb:"))
+    embedded = settings.resolved_dsn.startswith("chdb:")
+    if embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    wh = connect(settings.resolved_dsn)
+    if embedded:
+        try:
+            notice = rebuild_notice(wh, migrate(wh))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the migration's own error is the one reported
+                wh.close()
+            raise
+        if notice:
+            print(f"demandhub: {notice}", file=sys.stderr)
+    return wh
 
 
 class _Opening:

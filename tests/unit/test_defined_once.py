@@ -202,6 +202,14 @@ def test_warehouse_times_are_made_aware_in_one_function() -> None:
     assert copies == [], "a copy of sinks.clickhouse.times.as_utc"
 
 
+def test_the_contacts_reader_names_the_contact_channels() -> None:
+    """The contacts reader writes the channel list out (so the board need not import the contact
+    event models); it is the contract's list, in its order."""
+    from demandhub.queries import contacts as reader
+
+    assert reader.CONTACT_CHANNELS == contacts.CONTACT_CHANNELS
+
+
 def test_the_board_channels_are_listed_once() -> None:
     from demandhub.board.maths import channels
     from demandhub.board.warehouse import source

@@ -90,3 +90,36 @@ def test_the_sql_path_loads_no_board_maths_and_no_worker() -> None:
     )
     assert heavy(modules, (*RENDERERS, *WORKER, "scipy", "pandas")) == []
     assert heavy(modules, ("streams.pipeline", "streams.registry", "demandhub.board.maths.stats")) == []
+
+
+BOARD_PACK_MODULES = (
+    "import demandhub.cli\n"
+    "import demandhub.board.commands, demandhub.board.report, demandhub.board.warehouse.source\n"
+    "import demandhub.board.warehouse.completeness, demandhub.board.catalogue.forces, demandhub.board.warehouse.store\n"
+)
+
+
+@pytest.mark.unit
+def test_the_board_pack_path_loads_no_contact_event_model() -> None:
+    """The contacts reader names the contact channels itself: the board's modules load no event
+    model at all (the contact payloads and the envelope were the last ones)."""
+    modules = loaded_after(BOARD_PACK_MODULES)
+    assert heavy(modules, ("schemas.contacts", "schemas.envelope")) == []
+
+
+@pytest.mark.unit
+def test_the_board_opens_the_warehouse_without_the_runtime(tmp_path: Path) -> None:
+    """``demandhub board`` opens (and migrates) the embedded warehouse without importing
+    ``demandhub.runtime`` (the embedded stack's processes, the pipeline's wiring, authentication
+    and their statements); the engine is stood in for, so no warehouse is opened here."""
+    modules = loaded_after(
+        BOARD_PACK_MODULES
+        + "import sinks.clickhouse.client as client, sinks.clickhouse.migrate as migrate\n"
+        + "opened = []\n"
+        + "client.connect = lambda dsn: opened.append(dsn) or 'wh'\n"
+        + "migrate.migrate = lambda wh: opened.append(wh) or []\n"
+        + "from demandhub.settings import Settings\n"
+        + f"assert demandhub.board.commands._open(Settings(data_dir={str(tmp_path)!r})) == 'wh'\n"
+        + "assert opened[1] == 'wh' and opened[0].startswith('chdb://'), opened\n"
+    )
+    assert heavy(modules, ("demandhub.runtime", "demandhub.auth", "sinks.clickhouse.history_sql")) == []
