@@ -107,7 +107,28 @@ def _copy_treated(model: BaseModel, plan: _Plan, key: bytes) -> BaseModel:
             raise _Unfollowable(name)
         if treated is not value:
             update[name] = treated
-    return model.model_copy(update=update) if update else model
+    return _copied(model, update) if update else model
+
+
+_setattr = object.__setattr__
+
+
+def _copied(model: BaseModel, update: dict[str, Any]) -> BaseModel:
+    """``model.model_copy(update=update)`` (pydantic 2's shallow copy: the field values' dict copied
+    and updated, the fields set joined with the updated names, no validation) for a model without
+    extra or private values, as every model of the contract is (``extra="forbid"``, no private
+    attributes), without the generic copying of those; any other model is copied by ``model_copy``."""
+    if model.__pydantic_extra__ is not None or getattr(model, "__pydantic_private__", None) is not None:
+        return model.model_copy(update=update)
+    cls = type(model)
+    copied = cls.__new__(cls)
+    values = model.__dict__.copy()
+    values.update(update)
+    _setattr(copied, "__dict__", values)
+    _setattr(copied, "__pydantic_extra__", None)
+    _setattr(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    _setattr(copied, "__pydantic_private__", None)
+    return copied
 
 
 class _Unfollowable(Exception):

@@ -70,3 +70,33 @@ def test_sanitise_does_not_validate_the_event_again(monkeypatch: pytest.MonkeyPa
                 assert isinstance(value, str) and value.startswith(HASH_PREFIX)
             else:
                 assert value is None
+
+
+def _state(model: Any) -> tuple[Any, ...]:
+    return (
+        type(model),
+        model.__dict__,
+        model.__pydantic_fields_set__,
+        model.__pydantic_extra__,
+        model.__pydantic_private__,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_type=st.sampled_from(PERSONAL), data=st.data())
+def test_the_treated_copy_is_pydantic_s_model_copy(event_type: str, data: st.DataObject) -> None:
+    """Each model the treatment copies is what ``model_copy(update=...)`` makes of it: the same field
+    values, fields set, extra and private values, and a new dict (the original is untouched)."""
+    raw = envelope(event_type, copy.deepcopy(MINIMAL[event_type]))
+    for path, marker in pii_fields(EVENT_MODELS[event_type]):
+        if data.draw(st.booleans()):
+            _plant(raw, path, data.draw(st.floats(-90, 90) if marker.kind == "location" else _TEXT))
+    event = parse_event(raw)
+    before = copy.deepcopy(_state(event))
+    names = sorted(type(event.data).model_fields)
+    update = {name: None for name in data.draw(st.lists(st.sampled_from(names), unique=True)) if name}
+    ours, theirs = pii._copied(event.data, update), event.data.model_copy(update=update)
+    assert _state(ours) == _state(theirs)
+    assert ours.__dict__ is not event.data.__dict__
+    assert ours.model_dump_json() == theirs.model_dump_json()
+    assert _state(event) == before
