@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, cast
 from schemas.envelope import Envelope
 from schemas.events import entity_of
 from schemas.topics import topic_for_type
-from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted
+from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted, event_sort_key
 from streams.history_cache import SubjectKey
 from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage, ledger_event
 
@@ -220,8 +220,17 @@ def fold_shard(
     new_rows: dict[str, list[Row]] = defaultdict(list)
     for key, events in fresh.items():
         before = histories.get(key, [])
+        accepted = report.accepted
         added = pipeline._new_copies(before, events, report)
         if not added:
+            continue
+        if not before and report.accepted - accepted == len(added):
+            # A subject new to the warehouse whose events are all distinct (no second copy of a
+            # (source, id)): what follows without this branch, minus the work it would find empty
+            # (no copies to choose between, no conflict, no earlier fold).
+            merged = sorted(added, key=event_sort_key)
+            out.ledger.extend(pipeline._ledger_row(e, ingest) for e in merged)
+            pipeline._fold_subject(key, [], merged, old_rows, new_rows, report)
             continue
         every = [*before, *added]
         prior, merged = dedupe_sorted(before), dedupe_sorted(every)

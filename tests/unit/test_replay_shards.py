@@ -8,7 +8,7 @@ import json
 import random
 import time
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -194,3 +194,53 @@ def test_accepted_events_are_counted_by_topic_in_the_order_topics_first_come(tmp
         ("demandhub.incidents.incident.v1", 5),
         ("demandhub.contacts.call.v1", 4),
     ]
+
+
+def _conflicting_copies(lines: list[bytes]) -> list[bytes]:
+    """A second copy of some events with other content (same source and id): a conflict each."""
+    out = []
+    for line in lines:
+        event = json.loads(line)
+        if event["type"] == "call.ended.v1" and len(out) < 20:
+            moved = datetime.fromisoformat(event["time"]) + timedelta(milliseconds=1)
+            event["time"] = moved.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            out.append(json.dumps(event, separators=(",", ":")).encode())
+    return out
+
+
+def test_a_shard_gives_the_rows_of_one_write_cycle_over_the_same_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Subjects new to the warehouse (whose history is read, empty, from the ledger by a write cycle),
+    with exact duplicates and conflicting copies among their events: folding the lines as one shard
+    gives the ledger, fact and rejected rows and the counts of preparing them as one batch."""
+    from sinks.clickhouse import history_sql
+    from sinks.clickhouse.rollups import dirty_rows
+
+    monkeypatch.setattr(history_sql, "ledger_histories", lambda _wh, _keys: [])
+    extra = _conflicting_copies(LINES)
+    assert extra
+    lines = list(enumerate([*LINES, *extra], start=1))
+    messages = _shards(lines, 1)[0]
+    shard = fold_shard(_pipeline(tmp_path), messages)
+    pipeline = _pipeline(tmp_path)
+    prepared = pipeline.prepare(messages)
+    report = prepared.report
+    assert report.conflicts and report.duplicates and report.dead_letters
+    cycle = ShardRows(
+        consumed=report.consumed,
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        dead_letters=len(report.dead_letters),
+        quarantine_change=report.quarantine_change,
+        facts={
+            t: ([*rows[0]], [[*r.values()] for r in rows]) for t, rows in prepared.new_rows.items() if rows
+        },
+        ledger=prepared.ledger,
+        rejected=pipeline._reject_rows(report, prepared.ingest),
+        dirty=[
+            (str(t), str(f), b)
+            for t, f, b in dirty_rows(pipeline.refreshers, prepared.old_rows, prepared.new_rows)
+        ],
+    )
+    assert _merged([shard]) == _merged([cycle])
