@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, cast
 from schemas.envelope import Envelope
 from schemas.events import entity_of
 from schemas.topics import topic_for_type
-from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted, event_sort_key
+from streams.domain.base import Row, conflicts, copy_key, dedupe_sorted, sorted_distinct
 from streams.history_cache import SubjectKey
 from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage, ledger_event
 
@@ -228,7 +228,7 @@ def fold_shard(
             # A subject new to the warehouse whose events are all distinct (no second copy of a
             # (source, id)): what follows without this branch, minus the work it would find empty
             # (no copies to choose between, no conflict, no earlier fold).
-            merged = sorted(added, key=event_sort_key)
+            merged = sorted_distinct(added)
             out.ledger.extend(pipeline._ledger_row(e, ingest) for e in merged)
             pipeline._fold_subject(key, [], merged, old_rows, new_rows, report)
             continue

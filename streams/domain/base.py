@@ -110,10 +110,27 @@ def dedupe(events: Sequence[Envelope]) -> list[Envelope]:
     return list(_kept(events).values())
 
 
+class _DedupedSorted(list[Envelope]):
+    """A result of :func:`dedupe_sorted` (never changed after it is made): given back to it, as the
+    pipeline gives a subject's history to a fold that dedupes and sorts it again, it is its own
+    answer, and a copy of it is returned without hashing or sorting anything."""
+
+    __slots__ = ()
+
+
 def dedupe_sorted(events: Sequence[Envelope]) -> list[Envelope]:
     """One copy of each (source, id), the smallest by :func:`copy_rank`, in :func:`event_sort_key`
-    order. The result depends only on the set of copies, never on their order."""
-    return sorted(dedupe(events), key=event_sort_key)
+    order. The result depends only on the set of copies, never on their order. (A list this function
+    returned is already one; the callers never change one.)"""
+    if type(events) is _DedupedSorted:
+        return _DedupedSorted(events)
+    return _DedupedSorted(sorted(dedupe(events), key=event_sort_key))
+
+
+def sorted_distinct(events: Sequence[Envelope]) -> list[Envelope]:
+    """:func:`dedupe_sorted` of events the caller knows to be distinct (no two share a ``(source,
+    id)``), without looking for copies: the events in :func:`event_sort_key` order."""
+    return _DedupedSorted(sorted(events, key=event_sort_key))
 
 
 def differing_fields(a: Envelope, b: Envelope) -> list[str]:

@@ -122,3 +122,23 @@ def test_conflicting_copy_of_a_queue_changes_the_fold_the_same_way_in_any_order(
     one = CallFold().fold([offered, a, b], DEFS).rows
     other = CallFold().fold([b, offered, a], DEFS).rows
     assert one == other and len(one["contact_legs"]) == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), share=st.floats(0.0, 0.6))
+def test_a_deduped_history_given_back_is_its_own_answer_without_work_again(seed: int, share: float) -> None:
+    """The pipeline dedupes and sorts a subject's history, then its fold does it again: the second
+    time the list is copied, not hashed or sorted (the same events, in the same order)."""
+    from streams.domain import base
+
+    events = with_conflicts(seed, share)
+    random.Random(seed).shuffle(events)
+    once = dedupe_sorted(events)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "dedupe", lambda _events: pytest.fail("deduped again"))
+        patch.setattr(base, "event_sort_key", lambda _event: pytest.fail("sorted again"))
+        again = dedupe_sorted(once)
+    assert again == once and again is not once
+    assert [copy_key(e) for e in again] == [copy_key(e) for e in dedupe_sorted(list(events))]
+    distinct = list({e.dedup_key: e for e in events}.values())
+    assert base.sorted_distinct(distinct) == dedupe_sorted(list(distinct))
