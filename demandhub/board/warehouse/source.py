@@ -483,17 +483,23 @@ def district_series(
         raw = district_group_series(wh, force_id, lo, hi, definitions)
     districts: dict[str, Series] = {}
     groups: dict[str, dict[str, Series]] = {}
-    zero = Cell(0.0)  # cells are immutable: every month without crimes shares one
+    # Cells are immutable: every month with the same number of crimes shares one cell.
+    made: dict[float, Cell] = {}
+
+    def cell(n: float) -> Cell:
+        found = made.get(n)
+        if found is None:
+            found = made[n] = Cell(float(n))
+        return found
+
     for district, by_group in sorted(raw.items()):
         if not district:
             continue
         counts = [(g, [s.get(m, 0) for m in months]) for g, s in sorted(by_group.items())]
-        groups[district] = {
-            g: {m: Cell(float(n)) if n else zero for m, n in zip(months, ns, strict=True)} for g, ns in counts
-        }
+        groups[district] = {g: dict(zip(months, map(cell, ns), strict=True)) for g, ns in counts}
         # the sum of whole numbers of crimes as a float, as the groups' float cells add up
         totals = [float(sum(column)) for column in zip(*(ns for _, ns in counts), strict=True)]
-        districts[district] = {m: Cell(n) if n else zero for m, n in zip(months, totals, strict=True)}
+        districts[district] = dict(zip(months, map(cell, totals), strict=True))
     return districts, groups
 
 

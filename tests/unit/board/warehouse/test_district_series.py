@@ -68,3 +68,26 @@ def test_district_series_fill_zeros_and_sum_groups(raw: dict[str, Any], last: in
 
 def test_no_complete_month_reads_nothing() -> None:
     assert source.district_series(None, "f", YearMonth(2023, 1), {}, DEFS) == ({}, {})  # type: ignore[arg-type]
+
+
+def test_months_with_the_same_count_share_one_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten years of districts by offence group are mostly a few small counts: one (immutable) cell
+    serves every month, group and district with that count, instead of a cell built for each."""
+    raw = {
+        "north": {"theft": {MONTHS[0]: 3, MONTHS[1]: 3}, "drugs": {MONTHS[1]: 0, MONTHS[2]: 3}},
+        "south": {"theft": {MONTHS[0]: 3}},
+    }
+    monkeypatch.setattr(source, "district_group_series", lambda *args: raw)
+    complete = {m: Cell(1.0) for m in MONTHS[:3]}
+    districts, groups = source.district_series(None, "f", YearMonth(2023, 1), complete, DEFS)  # type: ignore[arg-type]
+    threes = [
+        groups["north"]["theft"][MONTHS[0]],
+        groups["north"]["theft"][MONTHS[1]],
+        groups["north"]["drugs"][MONTHS[2]],
+        groups["south"]["theft"][MONTHS[0]],
+        districts["north"][MONTHS[0]],
+        districts["north"][MONTHS[2]],
+        districts["south"][MONTHS[0]],
+    ]
+    assert all(cell is threes[0] for cell in threes) and threes[0] == Cell(3.0)
+    assert groups["north"]["drugs"][MONTHS[0]] is groups["south"]["theft"][MONTHS[1]] == Cell(0.0)
