@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -59,9 +59,9 @@ RollupRefresher = Sequence[LazyRollup]
 """The rollups whose buckets the rows of one fact table fall in (see :mod:`sinks.clickhouse.rollups`)."""
 
 
-@dataclass(frozen=True)
-class RawMessage:
-    """One message as consumed: where it came from and its bytes."""
+class RawMessage(NamedTuple):
+    """One message as consumed: where it came from and its bytes. (A named tuple: made for every
+    record consumed, it costs half of a frozen dataclass's construction.)"""
 
     topic: str
     partition: int

@@ -71,14 +71,25 @@ def shard_of(subject: str, shards: int) -> int:
     return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % shards if shards > 1 else 0
 
 
+_TOPICS_SEEN: dict[bytes, str] = {}
+"""The topic of each event type read off a line so far (at most :data:`_MAX_TOPICS_SEEN` of them)."""
+_MAX_TOPICS_SEEN = 256
+
+
 def _topic(line: bytes) -> str:
-    found = _TYPE.search(line[:400])
+    found = _TYPE.search(line, 0, 400)  # within the first 400 bytes, without copying them
     if not found:
         return ""
-    try:
-        return topic_for_type(found[1].decode()).name
-    except (KeyError, UnicodeDecodeError):
-        return ""
+    name = found[1]
+    topic = _TOPICS_SEEN.get(name)
+    if topic is None:
+        try:
+            topic = topic_for_type(name.decode()).name
+        except (KeyError, UnicodeDecodeError):
+            topic = ""
+        if len(_TOPICS_SEEN) < _MAX_TOPICS_SEEN:
+            _TOPICS_SEEN[name] = topic
+    return topic
 
 
 Line = tuple[int, bytes]

@@ -244,3 +244,14 @@ def test_a_shard_gives_the_rows_of_one_write_cycle_over_the_same_lines(
         ],
     )
     assert _merged([shard]) == _merged([cycle])
+
+
+def test_a_raw_message_is_an_immutable_record_that_crosses_processes() -> None:
+    import pickle
+
+    message = RawMessage("demandhub.contacts.call.v1", 2, 7, b"{}", key=b"k")
+    assert isinstance(message, tuple)  # a named tuple: the cheapest immutable record to make
+    assert message == RawMessage("demandhub.contacts.call.v1", 2, 7, b"{}", b"k", None)
+    assert pickle.loads(pickle.dumps(message)) == message
+    with pytest.raises(AttributeError):
+        message.offset = 8  # type: ignore[misc]
