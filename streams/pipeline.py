@@ -426,16 +426,20 @@ class Pipeline:
         The work per message is bounded before it is validated: a message over the byte, depth or
         item limits is refused unread (see :func:`shape_problem`), so no message can make the
         validator build an error per key."""
-        problem = shape_problem(
-            message.value,
-            self.settings.max_event_bytes,
-            self.settings.max_event_depth,
-            self.settings.max_event_items,
-        )
-        if problem:
-            return self._withheld(message, problem[1], problem[0])
+        raw, settings = message.value, self.settings
+        # shape_problem's own first bounds, inline (most messages are within them); past them, it decides
+        within = len(raw) <= settings.max_event_bytes
+        if within:
+            opens = raw.count(b"{") + raw.count(b"[")
+            within = opens <= settings.max_event_depth and raw.count(b",") + opens <= settings.max_event_items
+        if not within:
+            problem = shape_problem(
+                raw, settings.max_event_bytes, settings.max_event_depth, settings.max_event_items
+            )
+            if problem:
+                return self._withheld(message, problem[1], problem[0])
         try:
-            event = parse_event_json(message.value)
+            event = parse_event_json(raw)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False)
             return self._dead(message, _describe(errors, self.key), _reason_class(errors))
@@ -444,8 +448,8 @@ class Pipeline:
         problem = self._range_problem(event)
         if problem:
             return self._dead(message, problem[1], problem[0], event)
-        expected = TOPICS.get(entity_of(event.type))
-        if message.topic and expected and message.topic != expected.name:
+        expected = _topic_of_type(event.type)  # the name of TOPICS[entity], "" for none
+        if message.topic and expected and message.topic != expected:
             return self._dead(
                 message, f"{event.type} does not belong on {message.topic}", "wrong_topic", event
             )

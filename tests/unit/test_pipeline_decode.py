@@ -91,3 +91,29 @@ def test_an_event_on_the_wrong_topic_is_refused() -> None:
     raw = json.dumps(event()).encode()
     dead = decode(raw, topic="demandhub.crimes.crime.v1")
     assert dead.reason_class == "wrong_topic" and dead.dlq_topic == "demandhub.crimes.dlq"
+
+
+def test_the_shape_walk_runs_only_for_a_message_past_its_first_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """decode checks the byte length and the bracket and comma counts itself; only a message past one
+    of them goes to shape_problem, which decides (here: a message within the items limit once read)."""
+    import streams.pipeline as module
+
+    calls: list[bytes] = []
+    walk = module.shape_problem
+
+    def counted(raw: bytes, *limits: int) -> tuple[str, str] | None:
+        calls.append(raw)
+        return walk(raw, *limits)
+
+    monkeypatch.setattr(module, "shape_problem", counted)
+    plain = json.dumps(event()).encode()
+    assert not isinstance(pipeline().decode(RawMessage(CALLS, 0, 0, plain)), DeadLetter)
+    assert calls == []
+    commas = json.dumps(event(id="e" + "," * 40)).encode()  # commas inside a string
+    limits = {"max_event_items": 32}
+    assert decode(commas, **limits).reason_class == "invalid_fields"  # read: the id's shape is wrong
+    assert calls == [commas]
+    too_many = json.dumps(event(data={"queue": "999", "extra": list(range(40))})).encode()
+    assert decode(too_many, **limits).reason_class == "too_many_items"
