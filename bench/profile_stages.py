@@ -8,7 +8,10 @@ the number of events:
 - decode: ``Pipeline.decode`` (shape check, pydantic validation, range and reference checks,
   de-identification); its validation alone is given too;
 - folds: every subject's fold over its whole history of those days (one fold per subject);
-- ledger rows: ``Pipeline._ledger_row`` for every accepted event.
+- ledger rows: ``Pipeline._ledger_row`` for every accepted event;
+- replay shard: :func:`streams.replay_shards.fold_shard` over every message as one shard (what a
+  replay's worker process does before encoding: decode, each subject folded once, ledger, fact and
+  rejected rows, rollup buckets), with collections paused as the worker process pauses them.
 
 No warehouse is opened: the figures are the Python work a write cycle does besides its statements.
 Prints one JSON object on its last line.
@@ -17,6 +20,7 @@ Prints one JSON object on its last line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from collections import defaultdict
@@ -44,6 +48,7 @@ def measure(start: date, days: int, scale: float, repeat: int) -> dict[str, Any]
     from streams import heap, registry
     from streams.domain.base import dedupe_sorted
     from streams.pipeline import DeadLetter, Pipeline, RawMessage
+    from streams.replay_shards import fold_shard
     from streams.sources.simulator import SimConfig, simulate
     from streams.sources.simulator.output import encode, topic_name_for
 
@@ -73,12 +78,22 @@ def measure(start: date, days: int, scale: float, repeat: int) -> dict[str, Any]
         "decode": _least_cpu(lambda: [pipeline.decode(m) for m in messages], repeat),
         "folds": _least_cpu(folds, repeat),
         "ledger_rows": _least_cpu(lambda: [pipeline._ledger_row(e, now) for e in accepted], repeat),
+        "replay_shard": _least_cpu(lambda: _paused(lambda: fold_shard(pipeline, messages)), repeat),
     }
     return {
         "events": n,
         "subjects": len(histories),
         "us_per_event": {name: seconds * 1e6 / n for name, seconds in stages.items()},
     }
+
+
+def _paused(fn: Callable[[], Any]) -> Any:
+    """``fn()`` with the garbage collector paused, as a replay worker runs a shard."""
+    gc.disable()
+    try:
+        return fn()
+    finally:
+        gc.enable()
 
 
 def _validated(parse: Callable[[bytes], Any], raw: bytes) -> Any:
