@@ -48,7 +48,16 @@ from sinks.clickhouse import history_sql
 from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.rollups import LazyRollup, dirty_rows, log_dirty, refresh_pending, watch_refreshes
 from streams.config import PipelineConfig
-from streams.domain.base import Fold, FoldResult, Row, conflicts, copy_key, dedupe_sorted, fingerprint
+from streams.domain.base import (
+    Fold,
+    FoldResult,
+    Row,
+    conflicts,
+    copy_key,
+    dedupe_sorted,
+    fingerprint,
+    sorted_distinct,
+)
 from streams.domain.pii import HASH_PREFIX, keyed_hash, known_key_names, sanitise, scrub_raw
 from streams.domain.reference import reference_problem
 from streams.history_cache import DEFAULT_MAX_EVENTS, HistoryCache, SubjectKey
@@ -551,9 +560,21 @@ class Pipeline:
         new_rows: dict[str, list[Row]] = defaultdict(list)
         after: dict[SubjectKey, tuple[Envelope, ...]] = {}
         for key, events in fresh.items():
+            accepted = report.accepted
             added = self._new_copies(histories[key], events, report)
             if not added:
                 after[key] = tuple(histories[key])
+                self.cache.put(key, after[key])
+                continue
+            if not histories[key] and report.accepted - accepted == len(added):
+                # A subject with no history whose events are all distinct (no second copy of a
+                # (source, id)): what follows below, minus the work it would find empty (no copies
+                # to choose between, no conflict, nothing known before, no earlier fold).
+                merged = sorted_distinct(added)
+                report.events.extend(merged)
+                ledger.extend(self._ledger_row(e, ingest) for e in merged)
+                self._fold_subject(key, [], merged, old_rows, new_rows, report)
+                after[key] = tuple(added)
                 self.cache.put(key, after[key])
                 continue
             every = [*histories[key], *added]

@@ -190,3 +190,41 @@ def test_reference_answers_are_the_same_remembered_or_not(monkeypatch: pytest.Mo
     assert first == again == cold
     assert any(first) and not all(first)
     assert len(data._known) == 3  # bounded; unknown values are never remembered
+
+
+def test_new_subjects_with_distinct_events_are_folded_once_without_looking_for_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of subjects the ledger does not hold, no event twice: prepare sorts each subject's
+    events and folds them once (no dedupe, no conflict search, no fold of an empty history), with
+    the rows, events, ledger rows and cached histories the general path gives them."""
+    from demandhub.settings import Settings
+    from sinks.clickhouse import history_sql
+    from streams import pipeline as module
+    from streams import registry
+    from streams.pipeline import DeadLetter, RawMessage
+    from streams.sources.simulator import SimConfig, simulate
+    from streams.sources.simulator.output import encode, topic_name_for
+
+    config = SimConfig(start=datetime(2024, 3, 4).date(), days=1, scale=0.05, seed=4)
+    messages = [RawMessage(topic_name_for(e), 0, i, encode(e)) for i, e in enumerate(simulate(config))]
+    now = datetime(2024, 3, 6, tzinfo=UTC)
+    monkeypatch.setattr(history_sql, "ledger_histories", lambda _wh, _keys: [])
+    pipeline = Pipeline(Settings(), cast(Any, None), registry.folds(), b"k", now=lambda: now)
+    decoded = [pipeline.decode(m) for m in messages]
+    events = [e for e in decoded if not isinstance(e, DeadLetter)]
+    monkeypatch.setattr(module, "conflicts", lambda _events: pytest.fail("looked for conflicting copies"))
+    prepared = pipeline.prepare(messages)
+    subjects: dict[tuple[str, str, str], list[Envelope]] = {}
+    for e in events:
+        subjects.setdefault((e.force_id, entity_of(e.type), e.subject), []).append(e)
+    expected_rows: dict[str, list[dict[str, Any]]] = {}
+    for key, evs in subjects.items():
+        for table, rows in pipeline.folds[key[1]].fold(dedupe_sorted(evs), pipeline.definitions).rows.items():
+            expected_rows.setdefault(table, []).extend({**r, "version": len(evs)} for r in rows)
+    assert {t: rows for t, rows in prepared.new_rows.items() if rows} == expected_rows
+    ordered = [e for evs in subjects.values() for e in dedupe_sorted(evs)]
+    assert [e.dedup_key for e in prepared.report.events] == [e.dedup_key for e in ordered]
+    assert prepared.ledger == [pipeline._ledger_row(e, now) for e in ordered]
+    assert prepared.report.accepted == len(events)
+    assert all(prepared.histories[key] == tuple(evs) for key, evs in subjects.items())
