@@ -998,12 +998,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure ends here as one line on standard error and its exit code
     (:mod:`demandhub.errors`); ``--debug`` adds the traceback."""
+    return _main(argv)[0]
+
+
+def _main(argv: Sequence[str] | None) -> tuple[int, str | None]:
+    """:func:`main`'s exit code, and the command it ran (None if the arguments were not understood)."""
     import logging
 
     raw = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in raw
+    command: str | None = None
     try:
         args = build_parser().parse_args(raw)
+        command = args.command
         debug = bool(getattr(args, "debug", False))
         if not debug and not logging.getLogger().handlers:
             # libraries' warnings would otherwise reach stderr through logging's last resort; the
@@ -1011,7 +1018,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger().addHandler(logging.NullHandler())
         settings = make_settings(args)
         preflight(args, settings)
-        return COMMANDS[args.command](args, settings)
+        return COMMANDS[args.command](args, settings), command
     except (Exception, KeyboardInterrupt) as exc:
         error = describe(exc)
         if debug:
@@ -1020,8 +1027,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(exc, file=sys.stderr)
         line = str(error) if str(error).startswith("demandhub") else f"demandhub: {error}"
         print(line, file=sys.stderr, flush=True)
-        return error.code
+        return error.code, command
+
+
+QUICK_EXIT = frozenset({"board", "sql"})
+"""Commands whose process ends at once when they return (:func:`run`)."""
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``demandhub`` executable: :func:`main`, then the process ends with its exit code.
+
+    After ``board`` and ``sql`` it ends at once (``os._exit``) once standard output and error are
+    flushed, without tearing the embedded engine down or finalising the interpreter: about 0.07 s of
+    a command whose answer is already out (the engine's teardown about 50 ms, Python's 40-60 ms, on
+    this machine). Nothing is pending by then: every statement is durable when it returns (inserts
+    are synchronous), files are written by ``Path.write_bytes`` and closed, and a merge the engine
+    began in the background is abandoned as a killed process abandons it, which the warehouse is
+    built for (its temporary parts are removed at the next open). Other commands (servers, workers,
+    replays with worker processes) end the ordinary way."""
+    code, command = _main(argv)
+    if command in QUICK_EXIT:
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
