@@ -274,7 +274,13 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
         "gc_reclaimed": _worker_metric(worker, "demandhub_worker_gc_reclaimed_objects_total"),
         **{
             f"{kind}_bytes": _worker_metric(worker, "demandhub_worker_native_heap_bytes", f'kind="{kind}"')
-            for kind in ("glibc_system", "glibc_in_use", "engine_tracked")
+            for kind in (
+                "glibc_system",
+                "glibc_in_use",
+                "engine_tracked",
+                "engine_allocated",
+                "engine_resident",
+            )
         },
         "threads": threads(pid),
         "alive": alive,

@@ -692,7 +692,8 @@ the refresher's handle, after a refresh)."""
 
 def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
     """One refresh of the logged rollup buckets; then, if asked, the embedded engine's own memory
-    accounting into ``demandhub_worker_native_heap_bytes{kind="engine_tracked"}``."""
+    accounting and its allocator's totals into ``demandhub_worker_native_heap_bytes`` (kinds
+    ``engine_tracked``, ``engine_allocated``, ``engine_resident``)."""
     try:
         refresher.refresh()
     finally:
@@ -700,6 +701,8 @@ def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
             tracked = admin_sql.engine_memory_tracked(refresher.wh)
             if tracked is not None:
                 m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked").set(tracked)
+            for kind, size in admin_sql.engine_allocator(refresher.wh).items():
+                m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
 
 
 HEAP_SETTLE_SECONDS = 10.0

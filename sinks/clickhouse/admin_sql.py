@@ -6,8 +6,11 @@ returns plain rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.clickhouse.client import Warehouse
 
@@ -89,3 +92,24 @@ def engine_memory_tracked(wh: Warehouse) -> int | None:
     """The engine's own memory accounting in bytes (``system.metrics`` ``MemoryTracking``), if it has one."""
     rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
     return int(rows[0][0]) if rows else None
+
+
+_JEMALLOC_TOTALS = re.compile(
+    r"^Allocated: (\d+), active: \d+, metadata: \d+.*?, resident: (\d+),", re.MULTILINE
+)
+
+
+def engine_allocator(wh: Warehouse) -> dict[str, int]:
+    """The engine's allocator (jemalloc) totals in bytes: ``engine_allocated`` (handed out and not
+    freed) and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but
+    not yet returned, its own metadata), from ``system.jemalloc_stats``; empty if the engine has no
+    such table or its text has no totals line. The engine's ``MemoryTracking`` counts what its
+    queries and merges allocate, which is less than what the allocator holds."""
+    try:
+        rows = wh.query("SELECT stats FROM system.jemalloc_stats").rows
+    except DatabaseError:  # no jemalloc in this engine build
+        return {}
+    found = _JEMALLOC_TOTALS.search(str(rows[0][0])) if rows else None
+    if found is None:
+        return {}
+    return {"engine_allocated": int(found.group(1)), "engine_resident": int(found.group(2))}

@@ -133,8 +133,10 @@ WORKER_NATIVE_HEAP_BYTES = Gauge(
     "demandhub_worker_native_heap_bytes",
     "Native memory by allocator, in bytes: glibc_system (what the C allocator Python uses took from "
     "the system over every arena, mapped blocks included), glibc_in_use (of it, handed out and not "
-    "freed), engine_tracked (the embedded engine's own accounting, system.metrics MemoryTracking; "
-    "sampled every minute). Set beside the resident set size they show which allocator a growth is in.",
+    "freed), engine_tracked (the embedded engine's own accounting, system.metrics MemoryTracking), "
+    "engine_allocated and engine_resident (the embedded engine's allocator, jemalloc: handed out, and "
+    "its pages in memory; the last three sampled every minute). Set beside the resident set size they "
+    "show which allocator a growth is in.",
     ["kind"],
     registry=REGISTRY,
 )

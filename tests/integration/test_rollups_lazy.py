@@ -397,3 +397,6 @@ def test_the_worker_refresh_samples_the_engine_memory_when_asked(settings: Setti
     _refresh(refresher, sample_engine_memory=True)
     tracked = int(wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows[0][0])
     assert 0 < gauge._value.get() <= 4 * tracked
+    allocated = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_allocated")._value.get()
+    resident = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_resident")._value.get()
+    assert 0 < allocated <= resident  # the embedded engine's jemalloc totals
