@@ -156,8 +156,8 @@ condition and each part read, which granules matched; it lives in the process th
 warehouse (the worker), up to 100 MiB. Here it is cost without gain: the worker's statements name
 new ids or entries every time, the live page's name the current time, and a write cycle's merges
 replace the parts the entries are for. Measured: 3,000 point reads of the ledger of a ten-year
-warehouse left the engine's tracked memory at 94 MiB with the cache and 26 MiB without, for the same
-CPU; a two-hour soak's tracked memory grew 83 -> 165 MiB with it (bench/manual/soak-memory-attribution.md).
+warehouse left the engine's tracked memory at 89-91 MiB with the cache and 24-25 MiB without, for
+the same CPU; a two-hour soak's tracked memory grew 83 -> 165 MiB with it (bench/manual/soak-memory-attribution.md).
 A server keeps its own cache, shared by its clients, and is left to its own configuration."""
 
 
