@@ -153,12 +153,14 @@ def _load_chdb_without_arrow() -> None:
 EMBEDDED_SESSION_SETTINGS = {"use_query_condition_cache": 0}
 """Set on every client of the embedded engine. The query condition cache remembers, for each filter
 condition and each part read, which granules matched; it lives in the process that opened the
-warehouse (the worker), up to 100 MiB. Here it is cost without gain: the worker's statements name
-new ids or entries every time, the live page's name the current time, and a write cycle's merges
-replace the parts the entries are for. Measured: 3,000 point reads of the ledger of a ten-year
-warehouse left the engine's tracked memory at 89-91 MiB with the cache and 24-25 MiB without, for
-the same CPU; a two-hour soak's tracked memory grew 83 -> 165 MiB with it (bench/manual/soak-memory-attribution.md).
-A server keeps its own cache, shared by its clients, and is left to its own configuration."""
+warehouse (the worker), up to 100 MiB, and nearly every statement here names new ids, entries or
+times, so it only grows. Measured: 3,000 point reads of the ledger of a ten-year warehouse left the
+engine's tracked memory at 89-91 MiB with the cache and 24-25 MiB without, for the same CPU; over a
+two-hour soak the tracked memory grew 83 -> 197 MiB with it and stayed at 80-105 MiB without
+(bench/manual/soak-memory-attribution.md). It is a trade: in same-run pairs the write cycle at
+50 events/s is faster without it (93-102 against 124-137 ms) and at a 1,000 events/s backlog slower
+(236-266 against 178-187 ms; BENCHMARKS.md, freshness). A server keeps its own cache, shared by its
+clients, and is left to its own configuration."""
 
 
 def _make_client(dsn: str) -> Client:
