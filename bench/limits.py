@@ -111,6 +111,16 @@ LIMITS: dict[str, list[str]] = {
         "At 1,000 events/s the worker keeps up, so the latency is not a growing backlog: fetches "
         "are larger (what arrived during the previous cycle) and the per-event work of the cycle "
         "(decode, folds, row building) adds to the fixed statement cost.",
+        "Since the last run every client of the embedded engine runs without its query condition "
+        "cache (for the soak's memory, section 8), and that moves this benchmark both ways. Same-run "
+        "pairs on this machine after the soak (load 4-10 from the benchmarks themselves), the cache "
+        "on against off: at 1,000/s the mean write cycle 178 and 187 ms against 266 and 236 ms, the "
+        "hub p99 1.02 and 1.07 s against 1.54 and 1.42 s; at 50/s the mean write cycle 124 and 137 "
+        "ms against 93 and 102 ms, the p99 0.76 and 0.79 s against 0.53 and 0.67 s. So at a "
+        "backlog some statement repeats a condition over parts that stay (which one is not found "
+        "yet), while at 50/s the cache only costs. It stays off: 50/s is about a national peak and "
+        "the memory is the worker's over a whole day; a bounded cache "
+        "(`query_condition_cache_size`) is the next thing to measure.",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
@@ -133,6 +143,16 @@ LIMITS: dict[str, list[str]] = {
         "same-run pairs at load 10-22: the ratio 0.056 -> 0.071 and 0.064 -> 0.076, the replay "
         "75.2 -> 67.1 s and 82.6 -> 68.4 s, the whole command's CPU (workers included) 58.6 -> "
         "49.1 s and 63.8 -> 50.3 s, its largest process 1.24-1.27 -> 1.04-1.09 GB resident.",
+        "Since the last run, the replay workers' CPU per event (decode, folds, ledger and fact rows, "
+        "encoding; 72,840 events, best of four) fell 35-37 -> 30-31 us, and the whole command's CPU "
+        "over the ten-year file (workers included) 45.4-45.6 -> 37.9-38.4 s in same-run pairs at "
+        "load 12-39, with every table's encoded bytes identical: no garbage collection while a "
+        "shard is worked on (its objects live until it is encoded); a subject new to the warehouse "
+        "whose events are all distinct is sorted and folded once, without the dedupe and conflict "
+        "search that would find nothing; a list `dedupe_sorted` made is not sorted again; "
+        "`DateTime64(3)` UTC times encoded by integer arithmetic (a property test holds them to "
+        "clickhouse-connect's own bytes); de-identified models copied without pydantic's generic "
+        "`model_copy`; `RawMessage` a named tuple; the shape check's bounds inline.",
         "What limits it now is CPU in the worker processes: per 180,000 events about 11-12.5 s of "
         "decode, validation, reference checks, folds, ledger rows and encoding, against about 4 s "
         "in the command's own process (opening and migrating the fresh warehouse 1.2 s, reading "
@@ -190,8 +210,15 @@ LIMITS: dict[str, list[str]] = {
         "the three LowCardinality keys the rest; a hashed key, one thread or grouping by part "
         "first were no cheaper; watermarks kept by the writer as it inserts, or an aggregate "
         "projection on `events`, are a migration and a cost on every insert), the NCRS first "
-        "report, the contacts reader's rollup checks (two small statements before each of its "
-        "three rollup reads) and the pure Python after the reads. The narrative's "
+        "report and the pure Python after the reads. Since the last run: the contacts reader checks "
+        "its two rollups once per pack (their recorded definitions in one statement, the logged "
+        "buckets refreshed once before the first stored read: seven small statements -> two, the "
+        "same rows), the open-incident watch reads the 15 incident columns it uses and joins the "
+        "linked contacts only under the `contact_offered` clock (its statement 32-37 -> 23-25 ms "
+        "of CPU, the same rows under all three clocks), and the district series share one cell per "
+        "count (12 -> 7 ms of the single-threaded tail): the pack's CPU about 7% lower in "
+        "same-run pairs (631-766 -> 587-654 ms, at nice -15 on a machine at load 15-40), its JSON "
+        "identical byte for byte on the ten-year warehouse. The narrative's "
         "'highest since' searches read back as far as the data needs, so the months read cannot "
         "be cut without making those reads lazy. The whole command "
         'takes a few seconds more, almost all of it start-up that `demandhub sql "SELECT 1"` '
@@ -238,26 +265,26 @@ LIMITS: dict[str, list[str]] = {
         "rates differ by what else the machine did).",
     ],
     "soak": [
-        "The run above is of commit 847f22c (the heap settling's leak fixed, the write cycle's fewer "
-        "statements, the prepared-while-written hot path, gauges of native memory by allocator). Other "
-        "work ran beside it for its first 90 minutes (load 8-33), which is where its latencies are "
-        "high; in the last 20 minutes, on a quiet machine, the p99 was 0.34-0.36 s. The worker never "
-        "stalled: the ledger moved in every 30-second sample and the group lag stayed at or under 105 "
-        "records (2 s of events).",
-        "Memory is not flat: 571 MiB at the end of the warm-up, 785 MiB at the highest (1.38; the run "
-        "before, at d14eac4, 1.36). The worker's gauges attribute it (bench/manual/"
-        "soak-memory-attribution.md, third look): glibc's arenas stay at 42-44 MiB in use (under 50 "
-        "taken from the system), Python's heap is flat once the history cache is full (minute 30), "
-        "the engine's library and files (RssFile) do not move; the engine's own tracked memory rises "
-        "83 -> 165 MiB from minute 10 to 90, about two thirds of the growth, the rest being memory its "
-        "allocator holds beyond what it tracks and a dozen more threads. The engine's merge threads "
-        "rise with it: 0.29 of a core on average over a soak's first 48 minutes, 0.63 at minute 92. "
-        "The fact tables are ReplacingMergeTree tables without a partition key, each write cycle adds "
-        "a small part to every table it touches, and in process the merge levels show large parts "
-        "rewritten whole with every few small ones (a 15,000-row part at level 107 after about a "
-        "hundred inserts): each merge costs the table's size, which grows through the run. Next: a "
-        "partition key that keeps each subject's row in one partition (the month its contact, incident "
-        "or crime began), with a migration that copies the rows, then this soak again.",
+        "The run above is of commit 65d8f5b (every client of the embedded engine without its query "
+        "condition cache; the run before was of 847f22c). Other work ran beside it for its first 80 "
+        "minutes (load 7-35), which is where its latencies are high; in the last 30 minutes, on a "
+        "quiet machine, the p99 was 0.36-0.46 s. The worker never stalled: the ledger moved in every "
+        "30-second sample and the group lag stayed at or under 161 records (3 s of events).",
+        "Memory: 594 MiB at the end of the warm-up, 689 MiB at the highest (1.16; the run before "
+        "1.38), and flat from minute 70 to the end (678-689 MiB a window). The engine's query "
+        "condition cache remembered, for every filter condition and every part read, which granules "
+        "matched, up to 100 MiB in the worker's own memory; nearly every statement here names new "
+        "ids, entries or times (the worker's history reads, the dirty log, the marker poll ten times "
+        "a second), so it only grew. Without it the engine's tracked memory no longer climbs (80-105 "
+        "MiB from minute 10 to the end, against 83 -> 197 MiB in the run before), and the RSS "
+        "stops growing after about an hour. What grew before that plateau was the engine's "
+        "allocator: by the worker's mappings, jemalloc's extents went 273 -> 298 MiB from minute 37 "
+        "to 87 while Python's heap (flat from minute 30), glibc (42-48 MiB), the thread stacks and "
+        "the engine's library did not move; a periodic purge of its freed pages did not lower it in "
+        "process (bench/manual/soak-memory-attribution.md, fourth look). The worker now samples "
+        'the allocator\'s totals (`demandhub_worker_native_heap_bytes{kind="engine_allocated"|'
+        '"engine_resident"}`) for the next run. The merges of the fact tables still cost the '
+        "engine a share of a core that grows with the tables while they are small (third look).",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
@@ -291,8 +318,10 @@ LIMITS: dict[str, list[str]] = {
         "library and the imports both hold Python's lock, so they do not. Its readers no longer "
         "import the event contract (the union of every event type and the incident, crime and "
         "social media payload models: the open-incident watch rule is in "
-        "`streams/domain/watch.py`), about 60 ms of CPU less; the contacts reader still imports "
-        "`schemas.contacts` for its channel list. It no longer imports numpy "
+        "`streams/domain/watch.py`), about 60 ms of CPU less, and now neither the contact event "
+        "models nor the envelope (the contacts reader names the channels itself, a test holds the "
+        "list equal to the contract's), nor `demandhub.runtime` (the command opens and migrates the "
+        "warehouse itself): import CPU 0.455 -> 0.435 s, medians of 8 pairs. It no longer imports numpy "
         "or scipy: the label tests' distributions (normal and Student's t tails, the exact binomial "
         "test, Welch's test, Benjamini-Hochberg) are plain `math` in "
         "`demandhub/board/maths/distributions.py`, pinned against scipy.stats to a relative 1e-12 "
@@ -304,6 +333,13 @@ LIMITS: dict[str, list[str]] = {
         "same-run pairs against the code before the reads at once (8 interleaved rounds, the "
         "measuring session at nice -15, twice): 1.34-1.35 -> 1.23-1.26 s over "
         '`python -c "import demandhub"`, CPU 1.34-1.36 -> 1.40 s.',
+        "Both commands end their process at once when they return (`demandhub.cli.run`: "
+        "`os._exit` once standard output and error are flushed). Tearing the embedded engine down "
+        "took about 50 ms and finalising Python 40-60 ms after the answer was out (normal exit "
+        "about 112 ms of wall against 39 ms, six runs each); nothing is pending by then, as every "
+        "statement is durable when it returns and a background merge is abandoned as a killed "
+        "process abandons it (a test imports through the executable and reads the rows from a new "
+        "process).",
     ],
 }
 
@@ -313,14 +349,20 @@ FIXES: list[str] = [
     "entity id, so `WHERE toStartOfFifteenMinutes(placed_at) IN (...)` with `FINAL` reads the "
     "whole force; a minmax skip index on `placed_at` / `created_at`, or reading the touched rows' "
     "ids first and aggregating only the buckets' rows, bounds the cost as history grows.",
-    "**Column-oriented fact inserts** (`Warehouse.insert_dicts`): build columns instead of row "
-    "lists and use `insert(..., column_oriented=True)` or `insert_arrow` (measured on this machine "
-    "at about three times the row insert).",
-    "**Cheaper ledger rows** (`Pipeline._ledger_row`): dump only `event.data`, not the whole "
-    "envelope, before `json.dumps`.",
     "**Board watermarks without scanning the ledger**: a pack still scans the ledger once "
     "(`board_sql.ledger_marks`: every force's latest event and ingest times and counts); the writer "
     "could keep them in a small table as it inserts.",
-    "**Flat worker memory**: attribute the native growth the soak shows (arenas per thread pool, "
-    "`MALLOC_ARENA_MAX`, a periodic jemalloc purge, a fixed thread count).",
+    "**Flat worker memory**: what still grows over a soak is the embedded engine's allocator "
+    "(jemalloc's pages beyond what it hands out; bench/manual/soak-memory-attribution.md, fourth "
+    "look). Fewer idle engine threads (`max_thread_pool_free_size`, which the embedded "
+    "connection string accepts) is the next thing to measure over a soak, with the allocator "
+    "totals the worker now samples.",
+    "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
+    "processes spawned before chDB loads, each owning the histories of a share of the subjects, as "
+    "a file replay's do; pydantic's validation (about 5.4 us an event) is now the largest single "
+    "cost of decode.",
+    "**Fewer engine statements per event at low rates** (freshness at 50/s): each statement costs "
+    "the embedded engine 1-2.5 ms of CPU and a one-row insert about 6 ms (a part written each "
+    "time), so a write cycle of a few events is bound by its handful of statements, not by its "
+    "events.",
 ]
