@@ -686,8 +686,8 @@ async def _give_lease_up(refresher: Refresher) -> None:
 
 
 ENGINE_MEMORY_SECONDS = 60.0
-"""How often the worker asks the embedded engine for its tracked memory (one ``system.metrics`` read on
-the refresher's handle, after a refresh)."""
+"""How often the worker asks the embedded engine for its memory (a ``system.metrics`` and a
+``system.jemalloc_stats`` read on the refresher's handle, after a refresh)."""
 
 
 def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
@@ -698,10 +698,7 @@ def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
         refresher.refresh()
     finally:
         if sample_engine_memory:
-            tracked = admin_sql.engine_memory_tracked(refresher.wh)
-            if tracked is not None:
-                m.WORKER_NATIVE_HEAP_BYTES.labels("engine_tracked").set(tracked)
-            for kind, size in admin_sql.engine_allocator(refresher.wh).items():
+            for kind, size in admin_sql.engine_memory(refresher.wh).items():
                 m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
 
 

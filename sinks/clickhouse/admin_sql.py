@@ -88,28 +88,28 @@ def column_rows(wh: Warehouse) -> list[Row]:
 # -- the worker's gauges --------------------------------------------------------------------------------
 
 
-def engine_memory_tracked(wh: Warehouse) -> int | None:
-    """The engine's own memory accounting in bytes (``system.metrics`` ``MemoryTracking``), if it has one."""
-    rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
-    return int(rows[0][0]) if rows else None
-
-
 _JEMALLOC_TOTALS = re.compile(
     r"^Allocated: (\d+), active: \d+, metadata: \d+.*?, resident: (\d+),", re.MULTILINE
 )
 
 
-def engine_allocator(wh: Warehouse) -> dict[str, int]:
-    """The engine's allocator (jemalloc) totals in bytes: ``engine_allocated`` (handed out and not
-    freed) and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but
-    not yet returned, its own metadata), from ``system.jemalloc_stats``; empty if the engine has no
-    such table or its text has no totals line. The engine's ``MemoryTracking`` counts what its
-    queries and merges allocate, which is less than what the allocator holds."""
+def engine_memory(wh: Warehouse) -> dict[str, int]:
+    """The engine's memory in bytes, by kind: ``engine_tracked`` (its own accounting, ``system.metrics``
+    ``MemoryTracking``, which counts what its queries and merges allocate), and its allocator's
+    (jemalloc) totals from ``system.jemalloc_stats``: ``engine_allocated`` (handed out and not freed)
+    and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but not yet
+    returned, its own metadata). A kind the engine cannot tell (no such metric, no jemalloc in its
+    build, no totals line in the text) is left out."""
+    found: dict[str, int] = {}
+    rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
+    if rows:
+        found["engine_tracked"] = int(rows[0][0])
     try:
-        rows = wh.query("SELECT stats FROM system.jemalloc_stats").rows
+        stats = wh.query("SELECT stats FROM system.jemalloc_stats").rows
     except DatabaseError:  # no jemalloc in this engine build
-        return {}
-    found = _JEMALLOC_TOTALS.search(str(rows[0][0])) if rows else None
-    if found is None:
-        return {}
-    return {"engine_allocated": int(found.group(1)), "engine_resident": int(found.group(2))}
+        return found
+    totals = _JEMALLOC_TOTALS.search(str(stats[0][0])) if stats else None
+    if totals is not None:
+        found["engine_allocated"] = int(totals.group(1))
+        found["engine_resident"] = int(totals.group(2))
+    return found
