@@ -26,6 +26,7 @@ from sinks.prometheus.metrics import (
     CONTACTS_ABANDONED,
     CONTACTS_ANSWERED,
     CONTACTS_OFFERED,
+    observe_many,
 )
 from streams.domain.contacts import CONTACTS, LEGS
 from streams.domain.servicelevel import service_wait
@@ -73,26 +74,57 @@ def _leg_for(event: Envelope, legs: list[dict[str, Any]], column: str) -> dict[s
     return None
 
 
+_COUNTED_VERBS = frozenset({"queued", "offered", "answered", "abandoned"})
+_OFFERED, _ANSWERED, _ABANDONED = 0, 1, 2
+_COUNTERS = (CONTACTS_OFFERED, CONTACTS_ANSWERED, CONTACTS_ABANDONED)
+
+
+class _Tally:
+    """A batch's counts per counter and label set, and its answer waits per queue label: each
+    labelled child is then updated once per batch, not once per event."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str, str], int] = {}
+        self.waits: dict[str, list[float]] = {}
+
+    def count(self, counter: int, channel: str, queue: str) -> None:
+        key = (counter, channel, queue)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def wait(self, queue: str, seconds: float) -> None:
+        self.waits.setdefault(queue, []).append(seconds)
+
+    def publish(self) -> None:
+        for (counter, channel, queue), n in self.counts.items():
+            _COUNTERS[counter].labels(channel, queue).inc(n)
+        for queue, waits in self.waits.items():
+            observe_many(ANSWER_WAIT_SECONDS.labels(queue), waits)
+
+
 def _observe_event(
-    event: Envelope, legs: list[dict[str, Any]], channel: str | None, clock_start_999: str
+    event: Envelope, legs: list[dict[str, Any]], channel: str | None, clock_start_999: str, tally: _Tally
 ) -> None:
     verb = verb_of(event.type)
-    queue = getattr(event.data, "queue", None)
+    if verb not in _COUNTED_VERBS:
+        return
+    # the payload's own fields (a payload without one would raise through pydantic's __getattr__)
+    fields = vars(event.data)
+    queue = fields.get("queue")
     if verb == "queued" or (entity_of(event.type) == "webchat" and verb == "offered"):
-        CONTACTS_OFFERED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+        tally.count(_OFFERED, channel_label(channel, queue), queue_label(queue))
     elif verb == "answered":
-        CONTACTS_ANSWERED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+        tally.count(_ANSWERED, channel_label(channel, queue), queue_label(queue))
         leg = _leg_for(event, legs, "answered_at")
         wait = service_wait(leg, clock_start_999) if leg is not None else None
         if wait is not None:
-            ANSWER_WAIT_SECONDS.labels(queue_label(queue)).observe(wait)
+            tally.wait(queue_label(queue), wait)
     elif verb == "abandoned":
-        if getattr(event.data, "stage", None) == "ivr":
-            CONTACTS_ABANDONED.labels(channel_label(channel, None), "ivr").inc()
+        if fields.get("stage") == "ivr":
+            tally.count(_ABANDONED, channel_label(channel, None), "ivr")
             return
         leg = _leg_for(event, legs, "abandoned_at")
         queue = queue or (leg["queue"] if leg else None)
-        CONTACTS_ABANDONED.labels(channel_label(channel, queue), queue_label(queue)).inc()
+        tally.count(_ABANDONED, channel_label(channel, queue), queue_label(queue))
 
 
 def observe(report: BatchReport, definitions: Definitions | None = None) -> None:
@@ -101,10 +133,12 @@ def observe(report: BatchReport, definitions: Definitions | None = None) -> None
     clock = (definitions or Definitions()).calls.clock_start_999
     refused = {e.dedup_key for e, _ in report.quarantined}
     legs, channels = _index(report)
+    tally = _Tally()
     # events held until their contact's offer arrived were never counted: count them now
     taken_in = [e for e, why in report.resolved if why.startswith("missing_opening")]
     for event in [*report.events, *taken_in]:
         if entity_of(event.type) not in ("call", "webchat") or event.dedup_key in refused:
             continue
         key = (event.force_id, event.subject)
-        _observe_event(event, legs.get(key, []), channels.get(key), clock)
+        _observe_event(event, legs.get(key, []), channels.get(key), clock, tally)
+    tally.publish()
