@@ -32,7 +32,7 @@ def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
             counts[i] = counts.get(i, 0) + 1
     if not seen:
         return
-    histogram._raise_if_not_observable()
+    histogram._raise_if_not_observable()  # type: ignore[no-untyped-call]  # untyped upstream
     histogram._sum.inc(total)
     for i, n in counts.items():
         histogram._buckets[i].inc(n)
