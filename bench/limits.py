@@ -31,6 +31,14 @@ LIMITS: dict[str, list[str]] = {
         "uncached subjects, the dirty-bucket log, one insert per fact table touched, the ledger) "
         "come next, and chDB lets the Python thread run during them. The worker's CPU per event is "
         "the steadiest figure of a loaded machine.",
+        "Once a cycle is durable the event loop accounts for it in the live metrics (the end-to-end "
+        "latency histogram; contacts offered, answered and abandoned and their answer waits; "
+        "attendance; social threads). These are now counted per label set and histogram bucket and "
+        "published once per cycle (`sinks.prometheus.metrics.observe_many`) instead of one labelled "
+        "`inc` or `observe` per event (two locks each), and a payload's queue is read from its own "
+        "fields instead of through pydantic's `__getattr__` for payloads without one: 7.4-12.4 -> "
+        "3.1-6.2 us of CPU an event over a 17,743-event cycle in four same-run pairs, the same "
+        "counts and sums.",
         "Start-up is part of the figure from launch, and the bare consumer's run is mostly its own "
         "start-up and group join (tansu holds a join for about half the 6 s session timeout, "
         "whatever the consumer's rebalance timeout). The worker begins its consumer's join at the "
