@@ -127,8 +127,14 @@ LIMITS: dict[str, list[str]] = {
         "ms against 93 and 102 ms, the p99 0.76 and 0.79 s against 0.53 and 0.67 s. So at a "
         "backlog some statement repeats a condition over parts that stay (which one is not found "
         "yet), while at 50/s the cache only costs. It stays off: 50/s is about a national peak and "
-        "the memory is the worker's over a whole day; a bounded cache "
-        "(`query_condition_cache_size`) is the next thing to measure.",
+        "the memory is the worker's over a whole day. A bounded cache was measured since "
+        "(bench/manual/soak-memory-attribution.md, fifth look): the bound holds when given to the "
+        "engine at start-up (clickhouse-connect's `chdb_options`; settings in the connection "
+        "string are dropped), but no statement of the write cycle got faster with it (the history "
+        "read, the marker poll and the rollup refreshes timed with the cache on and off in the "
+        "same runs), and in nine same-run pairs at load 2-25 neither a 1 MiB, an 8 MiB nor the "
+        "default 100 MiB cache was faster at either rate more often than not; the 1,000/s gain "
+        "above did not come back.",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
@@ -362,9 +368,10 @@ FIXES: list[str] = [
     "could keep them in a small table as it inserts.",
     "**Flat worker memory**: what still grows over a soak is the embedded engine's allocator "
     "(jemalloc's pages beyond what it hands out; bench/manual/soak-memory-attribution.md, fourth "
-    "look). Fewer idle engine threads (`max_thread_pool_free_size`, which the embedded "
-    "connection string accepts) is the next thing to measure over a soak, with the allocator "
-    "totals the worker now samples.",
+    "look). Fewer idle engine threads is the next thing to try: `max_thread_pool_free_size` "
+    "given in the connection string is dropped, and given at start-up (`chdb_options`) it is set "
+    "but left 37 of 41 idle engine threads alive after a burst of queries (fifth look), so the "
+    "lever is elsewhere; measure over a soak with the allocator totals the worker samples.",
     "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
     "processes spawned before chDB loads, each owning the histories of a share of the subjects, as "
     "a file replay's do; pydantic's validation (about 5.4 us an event) is now the largest single "
