@@ -377,8 +377,17 @@ def test_replay_holds_the_data_directory_and_stops_cleanly_on_ctrl_c(cwd: Path, 
     lines = sum(1 for line in jsonl.read_text().splitlines() if line.strip())
     data = tmp_path / "data"
     at = ["--data-dir", str(data)]
+    # Ctrl-C as a terminal delivers it: a runner started in the background (nohup, `&`) ignores
+    # SIGINT and its children inherit that, so this launcher (named as the command, which is how
+    # the lock's holder is described) puts Python's own handler back before running the CLI.
+    launcher = tmp_path / "demandhub"
+    launcher.write_text(
+        "import runpy, signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "runpy.run_module('demandhub.cli', run_name='__main__', alter_sys=True)\n"
+    )
     replay = subprocess.Popen(
-        [sys.executable, "-m", "demandhub.cli", "replay", str(jsonl), "--chunk", "500", "--quiet", *at],
+        [sys.executable, str(launcher), "replay", str(jsonl), "--chunk", "500", "--quiet", *at],
         cwd=cwd,
         env=clean_env(),
         stdout=subprocess.PIPE,
