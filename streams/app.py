@@ -227,16 +227,14 @@ class BatchRunner:
         for table, n in report.rows_written.items():
             m.SINK_ROWS.labels(table).inc(n)
         now_ms = time.time() * 1000
-        latencies: dict[str, list[float]] = {}
-        for raw in raws:
-            if raw.timestamp_ms:
-                name = single or raw.topic
-                waits = latencies.get(name)
-                if waits is None:
-                    waits = latencies[name] = []
-                waits.append(max(0.0, (now_ms - raw.timestamp_ms) / 1000))
-        for name, waits in latencies.items():
-            m.observe_many(m.END_TO_END_SECONDS.labels(name), waits)
+        m.observe_by_labels(
+            m.END_TO_END_SECONDS,
+            (
+                ((single or raw.topic,), max(0.0, (now_ms - raw.timestamp_ms) / 1000))
+                for raw in raws
+                if raw.timestamp_ms
+            ),
+        )
         for observe in self.observers:
             try:
                 observe(report)

@@ -26,7 +26,8 @@ from sinks.prometheus.metrics import (
     CONTACTS_ABANDONED,
     CONTACTS_ANSWERED,
     CONTACTS_OFFERED,
-    observe_many,
+    inc_by_labels,
+    observe_by_labels,
 )
 from streams.domain.contacts import CONTACTS, LEGS
 from streams.domain.servicelevel import service_wait
@@ -80,25 +81,23 @@ _COUNTERS = (CONTACTS_OFFERED, CONTACTS_ANSWERED, CONTACTS_ABANDONED)
 
 
 class _Tally:
-    """A batch's counts per counter and label set, and its answer waits per queue label: each
-    labelled child is then updated once per batch, not once per event."""
+    """A batch's (channel, queue) labels per counter and its answer waits by queue label, published
+    once per batch (each labelled child updated once, not once per event)."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[int, str, str], int] = {}
-        self.waits: dict[str, list[float]] = {}
+        self.counted: tuple[list[tuple[str, str]], ...] = tuple([] for _ in _COUNTERS)
+        self.waits: list[tuple[tuple[str], float]] = []
 
     def count(self, counter: int, channel: str, queue: str) -> None:
-        key = (counter, channel, queue)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.counted[counter].append((channel, queue))
 
     def wait(self, queue: str, seconds: float) -> None:
-        self.waits.setdefault(queue, []).append(seconds)
+        self.waits.append(((queue,), seconds))
 
     def publish(self) -> None:
-        for (counter, channel, queue), n in self.counts.items():
-            _COUNTERS[counter].labels(channel, queue).inc(n)
-        for queue, waits in self.waits.items():
-            observe_many(ANSWER_WAIT_SECONDS.labels(queue), waits)
+        for counter, labels_each in zip(_COUNTERS, self.counted, strict=True):
+            inc_by_labels(counter, labels_each)
+        observe_by_labels(ANSWER_WAIT_SECONDS, self.waits)
 
 
 def _observe_event(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.events import entity_of, verb_of
-from sinks.prometheus.metrics import ATTENDANCE_SECONDS, observe_many
+from sinks.prometheus.metrics import ATTENDANCE_SECONDS, observe_by_labels
 from streams.domain.incidents import INCIDENTS_TABLE
 from streams.pipeline import BatchReport
 
@@ -45,8 +45,7 @@ def attendance_observations(report: BatchReport) -> list[tuple[str, str, float]]
 
 def observe(report: BatchReport) -> None:
     """Update the attendance histogram from one processed batch."""
-    by_label: dict[tuple[str, str], list[float]] = {}
-    for grade, urban_rural, seconds in attendance_observations(report):
-        by_label.setdefault((grade, urban_rural), []).append(seconds)
-    for (grade, urban_rural), seconds_each in by_label.items():
-        observe_many(ATTENDANCE_SECONDS.labels(grade=grade, urban_rural=urban_rural), seconds_each)
+    observe_by_labels(
+        ATTENDANCE_SECONDS,
+        (((grade, urban_rural), seconds) for grade, urban_rural, seconds in attendance_observations(report)),
+    )

@@ -19,7 +19,12 @@ from datetime import datetime
 
 from schemas.envelope import Envelope
 from schemas.events import entity_of, verb_of
-from sinks.prometheus.metrics import SOCIAL_FIRST_RESPONSE_SECONDS, SOCIAL_THREADS_RECEIVED, observe_many
+from sinks.prometheus.metrics import (
+    SOCIAL_FIRST_RESPONSE_SECONDS,
+    SOCIAL_THREADS_RECEIVED,
+    inc_by_labels,
+    observe_by_labels,
+)
 from streams.domain.reference import default_reference
 from streams.domain.social import THREADS
 from streams.pipeline import BatchReport
@@ -67,13 +72,8 @@ def first_response_observations(report: BatchReport) -> list[tuple[str, float]]:
 
 def observe(report: BatchReport) -> None:
     """Update the social media counter and histogram from one processed batch."""
-    received: dict[str, int] = {}
-    for platform in received_platforms(report):
-        received[platform] = received.get(platform, 0) + 1
-    for platform, n in received.items():
-        SOCIAL_THREADS_RECEIVED.labels(platform=platform).inc(n)
-    waits: dict[str, list[float]] = {}
-    for platform, seconds in first_response_observations(report):
-        waits.setdefault(platform, []).append(seconds)
-    for platform, seconds_each in waits.items():
-        observe_many(SOCIAL_FIRST_RESPONSE_SECONDS.labels(platform=platform), seconds_each)
+    inc_by_labels(SOCIAL_THREADS_RECEIVED, ((platform,) for platform in received_platforms(report)))
+    observe_by_labels(
+        SOCIAL_FIRST_RESPONSE_SECONDS,
+        (((platform,), seconds) for platform, seconds in first_response_observations(report)),
+    )

@@ -38,6 +38,29 @@ def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
         histogram._buckets[i].inc(n)
 
 
+def observe_by_labels(histogram: Histogram, observations: Iterable[tuple[tuple[str, ...], float]]) -> None:
+    """``histogram.labels(*labels).observe(amount)`` for every ``(labels, amount)``: the amounts
+    grouped by their label values, each labelled child observed once (:func:`observe_many`)."""
+    grouped: dict[tuple[str, ...], list[float]] = {}
+    for labels, amount in observations:
+        amounts = grouped.get(labels)
+        if amounts is None:
+            amounts = grouped[labels] = []
+        amounts.append(amount)
+    for labels, amounts in grouped.items():
+        observe_many(histogram.labels(*labels), amounts)
+
+
+def inc_by_labels(counter: Counter, labels_each: Iterable[tuple[str, ...]]) -> None:
+    """``counter.labels(*labels).inc()`` for every ``labels``: counted first, each labelled child
+    incremented once by its count."""
+    counts: dict[tuple[str, ...], int] = {}
+    for labels in labels_each:
+        counts[labels] = counts.get(labels, 0) + 1
+    for labels, n in counts.items():
+        counter.labels(*labels).inc(n)
+
+
 ANSWER_BUCKETS = (2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
 ATTENDANCE_BUCKETS = (300, 600, 900, 1200, 1800, 3600, 7200)
 

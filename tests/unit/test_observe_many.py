@@ -1,5 +1,6 @@
-"""``observe_many``: one batch of amounts leaves a histogram exactly as ``observe`` per amount does
-(the same bucket counts, the same count, the same sum up to a float sum's order)."""
+"""``observe_many`` and its grouping helpers: one batch of amounts leaves a histogram exactly as
+``observe`` per amount does (the same bucket counts, the same count, the same sum up to a float
+sum's order), and ``inc_by_labels`` a counter as ``inc`` per label set does."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from sinks.prometheus.metrics import observe_many
+from sinks.prometheus.metrics import inc_by_labels, observe_by_labels, observe_many
 
 pytestmark = pytest.mark.unit
 
@@ -97,3 +98,23 @@ def test_a_histogram_with_labels_must_be_given_a_child() -> None:
     _, _, _, h2 = _pair(labelled=True)
     with pytest.raises(ValueError):
         observe_many(h2, [1.0])
+
+
+@given(st.lists(st.tuples(st.sampled_from(["999", "101", "webchat"]), st.floats(0, 90)), max_size=100))
+def test_observe_by_labels_groups_as_observe_per_amount(pairs: list[tuple[str, float]]) -> None:
+    one, h1, many, h2 = _pair(labelled=True)
+    for queue, v in pairs:
+        h1.labels(queue).observe(v)
+    observe_by_labels(h2, (((queue,), v) for queue, v in pairs))
+    _assert_same(one, many)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["999", "101"]), st.sampled_from(["a", "b", "c"])), max_size=100))
+def test_inc_by_labels_counts_as_inc_per_labels(labels_each: list[tuple[str, str]]) -> None:
+    one, many = CollectorRegistry(), CollectorRegistry()
+    c1 = Counter("offered", "o", ["channel", "queue"], registry=one)
+    c2 = Counter("offered", "o", ["channel", "queue"], registry=many)
+    for labels in labels_each:
+        c1.labels(*labels).inc()
+    inc_by_labels(c2, labels_each)
+    assert _samples(one) == _samples(many)
