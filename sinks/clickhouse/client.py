@@ -157,10 +157,12 @@ warehouse (the worker), up to 100 MiB, and nearly every statement here names new
 times, so it only grows. Measured: 3,000 point reads of the ledger of a ten-year warehouse left the
 engine's tracked memory at 89-91 MiB with the cache and 24-25 MiB without, for the same CPU; over a
 two-hour soak the tracked memory grew 83 -> 197 MiB with it and stayed at 80-105 MiB without
-(bench/manual/soak-memory-attribution.md). It is a trade: in same-run pairs the write cycle at
-50 events/s is faster without it (93-102 against 124-137 ms) and at a 1,000 events/s backlog slower
-(236-266 against 178-187 ms; BENCHMARKS.md, freshness). A server keeps its own cache, shared by its
-clients, and is left to its own configuration."""
+(bench/manual/soak-memory-attribution.md). In same-run pairs the write cycle at 50 events/s is
+faster without it (93-102 against 124-137 ms); a gain at a 1,000 events/s backlog seen once (178-187
+against 236-266 ms) did not come back in nine later pairs, with the cache bounded (1 or 8 MiB,
+given as ``chdb_options`` at start-up: settings in the connection string are dropped) or not, and no
+statement of the write cycle was faster with it (the manual's fifth look). A server keeps its own
+cache, shared by its clients, and is left to its own configuration."""
 
 
 def _make_client(dsn: str) -> Client:
