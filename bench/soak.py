@@ -280,6 +280,7 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
                 "engine_tracked",
                 "engine_allocated",
                 "engine_resident",
+                "engine_thread_cached",
             )
         },
         "threads": threads(pid),

@@ -91,6 +91,7 @@ def column_rows(wh: Warehouse) -> list[Row]:
 _JEMALLOC_TOTALS = re.compile(
     r"^Allocated: (\d+), active: \d+, metadata: \d+.*?, resident: (\d+),", re.MULTILINE
 )
+_JEMALLOC_TCACHE = re.compile(r"^Merged arenas stats:$.*?^tcache_bytes:\s+(\d+)$", re.MULTILINE | re.DOTALL)
 
 
 def engine_memory(wh: Warehouse) -> dict[str, int]:
@@ -98,7 +99,9 @@ def engine_memory(wh: Warehouse) -> dict[str, int]:
     ``MemoryTracking``, which counts what its queries and merges allocate), and its allocator's
     (jemalloc) totals from ``system.jemalloc_stats``: ``engine_allocated`` (handed out and not freed)
     and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but not yet
-    returned, its own metadata). A kind the engine cannot tell (no such metric, no jemalloc in its
+    returned, its own metadata), and ``engine_thread_cached`` (of what it counts as handed out, the
+    freed blocks that the engine's threads keep in their own caches for their next allocation; an
+    idle thread keeps them until it allocates again or ends). A kind the engine cannot tell (no such metric, no jemalloc in its
     build, no totals line in the text) is left out."""
     found: dict[str, int] = {}
     rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
@@ -112,4 +115,7 @@ def engine_memory(wh: Warehouse) -> dict[str, int]:
     if totals is not None:
         found["engine_allocated"] = int(totals.group(1))
         found["engine_resident"] = int(totals.group(2))
+    cached = _JEMALLOC_TCACHE.search(str(stats[0][0])) if stats else None
+    if cached is not None:
+        found["engine_thread_cached"] = int(cached.group(1))
     return found

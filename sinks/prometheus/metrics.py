@@ -186,7 +186,8 @@ WORKER_NATIVE_HEAP_BYTES = Gauge(
     "the system over every arena, mapped blocks included), glibc_in_use (of it, handed out and not "
     "freed), engine_tracked (the embedded engine's own accounting, system.metrics MemoryTracking), "
     "engine_allocated and engine_resident (the embedded engine's allocator, jemalloc: handed out, and "
-    "its pages in memory; the last three sampled every minute). Set beside the resident set size they "
+    "its pages in memory), engine_thread_cached (of engine_allocated, freed blocks kept in its "
+    "threads' own caches; the last four sampled every minute). Set beside the resident set size they "
     "show which allocator a growth is in.",
     ["kind"],
     registry=REGISTRY,

@@ -400,3 +400,5 @@ def test_the_worker_refresh_samples_the_engine_memory_when_asked(settings: Setti
     allocated = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_allocated")._value.get()
     resident = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_resident")._value.get()
     assert 0 < allocated <= resident  # the embedded engine's jemalloc totals
+    cached = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_thread_cached")._value.get()
+    assert 0 < cached < allocated  # its threads' caches, a part of what it counts as handed out
