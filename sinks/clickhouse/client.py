@@ -38,6 +38,7 @@ Contract:
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
@@ -134,14 +135,30 @@ def is_embedded(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 
 
+EMBEDDED_ALLOCATOR_ENV = "JE_MALLOC_CONF"
+EMBEDDED_ALLOCATOR_OPTIONS = "tcache_max:4096"
+"""The embedded engine's allocator (its own jemalloc, which reads ``JE_MALLOC_CONF`` once, when chDB
+is loaded) caches freed blocks of up to 4 KiB per thread instead of its build's 32 KiB. Each of the
+engine's threads (some 170 in a worker, most of them idle pool threads) keeps the blocks it freed
+in a cache of its own until it allocates again or ends, so an idle thread holds what its last
+statement left there; blocks of 4-32 KiB are most of what such a cache can hold (up to about 4 MiB a
+thread). Measured in a worker at 50 events/s on Apache Kafka (bench/manual/soak-memory-attribution.md,
+sixth look). Set only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is
+loaded; a server keeps its own allocator configuration."""
+
+
 def _load_chdb_without_arrow() -> None:
     """Load chDB's module with ``pyarrow`` hidden. chDB imports pyarrow (and numpy with it) when it
     loads, for its Arrow result formats and record-batch readers, and works without it (it
     documents pyarrow as optional); the warehouse never asks for Arrow (clickhouse-connect reads
     Native and resolves pyarrow only when an Arrow method is called). Hiding it saves about 0.1 s
     of CPU at every start of a process that opens the embedded warehouse (``demandhub sql``,
-    ``board``). Nothing is hidden once chDB or pyarrow is loaded, and pyarrow stays importable."""
-    if "chdb" in sys.modules or "pyarrow" in sys.modules:
+    ``board``). Nothing is hidden once chDB or pyarrow is loaded, and pyarrow stays importable.
+    The engine's allocator gets :data:`EMBEDDED_ALLOCATOR_OPTIONS` before chDB is first loaded."""
+    if "chdb" in sys.modules:
+        return
+    os.environ.setdefault(EMBEDDED_ALLOCATOR_ENV, EMBEDDED_ALLOCATOR_OPTIONS)
+    if "pyarrow" in sys.modules:
         return
     sys.modules["pyarrow"] = None  # type: ignore[assignment]  # `import pyarrow` raises ImportError meanwhile
     try:

@@ -1,0 +1,52 @@
+"""A process that opens the embedded warehouse gives the engine's allocator the hub's options before
+chDB is loaded (jemalloc reads them once, at load), unless the process was started with its own."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sinks.clickhouse.client import EMBEDDED_ALLOCATOR_ENV, EMBEDDED_ALLOCATOR_OPTIONS
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _engine_tcache_max(tmp_path: Path, preset: str | None) -> int:
+    script = (
+        "from sinks.clickhouse.client import connect\n"
+        f"wh = connect('chdb://{tmp_path / 'wh'}')\n"
+        "print(wh.query('SELECT stats FROM system.jemalloc_stats').rows[0][0])\n"
+        "wh.close()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != EMBEDDED_ALLOCATOR_ENV}
+    if preset is not None:
+        env[EMBEDDED_ALLOCATOR_ENV] = preset
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r"^\s*opt\.tcache_max: (\d+)$", done.stdout, re.MULTILINE)
+    assert found is not None, done.stdout[:2000]
+    return int(found.group(1))
+
+
+def test_the_engine_allocator_caches_small_blocks_only_per_thread(tmp_path: Path) -> None:
+    assert EMBEDDED_ALLOCATOR_OPTIONS == "tcache_max:4096"
+    assert _engine_tcache_max(tmp_path, None) == 4096  # the engine build's own default is 32768
+
+
+def test_options_the_process_was_started_with_are_kept(tmp_path: Path) -> None:
+    assert _engine_tcache_max(tmp_path, "tcache_max:16384") == 16384
