@@ -263,6 +263,13 @@ def figures(wh: Warehouse, definitions: Definitions) -> dict[str, Any]:
     return {"cells": cells, "facts": facts, "response": response}
 
 
+@pytest.fixture
+def expected(settings: Settings, wh: Warehouse) -> dict[str, Any]:
+    """The figures of GOLDEN loaded in order in one batch (computed once, not per example)."""
+    load(settings, wh, GOLDEN)
+    return figures(wh, settings.definitions)
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -270,11 +277,8 @@ def figures(wh: Warehouse, definitions: Definitions) -> dict[str, Any]:
 )
 @given(data=st.data())
 def test_any_batching_order_and_duplication_gives_the_same_figures(
-    settings: Settings, wh: Warehouse, data: st.DataObject
+    settings: Settings, wh: Warehouse, expected: dict[str, Any], data: st.DataObject
 ) -> None:
-    _truncate(wh)
-    load(settings, wh, GOLDEN)
-    expected = figures(wh, settings.definitions)
     _truncate(wh)
     seed = data.draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
