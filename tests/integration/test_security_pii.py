@@ -173,23 +173,52 @@ def dlq_bytes(bootstrap: str, since: dict[str, int], count: int) -> bytes:
     return b"\n".join(chunks)
 
 
-def scan_warehouse(data_dir: Path, needles: tuple[str, ...] = NEEDLES) -> dict[str, Any]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _SCAN_SCRIPT,
-            str((data_dir / "warehouse").resolve()),
-            json.dumps([*needles, CONTROL]),
-        ],
+def scan_warehouses(*data_dirs: Path, needles: tuple[str, ...] = NEEDLES) -> list[dict[str, Any]]:
+    """Search every column of every table of each stopped warehouse for ``needles`` and the control
+    value, one child process each, all at once (chDB holds one data path per process)."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SCAN_SCRIPT,
+                str((data_dir / "warehouse").resolve()),
+                json.dumps([*needles, CONTROL]),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for data_dir in data_dirs
+    ]
+    scans = []
+    for proc in procs:
+        out, err = finish(proc)
+        assert proc.returncode == 0, err[-3000:]
+        scans.append(dict(json.loads(out.strip().splitlines()[-1])))
+    return scans
+
+
+def finish(proc: subprocess.Popen[Any], timeout: float = 180) -> tuple[Any, Any]:
+    """The output of a child process once it has ended (killed after ``timeout`` seconds)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+def start_replay(jsonl: Path, data_dir: Path) -> subprocess.Popen[bytes]:
+    """`demandhub replay` of ``jsonl`` into a warehouse of its own, started in the background (it
+    shares nothing with the worker, so it runs while the worker takes the same events from Kafka)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "demandhub.cli", "replay", str(jsonl), "--quiet", "--data-dir", str(data_dir)],
         cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def found(text: bytes | str, needles: tuple[str, ...] = NEEDLES) -> list[str]:
@@ -207,6 +236,10 @@ def test_personal_data_canaries_are_found_nowhere(
     bad = hostile(events)
     distinct = len({(e["source"], e["id"]) for e in events})
 
+    jsonl = tmp_path / "canaries.jsonl"
+    jsonl.write_bytes(b"\n".join([*(json.dumps(e).encode() for e in events), *bad]) + b"\n")
+    replay = start_replay(jsonl, tmp_path / "file")
+
     since = dlq_positions(tansu.bootstrap)
     worker = hub_worker(data_dir=tmp_path / "hub")
     send_all(tansu.bootstrap, events, bad)
@@ -219,29 +252,12 @@ def test_personal_data_canaries_are_found_nowhere(
     assert status == 200
     worker.stop()
 
-    jsonl = tmp_path / "canaries.jsonl"
-    jsonl.write_bytes(b"\n".join([*(json.dumps(e).encode() for e in events), *bad]) + b"\n")
-    replay = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demandhub.cli",
-            "replay",
-            str(jsonl),
-            "--quiet",
-            "--data-dir",
-            str(tmp_path / "file"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        timeout=180,
-        check=False,
-    )
-    assert replay.returncode == 0, replay.stderr[-3000:]
-    totals = json.loads(replay.stdout.decode().strip().splitlines()[-1])
+    replay_out, replay_err = finish(replay)
+    assert replay.returncode == 0, replay_err[-3000:]
+    totals = json.loads(replay_out.decode().strip().splitlines()[-1])
     assert totals["accepted"] == distinct and totals["dead_letters"] == len(bad)
 
-    hub_scan, file_scan = scan_warehouse(tmp_path / "hub"), scan_warehouse(tmp_path / "file")
+    hub_scan, file_scan = scan_warehouses(tmp_path / "hub", tmp_path / "file")
     for scan in (hub_scan, file_scan):
         assert scan["tables"] >= 10 and scan["rows"] >= distinct
         assert any(k.endswith(CONTROL) for k in scan["hits"]), scan  # the search works
@@ -249,7 +265,7 @@ def test_personal_data_canaries_are_found_nowhere(
     assert found(letters) == []
     assert found(metrics) == []
     assert found((tmp_path / "hub" / "worker.log").read_bytes()) == []
-    assert found(replay.stdout + replay.stderr) == []
+    assert found(replay_out + replay_err) == []
     canaries = sum(len(pii_fields(EVENT_MODELS[e["type"]])) for e in events) + 5 * (len(bad) - 3) + 3
     print(
         json.dumps({"canaries_planted": canaries, "canaries_found": 0, "tables_scanned": hub_scan["tables"]})
@@ -323,6 +339,10 @@ def test_a_canary_in_every_string_field_is_refused_or_found_nowhere(
     events = [*planted, (topic_for_type(control["type"]).name, control)]
     accepted, refused = personal + 1, len(planted) - personal
 
+    jsonl = tmp_path / "fields.jsonl"
+    jsonl.write_bytes(b"\n".join(json.dumps(e).encode() for _t, e in events) + b"\n")
+    replay = start_replay(jsonl, tmp_path / "file")
+
     since = dlq_positions(tansu.bootstrap)
     worker = hub_worker(data_dir=tmp_path / "hub")
     producer = KafkaProducer(bootstrap_servers=tansu.bootstrap, linger_ms=5)
@@ -342,40 +362,20 @@ def test_a_canary_in_every_string_field_is_refused_or_found_nowhere(
     assert status == 200
     worker.stop()
 
-    jsonl = tmp_path / "fields.jsonl"
-    jsonl.write_bytes(b"\n".join(json.dumps(e).encode() for _t, e in events) + b"\n")
-    replay = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demandhub.cli",
-            "replay",
-            str(jsonl),
-            "--quiet",
-            "--data-dir",
-            str(tmp_path / "file"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        timeout=180,
-        check=False,
-    )
-    assert replay.returncode == 0, replay.stderr[-3000:]
-    totals = json.loads(replay.stdout.decode().strip().splitlines()[-1])
+    replay_out, replay_err = finish(replay)
+    assert replay.returncode == 0, replay_err[-3000:]
+    totals = json.loads(replay_out.decode().strip().splitlines()[-1])
     # every canary in a field that is not personal was refused: such fields are shaped codes or
     # reference values; a free-form field would let its canary in and break these counts
     assert (totals["accepted"], totals["dead_letters"]) == (accepted, refused), totals
 
-    for scan in (
-        scan_warehouse(tmp_path / "hub", FIELD_NEEDLES),
-        scan_warehouse(tmp_path / "file", FIELD_NEEDLES),
-    ):
+    for scan in scan_warehouses(tmp_path / "hub", tmp_path / "file", needles=FIELD_NEEDLES):
         assert any(k.endswith(CONTROL) for k in scan["hits"]), scan  # the search works
         assert {k: v for k, v in scan["hits"].items() if not k.endswith(CONTROL)} == {}, scan
     assert found(letters, FIELD_NEEDLES) == []
     assert found(metrics, FIELD_NEEDLES) == []
     assert found((tmp_path / "hub" / "worker.log").read_bytes(), FIELD_NEEDLES) == []
-    assert found(replay.stdout + replay.stderr, FIELD_NEEDLES) == []
+    assert found(replay_out + replay_err, FIELD_NEEDLES) == []
     print(
         json.dumps(
             {
