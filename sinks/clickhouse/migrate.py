@@ -5,7 +5,7 @@ line holding only ``;``-terminated SQL (split on ``;`` at line end). Applied mig
 ``schema_migrations`` with a checksum; a changed file that was already applied is an error (write a
 new migration instead). Every statement must itself be idempotent (``IF NOT EXISTS``) so a migration
 interrupted half-way can be re-run. Ranges: 0001-0099 core, 0100 calls, 0200 incidents, 0300 crimes,
-0400 board, 0500 readers.
+0400 board, 0500 readers, 0600 engine settings over every table.
 """
 
 from __future__ import annotations

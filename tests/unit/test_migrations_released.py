@@ -34,6 +34,7 @@ RELEASED = {
     401: "77d452b0b8f9f1d1",  # board_lineage
     500: "7dffb4943af2cd18",  # social
     501: "d75ff8e0aaed01b0",  # social_first_report
+    600: "e59f0d39a9e3fe6b",  # single_threaded_part_removal
 }
 """Migration number -> checksum (sinks.clickhouse.migrate.Migration.checksum) as released."""
 
