@@ -101,8 +101,8 @@ def engine_memory(wh: Warehouse) -> dict[str, int]:
     and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but not yet
     returned, its own metadata), and ``engine_thread_cached`` (of what it counts as handed out, the
     freed blocks that the engine's threads keep in their own caches for their next allocation; an
-    idle thread keeps them until it allocates again or ends). A kind the engine cannot tell (no such metric, no jemalloc in its
-    build, no totals line in the text) is left out."""
+    idle thread keeps them until it allocates again or ends). A kind the engine cannot tell (no such
+    metric, no jemalloc in its build, no totals line in the text) is left out."""
     found: dict[str, int] = {}
     rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
     if rows:

@@ -139,11 +139,11 @@ EMBEDDED_ALLOCATOR_ENV = "JE_MALLOC_CONF"
 EMBEDDED_ALLOCATOR_OPTIONS = "tcache_max:4096"
 """The embedded engine's allocator (its own jemalloc, which reads ``JE_MALLOC_CONF`` once, when chDB
 is loaded) caches freed blocks of up to 4 KiB per thread instead of its build's 32 KiB. Each of the
-engine's threads (some 170 in a worker, most of them idle pool threads) keeps the blocks it freed
-in a cache of its own until it allocates again or ends, so an idle thread holds what its last
-statement left there; blocks of 4-32 KiB are most of what such a cache can hold (up to about 4 MiB a
-thread). Measured in a worker at 50 events/s on Apache Kafka (bench/manual/soak-memory-attribution.md,
-sixth look). Set only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is
+engine's threads (about 50 in a worker, 175 before migration 0600; most of them idle pool threads)
+keeps the blocks it freed in a cache of its own until it allocates again or ends, so an idle thread
+holds what its last statement left there; blocks of 4-32 KiB are most of what such a cache can hold
+(up to about 4 MiB a thread). Measured in a worker at 50 events/s on Apache Kafka
+(bench/manual/soak-memory-attribution.md, sixth look: the threads' caches 41-50 -> 22-26 MiB). Set only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is
 loaded; a server keeps its own allocator configuration."""
 
 
