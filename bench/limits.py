@@ -279,26 +279,24 @@ LIMITS: dict[str, list[str]] = {
         "rates differ by what else the machine did).",
     ],
     "soak": [
-        "The run above is of commit 65d8f5b (every client of the embedded engine without its query "
-        "condition cache; the run before was of 847f22c). Other work ran beside it for its first 80 "
-        "minutes (load 7-35), which is where its latencies are high; in the last 30 minutes, on a "
-        "quiet machine, the p99 was 0.36-0.46 s. The worker never stalled: the ledger moved in every "
-        "30-second sample and the group lag stayed at or under 161 records (3 s of events).",
-        "Memory: 594 MiB at the end of the warm-up, 689 MiB at the highest (1.16; the run before "
-        "1.38), and flat from minute 70 to the end (678-689 MiB a window). The engine's query "
-        "condition cache remembered, for every filter condition and every part read, which granules "
-        "matched, up to 100 MiB in the worker's own memory; nearly every statement here names new "
-        "ids, entries or times (the worker's history reads, the dirty log, the marker poll ten times "
-        "a second), so it only grew. Without it the engine's tracked memory no longer climbs (80-105 "
-        "MiB from minute 10 to the end, against 83 -> 197 MiB in the run before), and the RSS "
-        "stops growing after about an hour. What grew before that plateau was the engine's "
-        "allocator: by the worker's mappings, jemalloc's extents went 273 -> 298 MiB from minute 37 "
-        "to 87 while Python's heap (flat from minute 30), glibc (42-48 MiB), the thread stacks and "
-        "the engine's library did not move; a periodic purge of its freed pages did not lower it in "
-        "process (bench/manual/soak-memory-attribution.md, fourth look). The worker now samples "
-        'the allocator\'s totals (`demandhub_worker_native_heap_bytes{kind="engine_allocated"|'
-        '"engine_resident"}`) for the next run. The merges of the fact tables still cost the '
-        "engine a share of a core that grows with the tables while they are small (third look).",
+        "The run above is of commit eebe3a3 (the engine's allocator caching freed blocks of up to "
+        "4 KiB per thread instead of 32 KiB), beside other work for most of its two hours (the test "
+        "suite, 14-minute soaks, trial benchmarks; load 3-33), which is where its latencies are high. "
+        "The worker never stalled: the ledger moved in every 30-second sample and the group lag "
+        "stayed at or under 168 records (3.4 s of events).",
+        "Memory: 557 MiB at the end of the warm-up and 651 MiB at the highest (1.17; the run of "
+        "65d8f5b before it: 594 and 689 MiB, 1.16). The smaller thread caches lowered the level by "
+        "about 35-40 MiB all through the run (the threads' caches held 18-32 MiB instead of 41-50) "
+        "but not the growth, and the RSS still rose slowly in the second hour (604-632 MiB in its "
+        "first ten minutes, 615-651 in its last). Of the growth from minute 10: Python's heap until "
+        "about minute 30 (the history cache filling: allocated blocks 609k -> 707k, then flat), glibc "
+        "2 MiB, and the engine's allocator, whose resident pages swing by 30-50 MiB from one sample to "
+        "the next with what its last statements freed. Since this run every table removes merged-away "
+        "parts on one thread (migration 0600): the engine's concurrent removal had left 120 idle pool "
+        "threads from the worker's first cleanup, each with an allocator cache, and in a 14-minute soak "
+        "with both changes the worker ran 52 threads instead of 177 and its RSS was 25-30 MiB lower at "
+        "the same minutes (bench/manual/soak-memory-attribution.md, sixth look). A two-hour run of "
+        "that commit is still to be made.",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
@@ -366,12 +364,15 @@ FIXES: list[str] = [
     "**Board watermarks without scanning the ledger**: a pack still scans the ledger once "
     "(`board_sql.ledger_marks`: every force's latest event and ingest times and counts); the writer "
     "could keep them in a small table as it inserts.",
-    "**Flat worker memory**: what still grows over a soak is the embedded engine's allocator "
-    "(jemalloc's pages beyond what it hands out; bench/manual/soak-memory-attribution.md, fourth "
-    "look). Fewer idle engine threads is the next thing to try: `max_thread_pool_free_size` "
-    "given in the connection string is dropped, and given at start-up (`chdb_options`) it is set "
-    "but left 37 of 41 idle engine threads alive after a burst of queries (fifth look), so the "
-    "lever is elsewhere; measure over a soak with the allocator totals the worker samples.",
+    "**Flat worker memory**: the engine's idle threads and their allocator caches are cut "
+    "(bench/manual/soak-memory-attribution.md, sixth look: freed blocks of up to 4 KiB cached per "
+    "thread instead of 32 KiB, and merged-away parts removed on one thread by every table, so a "
+    "worker runs with about 50 engine threads instead of about 175; at minutes 10-13.5 of "
+    "14-minute soaks its RSS was 514-531 MiB against 564-591 before). A two-hour soak of both "
+    "(commit dfc51f0 or later) is the next measurement; the run above has the smaller caches only. "
+    "Still to look at: a worker started on a large warehouse loads its parts on up to 64 threads "
+    "that stay idle, and the Python heap grows with the history cache until about minute 30 at "
+    "50 events/s, after the warm-up the verdict measures from.",
     "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
     "processes spawned before chDB loads, each owning the histories of a share of the subjects, as "
     "a file replay's do; pydantic's validation (about 5.4 us an event) is now the largest single "
