@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sinks.clickhouse.client import EMBEDDED_ALLOCATOR_ENV, EMBEDDED_ALLOCATOR_OPTIONS
+from tests.fixtures.child import run_python
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _engine_tcache_max(tmp_path: Path, preset: str | None) -> int:
@@ -28,18 +25,9 @@ def _engine_tcache_max(tmp_path: Path, preset: str | None) -> int:
     env = {k: v for k, v in os.environ.items() if k != EMBEDDED_ALLOCATOR_ENV}
     if preset is not None:
         env[EMBEDDED_ALLOCATOR_ENV] = preset
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    found = re.search(r"^\s*opt\.tcache_max: (\d+)$", done.stdout, re.MULTILINE)
-    assert found is not None, done.stdout[:2000]
+    out = run_python(script, env=env, timeout=120)
+    found = re.search(r"^\s*opt\.tcache_max: (\d+)$", out, re.MULTILINE)
+    assert found is not None, out[:2000]
     return int(found.group(1))
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,10 +13,9 @@ import pytest
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from sinks.clickhouse.client import Warehouse
+from tests.fixtures.child import run_python
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 TABLE = """CREATE TABLE t (
     name String, at DateTime64(3, 'UTC'), n UInt32, x Nullable(Float64), tags Array(String)
@@ -41,11 +38,7 @@ def test_inserts_and_insert_dicts_load_no_pandas(tmp_path: Path) -> None:
         "wh.close()\n"
         "print(json.dumps({'rows': rows, 'loaded': loaded}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = json.loads(run_python(script, timeout=120).splitlines()[-1])
     at = "2025-02-03 10:15:00.000"
     assert out == {
         "rows": [
@@ -83,15 +76,5 @@ def test_the_worker_loads_the_insert_codecs_while_it_opens_its_warehouse(tmp_pat
     env = {**os.environ, "DEMANDHUB_DATA_DIR": str(tmp_path)}
     outs = []
     for _ in range(2):  # the first run migrates (and inserts); the second opens what it left
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        outs.append(json.loads(done.stdout.splitlines()[-1]))
+        outs.append(json.loads(run_python(script, env=env).splitlines()[-1]))
     assert outs == [["numpy"], ["numpy"]]

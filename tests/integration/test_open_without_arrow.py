@@ -4,15 +4,13 @@ optional and the warehouse never reads Arrow; a process that needs pyarrow can s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.fixtures.child import run_python
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 
 def test_the_embedded_warehouse_opens_and_answers_without_pyarrow(tmp_path: Path) -> None:
@@ -27,9 +25,5 @@ def test_the_embedded_warehouse_opens_and_answers_without_pyarrow(tmp_path: Path
         "import pyarrow\n"
         "print(json.dumps({'rows': [[str(v) for v in r] for r in rows], 'big': big, 'loaded': loaded}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = json.loads(run_python(script, timeout=120).splitlines()[-1])
     assert out == {"rows": [["1", "1.50", "[1, 2]"]], "big": 70000, "loaded": []}

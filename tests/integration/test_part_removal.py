@@ -5,17 +5,14 @@ each with an allocator cache of its own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sinks.clickhouse.client import Warehouse
+from tests.fixtures.child import run_python
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_table_removes_parts_on_one_thread(wh: Warehouse) -> None:
@@ -53,29 +50,19 @@ def threads():
     return len(os.listdir(f"/proc/{os.getpid()}/task"))
 def inactive():
     return wh.query("SELECT count() FROM system.parts WHERE table = 'events' AND NOT active").rows[0][0]
-t0 = time.monotonic()
 before = threads()
 wh.command("SYSTEM START MERGES events")
 wh.command("OPTIMIZE TABLE events FINAL")
 deadline = time.monotonic() + 60
 while inactive() and time.monotonic() < deadline:
     time.sleep(0.2)
-print(json.dumps({"left": inactive(), "added": threads() - before, "waited": time.monotonic() - t0}))
+print(json.dumps({"left": inactive(), "added": threads() - before}))
 wh.close()
 """
 
 
 def _threads_added(tmp_path: Path, variant: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(tmp_path / variant), variant],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = json.loads(run_python(_SCRIPT, str(tmp_path / variant), variant).splitlines()[-1])
     assert out["left"] == 0  # the replaced parts were removed
     return int(out["added"])
 
