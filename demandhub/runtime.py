@@ -44,7 +44,7 @@ from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse import admin_sql, history_sql
-from sinks.clickhouse.client import Warehouse, connect, is_embedded, load_insert_codecs
+from sinks.clickhouse.client import REFRESH_PRIORITY, Warehouse, connect, is_embedded, load_insert_codecs
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
@@ -390,7 +390,9 @@ def open_worker_warehouse(settings: Settings, marks: Any) -> _WorkerWarehouse:
         # Write cycles only log the rollup buckets they touch; the refresher recomputes them.
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)
         refresher = rollups.Refresher(
-            connect(settings.resolved_dsn), pipeline.rollups, definitions=settings.definitions
+            connect(settings.resolved_dsn, priority=REFRESH_PRIORITY),
+            pipeline.rollups,
+            definitions=settings.definitions,
         )
     except BaseException:
         wh.close()

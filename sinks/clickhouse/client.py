@@ -182,17 +182,31 @@ statement of the write cycle was faster with it (the manual's fifth look). A ser
 cache, shared by its clients, and is left to its own configuration."""
 
 
-def _make_client(dsn: str) -> Client:
+WRITE_PRIORITY = 1
+"""The engine's query priority (its ``priority`` setting: 1 is the highest, 0 takes no part) of the
+write cycle's statements: the writer handle's and the history read's (role ``"history"``)."""
+REFRESH_PRIORITY = 2
+"""The engine's query priority of the rollup refresher's handle. The engine pauses a query while one
+of a higher priority runs (it checks as it reads, and resumes after at most a second), so a refresh
+gives the cores to a write cycle that starts meanwhile instead of sharing them: an event that
+arrives during a refresh is no longer written at a third of the speed. Readers take no part (0):
+the live page, analysts and reports are neither paused nor pause anything."""
+ROLE_PRIORITY = {"history": WRITE_PRIORITY}
+"""Read handles whose statements belong to the write cycle (every other role: 0)."""
+
+
+def _make_client(dsn: str, priority: int = 0) -> Client:
+    extra = {"priority": priority} if priority else {}
     if is_embedded(dsn):
         path = dsn.removeprefix("chdb://")
         if path not in ("memory", ":memory:"):
             Path(path).mkdir(parents=True, exist_ok=True)
         _load_chdb_without_arrow()
-        return clickhouse_connect.get_client(dsn=dsn, settings=EMBEDDED_SESSION_SETTINGS)
+        return clickhouse_connect.get_client(dsn=dsn, settings={**EMBEDDED_SESSION_SETTINGS, **extra})
     parsed = urlparse(dsn)
     if parsed.scheme not in ("http", "https"):
         raise ValueError(f"unsupported ClickHouse DSN scheme {parsed.scheme!r}")
-    return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(dsn=dsn, settings=extra or None)
 
 
 def _qualified(table: str) -> str:
@@ -259,11 +273,22 @@ class Warehouse:
     See the module docstring for the contract between handles."""
 
     def __init__(
-        self, dsn: str, client: Client | None = None, role: str = WRITER, parent: Warehouse | None = None
+        self,
+        dsn: str,
+        client: Client | None = None,
+        role: str = WRITER,
+        parent: Warehouse | None = None,
+        priority: int | None = None,
     ) -> None:
         self.dsn = dsn
         self.role = role
-        self._client = client or _make_client(dsn)
+        self.priority = (
+            (WRITE_PRIORITY if role == WRITER else ROLE_PRIORITY.get(role, 0))
+            if priority is None
+            else priority
+        )
+        """The engine's priority of this handle's statements (see :data:`REFRESH_PRIORITY`)."""
+        self._client = client or _make_client(dsn, self.priority)
         self._lock = threading.RLock()  # the writer lock on the writer handle; a reader's own otherwise
         self._parent = parent
         self._children: list[Warehouse | ReaderPool] = []
@@ -656,7 +681,8 @@ class ReaderPool:
         self._root._forget(self)
 
 
-def connect(dsn: str) -> Warehouse:
+def connect(dsn: str, priority: int = WRITE_PRIORITY) -> Warehouse:
     """Open the writer handle of the warehouse named by ``dsn`` (chdb:///abs/path, chdb://memory or
-    http(s)://...); read handles and pools are opened from it."""
-    return Warehouse(dsn)
+    http(s)://...); read handles and pools are opened from it. ``priority``: the engine's priority of
+    its statements (:data:`REFRESH_PRIORITY` for a rollup refresher's handle)."""
+    return Warehouse(dsn, priority=priority)
