@@ -14,6 +14,7 @@ from sinks.clickhouse.client import Warehouse
 from sinks.clickhouse.compact import active_parts, compact, fragmented_tables, mutation_records
 from streams.sources.simulator import SimConfig, simulate
 from streams.sources.simulator.output import write_jsonl
+from tests.fixtures.child import run_python
 
 pytestmark = pytest.mark.integration
 
@@ -71,8 +72,7 @@ def test_replay_ends_with_no_fragmented_table(tmp_path: Path) -> None:
         "wh = connect(Settings(data_dir=sys.argv[1]).resolved_dsn);"
         "print(fragmented_tables(wh), wh.query('SELECT count() FROM events').rows[0][0]); wh.close()"
     )
-    out = subprocess.run([sys.executable, "-c", check, str(data)], capture_output=True, text=True, check=True)
-    fragmented, events = out.stdout.strip().rsplit(" ", 1)
+    fragmented, events = run_python(check, str(data)).strip().rsplit(" ", 1)
     assert fragmented == "[]"
     assert int(events) > 0
 

@@ -22,6 +22,7 @@ import pytest
 from demandhub import sqlguard
 from demandhub.settings import Settings
 from sinks.clickhouse.client import ResultTooLarge, Warehouse
+from tests.fixtures.child import run_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -80,17 +81,7 @@ CLI_SCRIPT = textwrap.dedent(
 
 
 def _run(script: str, *args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_python(script, *args, timeout=240).strip().splitlines()[-1])
 
 
 def test_api_refuses_the_reported_query_by_the_streamed_cap_in_bounded_memory(tmp_path: Path) -> None:

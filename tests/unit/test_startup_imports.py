@@ -9,13 +9,11 @@ library back onto a path that does not need it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.child import run_python
 
 RENDERERS = ("weasyprint", "matplotlib", "openpyxl", "jinja2", "PIL", "pypdfium2")
 WORKER = ("faust", "mode", "aiokafka", "kafka", "aiohttp", "prometheus_client")
@@ -25,11 +23,7 @@ WORKER = ("faust", "mode", "aiokafka", "kafka", "aiohttp", "prometheus_client")
 def loaded_after(code: str) -> set[str]:
     """The modules of ``sys.modules`` after running ``code`` in a new interpreter."""
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return set(json.loads(run_python(script, timeout=120).splitlines()[-1]))
 
 
 def heavy(modules: set[str], names: tuple[str, ...]) -> list[str]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 import random
-import subprocess
-import sys
 
 import pytest
 from scipy import stats as sps
 
 from demandhub.board.maths import distributions as dist
+from tests.fixtures.child import run_python
 
 pytestmark = pytest.mark.unit
 
@@ -126,5 +125,4 @@ def test_board_does_not_import_scipy_or_numpy() -> None:
         "import sys, demandhub.board.commands, demandhub.board.maths.pack, demandhub.board.maths.fdr;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'numpy')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert run_python(code).strip() == "[]"
