@@ -31,6 +31,10 @@ Contract:
   client then streams the result block by block and counts each block's bytes as it arrives: past
   ``N`` it closes the stream, which cancels the query in the engine, and raises
   :class:`ResultTooLarge`. Only about one block is ever held beyond the cap.
+- Every handle's statements carry the engine's query priority (``priority``): the writer handle's
+  and the write cycle's history read (role ``"history"``) :data:`WRITE_PRIORITY`, a rollup
+  refresher's handle (``connect(dsn, priority=REFRESH_PRIORITY)``) a lower one, so the engine pauses
+  a refresh while a write statement runs; every other read handle and pool takes no part (0).
 - Closing a read handle or pool closes its clients; :meth:`Warehouse.close` on the writer handle
   closes the writer's client and every read handle and pool opened from it that is still open.
 """
