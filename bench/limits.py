@@ -107,7 +107,11 @@ LIMITS: dict[str, list[str]] = {
         "part). In process (800 cycles of three events every 20 ms, a refresh on its own handle every "
         "1.5 s, five same-run pairs beside the two-hour soak), without against with: cycle p99 326, "
         "296, 355, 232, 286 against 202, 271, 212, 278, 262 ms, the slowest cycle 702, 475, 496, 486, "
-        "457 against 421, 408, 323, 394, 348 ms, p50 and p90 unchanged. One engine thread or a higher "
+        "457 against 421, 408, 323, 394, 348 ms, p50 and p90 unchanged. This benchmark on a quiet "
+        "machine, two same-run pairs of 4f87163 against the change: at 1,000/s the hub p99 1.16 and "
+        "1.24 s against 1.25 and 0.97 s, the mean write cycle 207 and 207 ms against 246 and 201 ms; "
+        "at 50/s the p99 0.60 and 0.70 s against 0.62 and 0.56 s: within the run-to-run spread. One "
+        "engine thread or a higher "
         "nice value for the refresh were measured before and not distinguishable from noise. Fewer "
         "refreshes while the write cycles are busy (readers of rollups refresh pending buckets "
         "first, so a longer interval changes no figure) is the next step. Two more were measured in "
@@ -285,24 +289,27 @@ LIMITS: dict[str, list[str]] = {
         "rates differ by what else the machine did).",
     ],
     "soak": [
-        "The run above is of commit eebe3a3 (the engine's allocator caching freed blocks of up to "
-        "4 KiB per thread instead of 32 KiB), beside other work for most of its two hours (the test "
-        "suite, 14-minute soaks, trial benchmarks; load 3-33), which is where its latencies are high. "
-        "The worker never stalled: the ledger moved in every 30-second sample and the group lag "
-        "stayed at or under 168 records (3.4 s of events).",
-        "Memory: 557 MiB at the end of the warm-up and 651 MiB at the highest (1.17; the run of "
-        "65d8f5b before it: 594 and 689 MiB, 1.16). The smaller thread caches lowered the level by "
-        "about 35-40 MiB all through the run (the threads' caches held 18-32 MiB instead of 41-50) "
-        "but not the growth, and the RSS still rose slowly in the second hour (604-632 MiB in its "
-        "first ten minutes, 615-651 in its last). Of the growth from minute 10: Python's heap until "
-        "about minute 30 (the history cache filling: allocated blocks 609k -> 707k, then flat), glibc "
-        "2 MiB, and the engine's allocator, whose resident pages swing by 30-50 MiB from one sample to "
-        "the next with what its last statements freed. Since this run every table removes merged-away "
-        "parts on one thread (migration 0600): the engine's concurrent removal had left 120 idle pool "
-        "threads from the worker's first cleanup, each with an allocator cache, and in a 14-minute soak "
-        "with both changes the worker ran 52 threads instead of 177 and its RSS was 25-30 MiB lower at "
-        "the same minutes (bench/manual/soak-memory-attribution.md, sixth look). A two-hour run of "
-        "that commit is still to be made.",
+        "The run above is of commit 4f87163, the first two-hour run with both changes to the "
+        "engine's threads (freed blocks of up to 4 KiB cached per thread, eebe3a3; merged-away parts "
+        "removed on one thread, migration 0600), beside other work for most of its two hours (the "
+        "test suite, trial benchmarks and in-process loops), which is where its "
+        "latencies are high (the last 30 minutes, on a quieter machine: p99 359-416 ms). The worker "
+        "never stalled: the ledger moved in every 30-second sample and the group lag stayed at or "
+        "under 145 records (2.9 s of events).",
+        "Memory: 510 MiB at the end of the warm-up and 620 MiB at the highest (1.22; the run of "
+        "eebe3a3 before it: 557 and 651 MiB, 1.17, and of 65d8f5b: 594 and 689 MiB, 1.16). The "
+        "worker ran 29-50 threads instead of 172-177, the threads' caches held 9-12 MiB instead of "
+        "18-32, and the level is 40-50 MiB lower all through the run, but the growth is the same "
+        "(+110 MiB against +94 and +95), so the ratio to the lower warm-up level is higher. Of the "
+        "growth from minute 10: Python's heap until about minute 30 (the history cache filling: "
+        "allocated blocks 609k -> 708k, then 720k at the end), glibc 3 MiB, and the engine's "
+        "resident pages, 165 -> 224 MiB (178-239 over the second half), while what its allocator "
+        "holds allocated rose only 101 -> 119 MiB and its tracked memory swung between 61 and 102 "
+        "MiB: the engine's pages kept beyond its allocations grew from 64 to 105 MiB. The RSS still "
+        "rose slowly in the second hour (555-597 MiB in its first ten minutes, 572-615 in its last). "
+        "The next step is the engine's retained pages (its allocator's decay of dirty pages, "
+        "bench/manual/soak-memory-attribution.md), and a warm-up that ends when the history cache "
+        "is full rather than at minute 10.",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
