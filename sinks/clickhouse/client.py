@@ -147,8 +147,9 @@ engine's threads (about 50 in a worker, 175 before migration 0600; most of them 
 keeps the blocks it freed in a cache of its own until it allocates again or ends, so an idle thread
 holds what its last statement left there; blocks of 4-32 KiB are most of what such a cache can hold
 (up to about 4 MiB a thread). Measured in a worker at 50 events/s on Apache Kafka
-(bench/manual/soak-memory-attribution.md, sixth look: the threads' caches 41-50 -> 22-26 MiB). Set only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is
-loaded; a server keeps its own allocator configuration."""
+(bench/manual/soak-memory-attribution.md, sixth look: the threads' caches 41-50 -> 22-26 MiB). Set
+only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is loaded; a server
+keeps its own allocator configuration."""
 
 
 def _load_chdb_without_arrow() -> None:
@@ -195,8 +196,9 @@ of a higher priority runs (it checks as it reads, and resumes after at most a se
 gives the cores to a write cycle that starts meanwhile instead of sharing them: an event that
 arrives during a refresh is no longer written at a third of the speed. Readers take no part (0):
 the live page, analysts and reports are neither paused nor pause anything."""
-ROLE_PRIORITY = {"history": WRITE_PRIORITY}
-"""Read handles whose statements belong to the write cycle (every other role: 0)."""
+ROLE_PRIORITY = {WRITER: WRITE_PRIORITY, "history": WRITE_PRIORITY}
+"""The handles whose statements belong to the write cycle: the writer's and the history read's
+(every other role: 0)."""
 
 
 def _make_client(dsn: str, priority: int = 0) -> Client:
@@ -286,11 +288,7 @@ class Warehouse:
     ) -> None:
         self.dsn = dsn
         self.role = role
-        self.priority = (
-            (WRITE_PRIORITY if role == WRITER else ROLE_PRIORITY.get(role, 0))
-            if priority is None
-            else priority
-        )
+        self.priority = ROLE_PRIORITY.get(role, 0) if priority is None else priority
         """The engine's priority of this handle's statements (see :data:`REFRESH_PRIORITY`)."""
         self._client = client or _make_client(dsn, self.priority)
         self._lock = threading.RLock()  # the writer lock on the writer handle; a reader's own otherwise

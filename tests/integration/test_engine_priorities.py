@@ -4,6 +4,7 @@ at a lower one, so the engine pauses a refresh while a write statement runs (see
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.integration
 
 SLOW_WRITER_STATEMENT = "SELECT sum(sleepEachRow(0.25)) FROM numbers(40) SETTINGS max_block_size = 1"
 """Ten seconds of a running statement that needs no CPU (killed as soon as the test has looked)."""
+SLOW_WRITER_TEXT = "query LIKE '%sleepEachRow(0.25)%'"
+"""Picks that statement out of ``system.processes`` (with the statement asking left out)."""
 
 
 def _priority(handle: Warehouse | ReaderPool) -> int:
@@ -56,15 +59,12 @@ def test_the_workers_refresher_runs_below_its_write_cycles(wh: Warehouse) -> Non
 def test_the_engine_pauses_a_refresher_statement_while_a_write_statement_runs(wh: Warehouse) -> None:
     refresher = connect(wh.dsn, priority=REFRESH_PRIORITY)
     observer = wh.open_reader("observer")
-    failures: list[BaseException] = []
 
     def write_statement() -> None:
-        try:
+        with contextlib.suppress(Exception):  # the kill below ends it with an error
             wh.query(SLOW_WRITER_STATEMENT)
-        except BaseException as exc:  # the kill below ends it with an error
-            failures.append(exc)
 
-    running = "SELECT count() FROM system.processes WHERE query LIKE '%sleepEachRow(0.25)%' AND query NOT LIKE '%system.processes%'"
+    running = f"SELECT count() FROM system.processes WHERE {SLOW_WRITER_TEXT} AND query NOT LIKE '%system.processes%'"
     writer = threading.Thread(target=write_statement)
     try:
         before = _preempted(observer)
@@ -80,9 +80,7 @@ def test_the_engine_pauses_a_refresher_statement_while_a_write_statement_runs(wh
         assert observer.query("SELECT count() FROM numbers(10)").rows == [(10,)]
         assert _preempted(observer) == between
     finally:
-        observer.command(
-            "KILL QUERY WHERE query LIKE '%sleepEachRow(0.25)%' AND query NOT LIKE '%KILL QUERY%' SYNC"
-        )
+        observer.command(f"KILL QUERY WHERE {SLOW_WRITER_TEXT} AND query NOT LIKE '%KILL QUERY%' SYNC")
         writer.join(timeout=30)
         observer.close()
         refresher.close()
