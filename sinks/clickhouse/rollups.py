@@ -141,6 +141,19 @@ def reads_rollup(wh: Warehouse, table: str, definitions: Definitions) -> bool:
     return found is not None and found[0] == rollup.definition_hash(definitions)
 
 
+def drop_other_definitions(wh: Warehouse, table: str, wanted: str) -> bool:
+    """Delete the rows of rollup ``table`` computed under another definition hash than ``wanted``,
+    if it holds any; returns whether it did. The delete is a mutation that goes through every part
+    of the table even when no row matches (1.3-1.6 s for each contact rollup of a ten-year replay
+    into a fresh warehouse, where there are none), so a one-row read asks first."""
+    found = wh.query(
+        f"SELECT 1 FROM {table} WHERE definition_hash != {{h:String}} LIMIT 1", parameters={"h": wanted}
+    ).rows
+    if found:
+        wh.command(f"DELETE FROM {table} WHERE definition_hash != {{h:String}}", parameters={"h": wanted})
+    return bool(found)
+
+
 def adopt(
     wh: Warehouse, rollups: Iterable[LazyRollup], definitions: Definitions, version: int | None = None
 ) -> int:
@@ -159,9 +172,7 @@ def adopt(
             for run in _by_months(buckets):
                 rollup.refresh(wh, force_id, run, version, definitions)
             rebuilt += len(buckets)
-        wh.command(
-            f"DELETE FROM {rollup.table} WHERE definition_hash != {{h:String}}", parameters={"h": wanted}
-        )
+        drop_other_definitions(wh, rollup.table, wanted)
         record_applied(wh, rollup.table, wanted, definitions)
         log.info("rollup %s recomputed under definitions %s (%d buckets)", rollup.table, wanted, rebuilt)
     return rebuilt
@@ -414,7 +425,7 @@ def rebuild_logged_months(
             months += (hi.year - lo.year) * 12 + hi.month - lo.month
     for table, defs in adopting.items():
         wanted = by_table[table].definition_hash(defs)
-        wh.command(f"DELETE FROM {table} WHERE definition_hash != {{h:String}}", parameters={"h": wanted})
+        drop_other_definitions(wh, table, wanted)
         record_applied(wh, table, wanted, defs)
     if sole_writer and len(done) == len(found.ids()):
         wh.command(f"TRUNCATE TABLE {DIRTY_TABLE}")

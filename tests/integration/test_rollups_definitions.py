@@ -136,3 +136,30 @@ def test_a_contact_offer_after_its_incident_refreshes_the_incident_hour_under_th
     )
     assert from_rollup["immediate_time_to_respond_mins"][march].num == 16 + 30  # from the offers
     assert from_rollup == bypass
+
+
+def mutations(wh: Warehouse, table: str) -> int:
+    return int(
+        wh.query(
+            "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = {t:String}",
+            parameters={"t": table},
+        ).rows[0][0]
+    )
+
+
+def test_rows_of_other_definitions_are_deleted_only_when_there_are_some(
+    wh: Warehouse, settings: Settings
+) -> None:
+    write(settings, wh, EVENTS)
+    defaults = Definitions()
+    rollups.adopt(wh, rollups.all_rollups(), defaults)
+    table, wanted = "contact_queue_15m", defaults.group_hash("calls")
+    before = mutations(wh, table)
+    # Every row is under the wanted hash: no delete is issued (it would go through every part).
+    assert not rollups.drop_other_definitions(wh, table, wanted)
+    assert mutations(wh, table) == before
+    assert hashes(wh, table) == {wanted}
+    # Under another hash every row is another definition's: they are deleted.
+    assert rollups.drop_other_definitions(wh, table, STRICTER.group_hash("calls"))
+    assert mutations(wh, table) == before + 1
+    assert hashes(wh, table) == set()
