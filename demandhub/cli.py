@@ -570,22 +570,27 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         build_pipeline,
         default_replay_workers,
         file_messages,
+        file_segment,
         open_warehouse,
         read_shards,
         replay,
         replay_file,
         start_replay_workers,
     )
+    from sinks.clickhouse.client import is_new_embedded
 
     started = time.perf_counter()
     done = [0]
     wh = None
     shards = None
     # The worker processes start first: spawned before this process loads chDB, they start while
-    # this one reads the file and opens the warehouse.
+    # this one reads the file and opens the warehouse; into a new embedded warehouse they read the
+    # file themselves meanwhile (no subject's history to look up: its lines need not pass here).
     pool = None if args.chunk else start_replay_workers(settings, args.workers or default_replay_workers())
     try:
-        if not args.chunk:
+        if pool is not None and is_new_embedded(settings.resolved_dsn):
+            pool.preload(file_segment(path, pool))
+        elif not args.chunk:
             shards = read_shards(path, pool)
         wh = open_warehouse(settings)
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)  # rollups refreshed once at the end

@@ -182,6 +182,8 @@ def describe(exc: BaseException) -> HubError:
             return BusyError(str(item))
         if type(item).__name__ == "MigrationChanged":  # sinks.clickhouse.migrate: the data directory's
             return InputError(one_line(str(item)))  # warehouse belongs to another version
+        if type(item).__name__ == "FileChangedError":  # streams.replay_shards: a replayed file that
+            return InputError(one_line(str(item)))  # changed while its worker processes read it
     for item in chain:
         module = _module(item)
         if module.startswith(("aiokafka", "kafka")):

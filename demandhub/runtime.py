@@ -49,7 +49,7 @@ from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
     from streams.pipeline import BatchReport, Pipeline, RawMessage
-    from streams.replay_shards import Line, ShardPool, ShardRows
+    from streams.replay_shards import FileSegment, Line, ShardPool, ShardRows
 
 log = logging.getLogger(__name__)
 HUB_FILE = "hub.json"
@@ -717,7 +717,8 @@ class _Held:
 
 SEGMENT_BYTES = 512 * 2**20
 """A file replay holds the lines of at most about this many bytes of its file at once (in memory
-about 1.6 times as many): a larger file is read once per segment of its subjects (see
+about 1.6 times as many; into a new warehouse, where each worker process reads the file itself, up
+to that in each worker): a larger file is read once per segment of its subjects (see
 :func:`streams.replay_shards.shard_lines`)."""
 
 
@@ -734,6 +735,18 @@ def read_shards(
 
     per = pool.workers * SHARDS_PER_WORKER if pool is not None else 1
     return shard_lines(path, per, segment, replay_segments(path, segment_bytes))[0]
+
+
+def file_segment(
+    path: Path, pool: ShardPool, segment: int = 0, segment_bytes: int = SEGMENT_BYTES
+) -> FileSegment:
+    """``segment`` of a file as :func:`replay_file` has ``pool``'s workers read it themselves (into a
+    warehouse that holds no event yet: no subject's history is needed, so this process need not
+    know the subjects)."""
+    from streams.replay_shards import FileSegment
+
+    per = pool.workers * SHARDS_PER_WORKER
+    return FileSegment.of(path, per, segment, replay_segments(path, segment_bytes))
 
 
 def replay_file(
@@ -762,11 +775,13 @@ def replay_file(
     A file of more than ``segment_bytes`` is read and folded in segments of its subjects, one after
     the other (:func:`replay_segments`), so its lines are never all held at once.
     ``lines``: the file's first segment as :func:`read_shards` read it for ``pool``, if it was read
-    already (the list is emptied)."""
+    already (the list is emptied). Without it, into a warehouse that holds no event yet, each worker
+    process reads the segment itself (:func:`file_segment`; ``pool.preload`` may have begun it), so
+    this process neither reads the lines nor sends them."""
     from sinks.clickhouse import replay_sql
     from sinks.clickhouse.rollups import log_dirty, rebuild_logged_months
     from streams import heap
-    from streams.replay_shards import HistoryRow, fold_all, peek_subject, shard_of
+    from streams.replay_shards import HistoryRow, ShardSource, file_shards, fold_all, peek_subject, shard_of
 
     heap.settle_after_startup()
     wh = pipeline.warehouse
@@ -787,19 +802,24 @@ def replay_file(
     with _Inserters(wh.dsn) as inserters:
         held = _Held()
         for segment in range(segments):
-            if segment or lines is None:
-                shards = read_shards(path, pool, segment, segment_bytes)
-            else:
-                shards = lines[:]
-                lines.clear()  # the caller's list lets go of the lines: they go once folded
-            count = len(shards)
+            shards: Sequence[ShardSource]
             histories: dict[int, list[HistoryRow]] = defaultdict(list)
-            if not fresh:
-                subjects = {peek_subject(line) for shard in shards for _, line in shard}
-                for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
-                    index = shard_of(row[1], count * segments) - segment * count
-                    if 0 <= index < count:
-                        histories[index].append(row)
+            if fresh and pool is not None and (segment or lines is None):
+                shards = file_shards(file_segment(path, pool, segment, segment_bytes))
+            else:
+                if not segment and lines is not None:
+                    read = lines[:]
+                    lines.clear()  # the caller's list lets go of the lines: they go once folded
+                else:
+                    read = read_shards(path, pool, segment, segment_bytes)
+                if not fresh:
+                    count = len(read)
+                    subjects = {peek_subject(line) for shard in read for _, line in shard}
+                    for row in replay_sql.ledger_events_of(wh, sorted(subjects - {""})):
+                        index = shard_of(row[1], count * segments) - segment * count
+                        if 0 <= index < count:
+                            histories[index].append(row)
+                shards, read = read, []
             for part in fold_all(shards, histories, pipeline, pool, encoder, segment, segments):
                 totals.lines += part.consumed
                 totals.accepted += part.accepted

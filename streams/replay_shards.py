@@ -24,7 +24,10 @@ history it has just written. Here:
 
 Worker processes are started by :class:`ShardPool` with the ``spawn`` method (a fresh interpreter,
 never a fork of a process that may have loaded chDB); each builds its own pipeline from the settings
-and folds the shards it is given.
+and folds the shards it is given. A shard is given as its lines, or, into a warehouse that holds no
+event yet (no history to look up, so the replay's own process need not see the subjects), as a
+:class:`FileSegment` and an index: each worker then reads the segment itself, once, and keeps its
+shards' lines until it folds them; the replay's own process neither reads the lines nor sends them.
 """
 
 from __future__ import annotations
@@ -118,6 +121,46 @@ def shard_lines(path: Path, shards: int, segment: int = 0, segments: int = 1) ->
             if 0 <= index < shards:
                 out[index].append((number, line))
     return out, count
+
+
+@dataclass(frozen=True)
+class FileSegment:
+    """A segment of a file as :func:`shard_lines` reads it (``shards`` shards of ``segment`` of
+    ``segments``), with the size and modification time the file had when the replay began."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    shards: int
+    segment: int = 0
+    segments: int = 1
+
+    @classmethod
+    def of(cls, path: Path, shards: int, segment: int = 0, segments: int = 1) -> FileSegment:
+        found = path.stat()
+        return cls(str(path.resolve()), found.st_size, found.st_mtime_ns, shards, segment, segments)
+
+    def read(self) -> list[list[Line]]:
+        """Its shards' lines (raises :class:`FileChangedError` if the file is not the one it was)."""
+        path = Path(self.path)
+        found = path.stat()
+        if (found.st_size, found.st_mtime_ns) != (self.size, self.mtime_ns):
+            raise FileChangedError(
+                f"{path} changed while it was replayed; run the replay again once the file is complete "
+                "(events already kept are recognised as duplicates)"
+            )
+        return shard_lines(path, self.shards, self.segment, self.segments)[0]
+
+
+class FileChangedError(RuntimeError):
+    """The file a replay's worker process reads is not the one the replay began with."""
+
+
+FileShard = tuple[FileSegment, int]
+"""A shard the worker process reads from the file itself: the segment and the shard's index in it."""
+
+ShardSource = Sequence[Line] | FileShard
+"""A shard as it is given to a worker process: its lines, or where to read them."""
 
 
 def messages_of(lines: Sequence[Line]) -> list[RawMessage]:
@@ -296,11 +339,41 @@ def _ready() -> bool:
     return _worker_pipeline is not None
 
 
+_read: tuple[FileSegment, list[list[Line]]] | None = None
+"""The segment this worker process read last, with the lines of its shards not yet folded here."""
+
+
+def _read_segment(segment: FileSegment) -> list[list[Line]]:
+    global _read
+    if _read is None or _read[0] != segment:
+        _read = None  # the lines of another segment go first
+        _read = (segment, segment.read())
+    return _read[1]
+
+
+def _preload(segment: FileSegment) -> None:
+    _read_segment(segment)
+
+
+def _lines_of(source: ShardSource) -> Sequence[Line]:
+    if not isinstance(source, tuple) or not isinstance(source[0], FileSegment):
+        return cast("Sequence[Line]", source)
+    segment, index = cast("FileShard", source)
+    shards = _read_segment(segment)
+    lines, shards[index] = shards[index], []  # folded once: the lines go with their shard
+    return lines
+
+
 def _fold_in_worker(
-    lines: Sequence[Line], history: Sequence[HistoryRow], shard: int, shards: int, encoder: BlockEncoder
+    source: ShardSource,
+    history: Sequence[HistoryRow],
+    shard: int,
+    shards: int,
+    encoder: BlockEncoder,
 ) -> ShardRows:
     if _worker_pipeline is None:
         raise RuntimeError("replay worker not started")
+    lines = _lines_of(source)
     # No collection while the shard is decoded, folded and encoded: the objects it makes are young
     # and acyclic (the insert context's cycle is broken by its release), every one freed by its last
     # reference, and a collection would only walk them. Collections resume for the next shard.
@@ -326,21 +399,29 @@ class ShardPool:
         # Start every worker now (a pool starts them on demand): while the caller opens the
         # warehouse and reads the file, and before this process loads chDB.
         self._started = [self._pool.submit(_ready) for _ in range(workers)]
+        self._preloads: list[Future[None]] = []
 
     def wait_started(self) -> None:
         """Until every worker has started (re-raises a worker's start-up failure)."""
         for future in self._started:
             future.result()
 
+    def preload(self, segment: FileSegment) -> None:
+        """Have every worker read ``segment`` of its file now (while this process opens the
+        warehouse), for :func:`fold_all` given its :func:`file_shards` later. Each worker holds the
+        lines of the whole segment until it has folded its shards of it; a worker that has not read
+        it when given one of its shards reads it then."""
+        self._preloads = [self._pool.submit(_preload, segment) for _ in range(self.workers)]
+
     def submit(
         self,
-        lines: Sequence[Line],
+        source: ShardSource,
         history: Sequence[HistoryRow],
         shard: int,
         shards: int,
         encoder: BlockEncoder,
     ) -> Future[ShardRows]:
-        return self._pool.submit(_fold_in_worker, lines, history, shard, shards, encoder)
+        return self._pool.submit(_fold_in_worker, source, history, shard, shards, encoder)
 
     def close(self, now: bool = False) -> None:
         """Stop the workers once their shards in hand are folded; ``now``: at once (Ctrl-C), their
@@ -353,8 +434,13 @@ class ShardPool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def file_shards(segment: FileSegment) -> list[FileShard]:
+    """The shards of ``segment``, each to be read by the worker process that folds it."""
+    return [(segment, index) for index in range(segment.shards)]
+
+
 def fold_all(
-    shards: Sequence[Sequence[Line]],
+    shards: Sequence[ShardSource],
     histories: Mapping[int, Sequence[HistoryRow]],
     pipeline: Pipeline | None,
     pool: ShardPool | None,
@@ -364,14 +450,19 @@ def fold_all(
 ) -> Iterator[ShardRows]:
     """Every shard folded and encoded (:func:`encode_shard`), in the pool when there is one (in the
     order they are done), else in this process with ``pipeline``. ``shards`` (and the keys of
-    ``histories``) are those of ``segment`` of ``segments`` (see :func:`shard_lines`)."""
+    ``histories``) are those of ``segment`` of ``segments`` (see :func:`shard_lines`): their lines,
+    or, with a pool, :func:`file_shards` (each worker reads the file itself)."""
     n = len(shards) * segments
     first = segment * len(shards)
     if pool is None:
         if pipeline is None:
             raise ValueError("fold_all needs a pipeline or a pool")
         for i, lines in enumerate(shards):
-            folded = fold_shard(pipeline, messages_of(lines), histories.get(i, ()), first + i, n)
+            if lines and isinstance(lines[0], FileSegment):
+                raise ValueError("only a pool's workers read their shards from the file")
+            folded = fold_shard(
+                pipeline, messages_of(cast("Sequence[Line]", lines)), histories.get(i, ()), first + i, n
+            )
             yield encode_shard(folded, encoder)
         return
     futures = [

@@ -139,6 +139,22 @@ def is_embedded(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 
 
+def is_new_embedded(dsn: str) -> bool:
+    """True when ``dsn`` names an embedded warehouse on disk that does not exist yet (its directory
+    is missing or empty): known without loading chDB."""
+    if not is_embedded(dsn):
+        return False
+    path = Path(dsn.removeprefix("chdb://"))
+    if str(path) in ("memory", ":memory:"):
+        return False
+    try:
+        return next(path.iterdir(), None) is None
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 EMBEDDED_ALLOCATOR_ENV = "JE_MALLOC_CONF"
 EMBEDDED_ALLOCATOR_OPTIONS = "tcache_max:4096"
 """The embedded engine's allocator (its own jemalloc, which reads ``JE_MALLOC_CONF`` once, when chDB

@@ -20,6 +20,8 @@ from demandhub.settings import Settings
 from sinks.clickhouse.rollups import MONTHS_PER_STATEMENT, month_ranges
 from streams.pipeline import BatchReport, DeadLetter, Pipeline, RawMessage
 from streams.replay_shards import (
+    FileChangedError,
+    FileSegment,
     ShardPool,
     ShardRows,
     fold_shard,
@@ -124,6 +126,53 @@ def test_segments_of_a_file_are_its_shards_split_in_runs(tmp_path: Path) -> None
     assert [shard for lines, _ in segments for shard in lines] == whole
     assert sum(len(shard) for shard in whole) == count
     assert all(len(lines) == 4 and any(lines) for lines, _ in segments)
+
+
+def test_a_worker_reads_a_segment_once_and_hands_each_shard_over_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process that reads the file itself (a replay into a new warehouse) gets the lines
+    :func:`shard_lines` gives, reads the segment once for all its shards, lets go of a shard's lines
+    once it has them, and reads again for another segment."""
+    from streams import replay_shards
+
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    monkeypatch.setattr(replay_shards, "_read", None)
+    reads: list[FileSegment] = []
+    real = FileSegment.read
+
+    def counted(self: FileSegment) -> list[list[tuple[int, bytes]]]:
+        reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(FileSegment, "read", counted)
+    first = FileSegment.of(path, 4, 0, 2)
+    replay_shards._preload(first)
+    got = [replay_shards._lines_of((first, i)) for i in range(4)]
+    assert got == shard_lines(path, 4, 0, 2)[0] and any(got)
+    assert reads == [first]
+    assert replay_shards._lines_of((first, 2)) == []  # handed over already
+    second = FileSegment.of(path, 4, 1, 2)
+    assert replay_shards._lines_of((second, 1)) == shard_lines(path, 4, 1, 2)[0][1]
+    assert reads == [first, second]
+    lines = [(1, LINES[0])]
+    assert replay_shards._lines_of(lines) is lines  # lines sent as they are
+
+
+def test_a_file_changed_after_the_replay_began_is_not_read(tmp_path: Path) -> None:
+    from demandhub import errors
+
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"\n".join(LINES[:50]) + b"\n")
+    segment = FileSegment.of(path, 2)
+    with path.open("ab") as fh:
+        fh.write(LINES[50] + b"\n")
+    with pytest.raises(FileChangedError) as raised:
+        segment.read()
+    said = errors.describe(raised.value)
+    assert said.code == errors.INPUT
+    assert str(path) in str(said) and "run the replay again" in str(said)
 
 
 def test_month_ranges_join_consecutive_months_up_to_the_limit() -> None:
@@ -255,3 +304,19 @@ def test_a_raw_message_is_an_immutable_record_that_crosses_processes() -> None:
     assert pickle.loads(pickle.dumps(message)) == message
     with pytest.raises(AttributeError):
         message.offset = 8  # type: ignore[misc]
+
+
+def test_a_new_embedded_warehouse_is_known_without_opening_it(tmp_path: Path) -> None:
+    """A replay has its workers read the file only into a warehouse that cannot hold events yet."""
+    from sinks.clickhouse.client import is_new_embedded
+
+    where = tmp_path / "warehouse"
+    assert is_new_embedded(f"chdb://{where}")  # missing
+    where.mkdir()
+    assert is_new_embedded(f"chdb://{where}")  # empty
+    (where / "store").mkdir()
+    assert not is_new_embedded(f"chdb://{where}")
+    (tmp_path / "file").write_text("x")
+    assert not is_new_embedded(f"chdb://{tmp_path / 'file'}")
+    assert not is_new_embedded("chdb://memory")
+    assert not is_new_embedded("http://localhost:8123/hub")
