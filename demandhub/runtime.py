@@ -763,15 +763,17 @@ def replay_file(
     lines. The file's lines are read into :data:`SHARDS_PER_WORKER` shards per worker process (one in
     all without ``pool``); each shard is decoded and folded (in the pool), with the ledger's history
     of the subjects it already holds (none is read on a fresh warehouse), and its rows encoded for
-    insertion there. As each shard comes back the rollup buckets it touches are logged and its
+    insertion there. As each shard comes back the rollup buckets it touches are logged (only of
+    rollups a reader may use: see :func:`sinks.clickhouse.rollups.needless_logs`) and its
     encoded rows held; once ``flush_bytes`` are held, and at the end, they are written as one write
     cycle is and in its order, each table in one statement: the facts (rows no longer produced
     withdrawn), the buckets logged again, the rejected events and, last, the ledger (a shard holds
     every line of its subjects). Lines
     whose event names another subject than their line seemed to go through :meth:`Pipeline.process`
-    after that. Last, every month holding a logged bucket is recomputed whole
-    (:func:`sinks.clickhouse.rollups.rebuild_logged_months`). Interrupted, it is run again: events
-    already in the ledger are recognised as duplicates and the logged buckets are still refreshed.
+    after that. Last, every month holding a logged bucket is recomputed whole, and a rollup not yet
+    adopted in every month its facts hold (:func:`sinks.clickhouse.rollups.rebuild_logged_months`).
+    Interrupted, it is run again: events already in the ledger are recognised as duplicates, the
+    logged buckets are still refreshed and the rollups not adopted yet are adopted whole.
     A file of more than ``segment_bytes`` is read and folded in segments of its subjects, one after
     the other (:func:`replay_segments`), so its lines are never all held at once.
     ``lines``: the file's first segment as :func:`read_shards` read it for ``pool``, if it was read
@@ -779,7 +781,7 @@ def replay_file(
     process reads the segment itself (:func:`file_segment`; ``pool.preload`` may have begun it), so
     this process neither reads the lines nor sends them."""
     from sinks.clickhouse import replay_sql
-    from sinks.clickhouse.rollups import log_dirty, rebuild_logged_months
+    from sinks.clickhouse.rollups import log_dirty, needless_logs, rebuild_logged_months
     from streams import heap
     from streams.replay_shards import HistoryRow, ShardSource, file_shards, fold_all, peek_subject, shard_of
 
@@ -799,6 +801,9 @@ def replay_file(
     # a bucket is logged once, before the first facts in it, and not again after them.
     sole_writer = is_embedded(wh.dsn)
     logged: set[tuple[str, str, datetime]] = set()
+    # A rollup no reader uses yet (as in a new warehouse) is recomputed whole by the refresh at the
+    # end, or by the first refresher after an interruption: its buckets are not logged at all.
+    unlogged = needless_logs(wh, pipeline.rollups) if sole_writer else set()
     with _Inserters(wh.dsn) as inserters:
         held = _Held()
         for segment in range(segments):
@@ -827,9 +832,10 @@ def replay_file(
                 totals.dead_letters += part.dead_letters
                 totals.quarantined += part.quarantine_change
                 strays.extend(part.strays)
-                buckets = [list(d) for d in sorted(set(part.dirty) - logged)]
-                with wh.exclusive():
-                    log_dirty(wh, buckets)
+                buckets = [list(d) for d in sorted(set(part.dirty) - logged) if d[0] not in unlogged]
+                if buckets:
+                    with wh.exclusive():
+                        log_dirty(wh, buckets)
                 if sole_writer:
                     logged.update(part.dirty)
                 held.add(part, buckets)

@@ -163,3 +163,49 @@ def test_rows_of_other_definitions_are_deleted_only_when_there_are_some(
     assert rollups.drop_other_definitions(wh, table, STRICTER.group_hash("calls"))
     assert mutations(wh, table) == before + 1
     assert hashes(wh, table) == set()
+
+
+def rollup_rows(wh: Warehouse) -> dict[str, list[str]]:
+    out = {}
+    for table in ("contact_queue_15m", "contact_channel_15m", "incidents_hourly"):
+        kinds = wh.query(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+            "AND name != 'version' ORDER BY position",
+            parameters={"t": table},
+        ).rows
+        columns = ", ".join(
+            f"finalizeAggregation(`{name}`)" if str(kind).startswith("AggregateFunction") else f"`{name}`"
+            for name, kind in kinds
+        )
+        rows = wh.query(f"SELECT {columns} FROM {table} FINAL WHERE is_deleted = 0").rows
+        out[table] = sorted(map(repr, rows))
+    return out
+
+
+def test_buckets_of_rollups_no_reader_uses_need_no_log(wh: Warehouse, settings: Settings) -> None:
+    """A sole writer (a replay) need not log the buckets of a rollup recorded under no definitions,
+    unless a recorded rollup follows it: the first refresher adopts it whole, from the facts, and
+    its rows equal those of refreshing every logged bucket."""
+    every = {r.table for r in rollups.all_rollups()}
+    assert rollups.needless_logs(wh, rollups.all_rollups()) == every
+    write(settings, wh, EVENTS)
+    defaults = Definitions()
+    rollups.refresh_pending(wh, rollups.all_rollups(), definitions=defaults)
+    logged = rollup_rows(wh)
+    assert logged["contact_queue_15m"] and logged["incidents_hourly"]
+    assert rollups.needless_logs(wh, rollups.all_rollups()) == set()
+
+    # The same facts, the rollups never adopted and nothing logged (a replay interrupted before its
+    # refresh): the worker's refresher adopts them.
+    for table in (*every, "rollup_dirty", "applied_definitions"):
+        wh.command(f"TRUNCATE TABLE {table}")
+    assert not any(rollup_rows(wh).values())
+    rollups.refresh_pending(wh, rollups.all_rollups(), definitions=defaults)
+    assert rollup_rows(wh) == logged
+
+    # Only the incident rollup recorded: it follows the contact channels, whose log it reads.
+    for table in (*every, "applied_definitions"):
+        wh.command(f"TRUNCATE TABLE {table}")
+    incidents = next(r for r in rollups.all_rollups() if r.table == "incidents_hourly")
+    rollups.record_applied(wh, "incidents_hourly", incidents.definition_hash(defaults), defaults)
+    assert rollups.needless_logs(wh, rollups.all_rollups()) == {"contact_queue_15m"}
