@@ -804,6 +804,7 @@ def replay_file(
     # A rollup no reader uses yet (as in a new warehouse) is recomputed whole by the refresh at the
     # end, or by the first refresher after an interruption: its buckets are not logged at all.
     unlogged = needless_logs(wh, pipeline.rollups) if sole_writer else set()
+    logging_any = any(r.table not in unlogged for r in pipeline.rollups)
     with _Inserters(wh.dsn) as inserters:
         held = _Held()
         for segment in range(segments):
@@ -825,7 +826,9 @@ def replay_file(
                         if 0 <= index < count:
                             histories[index].append(row)
                 shards, read = read, []
-            for part in fold_all(shards, histories, pipeline, pool, encoder, segment, segments):
+            for part in fold_all(
+                shards, histories, pipeline, pool, encoder, segment, segments, buckets=logging_any
+            ):
                 totals.lines += part.consumed
                 totals.accepted += part.accepted
                 totals.duplicates += part.duplicates

@@ -242,9 +242,12 @@ def fold_shard(
     history: Sequence[HistoryRow] = (),
     shard: int = 0,
     shards: int = 1,
+    buckets: bool = True,
 ) -> ShardRows:
     """Decode and fold one shard (see the module docstring). ``history``: the ledger rows of the
-    shard's subjects that the ledger already holds (none for a subject new to the warehouse)."""
+    shard's subjects that the ledger already holds (none for a subject new to the warehouse).
+    ``buckets``: find the rollup buckets its rows touch (:attr:`ShardRows.dirty`; not when no
+    rollup's buckets are logged, see :func:`sinks.clickhouse.rollups.needless_logs`)."""
     from sinks.clickhouse.rollups import dirty_rows
 
     report = BatchReport(consumed=len(messages))
@@ -300,7 +303,9 @@ def fold_shard(
     out.duplicates = report.duplicates
     out.dead_letters = len(report.dead_letters)
     out.quarantine_change = report.quarantine_change
-    out.dirty = [(str(t), str(f), b) for t, f, b in dirty_rows(pipeline.refreshers, old_rows, new_rows)]
+    if buckets:
+        found = dirty_rows(pipeline.refreshers, old_rows, new_rows)
+        out.dirty = [(str(t), str(f), b) for t, f, b in found]
     out.facts = {table: _columns(table, rows) for table, rows in new_rows.items() if rows}
     out.previous = {table: rows for table, rows in old_rows.items() if rows}
     out.rejected = pipeline._reject_rows(report, ingest)
@@ -370,6 +375,7 @@ def _fold_in_worker(
     shard: int,
     shards: int,
     encoder: BlockEncoder,
+    buckets: bool = True,
 ) -> ShardRows:
     if _worker_pipeline is None:
         raise RuntimeError("replay worker not started")
@@ -379,7 +385,8 @@ def _fold_in_worker(
     # reference, and a collection would only walk them. Collections resume for the next shard.
     gc.disable()
     try:
-        return encode_shard(fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards), encoder)
+        folded = fold_shard(_worker_pipeline, messages_of(lines), history, shard, shards, buckets)
+        return encode_shard(folded, encoder)
     finally:
         gc.enable()
 
@@ -420,8 +427,9 @@ class ShardPool:
         shard: int,
         shards: int,
         encoder: BlockEncoder,
+        buckets: bool = True,
     ) -> Future[ShardRows]:
-        return self._pool.submit(_fold_in_worker, source, history, shard, shards, encoder)
+        return self._pool.submit(_fold_in_worker, source, history, shard, shards, encoder, buckets)
 
     def close(self, now: bool = False) -> None:
         """Stop the workers once their shards in hand are folded; ``now``: at once (Ctrl-C), their
@@ -447,11 +455,13 @@ def fold_all(
     encoder: BlockEncoder,
     segment: int = 0,
     segments: int = 1,
+    buckets: bool = True,
 ) -> Iterator[ShardRows]:
     """Every shard folded and encoded (:func:`encode_shard`), in the pool when there is one (in the
     order they are done), else in this process with ``pipeline``. ``shards`` (and the keys of
     ``histories``) are those of ``segment`` of ``segments`` (see :func:`shard_lines`): their lines,
-    or, with a pool, :func:`file_shards` (each worker reads the file itself)."""
+    or, with a pool, :func:`file_shards` (each worker reads the file itself). ``buckets``: as
+    :func:`fold_shard` takes it."""
     n = len(shards) * segments
     first = segment * len(shards)
     if pool is None:
@@ -461,12 +471,18 @@ def fold_all(
             if lines and isinstance(lines[0], FileSegment):
                 raise ValueError("only a pool's workers read their shards from the file")
             folded = fold_shard(
-                pipeline, messages_of(cast("Sequence[Line]", lines)), histories.get(i, ()), first + i, n
+                pipeline,
+                messages_of(cast("Sequence[Line]", lines)),
+                histories.get(i, ()),
+                first + i,
+                n,
+                buckets,
             )
             yield encode_shard(folded, encoder)
         return
     futures = [
-        pool.submit(lines, histories.get(i, ()), first + i, n, encoder) for i, lines in enumerate(shards)
+        pool.submit(lines, histories.get(i, ()), first + i, n, encoder, buckets)
+        for i, lines in enumerate(shards)
     ]
     try:
         for future in as_completed(futures):

@@ -90,6 +90,16 @@ def test_shards_fold_to_the_rows_of_the_whole_file(tmp_path: Path, count: int, s
     assert _merged(parts) == _merged([whole])
 
 
+def test_a_shard_folded_without_buckets_gives_the_same_rows_and_no_buckets(tmp_path: Path) -> None:
+    """A replay that logs no rollup bucket has its workers skip finding them."""
+    pipeline = _pipeline(tmp_path)
+    lines = list(enumerate(LINES, start=1))
+    shard = _shards(lines, 1)[0]
+    found, without = fold_shard(pipeline, shard), fold_shard(pipeline, shard, buckets=False)
+    assert found.dirty and not without.dirty
+    assert _merged([without]) == _merged([found]) | {"dirty": []}
+
+
 def test_a_line_in_another_subjects_shard_is_a_stray(tmp_path: Path) -> None:
     """The envelope's key written with a JSON escape (valid JSON, the same event): the line's subject
     cannot be read off the raw bytes, so the line lands in the shard of no subject."""
