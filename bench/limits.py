@@ -122,8 +122,9 @@ LIMITS: dict[str, list[str]] = {
         "p99 1.56 and 1.51 s against 1.28 and 1.26 s, mean write cycle 180-207 against 150-172 ms: no "
         "better, if anything worse, as parts left unmerged make every read of a cycle dearer). "
         "The poller is the benchmark's "
-        "own cost, not the product's: each poll of `/api/sql` is four statements in the worker (the "
-        "SQL guard's two `formatQuery` and `EXPLAIN AST`, then the query), about eleven polls a "
+        "own cost, not the product's: each poll of `/api/sql` is three statements in the worker (the "
+        "SQL guard's `formatQuery` probe, which formats the text twice in one statement, and "
+        "`EXPLAIN AST`, then the query), about eleven polls a "
         "second, as many statements as the write cycles send; one open wallboard reads every "
         "0.5 s.",
         "At 1,000 events/s the worker keeps up, so the latency is not a growing backlog: fetches "

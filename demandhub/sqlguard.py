@@ -344,14 +344,15 @@ def catalog_of(wh: Runner) -> Catalog:
     return catalog
 
 
-def formatted(sql: str, wh: Runner) -> str:
-    """The engine's own formatting of ``sql``, passed as a bound parameter (data, never run).
+def formatted(sql: str, wh: Runner) -> tuple[str, str]:
+    """The engine's own formatting of ``sql``, passed as a bound parameter (data, never run), and
+    the engine's formatting of that text in turn (one statement).
 
     The engine parses it as exactly one statement (a second one is a syntax error), and the result
     has no comments and every name quoted as the engine needs: this text is what is checked and run,
     so the check and the run read the same statement."""
     try:
-        return guard_sql.formatted_text(wh, sql)
+        return guard_sql.formatted_twice(wh, sql)
     except ClickHouseError as exc:
         if not engine_spoke(exc):
             raise
@@ -382,8 +383,8 @@ def check(sql: str, wh: Runner) -> str:
         raise RejectedQuery("the query is empty")
     if len(text) > MAX_QUERY_CHARS:
         raise RejectedQuery(f"query longer than {MAX_QUERY_CHARS:,} characters")
-    canonical = formatted(text, wh)
-    if formatted(canonical, wh) != canonical:
+    canonical, again = formatted(text, wh)
+    if again != canonical:
         raise RejectedQuery("the engine does not format this query stably; write it more plainly")
     lines = explain(canonical, wh)
     catalog = catalog_of(wh)

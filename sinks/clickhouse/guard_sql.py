@@ -1,7 +1,7 @@
 """The read-only SQL guard's statements against the warehouse, written once: the engine's catalogue
 it checks names against (databases, tables, functions, table functions, aggregate combinators), and
 the two probes that have the engine read an analyst's query without running it (``formatQuery``
-with the text as a bound parameter, and ``EXPLAIN AST``). Each function takes anything with the
+with the text as a bound parameter, twice in one statement, and ``EXPLAIN AST``). Each function takes anything with the
 warehouse's ``query`` and plain values and returns plain rows; :mod:`demandhub.sqlguard` applies
 the rules.
 """
@@ -15,8 +15,8 @@ Row = tuple[Any, ...]
 EXPLAIN_AST = "EXPLAIN AST "
 """The prefix :func:`parse_tree` puts before the analyst's text (the engine's positions count it)."""
 
-FORMAT_PROBE = "SELECT formatQuerySingleLine({q:String})"
-"""The statement :func:`formatted_text` runs (the engine's messages quote it)."""
+FORMAT_PROBE = "SELECT formatQuerySingleLine({q:String}) AS once, formatQuerySingleLine(once)"
+"""The statement :func:`formatted_twice` runs (the engine's messages quote it)."""
 
 
 class Runner(Protocol):
@@ -63,10 +63,12 @@ def table_names(wh: Runner, database: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def formatted_text(wh: Runner, sql: str) -> str:
-    """The engine's single-line formatting of ``sql``, passed as a bound parameter (data, never run);
-    the engine's error when it cannot parse it as one statement."""
-    return str(wh.query(FORMAT_PROBE, parameters={"q": sql}).rows[0][0])
+def formatted_twice(wh: Runner, sql: str) -> tuple[str, str]:
+    """The engine's single-line formatting of ``sql``, passed as a bound parameter (data, never run),
+    and the formatting of that text again, in one statement; the engine's error when it cannot parse
+    either as one statement."""
+    once, twice = wh.query(FORMAT_PROBE, parameters={"q": sql}).rows[0]
+    return str(once), str(twice)
 
 
 def parse_tree(wh: Runner, sql: str) -> list[str]:

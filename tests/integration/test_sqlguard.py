@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -232,6 +233,29 @@ def test_what_runs_is_what_was_checked(wh: Warehouse) -> None:
     checked = sqlguard.check("SELECT \u2018a'\u2019 AS x -- note\n;", wh)
     assert checked == "SELECT 'a\\'' AS x"
     assert wh.query(checked, settings=LIMITS).rows == [("a'",)]
+
+
+def test_a_query_the_engine_formats_unstably_is_refused(wh: Warehouse) -> None:
+    """The engine formats the text, then its own formatting again, in one probe statement; a second
+    formatting that differs is refused (no query of the contract's tables is known to do it, so the
+    probe's answer is altered here)."""
+    from sinks.clickhouse import guard_sql
+
+    sent: list[str] = []
+
+    class Unstable:
+        def query(self, sql: str, parameters: Any = None, settings: Any = None) -> QueryResult:
+            sent.append(sql)
+            found = wh.query(sql, parameters=parameters, settings=settings)
+            if sql == guard_sql.FORMAT_PROBE:
+                ((once, twice),) = found.rows
+                assert once == twice == "SELECT 1 AS x"
+                return QueryResult(found.columns, found.types, [(once, twice + " ")])
+            return found
+
+    with pytest.raises(sqlguard.RejectedQuery, match="does not format this query stably"):
+        sqlguard.check("select 1 as x", Unstable())
+    assert sent == [guard_sql.FORMAT_PROBE]  # refused before the parse tree is asked for
 
 
 def test_the_message_names_the_rule(wh: Warehouse) -> None:
