@@ -417,7 +417,8 @@ class ShardPool:
         """Have every worker read ``segment`` of its file now (while this process opens the
         warehouse), for :func:`fold_all` given its :func:`file_shards` later. Each worker holds the
         lines of the whole segment until it has folded its shards of it; a worker that has not read
-        it when given one of its shards reads it then."""
+        it when given one of its shards reads it then (and a failure to read it is raised there,
+        by the shard's fold)."""
         self._preloads = [self._pool.submit(_preload, segment) for _ in range(self.workers)]
 
     def submit(
