@@ -405,16 +405,19 @@ FIXES: list[str] = [
     "**Flat worker memory**: the engine's idle threads and their allocator caches are cut "
     "(bench/manual/soak-memory-attribution.md, sixth look: freed blocks of up to 4 KiB cached per "
     "thread instead of 32 KiB, and merged-away parts removed on one thread by every table, so a "
-    "worker runs with about 50 engine threads instead of about 175; at minutes 10-13.5 of "
-    "14-minute soaks its RSS was 514-531 MiB against 564-591 before). A two-hour soak of both "
-    "(commit dfc51f0 or later) is the next measurement; the run above has the smaller caches only. "
-    "Still to look at: a worker started on a large warehouse loads its parts on up to 64 threads "
-    "that stay idle, and the Python heap grows with the history cache until about minute 30 at "
-    "50 events/s, after the warm-up the verdict measures from.",
+    "worker runs with about 50 engine threads instead of about 175). The two-hour soak with both "
+    "(section 8) starts 40-50 MiB lower but still grows by about a fifth: the Python heap grows "
+    "with the history cache until about minute 30 at 50 events/s, after the warm-up the verdict "
+    "measures from, and the engine's resident pages grow beyond what it has allocated. Still to "
+    "look at: a worker started on a large warehouse loads its parts on up to 64 threads that stay "
+    "idle.",
     "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
     "processes spawned before chDB loads, each owning the histories of a share of the subjects, as "
     "a file replay's do; pydantic's validation (about 5.4 us an event) is now the largest single "
     "cost of decode.",
+    "**Less CPU per event in a replay's workers** (replay): from launch to the end both cores "
+    "are busy (bench/manual/replay-phases.md), and decode and the folds are two thirds of a "
+    "worker's time; the same cuts serve the worker's throughput.",
     "**Fewer engine statements per event at low rates** (freshness at 50/s): each statement costs "
     "the embedded engine 1-2.5 ms of CPU and a one-row insert about 6 ms (a part written each "
     "time), so a write cycle of a few events is bound by its handful of statements, not by its "
