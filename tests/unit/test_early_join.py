@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +29,15 @@ from streams.pipeline import BatchReport, RawMessage
 from streams.startup import Opening, StartupMarks
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _switch_interval() -> Iterator[None]:
+    """A test that starts the worker leaves the process's switch interval as it found it."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
 
 CALLS = TOPICS["call"].name
 
@@ -264,3 +275,23 @@ def test_a_waiter_cancelled_while_the_warehouse_opens_leaves_the_result_to_the_o
     asyncio.run(cancel_a_waiter())
     release.set()
     assert opening.result(30) == "warehouse"
+
+
+def test_the_worker_hands_the_interpreter_lock_over_sooner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's threads (the write cycle between engine statements, the event loop, the next
+    fetch's preparation) wait for Python's lock at most a millisecond, not the default five."""
+
+    class Started(Exception):
+        pass
+
+    def marks() -> None:
+        raise Started
+
+    sys.setswitchinterval(0.005)  # the interpreter's default
+    monkeypatch.setattr(startup, "StartupMarks", marks)
+    with pytest.raises(Started):
+        runtime.run_worker(Settings(data_dir=tmp_path), "127.0.0.1:1", serve_web=False)
+    assert sys.getswitchinterval() == pytest.approx(runtime.WORKER_SWITCH_INTERVAL_SECONDS)
+    assert runtime.WORKER_SWITCH_INTERVAL_SECONDS < 0.005
