@@ -1,5 +1,7 @@
-"""Migrations are recorded once applied, in one insert: a run that fails part-way still records the
-migrations it applied before the failure, and only those, so the next run resumes at the failed one."""
+"""Each migration is recorded as soon as its statements are applied, before the next one begins: a
+run that fails (or is killed) part-way leaves at most the migration in hand applied and unrecorded,
+and the next run resumes there. Re-running older migrations over a later schema would fail (an older
+view names a column a later migration drops)."""
 
 from __future__ import annotations
 
@@ -28,13 +30,22 @@ def test_a_run_that_fails_part_way_records_what_it_applied(wh: Warehouse, tmp_pa
         "one",
         "CREATE TABLE IF NOT EXISTS mig_one (x UInt8) ENGINE = MergeTree ORDER BY x;\n",
     )
-    _write(directory, FIRST + 1, "two", "CREATE VIEW IF NOT EXISTS mig_two AS SELECT x FROM mig_one;\n")
+    _write(
+        directory,
+        FIRST + 1,
+        "two",
+        "CREATE VIEW IF NOT EXISTS mig_two AS SELECT x FROM mig_one;\n"
+        "CREATE TABLE IF NOT EXISTS mig_seen ENGINE = Memory AS SELECT count() AS n "
+        f"FROM schema_migrations WHERE number = {FIRST};\n",
+    )
     _write(directory, FIRST + 2, "three", "CREATE TABLE mig_three (x NoSuchType) ENGINE = Memory;\n")
     try:
         with pytest.raises(Exception, match="NoSuchType"):
             migrate(wh, directory=directory)
         recorded = {n for n in applied(wh) if n >= FIRST}
         assert recorded == {FIRST, FIRST + 1}
+        # The first was recorded before the second's statements ran.
+        assert wh.query("SELECT n FROM mig_seen").rows == [(1,)]
         _write(
             directory, FIRST + 2, "three", "CREATE TABLE IF NOT EXISTS mig_three (x UInt8) ENGINE = Memory;\n"
         )
@@ -46,6 +57,7 @@ def test_a_run_that_fails_part_way_records_what_it_applied(wh: Warehouse, tmp_pa
             "DROP VIEW IF EXISTS mig_two",
             "DROP TABLE IF EXISTS mig_one",
             "DROP TABLE IF EXISTS mig_three",
+            "DROP TABLE IF EXISTS mig_seen",
         ):
             wh.command(statement)
         wh.command(f"DELETE FROM schema_migrations WHERE number >= {FIRST}")
