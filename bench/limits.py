@@ -60,6 +60,14 @@ LIMITS: dict[str, list[str]] = {
         "events 18.3-47.8 -> 16.1-36.8 s; the ratio 0.103-0.194 -> 0.116-0.236, higher after in "
         "six of seven pairs (the steady part of the run moves with the load more than start-up "
         "does).",
+        "The worker's threads now hand Python's lock over after at most a millisecond instead of "
+        "the interpreter's five (`demandhub.runtime.WORKER_SWITCH_INTERVAL_SECONDS`): the write "
+        "cycle's thread takes the lock back after every engine statement, as the event loop does "
+        "after every fetch, and each waited up to the whole interval behind the thread decoding and "
+        "folding the next fetch. Four same-run pairs, two in each order, 5 ms against 1 ms: the "
+        "ratio 0.258, 0.264, 0.287, 0.341 against 0.292, 0.324, 0.335, 0.247; worker CPU per event "
+        "117, 115, 103, 75 against 107, 83, 80, 126 us (the host's own swings are as large as the "
+        "change; section 2 gives the same pairs' freshness).",
         "What would move it further: decode and folds off the one Python thread (processes started "
         "before chDB is imported, as a replay may) and a cheaper decoder; at start-up the join is "
         "now the longest wait before the first fetch, and the bare consumer waits as long for its "
@@ -129,6 +137,12 @@ LIMITS: dict[str, list[str]] = {
         "`EXPLAIN AST`, then the query), about eleven polls a "
         "second, as many statements as the write cycles send; one open wallboard reads every "
         "0.5 s.",
+        "The worker's threads hand Python's lock over after at most a millisecond (section 1): "
+        "every statement of a write cycle, and every poll of `/api/sql`, took the lock back after "
+        "waiting up to the interpreter's default 5 ms behind the thread preparing the next fetch. "
+        "Four same-run pairs, two in each order, 5 ms against 1 ms: hub p99 at 50/s 663, 682, 461, "
+        "629 against 601, 483, 380, 508 ms (lower in all four); at 1,000/s 1.67, 1.13, 0.97, 1.40 "
+        "against 1.44, 1.29, 0.84, 1.29 s.",
         "At 1,000 events/s the worker keeps up, so the latency is not a growing backlog: fetches "
         "are larger (what arrived during the previous cycle) and the per-event work of the cycle "
         "(decode, folds, row building) adds to the fixed statement cost.",
