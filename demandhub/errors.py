@@ -169,6 +169,12 @@ def _os_error(exc: OSError) -> HubError | None:
     return None
 
 
+_INPUT_ERRORS = frozenset({"MigrationChanged", "FileChangedError"})
+"""Exceptions of other layers that are input errors, by class name (nothing is imported here):
+``sinks.clickhouse.migrate.MigrationChanged`` (the data directory's warehouse belongs to another
+version) and ``streams.replay_shards.FileChangedError`` (a replayed file changed while it was read)."""
+
+
 def describe(exc: BaseException) -> HubError:
     """The one-line error (with its exit code) for ``exc``; unknown exceptions are INTERNAL."""
     chain = _chain(exc)
@@ -180,10 +186,8 @@ def describe(exc: BaseException) -> HubError:
     for item in chain:
         if type(item).__name__ == "HubAlreadyRunning":  # demandhub.runtime (kept free of imports here)
             return BusyError(str(item))
-        if type(item).__name__ == "MigrationChanged":  # sinks.clickhouse.migrate: the data directory's
-            return InputError(one_line(str(item)))  # warehouse belongs to another version
-        if type(item).__name__ == "FileChangedError":  # streams.replay_shards: a replayed file that
-            return InputError(one_line(str(item)))  # changed while its worker processes read it
+        if type(item).__name__ in _INPUT_ERRORS:
+            return InputError(one_line(str(item)))
     for item in chain:
         module = _module(item)
         if module.startswith(("aiokafka", "kafka")):

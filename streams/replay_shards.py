@@ -357,7 +357,7 @@ def _read_segment(segment: FileSegment) -> list[list[Line]]:
 
 
 def _preload(segment: FileSegment) -> None:
-    _read_segment(segment)
+    _read_segment(segment)  # the lines stay here: nothing is sent back
 
 
 def _lines_of(source: ShardSource) -> Sequence[Line]:
@@ -406,7 +406,6 @@ class ShardPool:
         # Start every worker now (a pool starts them on demand): while the caller opens the
         # warehouse and reads the file, and before this process loads chDB.
         self._started = [self._pool.submit(_ready) for _ in range(workers)]
-        self._preloads: list[Future[None]] = []
 
     def wait_started(self) -> None:
         """Until every worker has started (re-raises a worker's start-up failure)."""
@@ -419,7 +418,8 @@ class ShardPool:
         lines of the whole segment until it has folded its shards of it; a worker that has not read
         it when given one of its shards reads it then (and a failure to read it is raised there,
         by the shard's fold)."""
-        self._preloads = [self._pool.submit(_preload, segment) for _ in range(self.workers)]
+        for _ in range(self.workers):
+            self._pool.submit(_preload, segment)
 
     def submit(
         self,

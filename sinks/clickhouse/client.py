@@ -139,13 +139,19 @@ def is_embedded(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 
 
+def embedded_path(dsn: str) -> Path | None:
+    """The directory of an embedded warehouse on disk; None for a server or an in-memory one."""
+    if not is_embedded(dsn):
+        return None
+    path = dsn.removeprefix("chdb://")
+    return None if path in ("memory", ":memory:") else Path(path)
+
+
 def is_new_embedded(dsn: str) -> bool:
     """True when ``dsn`` names an embedded warehouse on disk that does not exist yet (its directory
     is missing or empty): known without loading chDB."""
-    if not is_embedded(dsn):
-        return False
-    path = Path(dsn.removeprefix("chdb://"))
-    if str(path) in ("memory", ":memory:"):
+    path = embedded_path(dsn)
+    if path is None:
         return False
     try:
         return next(path.iterdir(), None) is None
@@ -220,9 +226,9 @@ ROLE_PRIORITY = {WRITER: WRITE_PRIORITY, "history": WRITE_PRIORITY}
 def _make_client(dsn: str, priority: int = 0) -> Client:
     extra = {"priority": priority} if priority else {}
     if is_embedded(dsn):
-        path = dsn.removeprefix("chdb://")
-        if path not in ("memory", ":memory:"):
-            Path(path).mkdir(parents=True, exist_ok=True)
+        path = embedded_path(dsn)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
         _load_chdb_without_arrow()
         return clickhouse_connect.get_client(dsn=dsn, settings={**EMBEDDED_SESSION_SETTINGS, **extra})
     parsed = urlparse(dsn)
