@@ -58,6 +58,7 @@ class HubRun:
     first_row_seconds: float = 0.0  # launch -> the first ledger row seen (to within one poll)
     startup_marks: dict[str, float] = field(default_factory=dict)  # the first worker's, by stage
     started_rate: float = 0.0  # events/s once every worker has written its first row (to the last event)
+    fetched_rate: float = 0.0  # events/s once every worker has made its first fetch (to the last event)
 
     @property
     def wall_rate(self) -> float:
@@ -79,6 +80,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 STARTUP_METRIC = "demandhub_worker_startup_seconds"
+FIRST_FETCH_MARK = "first_fetch"
 
 
 def startup_marks(worker: Worker) -> dict[str, float]:
@@ -133,12 +135,14 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
             startup = time.perf_counter() - launched
             first_seen: float | None = None
             all_started: tuple[float, int] | None = None  # when every worker had written, and the total then
+            polls: list[tuple[float, int]] = []  # (when, events in the ledgers then)
             deadline = time.monotonic() + timeout
             total = 0
             while time.monotonic() < deadline:
                 counts = [w.distinct_events() for w in hub]
                 total = sum(counts)
                 now = time.perf_counter()
+                polls.append((now, total))
                 if total and first_seen is None:
                     first_seen = now
                 if all_started is None and all(counts):
@@ -152,12 +156,14 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
             pipeline_seconds = sum(w.metric("demandhub_sink_write_seconds_sum") for w in hub)
             batches = int(sum(w.metric("demandhub_sink_batches_total") for w in hub))
             cpu_seconds = sum(process_cpu_seconds(w.proc.pid) for w in hub if w.proc is not None)
-            marks = startup_marks(hub[0])
+            every_marks = [startup_marks(w) for w in hub]
+            marks = every_marks[0]
         finally:
             for w in hub:
                 w.stop()
     assert first_seen is not None
     started_at, started_total = all_started if all_started is not None else (first_seen, 0)
+    fetched_rate = _fetched_rate(hub, every_marks, polls, n, done)
     return HubRun(
         workers,
         n,
@@ -172,7 +178,24 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
         first_seen - launched,
         marks,
         (n - started_total) / (done - started_at) if done > started_at else 0.0,
+        fetched_rate,
     )
+
+
+def _fetched_rate(
+    hub: list[Worker], marks: list[dict[str, float]], polls: list[tuple[float, int]], n: int, done: float
+) -> float:
+    """Events/s from the moment every worker had made its first fetch (its launch plus its own
+    ``first_fetch`` start-up mark) to the last event, over the events not yet in the ledgers at the
+    last poll before that moment; 0 when a worker reported no first fetch."""
+    fetched = [
+        w.launched_at + m[FIRST_FETCH_MARK] for w, m in zip(hub, marks, strict=True) if FIRST_FETCH_MARK in m
+    ]
+    if len(fetched) < len(hub) or max(fetched) >= done:
+        return 0.0
+    start = max(fetched)
+    before = max((total for when, total in polls if when <= start), default=0)
+    return (n - before) / (done - start)
 
 
 def bare_run(records: list[Record], ctx: RunContext, label: str = "bare") -> dict[str, Any]:
