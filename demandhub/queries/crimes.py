@@ -193,15 +193,16 @@ def counted_cells(
     """:func:`monthly_cells` of every id but the QA/Linking queue's month end (present, empty):
     the counts, outcome rates, disposals and timeliness of the force's crimes."""
     months = _first_days(first, last)
-    recorded = _by_month_segment(cs.recorded_rows(wh, force_id, *months, definitions))
+    # The outcome rate's rows count every counted crime in its period month and segment (``crimes``,
+    # the rate's denominator), so the crime counts are read from them: one read of the crimes fewer.
     rates = _by_month_segment(cs.outcome_rate_rows(wh, force_id, *months, definitions))
     outcomes = {_ym(r["month"]): r for r in cs.disposal_rows(wh, force_id, *months, definitions)}
     cells: dict[str, dict[YearMonth, Cell]] = {m: {} for m in MEASURE_IDS}
-    crime_months = {m for m, seg in recorded if seg == "all"}
+    crime_months = {m for (m, seg), r in rates.items() if seg == "all" and r["crimes"]}
     outcome_months = crime_months | {m for m, seg in rates if seg == "all"} | set(outcomes)
     for month in crime_months:
         for seg in COUNT_SEGMENTS:
-            cells[f"crime_{seg}"][month] = Cell(recorded.get((month, seg), {}).get("crimes", 0))
+            cells[f"crime_{seg}"][month] = Cell(rates.get((month, seg), {}).get("crimes", 0))
     for row in cs.rural_incident_rows(wh, force_id, *months, definitions):
         month = _ym(row["month"])
         cells["crime_rural"][month] = Cell(

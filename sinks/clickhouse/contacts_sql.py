@@ -43,8 +43,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from schemas.definitions import CallDefinitions, Definitions
 from sinks.clickhouse.client import Warehouse
@@ -370,9 +371,10 @@ def month_rows(
     queues: Sequence[str],
     definitions: Definitions,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The contacts' month rows, in three reads: (month, channel, offered, abandoned never
-    answered, of which short) per local month of ``tz`` and channel, from the channel rollup's
-    buckets in ``[lo, hi)`` (naive UTC) under ``definitions``; (channel, local month of its first
+    """The contacts' month rows, in three reads (two when both channel reads take the same rows):
+    (month, channel, offered, abandoned never answered, of which short) per local month of ``tz``
+    and channel, from the channel rollup's buckets in ``[lo, hi)`` (naive UTC) under
+    ``definitions``; (channel, local month of its first
     contact) of each channel, ever (offers depend on no definition, so the channel rollup's rows of
     whatever definitions it is complete under answer it, ``definitions`` when none are recorded);
     and (month, queue, entered, answered, answered within threshold, abandoned, abandoned within
@@ -386,9 +388,14 @@ def month_rows(
 
     recorded = _recorded(wh, (CHANNEL_ROLLUP.table, QUEUE_ROLLUP.table))
     since_under = recorded[CHANNEL_ROLLUP.table][1] if CHANNEL_ROLLUP.table in recorded else definitions
+    # Both channel reads take the same rows when the rollup's parameters (its definitions' hash
+    # and values) are the same under the two definitions (the usual case: the rollup is recorded
+    # under the definitions asked): then one read of every month answers both, the volumes kept for
+    # the months asked (the first contacts' read is of every month anyway).
+    once = CHANNEL_ROLLUP.query_params(since_under) == CHANNEL_ROLLUP.query_params(definitions)
     reads = (
-        (CHANNEL_ROLLUP, _VOLUME_SQL, definitions, True),
-        (CHANNEL_ROLLUP, _CHANNEL_SINCE_SQL, since_under, False),
+        (CHANNEL_ROLLUP, _VOLUME_SQL, definitions, not once),
+        *(() if once else ((CHANNEL_ROLLUP, _CHANNEL_SINCE_SQL, since_under, False),)),
         (QUEUE_ROLLUP, _QUEUE_SQL, definitions, True),
     )
     stored = [_complete(recorded, rollup.table, under) for rollup, _, under, _ in reads]
@@ -399,7 +406,28 @@ def month_rows(
     for (rollup, sql, under, bounded), from_rollup in zip(reads, stored, strict=True):
         rows, extra = _rows_from(rollup, under, bounded, from_rollup)
         out.append(wh.query(sql.replace("{rows}", rows), parameters={**values, **extra}).rows)
-    return out[0], out[1], out[2]
+    if not once:
+        return out[0], out[1], out[2]
+    return _asked_months(out[0], tz, lo, hi), _first_contacts(out[0]), out[1]
+
+
+def _asked_months(rows: list[tuple[Any, ...]], tz: str, lo: datetime, hi: datetime) -> list[tuple[Any, ...]]:
+    """The volume rows (first column the local month's first day) of the local months whose buckets
+    are in ``[lo, hi)`` (naive UTC, local month boundaries)."""
+    zone = ZoneInfo(tz)
+    first = lo.replace(tzinfo=UTC).astimezone(zone).date()
+    last = (hi.replace(tzinfo=UTC) - timedelta(microseconds=1)).astimezone(zone).date().replace(day=1)
+    return [row for row in rows if first <= row[0] <= last]
+
+
+def _first_contacts(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """(channel, first month with a contact offered) of every channel in the volume rows of every
+    month, as :data:`_CHANNEL_SINCE_SQL` reads it."""
+    first: dict[str, date] = {}
+    for month, channel, offered, *_ in rows:
+        if offered and (channel not in first or month < first[channel]):
+            first[channel] = month
+    return sorted(first.items())
 
 
 _DAY_FACTS = (

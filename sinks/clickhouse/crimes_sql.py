@@ -113,15 +113,6 @@ def params(definitions: Definitions) -> dict[str, Any]:
 # Every statement the crime readers (``demandhub/queries/crimes.py``) run against the warehouse.
 # ``first`` and ``last`` are the first days of the first and last local months read.
 
-_RECORDED_SQL = f"""
-SELECT {PERIOD_MONTH} AS month, segment, count() AS crimes
-FROM crimes FINAL
-ARRAY JOIN {SEGMENTS} AS segment
-WHERE force_id = {{f:String}} AND counted AND recorded_at IS NOT NULL
-  AND month BETWEEN {{first:Date}} AND {{last:Date}}
-GROUP BY month, segment
-"""
-
 _RATE_SQL = f"""
 SELECT month, segment, sum(recorded) AS crimes, sum(rate_num) AS num
 FROM {OUTCOME_RATE_ROWS}
@@ -288,18 +279,12 @@ def _month_rows(
     return wh.query(sql, parameters=values).dicts()
 
 
-def recorded_rows(
-    wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
-) -> list[dict[str, Any]]:
-    """Counted crimes per period month and board segment: ``month``, ``segment``, ``crimes``."""
-    return _month_rows(wh, _RECORDED_SQL, force_id, first, last, definitions)
-
-
 def outcome_rate_rows(
     wh: Warehouse, force_id: str, first: date, last: date, definitions: Definitions
 ) -> list[dict[str, Any]]:
     """The outcome rate per rate month and segment (:data:`OUTCOME_RATE_ROWS`): ``month``,
-    ``segment``, ``crimes`` (recorded in the month) and ``num`` (its numerator)."""
+    ``segment``, ``crimes`` (the counted crimes of its period month and segment, the board's crime
+    counts too) and ``num`` (the rate's numerator)."""
     return _month_rows(wh, _RATE_SQL, force_id, first, last, definitions)
 
 

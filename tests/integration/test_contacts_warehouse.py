@@ -296,6 +296,13 @@ def test_a_channel_before_its_first_event_is_no_data(wh: Warehouse, settings: Se
     assert feb_month not in cells["contacts_webchat"]  # web chat did not exist yet: no data
     assert cells["contacts_webchat"][MARCH] == Cell(4)
     assert cells["contacts_total"][feb_month] == Cell(1)
+    # Read from March alone, the months before are left out, and 999 is counted as existing
+    march_only = monthly_cells(wh, FORCE, MARCH, MARCH, Definitions())
+    assert set(march_only["contacts_999"]) == set(march_only["contacts_total"]) == {MARCH}
+    assert march_only["contacts_webchat"][MARCH] == Cell(4)
+    assert {k: v for k, v in march_only.items() if v} == {
+        k: {MARCH: v[MARCH]} for k, v in cells.items() if MARCH in v
+    }
 
 
 def test_board_month_view_follows_the_definitions_thresholds(wh: Warehouse, settings: Settings) -> None:
