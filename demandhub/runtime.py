@@ -655,6 +655,10 @@ class _Inserters:
         """Insert a block encoded by :class:`sinks.clickhouse.replay_sql.BlockEncoder`."""
         return self._threads.submit(self._insert, table, columns, block)
 
+    def run(self, statements: Callable[[Warehouse], None]) -> Future[None]:
+        """Run ``statements`` on one of the threads' handles (after what was submitted before)."""
+        return self._threads.submit(lambda: statements(self._handle()))
+
     @staticmethod
     def wait(futures: Sequence[Future[None]]) -> None:
         """Until every insert is done; the first failure is raised (after all have ended)."""
@@ -869,9 +873,12 @@ def replay_file(
             if progress:
                 progress(len(strays))
         # The rollups read only the facts, all in by now: they are rebuilt while the last ledger
-        # insert runs (interrupted before it ends, a replay run again folds and logs it all again).
+        # insert runs (interrupted before it ends, a replay run again folds and logs it all again),
+        # their month ranges at once on the inserters' other handles.
         with wh.exclusive():
-            rebuild_logged_months(wh, pipeline.rollups, pipeline.settings.definitions, sole_writer)
+            rebuild_logged_months(
+                wh, pipeline.rollups, pipeline.settings.definitions, sole_writer, inserters.run
+            )
         _written(ledger, last, progress)
     return totals
 

@@ -41,6 +41,7 @@ Contract (the rollup pattern of the hub, replacing a refresh after every batch):
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -49,6 +50,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -382,8 +384,29 @@ def month_ranges(buckets: Iterable[datetime]) -> list[tuple[datetime, datetime]]
     return out
 
 
+Submit = Callable[[Callable[[Warehouse], None]], Future[None]]
+"""Runs a statement function on a writer handle of its own (another than the caller's), returning
+its future: :func:`rebuild_logged_months` runs its range refreshes on such handles at once."""
+
+
+def _range_refresh(
+    refresh: Callable[[Warehouse, str, datetime, datetime, int, Definitions], None],
+    force_id: str,
+    lo: datetime,
+    hi: datetime,
+    version: int,
+    definitions: Definitions,
+    wh: Warehouse,
+) -> None:
+    refresh(wh, force_id, lo, hi, version, definitions)
+
+
 def rebuild_logged_months(
-    wh: Warehouse, rollups: Iterable[LazyRollup], definitions: Definitions, sole_writer: bool = False
+    wh: Warehouse,
+    rollups: Iterable[LazyRollup],
+    definitions: Definitions,
+    sole_writer: bool = False,
+    submit: Submit | None = None,
 ) -> int:
     """A bulk writer's refresh (``demandhub replay``): every month holding a logged bucket is
     recomputed whole, by time range (one statement pair per rollup, force and run of consecutive
@@ -399,7 +422,12 @@ def rebuild_logged_months(
     (a lightweight delete of tens of thousands of entries costs seconds); and when every rollup is
     adopted here (each recomputed in every bucket its facts hold, which covers any bucket logged),
     the log is emptied without being read (reading and grouping the entries of a ten-year replay
-    took about 0.7 s)."""
+    took about 0.7 s).
+
+    ``submit``: the range refreshes (each a tombstone and a recompute of one rollup, force and run
+    of months, reading only the facts and the rollup's own rows, so independent of each other) run
+    on the handles ``submit`` gives, as many at once as it has, instead of one after the other on
+    ``wh``; the first failure is raised once every one has ended, before any rollup is recorded."""
     rollups = tuple(rollups)
     ranged = tuple(r for r in rollups if r.refresh_range is not None)
     rest = tuple(r for r in rollups if r.refresh_range is None)
@@ -442,12 +470,21 @@ def rebuild_logged_months(
                     work[(rollup.table, force_id)] |= linked(wh, force_id, buckets, under[rollup.table])
         done.extend(found.entries.get((table, force_id), ()))
     by_table = {r.table: r for r in ranged}
+    ranges: list[Callable[[Warehouse], None]] = []
     for (table, force_id), buckets in sorted(work.items()):
         refresh = by_table[table].refresh_range
         assert refresh is not None
         for lo, hi in month_ranges(buckets):
-            refresh(wh, force_id, lo, hi, version, under[table])
+            ranges.append(functools.partial(_range_refresh, refresh, force_id, lo, hi, version, under[table]))
             months += (hi.year - lo.year) * 12 + hi.month - lo.month
+    if submit is None:
+        for run in ranges:
+            run(wh)
+    else:
+        futures = [submit(run) for run in ranges]
+        wait(futures)
+        for future in futures:
+            future.result()
     for table, defs in adopting.items():
         wanted = by_table[table].definition_hash(defs)
         drop_other_definitions(wh, table, wanted)

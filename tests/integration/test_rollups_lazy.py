@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -402,3 +403,40 @@ def test_the_worker_refresh_samples_the_engine_memory_when_asked(settings: Setti
     assert 0 < allocated <= resident  # the embedded engine's jemalloc totals
     cached = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_thread_cached")._value.get()
     assert 0 < cached < allocated  # its threads' caches, a part of what it counts as handed out
+
+
+def test_the_replays_rebuild_runs_its_month_ranges_on_the_handles_it_is_given(
+    wh: Warehouse, restart: Warehouse, settings: Settings
+) -> None:
+    pipeline = lazy(settings, wh)
+    pipeline.process(messages(call("A") + call("B", 30) + [incident("I-1", "2025-02-03T10:05:00Z")]))
+    ran: list[str] = []
+
+    def submit(statements: Any) -> Future[None]:
+        ran.append(threading.current_thread().name)
+        return other.submit(statements, restart)
+
+    with ThreadPoolExecutor(1) as other, wh.exclusive():
+        rollups.rebuild_logged_months(wh, pipeline.rollups, settings.definitions, True, submit)
+    assert len(ran) == 3  # one month range of each rollup, each on the other handle
+    assert stored(wh) == recomputed(wh) != [[], []]
+    hours = "SELECT sum(incidents) FROM incidents_hourly FINAL WHERE NOT is_deleted"
+    assert wh.query(hours).rows == [(1,)]
+    assert logged(wh) == 0
+
+
+def test_a_failed_range_of_the_rebuild_is_raised_before_any_rollup_is_recorded(
+    wh: Warehouse, settings: Settings
+) -> None:
+    pipeline = lazy(settings, wh)
+    pipeline.process(messages(call("A") + call("B", 30)))
+
+    def failing(statements: Any) -> Future[None]:
+        failed: Future[None] = Future()
+        failed.set_exception(WarehouseUnavailable("the handle went away"))
+        return failed
+
+    with pytest.raises(WarehouseUnavailable), wh.exclusive():
+        rollups.rebuild_logged_months(wh, pipeline.rollups, settings.definitions, True, failing)
+    assert all(rollups.applied(wh, r.table) is None for r in pipeline.rollups)
+    assert logged(wh) > 0  # still there for the next refresher
