@@ -9,9 +9,9 @@ Contract:
   and the feed monitor, imported by name, so a missing one fails at import or when the set is built)
   in a worker thread, never on the event loop. One :class:`LiveCache` per app recomputes it at most once per ``ttl`` whatever the
   number of open pages and streams.
-- The live path has a read handle (``Warehouse.open_reader("live")``) and a thread of its own, so
-  it never waits for the writer, for analyst queries or for the pipeline's threads; both are closed
-  when the app is cleaned up.
+- The live path has read handles (``Warehouse.open_reader("live")``, ``"live-1"``) and threads of
+  its own, so it never waits for the writer, for analyst queries or for the pipeline's threads; its
+  sections are read at once on them (:class:`LiveLanes`); all are closed when the app is cleaned up.
 - A reader that fails leaves its section empty and names it under ``errors``; the other sections
   are still served.
 - A queue tile's service-level target is the ``service_level_targets`` setting for that queue (none
@@ -289,10 +289,51 @@ def social_section(raw: Mapping[str, Any], defs: Definitions) -> dict[str, Any]:
     }
 
 
+LANE_SECTIONS: tuple[tuple[str, ...], ...] = (("queues", "qa"), ("incidents", "social", "feeds"))
+"""The live document's sections per lane when it has two (:class:`LiveLanes`): the queues, the
+largest, with the QA/Linking queue on the computing thread's handle, the rest on the other (about
+half the document's statements each, measured on a day at scale 1). With one lane, all on it."""
+
+
+class LiveLanes:
+    """The live document's read handles, each with a thread of its own: the first is the computing
+    thread's own; the sections of :data:`LANE_SECTIONS` after the first group run on the others, at
+    once with it. Every handle reads without waiting for the writer or for analysts."""
+
+    def __init__(self, first: Warehouse, others: Sequence[Warehouse] = ()) -> None:
+        self.first = first
+        self.others = tuple(others)
+        self._threads = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"live-{n + 1}")
+            for n in range(len(self.others))
+        ]
+
+    def run(self, groups: Sequence[Sequence[Callable[[Warehouse], None]]]) -> None:
+        """Run ``groups[0]`` here on the first handle and each later group on a lane of its own (the
+        groups past the lanes' number on the first handle, after its own); until all have ended."""
+        extra = list(zip(self._threads, self.others, groups[1:], strict=False))
+        futures = [thread.submit(_run_all, group, handle) for thread, handle, group in extra]
+        _run_all([*groups[0], *(f for group in groups[1 + len(extra) :] for f in group)], self.first)
+        for future in futures:
+            future.result()
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.shutdown(wait=True, cancel_futures=True)
+        for handle in (self.first, *self.others):
+            handle.close()
+
+
+def _run_all(steps: Sequence[Callable[[Warehouse], None]], wh: Warehouse) -> None:
+    for step in steps:
+        step(wh)
+
+
 def build_live_document(
-    wh: Warehouse, settings: Settings, now: datetime, readers: LiveReaders
+    wh: Warehouse | LiveLanes, settings: Settings, now: datetime, readers: LiveReaders
 ) -> dict[str, Any]:
-    """Everything the live page shows, as JSON-able data (blocking: run it in a thread)."""
+    """Everything the live page shows, as JSON-able data (blocking: run it in a thread). With
+    :class:`LiveLanes`, its sections are read at once on the lanes' handles (:data:`LANE_SECTIONS`)."""
     defs, force = settings.definitions, settings.force_id
     amber = defs.incidents.amber_share
     doc: dict[str, Any] = {
@@ -303,24 +344,37 @@ def build_live_document(
         "stale_after_seconds": STALE_AFTER_SECONDS,
         "errors": {},
     }
-    sections: dict[str, Callable[[], Any]] = {
-        "queues": lambda: queues_section(
-            readers.queues(wh, force, now, defs),
+    sections: dict[str, Callable[[Warehouse], Any]] = {
+        "queues": lambda h: queues_section(
+            readers.queues(h, force, now, defs),
             defs,
             settings.service_level_targets,
             settings.abandonment_target,
         ),
-        "incidents": lambda: incidents_section(readers.incidents(wh, force, now, defs), now, amber),
-        "qa": lambda: qa_section(readers.qa(wh, force, now, defs)),
-        "feeds": lambda: readers.feeds(wh, force, now, defs),
-        "social": lambda: social_section(readers.social(wh, force, now, defs), defs),
+        "incidents": lambda h: incidents_section(readers.incidents(h, force, now, defs), now, amber),
+        "qa": lambda h: qa_section(readers.qa(h, force, now, defs)),
+        "feeds": lambda h: readers.feeds(h, force, now, defs),
+        "social": lambda h: social_section(readers.social(h, force, now, defs), defs),
     }
-    for name, build in sections.items():
-        try:
-            doc[name] = build()
-        except Exception:
-            log.exception("live section %s failed", name)
-            doc[name], doc["errors"][name] = None, "reader failed"
+    built: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+
+    def section(name: str) -> Callable[[Warehouse], None]:
+        def build(handle: Warehouse) -> None:
+            try:
+                built[name] = sections[name](handle)
+            except Exception:
+                log.exception("live section %s failed", name)
+                built[name], failed[name] = None, "reader failed"
+
+        return build
+
+    lanes = wh if isinstance(wh, LiveLanes) else LiveLanes(wh)
+    lanes.run([[section(name) for name in group] for group in LANE_SECTIONS])
+    for name in sections:  # the document keeps its order whichever lane finished first
+        doc[name] = built[name]
+        if name in failed:
+            doc["errors"][name] = failed[name]
     return to_jsonable(doc)
 
 
@@ -376,7 +430,7 @@ class LiveCache:
 
 CACHE_KEY: web.AppKey[LiveCache] = web.AppKey("live_cache", LiveCache)
 CLOSING_KEY: web.AppKey[asyncio.Event] = web.AppKey("live_closing", asyncio.Event)
-LIVE_READER_KEY: web.AppKey[Warehouse] = web.AppKey("live_reader", Warehouse)
+LIVE_LANES_KEY: web.AppKey[LiveLanes] = web.AppKey("live_lanes", LiveLanes)
 
 
 # -- handlers: live API ------------------------------------------------------------------------------
@@ -587,7 +641,7 @@ async def _close_live_reader(app: web.Application) -> None:
     executor = app[CACHE_KEY].executor
     if executor is not None:
         executor.shutdown(wait=False, cancel_futures=True)
-    await asyncio.to_thread(app[LIVE_READER_KEY].close)
+    await asyncio.to_thread(app[LIVE_LANES_KEY].close)
 
 
 def _utc_now() -> datetime:
@@ -604,11 +658,13 @@ def add_live_routes(
 
     ``readers`` default to the domain readers (:func:`default_readers`); ``now`` is the clock the
     figures are computed at (tests pass a fixed one)."""
-    wh, settings = app[WAREHOUSE_KEY].open_reader("live"), app[SETTINGS_KEY]
+    writer, settings = app[WAREHOUSE_KEY], app[SETTINGS_KEY]
+    others = [writer.open_reader(f"live-{n}") for n in range(1, len(LANE_SECTIONS))]
+    lanes = LiveLanes(writer.open_reader("live"), others)
     chosen = readers or default_readers(settings)
-    app[LIVE_READER_KEY] = wh
+    app[LIVE_LANES_KEY] = lanes
     app[CACHE_KEY] = LiveCache(
-        lambda: build_live_document(wh, settings, now(), chosen),
+        lambda: build_live_document(lanes, settings, now(), chosen),
         ttl=ttl,
         executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="live"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,9 @@ from pydantic import ValidationError
 
 from demandhub.settings import Settings
 from demandhub.web.live import (
+    LANE_SECTIONS,
     LiveCache,
+    LiveLanes,
     LiveReaders,
     build_live_document,
     default_readers,
@@ -135,6 +138,65 @@ def test_a_failing_reader_blanks_only_its_section() -> None:
     assert doc["incidents"] is None and doc["qa"] is not None
     assert doc["errors"] == {"incidents": "reader failed"}
     assert doc["generated_at"] == NOW.isoformat()
+
+
+class _Handle:
+    """Stands in for a read handle: its name, and closed when the lanes close."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.closed = name, False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_sections_are_read_at_once_on_the_lanes_and_the_document_is_the_same() -> None:
+    seen: dict[str, tuple[str, str]] = {}
+    both_running: threading.Barrier | None = threading.Barrier(2, timeout=10)
+
+    def recording(name: str, result: Any) -> Any:
+        def read(wh: Any, *args: Any) -> Any:
+            seen[name] = (wh.name, threading.current_thread().name)
+            if both_running is not None and name in ("queues", "incidents"):  # each lane's first
+                both_running.wait()  # each waits for the other: they run at once
+            return result
+
+        return read
+
+    queue = [reader_queue("999", 2, (3, 4), (1, 5))]
+    qa = {"depth": 4, "oldest_age_seconds": 90.0, "inflow": 6, "outflow": 2}
+    readers = LiveReaders(
+        queues=recording("queues", queue),
+        incidents=recording("incidents", [reader_incident("x", "IMMEDIATE", 15, 1)]),
+        qa=recording("qa", qa),
+        social=recording("social", {}),
+        feeds=recording("feeds", {"sources": []}),
+    )
+    first, other = _Handle("live"), _Handle("live-1")
+    lanes = LiveLanes(first, [other])  # type: ignore[list-item]
+    doc = build_live_document(lanes, Settings(), NOW, readers)  # type: ignore[arg-type]
+    assert {name: handle for name, (handle, _) in seen.items()} == {
+        **{name: "live" for name in LANE_SECTIONS[0]},
+        **{name: "live-1" for name in LANE_SECTIONS[1]},
+    }
+    assert seen["queues"][1] == threading.current_thread().name != seen["incidents"][1]
+    both_running = None  # one handle: the sections one after the other
+    alone = build_live_document(_Handle("live"), Settings(), NOW, readers)  # type: ignore[arg-type]
+    assert doc == alone and list(doc) == list(alone)
+    lanes.close()
+    assert first.closed and other.closed
+
+
+def test_a_failing_section_on_the_other_lane_blanks_only_itself() -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("warehouse down")
+
+    readers = _readers(queues=lambda *a: [reader_queue("999", 1, (1, 1), (0, 1))], incidents=broken)
+    lanes = LiveLanes(_Handle("live"), [_Handle("live-1")])  # type: ignore[arg-type,list-item]
+    doc = build_live_document(lanes, Settings(), NOW, readers)  # type: ignore[arg-type]
+    assert doc["queues"][0]["waiting"] == 1 and doc["incidents"] is None
+    assert doc["errors"] == {"incidents": "reader failed"}
+    lanes.close()
 
 
 def test_a_missing_reader_is_refused_when_the_readers_are_built() -> None:
