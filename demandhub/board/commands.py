@@ -394,7 +394,7 @@ def build_board(
     # ledger is scanned here (demandhub/board/warehouse/ahead.py); build_report collects them.
     with start_reads_ahead(wh, config.catalogue, force, resolved, config.definitions, config.pack) as ahead:
         start_published_ahead(ahead, config, force, resolved)
-        ahead.start(1, ("versions", force), lambda h: published_versions(h, force))
+        ahead.start(0, ("versions", force), lambda h: published_versions(h, force))
         ledger = read_ledger_marks(wh)  # one scan of the ledger: watermarks, sources, forces with events
         marks = ledger.entity_watermarks(force)
         tz = config.definitions.timezone
