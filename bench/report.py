@@ -36,7 +36,7 @@ so every figure is judged as a **ratio against a baseline measured in the same r
 consumer, the warehouse's own bulk insert, `SELECT 1`, `GET /health`), with the machine, date and
 exact command beside it. Timings are never asserted in the test suite.
 
-- `make bench` runs the first seven benchmarks and the profile (about 15 minutes on 2 cores) and
+- `make bench` runs the first seven benchmarks and the profile (about 10 minutes on 2 cores) and
   rewrites this file; `python -m bench NAME` re-runs one (the others keep their last figures and dates);
   `python -m bench --quick` is a smoke run with small sizes that publishes nothing.
 - The soak (section 8) takes two hours, so it is left out of `make bench` and `--quick` and runs only
