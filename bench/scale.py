@@ -47,6 +47,16 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+def _window_mean(values: list[float]) -> float | None:
+    """The mean of runs' rates once every worker has fetched; None when a run has none (a worker
+    reported no first fetch before the last event), rather than a mean pulled down by it."""
+    return None if any(v <= 0 for v in values) else _mean(values)
+
+
+def _over(value: float | None, baseline: float | None) -> float | None:
+    return None if value is None or baseline is None else ratio(value, baseline)
+
+
 def run(ctx: RunContext) -> Result:
     days = DAYS_QUICK if ctx.quick else DAYS_FULL
     records = simulated_records(START, days, 1.0, seed=2)
@@ -58,7 +68,7 @@ def run(ctx: RunContext) -> Result:
     one = runs[1]
     one_wall = _mean([r.wall_rate for r in one])
     one_started = _mean([r.started_rate for r in one])
-    one_fetched = _mean([r.fetched_rate for r in one])
+    one_fetched = _window_mean([r.fetched_rate for r in one])
     one_steady = _mean([r.steady_rate for r in one])
     figures: list[Figure] = []
     for k in sorted(runs):
@@ -75,9 +85,11 @@ def run(ctx: RunContext) -> Result:
             ),
             Figure(
                 f"{k} worker(s), once every worker has fetched",
-                _mean([r.fetched_rate for r in rs]),
+                _window_mean([r.fetched_rate for r in rs]),
                 "events/s",
-                _times(ratio(_mean([r.fetched_rate for r in rs]), one_fetched)) + " of 1 worker" + each,
+                _times(_over(_window_mean([r.fetched_rate for r in rs]), one_fetched))
+                + " of 1 worker"
+                + each,
             ),
             Figure(
                 f"{k} worker(s), once every worker has written",
@@ -100,7 +112,7 @@ def run(ctx: RunContext) -> Result:
                 "worker process, start-up included)",
             ),
         ]
-    headline = ratio(_mean([r.fetched_rate for r in runs[2]]), one_fetched)
+    headline = _over(_window_mean([r.fetched_rate for r in runs[2]]), one_fetched)
     counts = ", ".join(str(k) for k in order)
     return Result(
         name="scale",

@@ -39,3 +39,10 @@ def test_a_first_fetch_after_the_last_event_gives_no_rate() -> None:
     hub = _workers(10.0, 10.0)
     marks = [{FIRST_FETCH_MARK: 2.0}, {FIRST_FETCH_MARK: 11.0}]
     assert _fetched_rate(hub, marks, [(20.0, 500)], 500, 20.0) == 0.0
+
+
+def test_a_run_without_a_window_leaves_its_count_without_a_rate() -> None:
+    from bench.scale import _window_mean
+
+    assert _window_mean([18_000.0, 20_000.0]) == 19_000.0
+    assert _window_mean([18_000.0, 0.0]) is None  # not a mean pulled down by a run with no window
