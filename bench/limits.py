@@ -283,7 +283,7 @@ LIMITS: dict[str, list[str]] = {
         "and segment, so the separate count of the crimes is gone: one read of `crimes` fewer, "
         "some 20 ms of CPU), the contact channels' volumes and each channel's first month come "
         "from one read of the channel rollup when both are read under the same parameters (the "
-        "first months read every month anyway: 25 + 14 ms -> one read of about 30), and the "
+        "first months read every month anyway: 25 + 14 ms -> one read of 30-37 ms), and the "
         "published figures and versions moved to the first read handle, whose reads end sooner "
         "(statement timelines of one pack: the second handle's reads were the last to end). In "
         "process, medians of 15 packs: the two reads in three pairs, wall 358-412 -> 300-356 ms "
