@@ -413,12 +413,16 @@ def test_the_replays_rebuild_runs_its_month_ranges_on_the_handles_it_is_given(
     ran: list[str] = []
 
     def submit(statements: Any) -> Future[None]:
-        ran.append(threading.current_thread().name)
-        return other.submit(statements, restart)
+        def on_the_other_handle() -> None:
+            ran.append(threading.current_thread().name)
+            statements(restart)
 
-    with ThreadPoolExecutor(1) as other, wh.exclusive():
+        return other.submit(on_the_other_handle)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="other-handle") as other, wh.exclusive():
         rollups.rebuild_logged_months(wh, pipeline.rollups, settings.definitions, True, submit)
-    assert len(ran) == 3  # one month range of each rollup, each on the other handle
+    # one month range of each rollup, each run on the other handle's thread
+    assert len(ran) == 3 and all(name.startswith("other-handle") for name in ran)
     assert stored(wh) == recomputed(wh) != [[], []]
     hours = "SELECT sum(incidents) FROM incidents_hourly FINAL WHERE NOT is_deleted"
     assert wh.query(hours).rows == [(1,)]
