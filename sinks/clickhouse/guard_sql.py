@@ -1,9 +1,9 @@
 """The read-only SQL guard's statements against the warehouse, written once: the engine's catalogue
 it checks names against (databases, tables, functions, table functions, aggregate combinators), and
 the two probes that have the engine read an analyst's query without running it (``formatQuery``
-with the text as a bound parameter, twice in one statement, and ``EXPLAIN AST``). Each function takes anything with the
-warehouse's ``query`` and plain values and returns plain rows; :mod:`demandhub.sqlguard` applies
-the rules.
+with the text as a bound parameter, twice in one statement, and ``EXPLAIN AST``). Each function
+takes anything with the warehouse's ``query`` and plain values and returns plain rows;
+:mod:`demandhub.sqlguard` applies the rules.
 """
 
 from __future__ import annotations
