@@ -57,6 +57,16 @@ def _over(value: float | None, baseline: float | None) -> float | None:
     return None if value is None or baseline is None else ratio(value, baseline)
 
 
+def _means(runs: list[HubRun]) -> dict[str, float | None]:
+    """The mean rates of one worker count's runs, by window."""
+    return {
+        "wall": _mean([r.wall_rate for r in runs]),
+        "fetched": _window_mean([r.fetched_rate for r in runs]),
+        "started": _mean([r.started_rate for r in runs]),
+        "steady": _mean([r.steady_rate for r in runs]),
+    }
+
+
 def run(ctx: RunContext) -> Result:
     days = DAYS_QUICK if ctx.quick else DAYS_FULL
     records = simulated_records(START, days, 1.0, seed=2)
@@ -65,43 +75,38 @@ def run(ctx: RunContext) -> Result:
     runs: dict[int, list[HubRun]] = {}
     for k, r in done:
         runs.setdefault(k, []).append(r)
-    one = runs[1]
-    one_wall = _mean([r.wall_rate for r in one])
-    one_started = _mean([r.started_rate for r in one])
-    one_fetched = _window_mean([r.fetched_rate for r in one])
-    one_steady = _mean([r.steady_rate for r in one])
+    means = {k: _means(rs) for k, rs in runs.items()}
+    one = means[1]
     figures: list[Figure] = []
     for k in sorted(runs):
-        rs = runs[k]
+        rs, m = runs[k], means[k]
         each = f" (runs: {', '.join(f'{r.fetched_rate:,.0f}' for r in rs)})" if len(rs) > 1 else ""
         cpu, wall = sum(r.cpu_seconds for r in rs), sum(r.wall_seconds for r in rs)
         figures += [
             Figure(
                 f"{k} worker(s), launch to all events",
-                _mean([r.wall_rate for r in rs]),
+                m["wall"],
                 "events/s",
-                _times(ratio(_mean([r.wall_rate for r in rs]), one_wall))
+                _times(_over(m["wall"], one["wall"]))
                 + f" of 1 worker; start-up {max(r.startup_seconds for r in rs):.0f} s",
             ),
             Figure(
                 f"{k} worker(s), once every worker has fetched",
-                _window_mean([r.fetched_rate for r in rs]),
+                m["fetched"],
                 "events/s",
-                _times(_over(_window_mean([r.fetched_rate for r in rs]), one_fetched))
-                + " of 1 worker"
-                + each,
+                _times(_over(m["fetched"], one["fetched"])) + " of 1 worker" + each,
             ),
             Figure(
                 f"{k} worker(s), once every worker has written",
-                _mean([r.started_rate for r in rs]),
+                m["started"],
                 "events/s",
-                _times(ratio(_mean([r.started_rate for r in rs]), one_started)) + " of 1 worker",
+                _times(_over(m["started"], one["started"])) + " of 1 worker",
             ),
             Figure(
                 f"{k} worker(s), first ledger row to all events",
-                _mean([r.steady_rate for r in rs]),
+                m["steady"],
                 "events/s",
-                _times(ratio(_mean([r.steady_rate for r in rs]), one_steady))
+                _times(_over(m["steady"], one["steady"]))
                 + f" of 1 worker; {sum(r.duplicates for r in rs)} held twice",
             ),
             Figure(
@@ -112,7 +117,7 @@ def run(ctx: RunContext) -> Result:
                 "worker process, start-up included)",
             ),
         ]
-    headline = _over(_window_mean([r.fetched_rate for r in runs[2]]), one_fetched)
+    headline = _over(means[2]["fetched"], one["fetched"])
     counts = ", ".join(str(k) for k in order)
     return Result(
         name="scale",
