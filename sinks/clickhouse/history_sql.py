@@ -47,25 +47,27 @@ def insert_ledger(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
 
 _HISTORIES_SQL = (
     "SELECT force_id, splitByChar('.', type)[1] AS entity, subject, source, id, type, time, data "
-    "FROM events WHERE force_id IN {f:Array(String)} AND subject IN {s:Array(String)} "
-    "AND (force_id, entity, subject) IN {k:Array(Tuple(String, String, String))}"
+    "FROM events WHERE force_id IN {f:Array(String)} AND subject IN {s:Array(String)}"
 )
 
 
 def ledger_histories(wh: Warehouse, keys: Sequence[tuple[str, str, str]]) -> list[tuple[Any, ...]]:
     """(force_id, entity, subject, source, id, type, time, data) of every ledger event of the
     subjects ``keys`` name as (force_id, entity, subject), whatever their forces and entities: one
-    statement (the entity of an event is its type up to the first dot)."""
+    statement (the entity of an event is its type up to the first dot).
+
+    The statement names the forces and subjects (the ledger's sorting key) and the rows of another
+    entity's subject of the same id are left out here: binding the keys as tuples too formatted
+    three more strings per subject in clickhouse-connect's Python (its escaping walks every
+    character), about three quarters of the parameters' cost."""
     if not keys:
         return []
-    return wh.query(
+    wanted = set(keys)
+    rows = wh.query(
         _HISTORIES_SQL,
-        parameters={
-            "f": sorted({k[0] for k in keys}),
-            "s": sorted({k[2] for k in keys}),
-            "k": [tuple(k) for k in keys],
-        },
+        parameters={"f": sorted({k[0] for k in keys}), "s": sorted({k[2] for k in keys})},
     ).rows
+    return [r for r in rows if (r[0], r[1], r[2]) in wanted]
 
 
 def identity_columns(wh: Warehouse, table: str) -> tuple[str, ...]:
