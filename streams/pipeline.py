@@ -36,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -369,6 +370,10 @@ def _ledger_json(data: Any) -> str:
     if _LEDGER_ENCODER is None:
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
     return "".join(_LEDGER_ENCODER(data, 0))
+
+
+def _insert_facts(wh: Warehouse, table: str, rows: Sequence[Row]) -> None:
+    history_sql.insert_facts(wh, table, rows)
 
 
 _TOPIC_OF_TYPE: dict[str, str] = {}
@@ -776,8 +781,10 @@ class Pipeline:
             first = watch.unlogged(dirty) if watch is not None else dirty
             log_dirty(wh, first)
             report.rows_written["rollup_dirty"] += len(first)
+            # The fact tables at once (the largest first), on the writer and its siblings.
+            facts = sorted(new_rows.items(), key=lambda item: -len(item[1]))
+            wh.insert_beside([partial(_insert_facts, table=table, rows=rows) for table, rows in facts])
             for table, rows in new_rows.items():
-                history_sql.insert_facts(wh, table, rows)
                 report.rows_written[table] += len(rows)
                 report.new_rows[table].extend(rows)
             for table, previous in old_rows.items():
