@@ -372,10 +372,6 @@ def _ledger_json(data: Any) -> str:
     return "".join(_LEDGER_ENCODER(data, 0))
 
 
-def _insert_facts(wh: Warehouse, table: str, rows: Sequence[Row]) -> None:
-    history_sql.insert_facts(wh, table, rows)
-
-
 _TOPIC_OF_TYPE: dict[str, str] = {}
 
 
@@ -783,7 +779,9 @@ class Pipeline:
             report.rows_written["rollup_dirty"] += len(first)
             # The fact tables at once (the largest first), on the writer and its siblings.
             facts = sorted(new_rows.items(), key=lambda item: -len(item[1]))
-            wh.insert_beside([partial(_insert_facts, table=table, rows=rows) for table, rows in facts])
+            wh.insert_beside(
+                [partial(history_sql.insert_facts, table=table, rows=rows) for table, rows in facts]
+            )
             for table, rows in new_rows.items():
                 report.rows_written[table] += len(rows)
                 report.new_rows[table].extend(rows)

@@ -519,17 +519,22 @@ class Warehouse:
         another on its sibling's thread, where this handle's statements run on the sibling's
         client and lock. Returns once every one has ended; the first failure, if any, is raised
         then (the others may have been written: the caller writes them again, as after any failed
-        statement)."""
+        statement). When a sibling cannot be opened, every insert runs here, one after another."""
         self._refuse_on_reader("insert_beside")
         lanes = min(len(inserts), SIBLING_WRITERS + 1)
-        if lanes <= 1:
+        siblings: list[Warehouse] = []
+        if lanes > 1:
+            try:
+                siblings = [self.sibling_writer(i) for i in range(lanes - 1)]
+            except Exception:  # e.g. a server refusing more connections: one after another, as before
+                siblings = []
+        if not siblings:
             for insert in inserts:
                 insert(self)
             return
         shares: list[list[Callable[[Warehouse], None]]] = [[] for _ in range(lanes)]
         for i, insert in enumerate(inserts):
             shares[i % lanes].append(insert)
-        siblings = [self.sibling_writer(i) for i in range(lanes - 1)]
         with self._siblings.lock:
             if self._siblings.executor is None:
                 self._siblings.executor = ThreadPoolExecutor(SIBLING_WRITERS, thread_name_prefix="writer")

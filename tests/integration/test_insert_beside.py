@@ -164,3 +164,28 @@ def test_only_the_handle_that_runs_it_is_moved_to_a_sibling(wh: Warehouse, table
         reader.close()
         other.close()
     assert seen == [(True, True, True)]
+
+
+class NoSiblings(Warehouse):
+    """A writer whose siblings cannot be opened (a server refusing more connections)."""
+
+    def __init__(self, inner: Warehouse) -> None:
+        self.__dict__.update(inner.__dict__)
+
+    def sibling_writer(self, index: int) -> Warehouse:
+        raise WarehouseUnavailable("no more connections")
+
+
+def test_without_siblings_every_insert_runs_here_one_after_another(wh: Warehouse, tables: list[str]) -> None:
+    where: list[str] = []
+
+    def insert(table: str) -> Any:
+        def run(w: Warehouse) -> None:
+            where.append(threading.current_thread().name)
+            w.insert(table, [[1]], ["n"])
+
+        return run
+
+    NoSiblings(wh).insert_beside([insert(t) for t in tables])
+    assert where == [threading.current_thread().name] * len(tables)
+    assert [_count(wh, t) for t in tables] == [1] * len(tables)
