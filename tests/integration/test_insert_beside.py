@@ -6,7 +6,7 @@ and the siblings close with the writer."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,15 @@ TABLES = [f"beside_{i}" for i in range(SIBLING_WRITERS + 2)]
 
 
 @pytest.fixture
-def tables(wh: Warehouse) -> list[str]:
+def tables(wh: Warehouse) -> Iterator[list[str]]:
+    """Scratch tables of this module, dropped after each test (the session warehouse holds only the
+    migrations' tables otherwise)."""
     for table in TABLES:
         wh.command(f"CREATE TABLE IF NOT EXISTS {table} (n UInt32) ENGINE = MergeTree ORDER BY n")
         wh.command(f"TRUNCATE TABLE {table}")
-    return TABLES
+    yield TABLES
+    for table in TABLES:
+        wh.command(f"DROP TABLE IF EXISTS {table}")
 
 
 class Counting(Warehouse):
