@@ -44,7 +44,14 @@ from demandhub.auth import credentials, embedded_tokens, pseudonymisation_key
 from demandhub.errors import BusyError
 from demandhub.settings import Settings
 from sinks.clickhouse import admin_sql, history_sql
-from sinks.clickhouse.client import REFRESH_PRIORITY, Warehouse, connect, is_embedded, load_insert_codecs
+from sinks.clickhouse.client import (
+    REFRESH_PRIORITY,
+    Warehouse,
+    connect,
+    is_embedded,
+    load_insert_codecs,
+    wait_all,
+)
 from sinks.clickhouse.migrate import migrate, rebuild_notice
 
 if TYPE_CHECKING:  # the pipeline and registry load with the commands that process events
@@ -659,15 +666,6 @@ class _Inserters:
         """Run ``statements`` on one of the threads' handles (after what was submitted before)."""
         return self._threads.submit(lambda: statements(self._handle()))
 
-    @staticmethod
-    def wait(futures: Sequence[Future[None]]) -> None:
-        """Until every insert is done; the first failure is raised (after all have ended)."""
-        from concurrent.futures import wait
-
-        wait(futures)
-        for future in futures:
-            future.result()
-
     def __enter__(self) -> _Inserters:
         return self
 
@@ -719,7 +717,7 @@ class _Held:
         from sinks.clickhouse.rollups import log_dirty
 
         ledger = self.blocks.pop("events", None)
-        inserters.wait(
+        wait_all(
             [inserters.insert(t, columns, b"".join(blocks)) for t, (columns, blocks) in self.blocks.items()]
         )
         self.blocks.clear()

@@ -55,7 +55,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -543,19 +543,12 @@ class Warehouse:
             executor.submit(self._run_share, sibling, share)
             for sibling, share in zip(siblings, shares[1:], strict=True)
         ]
-        failure: BaseException | None = None
         try:
             for insert in shares[0]:
                 insert(self)
-        except BaseException as exc:
-            failure = exc
-        for future in futures:
-            try:
-                future.result()
-            except BaseException as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+        finally:
+            wait(futures)  # no sibling's insert left running unseen, whatever happened here
+        wait_all(futures)
 
     def _run_share(self, sibling: Warehouse, share: Sequence[Callable[[Warehouse], None]]) -> None:
         _LANE.bound = (self._siblings, sibling)
@@ -650,6 +643,14 @@ class Warehouse:
             self._client.close()
         if self._parent is not None:
             self._parent._forget(self)
+
+
+def wait_all(futures: Sequence[Future[Any]]) -> None:
+    """Until every one of ``futures`` has ended; then the first failure among them (in their order),
+    if any, is raised."""
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 class ReaderPool:

@@ -50,13 +50,13 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from schemas.definitions import Definitions
-from sinks.clickhouse.client import Warehouse
+from sinks.clickhouse.client import Warehouse, wait_all
 from sinks.clickhouse.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -481,10 +481,7 @@ def rebuild_logged_months(
         for run in ranges:
             run(wh)
     else:
-        futures = [submit(run) for run in ranges]
-        wait(futures)
-        for future in futures:
-            future.result()
+        wait_all([submit(run) for run in ranges])
     for table, defs in adopting.items():
         wanted = by_table[table].definition_hash(defs)
         drop_other_definitions(wh, table, wanted)
