@@ -16,11 +16,11 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/demandhub up
 
-# The suite runs in one process per core (at most four; pytest-xdist), each test file whole in one
+# The suite runs in one process per logical CPU (at most four; pytest-xdist), each test file whole in one
 # of them: a file's module fixtures are built once, and every process has its own session fixtures
 # (an embedded warehouse, since chDB holds one data path per process; tansu; Apache Kafka when a
 # file of it needs one). TEST_PROCESSES=0 runs it in this process.
-TEST_PROCESSES ?= auto
+TEST_PROCESSES ?= logical
 PYTEST := $(BIN)/pytest -n $(TEST_PROCESSES) --maxprocesses 4 --dist loadfile
 
 test: install lint
