@@ -14,9 +14,9 @@ over the six input topics, in consumer group ``app_id``:
    that arrive during a write cycle are prefetched and make the next fetch);
 2. the fetch is one write cycle: :class:`~streams.pipeline.Pipeline` ``prepare`` (decode, fold) then
    ``write`` (one insert per table for every topic of the fetch, the fact tables at once on the
-   writer's sibling handles), each in a worker thread. While a
-   fetch is written, the next fetch the consumer has ready is prepared on another thread (chDB
-   releases the GIL while it runs a statement), at most one write in flight; a failed write is
+   writer handle and its sibling writer handles), each in a worker thread. While a fetch is written,
+   the next fetch the consumer has ready is prepared on another thread (chDB releases the GIL while
+   it runs a statement), at most one write in flight; a failed write is
    retried as a whole cycle (``process``) with capped exponential back-off until durable, after the
    histories held in process are dropped; :class:`BatchRunner` never skips a batch;
 3. dead letters are produced to the domain's ``.dlq`` topic and confirmed by the broker;
