@@ -26,7 +26,8 @@ class Counting:
         self.statements: list[str] = []
 
     def query(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
-        self.statements.append(sql.decode() if isinstance(sql, bytes) else str(sql))
+        # an insert may carry its Native bytes after its first line (Warehouse._insert_inline)
+        self.statements.append(sql.decode(errors="replace") if isinstance(sql, bytes) else str(sql))
         return self.inner.query(sql, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
