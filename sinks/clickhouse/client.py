@@ -278,7 +278,7 @@ def _make_client(dsn: str, priority: int = 0) -> Client:
     return clickhouse_connect.get_client(dsn=dsn, settings=extra or None)
 
 
-INLINE_INSERT_MAX_BYTES = 256 * 1024
+INLINE_INSERT_MAX_BYTES = 64 * 1024
 """The largest Native block :meth:`Warehouse.insert` sends to the embedded engine inside the statement
 (``INSERT ... FORMAT Native``, a newline, then the bytes, as an HTTP server is sent an insert's body).
 For chDB, clickhouse-connect writes every insert's bytes to a temporary file and runs ``INSERT ...
@@ -286,9 +286,10 @@ FROM INFILE``: a file created, written, closed, opened and read by the engine, a
 insert. Measured in process on a fresh warehouse (alternating, medians of 300): a 3-row insert into
 the ledger 7.65 -> 6.23 ms of wall time and 8.5 -> 7.0 ms of the process's CPU, into
 ``contact_legs`` 13.8 -> 11.4 and 14.7 -> 12.2 ms; 200 ledger rows (24 KB) 7.6 -> 6.2 ms, 1,000
-(120 KB) 10.3 -> 10.0, 3,000 (360 KB) 15.4 -> 15.3. Beyond that the engine reads inline data more
-slowly than a file (20,000 rows, 2.4 MB: 24 ms from a file, 35 ms inline). A write cycle at 50
-events/s is all small inserts; a backlog's large blocks and a replay's keep the file."""
+(120 KB) 10.3 -> 10.0, 3,000 (360 KB) 15.4 -> 15.3, 20,000 (2.4 MB) 24.3 -> 34.7 ms: the engine
+reads inline bytes more slowly than a file's, so the fixed saving is gone by about 250 KB, and the
+bound is well below that. A write cycle at 50 events/s is all small inserts; a backlog's ledger
+blocks and a replay's keep the file."""
 INLINE_DATA_END = b"\n\n"
 """Where the embedded engine ends an insert's inline data: it splits a statement's text as its
 command-line client does, and for a format other than ``Values`` the data ends at the first empty
