@@ -164,6 +164,17 @@ LIMITS: dict[str, list[str]] = {
         "rose from 165 to 370 ms across them), before against after: hub p99 at 1,000/s 1.12, "
         "1.53, 1.79, 2.47 against 1.01, 1.61, 1.62, 1.90 s; at 50/s 0.49, 0.96, 1.12, 0.97 against "
         "0.60, 0.49, 1.00, 0.79 s (lower in three of four at each rate).",
+        "Since the run of 01:35 an insert of up to 64 KiB carries its Native bytes in the statement "
+        "instead of clickhouse-connect's temporary file per insert for `INSERT ... FROM INFILE` "
+        "(`sinks.clickhouse.client.INLINE_INSERT_MAX_BYTES`; bench/manual/write-cycle-at-low-rates.md): "
+        "in process, six same-run pairs of 3-event cycles, the median 15-32% shorter and the CPU per "
+        "cycle 12-25% less; at 250 events a cycle the median 119, 149, 125 -> 111, 94, 110 ms. "
+        "This benchmark's same-run pairs were noisier: the 50/s mean write cycle 137 -> 107, "
+        "182 -> 96 and 99 -> 101 ms, the 1,000/s one 268 -> 381, 302 -> 289 and 261 -> 300 ms. "
+        "What is left of a small cycle is the engine's cost per statement (parsing, planning, "
+        "writing a part) and the merges of those parts; at 50/s a marker can be seen up to one poll "
+        "late, and the poll's resolution (p50 120 ms in the run of 03:42) is half the hub p50 "
+        "(243 ms).",
         "Since the last run every client of the embedded engine runs without its query condition "
         "cache (for the soak's memory, section 8), and that moves this benchmark both ways. Same-run "
         "pairs on this machine after the soak (load 4-10 from the benchmarks themselves), the cache "
