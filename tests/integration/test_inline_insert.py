@@ -22,6 +22,7 @@ from sinks.clickhouse.client import (
     _inline_runner,
     connect,
 )
+from tests.fixtures.engine_spy import StatementSpy, spied
 
 pytestmark = pytest.mark.integration
 
@@ -29,36 +30,16 @@ TABLE = "inline_insert_scratch"
 COLUMNS = ("n", "code", "text", "maybe", "at", "maybe_at", "tags", "ratio", "flag")
 
 
-class Spy:
-    """Stands in for a chDB connection handle and keeps every statement sent through it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.statements: list[bytes] = []
-
-    def query(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
-        self.statements.append(sql if isinstance(sql, bytes) else str(sql).encode())
-        return self.inner.query(sql, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 @pytest.fixture
-def handle(wh: Warehouse) -> Iterator[tuple[Warehouse, Spy]]:
+def handle(wh: Warehouse) -> Iterator[tuple[Warehouse, StatementSpy]]:
     wh.command(
         f"CREATE TABLE IF NOT EXISTS {TABLE} (n UInt32, code LowCardinality(String), text String, "
         "maybe Nullable(String), at DateTime64(3, 'UTC'), maybe_at Nullable(DateTime64(3, 'UTC')), "
         "tags Array(String), ratio Float64, flag Bool) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY n"
     )
     wh.command(f"TRUNCATE TABLE {TABLE}")
-    opened = connect(wh.dsn)
-    engine = opened._client._backend._handle  # type: ignore[attr-defined]
-    spy = Spy(engine.conn)
-    engine.conn = spy
-    yield opened, spy
-    engine.conn = spy.inner
-    opened.close()
+    with spied(wh.dsn) as pair:
+        yield pair
     wh.command(f"DROP TABLE IF EXISTS {TABLE}")
 
 
@@ -94,7 +75,7 @@ def table_rows(wh: Warehouse) -> list[tuple[Any, ...]]:
     return wh.query(f"SELECT * FROM {TABLE} ORDER BY n").rows
 
 
-def test_an_embedded_insert_is_one_statement_with_its_data(handle: tuple[Warehouse, Spy]) -> None:
+def test_an_embedded_insert_is_one_statement_with_its_data(handle: tuple[Warehouse, StatementSpy]) -> None:
     wh, spy = handle
     wh.insert(TABLE, rows(0, 3), COLUMNS)  # the first insert into a table asks its column types
     spy.statements.clear()
@@ -107,7 +88,9 @@ def test_an_embedded_insert_is_one_statement_with_its_data(handle: tuple[Warehou
     assert [r[0] for r in table_rows(wh)] == list(range(6))
 
 
-def test_the_same_rows_land_as_through_the_library(wh: Warehouse, handle: tuple[Warehouse, Spy]) -> None:
+def test_the_same_rows_land_as_through_the_library(
+    wh: Warehouse, handle: tuple[Warehouse, StatementSpy]
+) -> None:
     inline, spy = handle
     library = connect(wh.dsn)
     library._inline = None  # clickhouse-connect's own insert: a temporary file and FROM INFILE
@@ -124,7 +107,7 @@ def test_the_same_rows_land_as_through_the_library(wh: Warehouse, handle: tuple[
         library.close()
 
 
-def test_a_large_block_takes_the_file(handle: tuple[Warehouse, Spy]) -> None:
+def test_a_large_block_takes_the_file(handle: tuple[Warehouse, StatementSpy]) -> None:
     wh, spy = handle
     big = rows(0, 1 + INLINE_INSERT_MAX_BYTES // 40)
     spy.statements.clear()
@@ -134,7 +117,7 @@ def test_a_large_block_takes_the_file(handle: tuple[Warehouse, Spy]) -> None:
     assert wh.query(f"SELECT count() FROM {TABLE}").rows == [(len(big),)]
 
 
-def test_a_block_holding_an_empty_line_takes_the_file(handle: tuple[Warehouse, Spy]) -> None:
+def test_a_block_holding_an_empty_line_takes_the_file(handle: tuple[Warehouse, StatementSpy]) -> None:
     """Two adjacent bytes 0x0A: here a number, and a string of the same bytes."""
     wh, spy = handle
     row = rows(0, 1)[0]
@@ -155,7 +138,7 @@ AWKWARD_BYTES = st.binary(max_size=12) | st.lists(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.tuples(AWKWARD_BYTES, st.integers(0, 2**32 - 1)), min_size=1, max_size=6))
 def test_any_bytes_but_an_empty_line_arrive_whole(
-    handle: tuple[Warehouse, Spy], values: list[tuple[bytes, int]]
+    handle: tuple[Warehouse, StatementSpy], values: list[tuple[bytes, int]]
 ) -> None:
     """Strings of any bytes (as Latin-1 text, so every byte value can occur) and numbers, whatever
     the block ends with; the rows read back are the rows given, by whichever way they went."""
@@ -176,7 +159,7 @@ def test_any_bytes_but_an_empty_line_arrive_whole(
     assert got == sorted((r[0], r[2].encode("utf-8").hex().upper()) for r in given_rows)
 
 
-def test_the_callers_settings_apply(handle: tuple[Warehouse, Spy]) -> None:
+def test_the_callers_settings_apply(handle: tuple[Warehouse, StatementSpy]) -> None:
     """An insert may touch at most 100 partitions unless it is told otherwise (a replay's)."""
     wh, _spy = handle
     months = [r for m in range(1, 13) for r in rows(m * 100, 1, month=m)]
@@ -187,7 +170,7 @@ def test_the_callers_settings_apply(handle: tuple[Warehouse, Spy]) -> None:
     assert wh.query(f"SELECT count() FROM {TABLE}").rows == [(len(months),)]
 
 
-def test_a_bad_value_fails_and_lands_nothing(handle: tuple[Warehouse, Spy]) -> None:
+def test_a_bad_value_fails_and_lands_nothing(handle: tuple[Warehouse, StatementSpy]) -> None:
     wh, _spy = handle
     bad = rows(0, 3)
     bad[1][4] = "not a time"

@@ -11,38 +11,18 @@ from typing import Any
 
 import pytest
 
-from sinks.clickhouse.client import Warehouse, _RowsInsertContext, connect
+from sinks.clickhouse.client import Warehouse, _RowsInsertContext
+from tests.fixtures.engine_spy import StatementSpy, spied
 
 pytestmark = pytest.mark.integration
 
 COLUMNS = ("rollup_table", "force_id", "bucket")
 
 
-class Counting:
-    """Stands in for a chDB connection handle and counts the statements sent through it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.statements: list[str] = []
-
-    def query(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
-        # an insert may carry its Native bytes after its first line (Warehouse._insert_inline)
-        self.statements.append(sql.decode(errors="replace") if isinstance(sql, bytes) else str(sql))
-        return self.inner.query(sql, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 @pytest.fixture
-def counted(wh: Warehouse) -> Iterator[tuple[Warehouse, Counting]]:
-    handle = connect(wh.dsn)
-    engine = handle._client._backend._handle  # type: ignore[attr-defined]
-    spy = Counting(engine.conn)
-    engine.conn = spy
-    yield handle, spy
-    engine.conn = spy.inner
-    handle.close()
+def counted(wh: Warehouse) -> Iterator[tuple[Warehouse, StatementSpy]]:
+    with spied(wh.dsn) as pair:
+        yield pair
 
 
 def row(minute: int) -> list[Any]:
@@ -50,24 +30,24 @@ def row(minute: int) -> list[Any]:
 
 
 def test_an_insert_into_a_table_inserted_into_before_is_one_statement(
-    counted: tuple[Warehouse, Counting],
+    counted: tuple[Warehouse, StatementSpy],
 ) -> None:
     handle, spy = counted
     handle.insert("rollup_dirty", [row(0)], COLUMNS)
     spy.statements.clear()
     handle.insert("rollup_dirty", [row(15), row(30)], COLUMNS)
-    assert len(spy.statements) == 1 and spy.statements[0].split()[:3] == ["INSERT", "INTO", "`rollup_dirty`"]
+    assert len(spy.texts) == 1 and spy.texts[0].split()[:3] == ["INSERT", "INTO", "`rollup_dirty`"]
     assert handle.query("SELECT count() FROM rollup_dirty").rows == [(3,)]
 
 
-def test_a_failed_insert_asks_the_column_types_again(counted: tuple[Warehouse, Counting]) -> None:
+def test_a_failed_insert_asks_the_column_types_again(counted: tuple[Warehouse, StatementSpy]) -> None:
     handle, spy = counted
     handle.insert("rollup_dirty", [row(0)], COLUMNS)
     with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a bad value
         handle.insert("rollup_dirty", [["contact_queue_15m", "cambs", "not a time"]], COLUMNS)
     spy.statements.clear()
     handle.insert("rollup_dirty", [row(15)], COLUMNS)
-    assert [s.split()[0] for s in spy.statements] == ["DESCRIBE", "INSERT"]
+    assert [s.split()[0] for s in spy.texts] == ["DESCRIBE", "INSERT"]
 
 
 class _Row(list[Any]):
