@@ -331,6 +331,19 @@ def _qualified(table: str) -> str:
     return table if "." in table else quote_identifier(table)
 
 
+def native_block(context: InsertContext) -> bytes:
+    """The Native bytes clickhouse-connect sends for the insert ``context`` holds (its own transform),
+    without the ``INSERT`` statement's line an HTTP body opens with. Raises what the transform
+    recorded for a value it could not write."""
+    from clickhouse_connect.driver.transform import NativeTransform
+
+    chunks = list(NativeTransform.build_insert(context))
+    if context.insert_exception is not None:
+        raise context.insert_exception
+    chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
+    return b"".join(chunks)
+
+
 class _RowsInsertContext(InsertContext):
     """An insert context for rows of plain Python values, which is all :meth:`Warehouse.insert` is
     given. clickhouse-connect's own ``data`` setter first asks whether the data is a pandas
@@ -534,14 +547,7 @@ class Warehouse:
         go there whole (see :data:`INLINE_INSERT_MAX_BYTES`), else the way clickhouse-connect sends
         them (a temporary file). The bytes are clickhouse-connect's own Native transform of the same
         insert context either way. The caller holds this handle's lock."""
-        from clickhouse_connect.driver.transform import NativeTransform
-
-        chunks = list(NativeTransform.build_insert(context))
-        if context.insert_exception is not None:
-            raise context.insert_exception
-        # The first chunk opens with the INSERT statement's line (what an HTTP body starts with).
-        chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
-        block = b"".join(chunks)
+        block = native_block(context)
         if len(block) > INLINE_INSERT_MAX_BYTES or INLINE_DATA_END in block:
             self._client.raw_insert(
                 context.table, context.column_names, block, settings=settings, fmt="Native"

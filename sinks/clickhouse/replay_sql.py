@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from sinks.clickhouse.client import Warehouse, _RowsInsertContext
+from sinks.clickhouse.client import Warehouse, _RowsInsertContext, native_block
 
 BULK_SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 0}
 """Settings of a replay's inserts (no limit on the partitions one insert block may touch)."""
@@ -138,7 +138,6 @@ class BlockEncoder:
         if not rows:
             return b""
         from clickhouse_connect.datatypes.registry import get_from_name
-        from clickhouse_connect.driver.transform import NativeTransform
 
         known = self.types.get(table)
         if known is None:
@@ -153,14 +152,9 @@ class BlockEncoder:
         context = _RowsInsertContext(table, list(columns), kinds, server_tz=self.server_tz)
         try:
             context.data = rows if isinstance(rows, list) else list(rows)
-            chunks = list(NativeTransform.build_insert(context))
-            if context.insert_exception is not None:
-                raise context.insert_exception
+            return native_block(context)
         finally:
             context.release()
-        # The first chunk opens with the INSERT statement's line: the bytes after it are the data.
-        chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
-        return b"".join(chunks)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"types": self.types, "server_tz": self.server_tz}
