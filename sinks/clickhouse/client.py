@@ -331,17 +331,17 @@ def _qualified(table: str) -> str:
     return table if "." in table else quote_identifier(table)
 
 
-def native_block(context: InsertContext) -> bytes:
+def native_chunks(context: InsertContext) -> list[bytes]:
     """The Native bytes clickhouse-connect sends for the insert ``context`` holds (its own transform),
-    without the ``INSERT`` statement's line an HTTP body opens with. Raises what the transform
-    recorded for a value it could not write."""
+    a block at a time, without the ``INSERT`` statement's line an HTTP body opens with. Raises what
+    the transform recorded for a value it could not write."""
     from clickhouse_connect.driver.transform import NativeTransform
 
     chunks = list(NativeTransform.build_insert(context))
     if context.insert_exception is not None:
         raise context.insert_exception
     chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
-    return b"".join(chunks)
+    return chunks
 
 
 class _RowsInsertContext(InsertContext):
@@ -547,12 +547,19 @@ class Warehouse:
         go there whole (see :data:`INLINE_INSERT_MAX_BYTES`), else the way clickhouse-connect sends
         them (a temporary file). The bytes are clickhouse-connect's own Native transform of the same
         insert context either way. The caller holds this handle's lock."""
-        block = native_block(context)
-        if len(block) > INLINE_INSERT_MAX_BYTES or INLINE_DATA_END in block:
-            self._client.raw_insert(
-                context.table, context.column_names, block, settings=settings, fmt="Native"
-            )
-            return
+        chunks = native_chunks(context)
+        if sum(map(len, chunks)) <= INLINE_INSERT_MAX_BYTES:
+            block = b"".join(chunks)
+            if INLINE_DATA_END not in block:
+                run(self._insert_head(context, settings) + block)
+                return
+        # By file, as clickhouse-connect sends it (a large block is written a chunk at a time).
+        blocks = (chunk for chunk in chunks)  # the insert block shape clickhouse-connect declares
+        self._client.raw_insert(context.table, context.column_names, blocks, settings=settings, fmt="Native")
+
+    def _insert_head(self, context: _RowsInsertContext, settings: dict[str, Any] | None) -> bytes:
+        """The statement's text an inline insert's bytes follow (made once per table, columns and
+        settings)."""
         extra = tuple(sorted((settings or {}).items()))
         key = (context.table, tuple(context.column_names), extra)
         head = self._insert_heads.get(key)
@@ -564,7 +571,7 @@ class Warehouse:
             columns = ", ".join(quote_identifier(c) for c in context.column_names)
             head = f"INSERT INTO {context.table} ({columns}) SETTINGS {clause} FORMAT Native\n".encode()
             self._insert_heads[key] = head
-        run(head + block)
+        return head
 
     def insert_encoded(
         self,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from sinks.clickhouse.client import Warehouse, _RowsInsertContext, native_block
+from sinks.clickhouse.client import Warehouse, _RowsInsertContext, native_chunks
 
 BULK_SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 0}
 """Settings of a replay's inserts (no limit on the partitions one insert block may touch)."""
@@ -152,7 +152,7 @@ class BlockEncoder:
         context = _RowsInsertContext(table, list(columns), kinds, server_tz=self.server_tz)
         try:
             context.data = rows if isinstance(rows, list) else list(rows)
-            return native_block(context)
+            return b"".join(native_chunks(context))
         finally:
             context.release()
 
