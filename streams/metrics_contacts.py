@@ -130,14 +130,10 @@ def observe(report: BatchReport, definitions: Definitions | None = None) -> None
     """Count the batch's contact transitions (see the module docstring); the answer wait runs on the
     service clock of ``definitions`` (default: the defaults)."""
     clock = (definitions or Definitions()).calls.clock_start_999
-    refused = {e.dedup_key for e, _ in report.quarantined}
     legs, channels = _index(report)
     tally = _Tally()
-    # events held until their contact's offer arrived were never counted: count them now
-    taken_in = [e for e, why in report.resolved if why.startswith("missing_opening")]
-    for event in [*report.events, *taken_in]:
-        if entity_of(event.type) not in ("call", "webchat") or event.dedup_key in refused:
-            continue
-        key = (event.force_id, event.subject)
-        _observe_event(event, legs.get(key, []), channels.get(key), clock, tally)
+    for entity in ("call", "webchat"):  # with the events held until their offer arrived
+        for event in report.counted(entity):
+            key = (event.force_id, event.subject)
+            _observe_event(event, legs.get(key, []), channels.get(key), clock, tally)
     tally.publish()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.events import entity_of, verb_of
+from schemas.events import verb_of
 from sinks.prometheus.metrics import ATTENDANCE_SECONDS, observe_by_labels
 from streams.domain.incidents import INCIDENTS_TABLE
 from streams.pipeline import BatchReport
@@ -25,8 +25,8 @@ def completing_events(report: BatchReport) -> set[tuple[str, str, datetime]]:
     """(force, incident, time) of the batch's incident ``created`` and ``resource_arrived`` events."""
     return {
         (e.force_id, e.subject, e.time)
-        for e in report.events
-        if entity_of(e.type) == "incident" and verb_of(e.type) in ("created", "resource_arrived")
+        for e in report.events_by_entity().get("incident", ())
+        if verb_of(e.type) in ("created", "resource_arrived")
     }
 
 

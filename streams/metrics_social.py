@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.envelope import Envelope
-from schemas.events import entity_of, verb_of
+from schemas.events import verb_of
 from sinks.prometheus.metrics import (
     SOCIAL_FIRST_RESPONSE_SECONDS,
     SOCIAL_THREADS_RECEIVED,
@@ -39,11 +39,7 @@ def platform_label(force_id: str, platform: str | None) -> str:
 
 
 def _social_events(report: BatchReport) -> list[Envelope]:
-    refused = {e.dedup_key for e, _ in report.quarantined}
-    taken_in = [e for e, why in report.resolved if why.startswith("missing_opening")]
-    return [
-        e for e in [*report.events, *taken_in] if entity_of(e.type) == "social" and e.dedup_key not in refused
-    ]
+    return report.counted("social")
 
 
 def received_platforms(report: BatchReport) -> list[str]:

@@ -135,6 +135,38 @@ class BatchReport:
     """``duplicates`` per input topic."""
     events: list[Envelope] = field(default_factory=list)
     new_rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    _grouped: tuple[int, dict[str, list[Envelope]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def events_by_entity(self) -> Mapping[str, list[Envelope]]:
+        """:attr:`events` by entity (``call``, ``incident``...), in order; grouped once for every
+        observer of the batch (again if events were added since)."""
+        if self._grouped is not None and self._grouped[0] == len(self.events):
+            return self._grouped[1]
+        grouped: dict[str, list[Envelope]] = {}
+        for e in self.events:
+            entity = entity_of(e.type)
+            found = grouped.get(entity)
+            if found is None:
+                grouped[entity] = [e]
+            else:
+                found.append(e)
+        self._grouped = (len(self.events), grouped)
+        return grouped
+
+    def counted(self, entity: str) -> list[Envelope]:
+        """The ``entity`` events a live counter counts: the batch's new events the folds do not leave
+        out, then those taken in from the quarantine because their opening arrived (a
+        ``missing_opening`` reason resolved; they were never counted before)."""
+        events = self.events_by_entity().get(entity, [])
+        taken_in = [
+            e for e, why in self.resolved if why.startswith("missing_opening") and entity_of(e.type) == entity
+        ]
+        if not self.quarantined:
+            return [*events, *taken_in] if taken_in else events
+        refused = {e.dedup_key for e, _ in self.quarantined}
+        return [e for e in (*events, *taken_in) if e.dedup_key not in refused]
 
     @property
     def quarantine_change(self) -> int:

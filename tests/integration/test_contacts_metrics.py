@@ -60,3 +60,22 @@ def test_live_gauges(wh: Warehouse, settings: Settings) -> None:
     assert value("demandhub_queue_waiting_contacts", queue="webchat") == 1
     assert value("demandhub_queue_longest_wait_seconds", queue="webchat") == 90
     assert value("demandhub_queue_waiting_contacts", queue="999") == 0
+
+
+def test_a_transition_held_until_its_offer_arrives_is_counted_when_taken_in(
+    wh: Warehouse, settings: Settings
+) -> None:
+    offered = ("demandhub_contacts_offered_total", {"channel": "webchat", "queue": "webchat"})
+    answered = ("demandhub_contacts_answered_total", {"channel": "webchat", "queue": "webchat"})
+    before = [value(name, **labels) for name, labels in (offered, answered)]
+    pipe = pipeline(settings, wh)
+    held = pipe.process(messages([ev("H1", "webchat.answered.v1", 40, 1)]))
+    assert [why.split(":")[0] for _, why in held.quarantined] == ["missing_opening"]
+    observe(held)  # held out: nothing counted yet
+    assert [value(n, **labels) for n, labels in (offered, answered)] == before
+    arrived = pipe.process(messages([ev("H1", "webchat.offered.v1", 30, 0)], 10))
+    assert [why.split(":")[0] for _, why in arrived.resolved] == ["missing_opening"]
+    observe(arrived)
+    observe(pipe.process(messages([ev("H1", "webchat.offered.v1", 30, 0)], 20)))  # redelivered
+    after = [value(n, **labels) - b for (n, labels), b in zip((offered, answered), before, strict=True)]
+    assert after == [1, 1]
