@@ -240,6 +240,19 @@ class Worker:
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, FileNotFoundError):
             return 0
 
+    def ledger_rows(self) -> int:
+        """Rows in this worker's ledger, copies included (the engine answers from its parts' row
+        counts, reading no column); 0 while the API is not up yet."""
+        try:
+            return int(self.sql("SELECT count() FROM events")[0][0])
+        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, FileNotFoundError):
+            return 0
+
+    def ledger_rows_distinct(self) -> tuple[int, int]:
+        """(rows, distinct (source, id)) of this worker's ledger, read in one statement."""
+        rows = self.sql("SELECT count(), uniqExact(source, id) FROM events")
+        return int(rows[0][0]), int(rows[0][1])
+
     def metric(self, name: str, labels: str | None = None) -> float:
         """Sum of every sample of ``name`` on the worker's ``/metrics`` (0 if absent); with ``labels``
         (the text between the braces, e.g. ``kind="glibc_system"``) only the samples labelled so."""

@@ -3,8 +3,9 @@
 For each worker count: a fresh tansu broker, the same pre-produced events (call, incident and crime
 topics have 4 partitions, web chat and online reports 2), the workers launched together, each with
 its own data directory (its own embedded warehouse). Done when the ledgers together hold every
-distinct event: the per-worker ``uniqExact(source, id)`` counts are summed, and once the sum reaches
-N the union of the workers' ids is checked exactly (a partition that moved between workers before a
+distinct event: the per-worker ledger row counts are summed (polled as in the throughput test), and
+once the sum reaches N each ledger's distinct events are counted and their union checked exactly (a
+partition that moved between workers before a
 commit leaves the same event in two ledgers). Rates are from the first launch (start-up included),
 from the first ledger row, and once started. "Once started" is from the moment every worker has made
 its first fetch (its launch plus its own ``first_fetch`` start-up mark) to the last event, over the
