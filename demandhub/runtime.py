@@ -431,8 +431,6 @@ def _run_worker(
     log: LogStream | None,
     early: Any,
 ) -> None:
-    import faust
-
     from streams import registry, startup
     from streams.app import build_app
 
@@ -479,6 +477,24 @@ def _run_worker(
         async def started() -> None:
             _release(log)
 
+    worker = faust_worker(app, log)
+    marks.mark(startup.IMPORTS)
+    try:
+        run_until_stopped(worker, early.abandon if early is not None else None)
+    finally:
+        _close_idle_thread_loop(app)
+        hub_file(settings).unlink(missing_ok=True)
+
+
+def faust_worker(app: Any, log: LogStream | None = None) -> Any:
+    """faust's worker for ``app``, logging warnings and errors to ``log`` (default standard error),
+    without faust's terminal spinner. The spinner advances once per log record of any level, so
+    faust sets the root logger to DEBUG for it, for the life of the process (it writes its control
+    codes to a log file too): every library's debug call then builds a record and walks the stack
+    for its caller, only for the handlers to drop it (aiokafka logs several per fetch; in an idle
+    worker, about a third of the event loop's CPU)."""
+    import faust
+
     worker = faust.Worker(
         app,
         loglevel="WARNING",
@@ -486,12 +502,8 @@ def _run_worker(
         redirect_stdouts=False,
         logging_config=None if log is None else _log_config(log),
     )
-    marks.mark(startup.IMPORTS)
-    try:
-        run_until_stopped(worker, early.abandon if early is not None else None)
-    finally:
-        _close_idle_thread_loop(app)
-        hub_file(settings).unlink(missing_ok=True)
+    worker.spinner = None
+    return worker
 
 
 def _log_config(stream: LogStream) -> dict[str, Any]:
