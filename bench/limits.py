@@ -48,7 +48,23 @@ LIMITS: dict[str, list[str]] = {
         "`inc` or `observe` per event (two locks each), and a payload's queue is read from its own "
         "fields instead of through pydantic's `__getattr__` for payloads without one: 7.4-12.4 -> "
         "3.1-6.2 us of CPU an event over a 17,743-event cycle in four same-run pairs, the same "
-        "counts and sums.",
+        "counts and sums. Since, the observers share one grouping of the cycle's events by entity "
+        "(`BatchReport.events_by_entity`, `counted`) instead of each reading every event: in "
+        "process over seven simulated days in cycles of 20,000, 3.36 -> 2.50 us an event.",
+        "Where a cycle's time goes (one worker, this benchmark's events, each stage timed in the "
+        "worker: bench/manual/worker-cycle-timeline.md): preparing a fetch of 20,000 (0.6-0.85 s, "
+        "0.4-0.7 s of it CPU) is the longest part, and its writing (0.25-0.65 s, under a third of "
+        "it the thread's own CPU) runs beside the next one's preparing. Between one preparing and "
+        "the next, 0.2-0.27 s pass on the event loop: the accounting above, the offsets committed, "
+        "aiokafka building the next fetch's records and the pipeline's view of them, each waiting "
+        "its turn for the lock beside the write's own Python (clickhouse-connect serialising the "
+        "inserts). Every thread's Python work runs under one lock, so moving a part to another "
+        "thread moves no figure; only less Python work does.",
+        "The end of the worker's run is seen from outside: its ledger's rows are counted through "
+        "`/api/sql` every 0.1 s and, once they reach the events produced, checked once exactly "
+        "(`bench/throughput.py` `_watch`). Was: `uniqExact(source, id)` every 0.5 s, 40 ms of the "
+        "worker's CPU a poll on the full ledger against 5.5 ms for the count, and up to half a "
+        "second late; the bare consumer notes its own last record.",
         "Start-up is part of the figure from launch, and the bare consumer's run is mostly its own "
         "start-up and group join (tansu holds a join for about half the 6 s session timeout, "
         "whatever the consumer's rebalance timeout). The worker begins its consumer's join at the "
