@@ -5,20 +5,20 @@ topics have 4 partitions, web chat and online reports 2), the workers launched t
 its own data directory (its own embedded warehouse). Done when the ledgers together hold every
 distinct event: the per-worker ledger row counts are summed (polled as in the throughput test), and
 once the sum reaches N each ledger's distinct events are counted and their union checked exactly (a
-partition that moved between workers before a
-commit leaves the same event in two ledgers). Rates are from the first launch (start-up included),
-from the first ledger row, and once started. "Once started" is from the moment every worker has made
-its first fetch (its launch plus its own ``first_fetch`` start-up mark) to the last event, over the
-events not yet in the ledgers at the last poll before that moment: a later worker's start-up and the
-group's join count in start-up, reported separately. Beside it, the rate from the poll at which every
-worker has written a row (the headline before): a first write cycle holds up to 20,000 events and
-takes seconds, so that window began late and its few polls left the rate rough (two runs of the same
-code gave 1.27 and 2.68). The headline is the issue's target: 2 workers once started against 1
-worker once started, >= 1.5 on two cores. Ratios are against the one-worker runs of the same
-invocation. The counts run in the order :data:`ORDER` (1, 2, 4, 2, 1): each rate of a count run twice
-is the mean of its two runs, so a drift of the host's speed over the benchmark's minutes weighs on the
-one- and two-worker rates alike (with single runs of 1, 2 and 4 workers, the headline of the same code
-moved from 1.25 to 1.52 between two invocations).
+partition that moved between workers before a commit leaves the same event in two ledgers). Rates
+are from the first launch (start-up included), from the first ledger row, and once started. "Once
+started" is from the moment every worker has made its first fetch (its launch plus its own
+``first_fetch`` start-up mark) to the last event, over the events not yet in the ledgers at the last
+poll before that moment: a later worker's start-up and the group's join count in start-up, reported
+separately. Beside it, the rate from the poll at which every worker has written a row (the headline
+before): a first write cycle holds up to 20,000 events and takes seconds, so that window began late
+and its few polls left the rate rough (two runs of the same code gave 1.27 and 2.68). The headline
+is the issue's target: 2 workers once started against 1 worker once started, >= 1.5 on two cores.
+Ratios are against the one-worker runs of the same invocation. The counts run in the order
+:data:`ORDER` (1, 2, 4, 2, 1): each rate of a count run twice is the mean of its two runs, so a
+drift of the host's speed over the benchmark's minutes weighs on the one- and two-worker rates alike
+(with single runs of 1, 2 and 4 workers, the headline of the same code moved from 1.25 to 1.52
+between two invocations).
 """
 
 from __future__ import annotations
