@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -172,20 +173,27 @@ def hub_run(records: list[Record], workers: int, ctx: RunContext, label: str) ->
 
 
 def _watch(
-    hub: list[Worker], n: int, timeout: float, label: str
+    hub: list[Worker],
+    n: int,
+    timeout: float,
+    label: str,
+    clock: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> tuple[float, tuple[float, int] | None, list[tuple[float, int]], float, int]:
     """Poll the workers' ledgers until they hold all ``n`` events (see the module docstring):
     (first row seen, (when every worker had a row, the rows then) or None, every poll's (time,
-    rows), the end, the distinct events summed over the workers' ledgers at the end)."""
+    rows), the end, the distinct events summed over the workers' ledgers at the end). Times are
+    ``clock``'s."""
     first_seen: float | None = None
     all_started: tuple[float, int] | None = None
     polls: list[tuple[float, int]] = []
-    deadline = time.monotonic() + timeout
+    deadline = monotonic() + timeout
     total = 0
-    while time.monotonic() < deadline:
+    while monotonic() < deadline:
         counts = [w.ledger_rows() for w in hub]
         total = sum(counts)
-        now = time.perf_counter()
+        now = clock()
         polls.append((now, total))
         if total and first_seen is None:
             first_seen = now
@@ -197,8 +205,8 @@ def _watch(
             if distinct >= n and (len(hub) == 1 or _union_size(hub) >= n):
                 same_rows = all(r == d == c for (r, d), c in zip(exact, counts, strict=True))
                 assert first_seen is not None
-                return first_seen, all_started, polls, now if same_rows else time.perf_counter(), distinct
-        time.sleep(POLL_SECONDS)
+                return first_seen, all_started, polls, now if same_rows else clock(), distinct
+        sleep(POLL_SECONDS)
     raise BenchError(f"{label}: {total} of {n} events after {timeout:.0f}s")
 
 

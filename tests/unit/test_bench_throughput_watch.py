@@ -47,20 +47,17 @@ class _Ledger:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
-    fake = _Clock()
-    monkeypatch.setattr(throughput.time, "perf_counter", fake)
-    monkeypatch.setattr(throughput.time, "sleep", lambda _s: None)
-    return fake
+def clock() -> _Clock:
+    return _Clock()
 
 
-def _watch(ledger: Any, n: int) -> tuple[float, Any, list[tuple[float, int]], float, int]:
-    return throughput._watch([ledger], n, timeout=60, label="hub")
+def _watch(ledger: Any, n: int, clock: _Clock) -> tuple[float, Any, list[tuple[float, int]], float, int]:
+    return throughput._watch([ledger], n, 60, "hub", clock=clock, sleep=lambda _s: None)
 
 
 def test_the_run_ends_at_the_poll_the_check_confirms(clock: _Clock) -> None:
     ledger = _Ledger([(0, 0), (40, 40), (100, 100), (100, 100)])
-    first, _started, polls, done, distinct = _watch(ledger, 100)
+    first, _started, polls, done, distinct = _watch(ledger, 100, clock)
     assert polls == [(1.0, 0), (2.0, 40), (3.0, 100)]
     assert (first, done, distinct) == (2.0, 3.0, 100)
     assert ledger.checks == 1
@@ -70,7 +67,7 @@ def test_rows_added_after_the_poll_end_the_run_at_the_check(clock: _Clock) -> No
     # the poll saw 100 rows; by the check 103 (three copies of events already in): the poll's count
     # held copies, so the run ends when the check saw every distinct event
     ledger = _Ledger([(100, 0), (103, 100)])
-    _first, _started, _polls, done, distinct = _watch(ledger, 100)
+    _first, _started, _polls, done, distinct = _watch(ledger, 100, clock)
     assert (done, distinct) == (2.0, 100)
 
 
@@ -78,14 +75,21 @@ def test_copies_in_the_count_keep_the_run_going_until_every_event_is_in(clock: _
     # 100 rows at the first poll, but only 97 distinct events: not done; the next poll and check
     # confirm 103 rows holding all 100
     ledger = _Ledger([(100, 97), (100, 97), (103, 100), (103, 100)])
-    _first, _started, polls, done, distinct = _watch(ledger, 100)
+    _first, _started, polls, done, distinct = _watch(ledger, 100, clock)
     assert [rows for _, rows in polls] == [100, 103]
     assert ledger.checks == 2
     assert (done, distinct) == (3.0, 100)  # the check after the second poll, not the poll
 
 
-def test_a_ledger_that_never_fills_is_an_error(clock: _Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ledger_that_never_fills_is_an_error(clock: _Clock) -> None:
     ticks = iter(range(1000))
-    monkeypatch.setattr(throughput.time, "monotonic", lambda: float(next(ticks)))
     with pytest.raises(BenchError, match="40 of 100 events"):
-        throughput._watch([_Ledger([(40, 40)])], 100, timeout=5, label="hub")
+        throughput._watch(
+            [_Ledger([(40, 40)])],
+            100,
+            5,
+            "hub",
+            clock=clock,
+            sleep=lambda _s: None,
+            monotonic=lambda: float(next(ticks)),
+        )
