@@ -235,16 +235,17 @@ class Worker:
 
     def distinct_events(self) -> int:
         """Distinct (source, id) in this worker's ledger; 0 while the API is not up yet."""
-        try:
-            return int(self.sql("SELECT uniqExact(source, id) FROM events")[0][0])
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, FileNotFoundError):
-            return 0
+        return self._ledger_count("uniqExact(source, id)")
 
     def ledger_rows(self) -> int:
         """Rows in this worker's ledger, copies included (the engine answers from its parts' row
         counts, reading no column); 0 while the API is not up yet."""
+        return self._ledger_count("count()")
+
+    def _ledger_count(self, aggregate: str) -> int:
+        """``SELECT <aggregate> FROM events`` through the API; 0 while the API is not up yet."""
         try:
-            return int(self.sql("SELECT count() FROM events")[0][0])
+            return int(self.sql(f"SELECT {aggregate} FROM events")[0][0])
         except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, FileNotFoundError):
             return 0
 
