@@ -170,15 +170,25 @@ def is_new_embedded(dsn: str) -> bool:
 
 
 EMBEDDED_ALLOCATOR_ENV = "JE_MALLOC_CONF"
-EMBEDDED_ALLOCATOR_OPTIONS = "tcache_max:4096"
+EMBEDDED_ALLOCATOR_OPTIONS = "tcache_max:4096,prof:false"
 """The embedded engine's allocator (its own jemalloc, which reads ``JE_MALLOC_CONF`` once, when chDB
-is loaded) caches freed blocks of up to 4 KiB per thread instead of its build's 32 KiB. Each of the
-engine's threads (about 50 in a worker, 175 before migration 0600; most of them idle pool threads)
-keeps the blocks it freed in a cache of its own until it allocates again or ends, so an idle thread
-holds what its last statement left there; blocks of 4-32 KiB are most of what such a cache can hold
-(up to about 4 MiB a thread). Measured in a worker at 50 events/s on Apache Kafka
-(bench/manual/soak-memory-attribution.md, sixth look: the threads' caches 41-50 -> 22-26 MiB). Set
-only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is loaded; a server
+is loaded), with two options of its build changed:
+
+- ``tcache_max:4096``: it caches freed blocks of up to 4 KiB per thread instead of 32 KiB. Each of
+  the engine's threads (about 50 in a worker, 175 before migration 0600; most of them idle pool
+  threads) keeps the blocks it freed in a cache of its own until it allocates again or ends, so an
+  idle thread holds what its last statement left there; blocks of 4-32 KiB are most of what such a
+  cache can hold (up to about 4 MiB a thread). Measured in a worker at 50 events/s on Apache Kafka
+  (bench/manual/soak-memory-attribution.md, sixth look: the threads' caches 41-50 -> 22-26 MiB).
+- ``prof:false``: no heap profiler. chDB's build turns jemalloc's profiler on and active, so one
+  allocation in every 512 KiB allocated records its call stack (an unwind) and keeps it while the
+  block lives; nothing in the hub reads those profiles. A file replay of ten simulated years
+  (728,278 events; the engine inserts in the replay's own process) ran 3.5-4.9% faster without it,
+  in four alternating same-machine pairs, with 0.45-1.1 s less system time; the board pack in
+  process was slower in five of six pairs (medians 234 against 225 ms), the worker's throughput
+  the same (bench/manual/soak-memory-attribution.md, seventh look).
+
+Set only when the process has not set ``JE_MALLOC_CONF`` itself and before chDB is loaded; a server
 keeps its own allocator configuration."""
 
 

@@ -15,7 +15,8 @@ from tests.fixtures.child import run_python
 pytestmark = pytest.mark.integration
 
 
-def _engine_tcache_max(tmp_path: Path, preset: str | None) -> int:
+def _engine_options(tmp_path: Path, preset: str | None) -> tuple[int, bool]:
+    """(``opt.tcache_max``, ``opt.prof``) of the engine's allocator in a fresh process."""
     script = (
         "from sinks.clickhouse.client import connect\n"
         f"wh = connect('chdb://{tmp_path / 'wh'}')\n"
@@ -27,14 +28,16 @@ def _engine_tcache_max(tmp_path: Path, preset: str | None) -> int:
         env[EMBEDDED_ALLOCATOR_ENV] = preset
     out = run_python(script, env=env, timeout=120)
     found = re.search(r"^\s*opt\.tcache_max: (\d+)$", out, re.MULTILINE)
-    assert found is not None, out[:2000]
-    return int(found.group(1))
+    prof = re.search(r"^\s*opt\.prof: (true|false)$", out, re.MULTILINE)
+    assert found is not None and prof is not None, out[:2000]
+    return int(found.group(1)), prof.group(1) == "true"
 
 
-def test_the_engine_allocator_caches_small_blocks_only_per_thread(tmp_path: Path) -> None:
-    assert EMBEDDED_ALLOCATOR_OPTIONS == "tcache_max:4096"
-    assert _engine_tcache_max(tmp_path, None) == 4096  # the engine build's own default is 32768
+def test_the_engine_allocator_keeps_small_thread_caches_and_no_heap_profile(tmp_path: Path) -> None:
+    assert EMBEDDED_ALLOCATOR_OPTIONS == "tcache_max:4096,prof:false"
+    # the engine build's own defaults are 32768 and a heap profiler that is on
+    assert _engine_options(tmp_path, None) == (4096, False)
 
 
 def test_options_the_process_was_started_with_are_kept(tmp_path: Path) -> None:
-    assert _engine_tcache_max(tmp_path, "tcache_max:16384") == 16384
+    assert _engine_options(tmp_path, "tcache_max:16384") == (16384, True)
