@@ -281,6 +281,9 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
                 "engine_allocated",
                 "engine_resident",
                 "engine_thread_cached",
+                "engine_active",
+                "engine_metadata",
+                "engine_dirty",
             )
         },
         "threads": threads(pid),

@@ -89,8 +89,10 @@ def column_rows(wh: Warehouse) -> list[Row]:
 
 
 _JEMALLOC_TOTALS = re.compile(
-    r"^Allocated: (\d+), active: \d+, metadata: \d+.*?, resident: (\d+),", re.MULTILINE
+    r"^Allocated: (\d+), active: (\d+), metadata: (\d+).*?, resident: (\d+),", re.MULTILINE
 )
+_JEMALLOC_PAGE = re.compile(r"^Page size: (\d+)$", re.MULTILINE)
+_JEMALLOC_DIRTY = re.compile(r"^Merged arenas stats:$.*?^\s*dirty:\s+\S+\s+(\d+)\s", re.MULTILINE | re.DOTALL)
 _JEMALLOC_TCACHE = re.compile(r"^Merged arenas stats:$.*?^tcache_bytes:\s+(\d+)$", re.MULTILINE | re.DOTALL)
 
 
@@ -101,8 +103,12 @@ def engine_memory(wh: Warehouse) -> dict[str, int]:
     and ``engine_resident`` (its pages in memory: what it handed out, what it keeps freed but not yet
     returned, its own metadata), and ``engine_thread_cached`` (of what it counts as handed out, the
     freed blocks that the engine's threads keep in their own caches for their next allocation; an
-    idle thread keeps them until it allocates again or ends). A kind the engine cannot tell (no such
-    metric, no jemalloc in its build, no totals line in the text) is left out."""
+    idle thread keeps them until it allocates again or ends). The parts of the resident pages:
+    ``engine_active`` (pages holding at least one block handed out: the allocated bytes plus the
+    unused room of those pages), ``engine_metadata`` (the allocator's own bookkeeping) and
+    ``engine_dirty`` (pages freed and not yet returned to the system, which it returns after its
+    decay time). A kind the engine cannot tell (no such metric, no jemalloc in its build, no such
+    line in the text) is left out."""
     found: dict[str, int] = {}
     rows = wh.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").rows
     if rows:
@@ -111,11 +117,25 @@ def engine_memory(wh: Warehouse) -> dict[str, int]:
         stats = wh.query("SELECT stats FROM system.jemalloc_stats").rows
     except DatabaseError:  # no jemalloc in this engine build
         return found
-    totals = _JEMALLOC_TOTALS.search(str(stats[0][0])) if stats else None
+    return found | jemalloc_totals(str(stats[0][0]) if stats else "")
+
+
+def jemalloc_totals(text: str) -> dict[str, int]:
+    """The totals :func:`engine_memory` reads from the text of ``system.jemalloc_stats``, in bytes."""
+    found: dict[str, int] = {}
+    totals = _JEMALLOC_TOTALS.search(text)
     if totals is not None:
-        found["engine_allocated"] = int(totals.group(1))
-        found["engine_resident"] = int(totals.group(2))
-    cached = _JEMALLOC_TCACHE.search(str(stats[0][0])) if stats else None
+        allocated, active, metadata, resident = (int(g) for g in totals.groups())
+        found |= {
+            "engine_allocated": allocated,
+            "engine_resident": resident,
+            "engine_active": active,
+            "engine_metadata": metadata,
+        }
+    cached = _JEMALLOC_TCACHE.search(text)
     if cached is not None:
         found["engine_thread_cached"] = int(cached.group(1))
+    page, dirty = _JEMALLOC_PAGE.search(text), _JEMALLOC_DIRTY.search(text)
+    if page is not None and dirty is not None:
+        found["engine_dirty"] = int(dirty.group(1)) * int(page.group(1))
     return found

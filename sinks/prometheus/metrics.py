@@ -187,8 +187,10 @@ WORKER_NATIVE_HEAP_BYTES = Gauge(
     "freed), engine_tracked (the embedded engine's own accounting, system.metrics MemoryTracking), "
     "engine_allocated and engine_resident (the embedded engine's allocator, jemalloc: handed out, and "
     "its pages in memory), engine_thread_cached (of engine_allocated, freed blocks kept in its "
-    "threads' own caches; the last four sampled every minute). Set beside the resident set size they "
-    "show which allocator a growth is in.",
+    "threads' own caches), and the parts of engine_resident: engine_active (pages holding blocks "
+    "handed out), engine_metadata (the allocator's bookkeeping), engine_dirty (freed pages not yet "
+    "returned); the engine's kinds sampled every minute. Set beside the resident set size they show "
+    "which allocator a growth is in, and in which of its parts.",
     ["kind"],
     registry=REGISTRY,
 )

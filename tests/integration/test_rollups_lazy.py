@@ -403,6 +403,10 @@ def test_the_worker_refresh_samples_the_engine_memory_when_asked(settings: Setti
     assert 0 < allocated <= resident  # the embedded engine's jemalloc totals
     cached = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_thread_cached")._value.get()
     assert 0 < cached < allocated  # its threads' caches, a part of what it counts as handed out
+    active = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_active")._value.get()
+    metadata = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_metadata")._value.get()
+    dirty = m.WORKER_NATIVE_HEAP_BYTES.labels("engine_dirty")._value.get()
+    assert allocated <= active < resident and 0 < metadata < resident and 0 <= dirty < resident
 
 
 def test_the_replays_rebuild_runs_its_month_ranges_on_the_handles_it_is_given(
