@@ -271,6 +271,7 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
         "rss_kib": rss_kib(pid),
         "frozen": _worker_metric(worker, "demandhub_worker_gc_frozen_objects"),
         "py_blocks": _worker_metric(worker, "demandhub_worker_python_allocated_blocks"),
+        "history_cache_events": _worker_metric(worker, "demandhub_history_cache_events"),
         "gc_reclaimed": _worker_metric(worker, "demandhub_worker_gc_reclaimed_objects_total"),
         **{
             f"{kind}_bytes": _worker_metric(worker, "demandhub_worker_native_heap_bytes", f'kind="{kind}"')

@@ -706,6 +706,17 @@ def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
                 m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
 
 
+def sample_memory(pipeline: Pipeline) -> None:
+    """The worker's memory gauges that cost nothing to read, set every ``HEAP_SETTLE_SECONDS``:
+    frozen objects, Python's allocated blocks, the events in ``pipeline``'s history cache and the
+    C allocator's totals (the engine's are sampled after a refresh, see :func:`_refresh`)."""
+    m.WORKER_GC_FROZEN.set(gc.get_freeze_count())
+    m.WORKER_PYTHON_BLOCKS.set(sys.getallocatedblocks())
+    m.HISTORY_CACHE_EVENTS.set(pipeline.cache.events)
+    for kind, size in heap.native_heap().items():
+        m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
+
+
 HEAP_SETTLE_SECONDS = 10.0
 HEAP_RECLAIM_SECONDS = 300.0
 """Every five minutes a full collection frees the cycles that died while frozen (see :mod:`streams.heap`)."""
@@ -719,7 +730,7 @@ def _add_heap_settling(app: faust.App, opening: Opening[Opened]) -> None:
     @app.task
     async def settle_heap() -> None:
         try:
-            await opening.wait()
+            opened = await opening.wait()
         except Exception:  # the opening task stops the worker
             return
         heap.settle_after_startup()
@@ -738,10 +749,7 @@ def _add_heap_settling(app: faust.App, opening: Opening[Opened]) -> None:
                 )
             else:
                 heap.settle()
-            m.WORKER_GC_FROZEN.set(gc.get_freeze_count())
-            m.WORKER_PYTHON_BLOCKS.set(sys.getallocatedblocks())
-            for kind, size in heap.native_heap().items():
-                m.WORKER_NATIVE_HEAP_BYTES.labels(kind).set(size)
+            sample_memory(opened.pipeline)
 
 
 LAG_SECONDS = 5.0

@@ -174,6 +174,13 @@ WORKER_PYTHON_BLOCKS = Gauge(
     "Memory blocks Python's allocator has handed out and not freed (sys.getallocatedblocks()).",
     registry=REGISTRY,
 )
+HISTORY_CACHE_EVENTS = Gauge(
+    "demandhub_history_cache_events",
+    "Events held in the worker's cache of subject histories (streams.history_cache), sampled every "
+    "10 s: it grows until it reaches DEMANDHUB_HISTORY_CACHE_EVENTS, then stays near that bound. "
+    "Until then the worker's Python heap grows with it (2-3 KB an event), which is start-up, not a leak.",
+    registry=REGISTRY,
+)
 ROLLUP_REFRESH_POSTPONED = Gauge(
     "demandhub_rollup_refresh_postponed",
     "1 while the worker postpones its rollup refresh to catch up a backlog (at most "
