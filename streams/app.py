@@ -696,8 +696,8 @@ ENGINE_MEMORY_SECONDS = 60.0
 
 def _refresh(refresher: Refresher, sample_engine_memory: bool) -> None:
     """One refresh of the logged rollup buckets; then, if asked, the embedded engine's own memory
-    accounting and its allocator's totals into ``demandhub_worker_native_heap_bytes`` (kinds
-    ``engine_tracked``, ``engine_allocated``, ``engine_resident``)."""
+    accounting and its allocator's totals into ``demandhub_worker_native_heap_bytes`` (the
+    ``engine_*`` kinds of :func:`sinks.clickhouse.admin_sql.engine_memory`)."""
     try:
         refresher.refresh()
     finally:
