@@ -426,7 +426,7 @@ LIMITS: dict[str, list[str]] = {
         "ten-minute window is 680, 673, 669, 680, 688, 687, 683 and 691 MiB. In the engine nothing "
         "grows steadily: its dirty pages (freed, not yet returned) swing by 20-30 MiB between "
         "samples, 38-69 MiB in the first hour and the last alike, its active pages rose about 10 "
-        "MiB with its allocations as the tables grew, its metadata stayed at 12-13 MiB. About 20 "
+        "MiB with its allocations as the tables grew, its metadata stayed at 12-13 MiB. About 15 "
         "MiB of the second hour's rise is outside both allocators and not yet placed "
         "(bench/manual/soak-memory-attribution.md, seventh look). Measured from minute 30, when "
         "the history cache is full, the highest would be 1.06; the verdict keeps the warm-up of "
@@ -506,7 +506,7 @@ FIXES: list[str] = [
     "worker runs with about 50 engine threads instead of about 175), and its allocator keeps no "
     "heap profile (seventh look). The last two-hour soak (section 8) grew 12% from minute 10, "
     "most of it by minute 40: the Python heap grows with the history cache until about minute 30 "
-    "at 50 events/s, after the warm-up the verdict measures from, and about 20 MiB of the second "
+    "at 50 events/s, after the warm-up the verdict measures from, and about 15 MiB of the second "
     "hour's rise is outside both allocators, not yet placed. Still to look at: a worker started "
     "on a large warehouse loads its parts on up to 64 threads that stay idle.",
     "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
