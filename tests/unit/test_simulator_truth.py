@@ -8,7 +8,7 @@ but did not emit, or emitted but did not count, shows up as a difference.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from streams.sources.simulator import Faults, SimConfig, Simulation, simulate, t
 from streams.sources.simulator.clock import from_ms
 from streams.sources.simulator.engine import run_bounds
 from streams.sources.simulator.reference import ASB_CATEGORIES
-from streams.sources.simulator.truth import SUPPORTED
+from streams.sources.simulator.truth import SUPPORTED, CallFacts, TruthBook
 
 pytestmark = pytest.mark.unit
 
@@ -280,6 +280,11 @@ def _fold(subjects: Subjects, end: datetime, d: Definitions | None = None) -> di
         elif "social.received.v1" in f:
             _social(months[_month(_t(f["social.received.v1"][0]), tz)], f, d)
     out = {m: _measures(c, d) for m, c in months.items()}
+    for channel in ("999", "101", "webchat", "online"):  # no data before a channel's first contact
+        first = min((m for m, c in months.items() if c[f"c{channel}"] > 0), default=None)
+        for m, values in out.items():
+            if first is None or m < first:
+                values.pop(f"contacts_{channel}", None)
     return {m: v for m, v in out.items() if v}
 
 
@@ -480,3 +485,19 @@ def test_truth_under_other_definitions_equals_an_independent_fold(
         assert set(folded[month]) == set(values), month
         for measure, value in values.items():
             assert folded[month][measure] == pytest.approx(value, rel=1e-9), (month, measure)
+
+
+def test_a_channel_has_no_data_before_its_first_contact_and_zeros_after_it() -> None:
+    """As the board's reader publishes them: a month before a channel's first contact has no
+    volume for it (absent), a later month without any of its contacts has a true zero."""
+    book = TruthBook()
+    jan, feb, mar = (int(datetime(2024, m, 10, 12, tzinfo=UTC).timestamp() * 1000) for m in (1, 2, 3))
+    for t in (jan, feb, mar):
+        book.add("f", "call", CallFacts(channel="999", offered=t))
+    book.add("f", "online", feb)
+    months = book.measures()["f"]
+    assert "contacts_online" not in months["2024-01"] and "contacts_101" not in months["2024-01"]
+    assert months["2024-01"]["contacts_total"] == 1
+    assert months["2024-02"]["contacts_online"] == 1
+    assert months["2024-03"]["contacts_online"] == 0
+    assert all("contacts_101" not in values for values in months.values())

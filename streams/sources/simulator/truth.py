@@ -48,7 +48,8 @@ NCRS timeliness always by ``recorded``); social media threads by ``received``.
 
 - ``contacts_999`` / ``contacts_101``: calls offered with that channel (``call.offered``);
   ``contacts_webchat``: web-chat sessions offered; ``contacts_online``: online reports submitted;
-  ``contacts_total``: the sum of the four. With ``dedupe_short_abandons_from_volumes`` a channel's
+  ``contacts_total``: the sum of the four. A channel has no data (its volume absent, not zero)
+  in the months before its first contact. With ``dedupe_short_abandons_from_volumes`` a channel's
   volume leaves out its contacts never answered whose final abandon was short (999 and web chat:
   the queue abandon was short; 101: the end-to-end abandon below was short).
 - ``calls_999_answered_within_10s`` / ``calls_101_answered_within_30s``: the service level of the
@@ -126,6 +127,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.contacts import CONTACT_CHANNELS
 from schemas.definitions import Definitions
 from streams.domain.servicelevel import QUEUE_MEASURES
 
@@ -427,7 +429,10 @@ def _pct(num: float, den: float) -> float | None:
     return 100.0 * num / den if den > 0 else None
 
 
-def _month_values(c: dict[str, float], defs: Definitions) -> dict[str, Any]:
+def _month_values(c: dict[str, float], defs: Definitions, unopened: frozenset[str]) -> dict[str, Any]:
+    """The month's figures; ``unopened`` holds the contact channels ("999", "101", "webchat",
+    "online") without a contact in this or any earlier month: their volumes are absent (no data),
+    not zero."""
     g = c.get
     dedupe = defs.calls.dedupe_short_abandons_from_volumes
     volumes = {
@@ -456,7 +461,7 @@ def _month_values(c: dict[str, float], defs: Definitions) -> dict[str, Any]:
     }
     values: dict[str, Any] = {}
     for measure, (count, fam) in counts.items():
-        if count > 0 or family[fam] > 0:
+        if (count > 0 or family[fam] > 0) and measure.removeprefix("contacts_") not in unopened:
             values[measure] = int(count)
     convention, callback_basis = defs.calls.abandon_convention, defs.calls.callbacks_in_service_level
     sl = {
@@ -570,8 +575,13 @@ class TruthBook:
             for thread in kinds.get("thread", ()):
                 _thread(_tally(by_month, month(thread.received)), thread, defs)
             out[force] = {}
+            opened: dict[str, str] = {}  # channel -> its first month with a contact offered
             for label, c in sorted(by_month.items()):
-                values = _month_values(c, defs)
+                for channel in CONTACT_CHANNELS:
+                    if c.get(f"c{channel}", 0) > 0:
+                        opened.setdefault(channel, label)
+                unopened = frozenset(ch for ch in CONTACT_CHANNELS if ch not in opened)
+                values = _month_values(c, defs, unopened)
                 if values:
                     out[force][label] = values
         return out
