@@ -14,8 +14,9 @@ subjects so that history is not re-read from the warehouse ledger. It holds what
   tracemalloc: 1.8 KB averaged over every kind, 2.9 KB over what stays once ended subjects leave,
   mostly crimes), so the default of 10,000 events bounds the cache near 30 MB. Crimes, whose
   outcomes come weeks later, are the subjects this bound ends up evicting: at 50 events/s about one
-  event in nine stays cached, so the cache fills in about 20 minutes (a bound of 20,000 took an
-  hour and was most of a soak's memory growth after its warm-up). An evicted subject's next event
+  event in nine stays cached (about 330 a minute), so the cache fills in about half an hour (31
+  minutes in a two-hour soak, ``demandhub_history_cache_events``; a bound of 20,000 took an hour
+  and was most of a soak's memory growth after its warm-up). An evicted subject's next event
   costs little: its ledger read joins the batch's read for new subjects of its force and entity.
 
 Before this bound the cache held up to 50,000 subjects of any kind (about 220,000 events, 4.4 per
