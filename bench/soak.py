@@ -516,7 +516,7 @@ def _result(
             Figure(
                 "the same ratio by the earlier rule",
                 v["rss_growth_from_first_twelfth"],
-                "x",
+                "",
                 f"highest over the second half / the sample at {seconds / WINDOWS / 60:.0f} min",
             ),
             Figure("latency p50 (produced -> in the ledger)", percentile(lat, 0.5) if lat else None, "s"),
