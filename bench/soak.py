@@ -26,7 +26,7 @@ Verdicts:
   ``history_cache_events``, the default here), and no later than one twelfth before the half, so
   both windows always exist. Both sides are the highest of their windows: the resident memory
   swings by tens of MiB from one sample to the next (the engine's freed pages), and a single
-  sample against the highest of sixty would judge that swing, not a growth. The result also gives
+  sample against the highest of 120 would judge that swing, not a growth. The result also gives
   the ratio by the earlier rule (the one sample at minute 10), ``rss_growth_from_first_twelfth``.
 
 The run always writes what it measured: an exception, a dead worker or SIGTERM ends the production
