@@ -98,6 +98,13 @@ LIMITS: dict[str, list[str]] = {
         "before chDB is imported, as a replay may) and a cheaper decoder; at start-up the join is "
         "now the longest wait before the first fetch, and the bare consumer waits as long for its "
         "own.",
+        "The same-run baseline does not cancel the host's speed here: the bare consumer's rate from "
+        "launch hardly moves between hosts of this kind (38-39k events/s, most of it the group "
+        "join), while the worker is bound by its CPU per event. Full runs of nearly the same code: "
+        "98 us an event and 0.294 on the host of 05:56 UTC, 57 us and 0.424 and 0.422 on the host "
+        "of 07:28 and 09:38; two trial runs of b1047f2 on a third host at 12:17 (kept apart, not "
+        "published): 60.8 and 60.4 us, 0.402 and 0.407. So the target holds on the faster hosts "
+        "of this kind and only just; on the slower ones it needs fewer microseconds an event.",
     ],
     "freshness": [
         "What is timed is the marker's ledger row becoming visible to a reader of the worker's "
