@@ -23,7 +23,7 @@ Verdicts:
   and page in the code paths; that growth is start-up, not a leak. It ends at the later of the first
   twelfth (10 minutes of 120) and the first sample whose history cache holds at least
   ``CACHE_FULL`` of its bound (``demandhub_history_cache_events`` against the worker's
-  ``history_cache_events``, the default here), and no later than one twelfth before the half, so
+  ``history_cache_events`` setting), and no later than one twelfth before the half, so
   both windows always exist. Both sides are the highest of their windows: the resident memory
   swings by tens of MiB from one sample to the next (the engine's freed pages), and a single
   sample against the highest of 120 would judge that swing, not a growth. The result also gives
@@ -61,7 +61,6 @@ from bench.harness import (
     records_of,
 )
 from bench.result import Figure, Result
-from streams.history_cache import DEFAULT_MAX_EVENTS
 
 FULL_MINUTES = 120.0
 RATE = 50
@@ -307,9 +306,7 @@ def _sample(worker: Worker, bootstrap: str, prod: Producer, t0: float) -> dict[s
     }
 
 
-def _verdicts(
-    samples: list[dict[str, Any]], seconds: float, cache_bound: int = DEFAULT_MAX_EVENTS
-) -> dict[str, Any]:
+def _verdicts(samples: list[dict[str, Any]], seconds: float, cache_bound: int) -> dict[str, Any]:
     """Stall and memory verdicts over ``samples`` of a run planned for ``seconds`` (the worker's
     history cache bounded at ``cache_bound`` events)."""
     bound = int(RATE * LAG_BOUND_SECONDS)
@@ -441,6 +438,14 @@ def run(ctx: RunContext) -> Result:
     return _result(ctx, minutes, samples, poller, prod, ended_early)
 
 
+def _worker_cache_bound() -> int:
+    """The worker's ``history_cache_events``: it reads its settings from this process's environment
+    (:func:`bench.harness.spawn`), and the soak adds no override."""
+    from demandhub.settings import Settings
+
+    return Settings().history_cache_events
+
+
 def _result(
     ctx: RunContext,
     minutes: float,
@@ -451,7 +456,7 @@ def _result(
 ) -> Result:
     seconds = minutes * 60
     latencies = poller.latencies if poller is not None else []
-    v = _verdicts(samples, seconds)
+    v = _verdicts(samples, seconds, _worker_cache_bound())
     windows = _windows(samples, latencies, seconds)
     lat = [x for _, x in latencies]
     achieved = prod.sent / prod.elapsed if prod is not None and prod.elapsed else None
