@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
-from functools import cache
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sinks.clickhouse.client import Warehouse, _RowsInsertContext, native_chunks
+from sinks.clickhouse.writers import fast_type
 
 BULK_SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 0}
 """Settings of a replay's inserts (no limit on the partitions one insert block may touch)."""
@@ -61,65 +61,6 @@ def insert_block(wh: Warehouse, table: str, columns: Sequence[str], block: bytes
     wh.insert_encoded(table, columns, block, "Native", settings=BULK_SETTINGS)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_EXACT_FROM = datetime(1900, 1, 1, tzinfo=UTC)
-_EXACT_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
-"""UTC times whose float timestamp (what clickhouse-connect's own writer floors) is within a
-microsecond of the exact instant (seconds since 1970 below 2**32 in size), so both give one tick."""
-
-
-def utc_millis(value: datetime) -> int:
-    """Milliseconds since 1970 of a UTC time from 1900 to 2099, exactly as clickhouse-connect 1.12
-    writes a ``DateTime64(3)`` value (``DateTime64._datetime64_ticks``: the float timestamp floored,
-    then the microseconds), by integer arithmetic instead of a float and three multiplications."""
-    return (value - _EPOCH) // _MILLISECOND
-
-
-@cache
-def _utc_millis_type() -> type[Any]:
-    """clickhouse-connect's ``DateTime64`` with a writer that turns UTC times of 1900-2099 into ticks
-    by :func:`utc_millis` and leaves every other value (and column) to the library's own writer.
-    Defined on first use: clickhouse-connect's types are imported with it."""
-    from clickhouse_connect import common
-    from clickhouse_connect.datatypes.temporal import DateTime64
-    from clickhouse_connect.driver.common import first_value, write_array
-
-    class UtcMillis(DateTime64, registered=False):
-        __slots__ = ()
-
-        def _write_column_binary(self, column: Sequence[Any], dest: bytearray, ctx: Any) -> None:
-            first = first_value(column, self.nullable)
-            if not isinstance(first, datetime) or self.prec != 1000 or self.write_format(ctx) == "int":
-                super()._write_column_binary(column, dest, ctx)
-                return
-            server_mode = common.get_setting("naive_datetime_insert") == "server"
-            active_tz = (self.tzinfo or ctx.server_tz) if server_mode else None
-            ticks = self._datetime64_ticks
-            low, high = _EXACT_FROM, _EXACT_UNTIL
-            out = [
-                (
-                    (x - _EPOCH) // _MILLISECOND
-                    if type(x) is datetime and x.tzinfo is UTC and low <= x < high
-                    else (ticks(x, active_tz) if x or not self.nullable else 0)
-                )
-                for x in column
-            ]
-            write_array("q", out, dest, ctx.column_name)
-
-    return UtcMillis
-
-
-def _fast(kind: Any) -> Any:
-    """``kind``, or for a ``DateTime64`` column that is not LowCardinality, the same type with the
-    writer of :func:`_utc_millis_type` (the same bytes)."""
-    from clickhouse_connect.datatypes.temporal import DateTime64
-
-    if type(kind) is not DateTime64 or kind.low_card:
-        return kind
-    return _utc_millis_type()(kind.type_def)
-
-
 @dataclass(frozen=True)
 class BlockEncoder:
     """Rows to clickhouse-connect Native insert bytes, by the column types of the warehouse it was
@@ -147,7 +88,7 @@ class BlockEncoder:
             name = known[column]
             parsed = self._parsed.get(name)
             if parsed is None:
-                parsed = self._parsed[name] = _fast(get_from_name(name))
+                parsed = self._parsed[name] = fast_type(get_from_name(name))
             kinds.append(parsed)
         context = _RowsInsertContext(table, list(columns), kinds, server_tz=self.server_tz)
         try:

@@ -78,3 +78,40 @@ def test_the_worker_loads_the_insert_codecs_while_it_opens_its_warehouse(tmp_pat
     for _ in range(2):  # the first run migrates (and inserts); the second opens what it left
         outs.append(json.loads(run_python(script, env=env).splitlines()[-1]))
     assert outs == [["numpy"], ["numpy"]]
+
+
+def test_times_inserted_by_row_and_by_dict_read_back_as_the_instants_given(wh: Warehouse) -> None:
+    """The writer's time columns (``sinks.clickhouse.writers``): UTC times inside and outside the
+    range its own arithmetic covers, other zones and naive times, by row and by dict."""
+    from datetime import timedelta, timezone
+
+    times = [
+        datetime(2025, 2, 3, 10, 15, 0, 999999, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2100, 1, 1, 0, 0, 0, 1000, tzinfo=UTC),
+        datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ]
+    names = [f"r{i}" for i in range(len(times))]
+    columns = ("force_id", "subject", "source", "id", "type", "time", "ingest_time", "data")
+    wh.insert(
+        "events",
+        [["f", "x", "s", n, "call.offered.v1", t, t, "{}"] for n, t in zip(names, times, strict=True)],
+        columns,
+    )
+    wh.insert_dicts(
+        "events",
+        [
+            dict(zip(columns, ["f", "y", "s", n, "call.offered.v1", t, t, "{}"], strict=True))
+            for n, t in zip(names, times, strict=True)
+        ],
+    )
+    got = wh.query(
+        "SELECT subject, id, toUnixTimestamp64Milli(time), toUnixTimestamp64Milli(ingest_time) "
+        "FROM events ORDER BY subject, id"
+    ).rows
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    millis = [(t - epoch) // timedelta(milliseconds=1) for t in times]
+    assert got == [
+        (subject, n, ms, ms) for subject in ("x", "y") for n, ms in zip(names, millis, strict=True)
+    ]

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sinks.clickhouse.client import _RowsInsertContext
-from sinks.clickhouse.replay_sql import BlockEncoder, utc_millis
+from sinks.clickhouse.replay_sql import BlockEncoder
+from sinks.clickhouse.writers import utc_millis
 
 pytestmark = pytest.mark.unit
 
@@ -87,3 +88,54 @@ def test_the_encoder_writes_millisecond_times_with_its_own_writer() -> None:
     assert type(at) is not DateTime64 and isinstance(at, DateTime64)
     assert type(maybe) is type(at) and maybe.nullable
     assert at.name == "DateTime64(3, 'UTC')"
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(len(rows[0]))]
+
+
+def _fast_bytes(columns: Sequence[str], data: Sequence[Sequence[Any]], column_oriented: bool) -> bytes:
+    """What ``Warehouse.insert`` sends: the fast types, the rows given by row or by column."""
+    from clickhouse_connect.datatypes.registry import get_from_name
+    from clickhouse_connect.driver.transform import NativeTransform
+
+    from sinks.clickhouse.writers import fast_type
+
+    kinds = [fast_type(get_from_name(TYPES["t"][c])) for c in columns]
+    context = _RowsInsertContext("t", list(columns), kinds, column_oriented=column_oriented, server_tz=UTC)
+    try:
+        context.data = list(data)
+        chunks = list(NativeTransform.build_insert(context))
+    finally:
+        context.release()
+    chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
+    return b"".join(chunks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_VALUE, st.one_of(st.none(), _VALUE), st.sampled_from(["a", "b", ""]), _VALUE),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_rows_given_by_column_are_the_library_s_bytes_of_the_same_rows(
+    values: list[tuple[datetime, datetime | None, str, datetime]],
+) -> None:
+    rows = [list(v) for v in values]
+    expected = _library_bytes(COLUMNS, rows)
+    assert _fast_bytes(COLUMNS, rows, column_oriented=False) == expected
+    assert _fast_bytes(COLUMNS, _columns(rows), column_oriented=True) == expected
+
+
+def test_columns_read_as_the_rows_they_hold() -> None:
+    from sinks.clickhouse.client import Columns
+
+    held = Columns([["a", "b", "c"], [1, 2, 3]])
+    assert len(held) == 3
+    assert held[1] == ("b", 2)
+    assert held[-1] == ("c", 3)
+    assert held[1:] == [("b", 2), ("c", 3)]
+    assert list(held) == [("a", 1), ("b", 2), ("c", 3)]
+    assert not Columns([])
