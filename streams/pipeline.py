@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -782,6 +783,9 @@ class Pipeline:
         columns = self._identity(table)
         if not columns or not previous:
             return
+        identity = itemgetter(*columns)
+        if {identity(r) for r in previous} <= {identity(r) for r in rows}:
+            return  # every identity kept, as its very values (the usual case), so also as text
         still = {tuple(str(r[c]) for c in columns) for r in rows}
         gone = sorted({tuple(str(r[c]) for c in columns) for r in previous} - still)
         if not gone:
