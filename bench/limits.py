@@ -60,6 +60,26 @@ LIMITS: dict[str, list[str]] = {
         "its turn for the lock beside the write's own Python (clickhouse-connect serialising the "
         "inserts). Every thread's Python work runs under one lock, so moving a part to another "
         "thread moves no figure; only less Python work does.",
+        "Python's collector ran a young collection every 50,000 net allocations (`streams.heap`), "
+        "and a write cycle's objects (events, fold rows, ledger rows) hold no reference cycles and "
+        "live until the cycle is written: under a backlog every such collection walked tens of "
+        "thousands of them, 8-30 ms each, and freed nothing (in process over this benchmark's "
+        "events in cycles of 20,000: 20 young collections, every one of them finding no garbage). "
+        "The threshold is now 1,000,000 (the ten-second settle still collects the young "
+        "generations, so cyclic garbage lives no longer than before): collections 3.8 -> 1.5 us "
+        "of CPU an event in process, none in three cycles between two settles. The inserts' time "
+        "columns are written by the replay's millisecond writer (`sinks.clickhouse.writers`, the "
+        "library's bytes, checked against it on generated columns) and fact rows go to the engine "
+        "column by column (`Columns`): 4.0 -> 3.7 us an event of clickhouse-connect's serialising, "
+        "in process with the worker's collector settings. Three same-run pairs of this benchmark "
+        "(13:00 UTC, quiet host), before -> after the three: the ratio 0.406, 0.404, 0.405 -> "
+        "0.450, 0.431, 0.453; worker CPU per event 61.3, 63.3, 65.2 -> 54.8, 58.1, 55.8 us; the "
+        "rate after the first ledger row 32.5k, 32.1k, 29.7k -> 39.1k, 35.8k, 39.8k events/s. The "
+        "collector's threshold alone, two pairs against all three: 0.413 and 0.436 against 0.426 and "
+        "0.439, so it carries almost all of it. By py-spy's count of samples holding the lock over "
+        "a whole run, 1,966 -> 1,601; the frame where clickhouse-connect turns rows into columns "
+        "fell from 120 samples to 19: the young collections had landed there, on the allocation "
+        "that crossed the threshold.",
         "The end of the worker's run is seen from outside: its ledger's rows are counted through "
         "`/api/sql` every 0.1 s and, once they reach the events produced, checked once exactly "
         "(`bench/throughput.py` `_watch`). Was: `uniqExact(source, id)` every 0.5 s, 40 ms of the "
@@ -97,14 +117,24 @@ LIMITS: dict[str, list[str]] = {
         "What would move it further: decode and folds off the one Python thread (processes started "
         "before chDB is imported, as a replay may) and a cheaper decoder; at start-up the join is "
         "now the longest wait before the first fetch, and the bare consumer waits as long for its "
-        "own.",
+        "own. Such a process cannot hand the main one its decoded events: pickling them costs 6.3 "
+        "us an event and loading them 9.6 us, more than decoding them (8.3 us; one simulated day, "
+        "in process). So the process that decodes and folds a subject must also keep its history, "
+        "build and encode its rows and count its live metrics, and hand back insert bytes and "
+        "counts; and with the engine's statements and merges on the same two cores, one such "
+        "process would bound the steady rate by its own Python (prepare, encoding and accounting, "
+        "about three quarters of the lock's samples): a steady rate about a quarter higher at best.",
         "The same-run baseline does not cancel the host's speed here: the bare consumer's rate from "
         "launch hardly moves between hosts of this kind (38-39k events/s, most of it the group "
         "join), while the worker is bound by its CPU per event. Full runs of nearly the same code: "
         "98 us an event and 0.294 on the host of 05:56 UTC, 57 us and 0.424 and 0.422 on the host "
         "of 07:28 and 09:38; two trial runs of b1047f2 on a third host at 12:17 (kept apart, not "
-        "published): 60.8 and 60.4 us, 0.402 and 0.407. So the target holds on the faster hosts "
-        "of this kind and only just; on the slower ones it needs fewer microseconds an event.",
+        "published): 60.8 and 60.4 us, 0.402 and 0.407. So the target held on the faster hosts "
+        "of this kind and only just; on the slower ones it needs fewer microseconds an event. On "
+        "the host of 13:00-13:25, with the collector's threshold and the inserts' writers above: "
+        "0.426-0.453 at 54.8-58.1 us in five trial runs and 0.42 at 60.6 us in the full run "
+        "(against 0.404-0.406 at 61.3-65.2 us for the code before, in the same pairs); a host as "
+        "slow as that of 05:56 was not seen again to measure.",
     ],
     "freshness": [
         "What is timed is the marker's ledger row becoming visible to a reader of the worker's "
@@ -214,6 +244,19 @@ LIMITS: dict[str, list[str]] = {
         "same runs), and in nine same-run pairs at load 2-25 neither a 1 MiB, an 8 MiB nor the "
         "default 100 MiB cache was faster at either rate more often than not; the 1,000/s gain "
         "above did not come back.",
+        "Where the two cores go at 50/s (13:00 UTC, the worker's threads' CPU from "
+        "`/proc/<pid>/task` every 2 s through the phase, two runs): the engine's merge threads "
+        "(`MergeMutate`) 0.4-0.55 of a core, the Python threads (the cycles, with the engine's work "
+        "on the calling thread, and the API's polls) 0.5-0.55, the engine's query pool 0.2-0.5; at "
+        "1,000/s the merges took only 0.15-0.25. A cycle of two or three events writes a part into "
+        "each table it touches, and merging those tiny parts is the largest single cost of the "
+        "phase. Asking the engine to merge at least ten parts at once (`min_parts_to_merge_at_once` "
+        "on the ten tables a cycle writes), two same-run pairs: merges 0.40-0.45 against 0.42-0.54 "
+        "of a core, but the query pool 0.45-0.56 against 0.2-0.39 (more parts to read), and the "
+        "50/s hub p99 0.355 and 0.410 s against 0.359 and 0.331 s: not kept. On this host the 50/s "
+        "p99 was 0.404 and 0.452 s in two runs of the code before the collector change of section 1 "
+        "and 0.310-0.404 s in five runs after it (0.216 s on the host of 09:39 UTC), the mean write "
+        "cycle 31-60 ms against 23 ms there: like throughput, the figure moves with the host.",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
@@ -290,6 +333,14 @@ LIMITS: dict[str, list[str]] = {
         "the same engine (bench/manual/soak-memory-attribution.md, seventh look). On a quiet, fast "
         "host the replay takes 12.7-14.0 s for 728,278 events, so it is the bulk insert's speed "
         "(3.4-3.5 s in this morning's runs) that puts the ratio either side of 0.25.",
+        "The baseline is `Warehouse.insert` of the ledger rows, so it gets the faster time writer "
+        "of section 1 (`sinks.clickhouse.writers`) too, while the replay's workers had it already "
+        "(`BlockEncoder`). Four alternating same-run pairs at 13:25 UTC, the code before (9169ae2) "
+        "against now: the bulk insert 202k, 195k, 185k, 187k against 205k, 214k, 203k, 185k rows/s, "
+        "the replay's loop 47.9k, 50.7k, 48.7k, 50.9k against 46.3k, 49.6k, 47.1k, 50.3k events/s, "
+        "the ratio 0.237, 0.260, 0.264, 0.272 against 0.226, 0.232, 0.232, 0.271. The collector's "
+        "new threshold is not the loop's difference: two pairs of now against now with the old "
+        "threshold, 50.1k and 51.8k against 49.9k and 49.6k events/s.",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
@@ -449,6 +500,12 @@ LIMITS: dict[str, list[str]] = {
         "engine's active pages 116-127 MiB at minutes 10-20 against 123-140 at 110-120 "
         "(its tables grew to 360,000 events) and its dirty pages 37-81 MiB throughout, 45-69 in "
         "the last ten minutes (bench/manual/soak-memory-attribution.md, eighth look).",
+        "Not run again since: the collector's young-generation threshold (50,000 -> 1,000,000 net "
+        "allocations, section 1) and the inserts' writers came after this run (a227b27). At 50 "
+        "events/s the net allocations between two ten-second settles stay far below a million "
+        "(500 events, each leaving about a hundred objects in the history cache), and the settles "
+        "collect the young generations and freeze the survivors as before, so the young "
+        "collections of a worker at that rate are now the settles' alone.",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
@@ -525,8 +582,9 @@ FIXES: list[str] = [
     "parts on up to 64 threads.",
     "**Decode and folds off the worker's one Python thread** (throughput from launch): worker "
     "processes spawned before chDB loads, each owning the histories of a share of the subjects, as "
-    "a file replay's do; pydantic's validation (about 5.4 us an event) is now the largest single "
-    "cost of decode.",
+    "a file replay's do, and building, encoding and counting everything of its events there (a "
+    "decoded event costs more to pickle and load than to decode: section 1); pydantic's "
+    "validation (about 5.4 us an event) is now the largest single cost of decode.",
     "**Less CPU per event in a replay's workers** (replay): from launch to the end both cores "
     "are busy (bench/manual/replay-phases.md), and decode and the folds are two thirds of a "
     "worker's time; the same cuts serve the worker's throughput.",
