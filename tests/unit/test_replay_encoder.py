@@ -28,20 +28,33 @@ TYPES = {
 COLUMNS = ["at", "maybe", "name", "micro"]
 
 
-def _library_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
-    """What clickhouse-connect's own types write for these rows (no fast writer)."""
+def _insert_bytes(
+    columns: Sequence[str], data: Sequence[Sequence[Any]], fast: bool = False, column_oriented: bool = False
+) -> bytes:
+    """The Native bytes of an insert context for ``data`` (rows, or columns with
+    ``column_oriented``): with clickhouse-connect's own types, or with ``fast`` the types
+    ``Warehouse.insert`` uses (:func:`sinks.clickhouse.writers.fast_type`)."""
     from clickhouse_connect.datatypes.registry import get_from_name
     from clickhouse_connect.driver.transform import NativeTransform
 
+    from sinks.clickhouse.writers import fast_type
+
     kinds = [get_from_name(TYPES["t"][c]) for c in columns]
-    context = _RowsInsertContext("t", list(columns), kinds, server_tz=UTC)
+    if fast:
+        kinds = [fast_type(k) for k in kinds]
+    context = _RowsInsertContext("t", list(columns), kinds, column_oriented=column_oriented, server_tz=UTC)
     try:
-        context.data = list(rows)
+        context.data = list(data)
         chunks = list(NativeTransform.build_insert(context))
     finally:
         context.release()
     chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
     return b"".join(chunks)
+
+
+def _library_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """What clickhouse-connect's own types write for these rows (no fast writer)."""
+    return _insert_bytes(columns, rows)
 
 
 _ZONES = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
@@ -94,24 +107,6 @@ def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(len(rows[0]))]
 
 
-def _fast_bytes(columns: Sequence[str], data: Sequence[Sequence[Any]], column_oriented: bool) -> bytes:
-    """What ``Warehouse.insert`` sends: the fast types, the rows given by row or by column."""
-    from clickhouse_connect.datatypes.registry import get_from_name
-    from clickhouse_connect.driver.transform import NativeTransform
-
-    from sinks.clickhouse.writers import fast_type
-
-    kinds = [fast_type(get_from_name(TYPES["t"][c])) for c in columns]
-    context = _RowsInsertContext("t", list(columns), kinds, column_oriented=column_oriented, server_tz=UTC)
-    try:
-        context.data = list(data)
-        chunks = list(NativeTransform.build_insert(context))
-    finally:
-        context.release()
-    chunks[0] = chunks[0][chunks[0].index(b"\n") + 1 :]
-    return b"".join(chunks)
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -125,8 +120,8 @@ def test_rows_given_by_column_are_the_library_s_bytes_of_the_same_rows(
 ) -> None:
     rows = [list(v) for v in values]
     expected = _library_bytes(COLUMNS, rows)
-    assert _fast_bytes(COLUMNS, rows, column_oriented=False) == expected
-    assert _fast_bytes(COLUMNS, _columns(rows), column_oriented=True) == expected
+    assert _insert_bytes(COLUMNS, rows, fast=True) == expected
+    assert _insert_bytes(COLUMNS, _columns(rows), fast=True, column_oriented=True) == expected
 
 
 def test_columns_read_as_the_rows_they_hold() -> None:
