@@ -78,8 +78,10 @@ LIMITS: dict[str, list[str]] = {
         "collector's threshold alone, two pairs against all three: 0.413 and 0.436 against 0.426 and "
         "0.439, so it carries almost all of it. By py-spy's count of samples holding the lock over "
         "a whole run, 1,966 -> 1,601; the frame where clickhouse-connect turns rows into columns "
-        "fell from 120 samples to 19: the young collections had landed there, on the allocation "
-        "that crossed the threshold.",
+        "fell from 120 samples to 19: the fact tables no longer go through it, and young "
+        "collections had landed there, on the allocation that crossed the threshold (the same "
+        "inserts took 10.9 us an event to serialise in process with the collector at its defaults "
+        "over a large heap, 4.0 us with the worker's settings).",
         "The end of the worker's run is seen from outside: its ledger's rows are counted through "
         "`/api/sql` every 0.1 s and, once they reach the events produced, checked once exactly "
         "(`bench/throughput.py` `_watch`). Was: `uniqExact(source, id)` every 0.5 s, 40 ms of the "
@@ -505,7 +507,9 @@ LIMITS: dict[str, list[str]] = {
         "events/s the net allocations between two ten-second settles stay far below a million "
         "(500 events, each leaving about a hundred objects in the history cache), and the settles "
         "collect the young generations and freeze the survivors as before, so the young "
-        "collections of a worker at that rate are now the settles' alone.",
+        "collections of a worker at that rate are now the settles' alone. Two short runs of "
+        "feeaa1a (45 and 40 minutes, bench/manual/soak-partial-runs.md) followed this run's memory "
+        "at the same minutes, and the quiet one its latency (p99 0.18 s).",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
