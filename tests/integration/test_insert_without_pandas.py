@@ -82,7 +82,7 @@ def test_the_worker_loads_the_insert_codecs_while_it_opens_its_warehouse(tmp_pat
 
 def test_times_inserted_by_row_and_by_dict_read_back_as_the_instants_given(wh: Warehouse) -> None:
     """The writer's time columns (``sinks.clickhouse.writers``): UTC times inside and outside the
-    range its own arithmetic covers, other zones and naive times, by row and by dict."""
+    range its own arithmetic covers and another zone, by row and by dict."""
     from datetime import timedelta, timezone
 
     times = [
