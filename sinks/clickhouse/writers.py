@@ -3,7 +3,8 @@
 clickhouse-connect serialises an insert in Python, a value at a time, and a write cycle's inserts
 are the largest Python work on the writer's side of the worker (the fact tables hold several time
 columns a row). :func:`fast_type` swaps a column's type for one whose writer does the same work in
-fewer steps, and leaves every other type as it is. The writers here fall back on the library's own
+fewer steps (times) or without importing numpy (integers and floats), and leaves every other type
+as it is. The writers here fall back on the library's own
 for any value or setting they do not handle, so their output is the library's whatever they are
 given (tests/unit/test_replay_encoder.py compares the two on generated columns).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from math import isinf, isnan
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,11 +69,63 @@ def _utc_millis_type() -> type[Any]:
     return UtcMillis
 
 
+_PLAIN = (list, tuple)
+
+
+@cache
+def _list_number_type(base: type[Any]) -> type[Any]:
+    """clickhouse-connect's integer or float type ``base`` with a writer that takes a list or a tuple
+    (a column of rows, as the library pivots them) as the library's own does, without first asking
+    whether the column is a numpy array: asking imports numpy (0.1-0.2 s) in a process that has not
+    loaded it, the first time any process here inserts a number, and no column here is ever an
+    array. Any other column goes to the library's writer."""
+    from clickhouse_connect.datatypes.numeric import Float
+    from clickhouse_connect.driver.common import write_array
+
+    floats = issubclass(base, Float)
+    kind = float if floats else int
+
+    class ListNumber(base, registered=False):  # type: ignore[misc, call-arg]
+        __slots__ = ()
+
+        def _write_column_binary(self, column: Sequence[Any], dest: bytearray, ctx: Any) -> None:
+            if type(column) not in _PLAIN or not column:
+                super()._write_column_binary(column, dest, ctx)
+                return
+            # clickhouse-connect 1.12's IntBase and Float writers past their numpy check
+            if self.nullable:
+                first = next((x for x in column if x is not None), None)
+                if floats and not isinstance(first, float):
+                    column = [0 if x is None else float(x) for x in column]
+                elif floats or isinstance(first, int):
+                    column = [0 if x is None else x for x in column]
+                elif isinstance(first, float):
+                    column = [0 if x is None or isnan(x) or isinf(x) else int(x) for x in column]
+                else:
+                    column = [int(x) if x else 0 for x in column]
+            elif not floats and isinstance(column[0], float):
+                column = [0 if x is None or isnan(x) or isinf(x) else int(x) for x in column]
+            elif not isinstance(column[0], kind):
+                column = [kind(x) for x in column]
+            # write_array: the library's own writer of a list (its compiled write_native_col asks for
+            # numpy too), the same little-endian values
+            write_array(self._array_type, column, dest, ctx.column_name)
+
+    ListNumber.__name__ = ListNumber.__qualname__ = f"List{base.__name__}"
+    return ListNumber
+
+
 def fast_type(kind: Any) -> Any:
-    """``kind``, or for a ``DateTime64`` column that is not LowCardinality, the same type with the
-    writer of :func:`_utc_millis_type` (the same bytes)."""
+    """``kind``, or the same type with a writer that gives the same bytes in fewer steps: for a
+    ``DateTime64`` column that is not LowCardinality, :func:`_utc_millis_type`'s; for an integer or
+    float column, :func:`_list_number_type`'s (no numpy)."""
+    from clickhouse_connect.datatypes.numeric import Float, IntBase
     from clickhouse_connect.datatypes.temporal import DateTime64
 
-    if type(kind) is not DateTime64 or kind.low_card:
+    if kind.low_card:
         return kind
-    return _utc_millis_type()(kind.type_def)
+    if type(kind) is DateTime64:
+        return _utc_millis_type()(kind.type_def)
+    if isinstance(kind, IntBase | Float) and type(kind).__module__ == IntBase.__module__:
+        return _list_number_type(type(kind))(kind.type_def)
+    return kind

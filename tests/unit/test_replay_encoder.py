@@ -29,17 +29,21 @@ COLUMNS = ["at", "maybe", "name", "micro"]
 
 
 def _insert_bytes(
-    columns: Sequence[str], data: Sequence[Sequence[Any]], fast: bool = False, column_oriented: bool = False
+    columns: Sequence[str],
+    data: Sequence[Sequence[Any]],
+    fast: bool = False,
+    column_oriented: bool = False,
+    types: dict[str, str] = TYPES["t"],
 ) -> bytes:
     """The Native bytes of an insert context for ``data`` (rows, or columns with
-    ``column_oriented``): with clickhouse-connect's own types, or with ``fast`` the types
-    ``Warehouse.insert`` uses (:func:`sinks.clickhouse.writers.fast_type`)."""
+    ``column_oriented``) of ``types``' columns: with clickhouse-connect's own types, or with
+    ``fast`` the types ``Warehouse.insert`` uses (:func:`sinks.clickhouse.writers.fast_type`)."""
     from clickhouse_connect.datatypes.registry import get_from_name
     from clickhouse_connect.driver.transform import NativeTransform
 
     from sinks.clickhouse.writers import fast_type
 
-    kinds = [get_from_name(TYPES["t"][c]) for c in columns]
+    kinds = [get_from_name(types[c]) for c in columns]
     if fast:
         kinds = [fast_type(k) for k in kinds]
     context = _RowsInsertContext("t", list(columns), kinds, column_oriented=column_oriented, server_tz=UTC)
@@ -134,3 +138,72 @@ def test_columns_read_as_the_rows_they_hold() -> None:
     assert held[1:] == [("b", 2), ("c", 3)]
     assert list(held) == [("a", 1), ("b", 2), ("c", 3)]
     assert not Columns([])
+
+
+NUMBERS = {
+    "u8": "UInt8",
+    "u16": "UInt16",
+    "u64": "UInt64",
+    "i64": "Int64",
+    "n8": "Nullable(UInt8)",
+    "n64": "Nullable(Int64)",
+    "f64": "Float64",
+    "nf64": "Nullable(Float64)",
+}
+
+
+def _number_column(kind: str, rows: int) -> st.SearchStrategy[list[Any]]:
+    """A column of ``rows`` values a fact row may hold in a ``kind`` column, of one Python type
+    (the library looks at one value to decide how to write the rest)."""
+    bits = {"u8": (0, 255), "u16": (0, 65535), "u64": (0, 2**64 - 1), "i64": (-(2**63), 2**63 - 1)}
+    if kind in ("f64", "nf64"):
+        kinds = [
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-(2**53), 2**53),
+            st.booleans(),
+        ]
+    else:
+        lo, hi = bits.get(kind, (0, 255) if kind == "n8" else (-(2**63), 2**63 - 1))
+        kinds = [st.integers(lo, hi), st.booleans(), st.floats(0, 200), st.sampled_from([float("nan"), 3.7])]
+    nullable = kind.startswith("n")
+    return st.sampled_from(kinds).flatmap(
+        lambda values: st.lists(
+            st.one_of(st.none(), values) if nullable else values, min_size=rows, max_size=rows
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(*(_number_column(k, n) for k in NUMBERS))))
+def test_number_columns_are_the_library_s_bytes(columns: tuple[list[Any], ...]) -> None:
+    """The writer of integer and float columns (no numpy check) writes what the library's writes,
+    for every kind of value the library turns into a number: ints, bools, floats (NaN and
+    infinities become 0 in an integer column), nulls."""
+    names = list(NUMBERS)
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    expected = _insert_bytes(names, rows, types=NUMBERS)
+    assert _insert_bytes(names, rows, fast=True, types=NUMBERS) == expected
+    assert (
+        _insert_bytes(names, list(map(list, columns)), fast=True, column_oriented=True, types=NUMBERS)
+        == expected
+    )
+
+
+def test_an_insert_does_not_load_numpy() -> None:
+    """numpy costs 0.1-0.2 s to import, and nothing a process here inserts needs it: the encoder
+    (the replay's) and the warehouse's insert context write numbers, times and text without it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from sinks.clickhouse.replay_sql import BlockEncoder\n"
+        "types = {'t': {'a': 'UInt64', 'b': 'Nullable(UInt8)', 'c': 'Float64', 'd': 'Nullable(Float64)',\n"
+        "              'e': \"DateTime64(3, 'UTC')\", 'f': 'LowCardinality(String)', 'g': 'Bool'}}\n"
+        "rows = [[1, None, 2.5, None, datetime(2024, 1, 1, tzinfo=UTC), 'x', True]] * 3\n"
+        "assert BlockEncoder(types).encode('t', list('abcdefg'), rows)\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
