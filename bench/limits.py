@@ -258,7 +258,12 @@ LIMITS: dict[str, list[str]] = {
         "50/s hub p99 0.355 and 0.410 s against 0.359 and 0.331 s: not kept. On this host the 50/s "
         "p99 was 0.404 and 0.452 s in two runs of the code before the collector change of section 1 "
         "and 0.310-0.404 s in five runs after it (0.216 s on the host of 09:39 UTC), the mean write "
-        "cycle 31-60 ms against 23 ms there: like throughput, the figure moves with the host.",
+        "cycle 31-60 ms against 23 ms there: like throughput, the figure moves with the host. In "
+        "the hour of the run above, on a slower host (the 50/s mean write cycle 40-82 ms), six "
+        "other runs gave 0.373-0.531 s at 50/s and 0.813-1.133 s at 1,000/s. Python's lock is not "
+        "what holds a 50/s cycle back (held 27% of the time through that phase); the engine's cost "
+        "per statement is: a one-row insert 2.7-5.6 ms alone, whatever the insert settings tried "
+        "(bench/manual/write-cycle-at-low-rates.md).",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
@@ -343,6 +348,17 @@ LIMITS: dict[str, list[str]] = {
         "the ratio 0.237, 0.260, 0.264, 0.272 against 0.226, 0.232, 0.232, 0.271. The collector's "
         "new threshold is not the loop's difference: two pairs of now against now with the old "
         "threshold, 50.1k and 51.8k against 49.9k and 49.6k events/s.",
+        "Since the run of 13:13 no process of the replay imports numpy: clickhouse-connect's "
+        "integer and float writers asked whether each column was a numpy array, which imported it "
+        "(82 ms alone) in the command's own process while it migrated and in each worker at its "
+        "first shard (`sinks.clickhouse.writers`, the same bytes). Three alternating pairs beside a "
+        "soak: the process tree's CPU 31.4, 30.9, 31.1 -> 30.5, 30.5, 30.9 s. The phases of a quiet "
+        "run now: 2.5 s to the warehouse open (the workers had read the file by then), 12.2 s of "
+        "folding, 1.8 s of writing and the final refresh, 1.9 of the 2 cores busy throughout; in a "
+        "worker, per event, decode 8.0 us, folds 7.8, ledger rows 2.7, encoding 3.7 "
+        "(bench/manual/replay-phases.md, with what was tried and not kept). The ratio is within a "
+        "few per cent of the target and moves with the host: 0.239 and 0.250 in two quiet runs at "
+        "16:00 UTC (the bulk insert 176k and 172k rows/s), 0.248 in the run above.",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
