@@ -76,7 +76,7 @@ _PLAIN = (list, tuple)
 def _list_number_type(base: type[Any]) -> type[Any]:
     """clickhouse-connect's integer or float type ``base`` with a writer that takes a list or a tuple
     (a column of rows, as the library pivots them) as the library's own does, without first asking
-    whether the column is a numpy array: asking imports numpy (0.1-0.2 s) in a process that has not
+    whether the column is a numpy array: asking imports numpy (about 0.1 s) in a process that has not
     loaded it, the first time any process here inserts a number, and no column here is ever an
     array. Any other column goes to the library's writer."""
     from clickhouse_connect.datatypes.numeric import Float
@@ -126,6 +126,9 @@ def fast_type(kind: Any) -> Any:
         return kind
     if type(kind) is DateTime64:
         return _utc_millis_type()(kind.type_def)
-    if isinstance(kind, IntBase | Float) and type(kind).__module__ == IntBase.__module__:
-        return _list_number_type(type(kind))(kind.type_def)
+    cls: type = type(kind)
+    writer = getattr(cls, "_write_column_binary", None)
+    if writer is IntBase._write_column_binary or writer is Float._write_column_binary:
+        # only a type that writes with the very method the new writer repeats
+        return _list_number_type(cls)(kind.type_def)
     return kind

@@ -190,8 +190,8 @@ def test_number_columns_are_the_library_s_bytes(columns: tuple[list[Any], ...]) 
 
 
 def test_an_insert_does_not_load_numpy() -> None:
-    """numpy costs 0.1-0.2 s to import, and nothing a process here inserts needs it: the encoder
-    (the replay's) and the warehouse's insert context write numbers, times and text without it."""
+    """numpy takes about 0.1 s to import, and nothing a process here inserts needs it: the replay's
+    encoder (the warehouse's own insert context and types) writes numbers, times and text without it."""
     import subprocess
     import sys
 
