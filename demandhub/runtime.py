@@ -49,7 +49,6 @@ from sinks.clickhouse.client import (
     Warehouse,
     connect,
     is_embedded,
-    load_insert_codecs,
     wait_all,
 )
 from sinks.clickhouse.migrate import migrate, rebuild_notice
@@ -406,7 +405,6 @@ def open_worker_warehouse(settings: Settings, marks: Any) -> _WorkerWarehouse:
         if notice:
             print(f"demandhub: {notice}", file=sys.stderr)
         marks.mark(startup.MIGRATED)
-        load_insert_codecs()  # here rather than in the first write cycle
         # Write cycles only log the rollup buckets they touch; the refresher recomputes them.
         pipeline = build_pipeline(settings, wh, lazy_rollups=True)
         refresher = rollups.Refresher(

@@ -432,16 +432,6 @@ class Columns(Sequence[tuple[Any, ...]]):
         return tuple(column[index] for column in self.columns)
 
 
-def load_insert_codecs() -> None:
-    """Load now what the first insert of this process would load: numpy, which clickhouse-connect's
-    integer column writer resolves on every insert (about 0.1 s of CPU the first time; it is not
-    avoidable short of replacing the writer). The worker calls this on the thread that opens the
-    warehouse, so its first write cycle does not pay it; reading commands never call it."""
-    from clickhouse_connect.driver import options
-
-    options.np  # noqa: B018 - resolving the attribute imports numpy (None without it)
-
-
 class Warehouse:
     """One clickhouse-connect client with a lock of its own: the writer handle, or a read handle.
 
