@@ -259,11 +259,28 @@ LIMITS: dict[str, list[str]] = {
         "p99 was 0.404 and 0.452 s in two runs of the code before the collector change of section 1 "
         "and 0.310-0.404 s in five runs after it (0.216 s on the host of 09:39 UTC), the mean write "
         "cycle 31-60 ms against 23 ms there: like throughput, the figure moves with the host. In "
-        "the hour of the run above, on a slower host (the 50/s mean write cycle 40-82 ms), six "
-        "other runs gave 0.373-0.531 s at 50/s and 0.813-1.133 s at 1,000/s. Python's lock is not "
+        "the hour of the full run of 16:14 UTC (0.354 s at 50/s, 0.895 s at 1,000/s), on a slower "
+        "host (the 50/s mean write cycle 40-82 ms), six other runs gave 0.373-0.531 s at 50/s and "
+        "0.813-1.133 s at 1,000/s. Python's lock is not "
         "what holds a 50/s cycle back (held 27% of the time through that phase); the engine's cost "
         "per statement is: a one-row insert 2.7-5.6 ms alone, whatever the insert settings tried "
         "(bench/manual/write-cycle-at-low-rates.md).",
+        "Full runs of this benchmark at 50/s, hub p99: 0.354 s at 16:14 UTC (cc0d580), 0.312 s at "
+        "18:13 and 0.288 s at 18:55 (6afc570, the run above): at the target, either side of it "
+        "with the host. An event's way at 50/s, stage by stage (six traced runs of this benchmark, "
+        "18:15-18:55 UTC; "
+        "bench/manual/write-cycle-at-low-rates.md): in one run, p50 / p99, the broker to the "
+        "worker's fetch buffer 24 / 70 ms (the bare consumer 23 / 43), waiting there and after "
+        "preparation for the write in flight 15 / 64 and 10 / 53 ms, preparing 1 / 28 ms, its own "
+        "write 22 / 69 ms: produced to visible 78 / 217 ms, and the benchmark's figure 112 / 269 ms, "
+        "as the poll that finds a marker answers 32 / 71 ms after it became visible. Over the six "
+        "runs the p99 to visible was 150-301 ms and the poll added 45-55 ms to it. At this rate a "
+        "write is under way most of the time and writes go one at a time (a fetch's ledger after its "
+        "facts, offsets committed in order), so an event waits for the write in flight and then its "
+        "own. Not kept, three alternating pairs each: taking records that arrive while a write runs "
+        "(prepared at once, the write still awaited: 50/s p99 0.301, 0.307, 0.294 s against 0.439, "
+        "0.305, 0.290 s), and a 25 ms broker wait instead of 50 (the bare consumer's p99 28-33 ms "
+        "instead of 43-50; the hub's 0.309, 0.364, 0.314 s against 0.314, 0.289, 0.316 s).",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
@@ -358,7 +375,9 @@ LIMITS: dict[str, list[str]] = {
         "worker, per event, decode 8.0 us, folds 7.8, ledger rows 2.7, encoding 3.7 "
         "(bench/manual/replay-phases.md, with what was tried and not kept). The ratio is within a "
         "few per cent of the target and moves with the host: 0.239 and 0.250 in two quiet runs at "
-        "16:00 UTC (the bulk insert 176k and 172k rows/s), 0.248 in the run above.",
+        "16:00 UTC (the bulk insert 176k and 172k rows/s), 0.248 in the full run of 16:16 and "
+        "again at 18:15 (same code), 0.255 in the run above (18:56, the same code again; the "
+        "replay 12.2 s, the bulk insert 3.1 s).",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
