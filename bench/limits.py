@@ -375,9 +375,9 @@ LIMITS: dict[str, list[str]] = {
         "worker, per event, decode 8.0 us, folds 7.8, ledger rows 2.7, encoding 3.7 "
         "(bench/manual/replay-phases.md, with what was tried and not kept). The ratio is within a "
         "few per cent of the target and moves with the host: 0.239 and 0.250 in two quiet runs at "
-        "16:00 UTC (the bulk insert 176k and 172k rows/s), 0.248 in the full run of 16:16 and "
-        "again at 18:15 (same code), 0.255 in the run above (18:56, the same code again; the "
-        "replay 12.2 s, the bulk insert 3.1 s).",
+        "16:00 UTC (the bulk insert 176k and 172k rows/s), 0.248 in the full runs of 16:16 and "
+        "18:15, 0.255 in the run above (18:56; the replay 12.2 s, the bulk insert 3.1 s), the "
+        "replay's code the same in all three.",
     ],
     "board": [
         "Both targets are measured in process, and the verdict is met only if both are. "
