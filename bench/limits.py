@@ -274,13 +274,13 @@ LIMITS: dict[str, list[str]] = {
         "preparation for the write in flight 15 / 64 and 10 / 53 ms, preparing 1 / 28 ms, its own "
         "write 22 / 69 ms: produced to visible 78 / 217 ms, and the benchmark's figure 112 / 269 ms, "
         "as the poll that finds a marker answers 32 / 71 ms after it became visible. Over the six "
-        "runs the p99 to visible was 150-301 ms and the poll added 45-55 ms to it. At this rate a "
+        "runs the p99 to visible was 150-301 ms and the poll added 42-55 ms to it. At this rate a "
         "write is under way most of the time and writes go one at a time (a fetch's ledger after its "
         "facts, offsets committed in order), so an event waits for the write in flight and then its "
         "own. Not kept, three alternating pairs each: taking records that arrive while a write runs "
         "(prepared at once, the write still awaited: 50/s p99 0.301, 0.307, 0.294 s against 0.439, "
         "0.305, 0.290 s), and a 25 ms broker wait instead of 50 (the bare consumer's p99 28-33 ms "
-        "instead of 43-50; the hub's 0.309, 0.364, 0.314 s against 0.314, 0.289, 0.316 s).",
+        "instead of 45-50; the hub's 0.309, 0.364, 0.314 s against 0.314, 0.289, 0.316 s).",
     ],
     "replay": [
         "`demandhub replay` folds each subject once over the whole file: the lines are sharded by "
