@@ -544,7 +544,9 @@ LIMITS: dict[str, list[str]] = {
         "collect the young generations and freeze the survivors as before, so the young "
         "collections of a worker at that rate are now the settles' alone. Two short runs of "
         "feeaa1a (45 and 40 minutes, bench/manual/soak-partial-runs.md) followed this run's memory "
-        "at the same minutes, and the quiet one its latency (p99 0.18 s).",
+        "at the same minutes, and the quiet one its latency (p99 0.18 s); so did a 65-minute run "
+        "of 3f5e6e1 (verdict 1.04) and a 95-minute run of 6afc570 (verdict 1.05, no stall, RSS "
+        "575-606 MiB after the cache filled, p99 0.18 s).",
     ],
     "cli": [
         "The command's own time is imports: pydantic and the settings object take about half of its "
