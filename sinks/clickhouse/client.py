@@ -541,8 +541,9 @@ class Warehouse:
     ) -> None:
         """Insert ``rows`` (values in ``columns`` order) into ``table`` in one statement. Rows given
         as :class:`Columns` go to the engine column by column (no row is built only to be turned
-        into columns again). Time columns are written by the writers of
-        :func:`sinks.clickhouse.writers.fast_type`: clickhouse-connect's bytes, in fewer steps."""
+        into columns again). Time, integer and float columns are written by the writers of
+        :func:`sinks.clickhouse.writers.fast_type`: clickhouse-connect's bytes, in fewer steps (and
+        without numpy)."""
         self._refuse_on_reader("insert")
         if not rows:
             return
